@@ -1,0 +1,282 @@
+//! Triggers: lowering a plan, running it on a scheduler, and assembling output chunks into
+//! ndarrays. Several results can be computed over one shared graph with [`compute`], so an
+//! input they share is computed once.
+
+use crate::array::{Array, Scalar};
+use crate::lower::lower;
+use crate::plan::Node;
+use ndarray::{ArrayD, IxDyn, Slice};
+use ndtask_core::{Chunk, ChunkGrid, Element, Error, Result, Scheduler, TaskGraph};
+use ndtask_sched::ThreadedScheduler;
+use std::collections::VecDeque;
+use std::sync::{Arc, OnceLock};
+
+/// The scheduler `compute()` uses: a threaded scheduler on all cores, created on first use.
+///
+/// # Errors
+/// [`Error::Scheduler`] if its thread pool cannot be started.
+pub fn default_scheduler() -> Result<&'static ThreadedScheduler> {
+    static DEFAULT: OnceLock<std::result::Result<ThreadedScheduler, Error>> = OnceLock::new();
+    DEFAULT
+        .get_or_init(ThreadedScheduler::new)
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// The arrays to compute, collected from a [`Computable`].
+#[derive(Default)]
+pub struct Targets {
+    nodes: Vec<Arc<Node>>,
+}
+
+/// The computed chunks of each target, in the order they were added.
+pub struct Results {
+    outputs: VecDeque<(ChunkGrid, Vec<Arc<Chunk>>)>,
+}
+
+/// Something that can be computed: an [`Array`], a [`Scalar`], a reference to one, a tuple of
+/// up to six of them, or a `Vec`.
+pub trait Computable {
+    /// What computing it gives.
+    type Output;
+    /// Adds the arrays to compute.
+    fn add_targets(&self, targets: &mut Targets);
+    /// Takes the computed results, in the order `add_targets` added them.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] if the results do not match the targets.
+    fn take_results(&self, results: &mut Results) -> Result<Self::Output>;
+}
+
+impl<T: Element> Computable for Array<T> {
+    type Output = ArrayD<T>;
+    fn add_targets(&self, targets: &mut Targets) {
+        targets.nodes.push(self.node.clone());
+    }
+    fn take_results(&self, results: &mut Results) -> Result<ArrayD<T>> {
+        let (grid, chunks) = results
+            .outputs
+            .pop_front()
+            .ok_or_else(|| Error::internal("missing result"))?;
+        assemble(&grid, chunks)
+    }
+}
+
+impl<T: Element> Computable for Scalar<T> {
+    type Output = T;
+    fn add_targets(&self, targets: &mut Targets) {
+        self.0.add_targets(targets);
+    }
+    fn take_results(&self, results: &mut Results) -> Result<T> {
+        let a = self.0.take_results(results)?;
+        a.first()
+            .copied()
+            .ok_or_else(|| Error::internal("scalar result with no element"))
+    }
+}
+
+impl<C: Computable + ?Sized> Computable for &C {
+    type Output = C::Output;
+    fn add_targets(&self, targets: &mut Targets) {
+        (**self).add_targets(targets);
+    }
+    fn take_results(&self, results: &mut Results) -> Result<C::Output> {
+        (**self).take_results(results)
+    }
+}
+
+impl<C: Computable> Computable for Vec<C> {
+    type Output = Vec<C::Output>;
+    fn add_targets(&self, targets: &mut Targets) {
+        self.iter().for_each(|c| c.add_targets(targets));
+    }
+    fn take_results(&self, results: &mut Results) -> Result<Vec<C::Output>> {
+        self.iter().map(|c| c.take_results(results)).collect()
+    }
+}
+
+macro_rules! tuple_computable {
+    ($($name:ident),+) => {
+        impl<$($name: Computable),+> Computable for ($($name,)+) {
+            type Output = ($($name::Output,)+);
+            #[allow(non_snake_case)]
+            fn add_targets(&self, targets: &mut Targets) {
+                let ($($name,)+) = self;
+                $($name.add_targets(targets);)+
+            }
+            #[allow(non_snake_case)]
+            fn take_results(&self, results: &mut Results) -> Result<Self::Output> {
+                let ($($name,)+) = self;
+                Ok(($($name.take_results(results)?,)+))
+            }
+        }
+    };
+}
+tuple_computable!(A);
+tuple_computable!(A, B);
+tuple_computable!(A, B, C);
+tuple_computable!(A, B, C, D);
+tuple_computable!(A, B, C, D, E);
+tuple_computable!(A, B, C, D, E, F);
+
+/// Lowers what `c` needs into one task graph (for inspection: op names, task counts).
+///
+/// # Errors
+/// The error of an invalid expression.
+pub fn task_graph<C: Computable>(c: &C) -> Result<TaskGraph> {
+    let mut t = Targets::default();
+    c.add_targets(&mut t);
+    Ok(lower(&t.nodes)?.graph)
+}
+
+/// Computes several results over one shared graph on the default scheduler.
+///
+/// # Errors
+/// An invalid expression's error, or the first failing task's.
+///
+/// # Examples
+/// ```
+/// let x = ndtask_array::random::uniform::<f64>([1000], [100], 1)?;
+/// let (s, m) = ndtask_array::compute((x.sum(), x.mean()))?; // x is generated once
+/// assert!((s / 1000.0 - m).abs() < 1e-12);
+/// # Ok::<(), ndtask_core::Error>(())
+/// ```
+pub fn compute<C: Computable>(c: C) -> Result<C::Output> {
+    compute_with(c, default_scheduler()?)
+}
+
+/// Computes several results over one shared graph on `scheduler`.
+///
+/// # Errors
+/// As [`compute`]; also [`Error::Scheduler`] on a process that does not receive results (an MPI
+/// rank other than the root): use [`compute_local_with`] there.
+pub fn compute_with<C: Computable>(c: C, scheduler: &dyn Scheduler) -> Result<C::Output> {
+    compute_local_with(&c, scheduler)?.ok_or_else(|| {
+        Error::Scheduler(format!(
+            "the {} scheduler delivered the results to another process; use compute_local_with on every rank",
+            scheduler.name()
+        ))
+    })
+}
+
+/// Computes on `scheduler`; `None` on a process that takes part but does not receive results.
+///
+/// # Errors
+/// As [`compute`].
+pub fn compute_local_with<C: Computable>(
+    c: &C,
+    scheduler: &dyn Scheduler,
+) -> Result<Option<C::Output>> {
+    let mut t = Targets::default();
+    c.add_targets(&mut t);
+    let lowered = lower(&t.nodes)?;
+    let Some(mut chunks) = scheduler.execute(&lowered.graph)? else {
+        return Ok(None);
+    };
+    let mut outputs = VecDeque::with_capacity(t.nodes.len());
+    for (node, tasks) in t.nodes.iter().zip(&lowered.outputs) {
+        let rest = chunks.split_off(tasks.len().min(chunks.len()));
+        outputs.push_back((node.grid.clone(), std::mem::replace(&mut chunks, rest)));
+    }
+    c.take_results(&mut Results { outputs }).map(Some)
+}
+
+/// Puts output chunks (in C order of `grid`) together into one array.
+fn assemble<T: Element>(grid: &ChunkGrid, chunks: Vec<Arc<Chunk>>) -> Result<ArrayD<T>> {
+    let shape = grid.shape();
+    if chunks.len() != grid.num_chunks() {
+        return Err(Error::internal(format!(
+            "{} chunks for a grid of {}",
+            chunks.len(),
+            grid.num_chunks()
+        )));
+    }
+    let typed = |c: &Chunk| -> Result<ArrayD<T>> {
+        T::chunk_ref(c).cloned().ok_or_else(|| {
+            Error::internal(format!("expected {} chunk, got {:?}", T::DTYPE, c.dtype()))
+        })
+    };
+    if chunks.len() == 1 {
+        let c = chunks
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::internal("no chunk"))?;
+        let a = match Arc::try_unwrap(c) {
+            Ok(c) => T::from_chunk(c).ok_or_else(|| Error::internal("chunk of the wrong type"))?,
+            Err(c) => typed(&c)?,
+        };
+        return a
+            .into_shape_with_order(IxDyn(&shape))
+            .map_err(Error::internal);
+    }
+    let mut out = ArrayD::<T>::default(IxDyn(&shape));
+    for (b, c) in chunks.iter().enumerate() {
+        let idx = grid.unravel(b);
+        let (off, sh) = (grid.chunk_offset(&idx), grid.chunk_shape(&idx));
+        let a = T::chunk_ref(c).ok_or_else(|| Error::internal("chunk of the wrong type"))?;
+        let mut dst = out.slice_each_axis_mut(|ax| {
+            let i = ax.axis.index();
+            Slice::from(off[i]..off[i] + sh[i])
+        });
+        if dst.shape() != a.shape() {
+            return Err(Error::internal(format!(
+                "chunk {idx:?} has shape {:?}, expected {sh:?}",
+                a.shape()
+            )));
+        }
+        dst.assign(a);
+    }
+    Ok(out)
+}
+
+impl<T: Element> Array<T> {
+    /// Computes the array on the default (threaded) scheduler.
+    ///
+    /// # Errors
+    /// The expression's build error, or the first failing task's error (naming op and chunk).
+    pub fn compute(&self) -> Result<ArrayD<T>> {
+        compute(self)
+    }
+
+    /// Computes the array on `scheduler`.
+    ///
+    /// # Errors
+    /// As [`Array::compute`].
+    pub fn compute_with(&self, scheduler: &dyn Scheduler) -> Result<ArrayD<T>> {
+        compute_with(self, scheduler)
+    }
+
+    /// The task graph that computing this array runs.
+    ///
+    /// # Errors
+    /// The expression's build error.
+    pub fn task_graph(&self) -> Result<TaskGraph> {
+        task_graph(self)
+    }
+}
+
+impl<T: Element> Scalar<T> {
+    /// Computes the value on the default (threaded) scheduler.
+    ///
+    /// # Errors
+    /// As [`Array::compute`].
+    pub fn compute(&self) -> Result<T> {
+        compute(self)
+    }
+
+    /// Computes the value on `scheduler`.
+    ///
+    /// # Errors
+    /// As [`Array::compute`].
+    pub fn compute_with(&self, scheduler: &dyn Scheduler) -> Result<T> {
+        compute_with(self, scheduler)
+    }
+
+    /// The task graph that computing this value runs.
+    ///
+    /// # Errors
+    /// The expression's build error.
+    pub fn task_graph(&self) -> Result<TaskGraph> {
+        task_graph(self)
+    }
+}

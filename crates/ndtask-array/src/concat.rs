@@ -1,0 +1,73 @@
+//! Concatenation: the output's chunks along `axis` are the inputs' chunks, side by side. No data
+//! is copied when the expression is built, and lowering creates no tasks for it: the output
+//! chunks are the input tasks themselves.
+
+use crate::array::Array;
+use crate::plan::{Node, NodeKind};
+use ndtask_core::{Element, Error, Result};
+
+/// Joins arrays along an existing axis (NumPy's `concatenate`).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for an empty list; [`Error::Axis`] if `axis` is out of range;
+/// [`Error::Shape`] if the number of dimensions, the other axes' lengths, or their chunks
+/// differ.
+///
+/// # Examples
+/// ```
+/// use ndtask_array::{concatenate, ones, zeros};
+/// let a = ones::<f64>([2, 3], [1, 3])?;
+/// let b = zeros::<f64>([4, 3], [2, 3])?;
+/// let c = concatenate(&[&a, &b], 0)?;
+/// assert_eq!(c.shape(), vec![6, 3]);
+/// assert_eq!(c.chunks()[0], vec![1, 1, 2, 2]);
+/// assert_eq!(c.sum().compute()?, 6.0);
+/// # Ok::<(), ndtask_core::Error>(())
+/// ```
+pub fn concatenate<T: Element>(arrays: &[&Array<T>], axis: usize) -> Result<Array<T>> {
+    let (first, rest) = arrays
+        .split_first()
+        .ok_or_else(|| Error::InvalidArgument("concatenate needs at least one array".into()))?;
+    first.check()?;
+    let shape0 = first.shape();
+    if axis >= shape0.len() {
+        return Err(Error::Axis {
+            op: "concatenate".into(),
+            axis,
+            ndim: shape0.len(),
+            shape: shape0,
+        });
+    }
+    let mut sizes = first.grid().axis_sizes(axis);
+    for a in rest {
+        a.check()?;
+        let s = a.shape();
+        let others_differ = s.len() != shape0.len()
+            || s.iter()
+                .zip(&shape0)
+                .enumerate()
+                .any(|(i, (x, y))| i != axis && x != y);
+        if others_differ {
+            return Err(Error::Shape(format!(
+                "cannot concatenate shapes {shape0:?} and {s:?} along axis {axis}: other axes differ"
+            )));
+        }
+        let chunks_differ =
+            (0..s.len()).any(|i| i != axis && a.grid().axis_sizes(i) != first.grid().axis_sizes(i));
+        if chunks_differ {
+            return Err(Error::Shape(format!(
+                "cannot concatenate arrays with chunks {:?} and {:?} along axis {axis}: chunks of the other axes differ",
+                first.chunks(),
+                a.chunks()
+            )));
+        }
+        sizes.extend(a.grid().axis_sizes(axis));
+    }
+    let grid = first.grid().with_axis_sizes(axis, sizes);
+    let inputs = arrays.iter().map(|a| a.node.clone()).collect();
+    Ok(Array::from_node(Node::new(
+        NodeKind::Concat { inputs, axis },
+        grid,
+        T::DTYPE,
+    )))
+}

@@ -1,0 +1,236 @@
+//! Sources that are not random: constants, ranges, and in-memory ndarrays cut into chunks.
+//! Each is a tile source, so it fuses into the kernels that read it.
+
+use crate::array::Array;
+use crate::plan::{Node, NodeKind, SourceKernel, TileSource};
+use ndarray::{ArrayD, Dimension, Slice};
+use ndtask_core::{Buf, ChunkGrid, Chunks, Element, Error, Numeric, Result};
+use std::sync::Arc;
+
+pub(crate) fn source<T: Element>(
+    shape: &[usize],
+    chunks: Chunks,
+    kernel: Arc<dyn SourceKernel>,
+) -> Result<Array<T>> {
+    let grid = ChunkGrid::new(shape, chunks)?;
+    Ok(Array::from_node(Node::new(
+        NodeKind::Source(kernel),
+        grid,
+        T::DTYPE,
+    )))
+}
+
+struct Full<T>(T);
+
+impl<T: Element> SourceKernel for Full<T> {
+    fn name(&self) -> String {
+        format!("full({})", self.0)
+    }
+    fn open<'a>(&'a self, _: &ChunkGrid, _: &[usize]) -> Result<Box<dyn TileSource + 'a>> {
+        Ok(Box::new(FullCursor(self.0)))
+    }
+}
+
+struct FullCursor<T>(T);
+
+impl<T: Element> TileSource for FullCursor<T> {
+    fn fill(&mut self, out: &mut Buf, n: usize) {
+        let v = T::buf_mut(out);
+        v.clear();
+        v.resize(n, self.0);
+    }
+}
+
+/// An array of `shape` filled with `value`.
+///
+/// # Errors
+/// [`Error::Chunks`] if `chunks` does not fit `shape`.
+///
+/// # Examples
+/// ```
+/// let x = ndtask_array::full([3, 4], [2, 2], 7i64)?;
+/// assert_eq!(x.sum().compute()?, 84);
+/// # Ok::<(), ndtask_core::Error>(())
+/// ```
+pub fn full<T: Element>(
+    shape: impl AsRef<[usize]>,
+    chunks: impl Into<Chunks>,
+    value: T,
+) -> Result<Array<T>> {
+    source(shape.as_ref(), chunks.into(), Arc::new(Full(value)))
+}
+
+/// An array of zeros.
+///
+/// # Errors
+/// [`Error::Chunks`] if `chunks` does not fit `shape`.
+pub fn zeros<T: Numeric>(
+    shape: impl AsRef<[usize]>,
+    chunks: impl Into<Chunks>,
+) -> Result<Array<T>> {
+    full(shape, chunks, T::ZERO)
+}
+
+/// An array of ones.
+///
+/// # Errors
+/// [`Error::Chunks`] if `chunks` does not fit `shape`.
+pub fn ones<T: Numeric>(shape: impl AsRef<[usize]>, chunks: impl Into<Chunks>) -> Result<Array<T>> {
+    full(shape, chunks, T::ONE)
+}
+
+/// `start + i * step` for `i` in `0..len`, computed per element (not by accumulation) so every
+/// chunk is exact on its own.
+struct Ramp<T> {
+    start: T,
+    step: T,
+    /// For linspace with endpoint: the exact last value and its index.
+    last: Option<(usize, T)>,
+}
+
+impl<T: Numeric> SourceKernel for Ramp<T> {
+    fn name(&self) -> String {
+        "arange".into()
+    }
+    fn open<'a>(&'a self, grid: &ChunkGrid, block: &[usize]) -> Result<Box<dyn TileSource + 'a>> {
+        Ok(Box::new(RampCursor {
+            ramp: self,
+            next: grid.chunk_offset(block)[0],
+        }))
+    }
+}
+
+struct RampCursor<'a, T> {
+    ramp: &'a Ramp<T>,
+    next: usize,
+}
+
+impl<T: Numeric> TileSource for RampCursor<'_, T> {
+    fn fill(&mut self, out: &mut Buf, n: usize) {
+        let v = T::buf_mut(out);
+        v.clear();
+        let Ramp { start, step, last } = *self.ramp;
+        v.extend((self.next..self.next + n).map(|i| match last {
+            Some((li, lv)) if li == i => lv,
+            _ => T::add(start, T::mul(T::cast_from(i as i64), step)),
+        }));
+        self.next += n;
+    }
+}
+
+/// Evenly spaced values `start, start + step, ...` below `stop` (1-D, NumPy's `arange`).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] if `step` is zero or not finite; [`Error::Chunks`] for bad chunks.
+///
+/// # Examples
+/// ```
+/// let x = ndtask_array::arange(1.0, 2.0, 0.25, [3])?;
+/// assert_eq!(x.compute()?.to_vec(), vec![1.0, 1.25, 1.5, 1.75]);
+/// # Ok::<(), ndtask_core::Error>(())
+/// ```
+pub fn arange<T: Numeric>(
+    start: T,
+    stop: T,
+    step: T,
+    chunks: impl Into<Chunks>,
+) -> Result<Array<T>> {
+    let (a, b, s) = (start.to_f64(), stop.to_f64(), step.to_f64());
+    if s == 0.0 || !s.is_finite() || !a.is_finite() || !b.is_finite() {
+        return Err(Error::InvalidArgument(format!(
+            "arange({start}, {stop}, {step}): step must be finite and non-zero, bounds finite"
+        )));
+    }
+    let len = ((b - a) / s).ceil().max(0.0) as usize;
+    source(
+        &[len],
+        chunks.into(),
+        Arc::new(Ramp {
+            start,
+            step,
+            last: None,
+        }),
+    )
+}
+
+/// `num` evenly spaced values from `start` to `stop` (inclusive when `endpoint`), 1-D, NumPy's
+/// `linspace`.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] if a bound is not finite; [`Error::Chunks`] for bad chunks.
+///
+/// # Examples
+/// ```
+/// let x = ndtask_array::linspace(0.0, 1.0, 5, true, [2])?;
+/// assert_eq!(x.compute()?.to_vec(), vec![0.0, 0.25, 0.5, 0.75, 1.0]);
+/// # Ok::<(), ndtask_core::Error>(())
+/// ```
+pub fn linspace(
+    start: f64,
+    stop: f64,
+    num: usize,
+    endpoint: bool,
+    chunks: impl Into<Chunks>,
+) -> Result<Array<f64>> {
+    if !start.is_finite() || !stop.is_finite() {
+        return Err(Error::InvalidArgument(format!(
+            "linspace({start}, {stop}, {num}): bounds must be finite"
+        )));
+    }
+    let div = if endpoint { num.saturating_sub(1) } else { num };
+    let step = if div > 0 {
+        (stop - start) / div as f64
+    } else {
+        0.0
+    };
+    let last = (endpoint && num > 1).then(|| (num - 1, stop));
+    source(&[num], chunks.into(), Arc::new(Ramp { start, step, last }))
+}
+
+struct FromNdarray<T>(ArrayD<T>);
+
+impl<T: Element> SourceKernel for FromNdarray<T> {
+    fn name(&self) -> String {
+        "from_ndarray".into()
+    }
+    fn open<'a>(&'a self, grid: &ChunkGrid, block: &[usize]) -> Result<Box<dyn TileSource + 'a>> {
+        let (off, shape) = (grid.chunk_offset(block), grid.chunk_shape(block));
+        let view = self.0.slice_each_axis(|ax| {
+            let i = ax.axis.index();
+            Slice::from(off[i]..off[i] + shape[i])
+        });
+        Ok(Box::new(ViewCursor(Box::new(view.into_iter().copied()))))
+    }
+}
+
+struct ViewCursor<'a, T>(Box<dyn Iterator<Item = T> + 'a>);
+
+impl<T: Element> TileSource for ViewCursor<'_, T> {
+    fn fill(&mut self, out: &mut Buf, n: usize) {
+        let v = T::buf_mut(out);
+        v.clear();
+        v.extend(self.0.by_ref().take(n));
+    }
+}
+
+/// Wraps an in-memory ndarray as a chunked array. The data is shared, not copied, until a task
+/// reads its chunk.
+///
+/// # Errors
+/// [`Error::Chunks`] if `chunks` does not fit the array's shape.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let x = ndtask_array::from_ndarray(array![[1.0, 2.0], [3.0, 4.0]], [1, 2])?;
+/// assert_eq!(x.sum().compute()?, 10.0);
+/// # Ok::<(), ndtask_core::Error>(())
+/// ```
+pub fn from_ndarray<T: Element, D: Dimension>(
+    array: ndarray::Array<T, D>,
+    chunks: impl Into<Chunks>,
+) -> Result<Array<T>> {
+    let a = array.into_dyn();
+    let shape = a.shape().to_vec();
+    source(&shape, chunks.into(), Arc::new(FromNdarray(a)))
+}

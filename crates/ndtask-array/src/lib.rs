@@ -1,0 +1,29 @@
+//! Lazy chunked arrays: the [`Array`] handle, the logical plan behind it, the fusion pass, and
+//! lowering to a chunk task graph that a scheduler from `ndtask-sched` (or `ndtask-mpi`) runs.
+//!
+//! Pipeline: user code builds `Array` handles (O(1) per operation) → logical plan (`plan`) →
+//! fusion pass (`fuse`) → lowering (`lower`) → scheduler → assembly (`compute`).
+//!
+//! Most users want the `ndtask` crate, which re-exports this one.
+
+mod array;
+mod compute;
+mod concat;
+mod creation;
+mod fuse;
+mod kernels;
+mod lower;
+mod ops;
+mod plan;
+pub mod random;
+mod reduce;
+
+pub use array::{Array, Scalar};
+pub use compute::{
+    compute, compute_local_with, compute_with, default_scheduler, task_graph, Computable, Results,
+    Targets,
+};
+pub use concat::concatenate;
+pub use creation::{arange, from_ndarray, full, linspace, ones, zeros};
+pub use ops::Operand;
+pub use reduce::{ReduceOptions, DEFAULT_SPLIT_EVERY};

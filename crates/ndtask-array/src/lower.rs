@@ -1,0 +1,396 @@
+//! Lowering: the logical plan becomes a chunk task graph. One task per output chunk of every
+//! materialised node; reductions expand into partial, combine and finalise layers with a fixed
+//! fan-in; concatenation aliases its inputs' tasks. Nodes are visited in a deterministic
+//! post-order, so every process that builds the same plan gets the same graph (task ids, ops,
+//! edges), which the MPI scheduler checks.
+
+use crate::fuse::{assign_regions, build_program, Program, Role};
+use crate::plan::{Node, NodeKind, ReduceSpec};
+use crate::reduce::ReduceKernel;
+use ndtask_core::{ravel, unravel, Chunk, ChunkGrid, Error, Op, Result, TaskGraph, TaskId};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// A lowered plan: the graph and, per requested output, its tasks in C order of its chunk grid.
+pub(crate) struct Lowered {
+    pub graph: TaskGraph,
+    pub outputs: Vec<Arc<Vec<TaskId>>>,
+}
+
+/// Lowers the plans of `outputs` into one graph (shared inputs are lowered once).
+pub(crate) fn lower(outputs: &[Arc<Node>]) -> Result<Lowered> {
+    let order = post_order(outputs);
+    if let Some(e) = order.iter().find_map(|n| n.error()) {
+        return Err(e.clone());
+    }
+    let mut consumers: HashMap<*const Node, Vec<Arc<Node>>> = HashMap::new();
+    for n in &order {
+        let mut seen = HashSet::new();
+        for i in n.inputs() {
+            if seen.insert(i.key()) {
+                consumers.entry(i.key()).or_default().push(n.clone());
+            }
+        }
+    }
+    let role = assign_regions(&order, &consumers, outputs);
+    let mut l = Lowerer {
+        graph: TaskGraph::new(),
+        tasks: HashMap::new(),
+        role,
+    };
+    for n in &order {
+        l.lower_node(n)?;
+    }
+    let outs = outputs
+        .iter()
+        .map(|o| {
+            l.tasks
+                .get(&o.key())
+                .cloned()
+                .ok_or_else(|| Error::internal("output node was not lowered"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    l.graph
+        .set_outputs(outs.iter().flat_map(|t| t.iter().copied()).collect());
+    Ok(Lowered {
+        graph: l.graph,
+        outputs: outs,
+    })
+}
+
+/// Every node reachable from `outputs`, inputs before consumers, each once (iterative, so deep
+/// expression chains cannot overflow the stack).
+fn post_order(outputs: &[Arc<Node>]) -> Vec<Arc<Node>> {
+    let mut order = Vec::new();
+    let mut seen = HashSet::new();
+    for o in outputs {
+        let mut stack: Vec<(Arc<Node>, bool)> = vec![(o.clone(), false)];
+        while let Some((n, expanded)) = stack.pop() {
+            if expanded {
+                order.push(n);
+                continue;
+            }
+            if !seen.insert(n.key()) {
+                continue;
+            }
+            stack.push((n.clone(), true));
+            for i in n.inputs().into_iter().rev() {
+                if !seen.contains(&i.key()) {
+                    stack.push((i.clone(), false));
+                }
+            }
+        }
+    }
+    order
+}
+
+struct Lowerer {
+    graph: TaskGraph,
+    tasks: HashMap<*const Node, Arc<Vec<TaskId>>>,
+    role: HashMap<*const Node, Role>,
+}
+
+impl Lowerer {
+    fn lower_node(&mut self, n: &Arc<Node>) -> Result<()> {
+        let tasks = match &n.kind {
+            NodeKind::Source(_) | NodeKind::Map { .. } => {
+                if self.role.get(&n.key()) != Some(&Role::Materialized) {
+                    return Ok(());
+                }
+                let (program, leaves) = build_program(n, &self.role);
+                let leaf_tasks = self.leaf_tasks(&leaves)?;
+                let op = self.graph.add_op(Arc::new(FusedOp {
+                    program,
+                    grid: n.grid.clone(),
+                }));
+                (0..n.grid.num_chunks())
+                    .map(|b| self.graph.add_task(op, b, &deps_for(&leaf_tasks, b)))
+                    .collect::<Result<Vec<_>>>()?
+            }
+            NodeKind::Concat { inputs, axis } => self.lower_concat(n, inputs, *axis)?,
+            NodeKind::Reduce(spec) => self.lower_reduce(n, spec)?,
+            NodeKind::Invalid(e) => return Err(e.clone()),
+        };
+        self.tasks.insert(n.key(), Arc::new(tasks));
+        Ok(())
+    }
+
+    fn leaf_tasks(&self, leaves: &[Arc<Node>]) -> Result<Vec<Arc<Vec<TaskId>>>> {
+        leaves
+            .iter()
+            .map(|l| {
+                self.tasks
+                    .get(&l.key())
+                    .cloned()
+                    .ok_or_else(|| Error::internal("leaf lowered after its reader"))
+            })
+            .collect()
+    }
+
+    fn lower_concat(
+        &mut self,
+        n: &Arc<Node>,
+        inputs: &[Arc<Node>],
+        axis: usize,
+    ) -> Result<Vec<TaskId>> {
+        // Which input, and which of its blocks, each output block along `axis` comes from.
+        let mut along = Vec::new();
+        for (k, i) in inputs.iter().enumerate() {
+            along.extend((0..i.grid.nblocks()[axis]).map(|b| (k, b)));
+        }
+        let lists = self.leaf_tasks(inputs)?;
+        let dims = n.grid.nblocks();
+        (0..n.grid.num_chunks())
+            .map(|b| {
+                let mut idx = unravel(&dims, b);
+                let (k, local) = along[idx[axis]];
+                idx[axis] = local;
+                Ok(lists[k][ravel(&inputs[k].grid.nblocks(), &idx)])
+            })
+            .collect()
+    }
+
+    fn lower_reduce(&mut self, n: &Arc<Node>, spec: &ReduceSpec) -> Result<Vec<TaskId>> {
+        let input = &spec.input;
+        let (program, leaves) = match self.role.get(&input.key()) {
+            Some(Role::Streamed) => build_program(input, &self.role),
+            _ => (Program::leaf(input.dtype), vec![input.clone()]),
+        };
+        let leaf_tasks = self.leaf_tasks(&leaves)?;
+        let in_grid = input.grid.clone();
+        let out_grid = n.grid.clone();
+        let axes = spec.axes.clone();
+        let kernel = spec.kernel.clone();
+        let mut dims = in_grid.nblocks();
+
+        if in_grid.num_chunks() == 0 {
+            let op = self.graph.add_op(Arc::new(EmptyReduceOp {
+                kernel,
+                out_grid: out_grid.clone(),
+            }));
+            return (0..out_grid.num_chunks())
+                .map(|b| self.graph.add_task(op, b, &[]))
+                .collect();
+        }
+        let needs_combine = axes.iter().any(|&a| dims[a] > 1);
+        let partial = PartialOp {
+            program,
+            all: axes.len() == in_grid.ndim(),
+            grid: in_grid,
+            kernel: kernel.clone(),
+            axes: axes.clone(),
+            finalize: (!needs_combine).then(|| out_grid.clone()),
+        };
+        let op = self.graph.add_op(Arc::new(partial));
+        let mut level = (0..dims.iter().product())
+            .map(|b| self.graph.add_task(op, b, &deps_for(&leaf_tasks, b)))
+            .collect::<Result<Vec<_>>>()?;
+
+        let mut depth = 0;
+        while axes.iter().any(|&a| dims[a] > 1) {
+            let f = fan_in(
+                spec.split_every,
+                axes.iter().filter(|&&a| dims[a] > 1).count(),
+            );
+            let new_dims: Vec<usize> = dims
+                .iter()
+                .enumerate()
+                .map(|(i, &d)| if axes.contains(&i) { d.div_ceil(f) } else { d })
+                .collect();
+            let last = axes.iter().all(|&a| new_dims[a] == 1);
+            depth += 1;
+            let combine = CombineOp {
+                kernel: kernel.clone(),
+                depth,
+                finalize: last.then(|| out_grid.clone()),
+            };
+            let op = self.graph.add_op(Arc::new(combine));
+            let mut next = Vec::with_capacity(new_dims.iter().product());
+            for j in 0..new_dims.iter().product() {
+                let jidx = unravel(&new_dims, j);
+                let ranges: Vec<(usize, usize)> = jidx
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &x)| {
+                        if axes.contains(&i) {
+                            (x * f, ((x + 1) * f).min(dims[i]))
+                        } else {
+                            (x, x + 1)
+                        }
+                    })
+                    .collect();
+                let children: Vec<TaskId> = block_range(&ranges)
+                    .map(|idx| level[ravel(&dims, &idx)])
+                    .collect();
+                next.push(self.graph.add_task(op, j, &children)?);
+            }
+            level = next;
+            dims = new_dims;
+        }
+        Ok(level)
+    }
+}
+
+/// The tasks of leaf inputs that block `b` reads.
+fn deps_for(leaf_tasks: &[Arc<Vec<TaskId>>], b: usize) -> Vec<TaskId> {
+    leaf_tasks.iter().map(|t| t[b]).collect()
+}
+
+/// Fan-in per axis when `k` axes still have several blocks: the largest `f >= 2` with
+/// `f^k <= split_every`.
+fn fan_in(split_every: usize, k: usize) -> usize {
+    let mut f = 2;
+    while (f + 1usize)
+        .checked_pow(k as u32)
+        .is_some_and(|p| p <= split_every)
+    {
+        f += 1;
+    }
+    f
+}
+
+/// Multi-indices of the box `ranges` (half-open per axis) in C order.
+fn block_range(ranges: &[(usize, usize)]) -> impl Iterator<Item = Vec<usize>> + '_ {
+    let dims: Vec<usize> = ranges.iter().map(|(a, b)| b - a).collect();
+    (0..dims.iter().product()).map(move |i| {
+        unravel(&dims, i)
+            .iter()
+            .zip(ranges)
+            .map(|(x, (a, _))| a + x)
+            .collect()
+    })
+}
+
+/// Materialises the chunks of a fused region.
+struct FusedOp {
+    program: Program,
+    grid: ChunkGrid,
+}
+
+impl Op for FusedOp {
+    fn name(&self) -> String {
+        self.program.name()
+    }
+    fn run(&self, block: usize, inputs: &[&Chunk]) -> Result<Chunk> {
+        self.program
+            .materialize(&self.grid, &self.grid.unravel(block), inputs)
+    }
+    fn describe_block(&self, block: usize) -> String {
+        format!("{:?}", self.grid.unravel(block))
+    }
+}
+
+/// The first layer of a reduction: one chunk to its partial state (finalised at once when the
+/// reduced axes have one block each).
+struct PartialOp {
+    program: Program,
+    grid: ChunkGrid,
+    kernel: Arc<dyn ReduceKernel>,
+    axes: Vec<usize>,
+    all: bool,
+    finalize: Option<ChunkGrid>,
+}
+
+impl Op for PartialOp {
+    fn name(&self) -> String {
+        let input = if self.program.is_leaf() {
+            String::new()
+        } else {
+            format!("({})", self.program.name())
+        };
+        format!("{}-partial{input}", self.kernel.name())
+    }
+    fn run(&self, block: usize, inputs: &[&Chunk]) -> Result<Chunk> {
+        let idx = self.grid.unravel(block);
+        let state = match (self.all, self.program.is_leaf()) {
+            (true, true) => self.kernel.partial_all(leaf(inputs)?)?,
+            (true, false) => self.kernel.partial_tiles(
+                &mut |sink| self.program.for_each_tile(&self.grid, &idx, inputs, sink),
+                self.grid.ndim(),
+            )?,
+            (false, true) => self.kernel.partial_axes(leaf(inputs)?, &self.axes)?,
+            (false, false) => {
+                let chunk = self.program.materialize(&self.grid, &idx, inputs)?;
+                self.kernel.partial_axes(&chunk, &self.axes)?
+            }
+        };
+        match &self.finalize {
+            Some(out) => self
+                .kernel
+                .finalize(&state, &out.chunk_shape(&out.unravel(block))),
+            None => Ok(state),
+        }
+    }
+    fn describe_block(&self, block: usize) -> String {
+        format!("{:?}", self.grid.unravel(block))
+    }
+}
+
+fn leaf<'a>(inputs: &[&'a Chunk]) -> Result<&'a Chunk> {
+    inputs
+        .first()
+        .copied()
+        .ok_or_else(|| Error::internal("reduction partial without its input chunk"))
+}
+
+/// A combine layer of a reduction tree.
+struct CombineOp {
+    kernel: Arc<dyn ReduceKernel>,
+    depth: usize,
+    finalize: Option<ChunkGrid>,
+}
+
+impl Op for CombineOp {
+    fn name(&self) -> String {
+        let kind = if self.finalize.is_some() {
+            "aggregate"
+        } else {
+            "combine"
+        };
+        format!("{}-{kind}-{}", self.kernel.name(), self.depth)
+    }
+    fn run(&self, block: usize, inputs: &[&Chunk]) -> Result<Chunk> {
+        let state = self.kernel.combine(inputs)?;
+        match &self.finalize {
+            Some(out) => self
+                .kernel
+                .finalize(&state, &out.chunk_shape(&out.unravel(block))),
+            None => Ok(state),
+        }
+    }
+}
+
+/// A reduction over zero elements: the identity state, finalised.
+struct EmptyReduceOp {
+    kernel: Arc<dyn ReduceKernel>,
+    out_grid: ChunkGrid,
+}
+
+impl Op for EmptyReduceOp {
+    fn name(&self) -> String {
+        format!("{}-empty", self.kernel.name())
+    }
+    fn run(&self, block: usize, _: &[&Chunk]) -> Result<Chunk> {
+        let shape = self.out_grid.chunk_shape(&self.out_grid.unravel(block));
+        self.kernel.finalize(&self.kernel.identity(&shape)?, &shape)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fan_in_per_axis() {
+        assert_eq!(fan_in(4, 1), 4);
+        assert_eq!(fan_in(4, 2), 2);
+        assert_eq!(fan_in(16, 2), 4);
+        assert_eq!(fan_in(2, 3), 2);
+    }
+
+    #[test]
+    fn block_ranges_in_c_order() {
+        let v: Vec<_> = block_range(&[(2, 4), (0, 2)]).collect();
+        assert_eq!(v, vec![vec![2, 0], vec![2, 1], vec![3, 0], vec![3, 1]]);
+    }
+}

@@ -1,0 +1,176 @@
+//! Arithmetic operators and comparisons. Operators cannot return a `Result`, so a mistake such
+//! as adding arrays of different shapes yields an array that reports the error when computed;
+//! the `try_*` twins report it at once.
+
+use crate::array::Array;
+use ndtask_core::{Element, Numeric, Result};
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+/// The right-hand side of a comparison: an array or a scalar.
+pub enum Operand<T> {
+    /// An array of the same shape and chunks.
+    Array(Array<T>),
+    /// A scalar compared with every element.
+    Scalar(T),
+}
+
+impl<T: Element> From<T> for Operand<T> {
+    fn from(v: T) -> Self {
+        Operand::Scalar(v)
+    }
+}
+impl<T: Element> From<&Array<T>> for Operand<T> {
+    fn from(a: &Array<T>) -> Self {
+        Operand::Array(a.clone())
+    }
+}
+impl<T: Element> From<Array<T>> for Operand<T> {
+    fn from(a: Array<T>) -> Self {
+        Operand::Array(a)
+    }
+}
+
+macro_rules! arith {
+    ($Trait:ident, $method:ident, $try:ident, $f:path, $name:literal, $doc:literal) => {
+        impl<T: Numeric> Array<T> {
+            #[doc = $doc]
+            ///
+            /// # Errors
+            /// [`ndtask_core::Error::Shape`] if the shapes or chunk grids differ.
+            pub fn $try(&self, rhs: &Array<T>) -> Result<Array<T>> {
+                self.zip_named($name, rhs, $f)
+            }
+        }
+        impl<T: Numeric> $Trait<&Array<T>> for &Array<T> {
+            type Output = Array<T>;
+            fn $method(self, rhs: &Array<T>) -> Array<T> {
+                Array::from_result(self.$try(rhs))
+            }
+        }
+        impl<T: Numeric> $Trait<Array<T>> for Array<T> {
+            type Output = Array<T>;
+            fn $method(self, rhs: Array<T>) -> Array<T> {
+                (&self).$method(&rhs)
+            }
+        }
+        impl<T: Numeric> $Trait<&Array<T>> for Array<T> {
+            type Output = Array<T>;
+            fn $method(self, rhs: &Array<T>) -> Array<T> {
+                (&self).$method(rhs)
+            }
+        }
+        impl<T: Numeric> $Trait<Array<T>> for &Array<T> {
+            type Output = Array<T>;
+            fn $method(self, rhs: Array<T>) -> Array<T> {
+                self.$method(&rhs)
+            }
+        }
+        impl<T: Numeric> $Trait<T> for &Array<T> {
+            type Output = Array<T>;
+            fn $method(self, rhs: T) -> Array<T> {
+                self.map_named(concat!($name, "-scalar"), move |x| $f(x, rhs))
+            }
+        }
+        impl<T: Numeric> $Trait<T> for Array<T> {
+            type Output = Array<T>;
+            fn $method(self, rhs: T) -> Array<T> {
+                (&self).$method(rhs)
+            }
+        }
+        scalar_lhs!($Trait, $method, $f, $name, f64);
+        scalar_lhs!($Trait, $method, $f, $name, f32);
+        scalar_lhs!($Trait, $method, $f, $name, i64);
+    };
+}
+
+macro_rules! scalar_lhs {
+    ($Trait:ident, $method:ident, $f:path, $name:literal, $t:ty) => {
+        impl $Trait<&Array<$t>> for $t {
+            type Output = Array<$t>;
+            fn $method(self, rhs: &Array<$t>) -> Array<$t> {
+                rhs.map_named(concat!("scalar-", $name), move |x| $f(self, x))
+            }
+        }
+        impl $Trait<Array<$t>> for $t {
+            type Output = Array<$t>;
+            fn $method(self, rhs: Array<$t>) -> Array<$t> {
+                self.$method(&rhs)
+            }
+        }
+    };
+}
+
+arith!(
+    Add,
+    add,
+    try_add,
+    Numeric::add,
+    "add",
+    "Element-wise `self + rhs`."
+);
+arith!(
+    Sub,
+    sub,
+    try_sub,
+    Numeric::sub,
+    "subtract",
+    "Element-wise `self - rhs`."
+);
+arith!(
+    Mul,
+    mul,
+    try_mul,
+    Numeric::mul,
+    "multiply",
+    "Element-wise `self * rhs`."
+);
+arith!(
+    Div,
+    div,
+    try_div,
+    Numeric::div,
+    "divide",
+    "Element-wise `self / rhs` (integer division by zero gives 0)."
+);
+
+impl<T: Numeric> Neg for &Array<T> {
+    type Output = Array<T>;
+    fn neg(self) -> Array<T> {
+        self.map_named("negative", |x| T::sub(T::ZERO, x))
+    }
+}
+impl<T: Numeric> Neg for Array<T> {
+    type Output = Array<T>;
+    fn neg(self) -> Array<T> {
+        -&self
+    }
+}
+
+macro_rules! compare {
+    ($method:ident, $name:literal, $op:tt) => {
+        #[doc = concat!("Element-wise `self ", stringify!($op), " rhs` as a bool array (NumPy's `", $name, "`).")]
+        ///
+        /// `rhs` is an array of the same shape and chunks, or a scalar.
+        ///
+        /// # Errors
+        /// [`ndtask_core::Error::Shape`] if the shapes or chunk grids differ.
+        pub fn $method(&self, rhs: impl Into<Operand<T>>) -> Result<Array<bool>> {
+            match rhs.into() {
+                Operand::Array(b) => self.zip_named($name, &b, |x, y| x $op y),
+                Operand::Scalar(s) => {
+                    self.check()?;
+                    Ok(self.map_named(concat!($name, "-scalar"), move |x| x $op s))
+                }
+            }
+        }
+    };
+}
+
+impl<T: Element> Array<T> {
+    compare!(less, "less", <);
+    compare!(less_equal, "less_equal", <=);
+    compare!(greater, "greater", >);
+    compare!(greater_equal, "greater_equal", >=);
+    compare!(equal, "equal", ==);
+    compare!(not_equal, "not_equal", !=);
+}

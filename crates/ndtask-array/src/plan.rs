@@ -1,0 +1,110 @@
+//! The logical plan: array-level nodes that `Array` handles point to. Building a node costs
+//! O(number of axes), never O(number of chunks); no chunk data exists until lowering and a
+//! scheduler run. Element-wise nodes and sources carry tile kernels, which the fusion pass
+//! (`fuse.rs`) strings together into one single-pass kernel per chunk.
+
+use crate::reduce::ReduceKernel;
+use ndtask_core::{Buf, ChunkGrid, DType, Error, Result};
+use std::sync::Arc;
+
+/// A node of the logical plan.
+pub(crate) struct Node {
+    pub kind: NodeKind,
+    pub grid: ChunkGrid,
+    pub dtype: DType,
+}
+
+/// What a node computes.
+pub(crate) enum NodeKind {
+    /// Chunks generated from nothing (random, full, arange, a slice of an in-memory array).
+    Source(Arc<dyn SourceKernel>),
+    /// An element-wise function of inputs that share this node's shape and chunk grid.
+    Map {
+        kernel: Arc<dyn MapKernel>,
+        inputs: Vec<Arc<Node>>,
+    },
+    /// A tree reduction over `axes`.
+    Reduce(ReduceSpec),
+    /// Inputs joined along `axis`; output chunks are the inputs' chunks.
+    Concat { inputs: Vec<Arc<Node>>, axis: usize },
+    /// An expression that could not be built; computing it returns the error.
+    Invalid(Error),
+}
+
+/// The parameters of a reduction node.
+pub(crate) struct ReduceSpec {
+    pub input: Arc<Node>,
+    pub kernel: Arc<dyn ReduceKernel>,
+    /// Sorted, distinct.
+    pub axes: Vec<usize>,
+    pub split_every: usize,
+}
+
+impl Node {
+    pub fn new(kind: NodeKind, grid: ChunkGrid, dtype: DType) -> Arc<Node> {
+        Arc::new(Node { kind, grid, dtype })
+    }
+
+    pub fn invalid(e: Error, dtype: DType) -> Arc<Node> {
+        Node::new(NodeKind::Invalid(e), ChunkGrid::scalar(), dtype)
+    }
+
+    /// The error of an invalid node (inputs' errors are propagated when a node is built).
+    pub fn error(&self) -> Option<&Error> {
+        match &self.kind {
+            NodeKind::Invalid(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The nodes this node reads.
+    pub fn inputs(&self) -> Vec<&Arc<Node>> {
+        match &self.kind {
+            NodeKind::Source(_) | NodeKind::Invalid(_) => Vec::new(),
+            NodeKind::Map { inputs, .. } | NodeKind::Concat { inputs, .. } => {
+                inputs.iter().collect()
+            }
+            NodeKind::Reduce(r) => vec![&r.input],
+        }
+    }
+
+    /// Whether the node can be evaluated tile by tile inside a fused kernel.
+    pub fn is_fusable(&self) -> bool {
+        matches!(self.kind, NodeKind::Source(_) | NodeKind::Map { .. })
+    }
+
+    pub fn shape(&self) -> Vec<usize> {
+        self.grid.shape()
+    }
+
+    /// Stable identity for memo tables during one lowering.
+    pub fn key(self: &Arc<Self>) -> *const Node {
+        Arc::as_ptr(self)
+    }
+}
+
+/// Generates the values of source chunks, tile by tile.
+pub(crate) trait SourceKernel: Send + Sync {
+    /// Short name for plans ("uniform", "full", ...).
+    fn name(&self) -> String;
+    /// Starts generating the chunk at block index `block` of `grid`, in C order.
+    fn open<'a>(&'a self, grid: &ChunkGrid, block: &[usize]) -> Result<Box<dyn TileSource + 'a>>;
+}
+
+/// A cursor over one source chunk: each call fills the next `n` values.
+pub(crate) trait TileSource {
+    fn fill(&mut self, out: &mut Buf, n: usize);
+}
+
+/// An element-wise function applied to tiles.
+pub(crate) trait MapKernel: Send + Sync {
+    fn name(&self) -> String;
+    /// Computes `n` output values from `n` values of each input.
+    fn apply(&self, inputs: &[&Buf], out: &mut Buf, n: usize) -> Result<()>;
+}
+
+/// The error for a tile of the wrong type reaching a kernel (a bug: types are checked when the
+/// expression is built).
+pub(crate) fn tile_type_error(kernel: &str, want: DType, got: DType) -> Error {
+    Error::internal(format!("{kernel}: expected a {want} tile, got {got}"))
+}

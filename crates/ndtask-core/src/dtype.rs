@@ -1,0 +1,291 @@
+//! Element types. `DType` names an element type at run time; the [`Element`] trait ties a Rust
+//! type to it and moves values in and out of the type-erased [`Chunk`] (whole chunks) and
+//! [`Buf`] (tiles, the unit of work inside a fused kernel).
+
+use crate::chunk::{Buf, Chunk};
+use ndarray::ArrayD;
+use std::fmt;
+
+/// The element type of an array, known at run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DType {
+    /// `f64`
+    F64,
+    /// `f32`
+    F32,
+    /// `i64`
+    I64,
+    /// `bool`
+    Bool,
+}
+
+impl DType {
+    /// Size of one element in bytes.
+    pub fn size(self) -> usize {
+        match self {
+            DType::F64 | DType::I64 => 8,
+            DType::F32 => 4,
+            DType::Bool => 1,
+        }
+    }
+
+    /// The Rust name of the type (`"f64"`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F64 => "f64",
+            DType::F32 => "f32",
+            DType::I64 => "i64",
+            DType::Bool => "bool",
+        }
+    }
+
+    /// An empty tile buffer of this type.
+    pub fn new_buf(self) -> Buf {
+        match self {
+            DType::F64 => Buf::F64(Vec::new()),
+            DType::F32 => Buf::F32(Vec::new()),
+            DType::I64 => Buf::I64(Vec::new()),
+            DType::Bool => Buf::Bool(Vec::new()),
+        }
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A type that can be the element of an ndtask array: `f64`, `f32`, `i64` or `bool`.
+///
+/// Casting between element types follows Rust's `as` for numbers, `true -> 1` for bools, and
+/// `x != 0 -> true` from numbers to bool (NumPy's `astype` rules).
+pub trait Element:
+    Copy + Send + Sync + Default + PartialEq + PartialOrd + fmt::Debug + fmt::Display + 'static
+{
+    /// The run-time tag of this type.
+    const DTYPE: DType;
+    /// Wraps an array as a chunk.
+    fn into_chunk(a: ArrayD<Self>) -> Chunk;
+    /// Borrows the array inside a chunk of this type.
+    fn chunk_ref(c: &Chunk) -> Option<&ArrayD<Self>>;
+    /// Takes the array out of a chunk of this type.
+    fn from_chunk(c: Chunk) -> Option<ArrayD<Self>>;
+    /// Borrows the values of a tile of this type.
+    fn buf_ref(b: &Buf) -> Option<&Vec<Self>>;
+    /// Borrows the values of a tile mutably, turning it into a tile of this type if needed.
+    fn buf_mut(b: &mut Buf) -> &mut Vec<Self>;
+    /// The value as `f64`.
+    fn to_f64(self) -> f64;
+    /// The value as `i64`.
+    fn to_i64(self) -> i64;
+    /// The value as `bool`.
+    fn to_bool(self) -> bool;
+    /// A value from `f64` (`as` semantics).
+    fn from_f64(v: f64) -> Self;
+    /// A value from `i64` (`as` semantics).
+    fn from_i64(v: i64) -> Self;
+    /// A value from `bool` (`true -> 1`).
+    fn from_bool(v: bool) -> Self;
+    /// Converts a value of another element type to this one.
+    fn cast_from<U: Element>(u: U) -> Self {
+        match U::DTYPE {
+            DType::F64 | DType::F32 => Self::from_f64(u.to_f64()),
+            DType::I64 => Self::from_i64(u.to_i64()),
+            DType::Bool => Self::from_bool(u.to_bool()),
+        }
+    }
+}
+
+macro_rules! element {
+    ($t:ty, $var:ident, $to_f64:expr, $to_i64:expr, $to_bool:expr, $from_f64:expr, $from_i64:expr, $from_bool:expr) => {
+        impl Element for $t {
+            const DTYPE: DType = DType::$var;
+            fn into_chunk(a: ArrayD<Self>) -> Chunk {
+                Chunk::$var(a)
+            }
+            fn chunk_ref(c: &Chunk) -> Option<&ArrayD<Self>> {
+                match c {
+                    Chunk::$var(a) => Some(a),
+                    _ => None,
+                }
+            }
+            fn from_chunk(c: Chunk) -> Option<ArrayD<Self>> {
+                match c {
+                    Chunk::$var(a) => Some(a),
+                    _ => None,
+                }
+            }
+            fn buf_ref(b: &Buf) -> Option<&Vec<Self>> {
+                match b {
+                    Buf::$var(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn buf_mut(b: &mut Buf) -> &mut Vec<Self> {
+                if !matches!(b, Buf::$var(_)) {
+                    *b = Buf::$var(Vec::new());
+                }
+                match b {
+                    Buf::$var(v) => v,
+                    // Unreachable: the variant was set just above.
+                    _ => unreachable!(),
+                }
+            }
+            #[inline]
+            fn to_f64(self) -> f64 {
+                let f: fn($t) -> f64 = $to_f64;
+                f(self)
+            }
+            #[inline]
+            fn to_i64(self) -> i64 {
+                let f: fn($t) -> i64 = $to_i64;
+                f(self)
+            }
+            #[inline]
+            fn to_bool(self) -> bool {
+                let f: fn($t) -> bool = $to_bool;
+                f(self)
+            }
+            #[inline]
+            fn from_f64(v: f64) -> Self {
+                let f: fn(f64) -> $t = $from_f64;
+                f(v)
+            }
+            #[inline]
+            fn from_i64(v: i64) -> Self {
+                let f: fn(i64) -> $t = $from_i64;
+                f(v)
+            }
+            #[inline]
+            fn from_bool(v: bool) -> Self {
+                let f: fn(bool) -> $t = $from_bool;
+                f(v)
+            }
+        }
+    };
+}
+
+element!(
+    f64,
+    F64,
+    |x| x,
+    |x| x as i64,
+    |x| x != 0.0,
+    |v| v,
+    |v| v as f64,
+    |b| b as u8 as f64
+);
+element!(
+    f32,
+    F32,
+    |x| x as f64,
+    |x| x as i64,
+    |x| x != 0.0,
+    |v| v as f32,
+    |v| v as f32,
+    |b| b as u8 as f32
+);
+element!(
+    i64,
+    I64,
+    |x| x as f64,
+    |x| x,
+    |x| x != 0,
+    |v| v as i64,
+    |v| v,
+    |b| b as i64
+);
+element!(
+    bool,
+    Bool,
+    |x| x as u8 as f64,
+    |x| x as i64,
+    |x| x,
+    |v| v != 0.0,
+    |v| v != 0,
+    |b| b
+);
+
+/// Element types with arithmetic: `f64`, `f32`, `i64`.
+///
+/// Integer arithmetic wraps on overflow and integer division by zero gives 0, as in NumPy
+/// (which warns); a task never panics on either.
+pub trait Numeric: Element {
+    /// 0
+    const ZERO: Self;
+    /// 1
+    const ONE: Self;
+    /// `a + b`
+    fn add(a: Self, b: Self) -> Self;
+    /// `a - b`
+    fn sub(a: Self, b: Self) -> Self;
+    /// `a * b`
+    fn mul(a: Self, b: Self) -> Self;
+    /// `a / b`
+    fn div(a: Self, b: Self) -> Self;
+}
+
+macro_rules! float_numeric {
+    ($t:ty) => {
+        impl Numeric for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            #[inline(always)]
+            fn add(a: Self, b: Self) -> Self {
+                a + b
+            }
+            #[inline(always)]
+            fn sub(a: Self, b: Self) -> Self {
+                a - b
+            }
+            #[inline(always)]
+            fn mul(a: Self, b: Self) -> Self {
+                a * b
+            }
+            #[inline(always)]
+            fn div(a: Self, b: Self) -> Self {
+                a / b
+            }
+        }
+    };
+}
+float_numeric!(f64);
+float_numeric!(f32);
+
+impl Numeric for i64 {
+    const ZERO: Self = 0;
+    const ONE: Self = 1;
+    #[inline(always)]
+    fn add(a: Self, b: Self) -> Self {
+        a.wrapping_add(b)
+    }
+    #[inline(always)]
+    fn sub(a: Self, b: Self) -> Self {
+        a.wrapping_sub(b)
+    }
+    #[inline(always)]
+    fn mul(a: Self, b: Self) -> Self {
+        a.wrapping_mul(b)
+    }
+    #[inline(always)]
+    fn div(a: Self, b: Self) -> Self {
+        a.checked_div(b).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn casts_follow_numpy() {
+        assert_eq!(i64::cast_from(2.7f64), 2);
+        assert!(bool::cast_from(-0.5f64));
+        assert!(!bool::cast_from(0i64));
+        assert_eq!(f32::cast_from(true), 1.0);
+        assert_eq!(i64::div(7, 0), 0);
+        assert_eq!(i64::add(i64::MAX, 1), i64::MIN);
+    }
+}

@@ -1,0 +1,254 @@
+//! The chunk task graph: what lowering produces and every scheduler runs. A task is an
+//! operation ([`Op`]) applied to one output block, reading the results of earlier tasks. Tasks
+//! are stored in insertion order, which is a topological order (a task can only depend on tasks
+//! added before it), so ids are deterministic and no sort is needed.
+
+use crate::{Chunk, Error, Result};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+/// Identifies a task inside one [`TaskGraph`].
+pub type TaskId = u32;
+
+/// An operation that computes chunks. One `Op` serves every task of a layer; the task passes the
+/// output block number so the op knows which block to compute.
+pub trait Op: Send + Sync {
+    /// A short name for plans and error messages ("fused[uniform, add]", "sum-combine").
+    fn name(&self) -> String;
+    /// Computes block `block` from the results of the task's dependencies, in order.
+    ///
+    /// # Errors
+    /// Whatever the computation reports; panics are caught by [`TaskGraph::run_task`].
+    fn run(&self, block: usize, inputs: &[&Chunk]) -> Result<Chunk>;
+    /// Names block `block` for error messages (e.g. its multi-index "[2, 0]").
+    fn describe_block(&self, block: usize) -> String {
+        format!("#{block}")
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Task {
+    op: u32,
+    block: usize,
+    dep_start: u32,
+    dep_len: u32,
+}
+
+/// A DAG of chunk tasks with designated outputs.
+#[derive(Default, Clone)]
+pub struct TaskGraph {
+    ops: Vec<Arc<dyn Op>>,
+    tasks: Vec<Task>,
+    deps: Vec<TaskId>,
+    outputs: Vec<TaskId>,
+}
+
+impl std::fmt::Debug for TaskGraph {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskGraph")
+            .field(
+                "ops",
+                &self.ops.iter().map(|o| o.name()).collect::<Vec<_>>(),
+            )
+            .field("tasks", &self.tasks.len())
+            .field("outputs", &self.outputs.len())
+            .finish()
+    }
+}
+
+impl TaskGraph {
+    /// An empty graph.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers an operation; tasks refer to it by the returned number.
+    pub fn add_op(&mut self, op: Arc<dyn Op>) -> u32 {
+        self.ops.push(op);
+        (self.ops.len() - 1) as u32
+    }
+
+    /// Adds a task computing `block` of op `op` from `deps`.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] if a dependency does not exist yet (which would break the topological
+    /// order) or the op number is unknown.
+    pub fn add_task(&mut self, op: u32, block: usize, deps: &[TaskId]) -> Result<TaskId> {
+        let id = self.tasks.len();
+        if op as usize >= self.ops.len() || deps.iter().any(|&d| d as usize >= id) {
+            return Err(Error::internal(format!(
+                "task {id}: bad op {op} or dependency in {deps:?}"
+            )));
+        }
+        let id = TaskId::try_from(id).map_err(|_| Error::internal("more than 2^32 tasks"))?;
+        self.tasks.push(Task {
+            op,
+            block,
+            dep_start: self.deps.len() as u32,
+            dep_len: deps.len() as u32,
+        });
+        self.deps.extend_from_slice(deps);
+        Ok(id)
+    }
+
+    /// Marks the tasks whose results the caller wants back, in order (a task may appear twice).
+    pub fn set_outputs(&mut self, outputs: Vec<TaskId>) {
+        self.outputs = outputs;
+    }
+
+    /// The output tasks.
+    pub fn outputs(&self) -> &[TaskId] {
+        &self.outputs
+    }
+
+    /// Number of tasks.
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Whether the graph has no tasks.
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// The dependencies of task `id`.
+    pub fn deps(&self, id: TaskId) -> &[TaskId] {
+        let t = &self.tasks[id as usize];
+        &self.deps[t.dep_start as usize..(t.dep_start + t.dep_len) as usize]
+    }
+
+    /// The operation names, in registration order.
+    pub fn op_names(&self) -> Vec<String> {
+        self.ops.iter().map(|o| o.name()).collect()
+    }
+
+    /// Number of tasks of each op, in registration order.
+    pub fn tasks_per_op(&self) -> Vec<usize> {
+        let mut n = vec![0; self.ops.len()];
+        self.tasks.iter().for_each(|t| n[t.op as usize] += 1);
+        n
+    }
+
+    /// The op number of task `id`.
+    pub fn op_of(&self, id: TaskId) -> u32 {
+        self.tasks[id as usize].op
+    }
+
+    /// The block number task `id` computes.
+    pub fn block_of(&self, id: TaskId) -> usize {
+        self.tasks[id as usize].block
+    }
+
+    /// The consumers of every task, as (offsets, ids): the consumers of `t` are
+    /// `ids[offsets[t]..offsets[t + 1]]`, in increasing id order.
+    pub fn consumers(&self) -> (Vec<u32>, Vec<TaskId>) {
+        let n = self.tasks.len();
+        let mut offsets = vec![0u32; n + 1];
+        for &d in &self.deps {
+            offsets[d as usize + 1] += 1;
+        }
+        for i in 0..n {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut fill = offsets.clone();
+        let mut ids = vec![0; self.deps.len()];
+        for (t, task) in self.tasks.iter().enumerate() {
+            for &d in &self.deps[task.dep_start as usize..(task.dep_start + task.dep_len) as usize]
+            {
+                ids[fill[d as usize] as usize] = t as TaskId;
+                fill[d as usize] += 1;
+            }
+        }
+        (offsets, ids)
+    }
+
+    /// How many times each task's result will be read: once per consuming edge plus once per
+    /// appearance among the outputs. A scheduler frees a result when this reaches zero.
+    pub fn use_counts(&self) -> Vec<u32> {
+        let mut n = vec![0u32; self.tasks.len()];
+        self.deps
+            .iter()
+            .chain(&self.outputs)
+            .for_each(|&d| n[d as usize] += 1);
+        n
+    }
+
+    /// A fingerprint of the graph's structure (op names, blocks, edges, outputs), identical on
+    /// every process that built the same graph. The MPI scheduler compares it across ranks.
+    pub fn fingerprint(&self) -> u64 {
+        const P: u64 = 0x100_0000_01b3;
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |x: u64| {
+            for b in x.to_le_bytes() {
+                h = (h ^ b as u64).wrapping_mul(P);
+            }
+        };
+        for op in &self.ops {
+            op.name().bytes().for_each(|b| eat(b as u64));
+        }
+        for t in &self.tasks {
+            eat(t.op as u64);
+            eat(t.block as u64);
+            eat(t.dep_len as u64);
+        }
+        self.deps
+            .iter()
+            .chain(&self.outputs)
+            .for_each(|&d| eat(d as u64));
+        h
+    }
+
+    /// Runs task `id` on its inputs, turning an error or a panic into an [`Error::Task`] that
+    /// names the operation and the chunk.
+    ///
+    /// # Errors
+    /// The task's error, or its panic message.
+    pub fn run_task(&self, id: TaskId, inputs: &[&Chunk]) -> Result<Chunk> {
+        let t = self.tasks[id as usize];
+        let op = &self.ops[t.op as usize];
+        let fail = |message: String| Error::Task {
+            op: op.name(),
+            chunk: op.describe_block(t.block),
+            message,
+        };
+        match catch_unwind(AssertUnwindSafe(|| op.run(t.block, inputs))) {
+            Ok(Ok(c)) => Ok(c),
+            Ok(Err(e @ Error::Task { .. })) => Err(e),
+            Ok(Err(e)) => Err(fail(e.to_string())),
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a task panicked".into());
+                Err(fail(format!("panicked: {msg}")))
+            }
+        }
+    }
+}
+
+/// Runs a [`TaskGraph`] and hands back the results of its output tasks.
+///
+/// # Error handling
+/// When a task fails (error or panic), the scheduler stops starting new tasks, lets running ones
+/// finish, and returns the failure as [`Error::Task`]. It never hangs and never returns partial
+/// results.
+///
+/// # Cancellation
+/// There is no cancellation from outside; a call returns when the graph is done or has failed.
+pub trait Scheduler: Send + Sync {
+    /// A short name ("sync", "threaded", "mpi").
+    fn name(&self) -> &str;
+    /// Number of worker threads per process.
+    fn threads(&self) -> usize;
+    /// Number of processes taking part (MPI ranks; 1 otherwise).
+    fn ranks(&self) -> usize {
+        1
+    }
+    /// Runs the graph. Returns the results of `graph.outputs()` in order, or `None` on a process
+    /// that does not receive outputs (MPI ranks other than the root, by default).
+    ///
+    /// # Errors
+    /// The first task failure, or a scheduler failure.
+    fn execute(&self, graph: &TaskGraph) -> Result<Option<Vec<Arc<Chunk>>>>;
+}

@@ -1,0 +1,382 @@
+//! How an array is cut into chunks. A [`ChunkGrid`] holds, per axis, either a regular block size
+//! (every block that size, the last one possibly smaller) or explicit sizes. Its memory is
+//! O(number of axes) for regular grids, so a graph over a million chunks costs nothing to build.
+
+use crate::{Error, Result};
+use std::fmt;
+
+/// How the user asks for chunks: a block shape, or explicit sizes per axis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Chunks {
+    /// One block shape for the whole array: `[1000, 1000]`. The last block on an axis may be
+    /// smaller.
+    Block(Vec<usize>),
+    /// Explicit block sizes per axis: `[[2, 3], [4]]` cuts a 5x4 array into 2+3 rows.
+    Explicit(Vec<Vec<usize>>),
+}
+
+impl<const N: usize> From<[usize; N]> for Chunks {
+    fn from(b: [usize; N]) -> Self {
+        Chunks::Block(b.to_vec())
+    }
+}
+impl From<Vec<usize>> for Chunks {
+    fn from(b: Vec<usize>) -> Self {
+        Chunks::Block(b)
+    }
+}
+impl From<&[usize]> for Chunks {
+    fn from(b: &[usize]) -> Self {
+        Chunks::Block(b.to_vec())
+    }
+}
+impl From<Vec<Vec<usize>>> for Chunks {
+    fn from(s: Vec<Vec<usize>>) -> Self {
+        Chunks::Explicit(s)
+    }
+}
+impl From<usize> for Chunks {
+    /// A 1-D block size.
+    fn from(b: usize) -> Self {
+        Chunks::Block(vec![b])
+    }
+}
+
+impl fmt::Display for Chunks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Chunks::Block(b) => write!(f, "{b:?}"),
+            Chunks::Explicit(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
+/// The chunking of one axis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum AxisChunks {
+    Regular {
+        len: usize,
+        block: usize,
+    },
+    Explicit {
+        sizes: Vec<usize>,
+        offsets: Vec<usize>,
+    },
+}
+
+impl AxisChunks {
+    fn len(&self) -> usize {
+        match self {
+            AxisChunks::Regular { len, .. } => *len,
+            AxisChunks::Explicit { sizes, offsets } => {
+                offsets.last().map_or(0, |o| o + sizes[sizes.len() - 1])
+            }
+        }
+    }
+    fn nblocks(&self) -> usize {
+        match self {
+            AxisChunks::Regular { len, block } => len.div_ceil(*block),
+            AxisChunks::Explicit { sizes, .. } => sizes.len(),
+        }
+    }
+    fn size(&self, i: usize) -> usize {
+        match self {
+            AxisChunks::Regular { len, block } => (*block).min(len - i * block),
+            AxisChunks::Explicit { sizes, .. } => sizes[i],
+        }
+    }
+    fn offset(&self, i: usize) -> usize {
+        match self {
+            AxisChunks::Regular { block, .. } => i * block,
+            AxisChunks::Explicit { offsets, .. } => offsets[i],
+        }
+    }
+    fn explicit(sizes: Vec<usize>) -> Self {
+        let mut offsets = Vec::with_capacity(sizes.len());
+        let mut acc = 0;
+        for &s in &sizes {
+            offsets.push(acc);
+            acc += s;
+        }
+        AxisChunks::Explicit { sizes, offsets }
+    }
+    /// Normalises explicit sizes that are in fact regular, so equal grids compare equal.
+    fn normalized(self) -> Self {
+        if let AxisChunks::Explicit { sizes, .. } = &self {
+            if let Some(&first) = sizes.first() {
+                let len: usize = sizes.iter().sum();
+                let n = sizes.len();
+                if sizes[..n - 1].iter().all(|&s| s == first)
+                    && sizes[n - 1] <= first
+                    && sizes[n - 1] > 0
+                {
+                    return AxisChunks::Regular { len, block: first };
+                }
+            }
+        }
+        self
+    }
+}
+
+/// The chunk grid of an array: its shape and where the block boundaries are on each axis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkGrid {
+    axes: Vec<AxisChunks>,
+}
+
+impl ChunkGrid {
+    /// Builds the grid for `shape` cut by `chunks`.
+    ///
+    /// # Errors
+    /// [`Error::Chunks`] if the rank of `chunks` differs from the shape's, a block size is zero,
+    /// or explicit sizes do not add up to the axis length.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndtask_core::ChunkGrid;
+    /// let g = ChunkGrid::new(&[10, 7], [4, 7].into()).unwrap();
+    /// assert_eq!(g.nblocks(), vec![3, 1]);
+    /// assert_eq!(g.chunk_shape(&[2, 0]), vec![2, 7]);
+    /// assert!(ChunkGrid::new(&[10], vec![vec![3, 3]].into()).is_err());
+    /// ```
+    pub fn new(shape: &[usize], chunks: Chunks) -> Result<Self> {
+        let err = |reason: String| Error::Chunks {
+            shape: shape.to_vec(),
+            chunks: chunks.to_string(),
+            reason,
+        };
+        let axes = match &chunks {
+            Chunks::Block(b) => {
+                if b.len() != shape.len() {
+                    return Err(err(format!(
+                        "{} block sizes given for {} dimensions",
+                        b.len(),
+                        shape.len()
+                    )));
+                }
+                if let Some(ax) = b.iter().position(|&s| s == 0) {
+                    return Err(err(format!("block size on axis {ax} is zero")));
+                }
+                shape
+                    .iter()
+                    .zip(b)
+                    .map(|(&len, &block)| AxisChunks::Regular {
+                        len,
+                        block: block.min(len.max(1)),
+                    })
+                    .collect()
+            }
+            Chunks::Explicit(sizes) => {
+                if sizes.len() != shape.len() {
+                    return Err(err(format!(
+                        "{} axes of sizes given for {} dimensions",
+                        sizes.len(),
+                        shape.len()
+                    )));
+                }
+                let mut axes = Vec::with_capacity(shape.len());
+                for (ax, (s, &len)) in sizes.iter().zip(shape).enumerate() {
+                    if let Some(i) = s.iter().position(|&x| x == 0) {
+                        return Err(err(format!("chunk {i} on axis {ax} has size zero")));
+                    }
+                    let total: usize = s.iter().sum();
+                    if total != len {
+                        return Err(err(format!(
+                            "sizes on axis {ax} add up to {total}, not {len}"
+                        )));
+                    }
+                    axes.push(AxisChunks::explicit(s.clone()).normalized());
+                }
+                axes
+            }
+        };
+        Ok(ChunkGrid { axes })
+    }
+
+    /// The grid of a 0-dimensional array (one chunk).
+    pub fn scalar() -> Self {
+        ChunkGrid { axes: Vec::new() }
+    }
+
+    /// A grid from explicit per-axis sizes that are known to be valid (sizes > 0).
+    pub fn from_sizes(sizes: Vec<Vec<usize>>) -> Self {
+        ChunkGrid {
+            axes: sizes
+                .into_iter()
+                .map(|s| AxisChunks::explicit(s).normalized())
+                .collect(),
+        }
+    }
+
+    /// Number of dimensions.
+    pub fn ndim(&self) -> usize {
+        self.axes.len()
+    }
+
+    /// The array shape.
+    pub fn shape(&self) -> Vec<usize> {
+        self.axes.iter().map(AxisChunks::len).collect()
+    }
+
+    /// Number of blocks along each axis.
+    pub fn nblocks(&self) -> Vec<usize> {
+        self.axes.iter().map(AxisChunks::nblocks).collect()
+    }
+
+    /// Total number of chunks.
+    pub fn num_chunks(&self) -> usize {
+        self.axes.iter().map(AxisChunks::nblocks).product()
+    }
+
+    /// Size of block `i` along `axis`.
+    pub fn block_size(&self, axis: usize, i: usize) -> usize {
+        self.axes[axis].size(i)
+    }
+
+    /// Start offset of block `i` along `axis`.
+    pub fn block_offset(&self, axis: usize, i: usize) -> usize {
+        self.axes[axis].offset(i)
+    }
+
+    /// The sizes of all blocks along `axis` (O(blocks on that axis)).
+    pub fn axis_sizes(&self, axis: usize) -> Vec<usize> {
+        let a = &self.axes[axis];
+        (0..a.nblocks()).map(|i| a.size(i)).collect()
+    }
+
+    /// The largest chunk's shape (the block shape of a regular grid).
+    pub fn max_chunk_shape(&self) -> Vec<usize> {
+        self.axes
+            .iter()
+            .map(|a| match a {
+                AxisChunks::Regular { len, block } => (*block).min(*len),
+                AxisChunks::Explicit { sizes, .. } => sizes.iter().copied().max().unwrap_or(0),
+            })
+            .collect()
+    }
+
+    /// Shape of the chunk at block index `idx`.
+    pub fn chunk_shape(&self, idx: &[usize]) -> Vec<usize> {
+        self.axes.iter().zip(idx).map(|(a, &i)| a.size(i)).collect()
+    }
+
+    /// Global offsets of the chunk at block index `idx`.
+    pub fn chunk_offset(&self, idx: &[usize]) -> Vec<usize> {
+        self.axes
+            .iter()
+            .zip(idx)
+            .map(|(a, &i)| a.offset(i))
+            .collect()
+    }
+
+    /// Block index of the chunk with linear (C-order) number `linear`.
+    pub fn unravel(&self, linear: usize) -> Vec<usize> {
+        unravel(&self.nblocks(), linear)
+    }
+
+    /// Linear (C-order) number of the chunk at block index `idx`.
+    pub fn ravel(&self, idx: &[usize]) -> usize {
+        ravel(&self.nblocks(), idx)
+    }
+
+    /// The same grid with `axis` removed.
+    pub fn remove_axis(&self, axis: usize) -> Self {
+        let mut axes = self.axes.clone();
+        axes.remove(axis);
+        ChunkGrid { axes }
+    }
+
+    /// The same grid with `axis` replaced by one block of length `len`.
+    pub fn with_single_block(&self, axis: usize, len: usize) -> Self {
+        let mut axes = self.axes.clone();
+        axes[axis] = AxisChunks::Regular {
+            len,
+            block: len.max(1),
+        };
+        ChunkGrid { axes }
+    }
+
+    /// The same grid with the chunking of `axis` replaced by explicit `sizes`.
+    pub fn with_axis_sizes(&self, axis: usize, sizes: Vec<usize>) -> Self {
+        let mut axes = self.axes.clone();
+        axes[axis] = AxisChunks::explicit(sizes).normalized();
+        ChunkGrid { axes }
+    }
+
+    /// A short description of the chunking for messages: the block shape of a regular grid, or
+    /// the explicit sizes.
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = self
+            .axes
+            .iter()
+            .map(|a| match a {
+                AxisChunks::Regular { len, block } => format!("{}", (*block).min(*len)),
+                AxisChunks::Explicit { sizes, .. } => format!("{sizes:?}"),
+            })
+            .collect();
+        format!("[{}]", parts.join(", "))
+    }
+}
+
+/// Multi-index of `linear` in a C-order grid of extents `dims`.
+pub fn unravel(dims: &[usize], mut linear: usize) -> Vec<usize> {
+    let mut idx = vec![0; dims.len()];
+    for (i, &d) in dims.iter().enumerate().rev() {
+        if d > 0 {
+            idx[i] = linear % d;
+            linear /= d;
+        }
+    }
+    idx
+}
+
+/// Linear C-order number of `idx` in a grid of extents `dims`.
+pub fn ravel(dims: &[usize], idx: &[usize]) -> usize {
+    dims.iter().zip(idx).fold(0, |acc, (&d, &i)| acc * d + i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regular_and_explicit() {
+        let g = ChunkGrid::new(&[10, 5], [3, 5].into()).unwrap();
+        assert_eq!(g.nblocks(), vec![4, 1]);
+        assert_eq!(g.axis_sizes(0), vec![3, 3, 3, 1]);
+        assert_eq!(g.chunk_offset(&[3, 0]), vec![9, 0]);
+        let e = ChunkGrid::new(&[10, 5], vec![vec![3, 3, 3, 1], vec![5]].into()).unwrap();
+        assert_eq!(g, e, "explicit sizes that are regular normalise");
+        let e = ChunkGrid::new(&[10], vec![vec![2, 8]].into()).unwrap();
+        assert_eq!(e.chunk_shape(&[1]), vec![8]);
+        assert_eq!(e.block_offset(0, 1), 2);
+        assert_eq!(g.unravel(5), vec![1, 0]);
+        assert_eq!(g.ravel(&[3, 0]), 3);
+    }
+
+    #[test]
+    fn errors_name_shape_and_chunks() {
+        let e = ChunkGrid::new(&[10, 5], [0, 5].into())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("[10, 5]") && e.contains("[0, 5]") && e.contains("zero"),
+            "{e}"
+        );
+        let e = ChunkGrid::new(&[10, 5], [5].into())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("1 block sizes given for 2 dimensions"), "{e}");
+        let e = ChunkGrid::new(&[10], vec![vec![3, 3]].into())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("add up to 6, not 10"), "{e}");
+    }
+
+    #[test]
+    fn empty_axis_has_no_blocks() {
+        let g = ChunkGrid::new(&[0, 4], [2, 2].into()).unwrap();
+        assert_eq!(g.num_chunks(), 0);
+        assert_eq!(ChunkGrid::scalar().num_chunks(), 1);
+    }
+}

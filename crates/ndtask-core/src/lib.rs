@@ -1,0 +1,16 @@
+//! Core types of ndtask shared by every layer of the pipeline: the error type, element types,
+//! chunk grids, chunk values, and the task graph with the [`Scheduler`] trait that runs it.
+//!
+//! Most users want the `ndtask` crate, which re-exports what they need.
+
+mod chunk;
+mod dtype;
+mod error;
+mod graph;
+mod grid;
+
+pub use chunk::{Buf, Chunk, TILE};
+pub use dtype::{DType, Element, Numeric};
+pub use error::{Error, Result};
+pub use graph::{Op, Scheduler, TaskGraph, TaskId};
+pub use grid::{ravel, unravel, ChunkGrid, Chunks};

@@ -1,0 +1,53 @@
+//! # ndtask: lazy, chunked n-dimensional arrays
+//!
+//! ndtask is to [ndarray] what dask.array is to NumPy. You build array expressions far larger
+//! than memory — random data, element-wise math, reductions, concatenation — and nothing runs
+//! until you call `compute()`. Then the expression is optimised (element-wise chains and their
+//! sources fuse into one single-pass kernel per chunk), lowered to a chunk task graph, and run by
+//! a scheduler: on all cores ([`ThreadedScheduler`], the default), on one thread
+//! ([`SyncScheduler`], the reference), or across MPI ranks (feature `mpi`).
+//!
+//! ## How to use
+//!
+//! ```
+//! use ndtask::prelude::*;
+//! let x = ndtask::random::uniform::<f64>([10_000, 10_000], [1_000, 1_000], 42)?; // lazy, 100 chunks
+//! let m = x.mean();                     // lazy scalar
+//! println!("{x}");                      // shape, chunks, dtype, number of chunks, bytes
+//! # let x = ndtask::random::uniform::<f64>([1_000, 1_000], [250, 250], 42)?;
+//! # let m = x.mean();
+//! let v: f64 = m.compute()?;            // threaded scheduler on all cores
+//! assert!((v - 0.5).abs() < 1e-2);
+//! # Ok::<(), ndtask::Error>(())
+//! ```
+//!
+//! Results are bit-identical on every scheduler and thread count: random chunks are seeded from
+//! (seed, array, chunk), and reductions merge partial results in a fixed tree order.
+//!
+//! ## Crate layout
+//!
+//! - `ndtask-core`: [`Error`], element types ([`Element`]), [`ChunkGrid`], the [`TaskGraph`] and
+//!   the [`Scheduler`] trait.
+//! - `ndtask-array`: [`Array`], the logical plan, the fusion pass, lowering, `compute`.
+//! - `ndtask-sched`: [`SyncScheduler`] and [`ThreadedScheduler`].
+//! - `ndtask-mpi` (feature `mpi`): the SPMD MPI scheduler.
+
+pub use ndtask_array::{
+    arange, compute, compute_local_with, compute_with, concatenate, default_scheduler,
+    from_ndarray, full, linspace, ones, random, task_graph, zeros, Array, Computable, Operand,
+    ReduceOptions, Scalar, DEFAULT_SPLIT_EVERY,
+};
+pub use ndtask_core::{
+    ChunkGrid, Chunks, DType, Element, Error, Numeric, Result, Scheduler, TaskGraph,
+};
+pub use ndtask_sched::{SyncScheduler, ThreadedScheduler};
+
+pub mod scheduler;
+
+/// The names most programs need: `use ndtask::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        compute, compute_with, concatenate, random, Array, Element, Error, Numeric, ReduceOptions,
+        Scalar, Scheduler, SyncScheduler, ThreadedScheduler,
+    };
+}
