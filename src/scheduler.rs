@@ -52,3 +52,13 @@ pub fn make(kind: Kind, threads: Option<usize>) -> Result<Box<dyn Scheduler>> {
         )),
     }
 }
+
+/// Picks a scheduler from how the program was launched: MPI when ndtask was built with the
+/// `mpi` feature and the process runs under `mpirun`/`srun` with more than one rank, the
+/// threaded scheduler otherwise.
+///
+/// # Errors
+/// As [`make`].
+pub fn auto(threads: Option<usize>) -> Result<Box<dyn Scheduler>> {
+    make(Kind::Threaded, threads)
+}

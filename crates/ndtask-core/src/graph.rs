@@ -236,7 +236,10 @@ impl TaskGraph {
 ///
 /// # Cancellation
 /// There is no cancellation from outside; a call returns when the graph is done or has failed.
-pub trait Scheduler: Send + Sync {
+///
+/// The trait does not require `Send`/`Sync`: the MPI scheduler must stay on the thread that
+/// initialised MPI.
+pub trait Scheduler {
     /// A short name ("sync", "threaded", "mpi").
     fn name(&self) -> &str;
     /// Number of worker threads per process.
@@ -244,6 +247,10 @@ pub trait Scheduler: Send + Sync {
     /// Number of processes taking part (MPI ranks; 1 otherwise).
     fn ranks(&self) -> usize {
         1
+    }
+    /// This process's rank among [`Scheduler::ranks`] (0 when there is one process).
+    fn rank(&self) -> usize {
+        0
     }
     /// Runs the graph. Returns the results of `graph.outputs()` in order, or `None` on a process
     /// that does not receive outputs (MPI ranks other than the root, by default).

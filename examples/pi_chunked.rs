@@ -1,0 +1,174 @@
+//! Monte Carlo pi from chunked random throws: x and y uniform in [0, 1), count x² + y² <= 1,
+//! pi ≈ 4 · hits / throws. The throws are two lazy chunked arrays; the comparison, the count and
+//! the tree reduction fuse into one pass per chunk.
+//!
+//! ```text
+//! cargo run --release --example pi_chunked -- --throws 1e8 --chunk 1e6 --json
+//! cargo run --release --example pi_chunked -- --scaling
+//! mpirun -n 4 target/release/examples/pi_chunked --scheduler mpi   # built with --features mpi
+//! ```
+//!
+//! The same seed gives the same bits on every scheduler, thread count and rank count.
+
+use ndtask::prelude::*;
+use ndtask::scheduler::{self, Kind};
+use std::time::Instant;
+
+const USAGE: &str = "usage: pi_chunked [--throws N] [--chunk N] [--scheduler sync|threaded|mpi|auto] \
+[--threads N] [--seed S] [--scaling] [--json]
+  --throws N     number of throws (default 1e8; 1e9 notation accepted)
+  --chunk N      throws per chunk (default 1e6)
+  --scheduler S  sync, threaded (default), mpi (needs --features mpi and mpirun), or auto
+  --threads N    threads of the threaded scheduler (default: all cores)
+  --seed S       random seed (default 42)
+  --scaling      rerun on 1..=cores threads and print a strong-scaling table
+  --json         end the output with one JSON line";
+
+struct Args {
+    throws: usize,
+    chunk: usize,
+    scheduler: Option<Kind>,
+    threads: Option<usize>,
+    seed: u64,
+    scaling: bool,
+    json: bool,
+}
+
+/// Parses "100000000", "1e8", "2.5e6" or "1_000_000" as a whole number.
+fn parse_count(flag: &str, s: &str) -> Result<usize, String> {
+    let clean = s.replace('_', "");
+    if let Ok(n) = clean.parse::<usize>() {
+        return Ok(n);
+    }
+    match clean.parse::<f64>() {
+        Ok(v) if v >= 0.0 && v.fract() == 0.0 && v < 1.8e19 => Ok(v as usize),
+        _ => Err(format!("{flag} expects a whole number such as 100000000 or 1e8, got {s:?}")),
+    }
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        throws: 100_000_000,
+        chunk: 1_000_000,
+        scheduler: Some(Kind::Threaded),
+        threads: None,
+        seed: 42,
+        scaling: false,
+        json: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"));
+        match flag.as_str() {
+            "--throws" => a.throws = parse_count("--throws", &value()?)?,
+            "--chunk" => a.chunk = parse_count("--chunk", &value()?)?,
+            "--threads" => a.threads = Some(parse_count("--threads", &value()?)?),
+            "--seed" => a.seed = parse_count("--seed", &value()?)? as u64,
+            "--scheduler" => {
+                let v = value()?;
+                a.scheduler = if v == "auto" { None } else { Some(v.parse().map_err(|e: Error| e.to_string())?) };
+            }
+            "--scaling" => a.scaling = true,
+            "--json" => a.json = true,
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            _ => return Err(format!("unknown argument {flag:?}\n{USAGE}")),
+        }
+    }
+    if a.throws == 0 || a.chunk == 0 {
+        return Err("--throws and --chunk must be positive".into());
+    }
+    if a.threads == Some(0) {
+        return Err("--threads must be at least 1".into());
+    }
+    Ok(a)
+}
+
+/// The estimate as a lazy scalar: 4 · count(x² + y² <= 1) / n.
+fn pi_expression(throws: usize, chunk: usize, seed: u64) -> Result<Scalar<i64>, Error> {
+    let rng = random::default_rng(seed);
+    let x = rng.uniform::<f64>([throws], [chunk])?;
+    let y = rng.uniform::<f64>([throws], [chunk])?;
+    Ok((&x * &x + &y * &y).less_equal(1.0)?.count_true())
+}
+
+/// Runs once; `None` on an MPI rank that does not receive the result.
+fn run_once(a: &Args, s: &dyn Scheduler) -> Result<Option<(f64, f64)>, Error> {
+    let hits = pi_expression(a.throws, a.chunk, a.seed)?;
+    let t = Instant::now();
+    let got = compute_local_with(&hits, s)?;
+    let secs = t.elapsed().as_secs_f64();
+    Ok(got.map(|h| (4.0 * h as f64 / a.throws as f64, secs)))
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(&args) {
+        eprintln!("pi_chunked: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(a: &Args) -> Result<(), Error> {
+    let s = match a.scheduler {
+        Some(kind) => scheduler::make(kind, a.threads)?,
+        None => scheduler::auto(a.threads)?,
+    };
+    let Some((pi, secs)) = run_once(a, &*s)? else { return Ok(()) };
+    let err = (pi - std::f64::consts::PI).abs();
+    let rate = a.throws as f64 / secs;
+    println!(
+        "pi ≈ {pi:.8}  (error {err:.2e})  {} throws in {} chunks of {}",
+        a.throws,
+        a.throws.div_ceil(a.chunk),
+        a.chunk
+    );
+    println!(
+        "{secs:.3} s, {:.1} M throws/s on the {} scheduler ({} threads x {} ranks)",
+        rate / 1e6,
+        s.name(),
+        s.threads(),
+        s.ranks()
+    );
+    if a.scaling {
+        scaling_table(a)?;
+    }
+    if a.json {
+        println!(
+            "{{\"pi\":{pi:?},\"error\":{err:?},\"throws\":{},\"chunk\":{},\"scheduler\":\"{}\",\"threads\":{},\"ranks\":{},\"seconds\":{secs:?},\"throws_per_second\":{rate:?},\"seed\":{}}}",
+            a.throws,
+            a.chunk,
+            s.name(),
+            s.threads(),
+            s.ranks(),
+            a.seed
+        );
+    }
+    Ok(())
+}
+
+/// Strong scaling on the threaded scheduler: the same problem on 1..=cores threads (best of
+/// three runs each), with speed-up and parallel efficiency relative to one thread.
+fn scaling_table(a: &Args) -> Result<(), Error> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("\nstrong scaling, {} throws, {} per chunk (best of 3):", a.throws, a.chunk);
+    println!("{:>7} {:>10} {:>9} {:>11}", "threads", "seconds", "speed-up", "efficiency");
+    let mut base = None;
+    for t in 1..=cores {
+        let s = ThreadedScheduler::with_threads(t)?;
+        let mut best = f64::INFINITY;
+        for _ in 0..3 {
+            if let Some((_, secs)) = run_once(a, &s)? {
+                best = best.min(secs);
+            }
+        }
+        let b = *base.get_or_insert(best);
+        println!("{t:>7} {best:>10.3} {:>8.2}x {:>10.0}%", b / best, 100.0 * b / best / t as f64);
+    }
+    Ok(())
+}
