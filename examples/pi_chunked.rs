@@ -14,7 +14,8 @@ use ndtask::prelude::*;
 use ndtask::scheduler::{self, Kind};
 use std::time::Instant;
 
-const USAGE: &str = "usage: pi_chunked [--throws N] [--chunk N] [--scheduler sync|threaded|mpi|auto] \
+const USAGE: &str =
+    "usage: pi_chunked [--throws N] [--chunk N] [--scheduler sync|threaded|mpi|auto] \
 [--threads N] [--seed S] [--scaling] [--json]
   --throws N     number of throws (default 1e8; 1e9 notation accepted)
   --chunk N      throws per chunk (default 1e6)
@@ -42,7 +43,9 @@ fn parse_count(flag: &str, s: &str) -> Result<usize, String> {
     }
     match clean.parse::<f64>() {
         Ok(v) if v >= 0.0 && v.fract() == 0.0 && v < 1.8e19 => Ok(v as usize),
-        _ => Err(format!("{flag} expects a whole number such as 100000000 or 1e8, got {s:?}")),
+        _ => Err(format!(
+            "{flag} expects a whole number such as 100000000 or 1e8, got {s:?}"
+        )),
     }
 }
 
@@ -58,7 +61,10 @@ fn parse_args() -> Result<Args, String> {
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"));
+        let mut value = || {
+            it.next()
+                .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))
+        };
         match flag.as_str() {
             "--throws" => a.throws = parse_count("--throws", &value()?)?,
             "--chunk" => a.chunk = parse_count("--chunk", &value()?)?,
@@ -66,7 +72,11 @@ fn parse_args() -> Result<Args, String> {
             "--seed" => a.seed = parse_count("--seed", &value()?)? as u64,
             "--scheduler" => {
                 let v = value()?;
-                a.scheduler = if v == "auto" { None } else { Some(v.parse().map_err(|e: Error| e.to_string())?) };
+                a.scheduler = if v == "auto" {
+                    None
+                } else {
+                    Some(v.parse().map_err(|e: Error| e.to_string())?)
+                };
             }
             "--scaling" => a.scaling = true,
             "--json" => a.json = true,
@@ -119,7 +129,9 @@ fn run(a: &Args) -> Result<(), Error> {
         Some(kind) => scheduler::make(kind, a.threads)?,
         None => scheduler::auto(a.threads)?,
     };
-    let Some((pi, secs)) = run_once(a, &*s)? else { return Ok(()) };
+    let Some((pi, secs)) = run_once(a, &*s)? else {
+        return Ok(());
+    };
     let err = (pi - std::f64::consts::PI).abs();
     let rate = a.throws as f64 / secs;
     println!(
@@ -156,8 +168,14 @@ fn run(a: &Args) -> Result<(), Error> {
 /// three runs each), with speed-up and parallel efficiency relative to one thread.
 fn scaling_table(a: &Args) -> Result<(), Error> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("\nstrong scaling, {} throws, {} per chunk (best of 3):", a.throws, a.chunk);
-    println!("{:>7} {:>10} {:>9} {:>11}", "threads", "seconds", "speed-up", "efficiency");
+    println!(
+        "\nstrong scaling, {} throws, {} per chunk (best of 3):",
+        a.throws, a.chunk
+    );
+    println!(
+        "{:>7} {:>10} {:>9} {:>11}",
+        "threads", "seconds", "speed-up", "efficiency"
+    );
     let mut base = None;
     for t in 1..=cores {
         let s = ThreadedScheduler::with_threads(t)?;
@@ -168,7 +186,11 @@ fn scaling_table(a: &Args) -> Result<(), Error> {
             }
         }
         let b = *base.get_or_insert(best);
-        println!("{t:>7} {best:>10.3} {:>8.2}x {:>10.0}%", b / best, 100.0 * b / best / t as f64);
+        println!(
+            "{t:>7} {best:>10.3} {:>8.2}x {:>10.0}%",
+            b / best,
+            100.0 * b / best / t as f64
+        );
     }
     Ok(())
 }

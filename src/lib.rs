@@ -47,7 +47,7 @@ pub mod scheduler;
 /// The names most programs need: `use ndtask::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        compute, compute_local_with, compute_with, concatenate, random, Array, Element, Error, Numeric, ReduceOptions,
-        Scalar, Scheduler, SyncScheduler, ThreadedScheduler,
+        compute, compute_local_with, compute_with, concatenate, random, Array, Element, Error,
+        Numeric, ReduceOptions, Scalar, Scheduler, SyncScheduler, ThreadedScheduler,
     };
 }

@@ -126,7 +126,7 @@ impl<T: Numeric> TileSource for RampCursor<'_, T> {
 /// # Examples
 /// ```
 /// let x = ndtask_array::arange(1.0, 2.0, 0.25, [3])?;
-/// assert_eq!(x.compute()?.to_vec(), vec![1.0, 1.25, 1.5, 1.75]);
+/// assert_eq!(x.compute()?.iter().copied().collect::<Vec<_>>(), vec![1.0, 1.25, 1.5, 1.75]);
 /// # Ok::<(), ndtask_core::Error>(())
 /// ```
 pub fn arange<T: Numeric>(
@@ -162,7 +162,7 @@ pub fn arange<T: Numeric>(
 /// # Examples
 /// ```
 /// let x = ndtask_array::linspace(0.0, 1.0, 5, true, [2])?;
-/// assert_eq!(x.compute()?.to_vec(), vec![0.0, 0.25, 0.5, 0.75, 1.0]);
+/// assert_eq!(x.compute()?.iter().copied().collect::<Vec<_>>(), vec![0.0, 0.25, 0.5, 0.75, 1.0]);
 /// # Ok::<(), ndtask_core::Error>(())
 /// ```
 pub fn linspace(

@@ -225,7 +225,7 @@ impl Generator {
         shape: impl AsRef<[usize]>,
         chunks: impl Into<Chunks>,
     ) -> Result<Array<T>> {
-        if !(low < high) || !low.is_finite() || !high.is_finite() {
+        if low >= high || low.is_nan() || high.is_nan() || !low.is_finite() || !high.is_finite() {
             return Err(Error::InvalidArgument(format!(
                 "uniform_range needs finite low < high, got low={low}, high={high}"
             )));
@@ -256,7 +256,7 @@ impl Generator {
         shape: impl AsRef<[usize]>,
         chunks: impl Into<Chunks>,
     ) -> Result<Array<T>> {
-        if !(std >= 0.0) || !std.is_finite() || !mean.is_finite() {
+        if std.is_nan() || std < 0.0 || !std.is_finite() || !mean.is_finite() {
             return Err(Error::InvalidArgument(format!(
                 "normal needs a finite mean and a finite std >= 0, got mean={mean}, std={std}"
             )));

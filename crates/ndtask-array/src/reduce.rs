@@ -85,15 +85,16 @@ pub(crate) trait Reduction: Send + Sync + 'static {
     fn decode(&self, c: &Chunk) -> Result<Vec<Self::State>>;
 }
 
+/// Receives the tiles of one chunk: `(tile, number of valid values)`.
+pub(crate) type TileSink<'a> = dyn FnMut(&Buf, usize) -> Result<()> + 'a;
+/// Streams the tiles of one chunk into a sink.
+pub(crate) type TileStream<'a> = dyn FnMut(&mut TileSink<'_>) -> Result<()> + 'a;
+
 /// A type-erased reduction as lowering uses it.
 pub(crate) trait ReduceKernel: Send + Sync {
     fn name(&self) -> &'static str;
     /// The partial state of a whole chunk from its tiles (`tiles` calls `sink` once per tile).
-    fn partial_tiles(
-        &self,
-        tiles: &mut dyn FnMut(&mut dyn FnMut(&Buf, usize) -> Result<()>) -> Result<()>,
-        ndim: usize,
-    ) -> Result<Chunk>;
+    fn partial_tiles(&self, tiles: &mut TileStream<'_>, ndim: usize) -> Result<Chunk>;
     /// The partial state of a whole materialised chunk.
     fn partial_all(&self, chunk: &Chunk) -> Result<Chunk>;
     /// The partial state over `axes` of a materialised chunk (reduced axes kept with length 1).
@@ -124,11 +125,7 @@ impl<R: Reduction> ReduceKernel for Kernel<R> {
         R::NAME
     }
 
-    fn partial_tiles(
-        &self,
-        tiles: &mut dyn FnMut(&mut dyn FnMut(&Buf, usize) -> Result<()>) -> Result<()>,
-        ndim: usize,
-    ) -> Result<Chunk> {
+    fn partial_tiles(&self, tiles: &mut TileStream<'_>, ndim: usize) -> Result<Chunk> {
         let mut s = self.0.init();
         tiles(&mut |b, n| {
             let xs = R::In::buf_ref(b).ok_or_else(|| {

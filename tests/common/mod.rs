@@ -1,0 +1,103 @@
+//! Shared test helpers: every scheduler configuration, random shapes with random chunkings, and
+//! random eager data to compare against.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use ndarray::{ArrayD, IxDyn};
+use ndtask::{Chunks, Scheduler, SyncScheduler, ThreadedScheduler};
+use proptest::prelude::*;
+
+/// The sync reference and threaded schedulers with 1, 2 and 3 threads.
+pub fn schedulers() -> Vec<Box<dyn Scheduler>> {
+    vec![
+        Box::new(SyncScheduler),
+        Box::new(ThreadedScheduler::with_threads(1).unwrap()),
+        Box::new(ThreadedScheduler::with_threads(2).unwrap()),
+        Box::new(ThreadedScheduler::with_threads(3).unwrap()),
+    ]
+}
+
+/// Cuts `len` into random positive pieces (one empty list for a zero-length axis).
+fn partition(len: usize) -> BoxedStrategy<Vec<usize>> {
+    if len == 0 {
+        return Just(vec![]).boxed();
+    }
+    prop::collection::vec(any::<bool>(), len - 1)
+        .prop_map(move |cuts| {
+            let mut sizes = Vec::new();
+            let mut cur = 1;
+            for c in cuts {
+                if c {
+                    sizes.push(cur);
+                    cur = 1;
+                } else {
+                    cur += 1;
+                }
+            }
+            sizes.push(cur);
+            sizes
+        })
+        .boxed()
+}
+
+/// A chunking of `shape`: a random block shape or random explicit sizes.
+pub fn chunks_for(shape: Vec<usize>) -> BoxedStrategy<Chunks> {
+    let block = shape
+        .iter()
+        .map(|&d| 1..=d.max(1))
+        .collect::<Vec<_>>()
+        .prop_map(Chunks::Block);
+    let explicit = shape
+        .iter()
+        .map(|&d| partition(d))
+        .collect::<Vec<_>>()
+        .prop_map(Chunks::Explicit);
+    prop_oneof![block, explicit].boxed()
+}
+
+/// A shape of 1 to 3 axes of length 1 to `max`.
+pub fn shape(max: usize) -> impl Strategy<Value = Vec<usize>> {
+    prop::collection::vec(1..=max, 1..=3)
+}
+
+/// A shape and a chunking of it.
+pub fn shape_and_chunks(max: usize) -> impl Strategy<Value = (Vec<usize>, Chunks)> {
+    shape(max).prop_flat_map(|s| (Just(s.clone()), chunks_for(s)))
+}
+
+/// Random eager f64 data in [-10, 10) of `shape` (with exactly representable halves/quarters
+/// mixed in) from a seed.
+pub fn data(shape: &[usize], seed: u64) -> ArrayD<f64> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let n: usize = shape.iter().product();
+    let v = (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ((state >> 11) as f64 / (1u64 << 53) as f64) * 20.0 - 10.0
+        })
+        .collect();
+    ArrayD::from_shape_vec(IxDyn(shape), v).unwrap()
+}
+
+/// Asserts two float arrays agree to a relative tolerance (for sums whose order differs from
+/// ndarray's).
+pub fn assert_close(got: &ArrayD<f64>, want: &ArrayD<f64>, tol: f64) {
+    assert_eq!(got.shape(), want.shape(), "shapes differ");
+    for (g, w) in got.iter().zip(want.iter()) {
+        let scale = w.abs().max(1.0);
+        assert!(
+            (g - w).abs() <= tol * scale || (g.is_nan() && w.is_nan()),
+            "got {g}, want {w}"
+        );
+    }
+}
+
+/// Bitwise equality of float arrays (NaN-safe).
+pub fn same_bits(a: &ArrayD<f64>, b: &ArrayD<f64>) -> bool {
+    a.shape() == b.shape()
+        && a.iter()
+            .zip(b.iter())
+            .all(|(x, y)| x.to_bits() == y.to_bits())
+}

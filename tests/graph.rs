@@ -1,0 +1,135 @@
+//! The shape of plans and graphs: laziness, O(1) building, fusion into one kernel, shared inputs
+//! computed once, tree reductions with the requested fan-in.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use ndtask::{compute, concatenate, ones, random, task_graph, Array, ReduceOptions};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[test]
+fn building_does_no_work() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let x = random::uniform::<f64>([1000, 1000], [100, 100], 1).unwrap();
+    let y = x.map(move |v| {
+        c.fetch_add(1, Ordering::Relaxed);
+        v * 2.0
+    });
+    let m = (&y + 1.0).mean();
+    let _graph = m.task_graph().unwrap();
+    assert_eq!(
+        calls.load(Ordering::Relaxed),
+        0,
+        "building and lowering ran the closure"
+    );
+    m.compute().unwrap();
+    assert_eq!(calls.load(Ordering::Relaxed), 1_000_000);
+}
+
+#[test]
+fn building_is_independent_of_the_number_of_chunks() {
+    // 10^6 chunks: building the mean does no per-chunk work.
+    let t = Instant::now();
+    let x = random::uniform::<f64>([1_000_000_000_000], [1_000_000], 1).unwrap();
+    let m = ((&x * 2.0) - 1.0).mean();
+    assert_eq!(x.num_chunks(), 1_000_000);
+    let _ = m; // never computed
+    assert!(
+        t.elapsed().as_secs_f64() < 0.5,
+        "built in {:?}",
+        t.elapsed()
+    );
+    let x2 = random::uniform::<f64>([1000, 1000, 1000, 1000], [1, 1, 1000, 1000], 1).unwrap();
+    assert_eq!(x2.num_chunks(), 1_000_000);
+}
+
+#[test]
+fn an_elementwise_chain_becomes_one_kernel() {
+    let x = random::uniform::<f64>([1000, 1000], [250, 250], 1).unwrap();
+    let m = ((&x + 1.0) * 2.0 - &x * &x).mean();
+    let g = m.task_graph().unwrap();
+    let names = g.op_names();
+    assert_eq!(
+        names[0],
+        "mean-partial(fused[uniform, add-scalar, multiply-scalar, multiply, subtract])"
+    );
+    // x appears once in the kernel even though the expression reads it three times.
+    assert_eq!(names[0].matches("uniform").count(), 1);
+    // 16 partials streamed from the fused kernel, then the tree: nothing is materialised.
+    assert_eq!(g.tasks_per_op()[0], 16);
+    assert!(names.iter().all(|n| !n.starts_with("fused")));
+}
+
+#[test]
+fn reduction_tree_uses_the_fan_in() {
+    let x = ones::<f64>([64], [1]).unwrap();
+    let g = x
+        .sum_with(&ReduceOptions::all().split_every(4))
+        .unwrap()
+        .task_graph()
+        .unwrap();
+    // 64 partials -> 16 -> 4 -> 1.
+    assert_eq!(g.tasks_per_op(), vec![64, 16, 4, 1]);
+    let g = x
+        .sum_with(&ReduceOptions::all().split_every(8))
+        .unwrap()
+        .task_graph()
+        .unwrap();
+    assert_eq!(g.tasks_per_op(), vec![64, 8, 1]);
+    // Along an axis, the other axis keeps its chunks.
+    let y = ones::<f64>([8, 6], [2, 3]).unwrap();
+    let g = y.sum_axis(0).unwrap().task_graph().unwrap();
+    assert_eq!(g.tasks_per_op(), vec![8, 2]);
+    assert_eq!(y.sum_axis(0).unwrap().chunks(), vec![vec![3, 3]]);
+}
+
+#[test]
+fn a_shared_input_is_computed_once() {
+    let x = random::uniform::<f64>([100, 100], [10, 100], 1).unwrap() + 1.0;
+    let (s, m, full) = (x.sum(), x.mean(), x.clone());
+    let g = task_graph(&(&s, &m, &full)).unwrap();
+    let fused: Vec<_> = g
+        .op_names()
+        .into_iter()
+        .zip(g.tasks_per_op())
+        .filter(|(n, _)| n.starts_with("fused"))
+        .collect();
+    assert_eq!(fused, vec![("fused[uniform, add-scalar]".to_string(), 10)]);
+    let (s, m, full) = compute((&s, &m, &full)).unwrap();
+    assert_eq!(full.shape(), &[100, 100]);
+    assert!((s / 10_000.0 - m).abs() < 1e-12);
+    // The closure of a shared map runs once per element, not once per consumer.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let y: Array<f64> = x.map(move |v| {
+        c.fetch_add(1, Ordering::Relaxed);
+        v
+    });
+    compute((y.sum(), y.mean(), concatenate(&[&y, &y], 0).unwrap())).unwrap();
+    assert_eq!(calls.load(Ordering::Relaxed), 10_000);
+}
+
+#[test]
+fn concatenate_adds_no_tasks() {
+    let a = random::uniform::<f64>([50, 10], [10, 10], 1).unwrap();
+    let c = concatenate(&[&a, &a], 0).unwrap();
+    let g = c.task_graph().unwrap();
+    assert_eq!(g.len(), 5, "concatenate reuses the 5 chunks of a");
+    assert_eq!(g.outputs().len(), 10);
+}
+
+#[test]
+fn lowering_a_million_chunks_is_fast() {
+    let x = random::uniform::<f64>([1_000_000_000], [1_000], 1).unwrap();
+    let t = Instant::now();
+    let g = x.mean().task_graph().unwrap();
+    assert_eq!(g.tasks_per_op()[0], 1_000_000);
+    // Generous bound: this is a smoke test for accidental quadratic work, not a benchmark.
+    assert!(
+        t.elapsed().as_secs_f64() < 10.0,
+        "lowered in {:?}",
+        t.elapsed()
+    );
+}
