@@ -103,9 +103,10 @@ impl Program {
                         out.load_from(chunk, off, n)?;
                     }
                     Step::Map(kernel, args) => {
-                        let ins: [&Buf; 2] =
+                        // Kernels take at most three inputs; a fixed array avoids an allocation per tile.
+                        let ins: [&Buf; 3] =
                             std::array::from_fn(|j| &before[args.get(j).copied().unwrap_or(0)]);
-                        kernel.apply(&ins[..args.len().min(2)], out, n)?;
+                        kernel.apply(&ins[..args.len().min(3)], out, n)?;
                     }
                 }
             }

@@ -57,3 +57,30 @@ impl<A: Element, B: Element, O: Element, F: Fn(A, B) -> O + Send + Sync> MapKern
         Ok(())
     }
 }
+
+/// `out[i] = f(a[i], b[i], c[i])`.
+pub(crate) struct Ternary<A, B, C, O, F> {
+    pub name: String,
+    pub f: F,
+    pub _t: PhantomData<fn(A, B, C) -> O>,
+}
+
+impl<A: Element, B: Element, C: Element, O: Element, F: Fn(A, B, C) -> O + Send + Sync> MapKernel
+    for Ternary<A, B, C, O, F>
+{
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn apply(&self, inputs: &[&Buf], out: &mut Buf, n: usize) -> Result<()> {
+        let a = &input::<A>(&self.name, inputs[0])?[..n];
+        let b = &input::<B>(&self.name, inputs[1])?[..n];
+        let c = &input::<C>(&self.name, inputs[2])?[..n];
+        let out = O::buf_mut(out);
+        out.resize(n, O::default());
+        for (((o, &x), &y), &z) in out.iter_mut().zip(a).zip(b).zip(c) {
+            *o = (self.f)(x, y, z);
+        }
+        Ok(())
+    }
+}

@@ -13,10 +13,12 @@ mod creation;
 mod fuse;
 mod kernels;
 mod lower;
+mod math;
 mod ops;
 mod plan;
 pub mod random;
 mod reduce;
+mod reductions;
 
 pub use array::{Array, Scalar};
 pub use compute::{
@@ -25,5 +27,6 @@ pub use compute::{
 };
 pub use concat::concatenate;
 pub use creation::{arange, from_ndarray, full, linspace, ones, zeros};
+pub use math::where_;
 pub use ops::Operand;
 pub use reduce::{ReduceOptions, DEFAULT_SPLIT_EVERY};

@@ -5,11 +5,10 @@
 //! A [`Reduction`] says how to fold values into a state, merge states, and finish; [`Kernel`]
 //! turns it into the type-erased [`ReduceKernel`] that lowering wires into tasks.
 
-use crate::array::{Array, Scalar};
+use crate::array::Array;
 use crate::plan::{Node, NodeKind, ReduceSpec};
 use ndarray::{ArrayD, IxDyn};
-use ndtask_core::{Buf, Chunk, ChunkGrid, Element, Error, Numeric, Result, TILE};
-use std::marker::PhantomData;
+use ndtask_core::{Buf, Chunk, ChunkGrid, Element, Error, Result, TILE};
 use std::sync::Arc;
 
 /// Default number of partial states merged by one task (Dask's `split_every`).
@@ -63,6 +62,10 @@ impl ReduceOptions {
         self
     }
 
+    pub(crate) fn axes_list(&self) -> Option<&[usize]> {
+        self.axes.as_deref()
+    }
+
     /// How many partial states one task merges (at least 2).
     pub fn split_every(mut self, n: usize) -> Self {
         self.split_every = n;
@@ -73,16 +76,83 @@ impl ReduceOptions {
 /// How to reduce values of `In` to `Out` through a mergeable `State`.
 pub(crate) trait Reduction: Send + Sync + 'static {
     type In: Element;
-    type State: Copy + Send + Sync;
+    type State: State;
     type Out: Element;
-    const NAME: &'static str;
+    fn name(&self) -> &'static str;
     fn init(&self) -> Self::State;
     /// Folds a run of values into the state (a fixed order: the result depends only on the run).
     fn fold(&self, s: &mut Self::State, xs: &[Self::In]);
     fn merge(&self, a: &mut Self::State, b: &Self::State);
     fn finish(&self, s: &Self::State) -> Self::Out;
-    fn encode(&self, states: Vec<Self::State>, shape: &[usize]) -> Result<Chunk>;
-    fn decode(&self, c: &Chunk) -> Result<Vec<Self::State>>;
+}
+
+/// A partial state that travels between tasks as a [`Chunk`]: one array per tuple field.
+pub(crate) trait State: Copy + Send + Sync + 'static {
+    fn encode(states: Vec<Self>, shape: &[usize]) -> Result<Chunk>;
+    fn decode(c: &Chunk) -> Result<Vec<Self>>;
+}
+
+impl<A: Element> State for (A,) {
+    fn encode(states: Vec<Self>, shape: &[usize]) -> Result<Chunk> {
+        array_chunk(states.into_iter().map(|s| s.0).collect(), shape)
+    }
+    fn decode(c: &Chunk) -> Result<Vec<Self>> {
+        Ok(typed::<A>(c, "state")?.iter().map(|&x| (x,)).collect())
+    }
+}
+
+fn tuple_parts(c: &Chunk, n: usize) -> Result<&[Chunk]> {
+    match c {
+        Chunk::Tuple(p) if p.len() == n => Ok(p),
+        _ => Err(Error::internal(format!(
+            "expected a state of {n} arrays, got {:?}",
+            c.dtype()
+        ))),
+    }
+}
+
+impl<A: Element, B: Element> State for (A, B) {
+    fn encode(states: Vec<Self>, shape: &[usize]) -> Result<Chunk> {
+        let (a, b): (Vec<A>, Vec<B>) = states.into_iter().unzip();
+        Ok(Chunk::Tuple(vec![
+            array_chunk(a, shape)?,
+            array_chunk(b, shape)?,
+        ]))
+    }
+    fn decode(c: &Chunk) -> Result<Vec<Self>> {
+        let p = tuple_parts(c, 2)?;
+        let (a, b) = (typed::<A>(&p[0], "state")?, typed::<B>(&p[1], "state")?);
+        Ok(a.iter().copied().zip(b.iter().copied()).collect())
+    }
+}
+
+impl<A: Element, B: Element, C: Element> State for (A, B, C) {
+    fn encode(states: Vec<Self>, shape: &[usize]) -> Result<Chunk> {
+        let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+        for (x, y, z) in states {
+            a.push(x);
+            b.push(y);
+            c.push(z);
+        }
+        Ok(Chunk::Tuple(vec![
+            array_chunk(a, shape)?,
+            array_chunk(b, shape)?,
+            array_chunk(c, shape)?,
+        ]))
+    }
+    fn decode(c: &Chunk) -> Result<Vec<Self>> {
+        let p = tuple_parts(c, 3)?;
+        let (a, b, z) = (
+            typed::<A>(&p[0], "state")?,
+            typed::<B>(&p[1], "state")?,
+            typed::<C>(&p[2], "state")?,
+        );
+        Ok(a.iter()
+            .zip(b)
+            .zip(z)
+            .map(|((&x, &y), &z)| (x, y, z))
+            .collect())
+    }
 }
 
 /// Receives the tiles of one chunk: `(tile, number of valid values)`.
@@ -122,23 +192,23 @@ fn typed<'c, T: Element>(c: &'c Chunk, what: &str) -> Result<&'c ArrayD<T>> {
 
 impl<R: Reduction> ReduceKernel for Kernel<R> {
     fn name(&self) -> &'static str {
-        R::NAME
+        self.0.name()
     }
 
     fn partial_tiles(&self, tiles: &mut TileStream<'_>, ndim: usize) -> Result<Chunk> {
         let mut s = self.0.init();
         tiles(&mut |b, n| {
             let xs = R::In::buf_ref(b).ok_or_else(|| {
-                Error::internal(format!("{}: tile of type {}", R::NAME, b.dtype()))
+                Error::internal(format!("{}: tile of type {}", self.0.name(), b.dtype()))
             })?;
             self.0.fold(&mut s, &xs[..n]);
             Ok(())
         })?;
-        self.0.encode(vec![s], &vec![1; ndim])
+        <R::State as State>::encode(vec![s], &vec![1; ndim])
     }
 
     fn partial_all(&self, chunk: &Chunk) -> Result<Chunk> {
-        let a = typed::<R::In>(chunk, R::NAME)?;
+        let a = typed::<R::In>(chunk, self.0.name())?;
         let mut s = self.0.init();
         match a.as_slice() {
             // Same tiling as `partial_tiles`, so a materialised and a fused input give the same bits.
@@ -148,11 +218,11 @@ impl<R: Reduction> ReduceKernel for Kernel<R> {
                 v.chunks(TILE).for_each(|t| self.0.fold(&mut s, t));
             }
         }
-        self.0.encode(vec![s], &vec![1; a.ndim()])
+        <R::State as State>::encode(vec![s], &vec![1; a.ndim()])
     }
 
     fn partial_axes(&self, chunk: &Chunk, axes: &[usize]) -> Result<Chunk> {
-        let a = typed::<R::In>(chunk, R::NAME)?;
+        let a = typed::<R::In>(chunk, self.0.name())?;
         let kept: Vec<usize> = (0..a.ndim()).filter(|i| !axes.contains(i)).collect();
         let perm: Vec<usize> = kept.iter().chain(axes).copied().collect();
         let lane: usize = axes.iter().map(|&i| a.shape()[i]).product();
@@ -175,133 +245,40 @@ impl<R: Reduction> ReduceKernel for Kernel<R> {
         let shape: Vec<usize> = (0..a.ndim())
             .map(|i| if axes.contains(&i) { 1 } else { a.shape()[i] })
             .collect();
-        self.0.encode(states, &shape)
+        <R::State as State>::encode(states, &shape)
     }
 
     fn identity(&self, shape: &[usize]) -> Result<Chunk> {
-        self.0
-            .encode(vec![self.0.init(); shape.iter().product()], shape)
+        <R::State as State>::encode(vec![self.0.init(); shape.iter().product()], shape)
     }
 
     fn combine(&self, parts: &[&Chunk]) -> Result<Chunk> {
         let (first, rest) = parts
             .split_first()
             .ok_or_else(|| Error::internal("combine of no parts"))?;
-        let mut acc = self.0.decode(first)?;
+        let mut acc = <R::State as State>::decode(first)?;
         for p in rest {
-            let p = self.0.decode(p)?;
+            let p = <R::State as State>::decode(p)?;
             if p.len() != acc.len() {
                 return Err(Error::internal(format!(
                     "{}: merging states of {} and {} elements",
-                    R::NAME,
+                    self.0.name(),
                     acc.len(),
                     p.len()
                 )));
             }
             acc.iter_mut().zip(&p).for_each(|(a, b)| self.0.merge(a, b));
         }
-        self.0.encode(acc, first.shape())
+        <R::State as State>::encode(acc, first.shape())
     }
 
     fn finalize(&self, state: &Chunk, shape: &[usize]) -> Result<Chunk> {
-        let out: Vec<R::Out> = self
-            .0
-            .decode(state)?
+        let out: Vec<R::Out> = <R::State as State>::decode(state)?
             .iter()
             .map(|s| self.0.finish(s))
             .collect();
         let a = ArrayD::from_shape_vec(IxDyn(shape), out).map_err(Error::internal)?;
         Ok(R::Out::into_chunk(a))
-    }
-}
-
-/// Sums a run with eight independent accumulators (vectorises; fixed order).
-#[inline]
-fn sum_lanes<T: Copy, A: Numeric>(xs: &[T], f: impl Fn(T) -> A) -> A {
-    let mut acc = [A::ZERO; 8];
-    let mut it = xs.chunks_exact(8);
-    for c in &mut it {
-        for i in 0..8 {
-            acc[i] = A::add(acc[i], f(c[i]));
-        }
-    }
-    let tail = it.remainder().iter().fold(A::ZERO, |s, &x| A::add(s, f(x)));
-    let a = A::add(A::add(acc[0], acc[1]), A::add(acc[2], acc[3]));
-    let b = A::add(A::add(acc[4], acc[5]), A::add(acc[6], acc[7]));
-    A::add(A::add(a, b), tail)
-}
-
-fn array_chunk<T: Element>(v: Vec<T>, shape: &[usize]) -> Result<Chunk> {
-    Ok(T::into_chunk(
-        ArrayD::from_shape_vec(IxDyn(shape), v).map_err(Error::internal)?,
-    ))
-}
-
-/// `sum`: the state is the running sum in the element type.
-pub(crate) struct Sum<T>(PhantomData<fn() -> T>);
-
-impl<T: Numeric> Reduction for Sum<T> {
-    type In = T;
-    type State = T;
-    type Out = T;
-    const NAME: &'static str = "sum";
-    fn init(&self) -> T {
-        T::ZERO
-    }
-    fn fold(&self, s: &mut T, xs: &[T]) {
-        *s = T::add(*s, sum_lanes(xs, |x| x));
-    }
-    fn merge(&self, a: &mut T, b: &T) {
-        *a = T::add(*a, *b);
-    }
-    fn finish(&self, s: &T) -> T {
-        *s
-    }
-    fn encode(&self, states: Vec<T>, shape: &[usize]) -> Result<Chunk> {
-        array_chunk(states, shape)
-    }
-    fn decode(&self, c: &Chunk) -> Result<Vec<T>> {
-        Ok(typed::<T>(c, "sum")?.iter().copied().collect())
-    }
-}
-
-/// `mean`: the state is (sum, count) in `f64`.
-pub(crate) struct Mean<T>(PhantomData<fn() -> T>);
-
-impl<T: Numeric> Reduction for Mean<T> {
-    type In = T;
-    type State = (f64, f64);
-    type Out = f64;
-    const NAME: &'static str = "mean";
-    fn init(&self) -> (f64, f64) {
-        (0.0, 0.0)
-    }
-    fn fold(&self, s: &mut (f64, f64), xs: &[T]) {
-        s.0 += sum_lanes(xs, T::to_f64);
-        s.1 += xs.len() as f64;
-    }
-    fn merge(&self, a: &mut (f64, f64), b: &(f64, f64)) {
-        a.0 += b.0;
-        a.1 += b.1;
-    }
-    fn finish(&self, s: &(f64, f64)) -> f64 {
-        s.0 / s.1
-    }
-    fn encode(&self, states: Vec<(f64, f64)>, shape: &[usize]) -> Result<Chunk> {
-        let (sums, counts) = states.into_iter().unzip();
-        Ok(Chunk::Tuple(vec![
-            array_chunk::<f64>(sums, shape)?,
-            array_chunk::<f64>(counts, shape)?,
-        ]))
-    }
-    fn decode(&self, c: &Chunk) -> Result<Vec<(f64, f64)>> {
-        match c {
-            Chunk::Tuple(p) if p.len() == 2 => {
-                let (s, n) = (typed::<f64>(&p[0], "mean")?, typed::<f64>(&p[1], "mean")?);
-                Ok(s.iter().copied().zip(n.iter().copied()).collect())
-            }
-            _ => Err(Error::internal("mean: state is not a (sum, count) tuple")),
-        }
     }
 }
 
@@ -370,92 +347,8 @@ pub(crate) fn reduced_grid(grid: &ChunkGrid, axes: &[usize], keepdims: bool) -> 
     g
 }
 
-fn sum_kernel<T: Numeric>() -> Arc<dyn ReduceKernel> {
-    Arc::new(Kernel(Sum::<T>(PhantomData)))
-}
-
-fn mean_kernel<T: Numeric>() -> Arc<dyn ReduceKernel> {
-    Arc::new(Kernel(Mean::<T>(PhantomData)))
-}
-
-impl<T: Numeric> Array<T> {
-    /// The sum of all elements, lazily.
-    ///
-    /// # Examples
-    /// ```
-    /// let x = ndtask_array::ones::<f64>([100, 100], [30, 30])?;
-    /// assert_eq!(x.sum().compute()?, 10_000.0);
-    /// # Ok::<(), ndtask_core::Error>(())
-    /// ```
-    pub fn sum(&self) -> Scalar<T> {
-        Scalar(Array::from_result(self.reduce(
-            "sum",
-            sum_kernel::<T>(),
-            &ReduceOptions::all(),
-        )))
-    }
-
-    /// The mean of all elements (as `f64`), lazily.
-    pub fn mean(&self) -> Scalar<f64> {
-        Scalar(Array::from_result(self.reduce(
-            "mean",
-            mean_kernel::<T>(),
-            &ReduceOptions::all(),
-        )))
-    }
-
-    /// Sums along `axis`.
-    ///
-    /// # Errors
-    /// [`Error::Axis`] if `axis` is out of range.
-    pub fn sum_axis(&self, axis: usize) -> Result<Array<T>> {
-        self.sum_with(&ReduceOptions::axes([axis]))
-    }
-
-    /// Means along `axis`.
-    ///
-    /// # Errors
-    /// [`Error::Axis`] if `axis` is out of range.
-    pub fn mean_axis(&self, axis: usize) -> Result<Array<f64>> {
-        self.mean_with(&ReduceOptions::axes([axis]))
-    }
-
-    /// Sums with explicit axes, `keepdims` and `split_every`.
-    ///
-    /// # Errors
-    /// [`Error::Axis`] for an axis out of range; [`Error::InvalidArgument`] for a repeated axis
-    /// or `split_every < 2`.
-    pub fn sum_with(&self, opts: &ReduceOptions) -> Result<Array<T>> {
-        self.reduce("sum", sum_kernel::<T>(), opts)
-    }
-
-    /// Means with explicit axes, `keepdims` and `split_every`.
-    ///
-    /// # Errors
-    /// As [`Array::sum_with`].
-    pub fn mean_with(&self, opts: &ReduceOptions) -> Result<Array<f64>> {
-        self.reduce("mean", mean_kernel::<T>(), opts)
-    }
-}
-
-impl Array<bool> {
-    /// The number of `true` elements, lazily.
-    ///
-    /// # Examples
-    /// ```
-    /// let x = ndtask_array::arange(0i64, 10, 1, [4])?;
-    /// assert_eq!(x.less(3i64)?.count_true().compute()?, 3);
-    /// # Ok::<(), ndtask_core::Error>(())
-    /// ```
-    pub fn count_true(&self) -> Scalar<i64> {
-        self.astype::<i64>().sum()
-    }
-
-    /// Counts `true` elements over the axes in `opts`.
-    ///
-    /// # Errors
-    /// As [`Array::sum_with`].
-    pub fn count_true_with(&self, opts: &ReduceOptions) -> Result<Array<i64>> {
-        self.astype::<i64>().sum_with(opts)
-    }
+fn array_chunk<T: Element>(v: Vec<T>, shape: &[usize]) -> Result<Chunk> {
+    Ok(T::into_chunk(
+        ArrayD::from_shape_vec(IxDyn(shape), v).map_err(Error::internal)?,
+    ))
 }

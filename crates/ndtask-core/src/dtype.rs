@@ -275,6 +275,73 @@ impl Numeric for i64 {
     }
 }
 
+macro_rules! float_trait {
+    ($($f:ident => $doc:literal),* $(,)?) => {
+        /// Floating-point element types: `f64`, `f32`.
+        pub trait Float: Numeric {
+            /// Not a number.
+            const NAN: Self;
+            /// Whether the value is NaN.
+            fn is_nan(self) -> bool;
+            /// `self` raised to an integer power.
+            fn powi(self, n: i32) -> Self;
+            /// `self` raised to a float power.
+            fn powf(self, p: Self) -> Self;
+            /// Round half to even, as NumPy's `round`.
+            fn round_even(self) -> Self;
+            $(
+                #[doc = $doc]
+                fn $f(self) -> Self;
+            )*
+        }
+
+        macro_rules! float_impl {
+            ($t:ty) => {
+                impl Float for $t {
+                    const NAN: Self = <$t>::NAN;
+                    #[inline(always)]
+                    fn is_nan(self) -> bool {
+                        <$t>::is_nan(self)
+                    }
+                    #[inline(always)]
+                    fn powi(self, n: i32) -> Self {
+                        <$t>::powi(self, n)
+                    }
+                    #[inline(always)]
+                    fn powf(self, p: Self) -> Self {
+                        <$t>::powf(self, p)
+                    }
+                    #[inline(always)]
+                    fn round_even(self) -> Self {
+                        <$t>::round_ties_even(self)
+                    }
+                    $(
+                        #[inline(always)]
+                        fn $f(self) -> Self {
+                            <$t>::$f(self)
+                        }
+                    )*
+                }
+            };
+        }
+        float_impl!(f64);
+        float_impl!(f32);
+    };
+}
+
+float_trait!(
+    abs => "`|x|`",
+    sqrt => "Square root.",
+    exp => "`e^x`.",
+    ln => "Natural logarithm.",
+    log10 => "Base-10 logarithm.",
+    sin => "Sine.",
+    cos => "Cosine.",
+    tanh => "Hyperbolic tangent.",
+    floor => "Round down.",
+    ceil => "Round up.",
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

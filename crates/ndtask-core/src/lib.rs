@@ -10,7 +10,7 @@ mod graph;
 mod grid;
 
 pub use chunk::{Buf, Chunk, TILE};
-pub use dtype::{DType, Element, Numeric};
+pub use dtype::{DType, Element, Float, Numeric};
 pub use error::{Error, Result};
 pub use graph::{Op, Scheduler, TaskGraph, TaskId};
 pub use grid::{ravel, unravel, ChunkGrid, Chunks};
