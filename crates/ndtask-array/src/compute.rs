@@ -35,7 +35,7 @@ pub struct Results {
 }
 
 /// Something that can be computed: an [`Array`], a [`Scalar`], a reference to one, a tuple of
-/// up to six of them, or a `Vec`.
+/// up to eight of them, or a `Vec`.
 pub trait Computable {
     /// What computing it gives.
     type Output;
@@ -118,6 +118,8 @@ tuple_computable!(A, B, C);
 tuple_computable!(A, B, C, D);
 tuple_computable!(A, B, C, D, E);
 tuple_computable!(A, B, C, D, E, F);
+tuple_computable!(A, B, C, D, E, F, G);
+tuple_computable!(A, B, C, D, E, F, G, H);
 
 /// Lowers what `c` needs into one task graph (for inspection: op names, task counts).
 ///
