@@ -45,9 +45,16 @@ fn shape_errors_name_both_shapes() {
     assert!(sum.check().is_err());
     let e = msg((sum.clone() * 2.0).sum().compute());
     assert!(e.contains("[4, 3]") && e.contains("[4, 5]"), "{e}");
-    let c = ones::<f64>([4, 3], [1, 3]).unwrap();
-    let e = msg(a.try_mul(&c));
-    assert!(e.contains("different chunks"), "{e}");
+    // Different chunks are aligned, not an error.
+    let c = ones::<f64>([4, 3], [3, 2]).unwrap();
+    let p = a.try_mul(&c).unwrap();
+    assert_eq!(p.chunks(), vec![vec![2, 1, 1], vec![2, 1]]);
+    // Shapes that do not broadcast name both shapes and the axis.
+    let e = msg(a.try_add(&ones::<f64>([2, 3], [2, 3]).unwrap()));
+    assert!(
+        e.contains("[4, 3] and [2, 3]") && e.contains("axis 0"),
+        "{e}"
+    );
     assert!(msg(a.less(&b)).contains("[4, 5]"));
 }
 

@@ -199,3 +199,61 @@ fn float32_arrays() {
         assert!((m - want).abs() < 1e-9);
     }
 }
+
+fn broadcastable() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
+    shape(6).prop_flat_map(|s| {
+        let n = s.len();
+        (Just(s), prop::collection::vec(any::<bool>(), n), 0..=n).prop_map(
+            move |(s, ones, drop)| {
+                let t: Vec<usize> = s
+                    .iter()
+                    .zip(&ones)
+                    .map(|(&d, &one)| if one { 1 } else { d })
+                    .collect();
+                (s, t[drop.min(n - 1)..].to_vec())
+            },
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn broadcasting_and_chunk_alignment_match_ndarray(
+        (sa, sb) in broadcastable(),
+        (ca, cb) in (1usize..4, 1usize..4),
+        seed in any::<u64>(),
+        swap in any::<bool>(),
+    ) {
+        let (sa, sb) = if swap { (sb, sa) } else { (sa, sb) };
+        let (ea, eb) = (data(&sa, seed), data(&sb, seed ^ 11));
+        let a = from_ndarray(ea.clone(), vec![ca; sa.len()]).unwrap();
+        let b = from_ndarray(eb.clone(), vec![cb; sb.len()]).unwrap();
+        let want = &ea + &eb;
+        let want_max = ndarray::Zip::from(&ea.broadcast(want.shape()).unwrap())
+            .and(&eb.broadcast(want.shape()).unwrap())
+            .map_collect(|&x, &y| x.max(y));
+        for s in schedulers() {
+            prop_assert!(same_bits(&(&a + &b).compute_with(&*s).unwrap(), &want));
+            prop_assert!(same_bits(&a.maximum(&b).unwrap().compute_with(&*s).unwrap(), &want_max));
+            let m = (&a * &b).mean_with(&ReduceOptions::axes([0])).unwrap().compute_with(&*s).unwrap();
+            assert_close(&m, &(&ea * &eb).mean_axis(Axis(0)).unwrap(), 1e-12);
+        }
+    }
+
+    #[test]
+    fn rechunk_roundtrips((shape, from) in shape_and_chunks(9), to in shape(9).prop_flat_map(|s| chunks_for(s)), seed in any::<u64>()) {
+        let e = data(&shape, seed);
+        let x = from_ndarray(e.clone(), from).unwrap();
+        // `to` was drawn for another shape: only use it when it fits.
+        if let Ok(y) = x.rechunk(to) {
+            for s in schedulers() {
+                prop_assert_eq!(&y.compute_with(&*s).unwrap(), &e);
+                prop_assert_eq!(&(&y + &x).compute_with(&*s).unwrap(), &(&e * 2.0));
+            }
+        }
+        let blocky = x.rechunk(vec![2; shape.len()]).unwrap();
+        prop_assert_eq!(blocky.compute().unwrap(), e);
+    }
+}

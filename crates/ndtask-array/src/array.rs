@@ -171,10 +171,11 @@ impl<T: Element> Array<T> {
         Array::from_node(Node::new(kind, self.node.grid.clone(), O::DTYPE))
     }
 
-    /// Combines two arrays element by element with `f`, lazily.
+    /// Combines two arrays element by element with `f`, lazily. Shapes broadcast (NumPy rules)
+    /// and differing chunks are aligned to their common boundaries.
     ///
     /// # Errors
-    /// [`Error::Shape`] if the shapes or the chunk grids differ (the message names both).
+    /// [`Error::Shape`] if the shapes do not broadcast (the message names both).
     ///
     /// # Examples
     /// ```
@@ -184,6 +185,8 @@ impl<T: Element> Array<T> {
     /// let h = a.zip_with(&b, |x, y| (x * x + y * y).sqrt())?;
     /// assert_eq!(h.compute()?[[0]], 5.0);
     /// assert!(a.zip_with(&full([5], [2], 1.0)?, |x: f64, y: f64| x + y).is_err());
+    /// let col: Array<f64> = full([4, 1], [2, 1], 1.0)?;
+    /// assert_eq!(a.zip_with(&col, |x, y| x + y)?.shape(), vec![4, 4]); // broadcasting
     /// # Ok::<(), ndtask_core::Error>(())
     /// ```
     pub fn zip_with<U: Element, O: Element>(
@@ -202,19 +205,7 @@ impl<T: Element> Array<T> {
     ) -> Result<Array<O>> {
         self.check()?;
         other.check()?;
-        let (sa, sb) = (self.shape(), other.shape());
-        if sa != sb {
-            return Err(Error::Shape(format!(
-                "cannot {name} arrays of shapes {sa:?} and {sb:?}: shapes differ (broadcasting is not supported)"
-            )));
-        }
-        if self.node.grid != other.node.grid {
-            return Err(Error::Shape(format!(
-                "cannot {name} arrays of shape {sa:?} with different chunks {:?} and {:?}: rechunk one to match",
-                self.chunks(),
-                other.chunks()
-            )));
-        }
+        let (nodes, grid) = crate::blocks::align(name, &[self.node.clone(), other.node.clone()])?;
         let kernel = Arc::new(Binary {
             name: name.to_string(),
             f,
@@ -222,13 +213,9 @@ impl<T: Element> Array<T> {
         });
         let kind = NodeKind::Map {
             kernel,
-            inputs: vec![self.node.clone(), other.node.clone()],
+            inputs: nodes,
         };
-        Ok(Array::from_node(Node::new(
-            kind,
-            self.node.grid.clone(),
-            O::DTYPE,
-        )))
+        Ok(Array::from_node(Node::new(kind, grid, O::DTYPE)))
     }
 
     /// Converts the elements to another type (`as` for numbers, `!= 0` to bool, `true -> 1`).

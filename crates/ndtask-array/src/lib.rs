@@ -7,6 +7,7 @@
 //! Most users want the `ndtask` crate, which re-exports this one.
 
 mod array;
+mod blocks;
 mod compute;
 mod concat;
 mod creation;
@@ -21,6 +22,7 @@ mod reduce;
 mod reductions;
 
 pub use array::{Array, Scalar};
+pub use blocks::stack;
 pub use compute::{
     compute, compute_local_with, compute_with, default_scheduler, task_graph, Computable, Results,
     Targets,

@@ -5,7 +5,7 @@
 //! edges), which the MPI scheduler checks.
 
 use crate::fuse::{assign_regions, build_program, Program, Role};
-use crate::plan::{Node, NodeKind, ReduceSpec};
+use crate::plan::{BlockKernel, Node, NodeKind, ReduceSpec};
 use crate::reduce::ReduceKernel;
 use ndtask_core::{ravel, unravel, Chunk, ChunkGrid, Error, Op, Result, TaskGraph, TaskId};
 use std::collections::{HashMap, HashSet};
@@ -108,6 +108,23 @@ impl Lowerer {
                     .collect::<Result<Vec<_>>>()?
             }
             NodeKind::Concat { inputs, axis } => self.lower_concat(n, inputs, *axis)?,
+            NodeKind::Blocks { inputs, kernel } => {
+                let lists = self.leaf_tasks(inputs)?;
+                let op = self.graph.add_op(Arc::new(BlocksOp {
+                    kernel: kernel.clone(),
+                    grid: n.grid.clone(),
+                }));
+                (0..n.grid.num_chunks())
+                    .map(|b| {
+                        let deps: Vec<TaskId> = kernel
+                            .deps(&n.grid.unravel(b))
+                            .into_iter()
+                            .map(|(k, lb)| lists[k][lb])
+                            .collect();
+                        self.graph.add_task(op, b, &deps)
+                    })
+                    .collect::<Result<Vec<_>>>()?
+            }
             NodeKind::Reduce(spec) => self.lower_reduce(n, spec)?,
             NodeKind::Invalid(e) => return Err(e.clone()),
         };
@@ -357,6 +374,34 @@ impl Op for CombineOp {
                 .finalize(&state, &out.chunk_shape(&out.unravel(block))),
             None => Ok(state),
         }
+    }
+}
+
+/// Runs a [`BlockKernel`] per output chunk.
+struct BlocksOp {
+    kernel: Arc<dyn BlockKernel>,
+    grid: ChunkGrid,
+}
+
+impl Op for BlocksOp {
+    fn name(&self) -> String {
+        self.kernel.name()
+    }
+    fn run(&self, block: usize, inputs: &[&Chunk]) -> Result<Chunk> {
+        let idx = self.grid.unravel(block);
+        let out = self.kernel.run(&idx, inputs)?;
+        let want = self.grid.chunk_shape(&idx);
+        if out.shape() != want.as_slice() {
+            return Err(Error::Shape(format!(
+                "{} produced a chunk of shape {:?} where {want:?} was declared",
+                self.kernel.name(),
+                out.shape()
+            )));
+        }
+        Ok(out)
+    }
+    fn describe_block(&self, block: usize) -> String {
+        format!("{:?}", self.grid.unravel(block))
     }
 }
 

@@ -103,7 +103,7 @@ impl<T: Numeric> Array<T> {
     /// The larger of two arrays element by element (NumPy's `maximum`: NaN propagates).
     ///
     /// # Errors
-    /// [`Error::Shape`] if shapes or chunks differ.
+    /// [`Error::Shape`] if the shapes do not broadcast.
     pub fn maximum(&self, other: &Array<T>) -> Result<Array<T>> {
         self.zip_named("maximum", other, |x, y| pick(x, y, true))
     }
@@ -111,17 +111,17 @@ impl<T: Numeric> Array<T> {
     /// The smaller of two arrays element by element (NumPy's `minimum`: NaN propagates).
     ///
     /// # Errors
-    /// [`Error::Shape`] if shapes or chunks differ.
+    /// [`Error::Shape`] if the shapes do not broadcast.
     pub fn minimum(&self, other: &Array<T>) -> Result<Array<T>> {
         self.zip_named("minimum", other, |x, y| pick(x, y, false))
     }
 }
 
 /// Chooses from `a` where `cond` is true and from `b` elsewhere (NumPy's `where`); `a` and `b`
-/// are arrays of `cond`'s shape and chunks, or scalars.
+/// are arrays (broadcast with `cond`) or scalars.
 ///
 /// # Errors
-/// [`Error::Shape`] if shapes or chunks differ.
+/// [`Error::Shape`] if the shapes do not broadcast.
 ///
 /// # Examples
 /// ```
@@ -173,7 +173,7 @@ impl Array<bool> {
     /// Element-wise logical and.
     ///
     /// # Errors
-    /// [`Error::Shape`] if shapes or chunks differ.
+    /// [`Error::Shape`] if the shapes do not broadcast.
     pub fn logical_and(&self, other: &Array<bool>) -> Result<Array<bool>> {
         self.zip_named("logical_and", other, |x, y| x & y)
     }
@@ -181,7 +181,7 @@ impl Array<bool> {
     /// Element-wise logical or.
     ///
     /// # Errors
-    /// [`Error::Shape`] if shapes or chunks differ.
+    /// [`Error::Shape`] if the shapes do not broadcast.
     pub fn logical_or(&self, other: &Array<bool>) -> Result<Array<bool>> {
         self.zip_named("logical_or", other, |x, y| x | y)
     }
@@ -189,7 +189,7 @@ impl Array<bool> {
     /// Element-wise logical exclusive or.
     ///
     /// # Errors
-    /// [`Error::Shape`] if shapes or chunks differ.
+    /// [`Error::Shape`] if the shapes do not broadcast.
     pub fn logical_xor(&self, other: &Array<bool>) -> Result<Array<bool>> {
         self.zip_named("logical_xor", other, |x, y| x ^ y)
     }

@@ -8,7 +8,7 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 
 /// The right-hand side of a comparison: an array or a scalar.
 pub enum Operand<T> {
-    /// An array of the same shape and chunks.
+    /// An array (broadcast against the other operand).
     Array(Array<T>),
     /// A scalar compared with every element.
     Scalar(T),
@@ -36,7 +36,7 @@ macro_rules! arith {
             #[doc = $doc]
             ///
             /// # Errors
-            /// [`ndtask_core::Error::Shape`] if the shapes or chunk grids differ.
+            /// [`ndtask_core::Error::Shape`] if the shapes do not broadcast.
             pub fn $try(&self, rhs: &Array<T>) -> Result<Array<T>> {
                 self.zip_named($name, rhs, $f)
             }
@@ -150,10 +150,10 @@ macro_rules! compare {
     ($method:ident, $name:literal, $op:tt) => {
         #[doc = concat!("Element-wise `self ", stringify!($op), " rhs` as a bool array (NumPy's `", $name, "`).")]
         ///
-        /// `rhs` is an array of the same shape and chunks, or a scalar.
+        /// `rhs` is an array (shapes broadcast, chunks are aligned) or a scalar.
         ///
         /// # Errors
-        /// [`ndtask_core::Error::Shape`] if the shapes or chunk grids differ.
+        /// [`ndtask_core::Error::Shape`] if the shapes do not broadcast.
         pub fn $method(&self, rhs: impl Into<Operand<T>>) -> Result<Array<bool>> {
             match rhs.into() {
                 Operand::Array(b) => self.zip_named($name, &b, |x, y| x $op y),

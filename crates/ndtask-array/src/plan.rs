@@ -4,7 +4,7 @@
 //! (`fuse.rs`) strings together into one single-pass kernel per chunk.
 
 use crate::reduce::ReduceKernel;
-use ndtask_core::{Buf, ChunkGrid, DType, Error, Result};
+use ndtask_core::{Buf, Chunk, ChunkGrid, DType, Error, Result};
 use std::sync::Arc;
 
 /// A node of the logical plan.
@@ -27,6 +27,12 @@ pub(crate) enum NodeKind {
     Reduce(ReduceSpec),
     /// Inputs joined along `axis`; output chunks are the inputs' chunks.
     Concat { inputs: Vec<Arc<Node>>, axis: usize },
+    /// Computed chunk by chunk from whole chunks of its inputs (rechunk, transpose, slicing,
+    /// `map_blocks`, ...).
+    Blocks {
+        inputs: Vec<Arc<Node>>,
+        kernel: Arc<dyn BlockKernel>,
+    },
     /// An expression that could not be built; computing it returns the error.
     Invalid(Error),
 }
@@ -61,9 +67,9 @@ impl Node {
     pub fn inputs(&self) -> Vec<&Arc<Node>> {
         match &self.kind {
             NodeKind::Source(_) | NodeKind::Invalid(_) => Vec::new(),
-            NodeKind::Map { inputs, .. } | NodeKind::Concat { inputs, .. } => {
-                inputs.iter().collect()
-            }
+            NodeKind::Map { inputs, .. }
+            | NodeKind::Concat { inputs, .. }
+            | NodeKind::Blocks { inputs, .. } => inputs.iter().collect(),
             NodeKind::Reduce(r) => vec![&r.input],
         }
     }
@@ -102,6 +108,42 @@ pub(crate) trait MapKernel: Send + Sync {
     /// Computes `n` output values from `n` values of each input.
     fn apply(&self, inputs: &[&Buf], out: &mut Buf, n: usize) -> Result<()>;
 }
+
+/// Computes one output chunk from whole input chunks.
+pub(crate) trait BlockKernel: Send + Sync {
+    /// Short name for plans ("rechunk", "transpose", ...).
+    fn name(&self) -> String;
+    /// The input chunks output block `block` reads: (input number, linear block number in that
+    /// input's grid), in the order `run` receives them.
+    fn deps(&self, block: &[usize]) -> Vec<(usize, usize)>;
+    /// Computes output block `block`.
+    fn run(&self, block: &[usize], inputs: &[&Chunk]) -> Result<Chunk>;
+}
+
+/// Runs `$e` with the type alias `$T` bound to the Rust type of the run-time dtype `$d`.
+macro_rules! dispatch_dtype {
+    ($d:expr, $T:ident => $e:expr) => {
+        match $d {
+            ndtask_core::DType::F64 => {
+                type $T = f64;
+                $e
+            }
+            ndtask_core::DType::F32 => {
+                type $T = f32;
+                $e
+            }
+            ndtask_core::DType::I64 => {
+                type $T = i64;
+                $e
+            }
+            ndtask_core::DType::Bool => {
+                type $T = bool;
+                $e
+            }
+        }
+    };
+}
+pub(crate) use dispatch_dtype;
 
 /// The error for a tile of the wrong type reaching a kernel (a bug: types are checked when the
 /// expression is built).

@@ -8,7 +8,7 @@ use std::fmt;
 
 /// The element type of an array, known at run time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
+
 pub enum DType {
     /// `f64`
     F64,

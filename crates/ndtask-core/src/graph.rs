@@ -198,6 +198,53 @@ impl TaskGraph {
         h
     }
 
+    /// Removes the tasks that no output needs (e.g. the chunks a slice does not touch), keeping
+    /// the order of the rest. Returns the new graph and, for each old task, its new id.
+    pub fn cull(self) -> (TaskGraph, Vec<Option<TaskId>>) {
+        let n = self.tasks.len();
+        let mut needed = vec![false; n];
+        self.outputs.iter().for_each(|&o| needed[o as usize] = true);
+        for t in (0..n).rev() {
+            if needed[t] {
+                for &d in self.deps(t as TaskId) {
+                    needed[d as usize] = true;
+                }
+            }
+        }
+        if needed.iter().all(|&x| x) {
+            let map = (0..n as TaskId).map(Some).collect();
+            return (self, map);
+        }
+        let mut map = vec![None; n];
+        let mut g = TaskGraph {
+            ops: self.ops.clone(),
+            ..TaskGraph::default()
+        };
+        for t in 0..n {
+            if needed[t] {
+                let deps: Vec<TaskId> = self
+                    .deps(t as TaskId)
+                    .iter()
+                    .filter_map(|&d| map[d as usize])
+                    .collect();
+                let task = self.tasks[t];
+                map[t] = Some(g.tasks.len() as TaskId);
+                g.tasks.push(Task {
+                    dep_start: g.deps.len() as u32,
+                    dep_len: deps.len() as u32,
+                    ..task
+                });
+                g.deps.extend(deps);
+            }
+        }
+        g.outputs = self
+            .outputs
+            .iter()
+            .filter_map(|&o| map[o as usize])
+            .collect();
+        (g, map)
+    }
+
     /// Runs task `id` on its inputs, turning an error or a panic into an [`Error::Task`] that
     /// names the operation and the chunk.
     ///

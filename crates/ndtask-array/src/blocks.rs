@@ -1,0 +1,591 @@
+//! Block-wise operations: each output chunk computed from whole input chunks. Structural
+//! operations (rechunk, transpose, expand/squeeze, reshape, broadcasting) and user functions
+//! (`map_blocks`) are all a [`BlockKernel`] behind a `Blocks` plan node; lowering gives each
+//! output chunk one task that reads exactly the input chunks it names.
+
+use crate::array::Array;
+use crate::plan::{dispatch_dtype, BlockKernel, Node, NodeKind};
+use ndarray::{ArrayD, ArrayViewD, IxDyn, Slice};
+use ndtask_core::{Chunk, ChunkGrid, Chunks, Element, Error, Result};
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+/// Builds a `Blocks` node of element type `O`.
+pub(crate) fn blocks<O: Element>(
+    inputs: Vec<Arc<Node>>,
+    grid: ChunkGrid,
+    kernel: impl BlockKernel + 'static,
+) -> Array<O> {
+    if let Some(e) = inputs.iter().find_map(|i| i.error()) {
+        return Array::invalid(e.clone());
+    }
+    Array::from_node(Node::new(
+        NodeKind::Blocks {
+            inputs,
+            kernel: Arc::new(kernel),
+        },
+        grid,
+        O::DTYPE,
+    ))
+}
+
+/// The array inside an input chunk, or an internal error.
+pub(crate) fn typed<'c, T: Element>(c: &'c Chunk, what: &str) -> Result<&'c ArrayD<T>> {
+    T::chunk_ref(c).ok_or_else(|| {
+        Error::internal(format!(
+            "{what}: expected a {} chunk, got {:?}",
+            T::DTYPE,
+            c.dtype()
+        ))
+    })
+}
+
+/// Block boundaries of one axis: `offsets[i]..offsets[i + 1]` is block `i`.
+#[derive(Clone, Debug)]
+pub(crate) struct Bounds {
+    pub offsets: Vec<usize>,
+}
+
+impl Bounds {
+    pub fn of(grid: &ChunkGrid, axis: usize) -> Self {
+        let mut offsets = vec![0];
+        for s in grid.axis_sizes(axis) {
+            offsets.push(offsets[offsets.len() - 1] + s);
+        }
+        Bounds { offsets }
+    }
+
+    /// The block holding position `i`.
+    pub fn block_of(&self, i: usize) -> usize {
+        self.offsets.partition_point(|&o| o <= i) - 1
+    }
+
+    /// Blocks overlapping `[lo, hi)`.
+    pub fn overlapping(&self, lo: usize, hi: usize) -> std::ops::Range<usize> {
+        if lo >= hi {
+            return 0..0;
+        }
+        self.block_of(lo)..self.block_of(hi - 1) + 1
+    }
+}
+
+/// Merged block boundaries of several chunkings of one axis (the coarsest common refinement).
+pub(crate) fn common_sizes(axes: &[Vec<usize>]) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut last = 0;
+    let mut all: Vec<usize> = axes
+        .iter()
+        .flat_map(|sizes| {
+            sizes.iter().scan(0, |acc, &s| {
+                *acc += s;
+                Some(*acc)
+            })
+        })
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    for c in all {
+        if c > last {
+            out.push(c - last);
+            last = c;
+        }
+    }
+    out
+}
+
+struct Rechunk<T> {
+    from: ChunkGrid,
+    to: ChunkGrid,
+    bounds: Vec<Bounds>,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Element> BlockKernel for Rechunk<T> {
+    fn name(&self) -> String {
+        "rechunk".into()
+    }
+    fn deps(&self, block: &[usize]) -> Vec<(usize, usize)> {
+        let (off, shape) = (self.to.chunk_offset(block), self.to.chunk_shape(block));
+        let ranges: Vec<_> = (0..off.len())
+            .map(|a| self.bounds[a].overlapping(off[a], off[a] + shape[a]))
+            .collect();
+        boxes(&ranges)
+            .into_iter()
+            .map(|idx| (0, self.from.ravel(&idx)))
+            .collect()
+    }
+    fn run(&self, block: &[usize], inputs: &[&Chunk]) -> Result<Chunk> {
+        let (off, shape) = (self.to.chunk_offset(block), self.to.chunk_shape(block));
+        let mut out = ArrayD::<T>::default(IxDyn(&shape));
+        for ((_, lb), c) in self.deps(block).into_iter().zip(inputs) {
+            let a = typed::<T>(c, "rechunk")?;
+            let in_off = self.from.chunk_offset(&self.from.unravel(lb));
+            // The overlap of this input chunk with the output chunk, in both coordinate systems.
+            let lo: Vec<usize> = (0..shape.len()).map(|i| off[i].max(in_off[i])).collect();
+            let hi: Vec<usize> = (0..shape.len())
+                .map(|i| (off[i] + shape[i]).min(in_off[i] + a.shape()[i]))
+                .collect();
+            let src = a.slice_each_axis(|ax| {
+                let i = ax.axis.index();
+                Slice::from(lo[i] - in_off[i]..hi[i] - in_off[i])
+            });
+            out.slice_each_axis_mut(|ax| {
+                let i = ax.axis.index();
+                Slice::from(lo[i] - off[i]..hi[i] - off[i])
+            })
+            .assign(&src);
+        }
+        Ok(T::into_chunk(out))
+    }
+}
+
+/// Multi-indices of a box of per-axis ranges, in C order.
+pub(crate) fn boxes(ranges: &[std::ops::Range<usize>]) -> Vec<Vec<usize>> {
+    let mut out = vec![Vec::with_capacity(ranges.len())];
+    for r in ranges {
+        out = out
+            .into_iter()
+            .flat_map(|p| r.clone().map(move |i| [p.clone(), vec![i]].concat()))
+            .collect();
+    }
+    out
+}
+
+/// Elements of a block's chunk viewed as an owned standard-layout array.
+fn owned<T: Element>(v: ArrayViewD<'_, T>) -> ArrayD<T> {
+    v.as_standard_layout().into_owned()
+}
+
+struct Transpose<T> {
+    perm: Vec<usize>,
+    from: ChunkGrid,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Element> BlockKernel for Transpose<T> {
+    fn name(&self) -> String {
+        format!("transpose{:?}", self.perm)
+    }
+    fn deps(&self, block: &[usize]) -> Vec<(usize, usize)> {
+        let mut idx = vec![0; block.len()];
+        for (i, &p) in self.perm.iter().enumerate() {
+            idx[p] = block[i];
+        }
+        vec![(0, self.from.ravel(&idx))]
+    }
+    fn run(&self, _: &[usize], inputs: &[&Chunk]) -> Result<Chunk> {
+        let a = typed::<T>(inputs[0], "transpose")?;
+        Ok(T::into_chunk(owned(
+            a.view().permuted_axes(self.perm.clone()),
+        )))
+    }
+}
+
+/// Adds (`insert`) or removes (`remove`) length-1 axes; block numbers are unchanged because
+/// such axes have one block.
+struct Reaxis<T> {
+    shape_of: ChunkGrid,
+    name: &'static str,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Element> BlockKernel for Reaxis<T> {
+    fn name(&self) -> String {
+        self.name.into()
+    }
+    fn deps(&self, block: &[usize]) -> Vec<(usize, usize)> {
+        vec![(0, self.shape_of.ravel(block))]
+    }
+    fn run(&self, block: &[usize], inputs: &[&Chunk]) -> Result<Chunk> {
+        let a = typed::<T>(inputs[0], self.name)?;
+        let shape = self.shape_of.chunk_shape(block);
+        let v = a
+            .view()
+            .into_shape_with_order(IxDyn(&shape))
+            .map_err(Error::internal)?;
+        Ok(T::into_chunk(owned(v)))
+    }
+}
+
+struct BroadcastTo<T> {
+    from: ChunkGrid,
+    /// For each input axis: the output axis it lines up with, and whether it is stretched.
+    axes: Vec<(usize, bool)>,
+    to: ChunkGrid,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Element> BlockKernel for BroadcastTo<T> {
+    fn name(&self) -> String {
+        "broadcast_to".into()
+    }
+    fn deps(&self, block: &[usize]) -> Vec<(usize, usize)> {
+        let idx: Vec<usize> = self
+            .axes
+            .iter()
+            .map(|&(o, stretched)| if stretched { 0 } else { block[o] })
+            .collect();
+        vec![(0, self.from.ravel(&idx))]
+    }
+    fn run(&self, block: &[usize], inputs: &[&Chunk]) -> Result<Chunk> {
+        let a = typed::<T>(inputs[0], "broadcast_to")?;
+        let shape = self.to.chunk_shape(block);
+        let v = a
+            .broadcast(IxDyn(&shape))
+            .ok_or_else(|| Error::internal("broadcast of a chunk failed"))?;
+        Ok(T::into_chunk(v.to_owned()))
+    }
+}
+
+/// The broadcast shape of several shapes (NumPy rules).
+pub(crate) fn broadcast_shape(op: &str, shapes: &[Vec<usize>]) -> Result<Vec<usize>> {
+    let n = shapes.iter().map(Vec::len).max().unwrap_or(0);
+    let mut out = vec![1; n];
+    for s in shapes {
+        for (i, &d) in s.iter().enumerate() {
+            let o = &mut out[n - s.len() + i];
+            if *o == 1 {
+                *o = d;
+            } else if d != 1 && d != *o {
+                let list: Vec<String> = shapes.iter().map(|s| format!("{s:?}")).collect();
+                return Err(Error::Shape(format!(
+                    "cannot {op} arrays of shapes {}: they do not broadcast (axis {} has lengths {} and {d})",
+                    list.join(" and "),
+                    n - s.len() + i,
+                    *o
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Brings several nodes to one shape (broadcasting) and one chunking (the common refinement of
+/// their chunkings), adding rechunk and broadcast nodes only where needed.
+pub(crate) fn align(op: &str, nodes: &[Arc<Node>]) -> Result<(Vec<Arc<Node>>, ChunkGrid)> {
+    let shapes: Vec<Vec<usize>> = nodes.iter().map(|n| n.shape()).collect();
+    let shape = broadcast_shape(op, &shapes)?;
+    let nd = shape.len();
+    // Per output axis, the chunkings of the inputs that are not stretched there.
+    let sizes: Vec<Vec<usize>> = (0..nd)
+        .map(|o| {
+            let own: Vec<Vec<usize>> = nodes
+                .iter()
+                .filter_map(|n| {
+                    let k = n.grid.ndim();
+                    let i = (o + k).checked_sub(nd)?;
+                    (n.shape()[i] == shape[o]).then(|| n.grid.axis_sizes(i))
+                })
+                .collect();
+            common_sizes(&own)
+        })
+        .collect();
+    let grid = ChunkGrid::from_sizes(sizes.clone());
+    let aligned = nodes
+        .iter()
+        .map(|n| {
+            let k = n.grid.ndim();
+            let own_shape = n.shape();
+            // Rechunk the axes this input keeps, to the common chunking.
+            let want: Vec<Vec<usize>> = (0..k)
+                .map(|i| {
+                    if own_shape[i] == shape[nd - k + i] {
+                        sizes[nd - k + i].clone()
+                    } else {
+                        n.grid.axis_sizes(i)
+                    }
+                })
+                .collect();
+            let want = ChunkGrid::from_sizes(want);
+            let r = if want == n.grid {
+                n.clone()
+            } else {
+                rechunk_node(n, want.clone())
+            };
+            if own_shape == shape {
+                return Ok(r);
+            }
+            let axes = (0..k)
+                .map(|i| (nd - k + i, own_shape[i] != shape[nd - k + i]))
+                .collect();
+            Ok(dispatch_dtype!(n.dtype, T => blocks::<T>(
+                vec![r],
+                grid.clone(),
+                BroadcastTo::<T> { from: want.clone(), axes, to: grid.clone(), _t: PhantomData },
+            )
+            .node))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((aligned, grid))
+}
+
+/// A rechunk node from `n` to `to` (same shape), for any element type.
+pub(crate) fn rechunk_node(n: &Arc<Node>, to: ChunkGrid) -> Arc<Node> {
+    let bounds = (0..n.grid.ndim()).map(|a| Bounds::of(&n.grid, a)).collect();
+    dispatch_dtype!(n.dtype, T => blocks::<T>(
+        vec![n.clone()],
+        to.clone(),
+        Rechunk::<T> { from: n.grid.clone(), to: to.clone(), bounds, _t: PhantomData },
+    )
+    .node)
+}
+
+impl<T: Element> Array<T> {
+    /// The same array cut into different chunks (a block shape or explicit sizes).
+    ///
+    /// # Errors
+    /// [`Error::Chunks`] if `chunks` does not fit the shape.
+    ///
+    /// # Examples
+    /// ```
+    /// let x = ndtask_array::arange(0i64, 10, 1, [3])?.rechunk([5])?;
+    /// assert_eq!(x.chunks(), vec![vec![5, 5]]);
+    /// assert_eq!(x.sum().compute()?, 45);
+    /// # Ok::<(), ndtask_core::Error>(())
+    /// ```
+    pub fn rechunk(&self, chunks: impl Into<Chunks>) -> Result<Array<T>> {
+        self.check()?;
+        let to = ChunkGrid::new(&self.shape(), chunks.into())?;
+        if to == self.node.grid {
+            return Ok(self.clone());
+        }
+        Ok(Array::from_node(rechunk_node(&self.node, to)))
+    }
+
+    /// Reverses the axes (NumPy's `.T`).
+    pub fn t(&self) -> Array<T> {
+        let perm: Vec<usize> = (0..self.ndim()).rev().collect();
+        Array::from_result(self.permuted_axes(&perm))
+    }
+
+    /// Reorders the axes: output axis `i` is input axis `perm[i]` (NumPy's `transpose(perm)`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if `perm` is not a permutation of the axes.
+    pub fn permuted_axes(&self, perm: &[usize]) -> Result<Array<T>> {
+        self.check()?;
+        let mut sorted = perm.to_vec();
+        sorted.sort_unstable();
+        if sorted != (0..self.ndim()).collect::<Vec<_>>() {
+            return Err(Error::InvalidArgument(format!(
+                "{perm:?} is not a permutation of the {} axes of an array of shape {:?}",
+                self.ndim(),
+                self.shape()
+            )));
+        }
+        let grid =
+            ChunkGrid::from_sizes(perm.iter().map(|&p| self.node.grid.axis_sizes(p)).collect());
+        let kernel = Transpose::<T> {
+            perm: perm.to_vec(),
+            from: self.node.grid.clone(),
+            _t: PhantomData,
+        };
+        Ok(blocks(vec![self.node.clone()], grid, kernel))
+    }
+
+    /// Inserts an axis of length 1 at `axis` (NumPy's `expand_dims`).
+    ///
+    /// # Errors
+    /// [`Error::Axis`] if `axis > ndim`.
+    pub fn expand_dims(&self, axis: usize) -> Result<Array<T>> {
+        self.check()?;
+        if axis > self.ndim() {
+            return Err(Error::Axis {
+                op: "expand_dims".into(),
+                axis,
+                ndim: self.ndim(),
+                shape: self.shape(),
+            });
+        }
+        let mut sizes = self.chunks();
+        sizes.insert(axis, vec![1]);
+        let grid = ChunkGrid::from_sizes(sizes);
+        let kernel = Reaxis::<T> {
+            shape_of: grid.clone(),
+            name: "expand_dims",
+            _t: PhantomData,
+        };
+        Ok(blocks(vec![self.node.clone()], grid, kernel))
+    }
+
+    /// Same as [`Array::expand_dims`] (ndarray's name).
+    ///
+    /// # Errors
+    /// As [`Array::expand_dims`].
+    pub fn insert_axis(&self, axis: usize) -> Result<Array<T>> {
+        self.expand_dims(axis)
+    }
+
+    /// Removes the given axes, which must have length 1; `None` removes every axis of length 1.
+    ///
+    /// # Errors
+    /// [`Error::Axis`] for an axis out of range; [`Error::Shape`] for an axis whose length is not 1.
+    pub fn squeeze(&self, axes: Option<&[usize]>) -> Result<Array<T>> {
+        self.check()?;
+        let shape = self.shape();
+        let axes: Vec<usize> = match axes {
+            Some(a) => a.to_vec(),
+            None => (0..shape.len()).filter(|&i| shape[i] == 1).collect(),
+        };
+        for &a in &axes {
+            if a >= shape.len() {
+                return Err(Error::Axis {
+                    op: "squeeze".into(),
+                    axis: a,
+                    ndim: shape.len(),
+                    shape,
+                });
+            }
+            if shape[a] != 1 {
+                return Err(Error::Shape(format!(
+                    "cannot squeeze axis {a} of length {} in shape {shape:?}",
+                    shape[a]
+                )));
+            }
+        }
+        let sizes: Vec<Vec<usize>> = self
+            .chunks()
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !axes.contains(i))
+            .map(|(_, s)| s)
+            .collect();
+        let grid = ChunkGrid::from_sizes(sizes);
+        let kernel = Reaxis::<T> {
+            shape_of: grid.clone(),
+            name: "squeeze",
+            _t: PhantomData,
+        };
+        Ok(blocks(vec![self.node.clone()], grid, kernel))
+    }
+
+    /// Broadcasts to `shape` (NumPy rules); stretched axes get one chunk per `chunks` of the
+    /// target along them (a block size per output axis).
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if the shapes do not broadcast; [`Error::Chunks`] for bad chunks.
+    pub fn broadcast_to(
+        &self,
+        shape: impl AsRef<[usize]>,
+        chunks: impl Into<Chunks>,
+    ) -> Result<Array<T>> {
+        self.check()?;
+        let shape = shape.as_ref();
+        let target = broadcast_shape("broadcast", &[self.shape(), shape.to_vec()])?;
+        if target != shape {
+            return Err(Error::Shape(format!(
+                "cannot broadcast shape {:?} to {shape:?}",
+                self.shape()
+            )));
+        }
+        let template = crate::creation::full(shape, chunks, false)?;
+        let (nodes, _) = align("broadcast", &[self.node.clone(), template.node.clone()])?;
+        Ok(Array::from_node(nodes[0].clone()))
+    }
+
+    /// Gives the array a new shape with the same elements in C order (NumPy's `reshape`), where
+    /// chunk boundaries allow: the input must have a single chunk along every axis but the first,
+    /// and each chunk must hold whole rows of the new shape.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if the number of elements differs or the chunks do not allow it (the
+    /// message names shapes and chunks and says how to rechunk).
+    ///
+    /// # Examples
+    /// ```
+    /// let x = ndtask_array::arange(0i64, 12, 1, [6])?.reshape([4, 3])?;
+    /// assert_eq!(x.chunks(), vec![vec![2, 2], vec![3]]);
+    /// # Ok::<(), ndtask_core::Error>(())
+    /// ```
+    pub fn reshape(&self, shape: impl AsRef<[usize]>) -> Result<Array<T>> {
+        self.check()?;
+        let (from, to) = (self.shape(), shape.as_ref().to_vec());
+        if from.iter().product::<usize>() != to.iter().product::<usize>() {
+            return Err(Error::Shape(format!(
+                "cannot reshape an array of shape {from:?} into shape {to:?}: sizes differ"
+            )));
+        }
+        if from == to {
+            return Ok(self.clone());
+        }
+        let refuse = |why: &str| {
+            Error::Shape(format!(
+                "cannot reshape shape {from:?} with chunks {:?} into {to:?}: {why}; rechunk first (e.g. to one chunk along every axis but the first)",
+                self.chunks()
+            ))
+        };
+        let nb = self.node.grid.nblocks();
+        let total: usize = to.iter().product();
+        let (p, q): (usize, usize) = (from.iter().skip(1).product(), to.iter().skip(1).product());
+        let sizes_out: Vec<usize> = if from.is_empty() || to.is_empty() || total == 0 {
+            if self.num_chunks() != 1 && total != 0 {
+                return Err(refuse("a 0-dimensional side needs a single chunk"));
+            }
+            vec![]
+        } else {
+            if nb.iter().skip(1).any(|&b| b != 1) {
+                return Err(refuse("chunks split an axis other than the first"));
+            }
+            let rows = self.node.grid.axis_sizes(0);
+            if rows.iter().any(|r| (r * p) % q != 0) {
+                return Err(refuse(
+                    "a chunk boundary falls inside a row of the new shape",
+                ));
+            }
+            rows.iter().map(|r| r * p / q).collect()
+        };
+        let grid = if sizes_out.is_empty() {
+            ChunkGrid::new(&to, Chunks::Block(to.iter().map(|&d| d.max(1)).collect()))?
+        } else {
+            let mut s = vec![sizes_out];
+            s.extend(to.iter().skip(1).map(|&d| vec![d]));
+            ChunkGrid::from_sizes(s)
+        };
+        if total == 0 {
+            return crate::creation::full(
+                &to,
+                Chunks::Block(to.iter().map(|&d| d.max(1)).collect()),
+                T::default(),
+            );
+        }
+        let kernel = Reaxis::<T> {
+            shape_of: grid.clone(),
+            name: "reshape",
+            _t: PhantomData,
+        };
+        Ok(blocks(vec![self.node.clone()], grid, kernel))
+    }
+}
+
+/// Joins arrays of one shape along a new axis (NumPy's `stack`).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for an empty list; [`Error::Shape`] if shapes or chunks differ;
+/// [`Error::Axis`] if `axis > ndim`.
+///
+/// # Examples
+/// ```
+/// let a = ndtask_array::ones::<f64>([3], [2])?;
+/// let s = ndtask_array::stack(&[&a, &a], 0)?;
+/// assert_eq!(s.shape(), vec![2, 3]);
+/// # Ok::<(), ndtask_core::Error>(())
+/// ```
+pub fn stack<T: Element>(arrays: &[&Array<T>], axis: usize) -> Result<Array<T>> {
+    let first = arrays
+        .first()
+        .ok_or_else(|| Error::InvalidArgument("stack needs at least one array".into()))?;
+    for a in arrays {
+        if a.shape() != first.shape() {
+            return Err(Error::Shape(format!(
+                "cannot stack shapes {:?} and {:?}: shapes differ",
+                first.shape(),
+                a.shape()
+            )));
+        }
+    }
+    let expanded = arrays
+        .iter()
+        .map(|a| a.expand_dims(axis))
+        .collect::<Result<Vec<_>>>()?;
+    crate::concat::concatenate(&expanded.iter().collect::<Vec<_>>(), axis)
+}
