@@ -34,6 +34,19 @@ pub struct Results {
     outputs: VecDeque<(ChunkGrid, Vec<Arc<Chunk>>)>,
 }
 
+impl Results {
+    /// The chunks of the next target, in C order of its grid.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] if there are no more results.
+    pub fn take_chunks(&mut self) -> Result<Vec<Arc<Chunk>>> {
+        self.outputs
+            .pop_front()
+            .map(|(_, c)| c)
+            .ok_or_else(|| Error::internal("missing result"))
+    }
+}
+
 /// Something that can be computed: an [`Array`], a [`Scalar`], a reference to one, a tuple of
 /// up to eight of them, or a `Vec`.
 pub trait Computable {

@@ -6,7 +6,7 @@
 
 use crate::fuse::{assign_regions, build_program, Program, Role};
 use crate::plan::{BlockKernel, Node, NodeKind, ReduceSpec};
-use crate::reduce::ReduceKernel;
+use crate::reduce::{Place, ReduceKernel};
 use ndtask_core::{ravel, unravel, Chunk, ChunkGrid, Error, Op, Result, TaskGraph, TaskId};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -319,16 +319,19 @@ impl Op for PartialOp {
     }
     fn run(&self, block: usize, inputs: &[&Chunk]) -> Result<Chunk> {
         let idx = self.grid.unravel(block);
+        let place = Place::new(&self.grid, &idx);
         let state = match (self.all, self.program.is_leaf()) {
-            (true, true) => self.kernel.partial_all(leaf(inputs)?)?,
+            (true, true) => self.kernel.partial_all(leaf(inputs)?, &place)?,
             (true, false) => self.kernel.partial_tiles(
                 &mut |sink| self.program.for_each_tile(&self.grid, &idx, inputs, sink),
-                self.grid.ndim(),
+                &place,
             )?,
-            (false, true) => self.kernel.partial_axes(leaf(inputs)?, &self.axes)?,
+            (false, true) => self
+                .kernel
+                .partial_axes(leaf(inputs)?, &self.axes, &place)?,
             (false, false) => {
                 let chunk = self.program.materialize(&self.grid, &idx, inputs)?;
-                self.kernel.partial_axes(&chunk, &self.axes)?
+                self.kernel.partial_axes(&chunk, &self.axes, &place)?
             }
         };
         match &self.finalize {
@@ -391,7 +394,7 @@ impl Op for BlocksOp {
         let idx = self.grid.unravel(block);
         let out = self.kernel.run(&idx, inputs)?;
         let want = self.grid.chunk_shape(&idx);
-        if out.shape() != want.as_slice() {
+        if self.kernel.fixed_shape() && out.shape() != want.as_slice() {
             return Err(Error::Shape(format!(
                 "{} produced a chunk of shape {:?} where {want:?} was declared",
                 self.kernel.name(),

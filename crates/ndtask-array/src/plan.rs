@@ -118,6 +118,10 @@ pub(crate) trait BlockKernel: Send + Sync {
     fn deps(&self, block: &[usize]) -> Vec<(usize, usize)>;
     /// Computes output block `block`.
     fn run(&self, block: &[usize], inputs: &[&Chunk]) -> Result<Chunk>;
+    /// Whether output chunks must have the grid's chunk shape (checked after every run).
+    fn fixed_shape(&self) -> bool {
+        true
+    }
 }
 
 /// Runs `$e` with the type alias `$T` bound to the Rust type of the run-time dtype `$d`.

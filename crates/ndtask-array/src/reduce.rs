@@ -84,6 +84,37 @@ pub(crate) trait Reduction: Send + Sync + 'static {
     fn fold(&self, s: &mut Self::State, xs: &[Self::In]);
     fn merge(&self, a: &mut Self::State, b: &Self::State);
     fn finish(&self, s: &Self::State) -> Self::Out;
+    /// Folds a run whose element `k` has result index `index(k)` (only index-aware reductions,
+    /// argmin/argmax, override this).
+    fn fold_at(&self, s: &mut Self::State, xs: &[Self::In], index: &dyn Fn(usize) -> i64) {
+        let _ = index;
+        self.fold(s, xs);
+    }
+}
+
+/// Where a chunk sits in its array, to turn positions inside it into indices of the array.
+pub(crate) struct Place {
+    shape: Vec<usize>,
+    offset: Vec<usize>,
+    chunk: Vec<usize>,
+}
+
+impl Place {
+    pub fn new(grid: &ChunkGrid, block: &[usize]) -> Self {
+        Place {
+            shape: grid.shape(),
+            offset: grid.chunk_offset(block),
+            chunk: grid.chunk_shape(block),
+        }
+    }
+
+    /// The C-order flat index in the whole array of the element at C-order position `local` of
+    /// the chunk.
+    fn flat(&self, local: usize) -> i64 {
+        let idx = ndtask_core::unravel(&self.chunk, local);
+        let global: Vec<usize> = idx.iter().zip(&self.offset).map(|(i, o)| i + o).collect();
+        ndtask_core::ravel(&self.shape, &global) as i64
+    }
 }
 
 /// A partial state that travels between tasks as a [`Chunk`]: one array per tuple field.
@@ -164,11 +195,11 @@ pub(crate) type TileStream<'a> = dyn FnMut(&mut TileSink<'_>) -> Result<()> + 'a
 pub(crate) trait ReduceKernel: Send + Sync {
     fn name(&self) -> &'static str;
     /// The partial state of a whole chunk from its tiles (`tiles` calls `sink` once per tile).
-    fn partial_tiles(&self, tiles: &mut TileStream<'_>, ndim: usize) -> Result<Chunk>;
+    fn partial_tiles(&self, tiles: &mut TileStream<'_>, place: &Place) -> Result<Chunk>;
     /// The partial state of a whole materialised chunk.
-    fn partial_all(&self, chunk: &Chunk) -> Result<Chunk>;
+    fn partial_all(&self, chunk: &Chunk, place: &Place) -> Result<Chunk>;
     /// The partial state over `axes` of a materialised chunk (reduced axes kept with length 1).
-    fn partial_axes(&self, chunk: &Chunk, axes: &[usize]) -> Result<Chunk>;
+    fn partial_axes(&self, chunk: &Chunk, axes: &[usize], place: &Place) -> Result<Chunk>;
     /// The state of zero elements, for every position of `shape`.
     fn identity(&self, shape: &[usize]) -> Result<Chunk>;
     /// Merges states of equal shape, in the given order.
@@ -195,33 +226,35 @@ impl<R: Reduction> ReduceKernel for Kernel<R> {
         self.0.name()
     }
 
-    fn partial_tiles(&self, tiles: &mut TileStream<'_>, ndim: usize) -> Result<Chunk> {
+    fn partial_tiles(&self, tiles: &mut TileStream<'_>, place: &Place) -> Result<Chunk> {
         let mut s = self.0.init();
+        let mut off = 0;
         tiles(&mut |b, n| {
             let xs = R::In::buf_ref(b).ok_or_else(|| {
                 Error::internal(format!("{}: tile of type {}", self.0.name(), b.dtype()))
             })?;
-            self.0.fold(&mut s, &xs[..n]);
+            self.0.fold_at(&mut s, &xs[..n], &|k| place.flat(off + k));
+            off += n;
             Ok(())
         })?;
-        <R::State as State>::encode(vec![s], &vec![1; ndim])
+        <R::State as State>::encode(vec![s], &vec![1; place.shape.len()])
     }
 
-    fn partial_all(&self, chunk: &Chunk) -> Result<Chunk> {
+    fn partial_all(&self, chunk: &Chunk, place: &Place) -> Result<Chunk> {
         let a = typed::<R::In>(chunk, self.0.name())?;
         let mut s = self.0.init();
-        match a.as_slice() {
-            // Same tiling as `partial_tiles`, so a materialised and a fused input give the same bits.
-            Some(xs) => xs.chunks(TILE).for_each(|t| self.0.fold(&mut s, t)),
-            None => {
-                let v: Vec<R::In> = a.iter().copied().collect();
-                v.chunks(TILE).for_each(|t| self.0.fold(&mut s, t));
-            }
+        let std = a.as_standard_layout();
+        let xs = std
+            .as_slice()
+            .ok_or_else(|| Error::internal("standard layout without a slice"))?;
+        // Same tiling as `partial_tiles`, so a materialised and a fused input give the same bits.
+        for (t, run) in xs.chunks(TILE).enumerate() {
+            self.0.fold_at(&mut s, run, &|k| place.flat(t * TILE + k));
         }
         <R::State as State>::encode(vec![s], &vec![1; a.ndim()])
     }
 
-    fn partial_axes(&self, chunk: &Chunk, axes: &[usize]) -> Result<Chunk> {
+    fn partial_axes(&self, chunk: &Chunk, axes: &[usize], place: &Place) -> Result<Chunk> {
         let a = typed::<R::In>(chunk, self.0.name())?;
         let kept: Vec<usize> = (0..a.ndim()).filter(|i| !axes.contains(i)).collect();
         let perm: Vec<usize> = kept.iter().chain(axes).copied().collect();
@@ -237,7 +270,12 @@ impl<R: Reduction> ReduceKernel for Kernel<R> {
             xs.chunks(lane)
                 .map(|l| {
                     let mut s = self.0.init();
-                    l.chunks(TILE).for_each(|t| self.0.fold(&mut s, t));
+                    // With one reduced axis, the index of lane element k is its position along it.
+                    let start = axes.first().map_or(0, |&a| place.offset[a]);
+                    for (t, run) in l.chunks(TILE).enumerate() {
+                        self.0
+                            .fold_at(&mut s, run, &|k| (start + t * TILE + k) as i64);
+                    }
                     s
                 })
                 .collect()

@@ -1,0 +1,363 @@
+//! Index and counting statistics: argmin/argmax (global flat index, or index along one axis),
+//! histogram and bincount (per-chunk counts summed by the reduction tree), and boolean-mask
+//! selection of a 1-D array.
+
+use crate::array::Array;
+use crate::blocks::{blocks, typed};
+use crate::compute::{Computable, Results, Targets};
+use crate::plan::BlockKernel;
+use crate::reduce::{Kernel, ReduceOptions, Reduction};
+use ndarray::{Array1, ArrayD, IxDyn};
+use ndtask_core::{Chunk, ChunkGrid, Element, Error, Numeric, Result};
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+/// argmin/argmax: (best value, its index, seen a value). NaN wins (NumPy returns the first NaN);
+/// ties go to the smaller index, so the merge order does not matter.
+struct ArgExtreme<T> {
+    max: bool,
+    _t: PhantomData<fn() -> T>,
+}
+
+#[allow(clippy::eq_op)] // x != x is the NaN test for any PartialOrd type
+fn is_nan<T: PartialOrd>(x: T) -> bool {
+    x.partial_cmp(&x).is_none()
+}
+
+impl<T: Numeric> ArgExtreme<T> {
+    fn wins(&self, x: T, xi: i64, s: &(T, i64, bool)) -> bool {
+        let (best, bi, seen) = *s;
+        if !seen {
+            return true;
+        }
+        match (is_nan(x), is_nan(best)) {
+            (true, true) => xi < bi,
+            (true, false) => true,
+            (false, true) => false,
+            (false, false) => {
+                let strictly = if self.max { x > best } else { x < best };
+                strictly || (x == best && xi < bi)
+            }
+        }
+    }
+}
+
+impl<T: Numeric> Reduction for ArgExtreme<T> {
+    type In = T;
+    type State = (T, i64, bool);
+    type Out = i64;
+    fn name(&self) -> &'static str {
+        if self.max {
+            "argmax"
+        } else {
+            "argmin"
+        }
+    }
+    fn init(&self) -> (T, i64, bool) {
+        (T::ZERO, -1, false)
+    }
+    fn fold(&self, s: &mut (T, i64, bool), xs: &[T]) {
+        self.fold_at(s, xs, &|k| k as i64);
+    }
+    fn fold_at(&self, s: &mut (T, i64, bool), xs: &[T], index: &dyn Fn(usize) -> i64) {
+        for (k, &x) in xs.iter().enumerate() {
+            // The index is computed only when it matters (a candidate), which is rare.
+            let candidate =
+                !s.2 || is_nan(x) || if self.max { x >= s.0 } else { x <= s.0 } || is_nan(s.0);
+            if candidate {
+                let xi = index(k);
+                if self.wins(x, xi, s) {
+                    *s = (x, xi, true);
+                }
+            }
+        }
+    }
+    fn merge(&self, a: &mut (T, i64, bool), b: &(T, i64, bool)) {
+        if b.2 && self.wins(b.0, b.1, a) {
+            *a = *b;
+        }
+    }
+    fn finish(&self, s: &(T, i64, bool)) -> i64 {
+        s.1
+    }
+}
+
+impl<T: Numeric> Array<T> {
+    fn arg(&self, max: bool, axis: Option<usize>) -> Result<Array<i64>> {
+        let r = ArgExtreme::<T> {
+            max,
+            _t: PhantomData,
+        };
+        let name = r.name();
+        let opts = match axis {
+            Some(a) => ReduceOptions::axes([a]),
+            None => ReduceOptions::all(),
+        };
+        if self
+            .shape()
+            .iter()
+            .enumerate()
+            .any(|(i, &d)| d == 0 && axis.is_none_or(|a| a == i))
+        {
+            return Err(Error::InvalidArgument(format!(
+                "{name} of an empty sequence (shape {:?}) has no result",
+                self.shape()
+            )));
+        }
+        self.reduce(name, Arc::new(Kernel(r)), &opts)
+    }
+
+    /// The flat (C-order) index of the largest element; the first one on ties, the first NaN if
+    /// there is one (NumPy's `argmax`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an empty array.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::array;
+    /// let x = ndtask_array::from_ndarray(array![[1.0, 9.0], [9.0, 3.0]], [1, 1])?;
+    /// assert_eq!(x.argmax()?.compute()?, 1);
+    /// assert_eq!(x.argmin_axis(0)?.compute()?.iter().copied().collect::<Vec<_>>(), vec![0, 1]);
+    /// # Ok::<(), ndtask_core::Error>(())
+    /// ```
+    pub fn argmax(&self) -> Result<crate::Scalar<i64>> {
+        self.arg(true, None).map(crate::Scalar)
+    }
+
+    /// The flat (C-order) index of the smallest element (NumPy's `argmin`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an empty array.
+    pub fn argmin(&self) -> Result<crate::Scalar<i64>> {
+        self.arg(false, None).map(crate::Scalar)
+    }
+
+    /// The index along `axis` of the largest element of every lane.
+    ///
+    /// # Errors
+    /// [`Error::Axis`] if `axis` is out of range; [`Error::InvalidArgument`] if it is empty.
+    pub fn argmax_axis(&self, axis: usize) -> Result<Array<i64>> {
+        self.arg(true, Some(axis))
+    }
+
+    /// The index along `axis` of the smallest element of every lane.
+    ///
+    /// # Errors
+    /// [`Error::Axis`] if `axis` is out of range; [`Error::InvalidArgument`] if it is empty.
+    pub fn argmin_axis(&self, axis: usize) -> Result<Array<i64>> {
+        self.arg(false, Some(axis))
+    }
+}
+
+/// Counts per input chunk, as one row `[1, bins]` per chunk; rows are then summed by the
+/// reduction tree.
+struct Counts<T, F> {
+    bins: usize,
+    name: &'static str,
+    bin_of: F,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Element, F: Fn(T) -> Result<Option<usize>> + Send + Sync> BlockKernel for Counts<T, F> {
+    fn name(&self) -> String {
+        self.name.into()
+    }
+    fn deps(&self, block: &[usize]) -> Vec<(usize, usize)> {
+        vec![(0, block[0])]
+    }
+    fn run(&self, _: &[usize], inputs: &[&Chunk]) -> Result<Chunk> {
+        let a = typed::<T>(inputs[0], self.name)?;
+        let mut counts = vec![0i64; self.bins];
+        for &x in a.iter() {
+            if let Some(b) = (self.bin_of)(x)? {
+                counts[b] += 1;
+            }
+        }
+        let out =
+            ArrayD::from_shape_vec(IxDyn(&[1, self.bins]), counts).map_err(Error::internal)?;
+        Ok(i64::into_chunk(out))
+    }
+}
+
+impl<T: Element> Array<T> {
+    fn counts(
+        &self,
+        name: &'static str,
+        bins: usize,
+        bin_of: impl Fn(T) -> Result<Option<usize>> + Send + Sync + 'static,
+    ) -> Result<Array<i64>> {
+        self.check()?;
+        let grid = ChunkGrid::from_sizes(vec![vec![1; self.num_chunks()], vec![bins]]);
+        let kernel = Counts {
+            bins,
+            name,
+            bin_of,
+            _t: PhantomData,
+        };
+        let rows: Array<i64> = blocks(vec![self.node.clone()], grid, kernel);
+        rows.sum_axis(0)
+    }
+}
+
+impl<T: Numeric> Array<T> {
+    /// Counts of the elements in `bins` equal-width bins over `[lo, hi]` (the last bin includes
+    /// `hi`), with NumPy's bin assignment; values outside the range and NaN are not counted.
+    /// Returns the lazy counts and the bin edges.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] unless `bins > 0` and `lo < hi` are finite.
+    ///
+    /// # Examples
+    /// ```
+    /// let x = ndtask_array::arange(0.0, 10.0, 1.0, [3])?;
+    /// let (counts, edges) = x.histogram(2, (0.0, 10.0))?;
+    /// assert_eq!(counts.compute()?.iter().copied().collect::<Vec<_>>(), vec![5, 5]);
+    /// assert_eq!(edges.to_vec(), vec![0.0, 5.0, 10.0]);
+    /// # Ok::<(), ndtask_core::Error>(())
+    /// ```
+    pub fn histogram(&self, bins: usize, range: (f64, f64)) -> Result<(Array<i64>, Array1<f64>)> {
+        let (lo, hi) = range;
+        if bins == 0 || lo >= hi || !lo.is_finite() || !hi.is_finite() {
+            return Err(Error::InvalidArgument(format!(
+                "histogram needs bins > 0 and a finite range lo < hi, got bins={bins}, range=({lo}, {hi})"
+            )));
+        }
+        let edges = Array1::linspace(lo, hi, bins + 1);
+        let e = edges.clone();
+        let norm = bins as f64 / (hi - lo);
+        let counts = self.counts("histogram", bins, move |x| {
+            let v = x.to_f64();
+            if !(lo..=hi).contains(&v) {
+                return Ok(None);
+            }
+            // NumPy's computation: scale, truncate, then correct by one near the edges.
+            let mut i = (((v - lo) * norm) as usize).min(bins - 1);
+            if v < e[i] {
+                i -= 1;
+            } else if i + 1 < bins && v >= e[i + 1] {
+                i += 1;
+            }
+            Ok(Some(i))
+        })?;
+        Ok((counts, edges))
+    }
+}
+
+impl Array<i64> {
+    /// Occurrences of each value `0..length` (NumPy's `bincount` with `minlength = length`; the
+    /// length is fixed when the expression is built, so values must be below it).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if `length` is zero; at compute time, a task error naming the
+    /// chunk if a value is negative or not below `length`.
+    ///
+    /// # Examples
+    /// ```
+    /// let x = ndtask_array::arange(0i64, 6, 1, [4])?.map(|v| v % 3);
+    /// assert_eq!(x.bincount(4)?.compute()?.iter().copied().collect::<Vec<_>>(), vec![2, 2, 2, 0]);
+    /// # Ok::<(), ndtask_core::Error>(())
+    /// ```
+    pub fn bincount(&self, length: usize) -> Result<Array<i64>> {
+        if length == 0 {
+            return Err(Error::InvalidArgument(
+                "bincount needs a length of at least 1".into(),
+            ));
+        }
+        self.counts("bincount", length, move |v| {
+            if v < 0 || v as usize >= length {
+                return Err(Error::InvalidArgument(format!(
+                    "bincount: value {v} is outside 0..{length}"
+                )));
+            }
+            Ok(Some(v as usize))
+        })
+    }
+}
+
+/// Keeps the elements of each chunk where the mask chunk is true; the output chunks vary in
+/// length, so the result is only ever assembled (never used as an `Array`).
+struct Compress<T> {
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Element> BlockKernel for Compress<T> {
+    fn name(&self) -> String {
+        "compress".into()
+    }
+    fn deps(&self, block: &[usize]) -> Vec<(usize, usize)> {
+        vec![(0, block[0]), (1, block[0])]
+    }
+    fn run(&self, _: &[usize], inputs: &[&Chunk]) -> Result<Chunk> {
+        let a = typed::<T>(inputs[0], "compress")?;
+        let m = typed::<bool>(inputs[1], "compress")?;
+        let kept: Vec<T> = a
+            .iter()
+            .zip(m.iter())
+            .filter(|(_, &k)| k)
+            .map(|(&v, _)| v)
+            .collect();
+        let n = kept.len();
+        Ok(T::into_chunk(
+            ArrayD::from_shape_vec(IxDyn(&[n]), kept).map_err(Error::internal)?,
+        ))
+    }
+    fn fixed_shape(&self) -> bool {
+        false
+    }
+}
+
+/// The elements of a 1-D array where a mask is true (NumPy's `x[mask]`). Its length is known
+/// only after computing, so it is computed on its own (or in a tuple with others), not combined
+/// further.
+pub struct Masked<T>(Array<T>);
+
+impl<T: Element> Array<T> {
+    /// Selects the elements where `mask` is true (1-D arrays of one length; the mask is
+    /// rechunked to match if needed). Lazy; compute it to get the selected values.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] unless both arrays are 1-D of the same length.
+    ///
+    /// # Examples
+    /// ```
+    /// let x = ndtask_array::arange(0i64, 10, 1, [4])?;
+    /// let odd = x.compress(&x.map(|v| v % 2 == 1))?;
+    /// assert_eq!(ndtask_array::compute(&odd)?.to_vec(), vec![1, 3, 5, 7, 9]);
+    /// # Ok::<(), ndtask_core::Error>(())
+    /// ```
+    pub fn compress(&self, mask: &Array<bool>) -> Result<Masked<T>> {
+        self.check()?;
+        mask.check()?;
+        if self.ndim() != 1 || self.shape() != mask.shape() {
+            return Err(Error::Shape(format!(
+                "boolean mask selection needs 1-D arrays of one length, got shapes {:?} and {:?}",
+                self.shape(),
+                mask.shape()
+            )));
+        }
+        let mask = mask.rechunk(ndtask_core::Chunks::Explicit(self.chunks()))?;
+        let grid = self.node.grid.clone();
+        let kernel = Compress::<T> { _t: PhantomData };
+        Ok(Masked(blocks(
+            vec![self.node.clone(), mask.node.clone()],
+            grid,
+            kernel,
+        )))
+    }
+}
+
+impl<T: Element> Computable for Masked<T> {
+    type Output = Array1<T>;
+    fn add_targets(&self, targets: &mut Targets) {
+        self.0.add_targets(targets);
+    }
+    fn take_results(&self, results: &mut Results) -> Result<Array1<T>> {
+        let chunks = results.take_chunks()?;
+        let mut out = Vec::new();
+        for c in chunks {
+            out.extend(typed::<T>(&c, "compress")?.iter().copied());
+        }
+        Ok(Array1::from(out))
+    }
+}
