@@ -52,10 +52,20 @@ pub(crate) fn lower(outputs: &[Arc<Node>]) -> Result<Lowered> {
         .collect::<Result<Vec<_>>>()?;
     l.graph
         .set_outputs(outs.iter().flat_map(|t| t.iter().copied()).collect());
-    Ok(Lowered {
-        graph: l.graph,
-        outputs: outs,
-    })
+    // Drop what no output reads (chunks a slice does not touch).
+    let (graph, map) = l.graph.cull();
+    let outputs = outs
+        .iter()
+        .map(|t| {
+            t.iter()
+                .map(|&o| {
+                    map[o as usize].ok_or_else(|| Error::internal("an output task was culled"))
+                })
+                .collect::<Result<Vec<_>>>()
+                .map(Arc::new)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Lowered { graph, outputs })
 }
 
 /// Every node reachable from `outputs`, inputs before consumers, each once (iterative, so deep
