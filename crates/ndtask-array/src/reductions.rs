@@ -475,6 +475,14 @@ impl<T: Numeric> Array<T> {
     pub fn count_nonzero(&self) -> Scalar<i64> {
         self.astype::<bool>().count_true()
     }
+
+    /// The number of non-zero elements over the axes in `opts`.
+    ///
+    /// # Errors
+    /// As [`Array::sum_with`].
+    pub fn count_nonzero_with(&self, opts: &ReduceOptions) -> Result<Array<i64>> {
+        self.astype::<bool>().count_true_with(opts)
+    }
 }
 
 impl<T: Float> Array<T> {
