@@ -243,7 +243,7 @@ proptest! {
     }
 
     #[test]
-    fn rechunk_roundtrips((shape, from) in shape_and_chunks(9), to in shape(9).prop_flat_map(|s| chunks_for(s)), seed in any::<u64>()) {
+    fn rechunk_roundtrips((shape, from) in shape_and_chunks(9), to in shape(9).prop_flat_map(chunks_for), seed in any::<u64>()) {
         let e = data(&shape, seed);
         let x = from_ndarray(e.clone(), from).unwrap();
         // `to` was drawn for another shape: only use it when it fits.
