@@ -10,8 +10,7 @@ use std::sync::Arc;
 
 /// Whether a value is NaN, for any element type (always false for integers and bools).
 #[inline(always)]
-#[allow(clippy::eq_op)] // x != x is the NaN test that works for every PartialOrd type
-fn nan<T: PartialOrd>(x: T) -> bool {
+pub(crate) fn nan<T: PartialOrd>(x: T) -> bool {
     x.partial_cmp(&x).is_none()
 }
 

@@ -7,6 +7,7 @@ use crate::blocks::{blocks, typed};
 use crate::compute::{Computable, Results, Targets};
 use crate::plan::BlockKernel;
 use crate::reduce::{Kernel, ReduceOptions, Reduction};
+use crate::reductions::nan;
 use ndarray::{Array1, ArrayD, IxDyn};
 use ndtask_core::{Chunk, ChunkGrid, Element, Error, Numeric, Result};
 use std::marker::PhantomData;
@@ -19,18 +20,13 @@ struct ArgExtreme<T> {
     _t: PhantomData<fn() -> T>,
 }
 
-#[allow(clippy::eq_op)] // x != x is the NaN test for any PartialOrd type
-fn is_nan<T: PartialOrd>(x: T) -> bool {
-    x.partial_cmp(&x).is_none()
-}
-
 impl<T: Numeric> ArgExtreme<T> {
     fn wins(&self, x: T, xi: i64, s: &(T, i64, bool)) -> bool {
         let (best, bi, seen) = *s;
         if !seen {
             return true;
         }
-        match (is_nan(x), is_nan(best)) {
+        match (nan(x), nan(best)) {
             (true, true) => xi < bi,
             (true, false) => true,
             (false, true) => false,
@@ -63,7 +59,7 @@ impl<T: Numeric> Reduction for ArgExtreme<T> {
         for (k, &x) in xs.iter().enumerate() {
             // The index is computed only when it matters (a candidate), which is rare.
             let candidate =
-                !s.2 || is_nan(x) || if self.max { x >= s.0 } else { x <= s.0 } || is_nan(s.0);
+                !s.2 || nan(x) || if self.max { x >= s.0 } else { x <= s.0 } || nan(s.0);
             if candidate {
                 let xi = index(k);
                 if self.wins(x, xi, s) {
