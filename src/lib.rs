@@ -34,12 +34,14 @@
 
 pub use ndtask_array::{
     arange, compute, compute_local_with, compute_with, concatenate, default_scheduler,
-    from_ndarray, full, linspace, ones, random, task_graph, zeros, Array, Computable, Operand,
-    ReduceOptions, Scalar, DEFAULT_SPLIT_EVERY,
+    from_ndarray, full, linspace, ones, random, stack, task_graph, where_, zeros, Array,
+    Computable, Masked, Operand, ReduceOptions, Scalar, DEFAULT_SPLIT_EVERY,
 };
 pub use ndtask_core::{
-    ChunkGrid, Chunks, DType, Element, Error, Numeric, Result, Scheduler, TaskGraph,
+    ChunkGrid, Chunks, DType, Element, Error, Float, Numeric, Result, Scheduler, TaskGraph,
 };
+#[cfg(feature = "mpi")]
+pub use ndtask_mpi::MpiScheduler;
 pub use ndtask_sched::{SyncScheduler, ThreadedScheduler};
 
 pub mod scheduler;

@@ -32,7 +32,8 @@ impl std::str::FromStr for Kind {
 ///
 /// # Errors
 /// [`Error::Scheduler`] for `Kind::Mpi` when ndtask was built without the `mpi` feature, or if
-/// a thread pool cannot be started.
+/// a thread pool cannot be started; [`Error::Mpi`] if MPI cannot be initialised (it can be once
+/// per process: make one MPI scheduler and reuse it).
 ///
 /// # Examples
 /// ```
@@ -47,6 +48,15 @@ pub fn make(kind: Kind, threads: Option<usize>) -> Result<Box<dyn Scheduler>> {
             Some(n) => ThreadedScheduler::with_threads(n)?,
             None => ThreadedScheduler::new()?,
         })),
+        #[cfg(feature = "mpi")]
+        Kind::Mpi => {
+            let mut b = ndtask_mpi::MpiScheduler::builder();
+            if let Some(n) = threads {
+                b = b.threads(n);
+            }
+            Ok(Box::new(b.build()?))
+        }
+        #[cfg(not(feature = "mpi"))]
         Kind::Mpi => Err(Error::Scheduler(
             "the MPI scheduler is not available: rebuild with `--features mpi` (needs an MPI library)".into(),
         )),
@@ -60,5 +70,17 @@ pub fn make(kind: Kind, threads: Option<usize>) -> Result<Box<dyn Scheduler>> {
 /// # Errors
 /// As [`make`].
 pub fn auto(threads: Option<usize>) -> Result<Box<dyn Scheduler>> {
-    make(Kind::Threaded, threads)
+    make(auto_kind(), threads)
+}
+
+/// The kind [`auto`] makes: [`Kind::Mpi`] when built with the `mpi` feature and launched with
+/// more than one rank (`OMPI_COMM_WORLD_SIZE`, `PMI_SIZE`, `PMIX_SIZE`, or `SLURM_NTASKS` inside
+/// a `srun` step), [`Kind::Threaded`] otherwise. It reads the environment only: MPI is not
+/// initialised.
+pub fn auto_kind() -> Kind {
+    #[cfg(feature = "mpi")]
+    if ndtask_mpi::launched_ranks().is_some_and(|n| n > 1) {
+        return Kind::Mpi;
+    }
+    Kind::Threaded
 }

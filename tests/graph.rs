@@ -137,12 +137,21 @@ fn lowering_a_million_chunks_is_fast() {
 #[test]
 fn a_memory_budget_changes_nothing_but_the_schedule() {
     let x = random::uniform::<f64>([400, 300], [20, 30], 9).unwrap();
-    let c = concatenate(&[&x, &(&x * 2.0)], 0).unwrap().sum_axis(0).unwrap();
+    let c = concatenate(&[&x, &(&x * 2.0)], 0)
+        .unwrap()
+        .sum_axis(0)
+        .unwrap();
     let reference = c.compute_with(&ndtask::SyncScheduler).unwrap();
     for budget in [1, 64 << 10, 1 << 30] {
         for threads in [1, 2, 3] {
-            let s = ndtask::ThreadedScheduler::with_threads(threads).unwrap().memory_budget(budget);
-            assert_eq!(c.compute_with(&s).unwrap(), reference, "budget {budget}, {threads} threads");
+            let s = ndtask::ThreadedScheduler::with_threads(threads)
+                .unwrap()
+                .memory_budget(budget);
+            assert_eq!(
+                c.compute_with(&s).unwrap(),
+                reference,
+                "budget {budget}, {threads} threads"
+            );
         }
     }
 }

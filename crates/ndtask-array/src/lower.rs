@@ -6,7 +6,7 @@
 
 use crate::fuse::{assign_regions, build_program, Program, Role};
 use crate::plan::{BlockKernel, Node, NodeKind, ReduceSpec};
-use crate::reduce::{Place, ReduceKernel};
+use crate::reduce::{leading, Place, ReduceKernel};
 use ndtask_core::{ravel, unravel, Chunk, ChunkGrid, Error, Op, Result, TaskGraph, TaskId};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -339,6 +339,11 @@ impl Op for PartialOp {
             (false, true) => self
                 .kernel
                 .partial_axes(leaf(inputs)?, &self.axes, &place)?,
+            (false, false) if leading(&self.axes) => self.kernel.partial_leading_tiles(
+                &mut |sink| self.program.for_each_tile(&self.grid, &idx, inputs, sink),
+                self.axes.len(),
+                &place,
+            )?,
             (false, false) => {
                 let chunk = self.program.materialize(&self.grid, &idx, inputs)?;
                 self.kernel.partial_axes(&chunk, &self.axes, &place)?

@@ -90,6 +90,19 @@ pub(crate) trait Reduction: Send + Sync + 'static {
         let _ = index;
         self.fold(s, xs);
     }
+    /// Folds `row[k]` into `states[k]` for every k: one row of a reduction over leading axes,
+    /// where the states are the kept positions. `index` is the row's index along the reduced
+    /// axis. Reductions whose state update is cheap override this with a vectorisable loop.
+    fn fold_row(&self, states: &mut [Self::State], row: &[Self::In], index: i64) {
+        for (s, x) in states.iter_mut().zip(row) {
+            self.fold_at(s, std::slice::from_ref(x), &|_| index);
+        }
+    }
+}
+
+/// Whether `axes` (sorted) are the leading axes `0..k` of the array.
+pub(crate) fn leading(axes: &[usize]) -> bool {
+    axes.iter().enumerate().all(|(i, &a)| i == a)
 }
 
 /// Where a chunk sits in its array, to turn positions inside it into indices of the array.
@@ -200,6 +213,14 @@ pub(crate) trait ReduceKernel: Send + Sync {
     fn partial_all(&self, chunk: &Chunk, place: &Place) -> Result<Chunk>;
     /// The partial state over `axes` of a materialised chunk (reduced axes kept with length 1).
     fn partial_axes(&self, chunk: &Chunk, axes: &[usize], place: &Place) -> Result<Chunk>;
+    /// The partial state over the leading `nreduced` axes of a chunk streamed as tiles: rows of
+    /// the kept positions fold into their states without the chunk ever being materialised.
+    fn partial_leading_tiles(
+        &self,
+        tiles: &mut TileStream<'_>,
+        nreduced: usize,
+        place: &Place,
+    ) -> Result<Chunk>;
     /// The state of zero elements, for every position of `shape`.
     fn identity(&self, shape: &[usize]) -> Result<Chunk>;
     /// Merges states of equal shape, in the given order.
@@ -254,8 +275,35 @@ impl<R: Reduction> ReduceKernel for Kernel<R> {
         <R::State as State>::encode(vec![s], &vec![1; a.ndim()])
     }
 
+    fn partial_leading_tiles(
+        &self,
+        tiles: &mut TileStream<'_>,
+        nreduced: usize,
+        place: &Place,
+    ) -> Result<Chunk> {
+        let mut rows = Rows::new(self, nreduced, place);
+        tiles(&mut |b, n| {
+            let xs = R::In::buf_ref(b).ok_or_else(|| {
+                Error::internal(format!("{}: tile of type {}", self.0.name(), b.dtype()))
+            })?;
+            rows.feed(&xs[..n]);
+            Ok(())
+        })?;
+        rows.finish()
+    }
+
     fn partial_axes(&self, chunk: &Chunk, axes: &[usize], place: &Place) -> Result<Chunk> {
         let a = typed::<R::In>(chunk, self.0.name())?;
+        if leading(axes) && axes.len() < a.ndim() {
+            // Reduce over leading axes row by row: no transposed copy of the chunk.
+            let std = a.as_standard_layout();
+            let xs = std
+                .as_slice()
+                .ok_or_else(|| Error::internal("standard layout without a slice"))?;
+            let mut rows = Rows::new(self, axes.len(), place);
+            rows.feed(xs);
+            return rows.finish();
+        }
         let kept: Vec<usize> = (0..a.ndim()).filter(|i| !axes.contains(i)).collect();
         let perm: Vec<usize> = kept.iter().chain(axes).copied().collect();
         let lane: usize = axes.iter().map(|&i| a.shape()[i]).product();
@@ -383,6 +431,61 @@ pub(crate) fn reduced_grid(grid: &ChunkGrid, axes: &[usize], keepdims: bool) -> 
         };
     }
     g
+}
+
+/// Folds a chunk's values, arriving in C order in runs of any length, row by row into the states
+/// of the kept (trailing) positions.
+struct Rows<'k, R: Reduction> {
+    kernel: &'k Kernel<R>,
+    states: Vec<R::State>,
+    /// Position within the current row, and the current row's number.
+    col: usize,
+    row: usize,
+    /// The index along the reduced axis of row 0 (single reduced axis), for argmin/argmax.
+    first_index: usize,
+    shape: Vec<usize>,
+}
+
+impl<'k, R: Reduction> Rows<'k, R> {
+    fn new(kernel: &'k Kernel<R>, nreduced: usize, place: &Place) -> Self {
+        let kept: usize = place.chunk[nreduced..].iter().product();
+        let shape = place
+            .chunk
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| if i < nreduced { 1 } else { d })
+            .collect();
+        let first_index = if nreduced == 1 { place.offset[0] } else { 0 };
+        Rows {
+            kernel,
+            states: vec![kernel.0.init(); kept],
+            col: 0,
+            row: 0,
+            first_index,
+            shape,
+        }
+    }
+
+    fn feed(&mut self, mut xs: &[R::In]) {
+        let width = self.states.len();
+        while !xs.is_empty() && width > 0 {
+            let n = (width - self.col).min(xs.len());
+            let index = (self.first_index + self.row) as i64;
+            self.kernel
+                .0
+                .fold_row(&mut self.states[self.col..self.col + n], &xs[..n], index);
+            xs = &xs[n..];
+            self.col += n;
+            if self.col == width {
+                self.col = 0;
+                self.row += 1;
+            }
+        }
+    }
+
+    fn finish(self) -> Result<Chunk> {
+        <R::State as State>::encode(self.states, &self.shape)
+    }
 }
 
 fn array_chunk<T: Element>(v: Vec<T>, shape: &[usize]) -> Result<Chunk> {

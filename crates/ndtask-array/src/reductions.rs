@@ -64,6 +64,19 @@ impl<T: Numeric> Reduction for Sum<T> {
     fn finish(&self, s: &(T,)) -> T {
         s.0
     }
+    fn fold_row(&self, states: &mut [(T,)], row: &[T], _: i64) {
+        if self.skip_nan {
+            states
+                .iter_mut()
+                .zip(row)
+                .for_each(|(s, &x)| s.0 = T::add(s.0, if nan(x) { T::ZERO } else { x }));
+        } else {
+            states
+                .iter_mut()
+                .zip(row)
+                .for_each(|(s, &x)| s.0 = T::add(s.0, x));
+        }
+    }
 }
 
 /// `prod`: the running product in the element type.
@@ -125,6 +138,14 @@ impl<T: Numeric> Reduction for Mean<T> {
     }
     fn finish(&self, s: &(f64, f64)) -> f64 {
         s.0 / s.1
+    }
+    fn fold_row(&self, states: &mut [(f64, f64)], row: &[T], _: i64) {
+        for (s, &x) in states.iter_mut().zip(row) {
+            if !(self.skip_nan && nan(x)) {
+                s.0 += x.to_f64();
+                s.1 += 1.0;
+            }
+        }
     }
 }
 
@@ -293,6 +314,36 @@ impl Reduction for AnyAll {
     }
     fn finish(&self, s: &(bool,)) -> bool {
         s.0
+    }
+}
+
+/// `count_true`: the number of `true`s, counted straight from the bool values.
+struct CountTrue;
+
+impl Reduction for CountTrue {
+    type In = bool;
+    type State = (i64,);
+    type Out = i64;
+    fn name(&self) -> &'static str {
+        "count_true"
+    }
+    fn init(&self) -> (i64,) {
+        (0,)
+    }
+    fn fold(&self, s: &mut (i64,), xs: &[bool]) {
+        s.0 += sum_lanes(xs, |b| b as i64);
+    }
+    fn merge(&self, a: &mut (i64,), b: &(i64,)) {
+        a.0 += b.0;
+    }
+    fn finish(&self, s: &(i64,)) -> i64 {
+        s.0
+    }
+    fn fold_row(&self, states: &mut [(i64,)], row: &[bool], _: i64) {
+        states
+            .iter_mut()
+            .zip(row)
+            .for_each(|(s, &b)| s.0 += b as i64);
     }
 }
 
@@ -626,7 +677,7 @@ impl Array<bool> {
     /// # Ok::<(), ndtask_core::Error>(())
     /// ```
     pub fn count_true(&self) -> Scalar<i64> {
-        self.astype::<i64>().sum()
+        self.reduce_all(CountTrue)
     }
 
     /// Counts `true` elements over the axes in `opts`.
@@ -634,6 +685,6 @@ impl Array<bool> {
     /// # Errors
     /// As [`Array::sum_with`].
     pub fn count_true_with(&self, opts: &ReduceOptions) -> Result<Array<i64>> {
-        self.astype::<i64>().sum_with(opts)
+        self.reduce_opts(CountTrue, opts)
     }
 }

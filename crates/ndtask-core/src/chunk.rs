@@ -8,7 +8,7 @@ use ndarray::{ArrayD, IxDyn};
 
 /// The number of elements in a tile: small enough that the tiles of a whole fused expression
 /// stay in L1/L2 cache, large enough that per-tile dispatch costs nothing measurable.
-pub const TILE: usize = 2048;
+pub const TILE: usize = 1024;
 
 /// One task's result.
 #[derive(Debug, Clone, PartialEq)]

@@ -81,6 +81,14 @@ impl<'g> LocalRun<'g> {
         }
     }
 
+    /// The failure recorded so far (the lowest failed task id and its error), if any.
+    pub fn first_error(&self) -> Option<(TaskId, Error)> {
+        self.error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// Stores a result that was computed elsewhere (e.g. received from another rank) and returns
     /// the consumers that became ready.
     pub fn provide(&self, t: TaskId, chunk: Arc<Chunk>, ready: &mut Vec<TaskId>) {

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Runs the benchmark workloads of issue 4 with ndtask, a graph-free Rust loop and Dask in the
+# same run, interleaved, and prints a markdown table of median seconds, ratios and peak RSS.
+#
+#   benches/compare/run.sh                      # every workload, 5 timed runs each
+#   WORKLOADS="A D" RUNS=7 benches/compare/run.sh
+#
+# Environment:
+#   WORKLOADS  ids among A B-sum B-std C D E F G H (default: all). H is "2 threads vs 1 on A and
+#              D": it adds 1-thread runs of A and D (and their 2-thread runs if not selected).
+#   RUNS       timed runs per workload and side (default 5; each process also does one untimed
+#              warm-up run of its workload first)
+#   THREADS    threads of every side (default 2)
+#   VENV       the Python virtual environment for Dask (default bench-venv/, ignored by git)
+#
+# Each run is one process under /usr/bin/time -v, so its "Maximum resident set size" is the
+# peak memory of that workload alone. Sides are interleaved (ndtask, baseline, Dask, then the
+# next workload, then the next round) so a slow spell on a shared machine hits all of them.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+RUNS=${RUNS:-5}
+THREADS=${THREADS:-2}
+WORKLOADS=${WORKLOADS:-"A B-sum B-std C D E F G H"}
+VENV=${VENV:-bench-venv}
+
+if [ ! -x /usr/bin/time ]; then
+  echo "== installing GNU time (for peak RSS)" >&2
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq time >/dev/null
+  else
+    sudo apt-get update -qq && sudo apt-get install -y -qq time >/dev/null
+  fi
+fi
+
+if ! "$VENV/bin/python" -c "import dask.array, numpy" 2>/dev/null; then
+  echo "== setting up $VENV (dask[array], numpy)" >&2
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --upgrade pip
+  "$VENV/bin/pip" install --quiet "dask[array]" numpy
+fi
+PY="$VENV/bin/python"
+
+echo "== building the release example" >&2
+cargo build --release --quiet --example bench_workloads
+BIN=target/release/examples/bench_workloads
+
+# Jobs are "workload:threads".
+jobs=()
+add_job() { [[ " ${jobs[*]} " == *" $1 "* ]] || jobs+=("$1"); }
+for w in $WORKLOADS; do
+  case "$w" in
+    H) add_job "A:$THREADS"; add_job "D:$THREADS"; add_job "A:1"; add_job "D:1" ;;
+    A | B-sum | B-std | C | D | E | F | G) add_job "$w:$THREADS" ;;
+    *) echo "unknown workload $w (known: A B-sum B-std C D E F G H)" >&2; exit 2 ;;
+  esac
+done
+
+RAW=$(mktemp -d)
+trap 'rm -rf "$RAW"' EXIT
+
+run_one() { # job side round
+  local w=${1%%:*} t=${1##*:} side=$2 r=$3 f="$RAW/$1.$2.$3"
+  local cmd
+  case "$side" in
+    ndtask | baseline) cmd=("$BIN" "$w" "$side" --threads "$t") ;;
+    # NumPy's OpenBLAS must pick its own kernels; the environment may pin them for Rust tools.
+    dask) cmd=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" benches/compare/workloads.py
+      "$w" --threads "$t") ;;
+  esac
+  if ! /usr/bin/time -v -o "$f.time" "${cmd[@]}" >"$f.out" 2>"$f.err"; then
+    echo "FAILED: ${cmd[*]}" >&2
+    cat "$f.err" "$f.time" >&2
+    exit 1
+  fi
+}
+
+{
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
+  echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "versions: $(rustc --version), $("$PY" -c 'import dask, numpy, platform; print(f"Dask {dask.__version__}, NumPy {numpy.__version__}, Python {platform.python_version()}")')"
+  echo "command: WORKLOADS=\"$WORKLOADS\" RUNS=$RUNS THREADS=$THREADS benches/compare/run.sh"
+} >"$RAW/header"
+
+start=$(date +%s)
+for r in $(seq 1 "$RUNS"); do
+  echo "== round $r of $RUNS" >&2
+  for j in "${jobs[@]}"; do
+    for side in ndtask baseline dask; do
+      run_one "$j" "$side" "$r"
+    done
+  done
+done
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg); $(($(date +%s) - start)) s in all" >>"$RAW/header"
+
+"$PY" benches/compare/table.py "$RAW" "$RUNS" "$THREADS" "${jobs[@]}"

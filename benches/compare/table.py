@@ -1,0 +1,109 @@
+"""Turns the raw runs of run.sh into markdown tables: medians, ratios, peak RSS, targets.
+
+    python table.py RAW_DIR RUNS THREADS JOB...      (a job is "workload:threads")
+
+RAW_DIR holds, per job, side (ndtask, baseline, dask) and round, `<job>.<side>.<round>.out`
+(one line: seconds and a result value) and `.time` (the report of /usr/bin/time -v).
+"""
+
+import os
+import re
+import statistics
+import sys
+
+SIDES = ("ndtask", "baseline", "dask")
+
+# Issue 4's targets: (workload, most ndtask/baseline, least Dask/ndtask).
+TARGETS = {
+    "A": (1.2, 2.5),
+    "B-sum": (1.2, 2.5),
+    "B-std": (1.2, 2.5),
+    "C": (None, 3.0),
+    "D": (1.2, 5.0),
+    "E": (None, 50.0),
+    "F": (1.3, 4.0),
+    "G": (1.2, None),
+}
+G_RSS_MIB = 64
+H_SPEEDUP = 1.8
+
+
+def load(raw, job, side, runs):
+    secs, rss, values = [], [], []
+    for r in range(1, runs + 1):
+        base = os.path.join(raw, f"{job}.{side}.{r}")
+        with open(base + ".out") as f:
+            s, v = f.read().split()[:2]
+        secs.append(float(s))
+        values.append(float(v))
+        with open(base + ".time") as f:
+            m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", f.read())
+        rss.append(int(m.group(1)) / 1024 if m else float("nan"))
+    return statistics.median(secs), max(rss), statistics.median(values), min(secs), max(secs)
+
+
+def fmt_s(x):
+    return f"{x:.4f}" if x < 1 else f"{x:.3f}"
+
+
+def main():
+    raw, runs, threads, jobs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+    with open(os.path.join(raw, "header")) as f:
+        print(f.read().strip().replace("\n", "  \n"))
+    print()
+    m = {(j, s): load(raw, j, s, runs) for j in jobs for s in SIDES}
+
+    print(f"Median of {runs} timed runs (each after a warm-up run in the same process); "
+          "peak RSS is the largest of the runs.\n")
+    print("| workload | threads | ndtask s | baseline s | Dask s | ndtask / baseline "
+          "| Dask / ndtask | RSS ndtask MiB | RSS baseline MiB | RSS Dask MiB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for j in jobs:
+        w, t = j.split(":")
+        nd, bl, dk = (m[(j, s)] for s in SIDES)
+        print(f"| {w} | {t} | {fmt_s(nd[0])} | {fmt_s(bl[0])} | {fmt_s(dk[0])} "
+              f"| {nd[0] / bl[0]:.2f}x | {dk[0] / nd[0]:.1f}x "
+              f"| {nd[1]:.0f} | {bl[1]:.0f} | {dk[1]:.0f} |")
+
+    print("\nSpread (fastest - slowest run, seconds) and result values (median), to check the "
+          "sides compute the same thing:\n")
+    print("| workload | threads | ndtask | baseline | Dask | ndtask value | baseline value "
+          "| Dask value |")
+    print("|---|---:|---|---|---|---:|---:|---:|")
+    for j in jobs:
+        w, t = j.split(":")
+        cells = [f"{fmt_s(m[(j, s)][3])} - {fmt_s(m[(j, s)][4])}" for s in SIDES]
+        vals = [f"{m[(j, s)][2]:.6g}" for s in SIDES]
+        print(f"| {w} | {t} | " + " | ".join(cells) + " | " + " | ".join(vals) + " |")
+
+    print(f"\nTargets of issue 4 ({threads} threads):\n")
+    print("| workload | target | measured | holds |")
+    print("|---|---|---:|---|")
+    for j in jobs:
+        w, t = j.split(":")
+        if int(t) != threads or w not in TARGETS:
+            continue
+        nd, bl, dk = (m[(j, s)] for s in SIDES)
+        most, least = TARGETS[w]
+        if most is not None:
+            r = nd[0] / bl[0]
+            print(f"| {w} | ndtask <= {most}x graph-free loop | {r:.2f}x "
+                  f"| {'yes' if r <= most else 'NO'} |")
+        if least is not None:
+            r = dk[0] / nd[0]
+            print(f"| {w} | >= {least}x faster than Dask | {r:.1f}x "
+                  f"| {'yes' if r >= least else 'NO'} |")
+        if w == "G":
+            print(f"| G | peak RSS <= {G_RSS_MIB} MiB | {nd[1]:.0f} MiB "
+                  f"| {'yes' if nd[1] <= G_RSS_MIB else 'NO'} |")
+    for w in ("A", "D"):
+        one, many = f"{w}:1", f"{w}:{threads}"
+        if one in jobs and many in jobs and threads > 1:
+            s = {side: m[(one, side)][0] / m[(many, side)][0] for side in SIDES}
+            print(f"| H ({w}) | {threads} threads vs 1 >= {H_SPEEDUP}x | {s['ndtask']:.2f}x "
+                  f"(baseline {s['baseline']:.2f}x, Dask {s['dask']:.2f}x) "
+                  f"| {'yes' if s['ndtask'] >= H_SPEEDUP else 'NO'} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,447 @@
+//! One run of a task graph on one rank. The rank's rayon workers run the tasks it owns; the
+//! thread that called `execute` (the only one that talks to MPI) runs the loop below, which
+//! sends finished results to the ranks that need them, receives the results this rank needs,
+//! and hands tasks that became ready to the workers.
+//!
+//! # No deadlock
+//! Nothing ever blocks on a peer: results go out as synchronous immediate sends (`MPI_Issend`),
+//! and while they are in flight the loop keeps receiving (`MPI_Improbe`). Every rank services
+//! receives until the run is over, so every send is eventually matched.
+//!
+//! # Ending a run
+//! A rank is done with its own work when every task it owns has run and every result it waits
+//! for has arrived (or, after a failure, when its running tasks have stopped), and all its sends
+//! have been matched. It then joins a non-blocking barrier (`MPI_Ibarrier`) and keeps receiving
+//! until the barrier completes. Since a rank joins only after its sends were matched, a
+//! completed barrier means no message of this run is still in flight: nothing leaks into the
+//! next run, and a failure announced by any rank has reached every rank (Hoefler et al.'s
+//! non-blocking consensus).
+//!
+//! # Failures
+//! When a task fails, its rank sends the error (the poison) to every other rank. Each rank that
+//! learns of a failure stops starting tasks, drops results not yet sent, and finishes the run as
+//! above. The error of the lowest failed task id wins everywhere, so all ranks return the same
+//! `Err`.
+
+use crate::placement::RankPlan;
+use crate::wire::{self, Msg};
+use mpi::point_to_point::MatchedReceiveVec;
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::{Communicator, CommunicatorCollectives, Destination, Source};
+use mpi::Tag;
+use ndtask_core::{Chunk, Error, Result, TaskId};
+use ndtask_sched::LocalRun;
+use rayon::{Scope, ThreadPool, Yield};
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The shortest and longest nap of the MPI thread when nothing happens. A worker finishing a
+/// task wakes it at once (through the channel); the nap only bounds how late it notices a
+/// message from another rank.
+const NAP_MIN: Duration = Duration::from_micros(20);
+const NAP_MAX: Duration = Duration::from_millis(1);
+
+/// Task ids of failures the MPI thread itself detects (a malformed or unexpected message): above
+/// every real task, so a task's own error wins when there is one.
+const NO_TASK: TaskId = TaskId::MAX;
+
+/// What a worker tells the MPI thread after running a task.
+struct Done {
+    task: TaskId,
+    /// Whether the task produced a result (false: it failed, or was skipped after a failure).
+    ok: bool,
+    /// The encoded result, when other ranks need it.
+    message: Option<Arc<Vec<u8>>>,
+}
+
+/// What the workers share.
+struct Shared<'a, 'g> {
+    run: &'a LocalRun<'g>,
+    plan: &'a RankPlan,
+    next_root: AtomicUsize,
+    /// Spawned work not yet finished (feeders and task chains). Incremented before a spawn, so
+    /// zero means no task is running or about to run.
+    outstanding: AtomicUsize,
+    done: Sender<Done>,
+}
+
+/// A message waiting to be sent.
+struct Outgoing {
+    dest: i32,
+    bytes: Arc<Vec<u8>>,
+    poison: bool,
+}
+
+/// What one rank did in one run (see [`crate::MpiScheduler::last_run`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Tasks this rank ran to completion.
+    pub tasks_run: usize,
+    /// Messages this rank sent (results and failure notices; one per destination rank).
+    pub messages_sent: usize,
+    /// Bytes in those messages.
+    pub bytes_sent: usize,
+    /// Messages this rank received.
+    pub messages_received: usize,
+    /// Bytes in those messages.
+    pub bytes_received: usize,
+}
+
+/// The MPI thread's side of a run.
+struct Exchange<'a, 'g> {
+    comm: &'a SimpleCommunicator,
+    tag: Tag,
+    size: usize,
+    sh: &'a Shared<'a, 'g>,
+    done: Receiver<Done>,
+    outbox: VecDeque<Outgoing>,
+    owned_done: usize,
+    received: Vec<bool>,
+    received_count: usize,
+    /// The lowest failed task and its error, as every rank will report it.
+    failure: Option<(TaskId, Error)>,
+    /// Local failures already announced to the other ranks.
+    announced: BTreeSet<TaskId>,
+    nap: Duration,
+    stats: RunStats,
+}
+
+/// Runs this rank's share of the graph; afterwards `run` holds the outputs this rank receives.
+/// Returns what the rank did, and the failure of the lowest failed task id on any rank (the same
+/// error on every rank) if the run failed.
+pub(crate) fn run_rank(
+    comm: &SimpleCommunicator,
+    tag: Tag,
+    pool: &ThreadPool,
+    run: &LocalRun<'_>,
+    plan: &RankPlan,
+) -> (RunStats, Result<()>) {
+    for (t, &n) in plan.remote_uses.iter().enumerate() {
+        run.drop_uses(t as TaskId, n);
+    }
+    let (tx, rx) = channel();
+    let sh = Shared {
+        run,
+        plan,
+        next_root: AtomicUsize::new(0),
+        // One feeder per worker, spawned below.
+        outstanding: AtomicUsize::new(pool.current_num_threads()),
+        done: tx,
+    };
+    let mut ex = Exchange {
+        comm,
+        tag,
+        size: comm.size() as usize,
+        sh: &sh,
+        done: rx,
+        outbox: VecDeque::new(),
+        owned_done: 0,
+        received: vec![false; run.graph().len()],
+        received_count: 0,
+        failure: None,
+        announced: BTreeSet::new(),
+        nap: NAP_MIN,
+        stats: RunStats::default(),
+    };
+    pool.in_place_scope(|s| {
+        s.spawn_broadcast(|s, _| feed(s, &sh));
+        ex.work(s);
+    });
+    ex.close();
+    ex.stats.tasks_run = ex.owned_done;
+    let result = match ex.failure {
+        Some((_, e)) => Err(e),
+        None => Ok(()),
+    };
+    (ex.stats, result)
+}
+
+/// One per worker: starts owned sources until none are left, draining local work before each.
+fn feed<'s>(s: &Scope<'s>, sh: &'s Shared<'s, '_>) {
+    loop {
+        while let Some(Yield::Executed) = rayon::yield_local() {}
+        if sh.run.failed() {
+            break;
+        }
+        let i = sh.next_root.fetch_add(1, Ordering::Relaxed);
+        let Some(&root) = sh.plan.roots.get(i) else {
+            break;
+        };
+        sh.outstanding.fetch_add(1, Ordering::AcqRel);
+        chain(s, sh, root);
+    }
+    sh.outstanding.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// Runs `t`, reports it, then keeps going with the first owned consumer it made ready and spawns
+/// the rest (depth-first, as the threaded scheduler does). The caller counted it in
+/// `outstanding`.
+fn chain<'s>(s: &Scope<'s>, sh: &'s Shared<'s, '_>, mut t: TaskId) {
+    let mut ready = Vec::new();
+    loop {
+        ready.clear();
+        let result = sh.run.run(t, &mut ready);
+        let mut ok = result.is_some();
+        let mut message = None;
+        if let (Some(chunk), false) = (&result, sh.plan.dests(t).is_empty()) {
+            let bytes = wire::data(t, chunk);
+            // MPI counts are C ints.
+            if bytes.len() > i32::MAX as usize {
+                let e = Error::Mpi(format!(
+                    "the result of task {t} is {} bytes, more than one MPI message carries \
+                     (2 GiB): use smaller chunks",
+                    bytes.len()
+                ));
+                sh.run.fail(t, e);
+                ok = false;
+                ready.clear();
+            } else {
+                message = Some(Arc::new(bytes));
+            }
+        }
+        drop(result);
+        // The receiver outlives every worker (it is dropped after the scope), so this only fails
+        // if the MPI thread is gone, and then nobody waits for the report.
+        let _ = sh.done.send(Done {
+            task: t,
+            ok,
+            message,
+        });
+        ready.retain(|&c| sh.plan.owns(c));
+        let Some((&first, rest)) = ready.split_first() else {
+            break;
+        };
+        for &r in rest {
+            sh.outstanding.fetch_add(1, Ordering::AcqRel);
+            s.spawn(move |s| chain(s, sh, r));
+        }
+        t = first;
+    }
+    sh.outstanding.fetch_sub(1, Ordering::AcqRel);
+}
+
+impl<'a, 'g> Exchange<'a, 'g> {
+    fn failed(&self) -> bool {
+        self.failure.is_some()
+    }
+
+    /// Whether this rank's own part is over: no task running, nothing left to send, and either
+    /// everything done or the run failed.
+    fn local_work_over(&self) -> bool {
+        self.outbox.is_empty()
+            && self.sh.outstanding.load(Ordering::Acquire) == 0
+            && (self.failed()
+                || (self.owned_done == self.sh.plan.owned
+                    && self.received_count == self.sh.plan.expected_count))
+    }
+
+    /// Runs the loop while the workers compute.
+    fn work<'s>(&mut self, s: &Scope<'s>)
+    where
+        'a: 's,
+    {
+        let sh = self.sh;
+        let mut spawn = |t: TaskId| {
+            sh.outstanding.fetch_add(1, Ordering::AcqRel);
+            s.spawn(move |s| chain(s, sh, t));
+        };
+        loop {
+            if self.local_work_over() {
+                // Reports sent just before the last worker finished are in the channel now.
+                if !self.drain_reports() {
+                    break;
+                }
+                continue;
+            }
+            if self.outbox.is_empty() {
+                self.service(&mut spawn);
+            } else {
+                self.send_round(&mut spawn);
+            }
+        }
+    }
+
+    /// Joins the barrier that ends the run and receives until it completes (see the module doc).
+    fn close(&mut self) {
+        let mut barrier = self.comm.immediate_barrier();
+        let mut spawn = |_: TaskId| {};
+        loop {
+            match barrier.test() {
+                Ok(_) => break,
+                Err(b) => barrier = b,
+            }
+            self.service(&mut spawn);
+        }
+    }
+
+    /// Sends everything in the outbox and services the rank until all of it has been matched.
+    /// New messages wait in the outbox for the next round (the send buffers must outlive the
+    /// requests, which rsmpi ties to a scope).
+    fn send_round(&mut self, spawn: &mut dyn FnMut(TaskId)) {
+        let batch: Vec<Outgoing> = self.outbox.drain(..).collect();
+        self.stats.messages_sent += batch.len();
+        self.stats.bytes_sent += batch.iter().map(|m| m.bytes.len()).sum::<usize>();
+        let comm = self.comm;
+        let tag = self.tag;
+        mpi::request::scope(|scope| {
+            let mut requests: Vec<_> = batch
+                .iter()
+                .map(|m| {
+                    Some(
+                        comm.process_at_rank(m.dest)
+                            .immediate_synchronous_send_with_tag(scope, &m.bytes[..], tag),
+                    )
+                })
+                .collect();
+            loop {
+                let mut pending = false;
+                for slot in &mut requests {
+                    if let Some(r) = slot.take() {
+                        if let Err(r) = r.test() {
+                            *slot = Some(r);
+                            pending = true;
+                        }
+                    }
+                }
+                if !pending {
+                    break;
+                }
+                self.service(spawn);
+            }
+        });
+    }
+
+    /// Handles whatever arrived (worker reports, messages); naps briefly when nothing did.
+    fn service(&mut self, spawn: &mut dyn FnMut(TaskId)) {
+        let mut busy = self.drain_reports();
+        while let Some((msg, status)) = self
+            .comm
+            .any_process()
+            .immediate_matched_probe_with_tag(self.tag)
+        {
+            let from = status.source_rank();
+            let (bytes, _) = (msg, status).matched_receive_vec::<u8>();
+            self.stats.messages_received += 1;
+            self.stats.bytes_received += bytes.len();
+            self.on_message(from, &bytes, spawn);
+            busy = true;
+        }
+        if busy {
+            self.nap = NAP_MIN;
+        } else if let Ok(d) = self.done.recv_timeout(self.nap) {
+            self.on_done(d);
+            self.nap = NAP_MIN;
+        } else {
+            self.nap = (self.nap * 2).min(NAP_MAX);
+        }
+    }
+
+    /// Handles the reports in the channel; returns whether there were any.
+    fn drain_reports(&mut self) -> bool {
+        let mut any = false;
+        while let Ok(d) = self.done.try_recv() {
+            self.on_done(d);
+            any = true;
+        }
+        any
+    }
+
+    fn on_done(&mut self, d: Done) {
+        if d.ok {
+            self.owned_done += 1;
+            if let (Some(bytes), false) = (d.message, self.failed()) {
+                for &dest in self.sh.plan.dests(d.task) {
+                    self.outbox.push_back(Outgoing {
+                        dest: dest as i32,
+                        bytes: bytes.clone(),
+                        poison: false,
+                    });
+                }
+            }
+            return;
+        }
+        // Failed or skipped: announce the lowest failure if it is this rank's and news.
+        if let Some((t, e)) = self.sh.run.first_error() {
+            if t != NO_TASK && self.sh.plan.owns(t) && !self.announced.contains(&t) {
+                self.announce(t, e);
+            }
+        }
+    }
+
+    /// Sends the failure of `task` (run here, or detected here) to every other rank.
+    fn announce(&mut self, task: TaskId, error: Error) {
+        self.announced.insert(task);
+        let (rank, size) = (self.sh.plan.rank(), self.size);
+        let error = match error {
+            Error::Task { op, chunk, message } => Error::Task {
+                op,
+                chunk,
+                message: format!("{message} (on MPI rank {rank} of {size})"),
+            },
+            Error::Internal(m) => Error::Internal(format!("{m} (on MPI rank {rank} of {size})")),
+            Error::Mpi(m) => Error::Mpi(format!("on MPI rank {rank} of {size}: {m}")),
+            e => Error::Mpi(format!("on MPI rank {rank} of {size}: {e}")),
+        };
+        let bytes = Arc::new(wire::abort(task, &error));
+        // Report exactly what the others will decode, so every rank returns the same error.
+        let error = match wire::decode(&bytes) {
+            Ok(Msg::Abort { error, .. }) => error,
+            _ => error,
+        };
+        self.record_failure(task, error);
+        for dest in (0..self.size).filter(|&d| d != rank) {
+            self.outbox.push_back(Outgoing {
+                dest: dest as i32,
+                bytes: bytes.clone(),
+                poison: true,
+            });
+        }
+    }
+
+    /// Remembers a failure, stops the workers, and drops results not yet sent.
+    fn record_failure(&mut self, task: TaskId, error: Error) {
+        if self.failure.as_ref().is_none_or(|(t, _)| task < *t) {
+            self.failure = Some((task, error.clone()));
+        }
+        self.sh.run.fail(task, error);
+        self.outbox.retain(|m| m.poison);
+    }
+
+    fn on_message(&mut self, from: i32, bytes: &[u8], spawn: &mut dyn FnMut(TaskId)) {
+        match wire::decode(bytes) {
+            Ok(Msg::Abort { task, error }) => self.record_failure(task, error),
+            Ok(Msg::Data { .. }) if self.failed() => {}
+            Ok(Msg::Data { task, chunk }) => self.on_result(from, task, chunk, spawn),
+            Err(e) => self.internal(format!("from rank {from}: {e}")),
+        }
+    }
+
+    fn on_result(&mut self, from: i32, task: TaskId, chunk: Chunk, spawn: &mut dyn FnMut(TaskId)) {
+        let plan = self.sh.plan;
+        let fresh = plan.expects(task) && !self.received[task as usize];
+        if !fresh || plan.owner(task) != from as usize {
+            return self.internal(format!(
+                "rank {} got the result of task {task} from rank {from}, which it did not expect",
+                plan.rank()
+            ));
+        }
+        self.received[task as usize] = true;
+        self.received_count += 1;
+        let mut ready = Vec::new();
+        self.sh.run.provide(task, Arc::new(chunk), &mut ready);
+        ready
+            .into_iter()
+            .filter(|&c| plan.owns(c))
+            .for_each(&mut *spawn);
+    }
+
+    /// A broken invariant seen by the MPI thread: fail the run everywhere.
+    fn internal(&mut self, msg: String) {
+        if !self.announced.contains(&NO_TASK) {
+            self.announce(NO_TASK, Error::internal(msg));
+        }
+    }
+}

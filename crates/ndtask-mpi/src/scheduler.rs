@@ -1,0 +1,257 @@
+//! The [`MpiScheduler`]: MPI set-up, the agreement check, and the [`Scheduler`] entry point.
+
+use crate::exchange::{self, RunStats};
+use crate::placement::RankPlan;
+use mpi::collective::SystemOperation;
+use mpi::environment::Universe;
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::{Communicator, CommunicatorCollectives};
+use mpi::{Tag, Threading};
+use ndtask_core::{Chunk, Error, Result, Scheduler, TaskGraph};
+use ndtask_sched::LocalRun;
+use rayon::ThreadPool;
+use std::cell::Cell;
+use std::sync::Arc;
+use std::thread::ThreadId;
+
+/// Runs task graphs across MPI ranks, SPMD style: every rank builds the same expression, calls
+/// `compute`, and runs its own share of the tasks.
+///
+/// Each rank runs the tasks it owns (see [`crate::Placement`]) on a rayon pool of its own and
+/// exchanges chunks with the ranks that need them; the thread that created the scheduler is the
+/// only one that calls MPI. Outputs are gathered to rank 0 (`execute` returns `None` on the other
+/// ranks) or, with [`MpiSchedulerBuilder::gather_to_all`], to every rank. Results are
+/// bit-identical to the sync scheduler's for every rank count.
+///
+/// MPI is initialised when the scheduler is created (with [`Threading::Funneled`]) and finalised
+/// when it is dropped; a process can do that once, so create one scheduler and reuse it.
+///
+/// # Error handling
+/// A task that fails on any rank makes `execute` return the same `Err` on every rank (the error
+/// of the lowest failed task id, naming its op, chunk and rank), never a hang. Ranks that built
+/// different graphs get an [`Error::Mpi`] on every rank.
+///
+/// # Examples
+/// ```no_run
+/// use ndtask_mpi::MpiScheduler;
+/// // Run with: mpirun -n 4 target/release/examples/my_program
+/// let mpi = MpiScheduler::builder().threads(2).build()?;
+/// let x = ndtask_array::random::uniform::<f64>([10_000, 10_000], [1_000, 1_000], 42)?;
+/// if let Some(mean) = ndtask_array::compute_local_with(&x.mean(), &mpi)? {
+///     println!("mean {mean} on {} ranks", ndtask_core::Scheduler::ranks(&mpi)); // rank 0 only
+/// }
+/// # Ok::<(), ndtask_core::Error>(())
+/// ```
+pub struct MpiScheduler {
+    // Field order is drop order: the communicator is freed before MPI is finalised.
+    comm: SimpleCommunicator,
+    pool: ThreadPool,
+    threads: usize,
+    rank: usize,
+    ranks: usize,
+    gather_to_all: bool,
+    thread: ThreadId,
+    runs: Cell<u32>,
+    last_run: Cell<RunStats>,
+    universe: Universe,
+}
+
+impl std::fmt::Debug for MpiScheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MpiScheduler")
+            .field("rank", &self.rank)
+            .field("ranks", &self.ranks)
+            .field("threads", &self.threads)
+            .field("gather_to_all", &self.gather_to_all)
+            .finish()
+    }
+}
+
+/// Options for an [`MpiScheduler`].
+///
+/// # Examples
+/// ```no_run
+/// let mpi = ndtask_mpi::MpiScheduler::builder().threads(4).gather_to_all(true).build()?;
+/// # Ok::<(), ndtask_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct MpiSchedulerBuilder {
+    threads: Option<usize>,
+    gather_to_all: bool,
+}
+
+impl MpiSchedulerBuilder {
+    /// Worker threads per rank (default: the cores this process may use, divided by the number
+    /// of ranks on its node, at least 1).
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads);
+        self
+    }
+
+    /// Whether every rank receives the outputs (default: only rank 0).
+    pub fn gather_to_all(mut self, yes: bool) -> Self {
+        self.gather_to_all = yes;
+        self
+    }
+
+    /// Initialises MPI and starts this rank's worker threads.
+    ///
+    /// # Errors
+    /// [`Error::Mpi`] if MPI was already initialised (or finalised) in this process, or cannot
+    /// give [`Threading::Funneled`]; [`Error::Scheduler`] if `threads` is zero or the pool
+    /// cannot start.
+    pub fn build(self) -> Result<MpiScheduler> {
+        if self.threads == Some(0) {
+            return Err(Error::Scheduler(
+                "the MPI scheduler needs at least 1 thread per rank, got 0".into(),
+            ));
+        }
+        let (universe, provided) =
+            mpi::initialize_with_threading(Threading::Funneled).ok_or_else(|| {
+                Error::Mpi(
+                    "MPI is already initialised (or finalised) in this process: create one \
+                     MpiScheduler per process and reuse it"
+                        .into(),
+                )
+            })?;
+        if provided < Threading::Funneled {
+            return Err(Error::Mpi(format!(
+                "the MPI library gives thread support {provided:?}; ndtask needs Funneled"
+            )));
+        }
+        let world = universe.world();
+        let comm = world.duplicate();
+        let threads = match self.threads {
+            Some(n) => n,
+            None => {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                let on_node = world.split_shared(0).size().max(1) as usize;
+                (cores / on_node).max(1)
+            }
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("ndtask-mpi-worker-{i}"))
+            .build()
+            .map_err(|e| Error::Scheduler(format!("cannot start {threads} threads: {e}")))?;
+        Ok(MpiScheduler {
+            rank: comm.rank() as usize,
+            ranks: comm.size() as usize,
+            comm,
+            pool,
+            threads,
+            gather_to_all: self.gather_to_all,
+            thread: std::thread::current().id(),
+            runs: Cell::new(0),
+            last_run: Cell::new(RunStats::default()),
+            universe,
+        })
+    }
+}
+
+impl MpiScheduler {
+    /// Initialises MPI with the default options ([`MpiSchedulerBuilder`]).
+    ///
+    /// # Errors
+    /// As [`MpiSchedulerBuilder::build`].
+    pub fn new() -> Result<Self> {
+        Self::builder().build()
+    }
+
+    /// Options for a scheduler.
+    pub fn builder() -> MpiSchedulerBuilder {
+        MpiSchedulerBuilder::default()
+    }
+
+    /// The MPI universe, for programs that also make MPI calls of their own (on this thread).
+    pub fn universe(&self) -> &Universe {
+        &self.universe
+    }
+
+    /// Whether every rank receives the outputs.
+    pub fn gathers_to_all(&self) -> bool {
+        self.gather_to_all
+    }
+
+    /// What this rank did in the last run: tasks run, messages and bytes sent and received.
+    /// A full reduction, for example, sends only partial states, a few bytes per message.
+    pub fn last_run(&self) -> RunStats {
+        self.last_run.get()
+    }
+
+    /// Checks that every rank built the same graph with the same options.
+    fn agree(&self, graph: &TaskGraph) -> Result<()> {
+        let mine = [graph.fingerprint(), self.gather_to_all as u64];
+        let (mut lo, mut hi) = ([0u64; 2], [0u64; 2]);
+        self.comm
+            .all_reduce_into(&mine[..], &mut lo[..], SystemOperation::min());
+        self.comm
+            .all_reduce_into(&mine[..], &mut hi[..], SystemOperation::max());
+        if lo[0] != hi[0] {
+            return Err(Error::Mpi(format!(
+                "the ranks built different task graphs (fingerprints from {:#018x} to {:#018x}, \
+                 rank {} has {:#018x}): every rank must build the same expression",
+                lo[0], hi[0], self.rank, mine[0]
+            )));
+        }
+        if lo[1] != hi[1] {
+            return Err(Error::Mpi(
+                "the ranks disagree on gather_to_all: build every rank's scheduler alike".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Scheduler for MpiScheduler {
+    fn name(&self) -> &str {
+        "mpi"
+    }
+
+    fn threads(&self) -> usize {
+        self.threads
+    }
+
+    fn ranks(&self) -> usize {
+        self.ranks
+    }
+
+    fn rank(&self) -> usize {
+        self.rank
+    }
+
+    /// Runs this rank's share of `graph`; every rank must call it with the same graph.
+    ///
+    /// # Errors
+    /// The first task failure on any rank (the same error everywhere); [`Error::Mpi`] if the
+    /// ranks' graphs differ; [`Error::Scheduler`] if called from a thread other than the one that
+    /// created the scheduler (on that rank only: the others then wait for it, as MPI programs
+    /// do when one rank skips a collective call).
+    fn execute(&self, graph: &TaskGraph) -> Result<Option<Vec<Arc<Chunk>>>> {
+        if std::thread::current().id() != self.thread {
+            return Err(Error::Scheduler(
+                "the MPI scheduler must be used on the thread that created it (MPI runs with \
+                 Threading::Funneled)"
+                    .into(),
+            ));
+        }
+        // A tag per run, so a message can never be taken for one of another run. MPI promises
+        // tags up to at least 32767.
+        let run_no = self.runs.get();
+        self.runs.set(run_no.wrapping_add(1));
+        let tag = (run_no % 32768) as Tag;
+
+        self.agree(graph)?;
+        let plan = RankPlan::new(graph, self.rank, self.ranks, self.gather_to_all);
+        let run = LocalRun::new(graph);
+        self.last_run.set(RunStats::default());
+        let (stats, result) = exchange::run_rank(&self.comm, tag, &self.pool, &run, &plan);
+        self.last_run.set(stats);
+        result?;
+        if plan.receives_outputs {
+            run.finish().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}

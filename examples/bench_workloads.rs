@@ -1,0 +1,110 @@
+//! One benchmark workload of issue 4, once, timed: the ndtask side or its graph-free baseline.
+//! `benches/compare/run.sh` runs this program next to the Dask versions in
+//! `benches/compare/workloads.py`, one workload per process so `/usr/bin/time -v` reports that
+//! workload's peak memory.
+//!
+//! ```text
+//! cargo run --release --example bench_workloads -- A ndtask --threads 2
+//! cargo run --release --example bench_workloads -- D baseline --threads 1 --warmup 0
+//! ```
+//!
+//! Prints one line: `<seconds> <result>`, where seconds cover one run of the workload (building
+//! the expression, lowering, scheduling and computing it; for the baseline, the loop) after
+//! `--warmup` untimed runs in the same process (default 1). The result is a summary value (the
+//! mean, sum, std, hit count, or the sum of C's column sums) to check the sides agree.
+
+// The workload definitions are shared with the criterion benches, which live in benches/.
+#[path = "../benches/common/mod.rs"]
+mod common;
+
+use common::Workload;
+use ndtask::prelude::*;
+use std::time::Instant;
+
+const USAGE: &str = "usage: bench_workloads <A|B-sum|B-std|C|D|E|F|G> <ndtask|baseline> \
+[--threads N] [--warmup N]
+  --threads N   threads of the scheduler or rayon pool (default 2)
+  --warmup N    untimed runs before the timed one, in this process (default 1)";
+
+struct Args {
+    workload: Workload,
+    ndtask: bool,
+    threads: usize,
+    warmup: usize,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut pos = Vec::new();
+    let (mut threads, mut warmup) = (2, 1);
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut number = |flag: &str| -> Result<usize, String> {
+            let v = it.next().ok_or(format!("{flag} needs a value\n{USAGE}"))?;
+            v.parse()
+                .map_err(|_| format!("{flag} expects a whole number, got {v:?}"))
+        };
+        match a.as_str() {
+            "--threads" => threads = number("--threads")?,
+            "--warmup" => warmup = number("--warmup")?,
+            "-h" | "--help" => return Err(USAGE.into()),
+            _ if a.starts_with("--") => return Err(format!("unknown flag {a:?}\n{USAGE}")),
+            _ => pos.push(a),
+        }
+    }
+    let [id, side] = pos.as_slice() else {
+        return Err(USAGE.into());
+    };
+    let workload = Workload::parse(id).ok_or(format!("unknown workload {id:?}\n{USAGE}"))?;
+    let ndtask = match side.as_str() {
+        "ndtask" => true,
+        "baseline" => false,
+        _ => return Err(format!("the side is ndtask or baseline, got {side:?}")),
+    };
+    if threads == 0 {
+        return Err("--threads must be at least 1".into());
+    }
+    Ok(Args {
+        workload,
+        ndtask,
+        threads,
+        warmup,
+    })
+}
+
+fn main() {
+    let a = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let run: Box<dyn Fn() -> Result<f64, Error>> = if a.ndtask {
+        let s = match ThreadedScheduler::with_threads(a.threads) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("bench_workloads: {e}");
+                std::process::exit(1);
+            }
+        };
+        Box::new(move || a.workload.ndtask(&s))
+    } else {
+        let pool = common::pool(a.threads);
+        Box::new(move || Ok(a.workload.baseline(&pool)))
+    };
+    let timed = || -> Result<(f64, f64), Error> {
+        for _ in 0..a.warmup {
+            std::hint::black_box(run()?);
+        }
+        let t = Instant::now();
+        let v = run()?;
+        Ok((t.elapsed().as_secs_f64(), v))
+    };
+    match timed() {
+        Ok((secs, v)) => println!("{secs:.6} {v:?}"),
+        Err(e) => {
+            eprintln!("bench_workloads: {} failed: {e}", a.workload.id());
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! Every op computed on the MPI scheduler must be bit-identical to the sync scheduler's result,
+//! for any number of ranks (including more ranks than chunks). Asserts its own results, prints
+//! on rank 0 only (and on a rank that finds a problem), exits non-zero on any mismatch.
+//!
+//! ```text
+//! cargo build --release --features mpi --examples
+//! mpirun -n 3 target/release/examples/mpi_check
+//! mpirun -n 3 target/release/examples/mpi_check --gather-to-all   # every rank checks outputs
+//! mpirun -n 2 target/release/examples/mpi_check --threads 3       # 3 worker threads per rank
+//! ```
+
+use ndarray::{Array2, ArrayD};
+use ndtask::prelude::*;
+use ndtask::{arange, from_ndarray, full, linspace, ones, zeros, Computable, MpiScheduler};
+
+/// Values as raw bits, so that -0.0 differs from 0.0 and NaN equals NaN.
+trait Bits {
+    fn bits(&self, out: &mut Vec<u64>);
+}
+
+impl Bits for f64 {
+    fn bits(&self, out: &mut Vec<u64>) {
+        out.push(self.to_bits());
+    }
+}
+impl Bits for f32 {
+    fn bits(&self, out: &mut Vec<u64>) {
+        out.push(self.to_bits() as u64);
+    }
+}
+impl Bits for i64 {
+    fn bits(&self, out: &mut Vec<u64>) {
+        out.push(*self as u64);
+    }
+}
+impl Bits for bool {
+    fn bits(&self, out: &mut Vec<u64>) {
+        out.push(*self as u64);
+    }
+}
+impl<T: Bits> Bits for ArrayD<T> {
+    fn bits(&self, out: &mut Vec<u64>) {
+        out.push(self.ndim() as u64);
+        out.extend(self.shape().iter().map(|&s| s as u64));
+        self.iter().for_each(|v| v.bits(out));
+    }
+}
+impl<T: Bits> Bits for Vec<T> {
+    fn bits(&self, out: &mut Vec<u64>) {
+        self.iter().for_each(|v| v.bits(out));
+    }
+}
+macro_rules! tuple_bits {
+    ($($n:ident),+) => {
+        impl<$($n: Bits),+> Bits for ($($n,)+) {
+            #[allow(non_snake_case)]
+            fn bits(&self, out: &mut Vec<u64>) {
+                let ($($n,)+) = self;
+                $($n.bits(out);)+
+            }
+        }
+    };
+}
+tuple_bits!(A, B);
+tuple_bits!(A, B, C);
+tuple_bits!(A, B, C, D);
+
+struct Suite<'a> {
+    mpi: &'a MpiScheduler,
+    passed: usize,
+    failed: Vec<String>,
+}
+
+impl Suite<'_> {
+    fn receives(&self) -> bool {
+        self.mpi.rank() == 0 || self.mpi.gathers_to_all()
+    }
+
+    /// Computes `c` on MPI and, where the result arrives, on the sync scheduler; compares bits.
+    fn check<C: Computable>(&mut self, name: &str, c: C) -> Result<(), Error>
+    where
+        C::Output: Bits,
+    {
+        let got = compute_local_with(&c, self.mpi)?;
+        match (got, self.receives()) {
+            (Some(got), true) => {
+                let want = compute_local_with(&c, &SyncScheduler)?.ok_or_else(|| {
+                    Error::Scheduler("the sync scheduler returned nothing".into())
+                })?;
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                got.bits(&mut a);
+                want.bits(&mut b);
+                if a == b {
+                    self.passed += 1;
+                } else {
+                    self.failed
+                        .push(format!("{name}: MPI result differs from sync"));
+                }
+            }
+            (None, false) => self.passed += 1,
+            (Some(_), false) => self
+                .failed
+                .push(format!("{name}: unexpected result on this rank")),
+            (None, true) => self.failed.push(format!("{name}: no result on this rank")),
+        }
+        Ok(())
+    }
+}
+
+fn two_d(s: &mut Suite, shape: [usize; 2], chunks: [usize; 2]) -> Result<(), Error> {
+    let tag = format!("{shape:?} in {chunks:?}");
+    let ch = chunks.to_vec();
+    let rng = random::default_rng(7);
+    let x = rng.uniform::<f64>(shape, ch.clone())?;
+    let y = rng.normal::<f64>(1.0, 2.0, shape, ch.clone())?;
+    let n = |op: &str| format!("{op} {tag}");
+
+    s.check(&n("uniform"), &x)?;
+    s.check(&n("normal"), &y)?;
+    s.check(&n("uniform f32"), rng.uniform::<f32>(shape, ch.clone())?)?;
+    s.check(&n("integers"), rng.integers(-5, 5, shape, ch.clone())?)?;
+    s.check(&n("zeros"), zeros::<f64>(shape, ch.clone())?)?;
+    s.check(&n("ones"), ones::<i64>(shape, ch.clone())?)?;
+    s.check(&n("full"), full(shape, ch.clone(), 2.5f32)?)?;
+    let grid = Array2::from_shape_fn((shape[0], shape[1]), |(i, j)| (i * 31 + j) as f64 - 0.5);
+    let g = from_ndarray(grid, ch.clone())?;
+    s.check(&n("from_ndarray"), &g)?;
+
+    s.check(&n("x + y"), &x + &y)?;
+    s.check(&n("x - 2"), &x - 2.0)?;
+    s.check(&n("2 - x"), 2.0 - &x)?;
+    s.check(&n("x * y"), &x * &y)?;
+    s.check(&n("x / (y + 10)"), &x / &(&y + 10.0))?;
+    s.check(&n("x / 3"), &x / 3.0)?;
+    s.check(&n("-x"), -&x)?;
+    s.check(&n("(x + 1) * 2 - g * g"), (&x + 1.0) * 2.0 - &g * &g)?;
+    s.check(&n("map sin"), x.map(f64::sin))?;
+    s.check(&n("zip_with max"), x.zip_with(&y, f64::max)?)?;
+
+    s.check(&n("x <= 0.5"), x.less_equal(0.5)?)?;
+    s.check(&n("x < y"), x.less(&y)?)?;
+    s.check(&n("x > y"), x.greater(&y)?)?;
+    s.check(&n("x >= 0.25"), x.greater_equal(0.25)?)?;
+    s.check(&n("x == x"), x.equal(&x)?)?;
+    s.check(&n("x != y"), x.not_equal(&y)?)?;
+
+    s.check(&n("astype f32"), x.astype::<f32>())?;
+    s.check(&n("astype i64"), (&y * 100.0).astype::<i64>())?;
+    s.check(
+        &n("astype bool"),
+        rng.integers(0, 2, shape, ch.clone())?.astype::<bool>(),
+    )?;
+
+    s.check(&n("sum"), x.sum())?;
+    s.check(&n("mean"), y.mean())?;
+    s.check(&n("sum i64"), rng.integers(-9, 9, shape, ch.clone())?.sum())?;
+    s.check(&n("sum axis 0"), x.sum_axis(0)?)?;
+    s.check(&n("sum axis 1"), y.sum_axis(1)?)?;
+    s.check(&n("mean axis 0"), x.mean_axis(0)?)?;
+    s.check(&n("mean axis 1"), y.mean_axis(1)?)?;
+    for split in [2, 3, 4, 16] {
+        let all = ReduceOptions::all().split_every(split);
+        let ax0 = ReduceOptions::axes([0]).keepdims(true).split_every(split);
+        let ax1 = ReduceOptions::axes([1]).split_every(split);
+        s.check(&n(&format!("sum split_every {split}")), x.sum_with(&all)?)?;
+        s.check(
+            &n(&format!("mean keepdims split_every {split}")),
+            y.mean_with(&all.clone().keepdims(true))?,
+        )?;
+        s.check(
+            &n(&format!("sum axis 0 keepdims split_every {split}")),
+            x.sum_with(&ax0)?,
+        )?;
+        s.check(
+            &n(&format!("mean axis 1 split_every {split}")),
+            y.mean_with(&ax1)?,
+        )?;
+        s.check(
+            &n(&format!("count_true axis 0 split_every {split}")),
+            x.less(0.3)?.count_true_with(&ax0)?,
+        )?;
+    }
+    s.check(&n("count_true"), x.less(&y)?.count_true())?;
+    s.check(
+        &n("sum axes [0, 1]"),
+        x.sum_with(&ReduceOptions::axes([0, 1]))?,
+    )?;
+
+    s.check(
+        &n("concatenate axis 0"),
+        ndtask::concatenate(&[&x, &y, &g], 0)?,
+    )?;
+    s.check(&n("concatenate axis 1"), ndtask::concatenate(&[&x, &y], 1)?)?;
+    s.check(
+        &n("sum of concatenate"),
+        ndtask::concatenate(&[&x, &g], 1)?.sum(),
+    )?;
+
+    // Several outputs over one shared graph, as `ndtask::compute` does.
+    s.check(
+        &n("tuple of 4"),
+        (x.sum(), y.mean(), &x + 1.0, y.sum_axis(0)?),
+    )?;
+    s.check(&n("tuple of 2"), (x.less(0.5)?.count_true(), &x * &y))?;
+    s.check(&n("vec"), vec![x.sum(), y.sum(), g.sum()])?;
+    Ok(())
+}
+
+fn one_d(s: &mut Suite) -> Result<(), Error> {
+    let a = arange(0i64, 1000, 3, 17)?;
+    s.check("arange i64", &a)?;
+    s.check("arange i64 sum", a.sum())?;
+    let f = arange(0.0f64, 10.0, 0.25, 7)?;
+    s.check("arange f64", &f)?;
+    s.check("arange f64 mean", f.mean())?;
+    s.check("linspace", linspace(0.0, 1.0, 101, true, 10)?)?;
+    s.check(
+        "linspace no endpoint mean",
+        linspace(-3.0, 5.0, 1000, false, 64)?.mean(),
+    )?;
+    // One chunk: every rank but rank 0 is idle.
+    let one = arange(0i64, 5, 1, 5)?;
+    s.check("one chunk", &one * 2)?;
+    s.check("one chunk sum", one.sum())?;
+    // Many chunks: a deep reduction tree crossing ranks.
+    let u = random::uniform::<f64>([100_000], [1_000], 3)?;
+    s.check("100 chunks sum", u.sum())?;
+    // A full reduction moves partial states (a few dozen bytes each), never 8 KB chunks.
+    let st = s.mpi.last_run();
+    if st.bytes_sent > 4096 || st.messages_sent > 16 {
+        s.failed.push(format!(
+            "100 chunks sum: this rank sent {} bytes in {} messages; only partials should move",
+            st.bytes_sent, st.messages_sent
+        ));
+    } else {
+        s.passed += 1;
+    }
+    s.check(
+        "100 chunks mean split_every 2",
+        u.mean_with(&ReduceOptions::all().split_every(2))?,
+    )?;
+    s.check("100 chunks count", u.greater(0.5)?.count_true())?;
+    Ok(())
+}
+
+/// Megabyte chunks moving both ways at once (MPI's rendezvous protocol, not eager sends): the
+/// concatenation's chunks and `b`'s chunks are split over the ranks differently.
+fn big(s: &mut Suite) -> Result<(), Error> {
+    let rng = random::default_rng(11);
+    let x = rng.uniform::<f64>([1024, 512], vec![128, 512])?;
+    let y = rng.uniform::<f64>([1024, 512], vec![128, 512])?;
+    let a = ndtask::concatenate(&[&x, &y], 0)?; // 16 chunks of 512 KiB
+    let b = rng.standard_normal::<f64>([2048, 512], vec![128, 512])?;
+    s.check("big a + b", &a + &b)?;
+    s.check("big (a * b).sum()", (&a * &b).sum())?;
+    s.check("big b - a, mean axis 0", (&b - &a).mean_axis(0)?)?;
+    Ok(())
+}
+
+/// Ranks that build different graphs must all get an error, not hang; the scheduler still
+/// works afterwards.
+fn mismatch(s: &mut Suite) -> Result<(), Error> {
+    let x = arange(0i64, 100, 1, 10)?;
+    let e = if s.mpi.rank() == 0 {
+        x.sum()
+    } else {
+        (&x + 1).sum()
+    };
+    let got = compute_local_with(&e, s.mpi);
+    match (got, s.mpi.ranks()) {
+        (Err(Error::Mpi(_)), r) if r > 1 => s.passed += 1,
+        (Ok(_), 1) => s.passed += 1,
+        (other, _) => s.failed.push(format!(
+            "graph mismatch: expected an MPI error, got {other:?}"
+        )),
+    }
+    s.check("after a mismatch", x.sum())
+}
+
+fn run(mpi: &MpiScheduler) -> Result<Suite<'_>, Error> {
+    let mut s = Suite {
+        mpi,
+        passed: 0,
+        failed: Vec::new(),
+    };
+    for (shape, chunks) in [
+        ([60, 50], [15, 20]), // 4 x 3 chunks
+        ([61, 47], [8, 9]),   // 8 x 6 uneven chunks
+        ([60, 50], [7, 50]),  // 9 row blocks
+        ([60, 50], [60, 50]), // one chunk: more ranks than chunks
+    ] {
+        two_d(&mut s, shape, chunks)?;
+    }
+    one_d(&mut s)?;
+    big(&mut s)?;
+    mismatch(&mut s)?;
+    // MPI is initialised once per process: a second scheduler is a clear error, not a panic.
+    match MpiScheduler::new() {
+        Err(Error::Mpi(_)) => s.passed += 1,
+        Err(e) => s.failed.push(format!("second scheduler: wrong error {e}")),
+        Ok(_) => s.failed.push("a second MPI scheduler was created".into()),
+    }
+    Ok(s)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let gather_to_all = args.iter().any(|a| a == "--gather-to-all");
+    let mut builder = MpiScheduler::builder().gather_to_all(gather_to_all);
+    if let Some(n) = args
+        .iter()
+        .position(|a| a == "--threads")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+    {
+        builder = builder.threads(n);
+    }
+    let code = match builder.build() {
+        Err(e) => {
+            eprintln!("mpi_check: {e}");
+            2
+        }
+        Ok(mpi) => {
+            let (rank, ranks) = (mpi.rank(), mpi.ranks());
+            match run(&mpi) {
+                Err(e) => {
+                    eprintln!("mpi_check: rank {rank} of {ranks}: {e}");
+                    1
+                }
+                Ok(s) if !s.failed.is_empty() => {
+                    for f in &s.failed {
+                        eprintln!("mpi_check: rank {rank} of {ranks}: FAILED {f}");
+                    }
+                    1
+                }
+                Ok(s) => {
+                    if rank == 0 {
+                        println!(
+                            "mpi_check: {} checks passed on {ranks} ranks ({} threads each{}); results bit-identical to sync",
+                            s.passed,
+                            mpi.threads(),
+                            if gather_to_all { ", outputs on every rank" } else { "" }
+                        );
+                    }
+                    0
+                }
+            }
+        }
+    };
+    std::process::exit(code);
+}

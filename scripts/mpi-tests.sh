@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The MPI suite: builds the examples with `--features mpi` and runs them under mpirun, the way
+# rsmpi's ci/run-examples.sh does. Each example asserts its own results; this script checks exit
+# codes (and, for the failure test and pi, what the ranks printed).
+#
+#   bash scripts/mpi-tests.sh            # needs an MPI library (Open MPI: libopenmpi-dev openmpi-bin)
+#
+# Ends with "mpi: N passed, M failed"; exits non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v mpirun >/dev/null; then
+  echo "mpirun not found: install an MPI library (e.g. apt-get install libopenmpi-dev openmpi-bin libclang-dev)" >&2
+  exit 1
+fi
+if [ "$(id -u)" = 0 ]; then
+  # Open MPI refuses to run as root without these.
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
+# More ranks than cores is part of the suite.
+MPIRUN=(mpirun --oversubscribe)
+EX=target/release/examples
+
+echo "== cargo build --release --features mpi --examples"
+cargo build --release --features mpi --examples || exit 1
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "ok   $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL $*"; }
+
+# Runs a command with a time limit; passes if it exits 0.
+check() {
+  local name=$1
+  shift
+  local out
+  if out=$(timeout 300 "$@" 2>&1); then
+    pass "$name"
+    printf '%s\n' "$out" | grep -E '^mpi_check:' | sed 's/^/     /'
+  else
+    fail "$name (exit $?)"
+    printf '%s\n' "$out" | tail -n 30
+  fi
+}
+
+echo "== unit tests of ndtask-mpi (placement, wire format; no MPI initialisation)"
+check "cargo test -p ndtask-mpi" cargo test --release -p ndtask-mpi
+
+echo "== every op against the sync scheduler, 1..4 ranks"
+for n in 1 2 3 4; do
+  check "mpi_check -n $n" "${MPIRUN[@]}" -n "$n" "$EX/mpi_check"
+done
+for n in 2 3; do
+  check "mpi_check -n $n --gather-to-all" "${MPIRUN[@]}" -n "$n" "$EX/mpi_check" --gather-to-all
+done
+check "mpi_check -n 2 --threads 3" "${MPIRUN[@]}" -n 2 --bind-to none "$EX/mpi_check" --threads 3
+# The suite's one-chunk arrays leave ranks idle at any size; 6 ranks also splits 4-chunk ones unevenly.
+check "mpi_check -n 6 (more ranks than chunks)" "${MPIRUN[@]}" -n 6 "$EX/mpi_check"
+
+echo "== a task failing on rank 1 of 3 fails every rank, quickly"
+start=$(date +%s%N)
+out=$(timeout 20 "${MPIRUN[@]}" -n 3 "$EX/mpi_fail" 2>&1)
+rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+errors=$(printf '%s\n' "$out" | grep -E '^mpi_fail: rank [0-9]+ of 3 got the expected error' | sed 's/^mpi_fail: rank [0-9]* of 3 //' | sort | uniq -c)
+ranks_ok=$(printf '%s\n' "$out" | grep -cE '^mpi_fail: rank [0-9]+ of 3 got the expected error')
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ] \
+  && [ "$ms" -lt 10000 ] && [ "$ranks_ok" = 3 ] && [ "$(printf '%s\n' "$errors" | wc -l)" = 1 ] \
+  && ! printf '%s\n' "$out" | grep -q 'FAILED'; then
+  pass "mpi_fail -n 3: exit $rc after $ms ms, the same error on all 3 ranks"
+  printf '%s\n' "$errors" | sed 's/^ *\([0-9]*\) /     \1 ranks /'
+else
+  fail "mpi_fail -n 3: exit $rc after $ms ms, $ranks_ok of 3 ranks reported the expected error"
+  printf '%s\n' "$out" | grep -v '^ ' | tail -n 30
+fi
+
+echo "== pi: the same bits on K ranks as on threads"
+pi_args=(--throws 2e7 --chunk 1e6 --json)
+field() { grep -o "\"$1\":[^,}]*" | tail -n 1 | cut -d: -f2; }
+ref=$("$EX/pi_chunked" --scheduler threaded "${pi_args[@]}" | tail -n 1 | field pi)
+echo "     threaded: pi = $ref"
+for k in 1 2 3 4 32; do
+  line=$(timeout 120 "${MPIRUN[@]}" -n "$k" "$EX/pi_chunked" --scheduler mpi "${pi_args[@]}" 2>&1 | tail -n 1)
+  got=$(printf '%s' "$line" | field pi)
+  ranks=$(printf '%s' "$line" | field ranks)
+  if [ -n "$ref" ] && [ "$got" = "$ref" ] && [ "$ranks" = "$k" ]; then
+    pass "pi_chunked -n $k: pi = $got, ranks = $ranks"
+  else
+    fail "pi_chunked -n $k: pi = '$got' (threaded '$ref'), ranks = '$ranks'"
+    printf '%s\n' "$line"
+  fi
+done
+
+echo "== --scheduler auto picks MPI under mpirun with several ranks, threads otherwise"
+sched=$("${MPIRUN[@]}" -n 2 "$EX/pi_chunked" --scheduler auto "${pi_args[@]}" 2>&1 | tail -n 1 | field scheduler)
+[ "$sched" = '"mpi"' ] && pass "auto under mpirun -n 2: $sched" || fail "auto under mpirun -n 2: '$sched'"
+sched=$("$EX/pi_chunked" --scheduler auto "${pi_args[@]}" 2>&1 | tail -n 1 | field scheduler)
+[ "$sched" = '"threaded"' ] && pass "auto without mpirun: $sched" || fail "auto without mpirun: '$sched'"
+
+echo "mpi: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
