@@ -45,6 +45,12 @@ impl<T: Bits> Bits for ArrayD<T> {
         self.iter().for_each(|v| v.bits(out));
     }
 }
+impl<T: Bits> Bits for ndarray::Array1<T> {
+    fn bits(&self, out: &mut Vec<u64>) {
+        out.push(self.len() as u64);
+        self.iter().for_each(|v| v.bits(out));
+    }
+}
 impl<T: Bits> Bits for Vec<T> {
     fn bits(&self, out: &mut Vec<u64>) {
         self.iter().for_each(|v| v.bits(out));
@@ -243,6 +249,89 @@ fn one_d(s: &mut Suite) -> Result<(), Error> {
     Ok(())
 }
 
+/// The wider array API (element-wise math, more reductions, scans, indexing, reshaping, user
+/// functions, matmul, statistics): the same bits as the sync scheduler.
+fn api(s: &mut Suite) -> Result<(), Error> {
+    use ndarray::s;
+    let rng = random::default_rng(5);
+    let x = rng.normal::<f64>(0.0, 3.0, [40, 30], vec![9, 7])?;
+    let y = rng.uniform::<f64>([40, 30], vec![13, 30])?; // other chunks: aligned automatically
+    let row = rng.uniform::<f64>([30], vec![8])?; // broadcast along axis 0
+    let pos = x.abs() + 0.5;
+    s.check(
+        "sqrt exp ln tanh",
+        pos.sqrt() + x.tanh() - pos.ln() + (&x * 0.1).exp(),
+    )?;
+    s.check(
+        "sin cos floor ceil round",
+        x.sin() * x.cos() + x.floor() - x.ceil() + x.round(),
+    )?;
+    s.check(
+        "powi powf clip",
+        x.powi(3) + pos.powf(0.5) + x.clip(-1.0, 1.0)?,
+    )?;
+    s.check("maximum minimum", x.maximum(&y)? - x.minimum(&y)?)?;
+    s.check("broadcast row", &x + &row)?;
+    let b = x.greater(0.0)?;
+    s.check("where", ndtask::where_(&b, &x, &y)?)?;
+    s.check("logic", (&b & &y.less(0.5)?) | !&b)?;
+    s.check("min max prod", (x.min(), x.max(), (&y + 0.5).prod()))?;
+    s.check(
+        "var std",
+        (
+            x.var(0.0),
+            x.std(1.0),
+            x.var_with(&ReduceOptions::axes([0]), 1.0)?,
+        ),
+    )?;
+    s.check(
+        "argmax argmin",
+        (x.argmax()?, x.argmin_axis(0)?, x.argmax_axis(1)?),
+    )?;
+    s.check(
+        "any all count_nonzero",
+        (b.any(), b.all(), x.round().count_nonzero()),
+    )?;
+    let nans = ndtask::where_(&y.less(0.2)?, f64::NAN, &x)?;
+    s.check(
+        "nan reductions",
+        (
+            nans.nansum(),
+            nans.nanmean(),
+            nans.nanmax(),
+            nans.nanstd(0.0),
+        ),
+    )?;
+    s.check(
+        "cumsum cumprod",
+        (x.cumsum(0)?, (&y * 0.1 + 1.0).cumprod(1)?),
+    )?;
+    s.check("slice", x.slice(s![3..37;2, -5..])?)?;
+    s.check("slice index", x.slice(s![-1, 2..20;-3])?)?;
+    s.check("rechunk transpose", x.rechunk([20, 10])?.t())?;
+    s.check(
+        "reshape",
+        x.rechunk([8, 30])?
+            .reshape([1200])?
+            .rechunk([300])?
+            .reshape([40, 30])?,
+    )?;
+    s.check("stack squeeze", ndtask::stack(&[&x, &y], 0)?.squeeze(None)?)?;
+    s.check("expand_dims", x.expand_dims(1)?.sum_axis(0)?)?;
+    s.check("map_blocks", x.map_blocks(|c| c.mapv(|v| v * v)))?;
+    s.check("matmul", x.dot(&y.t())?)?;
+    s.check("matvec", x.dot(&row)?)?;
+    let (h, _) = x.histogram(12, (-6.0, 6.0))?;
+    s.check("histogram", h)?;
+    s.check(
+        "bincount",
+        rng.integers(0, 9, [1000], vec![77])?.bincount(9)?,
+    )?;
+    let flat = rng.uniform::<f64>([500], vec![60])?;
+    s.check("compress", flat.compress(&flat.greater(0.7)?)?)?;
+    Ok(())
+}
+
 /// Megabyte chunks moving both ways at once (MPI's rendezvous protocol, not eager sends): the
 /// concatenation's chunks and `b`'s chunks are split over the ranks differently.
 fn big(s: &mut Suite) -> Result<(), Error> {
@@ -292,6 +381,7 @@ fn run(mpi: &MpiScheduler) -> Result<Suite<'_>, Error> {
         two_d(&mut s, shape, chunks)?;
     }
     one_d(&mut s)?;
+    api(&mut s)?;
     big(&mut s)?;
     mismatch(&mut s)?;
     // MPI is initialised once per process: a second scheduler is a clear error, not a panic.

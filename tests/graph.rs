@@ -155,3 +155,35 @@ fn a_memory_budget_changes_nothing_but_the_schedule() {
         }
     }
 }
+
+#[test]
+fn a_reduction_streams_through_a_concatenation() {
+    let x = random::uniform::<f64>([500, 40], [100, 20], 4).unwrap();
+    let y = random::uniform::<f64>([300, 40], [100, 20], 5).unwrap() * 2.0;
+    let c = concatenate(&[&x, &y, &x], 0).unwrap();
+    let s = c.sum_axis(0).unwrap();
+    let g = s.task_graph().unwrap();
+    // No chunk of x or y is materialised: the partials generate them as they fold them.
+    assert!(
+        g.op_names().iter().all(|n| !n.starts_with("fused")),
+        "{:?}",
+        g.op_names()
+    );
+    let partial = &g.op_names()[0];
+    assert!(
+        partial.contains(
+            "concatenate: fused[uniform], fused[uniform, multiply-scalar], fused[uniform]"
+        ),
+        "{partial}"
+    );
+    // A source also read elsewhere is materialised once and read by the streamed partials.
+    let shared = concatenate(&[&x, &(&x * 2.0)], 0).unwrap().sum();
+    let names = shared.task_graph().unwrap().op_names();
+    assert_eq!(names[0], "fused[uniform]", "{names:?}");
+    // The same bits as when the concatenation is materialised (it is also an output here).
+    let (streamed, _) = compute((&s, &c)).unwrap();
+    assert_eq!(s.compute_with(&ndtask::SyncScheduler).unwrap(), streamed);
+    let full = c.sum().compute().unwrap();
+    let (full_mat, _) = compute((c.sum(), &c)).unwrap();
+    assert_eq!(full.to_bits(), full_mat.to_bits());
+}

@@ -137,7 +137,8 @@ pub(crate) enum Role {
     Member(*const Node),
     /// Roots a region whose chunks are materialised as tasks.
     Materialized,
-    /// Roots a region that its one consumer, a reduction, streams through.
+    /// Roots a region that its one consumer, a reduction (directly or through a concatenation
+    /// that only the reduction reads), streams through.
     Streamed,
 }
 
@@ -165,9 +166,18 @@ pub(crate) fn assign_regions(
             })
             .reduce(|a, b| if a == b { a } else { None })
             .flatten();
+        // A concatenation read only by a reduction is streamed through: each of its chunks is
+        // folded straight from the input region that makes it (regenerating a source that the
+        // concatenation repeats costs less than writing and re-reading its chunks).
+        let concat_into_reduce = |c: &Arc<Node>| {
+            matches!(c.kind, NodeKind::Concat { .. })
+                && !outputs.iter().any(|o| Arc::ptr_eq(o, c))
+                && matches!(consumers.get(&c.key()).map(|v| v.as_slice()), Some([r]) if matches!(r.kind, NodeKind::Reduce(_)))
+        };
         let r = match (is_output, shared_root, cons) {
             (false, Some(root), _) => Role::Member(root),
             (false, None, [c]) if matches!(c.kind, NodeKind::Reduce(_)) => Role::Streamed,
+            (false, None, [c]) if concat_into_reduce(c) => Role::Streamed,
             _ => Role::Materialized,
         };
         role.insert(n.key(), r);

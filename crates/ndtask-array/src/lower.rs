@@ -6,7 +6,7 @@
 
 use crate::fuse::{assign_regions, build_program, Program, Role};
 use crate::plan::{BlockKernel, Node, NodeKind, ReduceSpec};
-use crate::reduce::{leading, Place, ReduceKernel};
+use crate::reduce::{leading, Place, ReduceKernel, TileSink};
 use ndtask_core::{ravel, unravel, Chunk, ChunkGrid, Error, Op, Result, TaskGraph, TaskId};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -117,6 +117,14 @@ impl Lowerer {
                     .map(|b| self.graph.add_task(op, b, &deps_for(&leaf_tasks, b)))
                     .collect::<Result<Vec<_>>>()?
             }
+            NodeKind::Concat { inputs, .. }
+                if inputs
+                    .iter()
+                    .any(|i| self.role.get(&i.key()) == Some(&Role::Streamed)) =>
+            {
+                // Streamed through by the reduction that reads it (see `fuse::assign_regions`).
+                return Ok(());
+            }
             NodeKind::Concat { inputs, axis } => self.lower_concat(n, inputs, *axis)?,
             NodeKind::Blocks { inputs, kernel } => {
                 let lists = self.leaf_tasks(inputs)?;
@@ -160,30 +168,38 @@ impl Lowerer {
         inputs: &[Arc<Node>],
         axis: usize,
     ) -> Result<Vec<TaskId>> {
-        // Which input, and which of its blocks, each output block along `axis` comes from.
-        let mut along = Vec::new();
-        for (k, i) in inputs.iter().enumerate() {
-            along.extend((0..i.grid.nblocks()[axis]).map(|b| (k, b)));
-        }
         let lists = self.leaf_tasks(inputs)?;
-        let dims = n.grid.nblocks();
-        (0..n.grid.num_chunks())
-            .map(|b| {
-                let mut idx = unravel(&dims, b);
-                let (k, local) = along[idx[axis]];
-                idx[axis] = local;
-                Ok(lists[k][ravel(&inputs[k].grid.nblocks(), &idx)])
-            })
-            .collect()
+        Ok(concat_route(n, inputs, axis)
+            .into_iter()
+            .map(|(k, lb)| lists[k][lb])
+            .collect())
     }
 
     fn lower_reduce(&mut self, n: &Arc<Node>, spec: &ReduceSpec) -> Result<Vec<TaskId>> {
         let input = &spec.input;
-        let (program, leaves) = match self.role.get(&input.key()) {
-            Some(Role::Streamed) => build_program(input, &self.role),
-            _ => (Program::leaf(input.dtype), vec![input.clone()]),
+        let source =
+            |l: &Self, n: &Arc<Node>| -> Result<(Program, ChunkGrid, Vec<Arc<Vec<TaskId>>>)> {
+                let (program, leaves) = match l.role.get(&n.key()) {
+                    Some(Role::Streamed) => build_program(n, &l.role),
+                    _ => (Program::leaf(n.dtype), vec![n.clone()]),
+                };
+                Ok((program, n.grid.clone(), l.leaf_tasks(&leaves)?))
+            };
+        // Through a streamed concatenation, each block routes to one of its inputs.
+        let (sources, route) = match &input.kind {
+            NodeKind::Concat { inputs, axis } if !self.tasks.contains_key(&input.key()) => {
+                let sources = inputs
+                    .iter()
+                    .map(|i| source(self, i))
+                    .collect::<Result<Vec<_>>>()?;
+                (sources, Some(concat_route(input, inputs, *axis)))
+            }
+            _ => (vec![source(self, input)?], None),
         };
-        let leaf_tasks = self.leaf_tasks(&leaves)?;
+        let deps_of = |b: usize| -> Vec<TaskId> {
+            let (k, local) = route.as_ref().map_or((0, b), |r| r[b]);
+            deps_for(&sources[k].2, local)
+        };
         let in_grid = input.grid.clone();
         let out_grid = n.grid.clone();
         let axes = spec.axes.clone();
@@ -200,8 +216,10 @@ impl Lowerer {
                 .collect();
         }
         let needs_combine = axes.iter().any(|&a| dims[a] > 1);
+        let deps: Vec<Vec<TaskId>> = (0..dims.iter().product()).map(deps_of).collect();
         let partial = PartialOp {
-            program,
+            sources: sources.into_iter().map(|(p, g, _)| (p, g)).collect(),
+            route,
             all: axes.len() == in_grid.ndim(),
             grid: in_grid,
             kernel: kernel.clone(),
@@ -209,8 +227,10 @@ impl Lowerer {
             finalize: (!needs_combine).then(|| out_grid.clone()),
         };
         let op = self.graph.add_op(Arc::new(partial));
-        let mut level = (0..dims.iter().product())
-            .map(|b| self.graph.add_task(op, b, &deps_for(&leaf_tasks, b)))
+        let mut level = deps
+            .iter()
+            .enumerate()
+            .map(|(b, d)| self.graph.add_task(op, b, d))
             .collect::<Result<Vec<_>>>()?;
 
         let mut depth = 0;
@@ -256,6 +276,23 @@ impl Lowerer {
         }
         Ok(level)
     }
+}
+
+/// For each block of a concatenation: (input number, block number in that input's grid).
+fn concat_route(n: &Arc<Node>, inputs: &[Arc<Node>], axis: usize) -> Vec<(usize, usize)> {
+    let mut along = Vec::new();
+    for (k, i) in inputs.iter().enumerate() {
+        along.extend((0..i.grid.nblocks()[axis]).map(|b| (k, b)));
+    }
+    let dims = n.grid.nblocks();
+    (0..n.grid.num_chunks())
+        .map(|b| {
+            let mut idx = unravel(&dims, b);
+            let (k, local) = along[idx[axis]];
+            idx[axis] = local;
+            (k, ravel(&inputs[k].grid.nblocks(), &idx))
+        })
+        .collect()
 }
 
 /// The tasks of leaf inputs that block `b` reads.
@@ -310,7 +347,12 @@ impl Op for FusedOp {
 /// The first layer of a reduction: one chunk to its partial state (finalised at once when the
 /// reduced axes have one block each).
 struct PartialOp {
-    program: Program,
+    /// Where the input values come from: the reduction's input, or each input of a
+    /// concatenation the reduction streams through.
+    sources: Vec<(Program, ChunkGrid)>,
+    /// With several sources: for each input block, (source, block number in its grid).
+    route: Option<Vec<(usize, usize)>>,
+    /// The reduction's input grid.
     grid: ChunkGrid,
     kernel: Arc<dyn ReduceKernel>,
     axes: Vec<usize>,
@@ -320,32 +362,46 @@ struct PartialOp {
 
 impl Op for PartialOp {
     fn name(&self) -> String {
-        let input = if self.program.is_leaf() {
-            String::new()
-        } else {
-            format!("({})", self.program.name())
+        let names: Vec<String> = self
+            .sources
+            .iter()
+            .filter(|(p, _)| !p.is_leaf())
+            .map(|(p, _)| p.name())
+            .collect();
+        let input = match (names.len(), &self.route) {
+            (0, _) => String::new(),
+            (_, None) => format!("({})", names.join(", ")),
+            (_, Some(_)) => format!("(concatenate: {})", names.join(", ")),
         };
         format!("{}-partial{input}", self.kernel.name())
     }
     fn run(&self, block: usize, inputs: &[&Chunk]) -> Result<Chunk> {
-        let idx = self.grid.unravel(block);
-        let place = Place::new(&self.grid, &idx);
-        let state = match (self.all, self.program.is_leaf()) {
+        let place = Place::new(&self.grid, &self.grid.unravel(block));
+        let (k, local) = match &self.route {
+            Some(r) => r
+                .get(block)
+                .copied()
+                .ok_or_else(|| Error::internal("block outside the route"))?,
+            None => (0, block),
+        };
+        let (program, grid) = self
+            .sources
+            .get(k)
+            .ok_or_else(|| Error::internal("unknown source"))?;
+        let idx = grid.unravel(local);
+        let mut tiles = |sink: &mut TileSink<'_>| program.for_each_tile(grid, &idx, inputs, sink);
+        let state = match (self.all, program.is_leaf()) {
             (true, true) => self.kernel.partial_all(leaf(inputs)?, &place)?,
-            (true, false) => self.kernel.partial_tiles(
-                &mut |sink| self.program.for_each_tile(&self.grid, &idx, inputs, sink),
-                &place,
-            )?,
+            (true, false) => self.kernel.partial_tiles(&mut tiles, &place)?,
             (false, true) => self
                 .kernel
                 .partial_axes(leaf(inputs)?, &self.axes, &place)?,
-            (false, false) if leading(&self.axes) => self.kernel.partial_leading_tiles(
-                &mut |sink| self.program.for_each_tile(&self.grid, &idx, inputs, sink),
-                self.axes.len(),
-                &place,
-            )?,
+            (false, false) if leading(&self.axes) => {
+                self.kernel
+                    .partial_leading_tiles(&mut tiles, self.axes.len(), &place)?
+            }
             (false, false) => {
-                let chunk = self.program.materialize(&self.grid, &idx, inputs)?;
+                let chunk = program.materialize(grid, &idx, inputs)?;
                 self.kernel.partial_axes(&chunk, &self.axes, &place)?
             }
         };
