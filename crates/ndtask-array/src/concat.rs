@@ -10,8 +10,8 @@ use ndtask_core::{Element, Error, Result};
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] for an empty list; [`Error::Axis`] if `axis` is out of range;
-/// [`Error::Shape`] if the number of dimensions, the other axes' lengths, or their chunks
-/// differ.
+/// [`Error::Shape`] if the number of dimensions or the other axes' lengths differ. Different
+/// chunkings of the other axes are aligned to their common boundaries.
 ///
 /// # Examples
 /// ```
@@ -52,19 +52,31 @@ pub fn concatenate<T: Element>(arrays: &[&Array<T>], axis: usize) -> Result<Arra
                 "cannot concatenate shapes {shape0:?} and {s:?} along axis {axis}: other axes differ"
             )));
         }
-        let chunks_differ =
-            (0..s.len()).any(|i| i != axis && a.grid().axis_sizes(i) != first.grid().axis_sizes(i));
-        if chunks_differ {
-            return Err(Error::Shape(format!(
-                "cannot concatenate arrays with chunks {:?} and {:?} along axis {axis}: chunks of the other axes differ",
-                first.chunks(),
-                a.chunks()
-            )));
-        }
         sizes.extend(a.grid().axis_sizes(axis));
     }
-    let grid = first.grid().with_axis_sizes(axis, sizes);
-    let inputs = arrays.iter().map(|a| a.node.clone()).collect();
+    // Other axes: align every input to the common refinement of their chunk boundaries.
+    let common: Vec<Vec<usize>> = (0..shape0.len())
+        .map(|i| {
+            let all: Vec<Vec<usize>> = arrays.iter().map(|a| a.grid().axis_sizes(i)).collect();
+            crate::blocks::common_sizes(&all)
+        })
+        .collect();
+    let inputs = arrays
+        .iter()
+        .map(|a| {
+            let mut want = common.clone();
+            want[axis] = a.grid().axis_sizes(axis);
+            let want = ndtask_core::ChunkGrid::from_sizes(want);
+            if want == *a.grid() {
+                a.node.clone()
+            } else {
+                crate::blocks::rechunk_node(&a.node, want)
+            }
+        })
+        .collect();
+    let mut grid_sizes = common;
+    grid_sizes[axis] = sizes;
+    let grid = ndtask_core::ChunkGrid::from_sizes(grid_sizes);
     Ok(Array::from_node(Node::new(
         NodeKind::Concat { inputs, axis },
         grid,
