@@ -12,6 +12,9 @@
 #              warm-up run of its workload first)
 #   THREADS    threads of every side (default 2)
 #   VENV       the Python virtual environment for Dask (default bench-venv/, ignored by git)
+#   NATIVE     1 (default): build the Rust side (ndtask and the loop alike) with
+#              `-C target-cpu=native`, as HPC codes are built; 0: the portable default target
+#              (SSE2 only on x86-64). NumPy picks its SIMD kernels at run time either way.
 #
 # Each run is one process under /usr/bin/time -v, so its "Maximum resident set size" is the
 # peak memory of that workload alone. Sides are interleaved (ndtask, baseline, Dask, then the
@@ -42,8 +45,14 @@ fi
 PY="$VENV/bin/python"
 
 echo "== building the release example" >&2
+NATIVE=${NATIVE:-1}
+if [ "$NATIVE" = 1 ]; then
+  # A separate target folder, so the portable build in target/ is not rebuilt back and forth.
+  export CARGO_TARGET_DIR=target/native RUSTFLAGS="${RUSTFLAGS:-} -C target-cpu=native"
+fi
 cargo build --release --quiet --example bench_workloads
-BIN=target/release/examples/bench_workloads
+BIN=${CARGO_TARGET_DIR:-target}/release/examples/bench_workloads
+echo "== Rust built with RUSTFLAGS='${RUSTFLAGS:-}'" >&2
 
 # Jobs are "workload:threads".
 jobs=()
