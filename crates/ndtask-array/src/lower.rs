@@ -177,14 +177,17 @@ impl Lowerer {
 
     fn lower_reduce(&mut self, n: &Arc<Node>, spec: &ReduceSpec) -> Result<Vec<TaskId>> {
         let input = &spec.input;
-        let source =
-            |l: &Self, n: &Arc<Node>| -> Result<(Program, ChunkGrid, Vec<Arc<Vec<TaskId>>>)> {
-                let (program, leaves) = match l.role.get(&n.key()) {
-                    Some(Role::Streamed) => build_program(n, &l.role),
-                    _ => (Program::leaf(n.dtype), vec![n.clone()]),
-                };
-                Ok((program, n.grid.clone(), l.leaf_tasks(&leaves)?))
+        let source = |l: &Self, n: &Arc<Node>| -> Result<Source> {
+            let (program, leaves) = match l.role.get(&n.key()) {
+                Some(Role::Streamed) => build_program(n, &l.role),
+                _ => (Program::leaf(n.dtype), vec![n.clone()]),
             };
+            Ok(Source {
+                program,
+                grid: n.grid.clone(),
+                leaf_tasks: l.leaf_tasks(&leaves)?,
+            })
+        };
         // Through a streamed concatenation, each block routes to one of its inputs.
         let (sources, route) = match &input.kind {
             NodeKind::Concat { inputs, axis } if !self.tasks.contains_key(&input.key()) => {
@@ -198,7 +201,7 @@ impl Lowerer {
         };
         let deps_of = |b: usize| -> Vec<TaskId> {
             let (k, local) = route.as_ref().map_or((0, b), |r| r[b]);
-            deps_for(&sources[k].2, local)
+            deps_for(&sources[k].leaf_tasks, local)
         };
         let in_grid = input.grid.clone();
         let out_grid = n.grid.clone();
@@ -218,7 +221,7 @@ impl Lowerer {
         let needs_combine = axes.iter().any(|&a| dims[a] > 1);
         let deps: Vec<Vec<TaskId>> = (0..dims.iter().product()).map(deps_of).collect();
         let partial = PartialOp {
-            sources: sources.into_iter().map(|(p, g, _)| (p, g)).collect(),
+            sources: sources.into_iter().map(|s| (s.program, s.grid)).collect(),
             route,
             all: axes.len() == in_grid.ndim(),
             grid: in_grid,
@@ -276,6 +279,14 @@ impl Lowerer {
         }
         Ok(level)
     }
+}
+
+/// Where a reduction's partials read their values from: a program over a grid, and the tasks of
+/// the chunks the program's leaves read.
+struct Source {
+    program: Program,
+    grid: ChunkGrid,
+    leaf_tasks: Vec<Arc<Vec<TaskId>>>,
 }
 
 /// For each block of a concatenation: (input number, block number in that input's grid).
