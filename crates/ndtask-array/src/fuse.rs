@@ -28,15 +28,50 @@ pub(crate) enum Step {
 pub(crate) struct Program {
     steps: Vec<Step>,
     dtypes: Vec<DType>,
+    /// The tile register each step writes. A register is reused once the value in it has been
+    /// read for the last time (and only for the same element type), so a long chain keeps a few
+    /// tiles in L1 cache instead of one per operator.
+    slots: Vec<usize>,
+}
+
+/// Assigns registers: step `i` gets a free register of its type whose value is dead, never one
+/// of its own inputs.
+fn assign_slots(steps: &[Step], dtypes: &[DType]) -> Vec<usize> {
+    let n = steps.len();
+    let mut last_use: Vec<usize> = (0..n).collect();
+    for (i, s) in steps.iter().enumerate() {
+        if let Step::Map(_, args) = s {
+            args.iter().for_each(|&a| last_use[a] = last_use[a].max(i));
+        }
+    }
+    if let Some(l) = last_use.last_mut() {
+        *l = usize::MAX; // the result is read by the sink after the last step
+    }
+    let mut slot_types: Vec<DType> = Vec::new();
+    let mut busy_until: Vec<usize> = Vec::new();
+    let mut slots = Vec::with_capacity(n);
+    for i in 0..n {
+        let free = (0..slot_types.len()).find(|&r| slot_types[r] == dtypes[i] && busy_until[r] < i);
+        let r = free.unwrap_or_else(|| {
+            slot_types.push(dtypes[i]);
+            busy_until.push(0);
+            slot_types.len() - 1
+        });
+        busy_until[r] = last_use[i];
+        slots.push(r);
+    }
+    slots
 }
 
 impl Program {
     /// A program that just reads its one input chunk.
     pub fn leaf(dtype: DType) -> Self {
-        Program {
-            steps: vec![Step::Leaf(0)],
-            dtypes: vec![dtype],
-        }
+        Self::new(vec![Step::Leaf(0)], vec![dtype])
+    }
+
+    fn new(steps: Vec<Step>, dtypes: Vec<DType>) -> Self {
+        let slots = assign_slots(&steps, &dtypes);
+        Program { steps, dtypes, slots }
     }
 
     /// Whether the program only reads its input chunk.
@@ -79,36 +114,43 @@ impl Program {
                 _ => Ok(None),
             })
             .collect::<Result<_>>()?;
-        let mut regs: Vec<Buf> = self
-            .dtypes
-            .iter()
-            .map(|d| Buf::with_capacity(*d, TILE.min(len)))
+        let nregs = self.slots.iter().max().map_or(0, |m| m + 1);
+        let mut regs: Vec<Buf> = (0..nregs)
+            .map(|r| {
+                let i = self.slots.iter().position(|&s| s == r).unwrap_or(0);
+                Buf::with_capacity(self.dtypes[i], TILE.min(len))
+            })
             .collect();
-        let last = self.steps.len() - 1;
+        let last = self.slots[self.steps.len() - 1];
         let mut off = 0;
         while off < len {
             let n = TILE.min(len - off);
             for (i, step) in self.steps.iter().enumerate() {
-                let (before, rest) = regs.split_at_mut(i);
-                let out = &mut rest[0];
-                match step {
+                // Take the output register out, so the inputs (other registers) can be borrowed.
+                let slot = self.slots[i];
+                let mut out = std::mem::replace(&mut regs[slot], Buf::Bool(Vec::new()));
+                let out = &mut out;
+                let result = match step {
                     Step::Source(_) => match &mut cursors[i] {
-                        Some(c) => c.fill(out, n),
-                        None => return Err(Error::internal("source step without a cursor")),
+                        Some(c) => {
+                            c.fill(out, n);
+                            Ok(())
+                        }
+                        None => Err(Error::internal("source step without a cursor")),
                     },
-                    Step::Leaf(k) => {
-                        let chunk = leaves
-                            .get(*k)
-                            .ok_or_else(|| Error::internal(format!("missing input chunk {k}")))?;
-                        out.load_from(chunk, off, n)?;
-                    }
+                    Step::Leaf(k) => match leaves.get(*k) {
+                        Some(chunk) => out.load_from(chunk, off, n),
+                        None => Err(Error::internal(format!("missing input chunk {k}"))),
+                    },
                     Step::Map(kernel, args) => {
                         // Kernels take at most three inputs; a fixed array avoids an allocation per tile.
                         let ins: [&Buf; 3] =
-                            std::array::from_fn(|j| &before[args.get(j).copied().unwrap_or(0)]);
-                        kernel.apply(&ins[..args.len().min(3)], out, n)?;
+                            std::array::from_fn(|j| &regs[self.slots[args.get(j).copied().unwrap_or(0)]]);
+                        kernel.apply(&ins[..args.len().min(3)], out, n)
                     }
-                }
+                };
+                regs[slot] = std::mem::replace(out, Buf::Bool(Vec::new()));
+                result?;
             }
             sink(&regs[last], n)?;
             off += n;
@@ -199,13 +241,7 @@ pub(crate) fn build_program(
         leaves: Vec::new(),
     };
     b.visit(root);
-    (
-        Program {
-            steps: b.steps,
-            dtypes: b.dtypes,
-        },
-        b.leaves,
-    )
+    (Program::new(b.steps, b.dtypes), b.leaves)
 }
 
 struct Builder<'a> {
