@@ -71,7 +71,11 @@ impl Program {
 
     fn new(steps: Vec<Step>, dtypes: Vec<DType>) -> Self {
         let slots = assign_slots(&steps, &dtypes);
-        Program { steps, dtypes, slots }
+        Program {
+            steps,
+            dtypes,
+            slots,
+        }
     }
 
     /// Whether the program only reads its input chunk.
@@ -144,8 +148,9 @@ impl Program {
                     },
                     Step::Map(kernel, args) => {
                         // Kernels take at most three inputs; a fixed array avoids an allocation per tile.
-                        let ins: [&Buf; 3] =
-                            std::array::from_fn(|j| &regs[self.slots[args.get(j).copied().unwrap_or(0)]]);
+                        let ins: [&Buf; 3] = std::array::from_fn(|j| {
+                            &regs[self.slots[args.get(j).copied().unwrap_or(0)]]
+                        });
                         kernel.apply(&ins[..args.len().min(3)], out, n)
                     }
                 };
