@@ -71,26 +71,21 @@ impl Bounds {
 
 /// Merged block boundaries of several chunkings of one axis (the coarsest common refinement).
 pub(crate) fn common_sizes(axes: &[Vec<usize>]) -> Vec<usize> {
-    let mut out = Vec::new();
-    let mut last = 0;
-    let mut all: Vec<usize> = axes
+    // Every chunk end of every chunking, once, in order; the sizes are the gaps between them.
+    let mut cuts: Vec<usize> = axes
         .iter()
         .flat_map(|sizes| {
-            sizes.iter().scan(0, |acc, &s| {
-                *acc += s;
-                Some(*acc)
+            sizes.iter().scan(0, |end, &s| {
+                *end += s;
+                Some(*end)
             })
         })
         .collect();
-    all.sort_unstable();
-    all.dedup();
-    for c in all {
-        if c > last {
-            out.push(c - last);
-            last = c;
-        }
-    }
-    out
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts.iter()
+        .scan(0, |last, &c| Some(c - std::mem::replace(last, c)))
+        .collect()
 }
 
 struct Rechunk<T> {
@@ -331,6 +326,16 @@ pub(crate) fn rechunk_node(n: &Arc<Node>, to: ChunkGrid) -> Arc<Node> {
 }
 
 impl<T: Element> Array<T> {
+    /// The same elements in C order, with the chunk shapes of `grid` (same block numbering).
+    fn reaxis(&self, grid: ChunkGrid, name: &'static str) -> Array<T> {
+        let kernel = Reaxis::<T> {
+            shape_of: grid.clone(),
+            name,
+            _t: PhantomData,
+        };
+        blocks(vec![self.node.clone()], grid, kernel)
+    }
+
     /// The same array cut into different chunks (a block shape or explicit sizes).
     ///
     /// # Errors
@@ -400,12 +405,7 @@ impl<T: Element> Array<T> {
         let mut sizes = self.chunks();
         sizes.insert(axis, vec![1]);
         let grid = ChunkGrid::from_sizes(sizes);
-        let kernel = Reaxis::<T> {
-            shape_of: grid.clone(),
-            name: "expand_dims",
-            _t: PhantomData,
-        };
-        Ok(blocks(vec![self.node.clone()], grid, kernel))
+        Ok(self.reaxis(grid, "expand_dims"))
     }
 
     /// Same as [`Array::expand_dims`] (ndarray's name).
@@ -451,12 +451,7 @@ impl<T: Element> Array<T> {
             .map(|(_, s)| s)
             .collect();
         let grid = ChunkGrid::from_sizes(sizes);
-        let kernel = Reaxis::<T> {
-            shape_of: grid.clone(),
-            name: "squeeze",
-            _t: PhantomData,
-        };
-        Ok(blocks(vec![self.node.clone()], grid, kernel))
+        Ok(self.reaxis(grid, "squeeze"))
     }
 
     /// Broadcasts to `shape` (NumPy rules); stretched axes get one chunk per `chunks` of the
@@ -548,12 +543,7 @@ impl<T: Element> Array<T> {
                 T::default(),
             );
         }
-        let kernel = Reaxis::<T> {
-            shape_of: grid.clone(),
-            name: "reshape",
-            _t: PhantomData,
-        };
-        Ok(blocks(vec![self.node.clone()], grid, kernel))
+        Ok(self.reaxis(grid, "reshape"))
     }
 }
 

@@ -3,6 +3,7 @@
 //! input they share is computed once.
 
 use crate::array::{Array, Scalar};
+use crate::blocks::typed;
 use crate::lower::lower;
 use crate::plan::Node;
 use ndarray::{ArrayD, IxDyn, Slice};
@@ -206,11 +207,6 @@ fn assemble<T: Element>(grid: &ChunkGrid, chunks: Vec<Arc<Chunk>>) -> Result<Arr
             grid.num_chunks()
         )));
     }
-    let typed = |c: &Chunk| -> Result<ArrayD<T>> {
-        T::chunk_ref(c).cloned().ok_or_else(|| {
-            Error::internal(format!("expected {} chunk, got {:?}", T::DTYPE, c.dtype()))
-        })
-    };
     if chunks.len() == 1 {
         let c = chunks
             .into_iter()
@@ -218,7 +214,7 @@ fn assemble<T: Element>(grid: &ChunkGrid, chunks: Vec<Arc<Chunk>>) -> Result<Arr
             .ok_or_else(|| Error::internal("no chunk"))?;
         let a = match Arc::try_unwrap(c) {
             Ok(c) => T::from_chunk(c).ok_or_else(|| Error::internal("chunk of the wrong type"))?,
-            Err(c) => typed(&c)?,
+            Err(c) => typed::<T>(&c, "assemble")?.clone(),
         };
         return a
             .into_shape_with_order(IxDyn(&shape))
@@ -228,7 +224,7 @@ fn assemble<T: Element>(grid: &ChunkGrid, chunks: Vec<Arc<Chunk>>) -> Result<Arr
     for (b, c) in chunks.iter().enumerate() {
         let idx = grid.unravel(b);
         let (off, sh) = (grid.chunk_offset(&idx), grid.chunk_shape(&idx));
-        let a = T::chunk_ref(c).ok_or_else(|| Error::internal("chunk of the wrong type"))?;
+        let a = typed::<T>(c, "assemble")?;
         let mut dst = out.slice_each_axis_mut(|ax| {
             let i = ax.axis.index();
             Slice::from(off[i]..off[i] + sh[i])

@@ -6,6 +6,7 @@
 //! turns it into the type-erased [`ReduceKernel`] that lowering wires into tasks.
 
 use crate::array::Array;
+use crate::blocks::typed;
 use crate::plan::{Node, NodeKind, ReduceSpec};
 use ndarray::{ArrayD, IxDyn};
 use ndtask_core::{Buf, Chunk, ChunkGrid, Element, Error, Result, TILE};
@@ -231,16 +232,6 @@ pub(crate) trait ReduceKernel: Send + Sync {
 
 /// Adapts a [`Reduction`] to [`ReduceKernel`].
 pub(crate) struct Kernel<R>(pub R);
-
-fn typed<'c, T: Element>(c: &'c Chunk, what: &str) -> Result<&'c ArrayD<T>> {
-    T::chunk_ref(c).ok_or_else(|| {
-        Error::internal(format!(
-            "{what}: expected a {} chunk, got {:?}",
-            T::DTYPE,
-            c.dtype()
-        ))
-    })
-}
 
 impl<R: Reduction> ReduceKernel for Kernel<R> {
     fn name(&self) -> &'static str {
