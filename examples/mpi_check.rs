@@ -201,6 +201,18 @@ fn two_d(s: &mut Suite, shape: [usize; 2], chunks: [usize; 2]) -> Result<(), Err
         &n("sum of concatenate"),
         ndtask::concatenate(&[&x, &g], 1)?.sum(),
     )?;
+    // A repeated input: its partials are shared, so combines read one result twice.
+    for axis in [0, 1] {
+        let twice = ndtask::concatenate(&[&x, &y, &x], axis)?;
+        s.check(
+            &n(&format!("sum over axis {axis} of concatenate [x, y, x]")),
+            twice.sum_axis(axis)?,
+        )?;
+        s.check(
+            &n(&format!("argmax over axis {axis} of concatenate [x, y, x]")),
+            twice.argmax_axis(axis)?,
+        )?;
+    }
 
     // Several outputs over one shared graph, as `ndtask::compute` does.
     s.check(

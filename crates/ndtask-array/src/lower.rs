@@ -188,20 +188,32 @@ impl Lowerer {
                 leaf_tasks: l.leaf_tasks(&leaves)?,
             })
         };
-        // Through a streamed concatenation, each block routes to one of its inputs.
+        // Through a streamed concatenation, each block routes to one of its distinct inputs
+        // (`concatenate([x, x])` reads x's chunks twice: one source serves both).
         let (sources, route) = match &input.kind {
             NodeKind::Concat { inputs, axis } if !self.tasks.contains_key(&input.key()) => {
-                let sources = inputs
+                let mut distinct: Vec<&Arc<Node>> = Vec::new();
+                let source_of: Vec<usize> = inputs
+                    .iter()
+                    .map(|i| match distinct.iter().position(|d| Arc::ptr_eq(d, i)) {
+                        Some(k) => k,
+                        None => {
+                            distinct.push(i);
+                            distinct.len() - 1
+                        }
+                    })
+                    .collect();
+                let sources = distinct
                     .iter()
                     .map(|i| source(self, i))
                     .collect::<Result<Vec<_>>>()?;
-                (sources, Some(concat_route(input, inputs, *axis)))
+                let route: Vec<(usize, usize)> = concat_route(input, inputs, *axis)
+                    .into_iter()
+                    .map(|(k, local)| (source_of[k], local))
+                    .collect();
+                (sources, Some(route))
             }
             _ => (vec![source(self, input)?], None),
-        };
-        let deps_of = |b: usize| -> Vec<TaskId> {
-            let (k, local) = route.as_ref().map_or((0, b), |r| r[b]);
-            deps_for(&sources[k].leaf_tasks, local)
         };
         let in_grid = input.grid.clone();
         let out_grid = n.grid.clone();
@@ -219,7 +231,18 @@ impl Lowerer {
                 .collect();
         }
         let needs_combine = axes.iter().any(|&a| dims[a] > 1);
-        let deps: Vec<Vec<TaskId>> = (0..dims.iter().product()).map(deps_of).collect();
+        // Where each block's values come from: (source, block number in its grid). Blocks that
+        // read the same chunk of the same source share one partial task when the state does
+        // not record positions and is merged (not finalised) by the tree: the combine then
+        // reads that partial once per block.
+        let origin: Vec<(usize, usize)> = (0..dims.iter().product())
+            .map(|b| route.as_ref().map_or((0, b), |r| r[b]))
+            .collect();
+        let deps: Vec<Vec<TaskId>> = origin
+            .iter()
+            .map(|&(k, local)| deps_for(&sources[k].leaf_tasks, local))
+            .collect();
+        let share = needs_combine && !kernel.positional();
         let partial = PartialOp {
             sources: sources.into_iter().map(|s| (s.program, s.grid)).collect(),
             route,
@@ -230,11 +253,19 @@ impl Lowerer {
             finalize: (!needs_combine).then(|| out_grid.clone()),
         };
         let op = self.graph.add_op(Arc::new(partial));
-        let mut level = deps
-            .iter()
-            .enumerate()
-            .map(|(b, d)| self.graph.add_task(op, b, d))
-            .collect::<Result<Vec<_>>>()?;
+        let mut first: HashMap<(usize, usize), TaskId> = HashMap::new();
+        let mut level = Vec::with_capacity(deps.len());
+        for (b, d) in deps.iter().enumerate() {
+            let t = match first.get(&origin[b]) {
+                Some(&t) if share => t,
+                _ => {
+                    let t = self.graph.add_task(op, b, d)?;
+                    first.entry(origin[b]).or_insert(t);
+                    t
+                }
+            };
+            level.push(t);
+        }
 
         let mut depth = 0;
         while axes.iter().any(|&a| dims[a] > 1) {

@@ -80,6 +80,11 @@ pub(crate) trait Reduction: Send + Sync + 'static {
     type State: State;
     type Out: Element;
     fn name(&self) -> &'static str;
+    /// Whether a state depends on where its values sit in the array (argmin/argmax record
+    /// indices), so that equal chunks at different places give different partial states.
+    fn positional(&self) -> bool {
+        false
+    }
     fn init(&self) -> Self::State;
     /// Folds a run of values into the state (a fixed order: the result depends only on the run).
     fn fold(&self, s: &mut Self::State, xs: &[Self::In]);
@@ -208,6 +213,8 @@ pub(crate) type TileStream<'a> = dyn FnMut(&mut TileSink<'_>) -> Result<()> + 'a
 /// A type-erased reduction as lowering uses it.
 pub(crate) trait ReduceKernel: Send + Sync {
     fn name(&self) -> &'static str;
+    /// See [`Reduction::positional`].
+    fn positional(&self) -> bool;
     /// The partial state of a whole chunk from its tiles (`tiles` calls `sink` once per tile).
     fn partial_tiles(&self, tiles: &mut TileStream<'_>, place: &Place) -> Result<Chunk>;
     /// The partial state of a whole materialised chunk.
@@ -236,6 +243,10 @@ pub(crate) struct Kernel<R>(pub R);
 impl<R: Reduction> ReduceKernel for Kernel<R> {
     fn name(&self) -> &'static str {
         self.0.name()
+    }
+
+    fn positional(&self) -> bool {
+        self.0.positional()
     }
 
     fn partial_tiles(&self, tiles: &mut TileStream<'_>, place: &Place) -> Result<Chunk> {

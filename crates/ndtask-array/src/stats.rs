@@ -49,6 +49,9 @@ impl<T: Numeric> Reduction for ArgExtreme<T> {
             "argmin"
         }
     }
+    fn positional(&self) -> bool {
+        true
+    }
     fn init(&self) -> (T, i64, bool) {
         (T::ZERO, -1, false)
     }
