@@ -214,8 +214,8 @@ pub(crate) fn assign_regions(
             .reduce(|a, b| if a == b { a } else { None })
             .flatten();
         // A concatenation read only by a reduction is streamed through: each of its chunks is
-        // folded straight from the input region that makes it (regenerating a source that the
-        // concatenation repeats costs less than writing and re-reading its chunks).
+        // folded straight from the input region that makes it (an input the concatenation
+        // repeats is folded once per chunk where the reduction allows: see `lower_reduce`).
         let concat_into_reduce = |c: &Arc<Node>| {
             matches!(c.kind, NodeKind::Concat { .. })
                 && !outputs.iter().any(|o| Arc::ptr_eq(o, c))

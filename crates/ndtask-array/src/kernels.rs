@@ -1,5 +1,8 @@
 //! Element-wise tile kernels. Each is generic over its element types and function, so the inner
-//! loop is monomorphised and vectorises; the fused kernel calls it once per tile.
+//! loop is monomorphised and vectorises; the fused kernel calls it once per tile. On x86-64 a
+//! build for the baseline target (SSE2) runs the loops compiled for AVX2 when the CPU has it, as
+//! NumPy picks its SIMD kernels at run time; the results are the same bits either way
+//! (element-wise IEEE operations do not depend on the vector width).
 
 use crate::plan::{tile_type_error, MapKernel};
 use ndtask_core::{Buf, Element, Result};
@@ -19,6 +22,28 @@ pub(crate) struct Binary<A, B, O, F> {
     pub _t: PhantomData<fn(A, B) -> O>,
 }
 
+/// Runs `body`, compiled for AVX2 when the CPU supports it and the build does not already
+/// assume it. The one `unsafe` of this crate: calling a function compiled for a CPU feature.
+#[inline(always)]
+#[allow(unsafe_code)]
+fn wide<R>(body: impl FnOnce() -> R) -> R {
+    #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: `with_avx2` only requires AVX2, which the CPU has (checked just above).
+            return unsafe { with_avx2(body) };
+        }
+    }
+    body()
+}
+
+/// `body()` with AVX2 enabled, so the loops inlined into it use 256-bit vectors.
+#[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
+#[target_feature(enable = "avx2")]
+fn with_avx2<R>(body: impl FnOnce() -> R) -> R {
+    body()
+}
+
 fn input<'b, T: Element>(name: &str, b: &'b Buf) -> Result<&'b Vec<T>> {
     T::buf_ref(b).ok_or_else(|| tile_type_error(name, T::DTYPE, b.dtype()))
 }
@@ -32,9 +57,11 @@ impl<A: Element, O: Element, F: Fn(A) -> O + Send + Sync> MapKernel for Unary<A,
         let a = &input::<A>(&self.name, inputs[0])?[..n];
         let out = O::buf_mut(out);
         out.resize(n, O::default());
-        for (o, &x) in out.iter_mut().zip(a) {
-            *o = (self.f)(x);
-        }
+        wide(|| {
+            for (o, &x) in out.iter_mut().zip(a) {
+                *o = (self.f)(x);
+            }
+        });
         Ok(())
     }
 }
@@ -51,9 +78,11 @@ impl<A: Element, B: Element, O: Element, F: Fn(A, B) -> O + Send + Sync> MapKern
         let b = &input::<B>(&self.name, inputs[1])?[..n];
         let out = O::buf_mut(out);
         out.resize(n, O::default());
-        for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-            *o = (self.f)(x, y);
-        }
+        wide(|| {
+            for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+                *o = (self.f)(x, y);
+            }
+        });
         Ok(())
     }
 }
@@ -78,9 +107,11 @@ impl<A: Element, B: Element, C: Element, O: Element, F: Fn(A, B, C) -> O + Send 
         let c = &input::<C>(&self.name, inputs[2])?[..n];
         let out = O::buf_mut(out);
         out.resize(n, O::default());
-        for (((o, &x), &y), &z) in out.iter_mut().zip(a).zip(b).zip(c) {
-            *o = (self.f)(x, y, z);
-        }
+        wide(|| {
+            for (((o, &x), &y), &z) in out.iter_mut().zip(a).zip(b).zip(c) {
+                *o = (self.f)(x, y, z);
+            }
+        });
         Ok(())
     }
 }
