@@ -242,7 +242,9 @@ impl Lowerer {
             .iter()
             .map(|&(k, local)| deps_for(&sources[k].leaf_tasks, local))
             .collect();
-        let share = needs_combine && !kernel.positional();
+        // Only a concatenation that repeats an input routes two blocks to one chunk.
+        let share = needs_combine && !kernel.positional() && route.is_some();
+        let source_chunks: Vec<usize> = sources.iter().map(|s| s.grid.num_chunks()).collect();
         let partial = PartialOp {
             sources: sources.into_iter().map(|s| (s.program, s.grid)).collect(),
             route,
@@ -253,14 +255,23 @@ impl Lowerer {
             finalize: (!needs_combine).then(|| out_grid.clone()),
         };
         let op = self.graph.add_op(Arc::new(partial));
-        let mut first: HashMap<(usize, usize), TaskId> = HashMap::new();
+        // The partial task of each source chunk, once made (only needed when sharing).
+        let mut made: Vec<Vec<Option<TaskId>>> = if share {
+            source_chunks.iter().map(|&n| vec![None; n]).collect()
+        } else {
+            Vec::new()
+        };
         let mut level = Vec::with_capacity(deps.len());
         for (b, d) in deps.iter().enumerate() {
-            let t = match first.get(&origin[b]) {
-                Some(&t) if share => t,
-                _ => {
+            let (k, local) = origin[b];
+            let slot = made.get_mut(k).and_then(|m| m.get_mut(local));
+            let t = match slot {
+                Some(Some(t)) => *t,
+                slot => {
                     let t = self.graph.add_task(op, b, d)?;
-                    first.entry(origin[b]).or_insert(t);
+                    if let Some(s) = slot {
+                        *s = Some(t);
+                    }
                     t
                 }
             };
