@@ -6,9 +6,10 @@
 //!
 //! The baselines are written the way one would write the loop by hand for speed: no chunk is
 //! ever stored; values are drawn into a small stack block and reduced while it is in L1, with
-//! eight independent accumulators so the floating-point adds vectorise and do not serialise;
-//! element-wise work is fused into that reduction. (Folding each value as it is drawn, with
-//! four accumulators, was slower than this in our measurements.) They do not reproduce
+//! 32 independent accumulators so the floating-point adds vectorise and run at the adders'
+//! throughput rather than their latency (with eight, our first choice, the fused pass of F was
+//! latency-bound and 17% slower); element-wise work is fused into that reduction. (Folding each
+//! value as it is drawn, with four accumulators, was slower still.) They do not reproduce
 //! ndtask's bits (other seeding, other summation order), only its amount of work.
 
 // Each bench target uses a subset of the workloads.
@@ -171,7 +172,7 @@ fn sum_draws(rng: &mut Xoshiro256PlusPlus, n: usize, f: impl Fn(f64) -> f64) -> 
     while left > 0 {
         let b = &mut buf[..left.min(BLOCK)];
         draw(rng, b);
-        total += sum8(b, &f);
+        total += sum_lanes(b, &f);
         left -= b.len();
     }
     total
@@ -220,8 +221,8 @@ pub fn uniform_std(n: usize, c: usize) -> f64 {
                 let b = &mut buf[..left.min(BLOCK)];
                 draw(&mut rng, b);
                 let len = b.len() as f64;
-                let mean = sum8(b, |x| x) / len;
-                let m2 = sum8(b, |x| (x - mean) * (x - mean));
+                let mean = sum_lanes(b, |x| x) / len;
+                let m2 = sum_lanes(b, |x| (x - mean) * (x - mean));
                 st = chan(st, (len, mean, m2));
                 left -= b.len();
             }
@@ -233,18 +234,24 @@ pub fn uniform_std(n: usize, c: usize) -> f64 {
 
 /// Σ f(x) over a slice with eight independent accumulators (vectorises).
 #[inline(always)]
-fn sum8(xs: &[f64], f: impl Fn(f64) -> f64) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let mut it = xs.chunks_exact(8);
+fn sum_lanes(xs: &[f64], f: impl Fn(f64) -> f64) -> f64 {
+    const L: usize = 32;
+    let mut acc = [0.0f64; L];
+    let mut it = xs.chunks_exact(L);
     for q in &mut it {
-        for i in 0..8 {
+        for i in 0..L {
             acc[i] += f(q[i]);
         }
     }
     let tail: f64 = it.remainder().iter().map(|&x| f(x)).sum();
-    let a = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-    let b = (acc[4] + acc[5]) + (acc[6] + acc[7]);
-    (a + b) + tail
+    let mut w = L;
+    while w > 1 {
+        w /= 2;
+        for i in 0..w {
+            acc[i] += acc[i + w];
+        }
+    }
+    acc[0] + tail
 }
 
 /// Column sums of `concatenate([x, x], 0)` for an `n`×`n` uniform x in `c`×`c` chunks. Each
@@ -305,7 +312,7 @@ pub fn ones_sum_baseline(n: usize, c: usize) -> f64 {
         .into_par_iter()
         .map(|_| {
             let chunk = std::hint::black_box(vec![1.0f64; c * c]);
-            sum8(&chunk, |x| x)
+            sum_lanes(&chunk, |x| x)
         })
         .sum()
 }

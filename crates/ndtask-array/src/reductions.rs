@@ -14,20 +14,30 @@ pub(crate) fn nan<T: PartialOrd>(x: T) -> bool {
     x.partial_cmp(&x).is_none()
 }
 
-/// Sums a run with eight independent accumulators (vectorises; fixed order).
+/// Independent accumulators of [`sum_lanes`]: enough to keep four 512-bit (or eight 256-bit)
+/// add chains in flight, so a sum runs at the adder's throughput instead of its latency.
+const LANES: usize = 32;
+
+/// Sums a run with [`LANES`] independent accumulators, merged pairwise at the end (vectorises;
+/// a fixed order, so the result does not depend on the CPU or the vector width).
 #[inline]
 fn sum_lanes<T: Copy, A: Numeric>(xs: &[T], f: impl Fn(T) -> A) -> A {
-    let mut acc = [A::ZERO; 8];
-    let mut it = xs.chunks_exact(8);
+    let mut acc = [A::ZERO; LANES];
+    let mut it = xs.chunks_exact(LANES);
     for c in &mut it {
-        for i in 0..8 {
+        for i in 0..LANES {
             acc[i] = A::add(acc[i], f(c[i]));
         }
     }
     let tail = it.remainder().iter().fold(A::ZERO, |s, &x| A::add(s, f(x)));
-    let a = A::add(A::add(acc[0], acc[1]), A::add(acc[2], acc[3]));
-    let b = A::add(A::add(acc[4], acc[5]), A::add(acc[6], acc[7]));
-    A::add(A::add(a, b), tail)
+    let mut width = LANES;
+    while width > 1 {
+        width /= 2;
+        for i in 0..width {
+            acc[i] = A::add(acc[i], acc[i + width]);
+        }
+    }
+    A::add(acc[0], tail)
 }
 
 /// `sum` / `nansum`: the running sum in the element type.
