@@ -53,13 +53,54 @@ fn an_elementwise_chain_becomes_one_kernel() {
     let names = g.op_names();
     assert_eq!(
         names[0],
-        "mean-partial(fused[uniform, add-scalar, multiply-scalar, multiply, subtract])"
+        "mean-partial(fused[uniform, add-scalar, subtract(multiply-scalar, multiply)])"
     );
     // x appears once in the kernel even though the expression reads it three times.
     assert_eq!(names[0].matches("uniform").count(), 1);
     // 16 partials streamed from the fused kernel, then the tree: nothing is materialised.
     assert_eq!(g.tasks_per_op()[0], 16);
     assert!(names.iter().all(|n| !n.starts_with("fused")));
+}
+
+#[test]
+fn arithmetic_trees_of_depth_two_become_one_step() {
+    let rng = random::default_rng(3);
+    let x = rng.uniform::<f64>([100], [50]).unwrap();
+    let y = rng.uniform::<f64>([100], [50]).unwrap();
+    let plan = |a: &Array<f64>| a.task_graph().unwrap().op_names()[0].clone();
+    assert_eq!(
+        plan(&(&x * &x + &y * &y)),
+        "fused[uniform, uniform, add(multiply, multiply)]"
+    );
+    assert_eq!(
+        plan(&((&x + 1.0) * 2.0)),
+        "fused[uniform, multiply-scalar(add-scalar)]"
+    );
+    assert_eq!(
+        plan(&(2.0 - &x / &y)),
+        "fused[uniform, uniform, scalar-subtract(divide)]"
+    );
+    // Deeper chains are cut into trees of depth two, from the result backwards.
+    assert_eq!(
+        plan(&((((&x + 1.0) * 2.0) - 3.0) / 4.0)),
+        "fused[uniform, multiply-scalar(add-scalar), divide-scalar(subtract-scalar)]"
+    );
+    // A value read twice stays a step of its own; so does what is not arithmetic.
+    let t = &x * 2.0;
+    assert_eq!(
+        plan(&(&t + &t * &y)),
+        "fused[uniform, multiply-scalar, uniform, add(multiply)]"
+    );
+    assert_eq!(
+        plan(&(x.map(f64::sqrt) * 3.0)),
+        "fused[uniform, map, multiply-scalar]"
+    );
+    // Integer arithmetic keeps one step per operator.
+    let i = ndtask::arange(0i64, 10, 1, [5]).unwrap();
+    assert_eq!(
+        (&i * 2 + 1).task_graph().unwrap().op_names()[0],
+        "fused[arange, multiply-scalar, add-scalar]"
+    );
 }
 
 #[test]

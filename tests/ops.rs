@@ -39,14 +39,27 @@ proptest! {
             (k / &b, eb.mapv(|v| k / v)),
             (-&a, -&ea),
             (((&a + 1.0) * 2.0 - &a * &a), (&ea + 1.0) * 2.0 - &ea * &ea),
+            // Trees of arithmetic compiled as one kernel (the fusion pass), every shape and side.
+            ((k - &a) / &b, ea.mapv(|v| k - v) / &eb),
+            (&b - &a * k, &eb - &(&ea * k)),
+            ((&a / &b) - (k / &a), &ea / &eb - ea.mapv(|v| k / v)),
+            ((&a + &b) * (&a - k) / 3.0 + &b, (&ea + &eb) * (&ea - k) / 3.0 + &eb),
+            (&a * &a + &b * &b, &ea * &ea + &eb * &eb),
             (a.map(|v| v.sin()), ea.mapv(f64::sin)),
             (a.zip_with(&b, f64::max).unwrap(), ndarray::Zip::from(&ea).and(&eb).map_collect(|&x, &y| x.max(y))),
         ];
+        let (fa, fb) = (a.astype::<f32>(), b.astype::<f32>());
+        let (efa, efb) = (ea.mapv(|v| v as f32), eb.mapv(|v| v as f32));
+        let kf = k as f32;
+        let want_f32 = (&efa - kf) * &efb + efa.mapv(|v| kf / v);
         for s in schedulers() {
             for (i, (lazy, eager)) in cases.iter().enumerate() {
                 let got = lazy.compute_with(&*s).unwrap();
                 prop_assert!(same_bits(&got, eager), "case {} on {}", i, s.name());
             }
+            let got = ((&fa - kf) * &fb + kf / &fa).compute_with(&*s).unwrap();
+            let bits = |x: &ArrayD<f32>| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            prop_assert_eq!(bits(&got), bits(&want_f32), "f32 tree on {}", s.name());
         }
     }
 
@@ -86,6 +99,7 @@ proptest! {
         let b = from_ndarray(eb.clone(), chunks).unwrap();
         for s in schedulers() {
             prop_assert_eq!((&a * &b + 3).compute_with(&*s).unwrap(), &ea * &eb + 3);
+            prop_assert_eq!(((&a - 7) * (&b + &a)).compute_with(&*s).unwrap(), (&ea - 7) * &(&eb + &ea));
             let div = ndarray::Zip::from(&ea).and(&eb).map_collect(|&x, &y| x.checked_div(y).unwrap_or(0));
             prop_assert_eq!((&a / &b).compute_with(&*s).unwrap(), div);
             prop_assert_eq!(a.sum().compute_with(&*s).unwrap(), ea.sum());

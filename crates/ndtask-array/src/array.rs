@@ -3,7 +3,7 @@
 //! node plus the element type.
 
 use crate::kernels::{Binary, Unary};
-use crate::plan::{Node, NodeKind};
+use crate::plan::{MapKernel, Node, NodeKind};
 use ndtask_core::{ChunkGrid, DType, Element, Error, Result};
 use std::fmt;
 use std::marker::PhantomData;
@@ -156,14 +156,18 @@ impl<T: Element> Array<T> {
         name: &str,
         f: impl Fn(T) -> O + Send + Sync + 'static,
     ) -> Array<O> {
-        if let Some(e) = self.node.error() {
-            return Array::invalid(e.clone());
-        }
-        let kernel = Arc::new(Unary {
+        self.map_kernel(Arc::new(Unary {
             name: name.to_string(),
             f,
             _t: PhantomData,
-        });
+        }))
+    }
+
+    /// Applies an element-wise kernel with `O` outputs to every element, lazily.
+    pub(crate) fn map_kernel<O: Element>(&self, kernel: Arc<dyn MapKernel>) -> Array<O> {
+        if let Some(e) = self.node.error() {
+            return Array::invalid(e.clone());
+        }
         let kind = NodeKind::Map {
             kernel,
             inputs: vec![self.node.clone()],
@@ -203,14 +207,25 @@ impl<T: Element> Array<T> {
         other: &Array<U>,
         f: impl Fn(T, U) -> O + Send + Sync + 'static,
     ) -> Result<Array<O>> {
-        self.check()?;
-        other.check()?;
-        let (nodes, grid) = crate::blocks::align(name, &[self.node.clone(), other.node.clone()])?;
         let kernel = Arc::new(Binary {
             name: name.to_string(),
             f,
             _t: PhantomData,
         });
+        self.zip_kernel(name, other, kernel)
+    }
+
+    /// Combines two arrays element by element with a kernel of `O` outputs, lazily (as
+    /// [`zip_with`](Array::zip_with)).
+    pub(crate) fn zip_kernel<U: Element, O: Element>(
+        &self,
+        name: &str,
+        other: &Array<U>,
+        kernel: Arc<dyn MapKernel>,
+    ) -> Result<Array<O>> {
+        self.check()?;
+        other.check()?;
+        let (nodes, grid) = crate::blocks::align(name, &[self.node.clone(), other.node.clone()])?;
         let kind = NodeKind::Map {
             kernel,
             inputs: nodes,

@@ -7,8 +7,11 @@
 //! reading the tiles of earlier steps, so the whole chain makes one pass over the data with no
 //! temporary array per operator. A node read twice inside a region (`x * x + x`) is one step.
 //! A region whose only consumer is a reduction is *streamed*: the reduction folds its tiles
-//! directly and the chunk is never materialised.
+//! directly and the chunk is never materialised. Within a program, float arithmetic of depth
+//! two (`x * x + y * y`) is compiled into one step ([`compile_trees`]), so such a tree costs one
+//! loop over the tile instead of one per operator.
 
+use crate::arith::{compile_tree, ArithOp, Operand, TreeShape};
 use crate::plan::{MapKernel, Node, NodeKind, SourceKernel, TileSource};
 use ndtask_core::{Buf, Chunk, ChunkGrid, DType, Error, Result, TILE};
 use std::collections::HashMap;
@@ -22,6 +25,9 @@ pub(crate) enum Step {
     Leaf(usize),
     /// Apply a kernel to the tiles of earlier steps.
     Map(Arc<dyn MapKernel>, Vec<usize>),
+    /// A tile holding one value throughout: a scalar operand of a compiled arithmetic tree
+    /// (the one-value tile given; its register is filled once per chunk).
+    Const(Buf),
 }
 
 /// A fused per-chunk kernel: steps in dependency order; the last step is the result.
@@ -51,7 +57,13 @@ fn assign_slots(steps: &[Step], dtypes: &[DType]) -> Vec<usize> {
     let mut busy_until: Vec<usize> = Vec::new();
     let mut slots = Vec::with_capacity(n);
     for i in 0..n {
-        let free = (0..slot_types.len()).find(|&r| slot_types[r] == dtypes[i] && busy_until[r] < i);
+        // A constant is written once, before the first tile: no other step may share its register.
+        let is_const = matches!(steps[i], Step::Const(_));
+        if is_const {
+            last_use[i] = usize::MAX;
+        }
+        let free = (0..slot_types.len())
+            .find(|&r| !is_const && slot_types[r] == dtypes[i] && busy_until[r] < i);
         let r = free.unwrap_or_else(|| {
             slot_types.push(dtypes[i]);
             busy_until.push(0);
@@ -63,6 +75,139 @@ fn assign_slots(steps: &[Step], dtypes: &[DType]) -> Vec<usize> {
     slots
 }
 
+/// An operand of an arithmetic step, resolved to the program: a step's tile or a scalar.
+enum Leg {
+    Step(usize),
+    Scalar(Buf),
+}
+
+/// An arithmetic step: its operator and operands.
+struct ArithStep {
+    op: ArithOp,
+    legs: [Leg; 2],
+    name: String,
+}
+
+/// A compiled tree: its kernel and the leaves it reads, as operands of the original steps.
+type CompiledTree<'a> = (Arc<dyn MapKernel>, Vec<&'a Leg>);
+
+fn arith_step(step: &Step) -> Option<ArithStep> {
+    let Step::Map(kernel, args) = step else {
+        return None;
+    };
+    let view = kernel.arith()?;
+    let [l, r] = view.operands;
+    let leg = |o: Operand| match o {
+        Operand::Input(k) => args.get(k).map(|&a| Leg::Step(a)),
+        Operand::Scalar(b) => Some(Leg::Scalar(b)),
+    };
+    Some(ArithStep {
+        op: view.op,
+        legs: [leg(l)?, leg(r)?],
+        name: kernel.name(),
+    })
+}
+
+/// Compiles trees of float arithmetic of depth two into one kernel each (see `arith.rs`):
+/// an arithmetic step absorbs each operand that is an arithmetic step read by it alone, and
+/// the tree's scalars become constant tiles. Walking from the result backwards, a step that is
+/// absorbed absorbs nothing itself, so every tree has depth two at most.
+fn compile_trees(steps: Vec<Step>, dtypes: Vec<DType>) -> (Vec<Step>, Vec<DType>) {
+    let n = steps.len();
+    let views: Vec<Option<ArithStep>> = steps.iter().map(arith_step).collect();
+    let mut reads = vec![0usize; n];
+    for s in &steps {
+        if let Step::Map(_, args) = s {
+            args.iter().for_each(|&a| reads[a] += 1);
+        }
+    }
+    if let Some(r) = reads.last_mut() {
+        *r += 1; // the sink reads the result
+    }
+    let mut trees: Vec<Option<CompiledTree>> = (0..n).map(|_| None).collect();
+    let mut absorbed = vec![false; n];
+    for j in (0..n).rev() {
+        let Some(root) = views[j].as_ref().filter(|_| !absorbed[j]) else {
+            continue;
+        };
+        let kid = |leg: &Leg| match *leg {
+            Leg::Step(k) if reads[k] == 1 && dtypes[k] == dtypes[j] => {
+                views[k].as_ref().map(|v| (k, v))
+            }
+            _ => None,
+        };
+        let kids = [kid(&root.legs[0]), kid(&root.legs[1])];
+        let shape = match kids {
+            [None, None] => continue,
+            [Some(_), Some(_)] => TreeShape::Both,
+            [Some(_), None] => TreeShape::Left,
+            [None, Some(_)] => TreeShape::Right,
+        };
+        let mut ops = Vec::new();
+        let mut names = Vec::new();
+        let mut legs = Vec::new();
+        for (leg, kid) in root.legs.iter().zip(kids) {
+            match kid {
+                Some((_, v)) => {
+                    ops.push(v.op);
+                    names.push(v.name.as_str());
+                    legs.extend(&v.legs);
+                }
+                None => legs.push(leg),
+            }
+        }
+        ops.push(root.op);
+        let name = format!("{}({})", root.name, names.join(", "));
+        if let Some(kernel) = compile_tree(dtypes[j], shape, &ops, name) {
+            kids.iter().flatten().for_each(|&(k, _)| absorbed[k] = true);
+            trees[j] = Some((kernel, legs));
+        }
+    }
+    let mut out_steps = Vec::with_capacity(n);
+    let mut out_dtypes = Vec::with_capacity(n);
+    let mut at = vec![usize::MAX; n];
+    for (i, (step, tree)) in steps.iter().zip(trees).enumerate() {
+        if absorbed[i] {
+            continue;
+        }
+        let step = match tree {
+            Some((kernel, legs)) => {
+                let args = legs
+                    .into_iter()
+                    .map(|leg| match leg {
+                        Leg::Step(k) => at[*k],
+                        Leg::Scalar(one) => {
+                            out_steps.push(Step::Const(one.clone()));
+                            out_dtypes.push(dtypes[i]);
+                            out_steps.len() - 1
+                        }
+                    })
+                    .collect();
+                Step::Map(kernel, args)
+            }
+            None => step.renumbered(&at),
+        };
+        out_steps.push(step);
+        out_dtypes.push(dtypes[i]);
+        at[i] = out_steps.len() - 1;
+    }
+    (out_steps, out_dtypes)
+}
+
+impl Step {
+    /// The step with its inputs renumbered to their new positions.
+    fn renumbered(&self, at: &[usize]) -> Step {
+        match self {
+            Step::Source(k) => Step::Source(k.clone()),
+            Step::Leaf(k) => Step::Leaf(*k),
+            Step::Map(kernel, args) => {
+                Step::Map(kernel.clone(), args.iter().map(|&a| at[a]).collect())
+            }
+            Step::Const(one) => Step::Const(one.clone()),
+        }
+    }
+}
+
 impl Program {
     /// A program that just reads its one input chunk.
     pub fn leaf(dtype: DType) -> Self {
@@ -70,6 +215,7 @@ impl Program {
     }
 
     fn new(steps: Vec<Step>, dtypes: Vec<DType>) -> Self {
+        let (steps, dtypes) = compile_trees(steps, dtypes);
         let slots = assign_slots(&steps, &dtypes);
         Program {
             steps,
@@ -91,7 +237,7 @@ impl Program {
             .filter_map(|s| match s {
                 Step::Source(k) => Some(k.name()),
                 Step::Map(k, _) => Some(k.name()),
-                Step::Leaf(_) => None,
+                Step::Leaf(_) | Step::Const(_) => None,
             })
             .collect();
         format!("fused[{}]", names.join(", "))
@@ -125,6 +271,14 @@ impl Program {
                 Buf::with_capacity(self.dtypes[i], TILE.min(len))
             })
             .collect();
+        for (i, step) in self.steps.iter().enumerate() {
+            if let Step::Const(one) = step {
+                let reg = &mut regs[self.slots[i]];
+                for _ in 0..TILE.min(len) {
+                    reg.extend_from(one, 1)?;
+                }
+            }
+        }
         let last = self.slots[self.steps.len() - 1];
         let mut off = 0;
         while off < len {
@@ -147,12 +301,13 @@ impl Program {
                         None => Err(Error::internal(format!("missing input chunk {k}"))),
                     },
                     Step::Map(kernel, args) => {
-                        // Kernels take at most three inputs; a fixed array avoids an allocation per tile.
-                        let ins: [&Buf; 3] = std::array::from_fn(|j| {
+                        // Kernels take at most four inputs; a fixed array avoids an allocation per tile.
+                        let ins: [&Buf; 4] = std::array::from_fn(|j| {
                             &regs[self.slots[args.get(j).copied().unwrap_or(0)]]
                         });
-                        kernel.apply(&ins[..args.len().min(3)], out, n)
+                        kernel.apply(&ins[..args.len().min(4)], out, n)
                     }
+                    Step::Const(_) => Ok(()),
                 };
                 regs[slot] = std::mem::replace(out, Buf::Bool(Vec::new()));
                 result?;

@@ -26,7 +26,7 @@ pub(crate) struct Binary<A, B, O, F> {
 /// assume it. The one `unsafe` of this crate: calling a function compiled for a CPU feature.
 #[inline(always)]
 #[allow(unsafe_code)]
-fn wide<R>(body: impl FnOnce() -> R) -> R {
+pub(crate) fn wide<R>(body: impl FnOnce() -> R) -> R {
     #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
@@ -44,7 +44,7 @@ fn with_avx2<R>(body: impl FnOnce() -> R) -> R {
     body()
 }
 
-fn input<'b, T: Element>(name: &str, b: &'b Buf) -> Result<&'b Vec<T>> {
+pub(crate) fn input<'b, T: Element>(name: &str, b: &'b Buf) -> Result<&'b Vec<T>> {
     T::buf_ref(b).ok_or_else(|| tile_type_error(name, T::DTYPE, b.dtype()))
 }
 

@@ -6,6 +6,7 @@
 //!
 //! Most users want the `ndtask` crate, which re-exports this one.
 
+mod arith;
 mod array;
 mod blocks;
 mod compute;

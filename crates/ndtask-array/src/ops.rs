@@ -2,9 +2,11 @@
 //! as adding arrays of different shapes yields an array that reports the error when computed;
 //! the `try_*` twins report it at once.
 
+use crate::arith::{Arith, ArithOp};
 use crate::array::Array;
 use ndtask_core::{Element, Numeric, Result};
 use std::ops::{Add, Div, Mul, Neg, Sub};
+use std::sync::Arc;
 
 /// The right-hand side of a comparison: an array or a scalar.
 pub enum Operand<T> {
@@ -31,14 +33,14 @@ impl<T: Element> From<Array<T>> for Operand<T> {
 }
 
 macro_rules! arith {
-    ($Trait:ident, $method:ident, $try:ident, $f:path, $name:literal, $doc:literal) => {
+    ($Trait:ident, $method:ident, $try:ident, $op:expr, $doc:literal) => {
         impl<T: Numeric> Array<T> {
             #[doc = $doc]
             ///
             /// # Errors
             /// [`ndtask_core::Error::Shape`] if the shapes do not broadcast.
             pub fn $try(&self, rhs: &Array<T>) -> Result<Array<T>> {
-                self.zip_named($name, rhs, $f)
+                self.zip_kernel($op.name(), rhs, Arc::new(Arith::<T>::tiles($op)))
             }
         }
         impl<T: Numeric> $Trait<&Array<T>> for &Array<T> {
@@ -68,7 +70,7 @@ macro_rules! arith {
         impl<T: Numeric> $Trait<T> for &Array<T> {
             type Output = Array<T>;
             fn $method(self, rhs: T) -> Array<T> {
-                self.map_named(concat!($name, "-scalar"), move |x| $f(x, rhs))
+                self.map_kernel(Arc::new(Arith::scalar($op, rhs, false)))
             }
         }
         impl<T: Numeric> $Trait<T> for Array<T> {
@@ -77,18 +79,18 @@ macro_rules! arith {
                 (&self).$method(rhs)
             }
         }
-        scalar_lhs!($Trait, $method, $f, $name, f64);
-        scalar_lhs!($Trait, $method, $f, $name, f32);
-        scalar_lhs!($Trait, $method, $f, $name, i64);
+        scalar_lhs!($Trait, $method, $op, f64);
+        scalar_lhs!($Trait, $method, $op, f32);
+        scalar_lhs!($Trait, $method, $op, i64);
     };
 }
 
 macro_rules! scalar_lhs {
-    ($Trait:ident, $method:ident, $f:path, $name:literal, $t:ty) => {
+    ($Trait:ident, $method:ident, $op:expr, $t:ty) => {
         impl $Trait<&Array<$t>> for $t {
             type Output = Array<$t>;
             fn $method(self, rhs: &Array<$t>) -> Array<$t> {
-                rhs.map_named(concat!("scalar-", $name), move |x| $f(self, x))
+                rhs.map_kernel(Arc::new(Arith::scalar($op, self, true)))
             }
         }
         impl $Trait<Array<$t>> for $t {
@@ -104,32 +106,28 @@ arith!(
     Add,
     add,
     try_add,
-    Numeric::add,
-    "add",
+    ArithOp::Add,
     "Element-wise `self + rhs`."
 );
 arith!(
     Sub,
     sub,
     try_sub,
-    Numeric::sub,
-    "subtract",
+    ArithOp::Sub,
     "Element-wise `self - rhs`."
 );
 arith!(
     Mul,
     mul,
     try_mul,
-    Numeric::mul,
-    "multiply",
+    ArithOp::Mul,
     "Element-wise `self * rhs`."
 );
 arith!(
     Div,
     div,
     try_div,
-    Numeric::div,
-    "divide",
+    ArithOp::Div,
     "Element-wise `self / rhs` (integer division by zero gives 0)."
 );
 

@@ -3,6 +3,7 @@
 //! scheduler run. Element-wise nodes and sources carry tile kernels, which the fusion pass
 //! (`fuse.rs`) strings together into one single-pass kernel per chunk.
 
+use crate::arith::ArithView;
 use crate::reduce::ReduceKernel;
 use ndtask_core::{Buf, Chunk, ChunkGrid, DType, Error, Result};
 use std::sync::Arc;
@@ -107,6 +108,11 @@ pub(crate) trait MapKernel: Send + Sync {
     fn name(&self) -> String;
     /// Computes `n` output values from `n` values of each input.
     fn apply(&self, inputs: &[&Buf], out: &mut Buf, n: usize) -> Result<()>;
+    /// What the kernel computes when it is one of the four arithmetic operators, so the
+    /// fusion pass can compile it together with its neighbours.
+    fn arith(&self) -> Option<ArithView> {
+        None
+    }
 }
 
 /// Computes one output chunk from whole input chunks.
