@@ -89,7 +89,7 @@ run_one() { # job side round
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "versions: $(rustc --version), $("$PY" -c 'import dask, numpy, platform; print(f"Dask {dask.__version__}, NumPy {numpy.__version__}, Python {platform.python_version()}")')"
-  echo "command: WORKLOADS=\"$WORKLOADS\" RUNS=$RUNS THREADS=$THREADS benches/compare/run.sh"
+  echo "command: WORKLOADS=\"$WORKLOADS\" RUNS=$RUNS THREADS=$THREADS NATIVE=$NATIVE benches/compare/run.sh"
 } >"$RAW/header"
 
 start=$(date +%s)
