@@ -145,16 +145,16 @@ impl<T: Numeric> MapKernel for Arith<T> {
         Some(ArithView {
             op: self.op,
             operands: match self.scalar {
-                None => [Operand::Input(0), Operand::Input(1)],
-                Some(Scalar::Rhs(s)) => [Operand::Input(0), Operand::Scalar(one(s))],
-                Some(Scalar::Lhs(s)) => [Operand::Scalar(one(s)), Operand::Input(0)],
+                None => [ArithInput::Input(0), ArithInput::Input(1)],
+                Some(Scalar::Rhs(s)) => [ArithInput::Input(0), ArithInput::Scalar(one(s))],
+                Some(Scalar::Lhs(s)) => [ArithInput::Scalar(one(s)), ArithInput::Input(0)],
             },
         })
     }
 }
 
 /// An operand of an arithmetic kernel as the optimizer sees it.
-pub(crate) enum Operand {
+pub(crate) enum ArithInput {
     /// The kernel's input number `k`.
     Input(usize),
     /// A scalar: a tile of one value.
@@ -164,7 +164,7 @@ pub(crate) enum Operand {
 /// What an arithmetic kernel computes: `operands[0] op operands[1]`.
 pub(crate) struct ArithView {
     pub op: ArithOp,
-    pub operands: [Operand; 2],
+    pub operands: [ArithInput; 2],
 }
 
 /// Which operands of the root of a depth-two tree are themselves operators.

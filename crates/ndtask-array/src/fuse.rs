@@ -11,7 +11,7 @@
 //! two (`x * x + y * y`) is compiled into one step ([`compile_trees`]), so such a tree costs one
 //! loop over the tile instead of one per operator.
 
-use crate::arith::{compile_tree, ArithOp, Operand, TreeShape};
+use crate::arith::{compile_tree, ArithInput, ArithOp, TreeShape};
 use crate::plan::{MapKernel, Node, NodeKind, SourceKernel, TileSource};
 use ndtask_core::{Buf, Chunk, ChunkGrid, DType, Error, Result, TILE};
 use std::collections::HashMap;
@@ -97,9 +97,9 @@ fn arith_step(step: &Step) -> Option<ArithStep> {
     };
     let view = kernel.arith()?;
     let [l, r] = view.operands;
-    let leg = |o: Operand| match o {
-        Operand::Input(k) => args.get(k).map(|&a| Leg::Step(a)),
-        Operand::Scalar(b) => Some(Leg::Scalar(b)),
+    let leg = |o: ArithInput| match o {
+        ArithInput::Input(k) => args.get(k).map(|&a| Leg::Step(a)),
+        ArithInput::Scalar(b) => Some(Leg::Scalar(b)),
     };
     Some(ArithStep {
         op: view.op,
