@@ -45,6 +45,8 @@ proptest! {
             ((&a / &b) - (k / &a), &ea / &eb - ea.mapv(|v| k / v)),
             ((&a + &b) * (&a - k) / 3.0 + &b, (&ea + &eb) * (&ea - k) / 3.0 + &eb),
             (&a * &a + &b * &b, &ea * &ea + &eb * &eb),
+            (&b - &a * &a, &eb - &(&ea * &ea)),
+            ((&a * &a) / 3.0, &ea * &ea / 3.0),
             (a.map(|v| v.sin()), ea.mapv(f64::sin)),
             (a.zip_with(&b, f64::max).unwrap(), ndarray::Zip::from(&ea).and(&eb).map_collect(|&x, &y| x.max(y))),
         ];

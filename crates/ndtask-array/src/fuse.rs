@@ -11,7 +11,7 @@
 //! two (`x * x + y * y`) is compiled into one step ([`compile_trees`]), so such a tree costs one
 //! loop over the tile instead of one per operator.
 
-use crate::arith::{compile_tree, ArithInput, ArithOp, TreeShape};
+use crate::arith::{compile_tree, ArithInput, ArithOp, TreeLeaf, TreeShape};
 use crate::plan::{MapKernel, Node, NodeKind, SourceKernel, TileSource};
 use ndtask_core::{Buf, Chunk, ChunkGrid, DType, Error, Result, TILE};
 use std::collections::HashMap;
@@ -25,9 +25,6 @@ pub(crate) enum Step {
     Leaf(usize),
     /// Apply a kernel to the tiles of earlier steps.
     Map(Arc<dyn MapKernel>, Vec<usize>),
-    /// A tile holding one value throughout: a scalar operand of a compiled arithmetic tree
-    /// (the one-value tile given; its register is filled once per chunk).
-    Const(Buf),
 }
 
 /// A fused per-chunk kernel: steps in dependency order; the last step is the result.
@@ -57,13 +54,7 @@ fn assign_slots(steps: &[Step], dtypes: &[DType]) -> Vec<usize> {
     let mut busy_until: Vec<usize> = Vec::new();
     let mut slots = Vec::with_capacity(n);
     for i in 0..n {
-        // A constant is written once, before the first tile: no other step may share its register.
-        let is_const = matches!(steps[i], Step::Const(_));
-        if is_const {
-            last_use[i] = usize::MAX;
-        }
-        let free = (0..slot_types.len())
-            .find(|&r| !is_const && slot_types[r] == dtypes[i] && busy_until[r] < i);
+        let free = (0..slot_types.len()).find(|&r| slot_types[r] == dtypes[i] && busy_until[r] < i);
         let r = free.unwrap_or_else(|| {
             slot_types.push(dtypes[i]);
             busy_until.push(0);
@@ -88,8 +79,8 @@ struct ArithStep {
     name: String,
 }
 
-/// A compiled tree: its kernel and the leaves it reads, as operands of the original steps.
-type CompiledTree<'a> = (Arc<dyn MapKernel>, Vec<&'a Leg>);
+/// A compiled tree: its kernel and the steps its input tiles come from (original numbering).
+type CompiledTree = (Arc<dyn MapKernel>, Vec<usize>);
 
 fn arith_step(step: &Step) -> Option<ArithStep> {
     let Step::Map(kernel, args) = step else {
@@ -109,8 +100,8 @@ fn arith_step(step: &Step) -> Option<ArithStep> {
 }
 
 /// Compiles trees of float arithmetic of depth two into one kernel each (see `arith.rs`):
-/// an arithmetic step absorbs each operand that is an arithmetic step read by it alone, and
-/// the tree's scalars become constant tiles. Walking from the result backwards, a step that is
+/// an arithmetic step absorbs each operand that is an arithmetic step read by it alone; the
+/// tree's scalars live in the kernel and a tile it reads twice is one input. Walking from the result backwards, a step that is
 /// absorbed absorbs nothing itself, so every tree has depth two at most.
 fn compile_trees(steps: Vec<Step>, dtypes: Vec<DType>) -> (Vec<Step>, Vec<DType>) {
     let n = steps.len();
@@ -145,22 +136,38 @@ fn compile_trees(steps: Vec<Step>, dtypes: Vec<DType>) -> (Vec<Step>, Vec<DType>
         };
         let mut ops = Vec::new();
         let mut names = Vec::new();
-        let mut legs = Vec::new();
+        // The operands left to right; a kid's second operand that repeats its first is marked.
+        let mut leaves = Vec::new();
+        let mut inputs: Vec<usize> = Vec::new();
+        let mut input = |k: usize| match inputs.iter().position(|&i| i == k) {
+            Some(p) => TreeLeaf::Input(p),
+            None => {
+                inputs.push(k);
+                TreeLeaf::Input(inputs.len() - 1)
+            }
+        };
+        let mut leaf = |leg: &Leg| match leg {
+            Leg::Step(k) => input(*k),
+            Leg::Scalar(one) => TreeLeaf::Scalar(one.clone()),
+        };
         for (leg, kid) in root.legs.iter().zip(kids) {
             match kid {
                 Some((_, v)) => {
                     ops.push(v.op);
                     names.push(v.name.as_str());
-                    legs.extend(&v.legs);
+                    let [x, y] = &v.legs;
+                    let same = matches!((x, y), (Leg::Step(p), Leg::Step(q)) if p == q);
+                    leaves.push(leaf(x));
+                    leaves.push(if same { TreeLeaf::Partner } else { leaf(y) });
                 }
-                None => legs.push(leg),
+                None => leaves.push(leaf(leg)),
             }
         }
         ops.push(root.op);
         let name = format!("{}({})", root.name, names.join(", "));
-        if let Some(kernel) = compile_tree(dtypes[j], shape, &ops, name) {
+        if let Some(kernel) = compile_tree(dtypes[j], shape, &ops, &leaves, name) {
             kids.iter().flatten().for_each(|&(k, _)| absorbed[k] = true);
-            trees[j] = Some((kernel, legs));
+            trees[j] = Some((kernel, inputs));
         }
     }
     let mut out_steps = Vec::with_capacity(n);
@@ -171,20 +178,7 @@ fn compile_trees(steps: Vec<Step>, dtypes: Vec<DType>) -> (Vec<Step>, Vec<DType>
             continue;
         }
         let step = match tree {
-            Some((kernel, legs)) => {
-                let args = legs
-                    .into_iter()
-                    .map(|leg| match leg {
-                        Leg::Step(k) => at[*k],
-                        Leg::Scalar(one) => {
-                            out_steps.push(Step::Const(one.clone()));
-                            out_dtypes.push(dtypes[i]);
-                            out_steps.len() - 1
-                        }
-                    })
-                    .collect();
-                Step::Map(kernel, args)
-            }
+            Some((kernel, inputs)) => Step::Map(kernel, inputs.iter().map(|&k| at[k]).collect()),
             None => step.renumbered(&at),
         };
         out_steps.push(step);
@@ -203,7 +197,6 @@ impl Step {
             Step::Map(kernel, args) => {
                 Step::Map(kernel.clone(), args.iter().map(|&a| at[a]).collect())
             }
-            Step::Const(one) => Step::Const(one.clone()),
         }
     }
 }
@@ -237,7 +230,7 @@ impl Program {
             .filter_map(|s| match s {
                 Step::Source(k) => Some(k.name()),
                 Step::Map(k, _) => Some(k.name()),
-                Step::Leaf(_) | Step::Const(_) => None,
+                Step::Leaf(_) => None,
             })
             .collect();
         format!("fused[{}]", names.join(", "))
@@ -271,14 +264,6 @@ impl Program {
                 Buf::with_capacity(self.dtypes[i], TILE.min(len))
             })
             .collect();
-        for (i, step) in self.steps.iter().enumerate() {
-            if let Step::Const(one) = step {
-                let reg = &mut regs[self.slots[i]];
-                for _ in 0..TILE.min(len) {
-                    reg.extend_from(one, 1)?;
-                }
-            }
-        }
         let last = self.slots[self.steps.len() - 1];
         let mut off = 0;
         while off < len {
@@ -307,7 +292,6 @@ impl Program {
                         });
                         kernel.apply(&ins[..args.len().min(4)], out, n)
                     }
-                    Step::Const(_) => Ok(()),
                 };
                 regs[slot] = std::mem::replace(out, Buf::Bool(Vec::new()));
                 result?;
