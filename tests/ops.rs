@@ -47,6 +47,7 @@ proptest! {
             (&a * &a + &b * &b, &ea * &ea + &eb * &eb),
             (&b - &a * &a, &eb - &(&ea * &ea)),
             ((&a * &a) / 3.0, &ea * &ea / 3.0),
+            ((k - &a) * (&b / 2.0) - (&a + k) / (0.5 - &b), ea.mapv(|v| k - v) * &eb.mapv(|v| v / 2.0) - &ea.mapv(|v| v + k) / &eb.mapv(|v| 0.5 - v)),
             (a.map(|v| v.sin()), ea.mapv(f64::sin)),
             (a.zip_with(&b, f64::max).unwrap(), ndarray::Zip::from(&ea).and(&eb).map_collect(|&x, &y| x.max(y))),
         ];
