@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 /// An arithmetic operator.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
 pub(crate) enum ArithOp {
     Add,
     Sub,
@@ -38,10 +39,10 @@ impl ArithOp {
 }
 
 // The operators as const-generic codes, so a compiled tree names them in its type.
-const ADD: u8 = 0;
-const SUB: u8 = 1;
-const MUL: u8 = 2;
-const DIV: u8 = 3;
+const ADD: u8 = ArithOp::Add as u8;
+const SUB: u8 = ArithOp::Sub as u8;
+const MUL: u8 = ArithOp::Mul as u8;
+const DIV: u8 = ArithOp::Div as u8;
 
 /// `a op b` for the operator with code `O` (resolved at compile time).
 #[inline(always)]
@@ -67,34 +68,40 @@ enum Scalar<T> {
 pub(crate) struct Arith<T> {
     op: ArithOp,
     scalar: Option<Scalar<T>>,
+    /// "add", "add-scalar" or "scalar-add", built once (it names the kernel in errors too).
+    name: String,
 }
 
 impl<T: Numeric> Arith<T> {
     /// `a op b` on two tiles.
     pub fn tiles(op: ArithOp) -> Self {
-        Arith { op, scalar: None }
+        Arith {
+            op,
+            scalar: None,
+            name: op.name().to_string(),
+        }
     }
 
     /// `tile op s`, or `s op tile` when `scalar_lhs`.
     pub fn scalar(op: ArithOp, s: T, scalar_lhs: bool) -> Self {
-        let scalar = if scalar_lhs {
-            Scalar::Lhs(s)
+        let (scalar, name) = if scalar_lhs {
+            (Scalar::Lhs(s), format!("scalar-{}", op.name()))
         } else {
-            Scalar::Rhs(s)
+            (Scalar::Rhs(s), format!("{}-scalar", op.name()))
         };
         Arith {
             op,
             scalar: Some(scalar),
+            name,
         }
     }
 
     fn run<const O: u8>(&self, inputs: &[&Buf], out: &mut [T]) -> Result<()> {
         let n = out.len();
-        let name = || self.name();
-        let a = &input::<T>(&name(), inputs[0])?[..n];
+        let a = &input::<T>(&self.name, inputs[0])?[..n];
         match self.scalar {
             None => {
-                let b = &input::<T>(&name(), inputs[1])?[..n];
+                let b = &input::<T>(&self.name, inputs[1])?[..n];
                 wide(|| {
                     for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
                         *o = op::<T, O>(x, y);
@@ -118,12 +125,7 @@ impl<T: Numeric> Arith<T> {
 
 impl<T: Numeric> MapKernel for Arith<T> {
     fn name(&self) -> String {
-        let op = self.op.name();
-        match self.scalar {
-            None => op.to_string(),
-            Some(Scalar::Rhs(_)) => format!("{op}-scalar"),
-            Some(Scalar::Lhs(_)) => format!("scalar-{op}"),
-        }
+        self.name.clone()
     }
 
     fn apply(&self, inputs: &[&Buf], out: &mut Buf, n: usize) -> Result<()> {
@@ -170,6 +172,7 @@ pub(crate) struct ArithView {
 
 /// Which operands of the root of a depth-two tree are themselves operators.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
 pub(crate) enum TreeShape {
     /// `o2(o1(a, b), c)`
     Left,
@@ -179,9 +182,9 @@ pub(crate) enum TreeShape {
     Both,
 }
 
-const LEFT: u8 = 0;
-const RIGHT: u8 = 1;
-const BOTH: u8 = 2;
+const LEFT: u8 = TreeShape::Left as u8;
+const RIGHT: u8 = TreeShape::Right as u8;
+const BOTH: u8 = TreeShape::Both as u8;
 
 /// A leaf of a compiled tree, as the fusion pass describes it.
 pub(crate) enum TreeLeaf {
@@ -337,10 +340,7 @@ pub(crate) fn compile_tree(
                 TreeLeaf::Partner => Leaf::Partner,
             };
         }
-        let k = Kernel {
-            name,
-            leaves: typed,
-        };
+        let k = (name, typed);
         match (shape, ops, leaves.len()) {
             (TreeShape::Left, &[o1, o2], 3) => Some(two::<T, LEFT>(o1, o2, k)),
             (TreeShape::Right, &[o1, o2], 3) => Some(two::<T, RIGHT>(o1, o2, k)),
@@ -355,11 +355,8 @@ pub(crate) fn compile_tree(
     }
 }
 
-/// What a compiled tree holds besides its type.
-struct Kernel<T> {
-    name: String,
-    leaves: [Leaf<T>; 4],
-}
+/// What a compiled tree holds besides its type: its name and leaves.
+type Parts<T> = (String, [Leaf<T>; 4]);
 
 /// Turns run-time operators into the const-generic code `$O` for the expression `$e`.
 macro_rules! with_code {
@@ -385,19 +382,16 @@ macro_rules! with_code {
     };
 }
 
-fn two<T: Numeric, const S: u8>(o1: ArithOp, o2: ArithOp, k: Kernel<T>) -> Arc<dyn MapKernel> {
+fn two<T: Numeric, const S: u8>(o1: ArithOp, o2: ArithOp, k: Parts<T>) -> Arc<dyn MapKernel> {
     with_code!(o1, O1 => with_code!(o2, O2 => tree::<T, S, O1, O2, ADD>(k)))
 }
 
-fn three<T: Numeric>(o1: ArithOp, o2: ArithOp, o3: ArithOp, k: Kernel<T>) -> Arc<dyn MapKernel> {
+fn three<T: Numeric>(o1: ArithOp, o2: ArithOp, o3: ArithOp, k: Parts<T>) -> Arc<dyn MapKernel> {
     with_code!(o1, O1 => with_code!(o2, O2 => with_code!(o3, O3 => tree::<T, BOTH, O1, O2, O3>(k))))
 }
 
 fn tree<T: Numeric, const S: u8, const O1: u8, const O2: u8, const O3: u8>(
-    k: Kernel<T>,
+    (name, leaves): Parts<T>,
 ) -> Arc<dyn MapKernel> {
-    Arc::new(Tree::<T, S, O1, O2, O3> {
-        name: k.name,
-        leaves: k.leaves,
-    })
+    Arc::new(Tree::<T, S, O1, O2, O3> { name, leaves })
 }

@@ -101,8 +101,9 @@ fn arith_step(step: &Step) -> Option<ArithStep> {
 
 /// Compiles trees of float arithmetic of depth two into one kernel each (see `arith.rs`):
 /// an arithmetic step absorbs each operand that is an arithmetic step read by it alone; the
-/// tree's scalars live in the kernel and a tile it reads twice is one input. Walking from the result backwards, a step that is
-/// absorbed absorbs nothing itself, so every tree has depth two at most.
+/// tree's scalars live in the kernel and a tile it reads twice is one input. Walking from the
+/// result backwards, a step that is absorbed absorbs nothing itself, so every tree has depth
+/// two at most.
 fn compile_trees(steps: Vec<Step>, dtypes: Vec<DType>) -> (Vec<Step>, Vec<DType>) {
     let n = steps.len();
     let views: Vec<Option<ArithStep>> = steps.iter().map(arith_step).collect();
@@ -115,7 +116,7 @@ fn compile_trees(steps: Vec<Step>, dtypes: Vec<DType>) -> (Vec<Step>, Vec<DType>
     if let Some(r) = reads.last_mut() {
         *r += 1; // the sink reads the result
     }
-    let mut trees: Vec<Option<CompiledTree>> = (0..n).map(|_| None).collect();
+    let mut trees: Vec<Option<CompiledTree>> = vec![None; n];
     let mut absorbed = vec![false; n];
     for j in (0..n).rev() {
         let Some(root) = views[j].as_ref().filter(|_| !absorbed[j]) else {
