@@ -32,6 +32,11 @@
 //! - `ndtask-sched`: [`SyncScheduler`] and [`ThreadedScheduler`].
 //! - `ndtask-mpi` (feature `mpi`): the SPMD MPI scheduler.
 
+/// The ndarray crate ndtask is built on, so that a downstream crate uses the same version
+/// (`ndtask::ndarray::array!`, `ndtask::ndarray::s!`) without a second, possibly mismatched,
+/// dependency.
+pub use ndarray;
+
 pub use ndtask_array::{
     arange, compute, compute_local_with, compute_with, concatenate, default_scheduler,
     from_ndarray, full, linspace, ones, random, stack, task_graph, where_, zeros, Array,

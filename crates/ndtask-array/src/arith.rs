@@ -13,7 +13,7 @@
 
 use crate::kernels::{input, wide};
 use crate::plan::MapKernel;
-use ndtask_core::{Buf, DType, Error, Numeric, Result};
+use ndtask_core::{Buf, DType, Error, Fingerprint, Numeric, Result};
 use std::sync::Arc;
 
 /// An arithmetic operator.
@@ -126,6 +126,15 @@ impl<T: Numeric> Arith<T> {
 impl<T: Numeric> MapKernel for Arith<T> {
     fn name(&self) -> String {
         self.name.clone()
+    }
+
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str(&self.name);
+        h.str(T::DTYPE.name());
+        match self.scalar {
+            None => {}
+            Some(Scalar::Rhs(v) | Scalar::Lhs(v)) => h.scalar(v),
+        }
     }
 
     fn apply(&self, inputs: &[&Buf], out: &mut Buf, n: usize) -> Result<()> {
@@ -279,6 +288,25 @@ impl<T: Numeric, const S: u8, const O1: u8, const O2: u8, const O3: u8> MapKerne
 {
     fn name(&self) -> String {
         self.name.clone()
+    }
+
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str("tree");
+        h.str(T::DTYPE.name());
+        [S, O1, O2, O3].iter().for_each(|&c| h.u8(c));
+        for leaf in &self.leaves {
+            match *leaf {
+                Leaf::Input(k) => {
+                    h.u8(0);
+                    h.usize(k);
+                }
+                Leaf::Scalar(v) => {
+                    h.u8(1);
+                    h.scalar(v);
+                }
+                Leaf::Partner => h.u8(2),
+            }
+        }
     }
 
     fn apply(&self, inputs: &[&Buf], out: &mut Buf, n: usize) -> Result<()> {

@@ -151,13 +151,35 @@ impl<T: Element> Array<T> {
         self.map_named("map", f)
     }
 
-    pub(crate) fn map_named<O: Element>(
+    /// [`Array::map`] with a name, shown in plans and errors. Under MPI the name is the
+    /// closure's identity in the check that every rank built the same expression: give closures
+    /// that differ between ranks different names.
+    ///
+    /// # Examples
+    /// ```
+    /// let x = ndtask_array::arange(0i64, 3, 1, [2])?.map_named("cube", |v| v * v * v);
+    /// assert!(x.task_graph()?.op_names()[0].contains("cube"));
+    /// # Ok::<(), ndtask_core::Error>(())
+    /// ```
+    pub fn map_named<O: Element>(
         &self,
         name: &str,
         f: impl Fn(T) -> O + Send + Sync + 'static,
     ) -> Array<O> {
+        self.map_keyed(name, 0, f)
+    }
+
+    /// [`Array::map_named`] for a function that captures scalars, whose hash (`key`) tells the
+    /// MPI ranks apart when they capture different values.
+    pub(crate) fn map_keyed<O: Element>(
+        &self,
+        name: &str,
+        key: u64,
+        f: impl Fn(T) -> O + Send + Sync + 'static,
+    ) -> Array<O> {
         self.map_kernel(Arc::new(Unary {
             name: name.to_string(),
+            key,
             f,
             _t: PhantomData,
         }))
@@ -201,14 +223,31 @@ impl<T: Element> Array<T> {
         self.zip_named("zip_with", other, f)
     }
 
-    pub(crate) fn zip_named<U: Element, O: Element>(
+    /// [`Array::zip_with`] with a name, shown in plans and errors and, under MPI, the closure's
+    /// identity (as for [`Array::map_named`]).
+    ///
+    /// # Errors
+    /// As [`Array::zip_with`].
+    pub fn zip_named<U: Element, O: Element>(
         &self,
         name: &str,
         other: &Array<U>,
         f: impl Fn(T, U) -> O + Send + Sync + 'static,
     ) -> Result<Array<O>> {
+        self.zip_keyed(name, 0, other, f)
+    }
+
+    /// [`Array::zip_named`] for a function that captures scalars (see [`Array::map_keyed`]).
+    pub(crate) fn zip_keyed<U: Element, O: Element>(
+        &self,
+        name: &str,
+        key: u64,
+        other: &Array<U>,
+        f: impl Fn(T, U) -> O + Send + Sync + 'static,
+    ) -> Result<Array<O>> {
         let kernel = Arc::new(Binary {
             name: name.to_string(),
+            key,
             f,
             _t: PhantomData,
         });

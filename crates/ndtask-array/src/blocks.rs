@@ -6,7 +6,7 @@
 use crate::array::Array;
 use crate::plan::{dispatch_dtype, BlockKernel, Node, NodeKind};
 use ndarray::{ArrayD, ArrayViewD, IxDyn, Slice};
-use ndtask_core::{Chunk, ChunkGrid, Chunks, Element, Error, Result};
+use ndtask_core::{try_filled, try_vec, Chunk, ChunkGrid, Chunks, Element, Error, Result};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -38,6 +38,20 @@ pub(crate) fn typed<'c, T: Element>(c: &'c Chunk, what: &str) -> Result<&'c Arra
             c.dtype()
         ))
     })
+}
+
+/// A new array of `shape` filled with the default value, or [`Error::Memory`] naming `what`.
+pub(crate) fn try_array<T: Element>(shape: &[usize], what: &str) -> Result<ArrayD<T>> {
+    let n = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| Error::Memory(format!("{what}: a chunk of shape {shape:?} overflows")))?;
+    let v = try_filled(
+        n,
+        T::default(),
+        format_args!("{what} (a chunk of shape {shape:?})"),
+    )?;
+    ArrayD::from_shape_vec(IxDyn(shape), v).map_err(Error::internal)
 }
 
 /// Block boundaries of one axis: `offsets[i]..offsets[i + 1]` is block `i`.
@@ -111,7 +125,7 @@ impl<T: Element> BlockKernel for Rechunk<T> {
     }
     fn run(&self, block: &[usize], inputs: &[&Chunk]) -> Result<Chunk> {
         let (off, shape) = (self.to.chunk_offset(block), self.to.chunk_shape(block));
-        let mut out = ArrayD::<T>::default(IxDyn(&shape));
+        let mut out = try_array::<T>(&shape, "rechunk")?;
         for ((_, lb), c) in self.deps(block).into_iter().zip(inputs) {
             let a = typed::<T>(c, "rechunk")?;
             let in_off = self.from.chunk_offset(&self.from.unravel(lb));
@@ -228,7 +242,14 @@ impl<T: Element> BlockKernel for BroadcastTo<T> {
         let v = a
             .broadcast(IxDyn(&shape))
             .ok_or_else(|| Error::internal("broadcast of a chunk failed"))?;
-        Ok(T::into_chunk(v.to_owned()))
+        let mut data = try_vec(
+            v.len(),
+            format_args!("broadcast_to (a chunk of shape {shape:?})"),
+        )?;
+        data.extend(v.iter().copied());
+        Ok(T::into_chunk(
+            ArrayD::from_shape_vec(IxDyn(&shape), data).map_err(Error::internal)?,
+        ))
     }
 }
 
@@ -275,7 +296,7 @@ pub(crate) fn align(op: &str, nodes: &[Arc<Node>]) -> Result<(Vec<Arc<Node>>, Ch
             common_sizes(&own)
         })
         .collect();
-    let grid = ChunkGrid::from_sizes(sizes.clone());
+    let grid = ChunkGrid::from_sizes(sizes.clone())?;
     let aligned = nodes
         .iter()
         .map(|n| {
@@ -291,7 +312,7 @@ pub(crate) fn align(op: &str, nodes: &[Arc<Node>]) -> Result<(Vec<Arc<Node>>, Ch
                     }
                 })
                 .collect();
-            let want = ChunkGrid::from_sizes(want);
+            let want = ChunkGrid::from_sizes(want)?;
             let r = if want == n.grid {
                 n.clone()
             } else {
@@ -379,7 +400,7 @@ impl<T: Element> Array<T> {
             )));
         }
         let grid =
-            ChunkGrid::from_sizes(perm.iter().map(|&p| self.node.grid.axis_sizes(p)).collect());
+            ChunkGrid::from_sizes(perm.iter().map(|&p| self.node.grid.axis_sizes(p)).collect())?;
         let kernel = Transpose::<T> {
             perm: perm.to_vec(),
             from: self.node.grid.clone(),
@@ -404,7 +425,7 @@ impl<T: Element> Array<T> {
         }
         let mut sizes = self.chunks();
         sizes.insert(axis, vec![1]);
-        let grid = ChunkGrid::from_sizes(sizes);
+        let grid = ChunkGrid::from_sizes(sizes)?;
         Ok(self.reaxis(grid, "expand_dims"))
     }
 
@@ -450,7 +471,7 @@ impl<T: Element> Array<T> {
             .filter(|(i, _)| !axes.contains(i))
             .map(|(_, s)| s)
             .collect();
-        let grid = ChunkGrid::from_sizes(sizes);
+        let grid = ChunkGrid::from_sizes(sizes)?;
         Ok(self.reaxis(grid, "squeeze"))
     }
 
@@ -478,72 +499,162 @@ impl<T: Element> Array<T> {
         Ok(Array::from_node(nodes[0].clone()))
     }
 
-    /// Gives the array a new shape with the same elements in C order (NumPy's `reshape`), where
-    /// chunk boundaries allow: the input must have a single chunk along every axis but the first,
-    /// and each chunk must hold whole rows of the new shape.
+    /// Gives the array a new shape with the same elements in C order (NumPy's `reshape`).
+    ///
+    /// The axes of the two shapes fall into groups whose lengths multiply to the same number
+    /// (`[4, 6, 5] -> [24, 5]`: `[4, 6]` becomes `[24]`, `[5]` stays). Within a group, chunks
+    /// must span whole rows: the axes after the group's first long axis are rechunked to one
+    /// chunk each, and the first axis's chunk boundaries are moved to the nearest row boundary
+    /// of the new shape (its chunks shrink where the other axes grow, so chunk bytes stay close
+    /// to the input's). Axes that need no change keep their chunks; an input that already fits
+    /// is not rechunked at all (as Dask does).
     ///
     /// # Errors
-    /// [`Error::Shape`] if the number of elements differs or the chunks do not allow it (the
-    /// message names shapes and chunks and says how to rechunk).
+    /// [`Error::Shape`] if the number of elements differs, or the new shape has more elements
+    /// than an array can hold (the message names both shapes).
     ///
     /// # Examples
     /// ```
     /// let x = ndtask_array::arange(0i64, 12, 1, [6])?.reshape([4, 3])?;
     /// assert_eq!(x.chunks(), vec![vec![2, 2], vec![3]]);
+    /// let y = ndtask_array::arange(0i64, 12, 1, [5])?.reshape([2, 6])?; // rechunked to rows
+    /// assert_eq!(y.compute()?[[1, 0]], 6);
     /// # Ok::<(), ndtask_core::Error>(())
     /// ```
     pub fn reshape(&self, shape: impl AsRef<[usize]>) -> Result<Array<T>> {
         self.check()?;
         let (from, to) = (self.shape(), shape.as_ref().to_vec());
-        if from.iter().product::<usize>() != to.iter().product::<usize>() {
+        let total = to
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .filter(|&n| n <= ChunkGrid::MAX_ELEMENTS);
+        if total != Some(self.len()) {
+            let why = if total.is_none() {
+                "the new shape has more elements than an array can hold"
+            } else {
+                "sizes differ"
+            };
             return Err(Error::Shape(format!(
-                "cannot reshape an array of shape {from:?} into shape {to:?}: sizes differ"
+                "cannot reshape an array of shape {from:?} into shape {to:?}: {why}"
             )));
         }
         if from == to {
             return Ok(self.clone());
         }
-        let refuse = |why: &str| {
-            Error::Shape(format!(
-                "cannot reshape shape {from:?} with chunks {:?} into {to:?}: {why}; rechunk first (e.g. to one chunk along every axis but the first)",
-                self.chunks()
-            ))
-        };
-        let nb = self.node.grid.nblocks();
-        let total: usize = to.iter().product();
-        let (p, q): (usize, usize) = (from.iter().skip(1).product(), to.iter().skip(1).product());
-        let sizes_out: Vec<usize> = if from.is_empty() || to.is_empty() || total == 0 {
-            if self.num_chunks() != 1 && total != 0 {
-                return Err(refuse("a 0-dimensional side needs a single chunk"));
-            }
-            vec![]
-        } else {
-            if nb.iter().skip(1).any(|&b| b != 1) {
-                return Err(refuse("chunks split an axis other than the first"));
-            }
-            let rows = self.node.grid.axis_sizes(0);
-            if rows.iter().any(|r| (r * p) % q != 0) {
-                return Err(refuse(
-                    "a chunk boundary falls inside a row of the new shape",
-                ));
-            }
-            rows.iter().map(|r| r * p / q).collect()
-        };
-        let grid = if sizes_out.is_empty() {
-            ChunkGrid::new(&to, Chunks::Block(to.iter().map(|&d| d.max(1)).collect()))?
-        } else {
-            let mut s = vec![sizes_out];
-            s.extend(to.iter().skip(1).map(|&d| vec![d]));
-            ChunkGrid::from_sizes(s)
-        };
-        if total == 0 {
-            return crate::creation::full(
-                &to,
-                Chunks::Block(to.iter().map(|&d| d.max(1)).collect()),
-                T::default(),
-            );
+        let whole = |s: &[usize]| Chunks::Block(s.iter().map(|&d| d.max(1)).collect());
+        if self.is_empty() {
+            return crate::creation::full(&to, whole(&to), T::default());
         }
-        Ok(self.reaxis(grid, "reshape"))
+        if from.is_empty() || to.is_empty() {
+            // One element: a single chunk on both sides.
+            let one = self.rechunk(whole(&from))?;
+            return Ok(one.reaxis(ChunkGrid::new(&to, whole(&to))?, "reshape"));
+        }
+        let grid = &self.node.grid;
+        let mut in_sizes: Vec<Vec<usize>> = (0..from.len()).map(|a| grid.axis_sizes(a)).collect();
+        let mut out_sizes: Vec<Vec<usize>> = to.iter().map(|&d| vec![d]).collect();
+        let max_chunk = grid.max_chunk_shape();
+        for (ia, oa) in reshape_groups(&from, &to) {
+            let lead_in = ia.clone().find(|&a| from[a] > 1).unwrap_or(ia.start);
+            let lead_out = oa.clone().find(|&a| to[a] > 1).unwrap_or(oa.start);
+            let p: usize = from[lead_in + 1..ia.end].iter().product();
+            let q: usize = to[lead_out + 1..oa.end].iter().product();
+            // Boundaries on the lead axis must be multiples of m so that rows line up.
+            let m = q / gcd(p, q);
+            let trailing: usize = max_chunk[lead_in + 1..ia.end].iter().product();
+            let growth = p / trailing.max(1);
+            let len = from[lead_in];
+            let lead = if growth > 1 {
+                // As many elements per chunk as the input's chunks hold, in whole rows.
+                let elems = max_chunk[lead_in] as f64 * trailing as f64;
+                let target = (elems / p as f64).round().max(1.0) as usize;
+                let t = ((target + m / 2) / m).max(1) * m;
+                let mut v = vec![t; len / t];
+                if len % t > 0 {
+                    v.push(len % t);
+                }
+                v
+            } else {
+                let mut ends: Vec<usize> = in_sizes[lead_in]
+                    .iter()
+                    .scan(0, |e, &s| {
+                        *e += s;
+                        Some(*e)
+                    })
+                    .map(|e| ((e + m / 2) / m * m).min(len))
+                    .filter(|&e| e > 0)
+                    .collect();
+                ends.dedup();
+                if ends.last() != Some(&len) {
+                    ends.push(len);
+                }
+                ends.iter()
+                    .scan(0, |last, &e| Some(e - std::mem::replace(last, e)))
+                    .collect()
+            };
+            for a in ia.clone() {
+                in_sizes[a] = vec![from[a]];
+            }
+            out_sizes[lead_out] = lead.iter().map(|&r| r * p / q).collect();
+            in_sizes[lead_in] = lead;
+        }
+        let want = ChunkGrid::from_sizes(in_sizes)?;
+        let input = if want == *grid {
+            self.clone()
+        } else {
+            Array::from_node(rechunk_node(&self.node, want))
+        };
+        Ok(input.reaxis(ChunkGrid::from_sizes(out_sizes)?, "reshape"))
+    }
+}
+
+/// Splits a reshape into groups of consecutive axes whose lengths multiply to the same number on
+/// both sides: (input axes, output axes). Trailing length-1 axes join the last group. Both
+/// shapes are non-empty and have the same (non-zero) number of elements.
+fn reshape_groups(
+    from: &[usize],
+    to: &[usize],
+) -> Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> {
+    let mut groups: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < from.len() || j < to.len() {
+        let (si, sj) = (i, j);
+        let (mut pi, mut pj) = (1usize, 1usize);
+        if i < from.len() {
+            pi = from[i];
+            i += 1;
+        }
+        if j < to.len() {
+            pj = to[j];
+            j += 1;
+        }
+        while pi != pj {
+            if pi < pj && i < from.len() {
+                pi *= from[i];
+                i += 1;
+            } else if j < to.len() {
+                pj *= to[j];
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        match groups.last_mut() {
+            Some(last) if si == i || sj == j => {
+                last.0.end = i;
+                last.1.end = j;
+            }
+            _ => groups.push((si..i, sj..j)),
+        }
+    }
+    groups
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a.max(1)
+    } else {
+        gcd(b, a % b)
     }
 }
 
@@ -564,6 +675,14 @@ pub fn stack<T: Element>(arrays: &[&Array<T>], axis: usize) -> Result<Array<T>> 
     let first = arrays
         .first()
         .ok_or_else(|| Error::InvalidArgument("stack needs at least one array".into()))?;
+    if axis > first.ndim() {
+        return Err(Error::Axis {
+            op: "stack".into(),
+            axis,
+            ndim: first.ndim(),
+            shape: first.shape(),
+        });
+    }
     for a in arrays {
         if a.shape() != first.shape() {
             return Err(Error::Shape(format!(

@@ -3,11 +3,11 @@
 //! input they share is computed once.
 
 use crate::array::{Array, Scalar};
-use crate::blocks::typed;
+use crate::blocks::{try_array, typed};
 use crate::lower::lower;
 use crate::plan::Node;
 use ndarray::{ArrayD, IxDyn, Slice};
-use ndtask_core::{Chunk, ChunkGrid, Element, Error, Result, Scheduler, TaskGraph};
+use ndtask_core::{catch_panic, Chunk, ChunkGrid, Element, Error, Result, Scheduler, TaskGraph};
 use ndtask_sched::ThreadedScheduler;
 use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};
@@ -142,7 +142,7 @@ tuple_computable!(A, B, C, D, E, F, G, H);
 pub fn task_graph<C: Computable>(c: &C) -> Result<TaskGraph> {
     let mut t = Targets::default();
     c.add_targets(&mut t);
-    Ok(lower(&t.nodes)?.graph)
+    catch_panic("lowering", || Ok(lower(&t.nodes)?.graph))
 }
 
 /// Computes several results over one shared graph on the default scheduler.
@@ -177,6 +177,10 @@ pub fn compute_with<C: Computable>(c: C, scheduler: &dyn Scheduler) -> Result<C:
 
 /// Computes on `scheduler`; `None` on a process that takes part but does not receive results.
 ///
+/// No panic leaves this function: a panic in lowering, in the scheduler's book-keeping or in
+/// assembly is [`Error::Internal`] (a panic inside a task is [`Error::Task`]). On MPI, an
+/// expression that fails to build or lower on any rank gives the same error on every rank.
+///
 /// # Errors
 /// As [`compute`].
 pub fn compute_local_with<C: Computable>(
@@ -185,16 +189,24 @@ pub fn compute_local_with<C: Computable>(
 ) -> Result<Option<C::Output>> {
     let mut t = Targets::default();
     c.add_targets(&mut t);
-    let lowered = lower(&t.nodes)?;
-    let Some(mut chunks) = scheduler.execute(&lowered.graph)? else {
+    let lowered = match catch_panic("lowering", || lower(&t.nodes)) {
+        Ok(l) => l,
+        Err(e) => return Err(scheduler.fail_before_run(e)),
+    };
+    let run = catch_panic(&format!("the {} scheduler", scheduler.name()), || {
+        scheduler.execute(&lowered.graph)
+    })?;
+    let Some(mut chunks) = run else {
         return Ok(None);
     };
-    let mut outputs = VecDeque::with_capacity(t.nodes.len());
-    for (node, tasks) in t.nodes.iter().zip(&lowered.outputs) {
-        let rest = chunks.split_off(tasks.len().min(chunks.len()));
-        outputs.push_back((node.grid.clone(), std::mem::replace(&mut chunks, rest)));
-    }
-    c.take_results(&mut Results { outputs }).map(Some)
+    catch_panic("assembling the results", || {
+        let mut outputs = VecDeque::with_capacity(t.nodes.len());
+        for (node, tasks) in t.nodes.iter().zip(&lowered.outputs) {
+            let rest = chunks.split_off(tasks.len().min(chunks.len()));
+            outputs.push_back((node.grid.clone(), std::mem::replace(&mut chunks, rest)));
+        }
+        c.take_results(&mut Results { outputs }).map(Some)
+    })
 }
 
 /// Puts output chunks (in C order of `grid`) together into one array.
@@ -220,7 +232,7 @@ fn assemble<T: Element>(grid: &ChunkGrid, chunks: Vec<Arc<Chunk>>) -> Result<Arr
             .into_shape_with_order(IxDyn(&shape))
             .map_err(Error::internal);
     }
-    let mut out = ArrayD::<T>::default(IxDyn(&shape));
+    let mut out = try_array::<T>(&shape, "the result")?;
     for (b, c) in chunks.iter().enumerate() {
         let idx = grid.unravel(b);
         let (off, sh) = (grid.chunk_offset(&idx), grid.chunk_shape(&idx));

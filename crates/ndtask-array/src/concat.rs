@@ -66,17 +66,17 @@ pub fn concatenate<T: Element>(arrays: &[&Array<T>], axis: usize) -> Result<Arra
         .map(|a| {
             let mut want = common.clone();
             want[axis] = a.grid().axis_sizes(axis);
-            let want = ndtask_core::ChunkGrid::from_sizes(want);
-            if want == *a.grid() {
+            let want = ndtask_core::ChunkGrid::from_sizes(want)?;
+            Ok(if want == *a.grid() {
                 a.node.clone()
             } else {
                 crate::blocks::rechunk_node(&a.node, want)
-            }
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>>>()?;
     let mut grid_sizes = common;
     grid_sizes[axis] = sizes;
-    let grid = ndtask_core::ChunkGrid::from_sizes(grid_sizes);
+    let grid = ndtask_core::ChunkGrid::from_sizes(grid_sizes)?;
     Ok(Array::from_node(Node::new(
         NodeKind::Concat { inputs, axis },
         grid,

@@ -4,7 +4,7 @@
 use crate::array::Array;
 use crate::plan::{Node, NodeKind, SourceKernel, TileSource};
 use ndarray::{ArrayD, Dimension, Slice};
-use ndtask_core::{Buf, ChunkGrid, Chunks, Element, Error, Numeric, Result};
+use ndtask_core::{Buf, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Numeric, Result};
 use std::sync::Arc;
 
 pub(crate) fn source<T: Element>(
@@ -25,6 +25,10 @@ struct Full<T>(T);
 impl<T: Element> SourceKernel for Full<T> {
     fn name(&self) -> String {
         format!("full({})", self.0)
+    }
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str("full");
+        h.scalar(self.0);
     }
     fn open<'a>(&'a self, _: &ChunkGrid, _: &[usize]) -> Result<Box<dyn TileSource + 'a>> {
         Ok(Box::new(FullCursor(self.0)))
@@ -92,6 +96,15 @@ impl<T: Numeric> SourceKernel for Ramp<T> {
     fn name(&self) -> String {
         "arange".into()
     }
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str("arange");
+        h.scalar(self.start);
+        h.scalar(self.step);
+        if let Some((i, v)) = self.last {
+            h.usize(i);
+            h.scalar(v);
+        }
+    }
     fn open<'a>(&'a self, grid: &ChunkGrid, block: &[usize]) -> Result<Box<dyn TileSource + 'a>> {
         Ok(Box::new(RampCursor {
             ramp: self,
@@ -120,8 +133,12 @@ impl<T: Numeric> TileSource for RampCursor<'_, T> {
 
 /// Evenly spaced values `start, start + step, ...` below `stop` (1-D, NumPy's `arange`).
 ///
+/// The length is exact for `i64` (`ceil((stop - start) / step)` in integers) and NumPy's for
+/// floats (the same in `f64`).
+///
 /// # Errors
-/// [`Error::InvalidArgument`] if `step` is zero or not finite; [`Error::Chunks`] for bad chunks.
+/// [`Error::InvalidArgument`] if `step` is zero or not finite; [`Error::Shape`] if the length
+/// is more than an array can hold; [`Error::Chunks`] for bad chunks.
 ///
 /// # Examples
 /// ```
@@ -141,7 +158,38 @@ pub fn arange<T: Numeric>(
             "arange({start}, {stop}, {step}): step must be finite and non-zero, bounds finite"
         )));
     }
-    let len = ((b - a) / s).ceil().max(0.0) as usize;
+    let too_long = |n: String| {
+        Error::Shape(format!(
+            "arange({start}, {stop}, {step}) has {n} elements, more than an array can hold ({})",
+            ChunkGrid::MAX_ELEMENTS
+        ))
+    };
+    let len = if T::DTYPE == DType::I64 {
+        // Exact: ceil((stop - start) / step) in 128-bit integers.
+        let (a, b, s) = (
+            start.to_i64() as i128,
+            stop.to_i64() as i128,
+            step.to_i64() as i128,
+        );
+        let span = if s > 0 { b - a } else { a - b };
+        let n = if span <= 0 {
+            0
+        } else {
+            (span + s.abs() - 1) / s.abs()
+        };
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= ChunkGrid::MAX_ELEMENTS)
+            .ok_or_else(|| too_long(n.to_string()))?
+    } else {
+        // NumPy's length for floats: ceil((stop - start) / step) in f64, checked before the
+        // conversion (which would saturate).
+        let n = ((b - a) / s).ceil().max(0.0);
+        if n.is_nan() || n > ChunkGrid::MAX_ELEMENTS as f64 {
+            return Err(too_long(format!("{n:e}")));
+        }
+        n as usize
+    };
     source(
         &[len],
         chunks.into(),
@@ -192,6 +240,16 @@ struct FromNdarray<T>(ArrayD<T>);
 impl<T: Element> SourceKernel for FromNdarray<T> {
     fn name(&self) -> String {
         "from_ndarray".into()
+    }
+    /// The shape, the element type and the values: all of them up to 2^16 elements, an even
+    /// sample of 2^16 beyond (hashing gigabytes on every compute would cost more than it saves).
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        const SAMPLE: usize = 1 << 16;
+        h.str("from_ndarray");
+        self.0.shape().iter().for_each(|&d| h.usize(d));
+        let n = self.0.len();
+        let stride = n.div_ceil(SAMPLE).max(1);
+        self.0.iter().step_by(stride).for_each(|&v| h.scalar(v));
     }
     fn open<'a>(&'a self, grid: &ChunkGrid, block: &[usize]) -> Result<Box<dyn TileSource + 'a>> {
         let (off, shape) = (grid.chunk_offset(block), grid.chunk_shape(block));

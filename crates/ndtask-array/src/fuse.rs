@@ -13,7 +13,7 @@
 
 use crate::arith::{compile_tree, ArithInput, ArithOp, TreeLeaf, TreeShape};
 use crate::plan::{MapKernel, Node, NodeKind, SourceKernel, TileSource};
-use ndtask_core::{Buf, Chunk, ChunkGrid, DType, Error, Result, TILE};
+use ndtask_core::{Buf, Chunk, ChunkGrid, DType, Error, Fingerprint, Result, TILE};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -237,6 +237,30 @@ impl Program {
         format!("fused[{}]", names.join(", "))
     }
 
+    /// Feeds every step (its kernel with all parameters, and what it reads) into `h`.
+    pub fn fingerprint(&self, h: &mut Fingerprint) {
+        h.usize(self.steps.len());
+        for (step, dtype) in self.steps.iter().zip(&self.dtypes) {
+            h.str(dtype.name());
+            match step {
+                Step::Source(k) => {
+                    h.u8(0);
+                    k.fingerprint(h);
+                }
+                Step::Leaf(k) => {
+                    h.u8(1);
+                    h.usize(*k);
+                }
+                Step::Map(k, args) => {
+                    h.u8(2);
+                    k.fingerprint(h);
+                    h.usize(args.len());
+                    args.iter().for_each(|&a| h.usize(a));
+                }
+            }
+        }
+    }
+
     fn out_dtype(&self) -> DType {
         self.dtypes[self.dtypes.len() - 1]
     }
@@ -311,7 +335,11 @@ impl Program {
         leaves: &[&Chunk],
     ) -> Result<Chunk> {
         let shape = grid.chunk_shape(block);
-        let mut acc = Buf::with_capacity(self.out_dtype(), shape.iter().product());
+        let mut acc = Buf::try_with_capacity(
+            self.out_dtype(),
+            shape.iter().product(),
+            format_args!("a chunk of shape {shape:?}"),
+        )?;
         self.for_each_tile(grid, block, leaves, &mut |t, n| acc.extend_from(t, n))?;
         acc.into_chunk(&shape)
     }

@@ -5,12 +5,14 @@
 //! (element-wise IEEE operations do not depend on the vector width).
 
 use crate::plan::{tile_type_error, MapKernel};
-use ndtask_core::{Buf, Element, Result};
+use ndtask_core::{Buf, Element, Fingerprint, Result};
 use std::marker::PhantomData;
 
 /// `out[i] = f(a[i])`.
 pub(crate) struct Unary<A, O, F> {
     pub name: String,
+    /// A hash of the scalars `f` captures ([`key_of`]), for the MPI fingerprint.
+    pub key: u64,
     pub f: F,
     pub _t: PhantomData<fn(A) -> O>,
 }
@@ -18,6 +20,8 @@ pub(crate) struct Unary<A, O, F> {
 /// `out[i] = f(a[i], b[i])`.
 pub(crate) struct Binary<A, B, O, F> {
     pub name: String,
+    /// A hash of the scalars `f` captures ([`key_of`]), for the MPI fingerprint.
+    pub key: u64,
     pub f: F,
     pub _t: PhantomData<fn(A, B) -> O>,
 }
@@ -44,6 +48,13 @@ fn with_avx2<R>(body: impl FnOnce() -> R) -> R {
     body()
 }
 
+/// A hash of the scalars a kernel's function captures (`clip`'s bounds, a comparison's scalar).
+pub(crate) fn key_of<T: Element>(values: &[T]) -> u64 {
+    let mut h = Fingerprint::new();
+    values.iter().for_each(|&v| h.scalar(v));
+    h.finish()
+}
+
 pub(crate) fn input<'b, T: Element>(name: &str, b: &'b Buf) -> Result<&'b Vec<T>> {
     T::buf_ref(b).ok_or_else(|| tile_type_error(name, T::DTYPE, b.dtype()))
 }
@@ -51,6 +62,11 @@ pub(crate) fn input<'b, T: Element>(name: &str, b: &'b Buf) -> Result<&'b Vec<T>
 impl<A: Element, O: Element, F: Fn(A) -> O + Send + Sync> MapKernel for Unary<A, O, F> {
     fn name(&self) -> String {
         self.name.clone()
+    }
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str(&self.name);
+        h.u64(self.key);
+        [A::DTYPE, O::DTYPE].iter().for_each(|d| h.str(d.name()));
     }
 
     fn apply(&self, inputs: &[&Buf], out: &mut Buf, n: usize) -> Result<()> {
@@ -72,6 +88,13 @@ impl<A: Element, B: Element, O: Element, F: Fn(A, B) -> O + Send + Sync> MapKern
     fn name(&self) -> String {
         self.name.clone()
     }
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str(&self.name);
+        h.u64(self.key);
+        [A::DTYPE, B::DTYPE, O::DTYPE]
+            .iter()
+            .for_each(|d| h.str(d.name()));
+    }
 
     fn apply(&self, inputs: &[&Buf], out: &mut Buf, n: usize) -> Result<()> {
         let a = &input::<A>(&self.name, inputs[0])?[..n];
@@ -90,6 +113,8 @@ impl<A: Element, B: Element, O: Element, F: Fn(A, B) -> O + Send + Sync> MapKern
 /// `out[i] = f(a[i], b[i], c[i])`.
 pub(crate) struct Ternary<A, B, C, O, F> {
     pub name: String,
+    /// A hash of the scalars `f` captures ([`key_of`]), for the MPI fingerprint.
+    pub key: u64,
     pub f: F,
     pub _t: PhantomData<fn(A, B, C) -> O>,
 }
@@ -99,6 +124,13 @@ impl<A: Element, B: Element, C: Element, O: Element, F: Fn(A, B, C) -> O + Send 
 {
     fn name(&self) -> String {
         self.name.clone()
+    }
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str(&self.name);
+        h.u64(self.key);
+        [A::DTYPE, B::DTYPE, C::DTYPE, O::DTYPE]
+            .iter()
+            .for_each(|d| h.str(d.name()));
     }
 
     fn apply(&self, inputs: &[&Buf], out: &mut Buf, n: usize) -> Result<()> {

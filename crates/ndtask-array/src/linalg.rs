@@ -86,7 +86,7 @@ impl<T: Numeric + LinalgScalar> Array<T> {
             sizes.push(b.chunks()[1].clone());
         }
         sizes.push(vec![1; nk]);
-        let grid = ChunkGrid::from_sizes(sizes);
+        let grid = ChunkGrid::from_sizes(sizes)?;
         let kernel = BlockProducts::<T> {
             a: self.node.grid.clone(),
             b: b.node.grid.clone(),

@@ -7,7 +7,9 @@
 use crate::fuse::{assign_regions, build_program, Program, Role};
 use crate::plan::{BlockKernel, Node, NodeKind, ReduceSpec};
 use crate::reduce::{leading, Place, ReduceKernel, TileSink};
-use ndtask_core::{ravel, unravel, Chunk, ChunkGrid, Error, Op, Result, TaskGraph, TaskId};
+use ndtask_core::{
+    ravel, unravel, Chunk, ChunkGrid, DType, Error, Fingerprint, Op, Result, TaskGraph, TaskId,
+};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -108,13 +110,14 @@ impl Lowerer {
                     return Ok(());
                 }
                 let (program, leaves) = build_program(n, &self.role);
+                check_leaves(n, &leaves)?;
                 let leaf_tasks = self.leaf_tasks(&leaves)?;
                 let op = self.graph.add_op(Arc::new(FusedOp {
                     program,
                     grid: n.grid.clone(),
                 }));
                 (0..n.grid.num_chunks())
-                    .map(|b| self.graph.add_task(op, b, &deps_for(&leaf_tasks, b)))
+                    .map(|b| self.graph.add_task(op, b, &deps_for(&leaf_tasks, b)?))
                     .collect::<Result<Vec<_>>>()?
             }
             NodeKind::Concat { inputs, .. }
@@ -131,14 +134,15 @@ impl Lowerer {
                 let op = self.graph.add_op(Arc::new(BlocksOp {
                     kernel: kernel.clone(),
                     grid: n.grid.clone(),
+                    dtype: n.dtype,
                 }));
                 (0..n.grid.num_chunks())
                     .map(|b| {
-                        let deps: Vec<TaskId> = kernel
+                        let deps = kernel
                             .deps(&n.grid.unravel(b))
                             .into_iter()
-                            .map(|(k, lb)| lists[k][lb])
-                            .collect();
+                            .map(|(k, lb)| task_of(&lists, k, lb))
+                            .collect::<Result<Vec<_>>>()?;
                         self.graph.add_task(op, b, &deps)
                     })
                     .collect::<Result<Vec<_>>>()?
@@ -169,10 +173,10 @@ impl Lowerer {
         axis: usize,
     ) -> Result<Vec<TaskId>> {
         let lists = self.leaf_tasks(inputs)?;
-        Ok(concat_route(n, inputs, axis)
+        concat_route(n, inputs, axis)?
             .into_iter()
-            .map(|(k, lb)| lists[k][lb])
-            .collect())
+            .map(|(k, lb)| task_of(&lists, k, lb))
+            .collect()
     }
 
     fn lower_reduce(&mut self, n: &Arc<Node>, spec: &ReduceSpec) -> Result<Vec<TaskId>> {
@@ -182,6 +186,7 @@ impl Lowerer {
                 Some(Role::Streamed) => build_program(n, &l.role),
                 _ => (Program::leaf(n.dtype), vec![n.clone()]),
             };
+            check_leaves(n, &leaves)?;
             Ok(Source {
                 program,
                 grid: n.grid.clone(),
@@ -207,7 +212,7 @@ impl Lowerer {
                     .iter()
                     .map(|i| source(self, i))
                     .collect::<Result<Vec<_>>>()?;
-                let route: Vec<(usize, usize)> = concat_route(input, inputs, *axis)
+                let route: Vec<(usize, usize)> = concat_route(input, inputs, *axis)?
                     .into_iter()
                     .map(|(k, local)| (source_of[k], local))
                     .collect();
@@ -240,8 +245,13 @@ impl Lowerer {
             .collect();
         let deps: Vec<Vec<TaskId>> = origin
             .iter()
-            .map(|&(k, local)| deps_for(&sources[k].leaf_tasks, local))
-            .collect();
+            .map(|&(k, local)| match sources.get(k) {
+                Some(s) => deps_for(&s.leaf_tasks, local),
+                None => Err(Error::internal(format!(
+                    "a reduction block reads source {k}"
+                ))),
+            })
+            .collect::<Result<_>>()?;
         // Only a concatenation that repeats an input routes two blocks to one chunk.
         let share = needs_combine && !kernel.positional() && route.is_some();
         let source_chunks: Vec<usize> = sources.iter().map(|s| s.grid.num_chunks()).collect();
@@ -305,15 +315,19 @@ impl Lowerer {
                     .enumerate()
                     .map(|(i, &x)| {
                         if axes.contains(&i) {
-                            (x * f, ((x + 1) * f).min(dims[i]))
+                            (x * f, (x + 1).saturating_mul(f).min(dims[i]))
                         } else {
                             (x, x + 1)
                         }
                     })
                     .collect();
-                let children: Vec<TaskId> = block_range(&ranges)
-                    .map(|idx| level[ravel(&dims, &idx)])
-                    .collect();
+                let children = block_range(&ranges)
+                    .map(|idx| {
+                        level.get(ravel(&dims, &idx)).copied().ok_or_else(|| {
+                            Error::internal(format!("reduction tree: no block {idx:?} of {dims:?}"))
+                        })
+                    })
+                    .collect::<Result<Vec<TaskId>>>()?;
                 next.push(self.graph.add_task(op, j, &children)?);
             }
             level = next;
@@ -332,7 +346,7 @@ struct Source {
 }
 
 /// For each block of a concatenation: (input number, block number in that input's grid).
-fn concat_route(n: &Arc<Node>, inputs: &[Arc<Node>], axis: usize) -> Vec<(usize, usize)> {
+fn concat_route(n: &Arc<Node>, inputs: &[Arc<Node>], axis: usize) -> Result<Vec<(usize, usize)>> {
     let mut along = Vec::new();
     for (k, i) in inputs.iter().enumerate() {
         along.extend((0..i.grid.nblocks()[axis]).map(|b| (k, b)));
@@ -341,26 +355,58 @@ fn concat_route(n: &Arc<Node>, inputs: &[Arc<Node>], axis: usize) -> Vec<(usize,
     (0..n.grid.num_chunks())
         .map(|b| {
             let mut idx = unravel(&dims, b);
-            let (k, local) = along[idx[axis]];
+            let &(k, local) = along
+                .get(idx[axis])
+                .ok_or_else(|| Error::internal("concatenate: a block beyond its inputs"))?;
             idx[axis] = local;
-            (k, ravel(&inputs[k].grid.nblocks(), &idx))
+            Ok((k, ravel(&inputs[k].grid.nblocks(), &idx)))
         })
         .collect()
 }
 
+/// The task computing block `b` of input `k`.
+fn task_of(lists: &[Arc<Vec<TaskId>>], k: usize, b: usize) -> Result<TaskId> {
+    lists
+        .get(k)
+        .and_then(|l| l.get(b))
+        .copied()
+        .ok_or_else(|| Error::internal(format!("no task for block {b} of input {k}")))
+}
+
 /// The tasks of leaf inputs that block `b` reads.
-fn deps_for(leaf_tasks: &[Arc<Vec<TaskId>>], b: usize) -> Vec<TaskId> {
-    leaf_tasks.iter().map(|t| t[b]).collect()
+fn deps_for(leaf_tasks: &[Arc<Vec<TaskId>>], b: usize) -> Result<Vec<TaskId>> {
+    (0..leaf_tasks.len())
+        .map(|k| task_of(leaf_tasks, k, b))
+        .collect()
+}
+
+/// A fused region reads block `b` of every leaf for its own block `b`, so every leaf must have
+/// the region's chunk grid (operations align their inputs when they are built; this catches one
+/// that did not, before any task runs).
+fn check_leaves(n: &Node, leaves: &[Arc<Node>]) -> Result<()> {
+    match leaves.iter().find(|l| l.grid != n.grid) {
+        Some(l) => Err(Error::internal(format!(
+            "an element-wise kernel of shape {:?} and chunks {} reads an input of shape {:?} and \
+             chunks {}",
+            n.shape(),
+            n.grid.describe(),
+            l.shape(),
+            l.grid.describe()
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Fan-in per axis when `k` axes still have several blocks: the largest `f >= 2` with
-/// `f^k <= split_every`.
+/// `f^k <= split_every` (an integer root: a few steps whatever `split_every` is).
 fn fan_in(split_every: usize, k: usize) -> usize {
-    let mut f = 2;
-    while (f + 1usize)
-        .checked_pow(k as u32)
-        .is_some_and(|p| p <= split_every)
-    {
+    let k = k.max(1) as u32;
+    let fits = |f: usize| f.checked_pow(k).is_some_and(|p| p <= split_every);
+    let mut f = ((split_every as f64).powf(1.0 / k as f64) as usize).max(2);
+    while f > 2 && !fits(f) {
+        f -= 1;
+    }
+    while f.checked_add(1).is_some_and(fits) {
         f += 1;
     }
     f
@@ -387,6 +433,11 @@ struct FusedOp {
 impl Op for FusedOp {
     fn name(&self) -> String {
         self.program.name()
+    }
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str("fused");
+        self.grid.fingerprint(h);
+        self.program.fingerprint(h);
     }
     fn run(&self, block: usize, inputs: &[&Chunk]) -> Result<Chunk> {
         self.program
@@ -427,6 +478,27 @@ impl Op for PartialOp {
             (_, Some(_)) => format!("(concatenate: {})", names.join(", ")),
         };
         format!("{}-partial{input}", self.kernel.name())
+    }
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str("partial");
+        self.kernel.fingerprint(h);
+        self.grid.fingerprint(h);
+        h.usize(self.axes.len());
+        self.axes.iter().for_each(|&a| h.usize(a));
+        h.u8(self.all as u8);
+        h.usize(self.sources.len());
+        for (program, grid) in &self.sources {
+            program.fingerprint(h);
+            grid.fingerprint(h);
+        }
+        if let Some(route) = &self.route {
+            h.usize(route.len());
+            route.iter().for_each(|&(k, b)| {
+                h.usize(k);
+                h.usize(b);
+            });
+        }
+        fingerprint_finalize(h, &self.finalize);
     }
     fn run(&self, block: usize, inputs: &[&Chunk]) -> Result<Chunk> {
         let place = Place::new(&self.grid, &self.grid.unravel(block));
@@ -493,6 +565,12 @@ impl Op for CombineOp {
         };
         format!("{}-{kind}-{}", self.kernel.name(), self.depth)
     }
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str("combine");
+        self.kernel.fingerprint(h);
+        h.usize(self.depth);
+        fingerprint_finalize(h, &self.finalize);
+    }
     fn run(&self, block: usize, inputs: &[&Chunk]) -> Result<Chunk> {
         let state = self.kernel.combine(inputs)?;
         match &self.finalize {
@@ -504,15 +582,33 @@ impl Op for CombineOp {
     }
 }
 
+/// The grid a reduction layer finalises to, if it does.
+fn fingerprint_finalize(h: &mut Fingerprint, finalize: &Option<ChunkGrid>) {
+    match finalize {
+        Some(g) => {
+            h.u8(1);
+            g.fingerprint(h);
+        }
+        None => h.u8(0),
+    }
+}
+
 /// Runs a [`BlockKernel`] per output chunk.
 struct BlocksOp {
     kernel: Arc<dyn BlockKernel>,
     grid: ChunkGrid,
+    dtype: DType,
 }
 
 impl Op for BlocksOp {
     fn name(&self) -> String {
         self.kernel.name()
+    }
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str("blocks");
+        self.kernel.fingerprint(h);
+        self.grid.fingerprint(h);
+        h.str(self.dtype.name());
     }
     fn run(&self, block: usize, inputs: &[&Chunk]) -> Result<Chunk> {
         let idx = self.grid.unravel(block);
@@ -528,7 +624,7 @@ impl Op for BlocksOp {
         Ok(out)
     }
     fn describe_block(&self, block: usize) -> String {
-        format!("{:?}", self.grid.unravel(block))
+        self.kernel.describe_block(&self.grid.unravel(block))
     }
 }
 
@@ -541,6 +637,11 @@ struct EmptyReduceOp {
 impl Op for EmptyReduceOp {
     fn name(&self) -> String {
         format!("{}-empty", self.kernel.name())
+    }
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str("empty");
+        self.kernel.fingerprint(h);
+        self.out_grid.fingerprint(h);
     }
     fn run(&self, block: usize, _: &[&Chunk]) -> Result<Chunk> {
         let shape = self.out_grid.chunk_shape(&self.out_grid.unravel(block));
@@ -558,6 +659,11 @@ mod tests {
         assert_eq!(fan_in(4, 2), 2);
         assert_eq!(fan_in(16, 2), 4);
         assert_eq!(fan_in(2, 3), 2);
+        assert_eq!(fan_in(27, 3), 3);
+        assert_eq!(fan_in(26, 3), 2);
+        assert_eq!(fan_in(usize::MAX, 1), usize::MAX);
+        assert_eq!(fan_in(usize::MAX, 2), u32::MAX as usize);
+        assert_eq!(fan_in(1 << 40, 4), 1024);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! fuses with its neighbours into one pass.
 
 use crate::array::Array;
-use crate::kernels::Ternary;
+use crate::kernels::{key_of, Ternary};
 use crate::ops::Operand;
 use crate::plan::{Node, NodeKind};
 use ndtask_core::{Element, Error, Float, Numeric, Result};
@@ -50,12 +50,12 @@ impl<T: Float> Array<T> {
 
     /// Raises every element to the integer power `n`.
     pub fn powi(&self, n: i32) -> Array<T> {
-        self.map_named("powi", move |x| x.powi(n))
+        self.map_keyed("powi", key_of(&[n as i64]), move |x| x.powi(n))
     }
 
     /// Raises every element to the power `p`.
     pub fn powf(&self, p: T) -> Array<T> {
-        self.map_named("powf", move |x| x.powf(p))
+        self.map_keyed("powf", key_of(&[p]), move |x| x.powf(p))
     }
 
     /// Whether each element is NaN.
@@ -89,7 +89,7 @@ impl<T: Numeric> Array<T> {
             )));
         }
         self.check()?;
-        Ok(self.map_named("clip", move |x| {
+        Ok(self.map_keyed("clip", key_of(&[lo, hi]), move |x| {
             if x < lo {
                 lo
             } else if x > hi {
@@ -138,33 +138,37 @@ pub fn where_<T: Element>(
     cond.check()?;
     match (a.into(), b.into()) {
         (Operand::Scalar(x), Operand::Scalar(y)) => {
-            Ok(cond.map_named("where", move |c| if c { x } else { y }))
+            Ok(cond.map_keyed("where", key_of(&[x, y]), move |c| if c { x } else { y }))
         }
-        (Operand::Array(x), Operand::Scalar(y)) => {
-            cond.zip_named("where", &x, move |c, v| if c { v } else { y })
-        }
-        (Operand::Scalar(x), Operand::Array(y)) => {
-            cond.zip_named("where", &y, move |c, v| if c { x } else { v })
-        }
+        (Operand::Array(x), Operand::Scalar(y)) => cond.zip_keyed(
+            "where-scalar",
+            key_of(&[y]),
+            &x,
+            move |c, v| if c { v } else { y },
+        ),
+        (Operand::Scalar(x), Operand::Array(y)) => cond.zip_keyed(
+            "scalar-where",
+            key_of(&[x]),
+            &y,
+            move |c, v| if c { x } else { v },
+        ),
         (Operand::Array(x), Operand::Array(y)) => {
-            // Checks shapes and chunks of all three pairwise through the two-input path.
-            cond.zip_named("where", &x, |_, v| v)?;
-            cond.zip_named("where", &y, |_, v| v)?;
+            x.check()?;
+            y.check()?;
+            // The same broadcasting and chunk alignment as the binary operators, over all three.
+            let (inputs, grid) = crate::blocks::align(
+                "where",
+                &[cond.node.clone(), x.node.clone(), y.node.clone()],
+            )?;
             let f = |c: bool, v: T, w: T| if c { v } else { w };
             let kernel = Arc::new(Ternary {
                 name: "where".into(),
+                key: 0,
                 f,
                 _t: PhantomData,
             });
-            let kind = NodeKind::Map {
-                kernel,
-                inputs: vec![cond.node.clone(), x.node.clone(), y.node.clone()],
-            };
-            Ok(Array::from_node(Node::new(
-                kind,
-                cond.node.grid.clone(),
-                T::DTYPE,
-            )))
+            let kind = NodeKind::Map { kernel, inputs };
+            Ok(Array::from_node(Node::new(kind, grid, T::DTYPE)))
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::arith::{Arith, ArithOp};
 use crate::array::Array;
+use crate::kernels::key_of;
 use ndtask_core::{Element, Numeric, Result};
 use std::ops::{Add, Div, Mul, Neg, Sub};
 use std::sync::Arc;
@@ -128,8 +129,65 @@ arith!(
     div,
     try_div,
     ArithOp::Div,
-    "Element-wise `self / rhs` (integer division by zero gives 0)."
+    "Element-wise `self / rhs`. On `i64` it rounds toward zero (Rust's and ndarray's `/`; NumPy's `//` is [`Array::floor_div`]) and division by zero gives 0; on floats it is IEEE division (`±inf`, NaN)."
 );
+
+impl<T: Numeric> Array<T> {
+    /// Element-wise floor division, NumPy's `self // rhs` (`floor_divide`): the quotient rounded
+    /// toward negative infinity (`-7 // 2 == -4`, where `/` gives `-3`). `rhs` is an array
+    /// (broadcast, chunks aligned) or a scalar. Division by zero: 0 for `i64` (as NumPy, which
+    /// warns), `±inf` or NaN for floats.
+    ///
+    /// # Errors
+    /// [`ndtask_core::Error::Shape`] if the shapes do not broadcast.
+    ///
+    /// # Examples
+    /// ```
+    /// let x = ndtask_array::arange(-3i64, 4, 1, [3])?;
+    /// let q = x.floor_div(2i64)?.compute()?;
+    /// assert_eq!(q.iter().copied().collect::<Vec<_>>(), vec![-2, -1, -1, 0, 0, 1, 1]);
+    /// # Ok::<(), ndtask_core::Error>(())
+    /// ```
+    pub fn floor_div(&self, rhs: impl Into<Operand<T>>) -> Result<Array<T>> {
+        match rhs.into() {
+            Operand::Array(b) => self.zip_named("floor_divide", &b, T::floor_div),
+            Operand::Scalar(s) => {
+                self.check()?;
+                Ok(
+                    self.map_keyed("floor_divide-scalar", key_of(&[s]), move |x| {
+                        T::floor_div(x, s)
+                    }),
+                )
+            }
+        }
+    }
+
+    /// Element-wise remainder with the sign of the divisor, NumPy's `self % rhs` (`remainder`,
+    /// `mod`): `-7 % 2 == 1`, so `x == x.floor_div(d) * d + x.remainder(d)`. Division by zero:
+    /// 0 for `i64` (as NumPy), NaN for floats.
+    ///
+    /// # Errors
+    /// [`ndtask_core::Error::Shape`] if the shapes do not broadcast.
+    ///
+    /// # Examples
+    /// ```
+    /// let x = ndtask_array::arange(-3i64, 4, 1, [3])?;
+    /// let r = x.remainder(2i64)?.compute()?;
+    /// assert_eq!(r.iter().copied().collect::<Vec<_>>(), vec![1, 0, 1, 0, 1, 0, 1]);
+    /// # Ok::<(), ndtask_core::Error>(())
+    /// ```
+    pub fn remainder(&self, rhs: impl Into<Operand<T>>) -> Result<Array<T>> {
+        match rhs.into() {
+            Operand::Array(b) => self.zip_named("remainder", &b, T::remainder),
+            Operand::Scalar(s) => {
+                self.check()?;
+                Ok(self.map_keyed("remainder-scalar", key_of(&[s]), move |x| {
+                    T::remainder(x, s)
+                }))
+            }
+        }
+    }
+}
 
 impl<T: Numeric> Neg for &Array<T> {
     type Output = Array<T>;
@@ -157,7 +215,7 @@ macro_rules! compare {
                 Operand::Array(b) => self.zip_named($name, &b, |x, y| x $op y),
                 Operand::Scalar(s) => {
                     self.check()?;
-                    Ok(self.map_named(concat!($name, "-scalar"), move |x| x $op s))
+                    Ok(self.map_keyed(concat!($name, "-scalar"), key_of(&[s]), move |x| x $op s))
                 }
             }
         }

@@ -5,7 +5,7 @@
 
 use crate::arith::ArithView;
 use crate::reduce::ReduceKernel;
-use ndtask_core::{Buf, Chunk, ChunkGrid, DType, Error, Result};
+use ndtask_core::{Buf, Chunk, ChunkGrid, DType, Error, Fingerprint, Result};
 use std::sync::Arc;
 
 /// A node of the logical plan.
@@ -94,6 +94,8 @@ impl Node {
 pub(crate) trait SourceKernel: Send + Sync {
     /// Short name for plans ("uniform", "full", ...).
     fn name(&self) -> String;
+    /// Feeds every parameter that changes the values (seed, value, start and step) into `h`.
+    fn fingerprint(&self, h: &mut Fingerprint);
     /// Starts generating the chunk at block index `block` of `grid`, in C order.
     fn open<'a>(&'a self, grid: &ChunkGrid, block: &[usize]) -> Result<Box<dyn TileSource + 'a>>;
 }
@@ -106,6 +108,11 @@ pub(crate) trait TileSource {
 /// An element-wise function applied to tiles.
 pub(crate) trait MapKernel: Send + Sync {
     fn name(&self) -> String;
+    /// Feeds the function's identity and the scalars it captures into `h`. The default feeds
+    /// the name (a user closure is known by its name only).
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str(&self.name());
+    }
     /// Computes `n` output values from `n` values of each input.
     fn apply(&self, inputs: &[&Buf], out: &mut Buf, n: usize) -> Result<()>;
     /// What the kernel computes when it is one of the four arithmetic operators, so the
@@ -127,6 +134,16 @@ pub(crate) trait BlockKernel: Send + Sync {
     /// Whether output chunks must have the grid's chunk shape (checked after every run).
     fn fixed_shape(&self) -> bool {
         true
+    }
+    /// Names output block `block` for error messages.
+    fn describe_block(&self, block: &[usize]) -> String {
+        format!("{block:?}")
+    }
+    /// Feeds every parameter that changes the result into `h` (see
+    /// [`ndtask_core::Op::fingerprint`]); the output grid and the element type are fed by the
+    /// op. The default feeds the name.
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str(&self.name());
     }
 }
 

@@ -6,7 +6,7 @@
 use crate::array::Array;
 use crate::creation::source;
 use crate::plan::{SourceKernel, TileSource};
-use ndtask_core::{Buf, ChunkGrid, Chunks, Element, Error, Numeric, Result};
+use ndtask_core::{Buf, ChunkGrid, Chunks, Element, Error, Fingerprint, Numeric, Result};
 use rand_distr::{Distribution, Normal, Uniform};
 use rand_xoshiro::rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -100,6 +100,19 @@ impl<T: RandomFloat> SourceKernel for RandomSource<T> {
             Dist::Normal(..) => "normal".into(),
         }
     }
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str(&self.name());
+        h.str(T::DTYPE.name());
+        h.u64(self.seed);
+        h.u64(self.array);
+        match self.dist {
+            Dist::Unit => {}
+            Dist::Range(a, b) | Dist::Normal(a, b) => {
+                h.f64(a);
+                h.f64(b);
+            }
+        }
+    }
     fn open<'a>(&'a self, grid: &ChunkGrid, block: &[usize]) -> Result<Box<dyn TileSource + 'a>> {
         let rng = chunk_rng(self.seed, self.array, grid.ravel(block) as u64);
         Ok(match self.dist {
@@ -131,6 +144,13 @@ struct IntSource {
 impl SourceKernel for IntSource {
     fn name(&self) -> String {
         "integers".into()
+    }
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str("integers");
+        h.u64(self.seed);
+        h.u64(self.array);
+        h.u64(self.low as u64);
+        h.u64(self.high as u64);
     }
     fn open<'a>(&'a self, grid: &ChunkGrid, block: &[usize]) -> Result<Box<dyn TileSource + 'a>> {
         let rng = chunk_rng(self.seed, self.array, grid.ravel(block) as u64);

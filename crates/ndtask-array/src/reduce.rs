@@ -9,7 +9,7 @@ use crate::array::Array;
 use crate::blocks::typed;
 use crate::plan::{Node, NodeKind, ReduceSpec};
 use ndarray::{ArrayD, IxDyn};
-use ndtask_core::{Buf, Chunk, ChunkGrid, Element, Error, Result, TILE};
+use ndtask_core::{Buf, Chunk, ChunkGrid, Element, Error, Fingerprint, Result, TILE};
 use std::sync::Arc;
 
 /// Default number of partial states merged by one task (Dask's `split_every`).
@@ -90,6 +90,18 @@ pub(crate) trait Reduction: Send + Sync + 'static {
     fn fold(&self, s: &mut Self::State, xs: &[Self::In]);
     fn merge(&self, a: &mut Self::State, b: &Self::State);
     fn finish(&self, s: &Self::State) -> Self::Out;
+    /// Whether a final state has a result at all (`nanargmin` of an all-NaN lane has none);
+    /// checked before [`Reduction::finish`].
+    fn check(&self, s: &Self::State) -> Result<()> {
+        let _ = s;
+        Ok(())
+    }
+    /// Feeds everything that changes the result into `h` (the MPI agreement check): the name,
+    /// the element type, and any parameter the name does not say (`ddof`).
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str(self.name());
+        h.str(Self::In::DTYPE.name());
+    }
     /// Folds a run whose element `k` has result index `index(k)` (only index-aware reductions,
     /// argmin/argmax, override this).
     fn fold_at(&self, s: &mut Self::State, xs: &[Self::In], index: &dyn Fn(usize) -> i64) {
@@ -235,6 +247,8 @@ pub(crate) trait ReduceKernel: Send + Sync {
     fn combine(&self, parts: &[&Chunk]) -> Result<Chunk>;
     /// Turns a state into the result, reshaped to `shape`.
     fn finalize(&self, state: &Chunk, shape: &[usize]) -> Result<Chunk>;
+    /// See [`Reduction::fingerprint`].
+    fn fingerprint(&self, h: &mut Fingerprint);
 }
 
 /// Adapts a [`Reduction`] to [`ReduceKernel`].
@@ -243,6 +257,10 @@ pub(crate) struct Kernel<R>(pub R);
 impl<R: Reduction> ReduceKernel for Kernel<R> {
     fn name(&self) -> &'static str {
         self.0.name()
+    }
+
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        self.0.fingerprint(h);
     }
 
     fn positional(&self) -> bool {
@@ -363,8 +381,8 @@ impl<R: Reduction> ReduceKernel for Kernel<R> {
     fn finalize(&self, state: &Chunk, shape: &[usize]) -> Result<Chunk> {
         let out: Vec<R::Out> = <R::State as State>::decode(state)?
             .iter()
-            .map(|s| self.0.finish(s))
-            .collect();
+            .map(|s| self.0.check(s).map(|()| self.0.finish(s)))
+            .collect::<Result<_>>()?;
         let a = ArrayD::from_shape_vec(IxDyn(shape), out).map_err(Error::internal)?;
         Ok(R::Out::into_chunk(a))
     }
@@ -394,13 +412,15 @@ impl<T: Element> Array<T> {
             });
         }
         axes.sort_unstable();
-        if axes.windows(2).any(|w| w[0] == w[1]) {
+        if let Some(w) = axes.windows(2).find(|w| w[0] == w[1]) {
             return Err(Error::InvalidArgument(format!(
-                "{op}: repeated axis in {:?}",
-                opts.axes
+                "{op}: axis {} is repeated in the axes {:?}",
+                w[0],
+                opts.axes.as_deref().unwrap_or_default()
             )));
         }
         if opts.split_every < 2 {
+            // Any value from 2 up is fine (the fan-in is an integer root of it).
             return Err(Error::InvalidArgument(format!(
                 "{op}: split_every must be at least 2, got {}",
                 opts.split_every

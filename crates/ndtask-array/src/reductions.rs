@@ -282,6 +282,11 @@ impl<T: Numeric> Reduction for Var<T> {
     fn merge(&self, a: &mut (f64, f64, f64), b: &(f64, f64, f64)) {
         chan_merge(a, b);
     }
+    fn fingerprint(&self, h: &mut ndtask_core::Fingerprint) {
+        h.str(self.name());
+        h.str(T::DTYPE.name());
+        h.f64(self.ddof);
+    }
     fn finish(&self, s: &(f64, f64, f64)) -> f64 {
         let dof = s.0 - self.ddof;
         let var = if dof > 0.0 { s.2 / dof } else { f64::NAN };
@@ -378,8 +383,17 @@ impl<T: Element> Array<T> {
         self.reduce(name, kernel(r), opts)
     }
 
+    /// A reduction to a scalar that has no identity: an empty array's error is deferred to
+    /// compute.
+    fn nonempty_all<O: Element>(&self, r: impl Reduction) -> Scalar<O> {
+        match self.nonempty(r.name(), &ReduceOptions::all()) {
+            Ok(()) => self.reduce_all(r),
+            Err(e) => Scalar(Array::invalid(e)),
+        }
+    }
+
     /// min/max have no identity: reducing an empty axis is an error (as in NumPy).
-    fn nonempty(&self, op: &str, opts: &ReduceOptions) -> Result<()> {
+    pub(crate) fn nonempty(&self, op: &str, opts: &ReduceOptions) -> Result<()> {
         let shape = self.shape();
         let empty = match opts.axes_list() {
             None => shape.contains(&0),
@@ -402,9 +416,7 @@ macro_rules! numeric_reductions {
                 pub fn $scalar(&self) -> Scalar<$Out> {
                     let r = ($make)(self);
                     if $check {
-                        if let Err(e) = self.nonempty(r.name(), &ReduceOptions::all()) {
-                            return Scalar(Array::invalid(e));
-                        }
+                        return self.nonempty_all(r);
                     }
                     self.reduce_all(r)
                 }
@@ -531,8 +543,18 @@ impl<T: Numeric> Array<T> {
             opts,
         )
     }
+}
 
-    /// The number of non-zero elements.
+impl<T: Element> Array<T> {
+    /// The number of non-zero (for bool: `true`) elements (NumPy's `count_nonzero`).
+    ///
+    /// # Examples
+    /// ```
+    /// let x = ndtask_array::arange(0i64, 5, 1, [2])?;
+    /// assert_eq!(x.count_nonzero().compute()?, 4);
+    /// assert_eq!(x.greater(2i64)?.count_nonzero().compute()?, 2);
+    /// # Ok::<(), ndtask_core::Error>(())
+    /// ```
     pub fn count_nonzero(&self) -> Scalar<i64> {
         self.astype::<bool>().count_true()
     }
@@ -557,14 +579,16 @@ impl<T: Float> Array<T> {
         self.reduce_all(mean_of::<T>(true))
     }
 
-    /// The minimum of the non-NaN elements (NaN if there are none).
+    /// The minimum of the non-NaN elements (NaN if all are NaN, as NumPy's `nanmin`). An empty
+    /// array has no minimum: computing it is [`Error::InvalidArgument`], as for `min`.
     pub fn nanmin(&self) -> Scalar<T> {
-        self.reduce_all(extreme::<T>(false, true))
+        self.nonempty_all(extreme::<T>(false, true))
     }
 
-    /// The maximum of the non-NaN elements (NaN if there are none).
+    /// The maximum of the non-NaN elements (NaN if all are NaN). An empty array has no maximum:
+    /// computing it is [`Error::InvalidArgument`], as for `max`.
     pub fn nanmax(&self) -> Scalar<T> {
-        self.reduce_all(extreme::<T>(true, true))
+        self.nonempty_all(extreme::<T>(true, true))
     }
 
     /// The variance of the non-NaN elements.
@@ -608,6 +632,7 @@ impl<T: Float> Array<T> {
     /// # Errors
     /// As [`Array::sum_with`].
     pub fn nanmin_with(&self, opts: &ReduceOptions) -> Result<Array<T>> {
+        self.nonempty("nanmin", opts)?;
         self.reduce_opts(extreme::<T>(false, true), opts)
     }
 
@@ -616,6 +641,7 @@ impl<T: Float> Array<T> {
     /// # Errors
     /// As [`Array::sum_with`].
     pub fn nanmax_with(&self, opts: &ReduceOptions) -> Result<Array<T>> {
+        self.nonempty("nanmax", opts)?;
         self.reduce_opts(extreme::<T>(true, true), opts)
     }
 

@@ -6,7 +6,7 @@ use crate::array::Array;
 use crate::blocks::{blocks, typed};
 use crate::plan::BlockKernel;
 use ndarray::{ArrayD, Axis, Slice};
-use ndtask_core::{Chunk, ChunkGrid, Error, Numeric, Result};
+use ndtask_core::{Chunk, ChunkGrid, Error, Fingerprint, Numeric, Result};
 use std::marker::PhantomData;
 
 #[derive(Clone, Copy)]
@@ -43,6 +43,10 @@ impl<T: Numeric> BlockKernel for LocalScan<T> {
     fn name(&self) -> String {
         format!("{}-local", self.op.name())
     }
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str(&self.name());
+        h.usize(self.axis);
+    }
     fn deps(&self, block: &[usize]) -> Vec<(usize, usize)> {
         vec![(0, self.from.ravel(block))]
     }
@@ -64,6 +68,10 @@ struct Totals<T> {
 impl<T: Numeric> BlockKernel for Totals<T> {
     fn name(&self) -> String {
         "scan-totals".into()
+    }
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str(&self.name());
+        h.usize(self.axis);
     }
     fn deps(&self, block: &[usize]) -> Vec<(usize, usize)> {
         vec![(0, self.from.ravel(block))]
@@ -88,6 +96,10 @@ struct Carry<T> {
 impl<T: Numeric> BlockKernel for Carry<T> {
     fn name(&self) -> String {
         self.op.name().into()
+    }
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str(&self.name());
+        h.usize(self.axis);
     }
     fn deps(&self, block: &[usize]) -> Vec<(usize, usize)> {
         let mut deps = vec![(0, self.local.ravel(block))];
@@ -141,7 +153,7 @@ impl<T: Numeric> Array<T> {
                 _t: PhantomData,
             },
         );
-        let totals_grid = grid.with_axis_sizes(axis, vec![1; grid.nblocks()[axis]]);
+        let totals_grid = grid.with_axis_sizes(axis, vec![1; grid.nblocks()[axis]])?;
         let totals: Array<T> = blocks(
             vec![local.node.clone()],
             totals_grid.clone(),

@@ -4,10 +4,10 @@
 //! culls the rest).
 
 use crate::array::Array;
-use crate::blocks::{blocks, typed, Bounds};
+use crate::blocks::{blocks, typed};
 use crate::plan::BlockKernel;
 use ndarray::{Axis, Slice, SliceInfoElem};
-use ndtask_core::{Chunk, ChunkGrid, Element, Error, Result};
+use ndtask_core::{Chunk, ChunkGrid, Element, Error, Fingerprint, Result};
 use std::marker::PhantomData;
 
 /// What one input axis becomes.
@@ -65,6 +65,29 @@ impl<T: Element> BlockKernel for SliceKernel<T> {
     fn name(&self) -> String {
         "slice".into()
     }
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str("slice");
+        for p in &self.plans {
+            match p {
+                AxisPlan::Kept(groups) => {
+                    h.u8(0);
+                    h.usize(groups.len());
+                    for &(b, first, count, step) in groups {
+                        [b, first, count].iter().for_each(|&x| h.usize(x));
+                        h.u64(step as u64);
+                    }
+                }
+                AxisPlan::Index(b, local) => {
+                    h.u8(1);
+                    h.usize(*b);
+                    h.usize(*local);
+                }
+            }
+        }
+        for a in &self.out_axes {
+            h.u64(a.map_or(u64::MAX, |a| a as u64));
+        }
+    }
     fn deps(&self, block: &[usize]) -> Vec<(usize, usize)> {
         let idx: Vec<usize> = self.pieces(block).iter().map(|(b, _)| *b).collect();
         vec![(0, self.from.ravel(&idx))]
@@ -86,6 +109,41 @@ impl<T: Element> BlockKernel for SliceKernel<T> {
         }
         Ok(T::into_chunk(v.as_standard_layout().into_owned()))
     }
+}
+
+/// The selected positions of `lo..hi` with `step` on `axis` (`n` of them, walking backwards
+/// from `hi - 1` when `step < 0`), grouped by the input block holding them: (input block, first
+/// local index, count, step). One iteration per block touched, whatever the number of elements.
+fn select_blocks(
+    grid: &ChunkGrid,
+    axis: usize,
+    lo: usize,
+    hi: usize,
+    n: usize,
+    step: isize,
+) -> Vec<(usize, usize, usize, isize)> {
+    let stride = step.unsigned_abs();
+    let mut groups = Vec::new();
+    let mut k = 0;
+    while k < n {
+        let pos = if step > 0 {
+            lo + k * stride
+        } else {
+            hi - 1 - k * stride
+        };
+        let b = grid.block_of(axis, pos);
+        let start = grid.block_offset(axis, b);
+        // Positions of this block still ahead: up to its end (forwards) or start (backwards).
+        let left = if step > 0 {
+            (start + grid.block_size(axis, b) - pos).div_ceil(stride)
+        } else {
+            (pos - start) / stride + 1
+        };
+        let count = left.min(n - k);
+        groups.push((b, pos - start, count, step));
+        k += count;
+    }
+    groups
 }
 
 /// Resolves a possibly negative index against `len`.
@@ -145,9 +203,9 @@ impl<T: Element> Array<T> {
                     let g = resolve(i, len)
                         .filter(|&g| g < len)
                         .ok_or_else(|| bad(axis, i.to_string()))?;
-                    let bounds = Bounds::of(&self.node.grid, axis);
-                    let b = bounds.block_of(g);
-                    plans.push(AxisPlan::Index(b, g - bounds.offsets[b]));
+                    let grid = &self.node.grid;
+                    let b = grid.block_of(axis, g);
+                    plans.push(AxisPlan::Index(b, g - grid.block_offset(axis, b)));
                     axis += 1;
                 }
                 SliceInfoElem::Slice { start, end, step } => {
@@ -164,24 +222,7 @@ impl<T: Element> Array<T> {
                     };
                     let hi = hi.max(lo);
                     let n = (hi - lo).div_ceil(step.unsigned_abs());
-                    let global = |k: usize| {
-                        if step > 0 {
-                            lo + k * step as usize
-                        } else {
-                            hi - 1 - k * step.unsigned_abs()
-                        }
-                    };
-                    // Group consecutive selected positions by the input block holding them.
-                    let bounds = Bounds::of(&self.node.grid, axis);
-                    let mut groups: Vec<(usize, usize, usize, isize)> = Vec::new();
-                    for k in 0..n {
-                        let g = global(k);
-                        let b = bounds.block_of(g);
-                        match groups.last_mut() {
-                            Some(last) if last.0 == b => last.2 += 1,
-                            _ => groups.push((b, g - bounds.offsets[b], 1, step)),
-                        }
-                    }
+                    let groups = select_blocks(&self.node.grid, axis, lo, hi, n, step);
                     out_axes.push(Some(axis));
                     out_sizes.push(groups.iter().map(|g| g.2).collect());
                     plans.push(AxisPlan::Kept(groups));
@@ -189,7 +230,7 @@ impl<T: Element> Array<T> {
                 }
             }
         }
-        let grid = ChunkGrid::from_sizes(out_sizes);
+        let grid = ChunkGrid::from_sizes(out_sizes)?;
         let kernel = SliceKernel::<T> {
             from: self.node.grid.clone(),
             plans,

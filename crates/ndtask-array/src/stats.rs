@@ -9,14 +9,18 @@ use crate::plan::BlockKernel;
 use crate::reduce::{Kernel, ReduceOptions, Reduction};
 use crate::reductions::nan;
 use ndarray::{Array1, ArrayD, IxDyn};
-use ndtask_core::{Chunk, ChunkGrid, Element, Error, Numeric, Result};
+use ndtask_core::{
+    try_filled, Chunk, ChunkGrid, Element, Error, Fingerprint, Float, Numeric, Result,
+};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
 /// argmin/argmax: (best value, its index, seen a value). NaN wins (NumPy returns the first NaN);
-/// ties go to the smaller index, so the merge order does not matter.
+/// ties go to the smaller index, so the merge order does not matter. nanargmin/nanargmax skip
+/// NaN, and a lane of NaN only has no result (an error, as NumPy's `ValueError`).
 struct ArgExtreme<T> {
     max: bool,
+    skip_nan: bool,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -43,14 +47,24 @@ impl<T: Numeric> Reduction for ArgExtreme<T> {
     type State = (T, i64, bool);
     type Out = i64;
     fn name(&self) -> &'static str {
-        if self.max {
-            "argmax"
-        } else {
-            "argmin"
+        match (self.max, self.skip_nan) {
+            (true, false) => "argmax",
+            (false, false) => "argmin",
+            (true, true) => "nanargmax",
+            (false, true) => "nanargmin",
         }
     }
     fn positional(&self) -> bool {
         true
+    }
+    fn check(&self, s: &(T, i64, bool)) -> Result<()> {
+        if s.2 {
+            return Ok(());
+        }
+        Err(Error::InvalidArgument(format!(
+            "{}: all-NaN slice encountered (no element to choose)",
+            self.name()
+        )))
     }
     fn init(&self) -> (T, i64, bool) {
         (T::ZERO, -1, false)
@@ -60,6 +74,9 @@ impl<T: Numeric> Reduction for ArgExtreme<T> {
     }
     fn fold_at(&self, s: &mut (T, i64, bool), xs: &[T], index: &dyn Fn(usize) -> i64) {
         for (k, &x) in xs.iter().enumerate() {
+            if self.skip_nan && nan(x) {
+                continue;
+            }
             // The index is computed only when it matters (a candidate), which is rare.
             let candidate =
                 !s.2 || nan(x) || if self.max { x >= s.0 } else { x <= s.0 } || nan(s.0);
@@ -82,28 +99,31 @@ impl<T: Numeric> Reduction for ArgExtreme<T> {
 }
 
 impl<T: Numeric> Array<T> {
-    fn arg(&self, max: bool, axis: Option<usize>) -> Result<Array<i64>> {
+    fn arg(&self, max: bool, skip_nan: bool, opts: &ReduceOptions) -> Result<Array<i64>> {
         let r = ArgExtreme::<T> {
             max,
+            skip_nan,
             _t: PhantomData,
         };
         let name = r.name();
-        let opts = match axis {
-            Some(a) => ReduceOptions::axes([a]),
-            None => ReduceOptions::all(),
+        if let Some(axes) = opts.axes_list() {
+            if axes.len() > 1 {
+                return Err(Error::InvalidArgument(format!(
+                    "{name} takes one axis or all of them, got the axes {axes:?}"
+                )));
+            }
+        }
+        let shape = self.shape();
+        let empty = match opts.axes_list() {
+            None => shape.contains(&0),
+            Some(axes) => axes.iter().any(|&a| shape.get(a) == Some(&0)),
         };
-        if self
-            .shape()
-            .iter()
-            .enumerate()
-            .any(|(i, &d)| d == 0 && axis.is_none_or(|a| a == i))
-        {
+        if empty {
             return Err(Error::InvalidArgument(format!(
-                "{name} of an empty sequence (shape {:?}) has no result",
-                self.shape()
+                "{name} of an empty sequence (shape {shape:?}) has no result"
             )));
         }
-        self.reduce(name, Arc::new(Kernel(r)), &opts)
+        self.reduce(name, Arc::new(Kernel(r)), opts)
     }
 
     /// The flat (C-order) index of the largest element; the first one on ties, the first NaN if
@@ -121,7 +141,8 @@ impl<T: Numeric> Array<T> {
     /// # Ok::<(), ndtask_core::Error>(())
     /// ```
     pub fn argmax(&self) -> Result<crate::Scalar<i64>> {
-        self.arg(true, None).map(crate::Scalar)
+        self.arg(true, false, &ReduceOptions::all())
+            .map(crate::Scalar)
     }
 
     /// The flat (C-order) index of the smallest element (NumPy's `argmin`).
@@ -129,7 +150,8 @@ impl<T: Numeric> Array<T> {
     /// # Errors
     /// [`Error::InvalidArgument`] for an empty array.
     pub fn argmin(&self) -> Result<crate::Scalar<i64>> {
-        self.arg(false, None).map(crate::Scalar)
+        self.arg(false, false, &ReduceOptions::all())
+            .map(crate::Scalar)
     }
 
     /// The index along `axis` of the largest element of every lane.
@@ -137,7 +159,7 @@ impl<T: Numeric> Array<T> {
     /// # Errors
     /// [`Error::Axis`] if `axis` is out of range; [`Error::InvalidArgument`] if it is empty.
     pub fn argmax_axis(&self, axis: usize) -> Result<Array<i64>> {
-        self.arg(true, Some(axis))
+        self.arg(true, false, &ReduceOptions::axes([axis]))
     }
 
     /// The index along `axis` of the smallest element of every lane.
@@ -145,7 +167,84 @@ impl<T: Numeric> Array<T> {
     /// # Errors
     /// [`Error::Axis`] if `axis` is out of range; [`Error::InvalidArgument`] if it is empty.
     pub fn argmin_axis(&self, axis: usize) -> Result<Array<i64>> {
-        self.arg(false, Some(axis))
+        self.arg(false, false, &ReduceOptions::axes([axis]))
+    }
+
+    /// `argmax` with options, as the other reductions take them: no axes (the flat index) or
+    /// one axis (the index along it), `keepdims`, `split_every` (NumPy's
+    /// `argmax(axis=..., keepdims=...)`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for more than one axis or an empty axis; [`Error::Axis`] for an
+    /// axis out of range.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::array;
+    /// use ndtask_array::ReduceOptions;
+    /// let x = ndtask_array::from_ndarray(array![[1.0, 9.0], [9.0, 3.0]], [1, 1])?;
+    /// let i = x.argmax_with(&ReduceOptions::axes([1]).keepdims(true))?;
+    /// assert_eq!(i.shape(), vec![2, 1]);
+    /// assert_eq!(i.compute()?.iter().copied().collect::<Vec<_>>(), vec![1, 0]);
+    /// # Ok::<(), ndtask_core::Error>(())
+    /// ```
+    pub fn argmax_with(&self, opts: &ReduceOptions) -> Result<Array<i64>> {
+        self.arg(true, false, opts)
+    }
+
+    /// `argmin` with options (see [`Array::argmax_with`]).
+    ///
+    /// # Errors
+    /// As [`Array::argmax_with`].
+    pub fn argmin_with(&self, opts: &ReduceOptions) -> Result<Array<i64>> {
+        self.arg(false, false, opts)
+    }
+}
+
+impl<T: Float> Array<T> {
+    /// The flat index of the largest non-NaN element (NumPy's `nanargmax`). Computing it fails
+    /// with [`Error::Task`] if every element is NaN (NumPy raises `ValueError`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an empty array.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::array;
+    /// let x = ndtask_array::from_ndarray(array![f64::NAN, 2.0, 7.0, f64::NAN], [2])?;
+    /// assert_eq!(x.nanargmax()?.compute()?, 2);
+    /// assert_eq!(x.argmax()?.compute()?, 0); // NaN wins without the nan- prefix
+    /// # Ok::<(), ndtask_core::Error>(())
+    /// ```
+    pub fn nanargmax(&self) -> Result<crate::Scalar<i64>> {
+        self.arg(true, true, &ReduceOptions::all())
+            .map(crate::Scalar)
+    }
+
+    /// The flat index of the smallest non-NaN element (NumPy's `nanargmin`).
+    ///
+    /// # Errors
+    /// As [`Array::nanargmax`].
+    pub fn nanargmin(&self) -> Result<crate::Scalar<i64>> {
+        self.arg(false, true, &ReduceOptions::all())
+            .map(crate::Scalar)
+    }
+
+    /// `nanargmax` with options (see [`Array::argmax_with`]); a lane of NaN only fails at
+    /// compute.
+    ///
+    /// # Errors
+    /// As [`Array::argmax_with`].
+    pub fn nanargmax_with(&self, opts: &ReduceOptions) -> Result<Array<i64>> {
+        self.arg(true, true, opts)
+    }
+
+    /// `nanargmin` with options (see [`Array::argmax_with`]).
+    ///
+    /// # Errors
+    /// As [`Array::argmax_with`].
+    pub fn nanargmin_with(&self, opts: &ReduceOptions) -> Result<Array<i64>> {
+        self.arg(false, true, opts)
     }
 }
 
@@ -155,6 +254,10 @@ struct Counts<T, F> {
     bins: usize,
     name: &'static str,
     bin_of: F,
+    /// The input's grid, to name input chunks in errors.
+    from: ChunkGrid,
+    /// The parameters `bin_of` captures (a histogram's range), for the MPI fingerprint.
+    params: Vec<f64>,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -165,12 +268,24 @@ impl<T: Element, F: Fn(T) -> Result<Option<usize>> + Send + Sync> BlockKernel fo
     fn deps(&self, block: &[usize]) -> Vec<(usize, usize)> {
         vec![(0, block[0])]
     }
+    fn describe_block(&self, block: &[usize]) -> String {
+        // Row `i` holds the counts of input chunk `i`: name that chunk.
+        format!("{:?}", self.from.unravel(block[0]))
+    }
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str(self.name);
+        h.str(T::DTYPE.name());
+        h.usize(self.bins);
+        self.params.iter().for_each(|&p| h.f64(p));
+    }
     fn run(&self, _: &[usize], inputs: &[&Chunk]) -> Result<Chunk> {
         let a = typed::<T>(inputs[0], self.name)?;
-        let mut counts = vec![0i64; self.bins];
+        let mut counts = try_filled(self.bins, 0i64, format_args!("{} bins", self.bins))?;
         for &x in a.iter() {
             if let Some(b) = (self.bin_of)(x)? {
-                counts[b] += 1;
+                *counts
+                    .get_mut(b)
+                    .ok_or_else(|| Error::internal(format!("bin {b} of {}", self.bins)))? += 1;
             }
         }
         let out =
@@ -184,14 +299,17 @@ impl<T: Element> Array<T> {
         &self,
         name: &'static str,
         bins: usize,
+        params: Vec<f64>,
         bin_of: impl Fn(T) -> Result<Option<usize>> + Send + Sync + 'static,
     ) -> Result<Array<i64>> {
         self.check()?;
-        let grid = ChunkGrid::from_sizes(vec![vec![1; self.num_chunks()], vec![bins]]);
+        let grid = ChunkGrid::from_sizes(vec![vec![1; self.num_chunks()], vec![bins]])?;
         let kernel = Counts {
             bins,
             name,
             bin_of,
+            from: self.node.grid.clone(),
+            params,
             _t: PhantomData,
         };
         let rows: Array<i64> = blocks(vec![self.node.clone()], grid, kernel);
@@ -202,39 +320,47 @@ impl<T: Element> Array<T> {
 impl<T: Numeric> Array<T> {
     /// Counts of the elements in `bins` equal-width bins over `[lo, hi]` (the last bin includes
     /// `hi`), with NumPy's bin assignment; values outside the range and NaN are not counted.
-    /// Returns the lazy counts and the bin edges.
+    /// Returns the lazy counts and the lazy bin edges (`bins + 1` values, NumPy's
+    /// `linspace(lo, hi, bins + 1)`). Nothing is allocated per bin until compute, so a huge
+    /// `bins` is an [`Error::Memory`] from `compute`, not an abort.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] unless `bins > 0` and `lo < hi` are finite.
+    /// [`Error::InvalidArgument`] unless `bins > 0` and `lo < hi` are finite; [`Error::Shape`]
+    /// if `bins + 1` edges cannot be an array.
     ///
     /// # Examples
     /// ```
     /// let x = ndtask_array::arange(0.0, 10.0, 1.0, [3])?;
     /// let (counts, edges) = x.histogram(2, (0.0, 10.0))?;
     /// assert_eq!(counts.compute()?.iter().copied().collect::<Vec<_>>(), vec![5, 5]);
-    /// assert_eq!(edges.to_vec(), vec![0.0, 5.0, 10.0]);
+    /// assert_eq!(edges.compute()?.iter().copied().collect::<Vec<_>>(), vec![0.0, 5.0, 10.0]);
     /// # Ok::<(), ndtask_core::Error>(())
     /// ```
-    pub fn histogram(&self, bins: usize, range: (f64, f64)) -> Result<(Array<i64>, Array1<f64>)> {
+    pub fn histogram(&self, bins: usize, range: (f64, f64)) -> Result<(Array<i64>, Array<f64>)> {
         let (lo, hi) = range;
         if bins == 0 || lo >= hi || !lo.is_finite() || !hi.is_finite() {
             return Err(Error::InvalidArgument(format!(
                 "histogram needs bins > 0 and a finite range lo < hi, got bins={bins}, range=({lo}, {hi})"
             )));
         }
-        let edges = Array1::linspace(lo, hi, bins + 1);
-        let e = edges.clone();
+        let n_edges = bins.checked_add(1).ok_or_else(|| {
+            Error::InvalidArgument(format!("histogram: {bins} bins have too many edges"))
+        })?;
+        let edges = crate::creation::linspace(lo, hi, n_edges, true, [n_edges])?;
+        // Edge i as `linspace` computes it, without a table of edges.
+        let step = (hi - lo) / bins as f64;
+        let edge = move |i: usize| if i == bins { hi } else { lo + i as f64 * step };
         let norm = bins as f64 / (hi - lo);
-        let counts = self.counts("histogram", bins, move |x| {
+        let counts = self.counts("histogram", bins, vec![lo, hi], move |x| {
             let v = x.to_f64();
             if !(lo..=hi).contains(&v) {
                 return Ok(None);
             }
             // NumPy's computation: scale, truncate, then correct by one near the edges.
             let mut i = (((v - lo) * norm) as usize).min(bins - 1);
-            if v < e[i] {
-                i -= 1;
-            } else if i + 1 < bins && v >= e[i + 1] {
+            if v < edge(i) {
+                i = i.saturating_sub(1);
+            } else if i + 1 < bins && v >= edge(i + 1) {
                 i += 1;
             }
             Ok(Some(i))
@@ -263,7 +389,7 @@ impl Array<i64> {
                 "bincount needs a length of at least 1".into(),
             ));
         }
-        self.counts("bincount", length, move |v| {
+        self.counts("bincount", length, Vec::new(), move |v| {
             if v < 0 || v as usize >= length {
                 return Err(Error::InvalidArgument(format!(
                     "bincount: value {v} is outside 0..{length}"

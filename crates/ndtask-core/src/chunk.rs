@@ -3,7 +3,7 @@
 //! that a fused kernel passes from one operator to the next while it streams through a chunk.
 //! Chunks can be encoded to bytes and back, which is how the MPI scheduler moves them.
 
-use crate::{DType, Error, Result};
+use crate::{try_vec, DType, Error, Result};
 use ndarray::{ArrayD, IxDyn};
 
 /// The number of elements in a tile: small enough that the tiles of a whole fused expression
@@ -114,39 +114,72 @@ impl Chunk {
 
     /// Decodes a chunk written by [`Chunk::encode`], returning it and the bytes that follow.
     ///
+    /// Every count in the header is checked against the bytes that are there before anything
+    /// is allocated, so a malformed or truncated message is an error, never an abort.
+    ///
     /// # Errors
-    /// [`Error::Internal`] if the bytes are not a chunk encoding.
+    /// [`Error::Internal`] if the bytes are not a chunk encoding (naming what is wrong).
     pub fn decode(bytes: &[u8]) -> Result<(Chunk, &[u8])> {
-        let bad = || Error::internal("malformed chunk encoding");
-        let (&tag, mut rest) = bytes.split_first().ok_or_else(bad)?;
+        Self::decode_at(bytes, 0)
+    }
+
+    fn decode_at(bytes: &[u8], depth: usize) -> Result<(Chunk, &[u8])> {
+        /// Tuples are partial states: one level, a few parts.
+        const MAX_DEPTH: usize = 4;
+        /// ndarray's dynamic dimensions have no limit, but no chunk has more than a few axes.
+        const MAX_NDIM: usize = 64;
+        let bad = |what: String| Error::internal(format!("malformed chunk encoding: {what}"));
+        let (&tag, mut rest) = bytes.split_first().ok_or_else(|| bad("no bytes".into()))?;
         let word = |rest: &mut &[u8]| -> Result<usize> {
-            let (w, r) = rest.split_at_checked(8).ok_or_else(bad)?;
+            let (w, r) = rest
+                .split_at_checked(8)
+                .ok_or_else(|| bad("truncated header".into()))?;
             *rest = r;
-            let arr: [u8; 8] = w.try_into().map_err(|_| bad())?;
-            Ok(u64::from_ne_bytes(arr) as usize)
+            let arr: [u8; 8] = w.try_into().map_err(|_| bad("truncated header".into()))?;
+            usize::try_from(u64::from_ne_bytes(arr)).map_err(|_| bad("count beyond usize".into()))
         };
         if tag == 4 {
             let n = word(&mut rest)?;
+            // Every part takes at least 9 bytes (a tag and a count).
+            if depth >= MAX_DEPTH || n > rest.len() / 9 {
+                return Err(bad(format!(
+                    "a tuple of {n} parts in {} bytes at depth {depth}",
+                    rest.len()
+                )));
+            }
             let mut parts = Vec::with_capacity(n);
             for _ in 0..n {
-                let (p, r) = Chunk::decode(rest)?;
+                let (p, r) = Chunk::decode_at(rest, depth + 1)?;
                 parts.push(p);
                 rest = r;
             }
             return Ok((Chunk::Tuple(parts), rest));
         }
-        let ndim = word(&mut rest)?;
-        let shape = (0..ndim)
-            .map(|_| word(&mut rest))
-            .collect::<Result<Vec<_>>>()?;
-        let len: usize = shape.iter().product();
         let width = match tag {
             0 | 2 => 8,
             1 => 4,
             3 => 1,
-            _ => return Err(bad()),
+            t => return Err(bad(format!("unknown element tag {t}"))),
         };
-        let (data, rest) = rest.split_at_checked(len * width).ok_or_else(bad)?;
+        let ndim = word(&mut rest)?;
+        if ndim > MAX_NDIM || ndim > rest.len() / 8 {
+            return Err(bad(format!("{ndim} dimensions in {} bytes", rest.len())));
+        }
+        let shape = (0..ndim)
+            .map(|_| word(&mut rest))
+            .collect::<Result<Vec<_>>>()?;
+        let nbytes = shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .and_then(|len| len.checked_mul(width))
+            .filter(|&n| n <= rest.len())
+            .ok_or_else(|| {
+                bad(format!(
+                    "shape {shape:?} of {width}-byte elements in {} bytes",
+                    rest.len()
+                ))
+            })?;
+        let (data, rest) = rest.split_at(nbytes);
         let buf = match tag {
             0 => Buf::F64(
                 data.chunks_exact(8)
@@ -192,6 +225,17 @@ impl Buf {
     /// # Errors
     /// [`Error::Internal`] if the types differ.
     pub fn extend_from(&mut self, tile: &Buf, n: usize) -> Result<()> {
+        let have = match tile {
+            Buf::F64(b) => b.len(),
+            Buf::F32(b) => b.len(),
+            Buf::I64(b) => b.len(),
+            Buf::Bool(b) => b.len(),
+        };
+        if n > have {
+            return Err(Error::internal(format!(
+                "taking {n} values of a tile of {have}"
+            )));
+        }
         match (self, tile) {
             (Buf::F64(a), Buf::F64(b)) => a.extend_from_slice(&b[..n]),
             (Buf::F32(a), Buf::F32(b)) => a.extend_from_slice(&b[..n]),
@@ -213,27 +257,32 @@ impl Buf {
     /// # Errors
     /// [`Error::Internal`] if the types differ.
     pub fn load_from(&mut self, src: &Chunk, start: usize, n: usize) -> Result<()> {
-        fn copy<T: Copy>(dst: &mut Vec<T>, a: &ArrayD<T>, start: usize, n: usize) {
+        fn copy<T: Copy>(dst: &mut Vec<T>, a: &ArrayD<T>, start: usize, n: usize) -> Result<()> {
+            if start.checked_add(n).is_none_or(|end| end > a.len()) {
+                return Err(Error::internal(format!(
+                    "reading values {start}..{} of a chunk of shape {:?}",
+                    start.saturating_add(n),
+                    a.shape()
+                )));
+            }
             dst.clear();
             match a.as_slice() {
                 Some(s) => dst.extend_from_slice(&s[start..start + n]),
                 None => dst.extend(a.iter().skip(start).take(n).copied()),
             }
+            Ok(())
         }
         match (&mut *self, src) {
             (Buf::F64(d), Chunk::F64(a)) => copy(d, a, start, n),
             (Buf::F32(d), Chunk::F32(a)) => copy(d, a, start, n),
             (Buf::I64(d), Chunk::I64(a)) => copy(d, a, start, n),
             (Buf::Bool(d), Chunk::Bool(a)) => copy(d, a, start, n),
-            (d, a) => {
-                return Err(Error::internal(format!(
-                    "cannot load a {:?} chunk into a {} tile",
-                    a.dtype(),
-                    d.dtype()
-                )))
-            }
+            (d, a) => Err(Error::internal(format!(
+                "cannot load a {:?} chunk into a {} tile",
+                a.dtype(),
+                d.dtype()
+            ))),
         }
-        Ok(())
     }
 
     /// Turns the collected values into a chunk of the given shape.
@@ -248,6 +297,24 @@ impl Buf {
             Buf::F32(v) => Chunk::F32(ArrayD::from_shape_vec(sh, v).map_err(e)?),
             Buf::I64(v) => Chunk::I64(ArrayD::from_shape_vec(sh, v).map_err(e)?),
             Buf::Bool(v) => Chunk::Bool(ArrayD::from_shape_vec(sh, v).map_err(e)?),
+        })
+    }
+
+    /// A buffer of the given type with room for `cap` values, or [`Error::Memory`] naming
+    /// `what` if that cannot be allocated.
+    ///
+    /// # Errors
+    /// [`Error::Memory`] if the allocation fails.
+    pub fn try_with_capacity(
+        dtype: DType,
+        cap: usize,
+        what: impl std::fmt::Display,
+    ) -> Result<Buf> {
+        Ok(match dtype {
+            DType::F64 => Buf::F64(try_vec(cap, what)?),
+            DType::F32 => Buf::F32(try_vec(cap, what)?),
+            DType::I64 => Buf::I64(try_vec(cap, what)?),
+            DType::Bool => Buf::Bool(try_vec(cap, what)?),
         })
     }
 
@@ -284,5 +351,51 @@ mod tests {
         d.encode(&mut again);
         assert_eq!(bytes, again);
         assert!(Chunk::decode(&bytes[..bytes.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn lying_headers_are_errors_not_aborts() {
+        let word = |x: u64| x.to_ne_bytes().to_vec();
+        // A tuple claiming 2^60 parts, an f64 chunk claiming 2^62 x 4 elements, a shape whose
+        // product overflows, 2^40 dimensions, an unknown tag, a bool chunk one byte short.
+        let cases: Vec<Vec<u8>> = vec![
+            [vec![4], word(1 << 60)].concat(),
+            [vec![0], word(2), word(1 << 62), word(4)].concat(),
+            [vec![2], word(2), word(u64::MAX), word(3)].concat(),
+            [vec![1], word(1 << 40)].concat(),
+            vec![9, 0, 0],
+            [vec![3], word(1), word(4), vec![1, 0, 1]].concat(),
+        ];
+        for c in cases {
+            let e = Chunk::decode(&c).unwrap_err().to_string();
+            assert!(e.contains("malformed chunk encoding"), "{e}");
+        }
+        // Nested tuples deeper than any partial state are refused.
+        let mut deep = Vec::new();
+        for _ in 0..10 {
+            deep.extend([vec![4], word(1)].concat());
+        }
+        deep.extend([vec![3], word(0)].concat());
+        assert!(Chunk::decode(&deep).is_err());
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for len in 0..400 {
+            let mut b: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            // Small counts in the header make deeper parsing likely.
+            if len > 9 {
+                b[0] %= 5;
+                b[1..9].copy_from_slice(&(next() % 4).to_ne_bytes());
+            }
+            let _ = Chunk::decode(&b);
+        }
     }
 }

@@ -211,7 +211,8 @@ element!(
 /// Element types with arithmetic: `f64`, `f32`, `i64`.
 ///
 /// Integer arithmetic wraps on overflow and integer division by zero gives 0, as in NumPy
-/// (which warns); a task never panics on either.
+/// (which warns); a task never panics on either. `div` on integers rounds toward zero (Rust's
+/// and ndarray's `/`); `floor_div` and `remainder` are NumPy's `//` and `%`.
 pub trait Numeric: Element {
     /// 0
     const ZERO: Self;
@@ -225,6 +226,14 @@ pub trait Numeric: Element {
     fn mul(a: Self, b: Self) -> Self;
     /// `a / b`
     fn div(a: Self, b: Self) -> Self;
+    /// `a // b` as NumPy computes it: the quotient rounded toward negative infinity. Integers:
+    /// 0 when `b == 0`, wrapping for `i64::MIN // -1`. Floats: NumPy's `floor_divide`
+    /// (`±inf` or NaN when `b == 0`).
+    fn floor_div(a: Self, b: Self) -> Self;
+    /// `a % b` as NumPy computes it: the remainder with the sign of `b`
+    /// (`a - floor_div(a, b) * b`). Integers: 0 when `b == 0`. Floats: NumPy's `remainder`
+    /// (NaN when `b == 0`).
+    fn remainder(a: Self, b: Self) -> Self;
 }
 
 macro_rules! float_numeric {
@@ -248,8 +257,90 @@ macro_rules! float_numeric {
             fn div(a: Self, b: Self) -> Self {
                 a / b
             }
+            #[inline]
+            fn floor_div(a: Self, b: Self) -> Self {
+                if b == 0.0 {
+                    return a / b;
+                }
+                float_divmod(a, b).0
+            }
+            #[inline]
+            fn remainder(a: Self, b: Self) -> Self {
+                if b == 0.0 {
+                    return a % b;
+                }
+                float_divmod(a, b).1
+            }
         }
     };
+}
+
+/// NumPy's `npy_divmod` for `b != 0`: (floor quotient, remainder with the sign of `b`).
+#[inline]
+fn float_divmod<T: num_like::FloatOps>(a: T, b: T) -> (T, T) {
+    let zero = T::zero();
+    let mut m = a % b;
+    let mut div = (a - m) / b;
+    if m != zero {
+        if (b < zero) != (m < zero) {
+            m = m + b;
+            div = div - T::one();
+        }
+    } else {
+        m = zero.copysign(b);
+    }
+    let floordiv = if div != zero {
+        let f = div.floor();
+        if div - f > T::half() {
+            f + T::one()
+        } else {
+            f
+        }
+    } else {
+        zero.copysign(a / b)
+    };
+    (floordiv, m)
+}
+
+/// The float operations [`float_divmod`] needs, for `f64` and `f32`.
+mod num_like {
+    pub trait FloatOps:
+        Copy
+        + PartialOrd
+        + std::ops::Add<Output = Self>
+        + std::ops::Sub<Output = Self>
+        + std::ops::Div<Output = Self>
+        + std::ops::Rem<Output = Self>
+    {
+        fn zero() -> Self;
+        fn one() -> Self;
+        fn half() -> Self;
+        fn floor(self) -> Self;
+        fn copysign(self, sign: Self) -> Self;
+    }
+    macro_rules! ops {
+        ($t:ty) => {
+            impl FloatOps for $t {
+                fn zero() -> Self {
+                    0.0
+                }
+                fn one() -> Self {
+                    1.0
+                }
+                fn half() -> Self {
+                    0.5
+                }
+                fn floor(self) -> Self {
+                    <$t>::floor(self)
+                }
+                fn copysign(self, sign: Self) -> Self {
+                    <$t>::copysign(self, sign)
+                }
+            }
+        };
+    }
+    ops!(f64);
+    ops!(f32);
 }
 float_numeric!(f64);
 float_numeric!(f32);
@@ -272,6 +363,30 @@ impl Numeric for i64 {
     #[inline(always)]
     fn div(a: Self, b: Self) -> Self {
         a.checked_div(b).unwrap_or(0)
+    }
+    #[inline]
+    fn floor_div(a: Self, b: Self) -> Self {
+        if b == 0 {
+            return 0;
+        }
+        let q = a.wrapping_div(b);
+        if a.wrapping_rem(b) != 0 && ((a < 0) != (b < 0)) {
+            q - 1
+        } else {
+            q
+        }
+    }
+    #[inline]
+    fn remainder(a: Self, b: Self) -> Self {
+        if b == 0 {
+            return 0;
+        }
+        let r = a.wrapping_rem(b);
+        if r != 0 && ((r < 0) != (b < 0)) {
+            r + b
+        } else {
+            r
+        }
     }
 }
 
@@ -354,5 +469,47 @@ mod tests {
         assert_eq!(f32::cast_from(true), 1.0);
         assert_eq!(i64::div(7, 0), 0);
         assert_eq!(i64::add(i64::MAX, 1), i64::MIN);
+    }
+
+    #[test]
+    fn floor_division_and_remainder_follow_numpy() {
+        // (a, b, a // b, a % b) as NumPy gives them.
+        for (a, b, q, r) in [
+            (7i64, 2, 3, 1),
+            (-7, 2, -4, 1),
+            (7, -2, -4, -1),
+            (-7, -2, 3, -1),
+            (6, 3, 2, 0),
+            (-6, 3, -2, 0),
+            (5, 0, 0, 0),
+            (i64::MIN, -1, i64::MIN, 0),
+        ] {
+            assert_eq!(
+                (i64::floor_div(a, b), i64::remainder(a, b)),
+                (q, r),
+                "{a} {b}"
+            );
+        }
+        for (a, b, q, r) in [
+            (7.5f64, 2.0, 3.0, 1.5),
+            (-7.5, 2.0, -4.0, 0.5),
+            (7.5, -2.0, -4.0, -0.5),
+            (-7.5, -2.0, 3.0, -1.5),
+            (1.0, 0.1, 9.0, 0.09999999999999995),
+        ] {
+            assert_eq!(
+                (f64::floor_div(a, b), f64::remainder(a, b)),
+                (q, r),
+                "{a} {b}"
+            );
+        }
+        // Signed zeros and division by zero.
+        assert!(f64::remainder(-6.0, 3.0).is_sign_positive());
+        assert!(f64::remainder(6.0, -3.0).is_sign_negative());
+        assert!(f64::floor_div(-0.0, 3.0).is_sign_negative());
+        assert_eq!(f64::floor_div(1.0, 0.0), f64::INFINITY);
+        assert!(f64::floor_div(0.0, 0.0).is_nan());
+        assert!(f64::remainder(1.0, 0.0).is_nan());
+        assert_eq!(f32::floor_div(-7.5, 2.0), -4.0);
     }
 }

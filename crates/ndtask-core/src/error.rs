@@ -1,6 +1,10 @@
 //! The one error type of ndtask. Every layer reports through it, and each variant says which
 //! layer failed: building an expression (`Shape`, `Axis`, `Chunks`, `InvalidArgument`), running a
-//! task (`Task`), the scheduler (`Scheduler`, `Mpi`), or ndtask itself (`Internal`).
+//! task (`Task`), memory (`Memory`), the scheduler (`Scheduler`, `Mpi`), or ndtask itself
+//! (`Internal`).
+
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Result type used throughout ndtask.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -52,6 +56,10 @@ pub enum Error {
         /// The error or panic message.
         message: String,
     },
+    /// An allocation sized by the input failed (a chunk, a result or a table too large for this
+    /// machine); nothing was aborted and nothing is left half-done.
+    #[error("out of memory: {0}")]
+    Memory(String),
     /// A scheduler could not be created or used (e.g. MPI asked for without the `mpi` feature).
     #[error("scheduler error: {0}")]
     Scheduler(String),
@@ -68,4 +76,66 @@ impl Error {
     pub fn internal(msg: impl std::fmt::Display) -> Self {
         Error::Internal(msg.to_string())
     }
+}
+
+/// The message of a caught panic (`&str` or `String` payloads; a placeholder otherwise).
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+/// Runs `f`, turning a panic into [`Error::Internal`] naming `stage` (a broken invariant of
+/// ndtask's own code: public entry points use it so that no panic unwinds into the caller).
+///
+/// # Errors
+/// What `f` returns, or the panic as [`Error::Internal`].
+///
+/// # Examples
+/// ```
+/// use ndtask_core::{catch_panic, Error};
+/// let r: Result<(), Error> = catch_panic("lowering", || panic!("boom"));
+/// assert!(matches!(r, Err(Error::Internal(m)) if m == "lowering panicked: boom"));
+/// ```
+pub fn catch_panic<T>(stage: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| {
+        Err(Error::Internal(format!(
+            "{stage} panicked: {}",
+            panic_message(p.as_ref())
+        )))
+    })
+}
+
+/// An empty vector with room for exactly `n` values, or [`Error::Memory`] naming `what` and the
+/// bytes asked for (never an abort, whatever `n` is).
+///
+/// # Errors
+/// [`Error::Memory`] if the allocation fails or its size overflows.
+///
+/// # Examples
+/// ```
+/// let v: Vec<f64> = ndtask_core::try_vec(10, "a chunk").unwrap();
+/// assert!(v.capacity() >= 10);
+/// let e = ndtask_core::try_vec::<f64>(1 << 60, "a chunk of shape [1152921504606846976]");
+/// assert!(matches!(e, Err(ndtask_core::Error::Memory(_))));
+/// ```
+pub fn try_vec<T>(n: usize, what: impl std::fmt::Display) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| {
+        let bytes = (n as u128) * std::mem::size_of::<T>() as u128;
+        Error::Memory(format!("cannot allocate {bytes} bytes for {what}"))
+    })?;
+    Ok(v)
+}
+
+/// A vector of `n` copies of `value`, as [`try_vec`] (no abort on a failed allocation).
+///
+/// # Errors
+/// As [`try_vec`].
+pub fn try_filled<T: Clone>(n: usize, value: T, what: impl std::fmt::Display) -> Result<Vec<T>> {
+    let mut v = try_vec(n, what)?;
+    v.resize(n, value);
+    Ok(v)
 }

@@ -3,7 +3,7 @@
 //! are stored in insertion order, which is a topological order (a task can only depend on tasks
 //! added before it), so ids are deterministic and no sort is needed.
 
-use crate::{Chunk, Error, Result};
+use crate::{panic_message, Chunk, Error, Fingerprint, Result};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
@@ -23,6 +23,13 @@ pub trait Op: Send + Sync {
     /// Names block `block` for error messages (e.g. its multi-index "[2, 0]").
     fn describe_block(&self, block: usize) -> String {
         format!("#{block}")
+    }
+    /// Feeds everything that changes the op's results into `h`: its name and every parameter
+    /// (seeds, scalars, shapes and chunks, element types, axes, options). MPI ranks compare the
+    /// graph's fingerprint before a run, so an op that leaves a parameter out lets ranks that
+    /// disagree on it compute a wrong result silently. The default feeds the name only.
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str(&self.name());
     }
 }
 
@@ -173,29 +180,26 @@ impl TaskGraph {
         n
     }
 
-    /// A fingerprint of the graph's structure (op names, blocks, edges, outputs), identical on
-    /// every process that built the same graph. The MPI scheduler compares it across ranks.
+    /// A fingerprint of the graph: every op with all its parameters ([`Op::fingerprint`]),
+    /// every task's op, block and dependencies, and the outputs. Identical on every process that
+    /// built the same graph; the MPI scheduler compares it across ranks.
     pub fn fingerprint(&self) -> u64 {
-        const P: u64 = 0x100_0000_01b3;
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        let mut eat = |x: u64| {
-            for b in x.to_le_bytes() {
-                h = (h ^ b as u64).wrapping_mul(P);
-            }
-        };
+        let mut h = Fingerprint::new();
+        h.usize(self.ops.len());
         for op in &self.ops {
-            op.name().bytes().for_each(|b| eat(b as u64));
+            op.fingerprint(&mut h);
         }
+        h.usize(self.tasks.len());
         for t in &self.tasks {
-            eat(t.op as u64);
-            eat(t.block as u64);
-            eat(t.dep_len as u64);
+            h.u64(t.op as u64);
+            h.usize(t.block);
+            h.u64(t.dep_len as u64);
         }
-        self.deps
-            .iter()
-            .chain(&self.outputs)
-            .for_each(|&d| eat(d as u64));
-        h
+        h.usize(self.deps.len());
+        self.deps.iter().for_each(|&d| h.u64(d as u64));
+        h.usize(self.outputs.len());
+        self.outputs.iter().for_each(|&d| h.u64(d as u64));
+        h.finish()
     }
 
     /// Removes the tasks that no output needs (e.g. the chunks a slice does not touch), keeping
@@ -262,14 +266,7 @@ impl TaskGraph {
             Ok(Ok(c)) => Ok(c),
             Ok(Err(e @ Error::Task { .. })) => Err(e),
             Ok(Err(e)) => Err(fail(e.to_string())),
-            Err(panic) => {
-                let msg = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "a task panicked".into());
-                Err(fail(format!("panicked: {msg}")))
-            }
+            Err(panic) => Err(fail(format!("panicked: {}", panic_message(panic.as_ref())))),
         }
     }
 }
@@ -305,4 +302,13 @@ pub trait Scheduler {
     /// # Errors
     /// The first task failure, or a scheduler failure.
     fn execute(&self, graph: &TaskGraph) -> Result<Option<Vec<Arc<Chunk>>>>;
+
+    /// Called instead of [`Scheduler::execute`] when this process cannot even build its graph
+    /// (the expression was invalid, or lowering failed). Returns the error to report. A
+    /// scheduler that runs a graph across processes (MPI) tells the others, so that every
+    /// process returns the same error, whichever of them failed, and none waits forever; the
+    /// default, for one process, returns `error` as it is.
+    fn fail_before_run(&self, error: Error) -> Error {
+        error
+    }
 }

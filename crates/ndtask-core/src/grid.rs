@@ -91,20 +91,30 @@ impl AxisChunks {
             AxisChunks::Explicit { offsets, .. } => offsets[i],
         }
     }
-    fn explicit(sizes: Vec<usize>) -> Self {
+    /// Explicit sizes, or `None` if their sum overflows.
+    fn explicit(sizes: Vec<usize>) -> Option<Self> {
         let mut offsets = Vec::with_capacity(sizes.len());
-        let mut acc = 0;
+        let mut acc: usize = 0;
         for &s in &sizes {
             offsets.push(acc);
-            acc += s;
+            acc = acc.checked_add(s)?;
         }
-        AxisChunks::Explicit { sizes, offsets }
+        Some(AxisChunks::Explicit { sizes, offsets })
+    }
+    /// The block holding position `pos` (which must be below the axis length).
+    fn block_of(&self, pos: usize) -> usize {
+        match self {
+            AxisChunks::Regular { block, .. } => pos / block,
+            AxisChunks::Explicit { offsets, .. } => {
+                offsets.partition_point(|&o| o <= pos).saturating_sub(1)
+            }
+        }
     }
     /// Normalises explicit sizes that are in fact regular, so equal grids compare equal.
     fn normalized(self) -> Self {
         if let AxisChunks::Explicit { sizes, .. } = &self {
             if let Some(&first) = sizes.first() {
-                let len: usize = sizes.iter().sum();
+                let len: usize = sizes.iter().fold(0, |a, &b| a.saturating_add(b));
                 let n = sizes.len();
                 if sizes[..n - 1].iter().all(|&s| s == first)
                     && sizes[n - 1] <= first
@@ -119,17 +129,66 @@ impl AxisChunks {
 }
 
 /// The chunk grid of an array: its shape and where the block boundaries are on each axis.
+///
+/// Every grid is checked when it is made: its number of elements is at most
+/// [`ChunkGrid::MAX_ELEMENTS`] (so the bytes of any array fit in `isize`, ndarray's limit, for
+/// every element type) and its number of chunks at most [`ChunkGrid::MAX_CHUNKS`] (task ids are
+/// `u32`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChunkGrid {
     axes: Vec<AxisChunks>,
 }
 
+/// Why a shape or chunking cannot be a grid, for [`ChunkGrid::checked`].
+fn size_error(shape: &[usize], nblocks: Option<&[usize]>) -> Error {
+    let elements = shape
+        .iter()
+        .try_fold(1u128, |a, &d| a.checked_mul(d as u128));
+    let count = elements.map_or("more than 2^128".to_string(), |e| e.to_string());
+    match nblocks {
+        None => Error::Shape(format!(
+            "shape {shape:?} has {count} elements, more than an array can hold ({}: the bytes \
+             of an 8-byte element type must fit in isize)",
+            ChunkGrid::MAX_ELEMENTS
+        )),
+        Some(nb) => Error::Shape(format!(
+            "shape {shape:?} cut into {nb:?} blocks per axis has more chunks than a task graph \
+             can hold ({}): use larger chunks",
+            ChunkGrid::MAX_CHUNKS
+        )),
+    }
+}
+
 impl ChunkGrid {
+    /// The most elements an array may have: `isize::MAX / 8`, so that its bytes fit in `isize`
+    /// for every element type.
+    pub const MAX_ELEMENTS: usize = isize::MAX as usize / 8;
+
+    /// The most chunks an array may have (task ids are `u32`).
+    pub const MAX_CHUNKS: usize = u32::MAX as usize;
+
+    /// Checks the element and chunk counts of a grid being made (checked arithmetic throughout).
+    fn checked(axes: Vec<AxisChunks>) -> Result<Self> {
+        let g = ChunkGrid { axes };
+        let shape = g.shape();
+        let elements = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        if elements.is_none_or(|e| e > Self::MAX_ELEMENTS) {
+            return Err(size_error(&shape, None));
+        }
+        let nb = g.nblocks();
+        let chunks = nb.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        if chunks.is_none_or(|c| c > Self::MAX_CHUNKS) {
+            return Err(size_error(&shape, Some(&nb)));
+        }
+        Ok(g)
+    }
+
     /// Builds the grid for `shape` cut by `chunks`.
     ///
     /// # Errors
     /// [`Error::Chunks`] if the rank of `chunks` differs from the shape's, a block size is zero,
-    /// or explicit sizes do not add up to the axis length.
+    /// or explicit sizes do not add up to the axis length; [`Error::Shape`] if the shape has more
+    /// than [`ChunkGrid::MAX_ELEMENTS`] elements or more than [`ChunkGrid::MAX_CHUNKS`] chunks.
     ///
     /// # Examples
     /// ```
@@ -179,18 +238,21 @@ impl ChunkGrid {
                     if let Some(i) = s.iter().position(|&x| x == 0) {
                         return Err(err(format!("chunk {i} on axis {ax} has size zero")));
                     }
-                    let total: usize = s.iter().sum();
-                    if total != len {
+                    let total = s.iter().try_fold(0usize, |a, &b| a.checked_add(b));
+                    if total != Some(len) {
+                        let total = total.map_or("more than usize::MAX".into(), |t| t.to_string());
                         return Err(err(format!(
                             "sizes on axis {ax} add up to {total}, not {len}"
                         )));
                     }
-                    axes.push(AxisChunks::explicit(s.clone()).normalized());
+                    let axis = AxisChunks::explicit(s.clone())
+                        .ok_or_else(|| err(format!("sizes on axis {ax} overflow")))?;
+                    axes.push(axis.normalized());
                 }
                 axes
             }
         };
-        Ok(ChunkGrid { axes })
+        Self::checked(axes)
     }
 
     /// The grid of a 0-dimensional array (one chunk).
@@ -198,14 +260,37 @@ impl ChunkGrid {
         ChunkGrid { axes: Vec::new() }
     }
 
-    /// A grid from explicit per-axis sizes that are known to be valid (sizes > 0).
-    pub fn from_sizes(sizes: Vec<Vec<usize>>) -> Self {
-        ChunkGrid {
-            axes: sizes
-                .into_iter()
-                .map(|s| AxisChunks::explicit(s).normalized())
-                .collect(),
+    /// A grid from explicit per-axis chunk sizes (the axis lengths are their sums).
+    ///
+    /// # Errors
+    /// [`Error::Chunks`] if a size is zero or an axis's sizes overflow when added;
+    /// [`Error::Shape`] if the grid has more than [`ChunkGrid::MAX_ELEMENTS`] elements or more
+    /// than [`ChunkGrid::MAX_CHUNKS`] chunks.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndtask_core::ChunkGrid;
+    /// let g = ChunkGrid::from_sizes(vec![vec![2, 3], vec![4]]).unwrap();
+    /// assert_eq!(g.shape(), vec![5, 4]);
+    /// assert!(ChunkGrid::from_sizes(vec![vec![2, 0]]).is_err());
+    /// assert!(ChunkGrid::from_sizes(vec![vec![1 << 40], vec![1 << 40]]).is_err());
+    /// ```
+    pub fn from_sizes(sizes: Vec<Vec<usize>>) -> Result<Self> {
+        let mut axes = Vec::with_capacity(sizes.len());
+        for (ax, s) in sizes.into_iter().enumerate() {
+            let err = |reason: String| Error::Chunks {
+                shape: Vec::new(),
+                chunks: format!("{s:?}"),
+                reason: format!("axis {ax}: {reason}"),
+            };
+            if let Some(i) = s.iter().position(|&x| x == 0) {
+                return Err(err(format!("chunk {i} has size zero")));
+            }
+            let axis = AxisChunks::explicit(s.clone())
+                .ok_or_else(|| err("the sizes overflow when added".into()))?;
+            axes.push(axis.normalized());
         }
+        Self::checked(axes)
     }
 
     /// Number of dimensions.
@@ -226,6 +311,12 @@ impl ChunkGrid {
     /// Total number of chunks.
     pub fn num_chunks(&self) -> usize {
         self.axes.iter().map(AxisChunks::nblocks).product()
+    }
+
+    /// The block along `axis` holding position `pos` (O(1) for a regular axis, a binary search
+    /// for explicit sizes). `pos` must be below the axis length.
+    pub fn block_of(&self, axis: usize, pos: usize) -> usize {
+        self.axes[axis].block_of(pos)
     }
 
     /// Size of block `i` along `axis`.
@@ -297,10 +388,32 @@ impl ChunkGrid {
     }
 
     /// The same grid with the chunking of `axis` replaced by explicit `sizes`.
-    pub fn with_axis_sizes(&self, axis: usize, sizes: Vec<usize>) -> Self {
-        let mut axes = self.axes.clone();
-        axes[axis] = AxisChunks::explicit(sizes).normalized();
-        ChunkGrid { axes }
+    ///
+    /// # Errors
+    /// As [`ChunkGrid::from_sizes`].
+    pub fn with_axis_sizes(&self, axis: usize, sizes: Vec<usize>) -> Result<Self> {
+        let mut all: Vec<Vec<usize>> = (0..self.ndim()).map(|a| self.axis_sizes(a)).collect();
+        all[axis] = sizes;
+        Self::from_sizes(all)
+    }
+
+    /// Feeds the shape and every block boundary into `h` (for the MPI agreement check).
+    pub fn fingerprint(&self, h: &mut crate::Fingerprint) {
+        h.usize(self.axes.len());
+        for a in &self.axes {
+            match a {
+                AxisChunks::Regular { len, block } => {
+                    h.u8(0);
+                    h.usize(*len);
+                    h.usize(*block);
+                }
+                AxisChunks::Explicit { sizes, .. } => {
+                    h.u8(1);
+                    h.usize(sizes.len());
+                    sizes.iter().for_each(|&s| h.usize(s));
+                }
+            }
+        }
     }
 
     /// A short description of the chunking for messages: the block shape of a regular grid, or

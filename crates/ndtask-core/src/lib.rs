@@ -6,11 +6,13 @@
 mod chunk;
 mod dtype;
 mod error;
+mod fingerprint;
 mod graph;
 mod grid;
 
 pub use chunk::{Buf, Chunk, TILE};
 pub use dtype::{DType, Element, Float, Numeric};
-pub use error::{Error, Result};
+pub use error::{catch_panic, panic_message, try_filled, try_vec, Error, Result};
+pub use fingerprint::Fingerprint;
 pub use graph::{Op, Scheduler, TaskGraph, TaskId};
 pub use grid::{ravel, unravel, ChunkGrid, Chunks};
