@@ -57,6 +57,11 @@ check "mpi_check -n 2 --threads 3" "${MPIRUN[@]}" -n 2 --bind-to none "$EX/mpi_c
 # The suite's one-chunk arrays leave ranks idle at any size; 6 ranks also splits 4-chunk ones unevenly.
 check "mpi_check -n 6 (more ranks than chunks)" "${MPIRUN[@]}" -n 6 "$EX/mpi_check"
 
+echo "== ranks that build different expressions all get the same error, then compute again"
+for n in 1 2 3 4; do
+  check "mpi_disagree -n $n" "${MPIRUN[@]}" -n "$n" "$EX/mpi_disagree"
+done
+
 echo "== a task failing on rank 1 of 3 fails every rank, quickly"
 start=$(date +%s%N)
 out=$(timeout 20 "${MPIRUN[@]}" -n 3 "$EX/mpi_fail" 2>&1)

@@ -29,10 +29,11 @@ use mpi::point_to_point::MatchedReceiveVec;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator, CommunicatorCollectives, Destination, Source};
 use mpi::Tag;
-use ndtask_core::{Chunk, Error, Result, TaskId};
+use ndtask_core::{panic_message, Chunk, Error, Result, TaskId};
 use ndtask_sched::LocalRun;
 use rayon::{Scope, ThreadPool, Yield};
 use std::collections::{BTreeSet, VecDeque};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
@@ -148,7 +149,15 @@ pub(crate) fn run_rank(
     };
     pool.in_place_scope(|s| {
         s.spawn_broadcast(|s, _| feed(s, &sh));
-        ex.work(s);
+        // A panic in the loop's book-keeping fails the run on every rank (announced like an
+        // internal error); the loop then runs again to wind the run down, sends included.
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| ex.work(s))) {
+            ex.internal(format!(
+                "the MPI communication loop panicked: {}",
+                panic_message(p.as_ref())
+            ));
+            ex.work(s);
+        }
     });
     ex.close();
     ex.stats.tasks_run = ex.owned_done;
@@ -178,8 +187,22 @@ fn feed<'s>(s: &Scope<'s>, sh: &'s Shared<'s, '_>) {
 
 /// Runs `t`, reports it, then keeps going with the first owned consumer it made ready and spawns
 /// the rest (depth-first, as the threaded scheduler does). The caller counted it in
-/// `outstanding`.
-fn chain<'s>(s: &Scope<'s>, sh: &'s Shared<'s, '_>, mut t: TaskId) {
+/// `outstanding`. A panic in this book-keeping (not in a task: those are caught by
+/// `run_task`) fails the run like a task failure, so every rank hears of it.
+fn chain<'s>(s: &Scope<'s>, sh: &'s Shared<'s, '_>, t: TaskId) {
+    if let Err(p) = catch_unwind(AssertUnwindSafe(|| chain_tasks(s, sh, t))) {
+        let message = format!("an MPI worker panicked: {}", panic_message(p.as_ref()));
+        sh.run.fail(t, Error::internal(message));
+        let _ = sh.done.send(Done {
+            task: t,
+            ok: false,
+            message: None,
+        });
+    }
+    sh.outstanding.fetch_sub(1, Ordering::AcqRel);
+}
+
+fn chain_tasks<'s>(s: &Scope<'s>, sh: &'s Shared<'s, '_>, mut t: TaskId) {
     let mut ready = Vec::new();
     loop {
         ready.clear();
@@ -220,7 +243,6 @@ fn chain<'s>(s: &Scope<'s>, sh: &'s Shared<'s, '_>, mut t: TaskId) {
         }
         t = first;
     }
-    sh.outstanding.fetch_sub(1, Ordering::AcqRel);
 }
 
 impl<'a, 'g> Exchange<'a, 'g> {

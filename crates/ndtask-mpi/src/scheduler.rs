@@ -2,10 +2,11 @@
 
 use crate::exchange::{self, RunStats};
 use crate::placement::RankPlan;
+use crate::wire;
 use mpi::collective::SystemOperation;
 use mpi::environment::Universe;
 use mpi::topology::SimpleCommunicator;
-use mpi::traits::{Communicator, CommunicatorCollectives};
+use mpi::traits::{Communicator, CommunicatorCollectives, Root};
 use mpi::{Tag, Threading};
 use ndtask_core::{Chunk, Error, Result, Scheduler, TaskGraph};
 use ndtask_sched::LocalRun;
@@ -29,7 +30,10 @@ use std::thread::ThreadId;
 /// # Error handling
 /// A task that fails on any rank makes `execute` return the same `Err` on every rank (the error
 /// of the lowest failed task id, naming its op, chunk and rank), never a hang. Ranks that built
-/// different graphs get an [`Error::Mpi`] on every rank.
+/// different graphs (a different seed, scalar, shape, chunking, element type, option or
+/// closure name) get the same [`Error::Mpi`] on every rank; an expression that fails to build
+/// or lower on some ranks gives every rank the lowest such rank's error. After any of these,
+/// the next compute starts clean.
 ///
 /// # Examples
 /// ```no_run
@@ -179,19 +183,34 @@ impl MpiScheduler {
         self.last_run.get()
     }
 
-    /// Checks that every rank built the same graph with the same options.
-    fn agree(&self, graph: &TaskGraph) -> Result<()> {
-        let mine = [graph.fingerprint(), self.gather_to_all as u64];
-        let (mut lo, mut hi) = ([0u64; 2], [0u64; 2]);
+    /// The collective check at the start of every compute, on every rank: did every rank build
+    /// its graph (`local` is this rank's graph, or the error that stopped it), and the same
+    /// graph with the same options? Every rank gets the same answer: `Ok` everywhere, or the
+    /// same `Err` everywhere (the lowest failing rank's error, sent to all). Either way the run
+    /// counter moves on, so the next compute's message tag is the same on every rank.
+    fn agree(&self, local: std::result::Result<&TaskGraph, &Error>) -> Result<()> {
+        self.runs.set(self.runs.get().wrapping_add(1));
+        let failed_rank = match local {
+            Ok(_) => u64::MAX,
+            Err(_) => self.rank as u64,
+        };
+        let fingerprint = local.map_or(0, |g| g.fingerprint());
+        let mine = [fingerprint, self.gather_to_all as u64, failed_rank];
+        let (mut lo, mut hi) = ([0u64; 3], [0u64; 3]);
         self.comm
             .all_reduce_into(&mine[..], &mut lo[..], SystemOperation::min());
         self.comm
             .all_reduce_into(&mine[..], &mut hi[..], SystemOperation::max());
+        if lo[2] != u64::MAX {
+            let every_rank_failed = hi[2] != u64::MAX;
+            return Err(self.share_error(lo[2] as usize, local.err(), every_rank_failed));
+        }
         if lo[0] != hi[0] {
             return Err(Error::Mpi(format!(
-                "the ranks built different task graphs (fingerprints from {:#018x} to {:#018x}, \
-                 rank {} has {:#018x}): every rank must build the same expression",
-                lo[0], hi[0], self.rank, mine[0]
+                "the {} ranks built different task graphs (fingerprints from {:#018x} to \
+                 {:#018x}): every rank must build the same expression, with the same seeds, \
+                 scalars, shapes, chunks, element types and options",
+                self.ranks, lo[0], hi[0]
             )));
         }
         if lo[1] != hi[1] {
@@ -200,6 +219,33 @@ impl MpiScheduler {
             ));
         }
         Ok(())
+    }
+
+    /// Broadcasts the error of rank `root` (the lowest rank that could not build its graph) and
+    /// returns it on every rank: as it is when every rank failed, wrapped in an [`Error::Mpi`]
+    /// naming the rank when only some did (the ranks then disagree on the expression).
+    fn share_error(&self, root: usize, mine: Option<&Error>, every_rank_failed: bool) -> Error {
+        let process = self.comm.process_at_rank(root as i32);
+        let mut bytes = match (self.rank == root, mine) {
+            (true, Some(e)) => wire::abort(0, e),
+            _ => Vec::new(),
+        };
+        let mut len = bytes.len() as u64;
+        process.broadcast_into(&mut len);
+        bytes.resize(len as usize, 0);
+        process.broadcast_into(&mut bytes[..]);
+        let error = match wire::decode(&bytes) {
+            Ok(wire::Msg::Abort { error, .. }) => error,
+            _ => Error::internal(format!("rank {root} sent a malformed error")),
+        };
+        if every_rank_failed {
+            error
+        } else {
+            Error::Mpi(format!(
+                "rank {root} of {} could not build the expression that other ranks built: {error}",
+                self.ranks
+            ))
+        }
     }
 }
 
@@ -237,11 +283,8 @@ impl Scheduler for MpiScheduler {
         }
         // A tag per run, so a message can never be taken for one of another run. MPI promises
         // tags up to at least 32767.
-        let run_no = self.runs.get();
-        self.runs.set(run_no.wrapping_add(1));
-        let tag = (run_no % 32768) as Tag;
-
-        self.agree(graph)?;
+        let tag = (self.runs.get() % 32768) as Tag;
+        self.agree(Ok(graph))?;
         let plan = RankPlan::new(graph, self.rank, self.ranks, self.gather_to_all);
         let run = LocalRun::new(graph);
         self.last_run.set(RunStats::default());
@@ -252,6 +295,18 @@ impl Scheduler for MpiScheduler {
             run.finish().map(Some)
         } else {
             Ok(None)
+        }
+    }
+
+    /// Joins the agreement of the other ranks with this rank's failure, so that every rank
+    /// returns the same error instead of waiting for this one.
+    fn fail_before_run(&self, error: Error) -> Error {
+        if std::thread::current().id() != self.thread {
+            return error;
+        }
+        match self.agree(Err(&error)) {
+            Err(e) => e,
+            Ok(()) => Error::internal("the MPI agreement passed over a failed rank"),
         }
     }
 }

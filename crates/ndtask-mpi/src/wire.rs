@@ -12,6 +12,12 @@ const ABORT: u8 = 1;
 const ERR_TASK: u8 = 0;
 const ERR_INTERNAL: u8 = 1;
 const ERR_OTHER: u8 = 2;
+const ERR_SHAPE: u8 = 3;
+const ERR_INVALID: u8 = 4;
+const ERR_MEMORY: u8 = 5;
+const ERR_SCHEDULER: u8 = 6;
+const ERR_AXIS: u8 = 7;
+const ERR_CHUNKS: u8 = 8;
 
 /// A decoded message.
 #[derive(Debug, PartialEq)]
@@ -31,21 +37,86 @@ pub(crate) fn data(task: TaskId, chunk: &Chunk) -> Vec<u8> {
     out
 }
 
+/// The kind byte and texts of an error, every variant kept (an unknown future variant travels
+/// as its text, as [`Error::Mpi`]).
+fn error_parts(error: &Error) -> (u8, Vec<String>) {
+    let list = |v: &[usize]| {
+        v.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    match error {
+        Error::Task { op, chunk, message } => {
+            (ERR_TASK, vec![op.clone(), chunk.clone(), message.clone()])
+        }
+        Error::Internal(m) => (ERR_INTERNAL, vec![m.clone()]),
+        Error::Mpi(m) => (ERR_OTHER, vec![m.clone()]),
+        Error::Shape(m) => (ERR_SHAPE, vec![m.clone()]),
+        Error::InvalidArgument(m) => (ERR_INVALID, vec![m.clone()]),
+        Error::Memory(m) => (ERR_MEMORY, vec![m.clone()]),
+        Error::Scheduler(m) => (ERR_SCHEDULER, vec![m.clone()]),
+        Error::Axis {
+            op,
+            axis,
+            ndim,
+            shape,
+        } => (
+            ERR_AXIS,
+            vec![op.clone(), axis.to_string(), ndim.to_string(), list(shape)],
+        ),
+        Error::Chunks {
+            shape,
+            chunks,
+            reason,
+        } => (
+            ERR_CHUNKS,
+            vec![list(shape), chunks.clone(), reason.clone()],
+        ),
+        e => (ERR_OTHER, vec![e.to_string()]),
+    }
+}
+
+/// The error that [`error_parts`] took apart; `None` if the parts do not fit the kind.
+fn error_from_parts(kind: u8, texts: &mut [String]) -> Option<Error> {
+    let num = |s: &str| s.parse::<usize>().ok();
+    let list = |s: &str| -> Option<Vec<usize>> {
+        if s.is_empty() {
+            return Some(Vec::new());
+        }
+        s.split(',').map(num).collect()
+    };
+    let take = std::mem::take::<String>;
+    Some(match (kind, texts) {
+        (ERR_TASK, [op, chunk, message]) => Error::Task {
+            op: take(op),
+            chunk: take(chunk),
+            message: take(message),
+        },
+        (ERR_INTERNAL, [m]) => Error::Internal(take(m)),
+        (ERR_OTHER, [m]) => Error::Mpi(take(m)),
+        (ERR_SHAPE, [m]) => Error::Shape(take(m)),
+        (ERR_INVALID, [m]) => Error::InvalidArgument(take(m)),
+        (ERR_MEMORY, [m]) => Error::Memory(take(m)),
+        (ERR_SCHEDULER, [m]) => Error::Scheduler(take(m)),
+        (ERR_AXIS, [op, axis, ndim, shape]) => Error::Axis {
+            op: take(op),
+            axis: num(axis)?,
+            ndim: num(ndim)?,
+            shape: list(shape)?,
+        },
+        (ERR_CHUNKS, [shape, chunks, reason]) => Error::Chunks {
+            shape: list(shape)?,
+            chunks: take(chunks),
+            reason: take(reason),
+        },
+        _ => return None,
+    })
+}
+
 /// Encodes the failure of `task`: a kind byte, then the error's texts, each length-prefixed.
 pub(crate) fn abort(task: TaskId, error: &Error) -> Vec<u8> {
-    let other;
-    let (kind, texts): (u8, Vec<&str>) = match error {
-        Error::Task { op, chunk, message } => (
-            ERR_TASK,
-            vec![op.as_str(), chunk.as_str(), message.as_str()],
-        ),
-        Error::Internal(m) => (ERR_INTERNAL, vec![m.as_str()]),
-        Error::Mpi(m) => (ERR_OTHER, vec![m.as_str()]),
-        e => {
-            other = e.to_string();
-            (ERR_OTHER, vec![other.as_str()])
-        }
-    };
+    let (kind, texts) = error_parts(error);
     let mut out = vec![ABORT];
     out.extend_from_slice(&task.to_le_bytes());
     out.push(kind);
@@ -84,16 +155,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Msg> {
                 texts.push(String::from_utf8_lossy(s).into_owned());
                 rest = r;
             }
-            let error = match (err_kind, texts.as_mut_slice()) {
-                (ERR_TASK, [op, chunk, message]) => Error::Task {
-                    op: std::mem::take(op),
-                    chunk: std::mem::take(chunk),
-                    message: std::mem::take(message),
-                },
-                (ERR_INTERNAL, [m]) => Error::Internal(std::mem::take(m)),
-                (ERR_OTHER, [m]) => Error::Mpi(std::mem::take(m)),
-                _ => return Err(bad()),
-            };
+            let error = error_from_parts(err_kind, &mut texts).ok_or_else(bad)?;
             Ok(Msg::Abort { task, error })
         }
         _ => Err(bad()),
@@ -136,19 +198,31 @@ mod tests {
             },
             Error::Internal("oops".into()),
             Error::Mpi("rank 2: scheduler error: x".into()),
+            Error::Shape("cannot add [3] and [4]".into()),
+            Error::InvalidArgument("split_every".into()),
+            Error::Memory("cannot allocate 8 TiB".into()),
+            Error::Scheduler("no".into()),
+            Error::Axis {
+                op: "sum".into(),
+                axis: 3,
+                ndim: 2,
+                shape: vec![4, 5],
+            },
+            Error::Axis {
+                op: "sum".into(),
+                axis: 0,
+                ndim: 0,
+                shape: vec![],
+            },
+            Error::Chunks {
+                shape: vec![10],
+                chunks: "[[3, 3]]".into(),
+                reason: "add up to 6, not 10".into(),
+            },
         ] {
             let got = decode(&abort(7, &error)).unwrap();
             assert_eq!(got, Msg::Abort { task: 7, error });
         }
-        // Anything else travels as its text.
-        let got = decode(&abort(1, &Error::Scheduler("no".into()))).unwrap();
-        assert_eq!(
-            got,
-            Msg::Abort {
-                task: 1,
-                error: Error::Mpi("scheduler error: no".into())
-            }
-        );
     }
 
     #[test]
@@ -157,6 +231,13 @@ mod tests {
         assert!(decode(&[9, 0, 0, 0, 0]).is_err());
         assert!(decode(&[ABORT, 0, 0, 0, 0, ERR_INTERNAL, 1]).is_err());
         assert!(decode(&[ABORT, 0, 0, 0, 0, ERR_TASK]).is_err());
+        // An axis error whose number is not a number.
+        let mut b = vec![ABORT, 0, 0, 0, 0, ERR_AXIS];
+        for t in ["sum", "x", "2", ""] {
+            b.extend_from_slice(&(t.len() as u64).to_le_bytes());
+            b.extend_from_slice(t.as_bytes());
+        }
+        assert!(decode(&b).is_err());
         let mut b = data(0, &Chunk::I64(ArrayD::from_elem(IxDyn(&[2]), 1)));
         b.push(0);
         assert!(decode(&b).is_err());
