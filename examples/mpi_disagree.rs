@@ -110,7 +110,7 @@ fn still_works(mpi: &MpiScheduler) -> Result<(), String> {
         mpi.rank(),
         compute_local_with(&x().map_err(|e| e.to_string())?.sum(), mpi),
     ) {
-        (0, Ok(Some(v))) if v == 4950.0 => Ok(()),
+        (0, Ok(Some(4950.0))) => Ok(()),
         (1.., Ok(None)) => Ok(()),
         (_, other) => Err(format!("the next compute gave {other:?}")),
     }
