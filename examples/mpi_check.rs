@@ -9,6 +9,10 @@
 //! mpirun -n 2 target/release/examples/mpi_check --threads 3       # 3 worker threads per rank
 //! ```
 
+// The random expression chains of `tests/chains.rs`, built from seeds alike on every rank.
+#[path = "../tests/common/chain.rs"]
+mod chain;
+
 use ndarray::{Array2, ArrayD};
 use ndtask::prelude::*;
 use ndtask::{arange, from_ndarray, full, linspace, ones, zeros, Computable, MpiScheduler};
@@ -378,6 +382,24 @@ fn mismatch(s: &mut Suite) -> Result<(), Error> {
     s.check("after a mismatch", x.sum())
 }
 
+/// Random expression chains (broadcasting, `where_`, mixed chunkings, computed inputs, empty and
+/// length-1 axes, slicing, rechunk, transpose, reductions): MPI against sync, and where the
+/// result arrives, against eager ndarray too.
+fn chains(s: &mut Suite) -> Result<(), Error> {
+    for seed in 0..96 {
+        let c = chain::chain(seed);
+        let name = format!("chain {seed}: {}", c.text);
+        s.check(&name, &c.lazy)?;
+        if s.receives() {
+            let got = c.lazy.compute_with(&SyncScheduler)?;
+            if !chain::matches(&c, &got) {
+                s.failed.push(format!("{name}: differs from ndarray"));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn run(mpi: &MpiScheduler) -> Result<Suite<'_>, Error> {
     let mut s = Suite {
         mpi,
@@ -396,6 +418,7 @@ fn run(mpi: &MpiScheduler) -> Result<Suite<'_>, Error> {
     api(&mut s)?;
     big(&mut s)?;
     mismatch(&mut s)?;
+    chains(&mut s)?;
     // MPI is initialised once per process: a second scheduler is a clear error, not a panic.
     match MpiScheduler::new() {
         Err(Error::Mpi(_)) => s.passed += 1,

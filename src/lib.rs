@@ -43,7 +43,7 @@ pub use ndtask_array::{
     Computable, Masked, Operand, ReduceOptions, Scalar, DEFAULT_SPLIT_EVERY,
 };
 pub use ndtask_core::{
-    ChunkGrid, Chunks, DType, Element, Error, Float, Numeric, Result, Scheduler, TaskGraph,
+    Chunk, ChunkGrid, Chunks, DType, Element, Error, Float, Numeric, Result, Scheduler, TaskGraph,
 };
 #[cfg(feature = "mpi")]
 pub use ndtask_mpi::MpiScheduler;

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod chain;
+
 use ndarray::{ArrayD, IxDyn};
 use ndtask::{Chunks, Scheduler, SyncScheduler, ThreadedScheduler};
 use proptest::prelude::*;

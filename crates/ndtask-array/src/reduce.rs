@@ -9,7 +9,7 @@ use crate::array::Array;
 use crate::blocks::typed;
 use crate::plan::{Node, NodeKind, ReduceSpec};
 use ndarray::{ArrayD, IxDyn};
-use ndtask_core::{Buf, Chunk, ChunkGrid, Element, Error, Fingerprint, Result, TILE};
+use ndtask_core::{try_filled, Buf, Chunk, ChunkGrid, Element, Error, Fingerprint, Result, TILE};
 use std::sync::Arc;
 
 /// Default number of partial states merged by one task (Dask's `split_every`).
@@ -301,7 +301,7 @@ impl<R: Reduction> ReduceKernel for Kernel<R> {
         nreduced: usize,
         place: &Place,
     ) -> Result<Chunk> {
-        let mut rows = Rows::new(self, nreduced, place);
+        let mut rows = Rows::new(self, nreduced, place)?;
         tiles(&mut |b, n| {
             let xs = R::In::buf_ref(b).ok_or_else(|| {
                 Error::internal(format!("{}: tile of type {}", self.0.name(), b.dtype()))
@@ -320,7 +320,7 @@ impl<R: Reduction> ReduceKernel for Kernel<R> {
             let xs = std
                 .as_slice()
                 .ok_or_else(|| Error::internal("standard layout without a slice"))?;
-            let mut rows = Rows::new(self, axes.len(), place);
+            let mut rows = Rows::new(self, axes.len(), place)?;
             rows.feed(xs);
             return rows.finish();
         }
@@ -333,7 +333,8 @@ impl<R: Reduction> ReduceKernel for Kernel<R> {
             .as_slice()
             .ok_or_else(|| Error::internal("standard layout without a slice"))?;
         let states: Vec<R::State> = if lane == 0 {
-            vec![self.0.init(); kept.iter().map(|&i| a.shape()[i]).product()]
+            let n = kept.iter().map(|&i| a.shape()[i]).product();
+            try_filled(n, self.0.init(), format_args!("{} states", self.0.name()))?
         } else {
             xs.chunks(lane)
                 .map(|l| {
@@ -355,7 +356,9 @@ impl<R: Reduction> ReduceKernel for Kernel<R> {
     }
 
     fn identity(&self, shape: &[usize]) -> Result<Chunk> {
-        <R::State as State>::encode(vec![self.0.init(); shape.iter().product()], shape)
+        let n = shape.iter().product();
+        let states = try_filled(n, self.0.init(), format_args!("{} states", self.0.name()))?;
+        <R::State as State>::encode(states, shape)
     }
 
     fn combine(&self, parts: &[&Chunk]) -> Result<Chunk> {
@@ -469,7 +472,7 @@ struct Rows<'k, R: Reduction> {
 }
 
 impl<'k, R: Reduction> Rows<'k, R> {
-    fn new(kernel: &'k Kernel<R>, nreduced: usize, place: &Place) -> Self {
+    fn new(kernel: &'k Kernel<R>, nreduced: usize, place: &Place) -> Result<Self> {
         let kept: usize = place.chunk[nreduced..].iter().product();
         let shape = place
             .chunk
@@ -478,14 +481,19 @@ impl<'k, R: Reduction> Rows<'k, R> {
             .map(|(i, &d)| if i < nreduced { 1 } else { d })
             .collect();
         let first_index = if nreduced == 1 { place.offset[0] } else { 0 };
-        Rows {
+        let states = try_filled(
+            kept,
+            kernel.0.init(),
+            format_args!("{} states", kernel.0.name()),
+        )?;
+        Ok(Rows {
             kernel,
-            states: vec![kernel.0.init(); kept],
+            states,
             col: 0,
             row: 0,
             first_index,
             shape,
-        }
+        })
     }
 
     fn feed(&mut self, mut xs: &[R::In]) {

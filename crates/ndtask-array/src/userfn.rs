@@ -103,7 +103,7 @@ impl<T: Element> Array<T> {
         let grid = ChunkGrid::new(shape.as_ref(), chunks.into())?;
         if grid.nblocks() != self.node.grid.nblocks() {
             return Err(Error::Shape(format!(
-                "map_blocks: declared chunks {:?} have {:?} blocks per axis, the input {:?} has {:?}",
+                "map_blocks: declared chunks {} have {:?} blocks per axis, the input {:?} has {:?}",
                 grid.describe(),
                 grid.nblocks(),
                 self.chunks(),
