@@ -60,5 +60,22 @@ fn lowering_mean(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, scheduling_sum, lowering_mean);
+/// Building (not lowering) slices of a 1,000,000-chunk array: the cost is per chunk touched,
+/// never per element (the hardening issue's item 7; the target is under 1 ms for any slice).
+fn build_slice_1e6_chunks(c: &mut Criterion) {
+    use ndtask::ndarray::s;
+    let x = ndtask::zeros::<f64>([1_000_000_000], [1_000]).unwrap();
+    let mut g = c.benchmark_group("build_slice_1e6_chunks");
+    g.sample_size(20).warm_up_time(Duration::from_secs(1));
+    g.bench_function("few_chunks", |b| {
+        b.iter(|| x.slice(s![123_456_789..123_466_789]).unwrap())
+    });
+    g.bench_function("all_chunks_step_1", |b| b.iter(|| x.slice(s![1..]).unwrap()));
+    g.bench_function("all_chunks_step_7", |b| {
+        b.iter(|| x.slice(s![1..;7]).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, scheduling_sum, lowering_mean, build_slice_1e6_chunks);
 criterion_main!(benches);
