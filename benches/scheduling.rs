@@ -70,12 +70,19 @@ fn build_slice_1e6_chunks(c: &mut Criterion) {
     g.bench_function("few_chunks", |b| {
         b.iter(|| x.slice(s![123_456_789..123_466_789]).unwrap())
     });
-    g.bench_function("all_chunks_step_1", |b| b.iter(|| x.slice(s![1..]).unwrap()));
+    g.bench_function("all_chunks_step_1", |b| {
+        b.iter(|| x.slice(s![1..]).unwrap())
+    });
     g.bench_function("all_chunks_step_7", |b| {
         b.iter(|| x.slice(s![1..;7]).unwrap())
     });
     g.finish();
 }
 
-criterion_group!(benches, scheduling_sum, lowering_mean, build_slice_1e6_chunks);
+criterion_group!(
+    benches,
+    scheduling_sum,
+    lowering_mean,
+    build_slice_1e6_chunks
+);
 criterion_main!(benches);

@@ -52,11 +52,17 @@ impl fmt::Display for Chunks {
 }
 
 /// The chunking of one axis.
+///
+/// `Regular` is block 0 of size `first`, then blocks of `block`, the last one possibly smaller
+/// (`first == block` for the usual regular grid; a shorter first block is what slicing a
+/// regular axis gives). It is kept canonical by [`AxisChunks::regular`], so equal chunkings
+/// compare equal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum AxisChunks {
     Regular {
         len: usize,
         block: usize,
+        first: usize,
     },
     Explicit {
         sizes: Vec<usize>,
@@ -65,6 +71,33 @@ enum AxisChunks {
 }
 
 impl AxisChunks {
+    /// The canonical regular axis of `len` with block 0 of `first` and then blocks of `block`
+    /// (`1 <= first <= block` unless there are at most two blocks).
+    fn regular(len: usize, block: usize, first: usize) -> Self {
+        if len == 0 {
+            return AxisChunks::Regular {
+                len: 0,
+                block: 1,
+                first: 1,
+            };
+        }
+        let first = first.max(1);
+        if first >= len {
+            return AxisChunks::Regular {
+                len,
+                block: len,
+                first: len,
+            };
+        }
+        let rest = len - first;
+        // Two blocks: any block size >= the second fits; take the larger of the two.
+        let block = if rest <= block.max(first) {
+            first.max(rest)
+        } else {
+            block
+        };
+        AxisChunks::Regular { len, block, first }
+    }
     fn len(&self) -> usize {
         match self {
             AxisChunks::Regular { len, .. } => *len,
@@ -75,19 +108,24 @@ impl AxisChunks {
     }
     fn nblocks(&self) -> usize {
         match self {
-            AxisChunks::Regular { len, block } => len.div_ceil(*block),
+            AxisChunks::Regular { len: 0, .. } => 0,
+            AxisChunks::Regular { len, block, first } => 1 + (len - first).div_ceil(*block),
             AxisChunks::Explicit { sizes, .. } => sizes.len(),
         }
     }
     fn size(&self, i: usize) -> usize {
         match self {
-            AxisChunks::Regular { len, block } => (*block).min(len - i * block),
+            AxisChunks::Regular { first, .. } if i == 0 => *first,
+            AxisChunks::Regular { len, block, first } => {
+                (*block).min(len - first - (i - 1) * block)
+            }
             AxisChunks::Explicit { sizes, .. } => sizes[i],
         }
     }
     fn offset(&self, i: usize) -> usize {
         match self {
-            AxisChunks::Regular { block, .. } => i * block,
+            AxisChunks::Regular { .. } if i == 0 => 0,
+            AxisChunks::Regular { block, first, .. } => first + (i - 1) * block,
             AxisChunks::Explicit { offsets, .. } => offsets[i],
         }
     }
@@ -104,7 +142,13 @@ impl AxisChunks {
     /// The block holding position `pos` (which must be below the axis length).
     fn block_of(&self, pos: usize) -> usize {
         match self {
-            AxisChunks::Regular { block, .. } => pos / block,
+            AxisChunks::Regular { block, first, .. } => {
+                if pos < *first {
+                    0
+                } else {
+                    1 + (pos - first) / block
+                }
+            }
             AxisChunks::Explicit { offsets, .. } => {
                 offsets.partition_point(|&o| o <= pos).saturating_sub(1)
             }
@@ -113,19 +157,42 @@ impl AxisChunks {
     /// Normalises explicit sizes that are in fact regular, so equal grids compare equal.
     fn normalized(self) -> Self {
         if let AxisChunks::Explicit { sizes, .. } = &self {
-            if let Some(&first) = sizes.first() {
-                let len: usize = sizes.iter().fold(0, |a, &b| a.saturating_add(b));
-                let n = sizes.len();
-                if sizes[..n - 1].iter().all(|&s| s == first)
-                    && sizes[n - 1] <= first
-                    && sizes[n - 1] > 0
-                {
-                    return AxisChunks::Regular { len, block: first };
+            let len: usize = sizes.iter().fold(0, |a, &b| a.saturating_add(b));
+            let n = sizes.len();
+            let regular = match sizes.as_slice() {
+                [] | [_] | [_, _] => true,
+                [s0, s1, middle @ .., last] => {
+                    s0 <= s1 && last <= s1 && middle.iter().all(|s| s == s1)
                 }
+            };
+            if regular && n > 0 {
+                let block = if n > 2 {
+                    sizes[1]
+                } else {
+                    sizes.iter().copied().max().unwrap_or(1)
+                };
+                return AxisChunks::regular(len, block, sizes[0]);
             }
         }
         self
     }
+}
+
+/// The chunk sizes of one axis, for [`ChunkGrid::from_axes`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AxisSizes {
+    /// Every size, in order.
+    Explicit(Vec<usize>),
+    /// An axis of `len` whose block 0 has `first` elements and every later block `block`, the
+    /// last one possibly fewer (`1 <= first <= block`): O(1) memory however many blocks.
+    Regular {
+        /// The axis length.
+        len: usize,
+        /// The size of every block after the first (the last may be smaller).
+        block: usize,
+        /// The size of block 0.
+        first: usize,
+    },
 }
 
 /// The chunk grid of an array: its shape and where the block boundaries are on each axis.
@@ -219,9 +286,9 @@ impl ChunkGrid {
                 shape
                     .iter()
                     .zip(b)
-                    .map(|(&len, &block)| AxisChunks::Regular {
-                        len,
-                        block: block.min(len.max(1)),
+                    .map(|(&len, &block)| {
+                        let block = block.min(len.max(1));
+                        AxisChunks::regular(len, block, block)
                     })
                     .collect()
             }
@@ -276,21 +343,52 @@ impl ChunkGrid {
     /// assert!(ChunkGrid::from_sizes(vec![vec![1 << 40], vec![1 << 40]]).is_err());
     /// ```
     pub fn from_sizes(sizes: Vec<Vec<usize>>) -> Result<Self> {
-        let mut axes = Vec::with_capacity(sizes.len());
-        for (ax, s) in sizes.into_iter().enumerate() {
-            let err = |reason: String| Error::Chunks {
+        Self::from_axes(sizes.into_iter().map(AxisSizes::Explicit).collect())
+    }
+
+    /// A grid from the chunk sizes of each axis, explicit or regular.
+    ///
+    /// # Errors
+    /// As [`ChunkGrid::from_sizes`]; also [`Error::Chunks`] for a regular axis whose first block
+    /// is empty or larger than its blocks.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndtask_core::{AxisSizes, ChunkGrid};
+    /// let g = ChunkGrid::from_axes(vec![AxisSizes::Regular { len: 10, block: 4, first: 1 }]).unwrap();
+    /// assert_eq!(g.axis_sizes(0), vec![1, 4, 4, 1]);
+    /// assert_eq!(g, ChunkGrid::from_sizes(vec![vec![1, 4, 4, 1]]).unwrap());
+    /// ```
+    pub fn from_axes(axes: Vec<AxisSizes>) -> Result<Self> {
+        let mut out = Vec::with_capacity(axes.len());
+        for (ax, a) in axes.into_iter().enumerate() {
+            let err = |chunks: String, reason: String| Error::Chunks {
                 shape: Vec::new(),
-                chunks: format!("{s:?}"),
+                chunks,
                 reason: format!("axis {ax}: {reason}"),
             };
-            if let Some(i) = s.iter().position(|&x| x == 0) {
-                return Err(err(format!("chunk {i} has size zero")));
+            match a {
+                AxisSizes::Explicit(s) => {
+                    if let Some(i) = s.iter().position(|&x| x == 0) {
+                        return Err(err(format!("{s:?}"), format!("chunk {i} has size zero")));
+                    }
+                    let axis = AxisChunks::explicit(s.clone()).ok_or_else(|| {
+                        err(format!("{s:?}"), "the sizes overflow when added".into())
+                    })?;
+                    out.push(axis.normalized());
+                }
+                AxisSizes::Regular { len, block, first } => {
+                    if len > 0 && (first == 0 || block == 0 || first > block) {
+                        return Err(err(
+                            format!("{first} then {block}"),
+                            "a regular axis needs 1 <= first <= block".into(),
+                        ));
+                    }
+                    out.push(AxisChunks::regular(len, block, first));
+                }
             }
-            let axis = AxisChunks::explicit(s.clone())
-                .ok_or_else(|| err("the sizes overflow when added".into()))?;
-            axes.push(axis.normalized());
         }
-        Self::checked(axes)
+        Self::checked(out)
     }
 
     /// Number of dimensions.
@@ -319,6 +417,15 @@ impl ChunkGrid {
         self.axes[axis].block_of(pos)
     }
 
+    /// `(block, first)` if `axis` is regular: block 0 of `first` elements, then blocks of
+    /// `block` (the last possibly smaller); `None` for explicit sizes.
+    pub fn regular_axis(&self, axis: usize) -> Option<(usize, usize)> {
+        match self.axes[axis] {
+            AxisChunks::Regular { block, first, .. } => Some((block, first)),
+            AxisChunks::Explicit { .. } => None,
+        }
+    }
+
     /// Size of block `i` along `axis`.
     pub fn block_size(&self, axis: usize, i: usize) -> usize {
         self.axes[axis].size(i)
@@ -340,7 +447,7 @@ impl ChunkGrid {
         self.axes
             .iter()
             .map(|a| match a {
-                AxisChunks::Regular { len, block } => (*block).min(*len),
+                AxisChunks::Regular { len, block, .. } => (*block).min(*len),
                 AxisChunks::Explicit { sizes, .. } => sizes.iter().copied().max().unwrap_or(0),
             })
             .collect()
@@ -380,10 +487,7 @@ impl ChunkGrid {
     /// The same grid with `axis` replaced by one block of length `len`.
     pub fn with_single_block(&self, axis: usize, len: usize) -> Self {
         let mut axes = self.axes.clone();
-        axes[axis] = AxisChunks::Regular {
-            len,
-            block: len.max(1),
-        };
+        axes[axis] = AxisChunks::regular(len, len.max(1), len.max(1));
         ChunkGrid { axes }
     }
 
@@ -402,10 +506,11 @@ impl ChunkGrid {
         h.usize(self.axes.len());
         for a in &self.axes {
             match a {
-                AxisChunks::Regular { len, block } => {
+                AxisChunks::Regular { len, block, first } => {
                     h.u8(0);
                     h.usize(*len);
                     h.usize(*block);
+                    h.usize(*first);
                 }
                 AxisChunks::Explicit { sizes, .. } => {
                     h.u8(1);
@@ -423,7 +528,17 @@ impl ChunkGrid {
             .axes
             .iter()
             .map(|a| match a {
-                AxisChunks::Regular { len, block } => format!("{}", (*block).min(*len)),
+                AxisChunks::Regular { block, first, .. } if first < block => {
+                    if a.nblocks() <= 8 {
+                        format!(
+                            "{:?}",
+                            (0..a.nblocks()).map(|i| a.size(i)).collect::<Vec<_>>()
+                        )
+                    } else {
+                        format!("{first} then {block}")
+                    }
+                }
+                AxisChunks::Regular { len, block, .. } => format!("{}", (*block).min(*len)),
                 AxisChunks::Explicit { sizes, .. } => format!("{sizes:?}"),
             })
             .collect();
@@ -484,6 +599,63 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("add up to 6, not 10"), "{e}");
+    }
+
+    #[test]
+    fn a_short_first_block_stays_regular() {
+        let g = ChunkGrid::from_axes(vec![AxisSizes::Regular {
+            len: 1_000_000_000,
+            block: 1000,
+            first: 999,
+        }])
+        .unwrap();
+        assert_eq!(g.nblocks(), vec![1_000_001]);
+        assert_eq!(g.block_size(0, 0), 999);
+        assert_eq!(g.block_size(0, 999_999), 1000);
+        assert_eq!(g.block_size(0, 1_000_000), 1);
+        assert_eq!(g.block_offset(0, 2), 1999);
+        assert_eq!(g.block_of(0, 998), 0);
+        assert_eq!(g.block_of(0, 999), 1);
+        assert_eq!(g.block_of(0, 1998), 1);
+        assert_eq!(g.block_of(0, 1999), 2);
+        assert_eq!(g.describe(), "[999 then 1000]");
+        // Canonical forms: the same chunking compares equal however it was given.
+        let e = ChunkGrid::from_sizes(vec![vec![2, 5, 5, 3]]).unwrap();
+        let r = ChunkGrid::from_axes(vec![AxisSizes::Regular {
+            len: 15,
+            block: 5,
+            first: 2,
+        }])
+        .unwrap();
+        assert_eq!(e, r);
+        for sizes in [
+            vec![3, 7],
+            vec![7, 3],
+            vec![5],
+            vec![4, 4, 2],
+            vec![1, 4, 4],
+        ] {
+            let a = ChunkGrid::from_sizes(vec![sizes.clone()]).unwrap();
+            assert_eq!(a.axis_sizes(0), sizes);
+            let b = ChunkGrid::from_axes(vec![AxisSizes::Regular {
+                len: sizes.iter().sum(),
+                block: *sizes.iter().max().unwrap(),
+                first: sizes[0],
+            }]);
+            if sizes[0] == *sizes.iter().max().unwrap() || sizes.len() <= 2 {
+                assert_eq!(b.unwrap(), a, "{sizes:?}");
+            }
+        }
+        assert_ne!(
+            ChunkGrid::from_sizes(vec![vec![2, 5, 4, 5]]).unwrap(),
+            ChunkGrid::from_sizes(vec![vec![2, 5, 5, 4]]).unwrap()
+        );
+        assert!(ChunkGrid::from_axes(vec![AxisSizes::Regular {
+            len: 9,
+            block: 2,
+            first: 3
+        }])
+        .is_err());
     }
 
     #[test]
