@@ -138,6 +138,11 @@ fn where_cases_from_the_report() {
     let top = e34.iter().copied().fold(f64::MIN, f64::max);
     let want = eager_where(&cond(&e34), &ArrayD::from_elem(IxDyn(&[]), top), &e34);
     assert_eq!(got, want);
+    // And with the binary operators.
+    for s in schedulers() {
+        assert_eq!((&x - &m).compute_with(&*s).unwrap(), e34.mapv(|v| v - top));
+        assert_eq!((&m * &x).compute_with(&*s).unwrap(), e34.mapv(|v| top * v));
+    }
 }
 
 /// A scheduler whose book-keeping panics.
