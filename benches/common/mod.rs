@@ -43,11 +43,16 @@ pub enum Workload {
     F,
     /// `random::uniform([40000,40000],[2000,2000]).mean()`: 12.8 GB logical.
     G,
+    /// `random::standard_normal([1e8], [1e6]).sum()`: normal variates (the random-arrays
+    /// issue's target is against NumPy's `standard_normal`, per thread).
+    N,
+    /// Monte Carlo pi, 1e9 throws, 1e6 per chunk (the random-arrays issue's target).
+    P,
 }
 
 impl Workload {
     /// Every workload, in table order.
-    pub const ALL: [Workload; 8] = [
+    pub const ALL: [Workload; 10] = [
         Workload::A,
         Workload::BSum,
         Workload::BStd,
@@ -56,6 +61,8 @@ impl Workload {
         Workload::E,
         Workload::F,
         Workload::G,
+        Workload::N,
+        Workload::P,
     ];
 
     /// The id used on the command line and in the table.
@@ -69,6 +76,8 @@ impl Workload {
             Workload::E => "E",
             Workload::F => "F",
             Workload::G => "G",
+            Workload::N => "N",
+            Workload::P => "P",
         }
     }
 
@@ -99,6 +108,10 @@ impl Workload {
                 ((&x + 1.0) * 2.0 - &x * &x).mean().compute_with(s)?
             }
             Workload::G => uniform_2d(40_000, 2_000)?.mean().compute_with(s)?,
+            Workload::N => random::standard_normal::<f64>([100_000_000], [1_000_000], SEED)?
+                .sum()
+                .compute_with(s)?,
+            Workload::P => pi_hits(1_000_000_000, 1_000_000)?.compute_with(s)? as f64,
         })
     }
 
@@ -114,6 +127,8 @@ impl Workload {
             Workload::E => ones_sum_baseline(1_000, 10),
             Workload::F => uniform_mean(10_000, 1_000, |u| (u + 1.0) * 2.0 - u * u),
             Workload::G => uniform_mean(40_000, 2_000, |u| u),
+            Workload::N => normal_sum_baseline(100_000_000, 1_000_000),
+            Workload::P => pi_hits_baseline(1_000_000_000, 1_000_000) as f64,
         })
     }
 }
@@ -301,6 +316,37 @@ pub fn pi_hits_baseline(throws: usize, chunk: usize) -> u64 {
                 left -= m;
             }
             hits
+        })
+        .sum()
+}
+
+/// Sum of `n` standard normal variates in chunks of `c`: per chunk a xoshiro256++ generator and
+/// Marsaglia's polar method (two variates per accepted pair), drawn a block at a time.
+pub fn normal_sum_baseline(n: usize, c: usize) -> f64 {
+    (0..(n / c) as u64)
+        .into_par_iter()
+        .map(|k| {
+            let mut rng = chunk_rng(0, k);
+            let mut block = [0.0f64; BLOCK];
+            let (mut sum, mut left) = (0.0, c);
+            while left > 0 {
+                let m = left.min(BLOCK) & !1;
+                let mut i = 0;
+                while i < m {
+                    let u = 2.0 * unit(rng.next_u64()) - 1.0;
+                    let v = 2.0 * unit(rng.next_u64()) - 1.0;
+                    let s = u * u + v * v;
+                    if s > 0.0 && s < 1.0 {
+                        let f = (-2.0 * s.ln() / s).sqrt();
+                        block[i] = u * f;
+                        block[i + 1] = v * f;
+                        i += 2;
+                    }
+                }
+                sum += sum_lanes(&block[..m], |x| x);
+                left -= m.max(1);
+            }
+            sum
         })
         .sum()
 }

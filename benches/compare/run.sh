@@ -6,8 +6,10 @@
 #   WORKLOADS="A D" RUNS=7 benches/compare/run.sh
 #
 # Environment:
-#   WORKLOADS  ids among A B-sum B-std C D E F G H (default: all). H is "2 threads vs 1 on A and
-#              D": it adds 1-thread runs of A and D (and their 2-thread runs if not selected).
+#   WORKLOADS  ids among A B-sum B-std C D E F G H N P (default: A to H). H is "2 threads vs 1
+#              on A and D": it adds 1-thread runs of A and D (and their 2-thread runs if not
+#              selected). N (normal variates) and P (pi with 1e9 throws) are the random-arrays
+#              issue's workloads; N also runs on 1 thread (NumPy's throughput per thread).
 #   RUNS       timed runs per workload and side (default 5; each process also does one untimed
 #              warm-up run of its workload first)
 #   THREADS    threads of every side (default 2)
@@ -60,8 +62,9 @@ add_job() { [[ " ${jobs[*]} " == *" $1 "* ]] || jobs+=("$1"); }
 for w in $WORKLOADS; do
   case "$w" in
     H) add_job "A:$THREADS"; add_job "D:$THREADS"; add_job "A:1"; add_job "D:1" ;;
-    A | B-sum | B-std | C | D | E | F | G) add_job "$w:$THREADS" ;;
-    *) echo "unknown workload $w (known: A B-sum B-std C D E F G H)" >&2; exit 2 ;;
+    A | B-sum | B-std | C | D | E | F | G | P) add_job "$w:$THREADS" ;;
+    N) add_job "N:1"; add_job "N:$THREADS" ;;
+    *) echo "unknown workload $w (known: A B-sum B-std C D E F G H N P)" >&2; exit 2 ;;
   esac
 done
 

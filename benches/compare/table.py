@@ -26,6 +26,11 @@ TARGETS = {
 }
 G_RSS_MIB = 64
 H_SPEEDUP = 1.8
+# The random-arrays issue: P (pi, 1e9 throws) at most half the xoshiro256++ loop's time; N
+# (normal variates, 1 thread) at least 1.5x NumPy's standard_normal throughput per thread
+# (Dask on 1 thread: NumPy's generator per chunk).
+P_MOST = 0.5
+N_LEAST = 1.5
 
 
 def load(raw, job, side, runs):
@@ -96,6 +101,16 @@ def main():
         if w == "G":
             print(f"| G | peak RSS <= {G_RSS_MIB} MiB | {nd[1]:.0f} MiB "
                   f"| {'yes' if nd[1] <= G_RSS_MIB else 'NO'} |")
+    if f"P:{threads}" in jobs:
+        nd, bl, _ = (m[(f"P:{threads}", s)] for s in SIDES)
+        r = nd[0] / bl[0]
+        print(f"| P | ndtask <= {P_MOST}x the xoshiro256++ loop | {r:.2f}x "
+              f"| {'yes' if r <= P_MOST else 'NO'} |")
+    if "N:1" in jobs:
+        nd, _, dk = (m[("N:1", s)] for s in SIDES)
+        r = dk[0] / nd[0]
+        print(f"| N (1 thread) | >= {N_LEAST}x NumPy's standard_normal | {r:.2f}x "
+              f"| {'yes' if r >= N_LEAST else 'NO'} |")
     for w in ("A", "D"):
         one, many = f"{w}:1", f"{w}:{threads}"
         if one in jobs and many in jobs and threads > 1:

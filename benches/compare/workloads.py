@@ -48,6 +48,8 @@ WORKLOADS = {
     "E": lambda: da.ones((1000, 1000), chunks=(10, 10)).sum(),
     "F": fused,
     "G": lambda: uniform_2d(40000, 2000).mean(),
+    "N": lambda: da.random.default_rng(SEED).standard_normal(100_000_000, chunks=1_000_000).sum(),
+    "P": lambda: pi_hits(1_000_000_000, 1_000_000),
 }
 
 

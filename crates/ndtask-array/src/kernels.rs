@@ -26,26 +26,88 @@ pub(crate) struct Binary<A, B, O, F> {
     pub _t: PhantomData<fn(A, B) -> O>,
 }
 
-/// Runs `body`, compiled for AVX2 when the CPU supports it and the build does not already
-/// assume it. The one `unsafe` of this crate: calling a function compiled for a CPU feature.
-#[inline(always)]
-#[allow(unsafe_code)]
-pub(crate) fn wide<R>(body: impl FnOnce() -> R) -> R {
-    #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: `with_avx2` only requires AVX2, which the CPU has (checked just above).
-            return unsafe { with_avx2(body) };
-        }
-    }
-    body()
+/// How wide the vector code of a [`wide`] call may be.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Width {
+    /// Up to AVX2 (256-bit): the element-wise kernels.
+    Avx2,
+    /// Up to AVX-512 (512-bit) where the CPU has it: the random generators, whose 32x32->64-bit
+    /// multiplies gain the most from wider vectors.
+    Avx512,
 }
 
-/// `body()` with AVX2 enabled, so the loops inlined into it use 256-bit vectors.
-#[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
+/// Work to run in vector code: [`Vectorized::run`] is `#[inline(always)]` in implementations,
+/// so it is compiled inside the function that enables the CPU's features (a closure is not
+/// inlined there once it is large).
+pub(crate) trait Vectorized {
+    type Output;
+    fn run(self) -> Self::Output;
+    /// The work in AVX-512 code, which may use more vector registers (twice as many lanes).
+    fn run_wide(self) -> Self::Output
+    where
+        Self: Sized,
+    {
+        self.run()
+    }
+}
+
+/// A closure as [`Vectorized`] work (inlined where it is small).
+struct Closure<F>(F);
+
+impl<R, F: FnOnce() -> R> Vectorized for Closure<F> {
+    type Output = R;
+    #[inline(always)]
+    fn run(self) -> R {
+        (self.0)()
+    }
+}
+
+/// Runs `work`, compiled for AVX2 (or AVX-512, with [`Width::Avx512`]) when the CPU supports it
+/// and the build does not already assume it. The one `unsafe` of this crate: calling a function
+/// compiled for a CPU feature.
+#[inline(always)]
+#[allow(unsafe_code)]
+pub(crate) fn wide_to<V: Vectorized>(width: Width, work: V) -> V::Output {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let avx512 = width == Width::Avx512
+            && !cfg!(target_feature = "avx512f")
+            && std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("avx512bw");
+        let avx2 = !cfg!(target_feature = "avx2") && std::arch::is_x86_feature_detected!("avx2");
+        // SAFETY: each function only requires the CPU features checked just above.
+        unsafe {
+            if avx512 {
+                return with_avx512(work);
+            }
+            if avx2 {
+                return with_avx2(work);
+            }
+        }
+    }
+    work.run()
+}
+
+/// [`wide_to`] up to AVX2, for a closure.
+#[inline(always)]
+pub(crate) fn wide<R>(body: impl FnOnce() -> R) -> R {
+    wide_to(Width::Avx2, Closure(body))
+}
+
+/// `work` with AVX2 enabled, so the loops inlined into it use 256-bit vectors.
+#[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn with_avx2<R>(body: impl FnOnce() -> R) -> R {
-    body()
+fn with_avx2<V: Vectorized>(work: V) -> V::Output {
+    work.run()
+}
+
+/// `work` with AVX-512 enabled, so the loops inlined into it use 512-bit vectors.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw")]
+fn with_avx512<V: Vectorized>(work: V) -> V::Output {
+    work.run_wide()
 }
 
 /// A hash of the scalars a kernel's function captures (`clip`'s bounds, a comparison's scalar).
