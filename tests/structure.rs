@@ -210,12 +210,39 @@ fn only_touched_chunks_are_computed() {
     let x = ndtask::random::uniform::<f64>([1000, 1000], [100, 100], 1).unwrap();
     let y = x.slice(s![250..260, 10..20]).unwrap();
     let g = y.task_graph().unwrap();
-    // One source chunk (the fused random generator) and one slice task.
-    assert_eq!(g.len(), 2, "{:?}", g.op_names());
+    // The random source generates the selected box itself: one task of 10 x 10 values.
+    assert_eq!(g.len(), 1, "{:?}", g.op_names());
+    assert_eq!(g.op_names(), vec!["fused[uniform]"]);
     let full = x.compute().unwrap();
     assert_eq!(
         y.compute().unwrap(),
         full.slice(s![250..260, 10..20]).into_dyn()
+    );
+    // A stepped slice reads whole chunks: one source chunk and one slice task.
+    let z = x.slice(s![250..260;2, 10..20]).unwrap();
+    assert_eq!(z.task_graph().unwrap().len(), 2);
+    assert_eq!(
+        z.compute().unwrap(),
+        full.slice(s![250..260;2, 10..20]).into_dyn()
+    );
+    // So does a source that is not generated: only the touched chunk is computed.
+    let e = data(&[100, 100], 3);
+    let w = from_ndarray(e.clone(), [10, 10])
+        .unwrap()
+        .slice(s![25..26, 10..20])
+        .unwrap();
+    assert_eq!(w.task_graph().unwrap().len(), 2);
+    assert_eq!(w.compute().unwrap(), e.slice(s![25..26, 10..20]).into_dyn());
+    // Rechunking a source makes no rechunk tasks: the source is cut afresh.
+    let r = x.rechunk([1000, 25]).unwrap();
+    assert_eq!(r.task_graph().unwrap().op_names(), vec!["fused[uniform]"]);
+    assert_eq!(r.compute().unwrap(), full);
+    // Windows compose: a slice of a slice of a random array is generated directly too.
+    let yy = y.slice(s![2..5, 3, ndarray::NewAxis]).unwrap();
+    assert_eq!(yy.task_graph().unwrap().len(), 1);
+    assert_eq!(
+        yy.compute().unwrap(),
+        full.slice(s![252..255, 13, ndarray::NewAxis]).into_dyn()
     );
 }
 

@@ -335,8 +335,14 @@ pub(crate) fn align(op: &str, nodes: &[Arc<Node>]) -> Result<(Vec<Arc<Node>>, Ch
     Ok((aligned, grid))
 }
 
-/// A rechunk node from `n` to `to` (same shape), for any element type.
+/// A rechunk node from `n` to `to` (same shape), for any element type. A source is cut
+/// afresh instead: every source generates its values from their positions in the array (a
+/// random array's from their global index), so the same source on the new grid gives the same
+/// values, with no rechunk task and no chunk read twice.
 pub(crate) fn rechunk_node(n: &Arc<Node>, to: ChunkGrid) -> Arc<Node> {
+    if let NodeKind::Source(kernel) = &n.kind {
+        return Node::new(NodeKind::Source(kernel.clone()), to, n.dtype);
+    }
     let bounds = (0..n.grid.ndim()).map(|a| Bounds::of(&n.grid, a)).collect();
     dispatch_dtype!(n.dtype, T => blocks::<T>(
         vec![n.clone()],

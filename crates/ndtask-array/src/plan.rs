@@ -98,6 +98,24 @@ pub(crate) trait SourceKernel: Send + Sync {
     fn fingerprint(&self, h: &mut Fingerprint);
     /// Starts generating the chunk at block index `block` of `grid`, in C order.
     fn open<'a>(&'a self, grid: &ChunkGrid, block: &[usize]) -> Result<Box<dyn TileSource + 'a>>;
+    /// The same source restricted to a sub-box of its array (a slice with unit steps), if the
+    /// source can generate any region directly; `None` otherwise (the slice then reads whole
+    /// chunks).
+    fn window(&self, window: &Window) -> Option<Arc<dyn SourceKernel>> {
+        let _ = window;
+        None
+    }
+}
+
+/// A sub-box of a source's array, as a slice with unit steps selects it: the array's shape, the
+/// first selected index of each of its axes, and for each output axis the array axis it comes
+/// from (`None`: a new axis of length 1). Array axes that no output axis comes from are indexed
+/// (length 1 at `start`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub shape: Vec<usize>,
+    pub start: Vec<usize>,
+    pub axes: Vec<Option<usize>>,
 }
 
 /// A cursor over one source chunk: each call fills the next `n` values.

@@ -5,7 +5,7 @@
 
 use crate::array::Array;
 use crate::blocks::{blocks, boxes, try_array, typed};
-use crate::plan::BlockKernel;
+use crate::plan::{BlockKernel, Node, NodeKind, Window};
 use ndarray::{Axis, Slice, SliceInfoElem};
 use ndtask_core::{AxisSizes, Chunk, ChunkGrid, Element, Error, Fingerprint, Result};
 use std::marker::PhantomData;
@@ -371,6 +371,45 @@ fn uniform_blocks(
     ))
 }
 
+impl<T: Element> Array<T> {
+    /// A slice with unit steps of a source that generates any region directly (random arrays):
+    /// the source restricted to the selected box, with the slice's output chunks, so only the
+    /// selected elements are ever generated.
+    fn windowed_source(
+        &self,
+        info: &[SliceInfoElem],
+        grid: &ChunkGrid,
+    ) -> Option<std::sync::Arc<crate::plan::Node>> {
+        let NodeKind::Source(kernel) = &self.node.kind else {
+            return None;
+        };
+        let shape = self.shape();
+        let mut start = Vec::with_capacity(shape.len());
+        let mut axes = Vec::new();
+        for e in info {
+            let axis = start.len();
+            match *e {
+                SliceInfoElem::NewAxis => axes.push(None),
+                SliceInfoElem::Index(i) => start.push(resolve(i, shape[axis])?),
+                SliceInfoElem::Slice {
+                    start: s, step: 1, ..
+                } => {
+                    start.push(resolve(s, shape[axis])?);
+                    axes.push(Some(axis));
+                }
+                SliceInfoElem::Slice { .. } => return None,
+            }
+        }
+        let window = Window { shape, start, axes };
+        let kernel = kernel.window(&window)?;
+        Some(Node::new(
+            NodeKind::Source(kernel),
+            grid.clone(),
+            self.node.dtype,
+        ))
+    }
+}
+
 /// Resolves a possibly negative index against `len`.
 fn resolve(i: isize, len: usize) -> Option<usize> {
     let r = if i < 0 { len as isize + i } else { i };
@@ -465,6 +504,9 @@ impl<T: Element> Array<T> {
             }
         }
         let grid = ChunkGrid::from_axes(out_sizes)?;
+        if let Some(node) = self.windowed_source(info, &grid) {
+            return Ok(Array::from_node(node));
+        }
         let kernel = SliceKernel::<T> {
             from: self.node.grid.clone(),
             plans,

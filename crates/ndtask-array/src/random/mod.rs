@@ -23,7 +23,7 @@ mod ziggurat;
 use crate::array::Array;
 use crate::creation::source;
 use crate::kernels::{wide_to, Vectorized, Width};
-use crate::plan::{SourceKernel, TileSource};
+use crate::plan::{SourceKernel, TileSource, Window};
 use ndtask_core::{Buf, ChunkGrid, Chunks, Element, Error, Fingerprint, Numeric, Result};
 use philox::{philox4x32, philox4x32_lanes, philox4x64, LANES, LANES_WIDE};
 use std::cell::Cell;
@@ -175,7 +175,71 @@ struct RandomSource<T> {
     stream: Stream,
     seed: u64,
     dist: Dist,
+    /// The sub-box of the generated array this source's array is (after a slice), if any.
+    window: Option<Window>,
     _t: std::marker::PhantomData<fn() -> T>,
+}
+
+/// The runs of the chunk at `block` of `grid`, in the generated array: through `window` when
+/// the source's array is a sub-box of it.
+fn runs_of(window: &Option<Window>, grid: &ChunkGrid, block: &[usize]) -> Runs {
+    let (offset, chunk) = (grid.chunk_offset(block), grid.chunk_shape(block));
+    match window {
+        None => Runs::new(&grid.shape(), &offset, &chunk),
+        Some(w) => {
+            let mut at = w.start.clone();
+            let mut extent = vec![1; w.shape.len()];
+            for (o, a) in w.axes.iter().enumerate() {
+                if let Some(a) = *a {
+                    at[a] += offset[o];
+                    extent[a] = chunk[o];
+                }
+            }
+            Runs::new(&w.shape, &at, &extent)
+        }
+    }
+}
+
+/// `outer` (a window of a source already restricted to `inner`) as a window of the generated
+/// array.
+fn compose(inner: &Option<Window>, outer: &Window) -> Window {
+    match inner {
+        None => outer.clone(),
+        Some(i) => {
+            let mut start = i.start.clone();
+            for (j, a) in i.axes.iter().enumerate() {
+                if let Some(a) = *a {
+                    start[a] += outer.start[j];
+                }
+            }
+            let axes = outer
+                .axes
+                .iter()
+                .map(|o| o.and_then(|j| i.axes[j]))
+                .collect();
+            Window {
+                shape: i.shape.clone(),
+                start,
+                axes,
+            }
+        }
+    }
+}
+
+fn window_fingerprint(h: &mut Fingerprint, w: &Option<Window>) {
+    match w {
+        None => h.u8(0),
+        Some(w) => {
+            h.u8(1);
+            for v in [&w.shape, &w.start] {
+                h.usize(v.len());
+                v.iter().for_each(|&x| h.usize(x));
+            }
+            w.axes
+                .iter()
+                .for_each(|a| h.u64(a.map_or(u64::MAX, |a| a as u64)));
+        }
+    }
 }
 
 impl<T: Element> RandomSource<T> {
@@ -209,15 +273,21 @@ impl<T: Sample> SourceKernel for RandomSource<T> {
                 h.u64(b as u64);
             }
         }
+        window_fingerprint(h, &self.window);
     }
     fn open<'a>(&'a self, grid: &ChunkGrid, block: &[usize]) -> Result<Box<dyn TileSource + 'a>> {
         Ok(Box::new(Cursor {
-            runs: Runs::new(
-                &grid.shape(),
-                &grid.chunk_offset(block),
-                &grid.chunk_shape(block),
-            ),
+            runs: runs_of(&self.window, grid, block),
             source: self,
+        }))
+    }
+    fn window(&self, w: &Window) -> Option<Arc<dyn SourceKernel>> {
+        Some(Arc::new(RandomSource::<T> {
+            stream: self.stream,
+            seed: self.seed,
+            dist: self.dist,
+            window: Some(compose(&self.window, w)),
+            _t: std::marker::PhantomData,
         }))
     }
 }
@@ -532,13 +602,17 @@ impl Philox {
         source(
             shape.as_ref(),
             chunks.into(),
-            Arc::new(NumpySource { philox: *self }),
+            Arc::new(NumpySource {
+                philox: *self,
+                window: None,
+            }),
         )
     }
 }
 
 struct NumpySource {
     philox: Philox,
+    window: Option<Window>,
 }
 
 impl SourceKernel for NumpySource {
@@ -549,15 +623,18 @@ impl SourceKernel for NumpySource {
         h.str("numpy_philox");
         h.u64(self.philox.key[0]);
         h.u64(self.philox.key[1]);
+        window_fingerprint(h, &self.window);
     }
     fn open<'a>(&'a self, grid: &ChunkGrid, block: &[usize]) -> Result<Box<dyn TileSource + 'a>> {
         Ok(Box::new(NumpyCursor {
-            runs: Runs::new(
-                &grid.shape(),
-                &grid.chunk_offset(block),
-                &grid.chunk_shape(block),
-            ),
+            runs: runs_of(&self.window, grid, block),
             philox: self.philox,
+        }))
+    }
+    fn window(&self, w: &Window) -> Option<Arc<dyn SourceKernel>> {
+        Some(Arc::new(NumpySource {
+            philox: self.philox,
+            window: Some(compose(&self.window, w)),
         }))
     }
 }
@@ -609,6 +686,7 @@ impl Generator {
             stream: Stream::new(self.seed, stream),
             seed: self.seed,
             dist,
+            window: None,
             _t: std::marker::PhantomData,
         });
         source(shape, chunks, kernel)
@@ -736,6 +814,7 @@ mod tests {
             stream: Stream::new(0xdead_beef_1234_5678, 3),
             seed: 0xdead_beef_1234_5678,
             dist,
+            window: None,
             _t: std::marker::PhantomData,
         }
     }
