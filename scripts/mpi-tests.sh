@@ -96,6 +96,20 @@ for k in 1 2 3 4 32; do
   fi
 done
 
+echo "== pi: the chunk size does not change the estimate (counter-based random numbers)"
+for c in 3e5 1234567; do
+  got=$("$EX/pi_chunked" --scheduler threaded --throws 2e7 --chunk "$c" --json | tail -n 1 | field pi)
+  if [ -n "$ref" ] && [ "$got" = "$ref" ]; then
+    pass "pi_chunked --chunk $c: pi = $got, as with --chunk 1e6"
+  else
+    fail "pi_chunked --chunk $c: pi = '$got', with --chunk 1e6 '$ref'"
+  fi
+done
+line=$(timeout 120 "${MPIRUN[@]}" -n 3 "$EX/pi_chunked" --scheduler mpi --throws 2e7 --chunk 777777 --json 2>&1 | tail -n 1)
+got=$(printf '%s' "$line" | field pi)
+[ "$got" = "$ref" ] && pass "pi_chunked -n 3 --chunk 777777: pi = $got" \
+  || fail "pi_chunked -n 3 --chunk 777777: pi = '$got' (threaded --chunk 1e6 '$ref')"
+
 echo "== --scheduler auto picks MPI under mpirun with several ranks, threads otherwise"
 sched=$("${MPIRUN[@]}" -n 2 "$EX/pi_chunked" --scheduler auto "${pi_args[@]}" 2>&1 | tail -n 1 | field scheduler)
 [ "$sched" = '"mpi"' ] && pass "auto under mpirun -n 2: $sched" || fail "auto under mpirun -n 2: '$sched'"
