@@ -430,9 +430,17 @@ struct FusedOp {
     grid: ChunkGrid,
 }
 
+/// The number of elements of block `block` of `grid`.
+fn elements(grid: &ChunkGrid, block: usize) -> usize {
+    grid.chunk_shape(&grid.unravel(block)).iter().product()
+}
+
 impl Op for FusedOp {
     fn name(&self) -> String {
         self.program.name()
+    }
+    fn block_elements(&self, block: usize) -> usize {
+        elements(&self.grid, block)
     }
     fn fingerprint(&self, h: &mut Fingerprint) {
         h.str("fused");
@@ -603,6 +611,9 @@ struct BlocksOp {
 impl Op for BlocksOp {
     fn name(&self) -> String {
         self.kernel.name()
+    }
+    fn block_elements(&self, block: usize) -> usize {
+        elements(&self.grid, block)
     }
     fn fingerprint(&self, h: &mut Fingerprint) {
         h.str("blocks");

@@ -24,6 +24,13 @@ pub trait Op: Send + Sync {
     fn describe_block(&self, block: usize) -> String {
         format!("#{block}")
     }
+    /// The number of elements of the chunk that block `block` computes (a partial state counts
+    /// its positions), so that the MPI placement keeps work next to its largest input. The
+    /// default, 1, counts every result as small.
+    fn block_elements(&self, block: usize) -> usize {
+        let _ = block;
+        1
+    }
     /// Feeds everything that changes the op's results into `h`: its name and every parameter
     /// (seeds, scalars, shapes and chunks, element types, axes, options). MPI ranks compare the
     /// graph's fingerprint before a run, so an op that leaves a parameter out lets ranks that
@@ -144,6 +151,12 @@ impl TaskGraph {
     /// The block number task `id` computes.
     pub fn block_of(&self, id: TaskId) -> usize {
         self.tasks[id as usize].block
+    }
+
+    /// The number of elements task `id` computes ([`Op::block_elements`]).
+    pub fn elements_of(&self, id: TaskId) -> usize {
+        let t = self.tasks[id as usize];
+        self.ops[t.op as usize].block_elements(t.block)
     }
 
     /// The consumers of every task, as (offsets, ids): the consumers of `t` are

@@ -4,10 +4,21 @@
 //! The rules: the source tasks (no dependencies) of each operation are split over the ranks in
 //! contiguous, balanced blocks, so block `i` of `n` goes to rank `i * ranks / n`; two arrays with
 //! the same chunking therefore put matching chunks on the same rank. Every other task runs where
-//! its first dependency ran, so a reduction's combine sits next to its first partial and a full
-//! reduction moves only small partial states between ranks.
+//! its largest input ran (by elements, [`TaskGraph::elements_of`]; the first of equals), so
+//! element-wise work stays with its chunks whatever the operand order, and a small input — a
+//! reduced scalar or row broadcast against the chunks — travels to the work instead of pulling
+//! the work to the rank that holds it (`y.mean() - y` and `y - y.mean()` place alike). A task
+//! whose inputs are of one size but on several ranks (a reduction's combine) is spread over the
+//! ranks like sources, so no rank combines more than its share; a full reduction moves only
+//! small partial states between ranks. A task that makes far more
+//! than it reads (a broadcast of a reduced scalar or row to a chunk) runs on the rank of the
+//! task that consumes it, so only its small input crosses the network.
 
 use ndtask_core::{TaskGraph, TaskId};
+
+/// A task that computes more than this many times the elements it reads is a broadcast: it is
+/// placed with the task that consumes it (see [`Placement::new`]).
+const EXPANDS: usize = 4;
 
 /// The owner rank of every task of a graph.
 ///
@@ -41,19 +52,66 @@ impl Placement {
             }
         }
         let mut seen_of_op = vec![0usize; ops];
-        let mut owner = vec![0u32; n];
+        let mut tasks_of_op = vec![0usize; ops];
+        let mut index_in_op = vec![0usize; n];
         for t in 0..n as TaskId {
-            owner[t as usize] = match graph.deps(t).first() {
-                Some(&d) => owner[d as usize],
-                None => {
-                    let op = graph.op_of(t) as usize;
-                    let i = seen_of_op[op];
-                    seen_of_op[op] += 1;
-                    // i < roots_of_op[op], so the result is < ranks and fits u32 when ranks does.
-                    (i * ranks / roots_of_op[op]) as u32
-                }
+            let op = graph.op_of(t) as usize;
+            index_in_op[t as usize] = tasks_of_op[op];
+            tasks_of_op[op] += 1;
+        }
+        // Block `i` of `count` of an op, on `i * ranks / count` (`i < count`, so the result is
+        // below `ranks` and fits u32 when `ranks` does).
+        let spread = |i: usize, count: usize| (i * ranks / count.max(1)) as u32;
+        let mut owner: Vec<Option<u32>> = vec![None; n];
+        for t in 0..n as TaskId {
+            let deps = graph.deps(t);
+            if deps.is_empty() {
+                let op = graph.op_of(t) as usize;
+                let i = seen_of_op[op];
+                seen_of_op[op] += 1;
+                owner[t as usize] = Some(spread(i, roots_of_op[op]));
+                continue;
+            }
+            // A task that makes far more than it reads (broadcasting a reduced scalar or row to
+            // a chunk) is placed with its consumer, later: its small input travels to the work.
+            let read: usize = deps.iter().map(|&d| graph.elements_of(d)).sum();
+            if graph.elements_of(t) > EXPANDS * read.max(1) {
+                continue;
+            }
+            let placed: Vec<(usize, u32)> = deps
+                .iter()
+                .filter_map(|&d| owner[d as usize].map(|o| (graph.elements_of(d), o)))
+                .collect();
+            // Inputs of one size from several ranks (a reduction's combine): spread the op's
+            // tasks over the ranks like sources, so no rank combines more than its share.
+            let spread_out = placed.len() > 1
+                && placed.iter().all(|p| p.0 == placed[0].0)
+                && placed.iter().any(|p| p.1 != placed[0].1);
+            owner[t as usize] = if spread_out {
+                let op = graph.op_of(t) as usize;
+                Some(spread(index_in_op[t as usize], tasks_of_op[op]))
+            } else {
+                // Where its largest placed input is, the first among equals.
+                placed
+                    .into_iter()
+                    .reduce(|a, b| if b.0 > a.0 { b } else { a })
+                    .map(|(_, o)| o)
             };
         }
+        // The tasks left: on the rank of their first consumer (every consumer has a larger id,
+        // so it is placed by now), or spread like sources when nothing consumes them.
+        let (cons_off, cons) = graph.consumers();
+        for t in (0..n).rev() {
+            if owner[t].is_none() {
+                let first = cons[cons_off[t] as usize..cons_off[t + 1] as usize].first();
+                let op = graph.op_of(t as TaskId) as usize;
+                owner[t] = Some(match first {
+                    Some(&c) => owner[c as usize].unwrap_or(0),
+                    None => spread(index_in_op[t], tasks_of_op[op]),
+                });
+            }
+        }
+        let owner = owner.into_iter().map(|o| o.unwrap_or(0)).collect();
         Placement { ranks, owner }
     }
 
@@ -231,14 +289,18 @@ mod tests {
     }
 
     #[test]
-    fn combines_follow_their_first_input() {
-        let g = reduction(8);
+    fn combines_are_spread_over_the_ranks() {
+        let g = reduction(16);
         let p = Placement::new(&g, 4);
-        for t in 8..g.len() as TaskId {
-            assert_eq!(p.owner(t), p.owner(g.deps(t)[0]));
-        }
-        // The final combine runs where the first chunk ran.
-        assert_eq!(p.owner(g.outputs()[0]), 0);
+        // Layers of 8, 4, 2 and 1 combines: each layer's combines spread like sources.
+        let layer1: Vec<usize> = (16..24).map(|t| p.owner(t)).collect();
+        assert_eq!(layer1, [0, 0, 1, 1, 2, 2, 3, 3]);
+        let layer2: Vec<usize> = (24..28).map(|t| p.owner(t)).collect();
+        assert_eq!(layer2, [0, 1, 2, 3]);
+        // A combine whose inputs sit on one rank stays there.
+        let g = reduction(8);
+        let p = Placement::new(&g, 2);
+        assert_eq!(p.owner(8), p.owner(0));
     }
 
     #[test]
@@ -259,7 +321,9 @@ mod tests {
             .sum();
         let received: usize = plans.iter().map(|p| p.expected_count).sum();
         assert_eq!(sent, received);
-        assert_eq!(sent, 3); // 8 chunks on 4 ranks: the partials of ranks 1, 2, 3 move once
+        // Only combine inputs and the result move: at most 2 per combine of the 7, plus the
+        // root to rank 0.
+        assert!(sent <= 7 * 2 + 1, "{sent}");
         for t in 0..8 {
             assert!(plans.iter().all(|p| p.dests(t).is_empty()));
         }
@@ -289,11 +353,50 @@ mod tests {
                     assert_eq!(owned, g.len());
                     let out = g.outputs()[0];
                     for (r, p) in plans.iter().enumerate() {
-                        let holds = p.owns(out) || p.expects(out);
-                        assert_eq!(holds, all || r == 0);
+                        // The ranks that receive outputs hold the output; the others only if
+                        // they computed it.
+                        assert_eq!(p.expects(out), (all || r == 0) && !p.owns(out));
                     }
                 }
             }
+        }
+    }
+
+    /// Tasks per rank of an expression on `ranks` ranks.
+    fn per_rank<C: ndtask_array::Computable>(c: &C, ranks: usize) -> Vec<usize> {
+        Placement::new(&ndtask_array::task_graph(c).unwrap(), ranks).tasks_per_rank()
+    }
+
+    /// Whether every rank's task count is within `tol` of the mean.
+    fn balanced(counts: &[usize], tol: f64) -> bool {
+        let mean = counts.iter().sum::<usize>() as f64 / counts.len() as f64;
+        counts
+            .iter()
+            .all(|&c| (c as f64 - mean).abs() <= tol * mean)
+    }
+
+    /// The cases: operand order must not decide where the element-wise work runs.
+    #[test]
+    fn broadcast_inputs_travel_to_the_work() {
+        let y = ndtask_array::random::uniform::<f64>([4000, 4000], [500, 500], 1).unwrap();
+        let mean = y.mean().into_array();
+        let col = y.mean_axis(0).unwrap();
+        let cases = [
+            ("y.mean() - y", per_rank(&(&mean - &y), 4)),
+            ("y - y.mean()", per_rank(&(&y - &mean), 4)),
+            ("x.mean(axis 0) - x", per_rank(&(&col - &y), 4)),
+            (
+                "((x - x.mean())^2).mean()",
+                per_rank(&(&(&y - &mean) * &(&y - &mean)).mean(), 4),
+            ),
+        ];
+        for (name, counts) in &cases {
+            assert!(balanced(counts, 0.10), "{name}: {counts:?}");
+        }
+        assert_eq!(cases[0].1, cases[1].1);
+        for ranks in [2, 3, 8] {
+            let c = per_rank(&(&mean - &y), ranks);
+            assert!(balanced(&c, 0.15), "{ranks} ranks: {c:?}");
         }
     }
 
