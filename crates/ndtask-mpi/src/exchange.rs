@@ -25,11 +25,13 @@
 
 use crate::placement::RankPlan;
 use crate::wire::{self, Msg};
+use mpi::datatype::Equivalence;
 use mpi::point_to_point::MatchedReceiveVec;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator, CommunicatorCollectives, Destination, Source};
 use mpi::Tag;
-use ndtask_core::{panic_message, Chunk, Error, Result, TaskId};
+use ndarray::{ArrayD, IxDyn};
+use ndtask_core::{panic_message, try_filled, Chunk, DType, Element, Error, Result, TaskId};
 use ndtask_sched::LocalRun;
 use rayon::{Scope, ThreadPool, Yield};
 use std::collections::{BTreeSet, VecDeque};
@@ -54,8 +56,8 @@ struct Done {
     task: TaskId,
     /// Whether the task produced a result (false: it failed, or was skipped after a failure).
     ok: bool,
-    /// The encoded result, when other ranks need it.
-    message: Option<Arc<Vec<u8>>>,
+    /// The result's header and the result, when other ranks need it.
+    message: Option<(Arc<Vec<u8>>, Arc<Chunk>)>,
 }
 
 /// What the workers share.
@@ -69,11 +71,100 @@ struct Shared<'a, 'g> {
     done: Sender<Done>,
 }
 
-/// A message waiting to be sent.
+/// A message waiting to be sent: bytes (a failure, or a result's header) and, for a result,
+/// the chunk whose arrays follow the header as typed messages.
 struct Outgoing {
     dest: i32,
     bytes: Arc<Vec<u8>>,
+    chunk: Option<Arc<Chunk>>,
     poison: bool,
+}
+
+/// A send in flight: its buffer's element type decides the request's type.
+enum Pending<'a, S: mpi::request::Scope<'a>> {
+    Bytes(mpi::request::Request<'a, [u8], S>),
+    F64(mpi::request::Request<'a, [f64], S>),
+    F32(mpi::request::Request<'a, [f32], S>),
+    I64(mpi::request::Request<'a, [i64], S>),
+    Bool(mpi::request::Request<'a, [bool], S>),
+}
+
+impl<'a, S: mpi::request::Scope<'a>> Pending<'a, S> {
+    /// `None` once the send has been matched, the request still pending otherwise.
+    fn test(self) -> Option<Self> {
+        match self {
+            Pending::Bytes(r) => r.test().err().map(Pending::Bytes),
+            Pending::F64(r) => r.test().err().map(Pending::F64),
+            Pending::F32(r) => r.test().err().map(Pending::F32),
+            Pending::I64(r) => r.test().err().map(Pending::I64),
+            Pending::Bool(r) => r.test().err().map(Pending::Bool),
+        }
+    }
+}
+
+/// The elements of an array chunk as one contiguous slice (chunks are in standard layout; a
+/// strided one is copied first, into `copies`, which outlives the sends).
+fn contiguous(chunk: &Chunk) -> Option<&Chunk> {
+    let contiguous = match chunk {
+        Chunk::F64(a) => a.as_slice().is_some(),
+        Chunk::F32(a) => a.as_slice().is_some(),
+        Chunk::I64(a) => a.as_slice().is_some(),
+        Chunk::Bool(a) => a.as_slice().is_some(),
+        _ => false,
+    };
+    contiguous.then_some(chunk)
+}
+
+/// A standard-layout copy of an array chunk.
+fn standard(chunk: &Chunk) -> Chunk {
+    match chunk {
+        Chunk::F64(a) => Chunk::F64(a.as_standard_layout().into_owned()),
+        Chunk::F32(a) => Chunk::F32(a.as_standard_layout().into_owned()),
+        Chunk::I64(a) => Chunk::I64(a.as_standard_layout().into_owned()),
+        Chunk::Bool(a) => Chunk::Bool(a.as_standard_layout().into_owned()),
+        c => c.clone(),
+    }
+}
+
+/// Receives one array of a result from `from` into a new chunk of `shape`, after checking that
+/// the message holds exactly the elements the header announced (the buffer is allocated only
+/// then). A message of another length is still received, so that its sender's send completes,
+/// and the run fails.
+fn receive_array<T: Equivalence + Element>(
+    comm: &SimpleCommunicator,
+    from: i32,
+    tag: Tag,
+    shape: &[usize],
+) -> (usize, Result<Chunk>) {
+    let (msg, status) = comm.process_at_rank(from).matched_probe_with_tag(tag);
+    let count = status.count(T::equivalent_datatype()).max(0) as usize;
+    let want: usize = shape.iter().product();
+    let bytes = count * std::mem::size_of::<T>();
+    if count != want {
+        let (_, _) = (msg, status).matched_receive_vec::<T>();
+        return (
+            bytes,
+            Err(Error::internal(format!(
+                "rank {from} sent {count} elements for an array of shape {shape:?}"
+            ))),
+        );
+    }
+    let mut data = match try_filled(
+        want,
+        T::default(),
+        format_args!("a chunk of shape {shape:?}"),
+    ) {
+        Ok(v) => v,
+        Err(e) => {
+            let (_, _) = (msg, status).matched_receive_vec::<T>();
+            return (bytes, Err(e));
+        }
+    };
+    msg.matched_receive_into(&mut data[..]);
+    let chunk = ArrayD::from_shape_vec(IxDyn(shape), data)
+        .map(T::into_chunk)
+        .map_err(Error::internal);
+    (bytes, chunk)
 }
 
 /// What one rank did in one run (see [`crate::MpiScheduler::last_run`]).
@@ -81,7 +172,8 @@ struct Outgoing {
 pub struct RunStats {
     /// Tasks this rank ran to completion.
     pub tasks_run: usize,
-    /// Messages this rank sent (results and failure notices; one per destination rank).
+    /// Messages this rank sent, per destination rank: a failure notice is one; a result is a
+    /// header and one message per array (two for an array, four for a mean's partial state).
     pub messages_sent: usize,
     /// Bytes in those messages.
     pub bytes_sent: usize,
@@ -210,19 +302,28 @@ fn chain_tasks<'s>(s: &Scope<'s>, sh: &'s Shared<'s, '_>, mut t: TaskId) {
         let mut ok = result.is_some();
         let mut message = None;
         if let (Some(chunk), false) = (&result, sh.plan.dests(t).is_empty()) {
-            let bytes = wire::data(t, chunk);
-            // MPI counts are C ints.
-            if bytes.len() > i32::MAX as usize {
-                let e = Error::Mpi(format!(
-                    "the result of task {t} is {} bytes, more than one MPI message carries \
-                     (2 GiB): use smaller chunks",
-                    bytes.len()
-                ));
-                sh.run.fail(t, e);
-                ok = false;
-                ready.clear();
-            } else {
-                message = Some(Arc::new(bytes));
+            // MPI counts are C ints: no array of more than 2^31 - 1 elements in one message.
+            let too_big = wire::parts(chunk).map(|p| {
+                p.iter()
+                    .map(|a| a.shape().iter().product::<usize>())
+                    .find(|&n| n > i32::MAX as usize)
+            });
+            match (too_big, wire::header(t, chunk)) {
+                (Ok(None), Ok(header)) => message = Some((Arc::new(header), chunk.clone())),
+                (Ok(Some(n)), _) => {
+                    let e = Error::Mpi(format!(
+                        "the result of task {t} has an array of {n} elements, more than one MPI \
+                         message carries (2^31 - 1): use smaller chunks"
+                    ));
+                    sh.run.fail(t, e);
+                    ok = false;
+                    ready.clear();
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    sh.run.fail(t, e);
+                    ok = false;
+                    ready.clear();
+                }
             }
         }
         drop(result);
@@ -304,28 +405,64 @@ impl<'a, 'g> Exchange<'a, 'g> {
     /// requests, which rsmpi ties to a scope).
     fn send_round(&mut self, spawn: &mut dyn FnMut(TaskId)) {
         let batch: Vec<Outgoing> = self.outbox.drain(..).collect();
-        self.stats.messages_sent += batch.len();
-        self.stats.bytes_sent += batch.iter().map(|m| m.bytes.len()).sum::<usize>();
+        // The arrays each result sends after its header (strided ones copied first).
+        let copies: Vec<Vec<Chunk>> = batch
+            .iter()
+            .map(|m| {
+                let arrays = m.chunk.as_deref().map_or(Ok(Vec::new()), wire::parts);
+                arrays
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|a| contiguous(a).is_none())
+                    .map(standard)
+                    .collect()
+            })
+            .collect();
         let comm = self.comm;
         let tag = self.tag;
+        let mut messages = 0;
+        let mut bytes = 0;
         mpi::request::scope(|scope| {
-            let mut requests: Vec<_> = batch
-                .iter()
-                .map(|m| {
-                    Some(
-                        comm.process_at_rank(m.dest)
-                            .immediate_synchronous_send_with_tag(scope, &m.bytes[..], tag),
-                    )
-                })
-                .collect();
+            let mut requests: Vec<Option<Pending<'_, _>>> = Vec::new();
+            for (m, copies) in batch.iter().zip(&copies) {
+                let dest = comm.process_at_rank(m.dest);
+                requests.push(Some(Pending::Bytes(
+                    dest.immediate_synchronous_send_with_tag(scope, &m.bytes[..], tag),
+                )));
+                messages += 1;
+                bytes += m.bytes.len();
+                let arrays = m.chunk.as_deref().map_or(Ok(Vec::new()), wire::parts);
+                let mut copied = copies.iter();
+                for a in arrays.unwrap_or_default() {
+                    let Some(a) = contiguous(a).or_else(|| copied.next()) else {
+                        continue;
+                    };
+                    bytes += a.nbytes();
+                    messages += 1;
+                    let p = match a {
+                        Chunk::F64(x) => x.as_slice().map(|s| {
+                            Pending::F64(dest.immediate_synchronous_send_with_tag(scope, s, tag))
+                        }),
+                        Chunk::F32(x) => x.as_slice().map(|s| {
+                            Pending::F32(dest.immediate_synchronous_send_with_tag(scope, s, tag))
+                        }),
+                        Chunk::I64(x) => x.as_slice().map(|s| {
+                            Pending::I64(dest.immediate_synchronous_send_with_tag(scope, s, tag))
+                        }),
+                        Chunk::Bool(x) => x.as_slice().map(|s| {
+                            Pending::Bool(dest.immediate_synchronous_send_with_tag(scope, s, tag))
+                        }),
+                        _ => None,
+                    };
+                    requests.push(p);
+                }
+            }
             loop {
                 let mut pending = false;
                 for slot in &mut requests {
                     if let Some(r) = slot.take() {
-                        if let Err(r) = r.test() {
-                            *slot = Some(r);
-                            pending = true;
-                        }
+                        *slot = r.test();
+                        pending |= slot.is_some();
                     }
                 }
                 if !pending {
@@ -334,6 +471,8 @@ impl<'a, 'g> Exchange<'a, 'g> {
                 self.service(spawn);
             }
         });
+        self.stats.messages_sent += messages;
+        self.stats.bytes_sent += bytes;
     }
 
     /// Handles whatever arrived (worker reports, messages); naps briefly when nothing did.
@@ -374,11 +513,12 @@ impl<'a, 'g> Exchange<'a, 'g> {
     fn on_done(&mut self, d: Done) {
         if d.ok {
             self.owned_done += 1;
-            if let (Some(bytes), false) = (d.message, self.failed()) {
+            if let (Some((bytes, chunk)), false) = (d.message, self.failed()) {
                 for &dest in self.sh.plan.dests(d.task) {
                     self.outbox.push_back(Outgoing {
                         dest: dest as i32,
                         bytes: bytes.clone(),
+                        chunk: Some(chunk.clone()),
                         poison: false,
                     });
                 }
@@ -418,6 +558,7 @@ impl<'a, 'g> Exchange<'a, 'g> {
             self.outbox.push_back(Outgoing {
                 dest: dest as i32,
                 bytes: bytes.clone(),
+                chunk: None,
                 poison: true,
             });
         }
@@ -435,10 +576,55 @@ impl<'a, 'g> Exchange<'a, 'g> {
     fn on_message(&mut self, from: i32, bytes: &[u8], spawn: &mut dyn FnMut(TaskId)) {
         match wire::decode(bytes) {
             Ok(Msg::Abort { task, error }) => self.record_failure(task, error),
-            Ok(Msg::Data { .. }) if self.failed() => {}
-            Ok(Msg::Data { task, chunk }) => self.on_result(from, task, chunk, spawn),
+            Ok(Msg::Data { task, tuple, parts }) => {
+                // The arrays follow from the same rank, in order: receive them even after a
+                // failure, so that the sender's sends complete.
+                let chunk = self.receive_parts(from, tuple, &parts);
+                match chunk {
+                    Ok(_) if self.failed() => {}
+                    Ok(chunk) => self.on_result(from, task, chunk, spawn),
+                    Err(e) => self.internal(format!("from rank {from}: {e}")),
+                }
+            }
             Err(e) => self.internal(format!("from rank {from}: {e}")),
         }
+    }
+
+    /// Receives the arrays of a result whose header said `parts`, straight into new chunks.
+    fn receive_parts(
+        &mut self,
+        from: i32,
+        tuple: bool,
+        parts: &[(DType, Vec<usize>)],
+    ) -> Result<Chunk> {
+        let mut arrays = Vec::with_capacity(parts.len());
+        let mut first_error = None;
+        for (dtype, shape) in parts {
+            let (comm, tag) = (self.comm, self.tag);
+            let (bytes, chunk) = match dtype {
+                DType::F64 => receive_array::<f64>(comm, from, tag, shape),
+                DType::F32 => receive_array::<f32>(comm, from, tag, shape),
+                DType::I64 => receive_array::<i64>(comm, from, tag, shape),
+                DType::Bool => receive_array::<bool>(comm, from, tag, shape),
+            };
+            self.stats.messages_received += 1;
+            self.stats.bytes_received += bytes;
+            match chunk {
+                Ok(c) => arrays.push(c),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        if tuple {
+            return Ok(Chunk::Tuple(arrays));
+        }
+        arrays
+            .pop()
+            .ok_or_else(|| Error::internal("a result header without arrays"))
     }
 
     fn on_result(&mut self, from: i32, task: TaskId, chunk: Chunk, spawn: &mut dyn FnMut(TaskId)) {

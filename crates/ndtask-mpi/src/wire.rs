@@ -1,10 +1,16 @@
-//! The two messages ranks exchange during a run, as bytes: a task's result, or the news that a
-//! task failed (the poison that makes every rank stop and return the same error).
+//! The messages ranks exchange during a run: a task's result, or the news that a task failed
+//! (the poison that makes every rank stop and return the same error).
 //!
-//! Layout: one kind byte, the task id (`u32`, little-endian), then the chunk's own encoding
-//! ([`Chunk::encode`]) or the error. Peers run the same build, so native layouts agree.
+//! A result is a small header — a kind byte, the task id (`u32`, little-endian), whether it is a
+//! tuple (a partial state of several arrays), and each array's element type and shape — followed
+//! by one typed message per array, sent straight from the chunk's storage and received straight
+//! into the new chunk's (no encoding, no copy on either side: MPI's own datatypes `f64`, `f32`,
+//! `i64`, `bool`). A failure is one message: a kind byte, the task id, then the error. The header
+//! is checked (element types, dimensions, sizes) before anything is allocated, and the receiver
+//! checks each array message's length against it.
 
-use ndtask_core::{Chunk, Error, Result, TaskId};
+use ndtask_core::Chunk;
+use ndtask_core::{ChunkGrid, DType, Error, Result, TaskId};
 
 const DATA: u8 = 0;
 const ABORT: u8 = 1;
@@ -19,22 +25,125 @@ const ERR_SCHEDULER: u8 = 6;
 const ERR_AXIS: u8 = 7;
 const ERR_CHUNKS: u8 = 8;
 
+/// The most arrays in one result (partial states have up to three).
+const MAX_PARTS: usize = 16;
+/// The most dimensions of one array.
+const MAX_NDIM: usize = 64;
+
+/// The arrays of a result as its header announces them: element type and shape.
+pub(crate) type Parts = Vec<(DType, Vec<usize>)>;
+
 /// A decoded message.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Msg {
-    /// The result of `task`.
-    Data { task: TaskId, chunk: Chunk },
+    /// The result of `task` follows, one message per part (element type and shape); `tuple`:
+    /// the parts make one tuple chunk (a partial state), otherwise there is one plain array.
+    Data {
+        task: TaskId,
+        tuple: bool,
+        parts: Parts,
+    },
     /// `task` failed with `error`.
     Abort { task: TaskId, error: Error },
 }
 
-/// Encodes the result of `task`.
-pub(crate) fn data(task: TaskId, chunk: &Chunk) -> Vec<u8> {
-    let mut out = Vec::with_capacity(5 + 64 + chunk.nbytes());
-    out.push(DATA);
+/// The arrays of a chunk, in order: itself, or a tuple's parts.
+///
+/// # Errors
+/// [`Error::Internal`] for a tuple inside a tuple (no partial state is one).
+pub(crate) fn parts(chunk: &Chunk) -> Result<Vec<&Chunk>> {
+    match chunk {
+        Chunk::Tuple(p) if p.iter().any(|c| matches!(c, Chunk::Tuple(_))) => Err(Error::internal(
+            "a nested tuple cannot be sent between ranks",
+        )),
+        Chunk::Tuple(p) => Ok(p.iter().collect()),
+        c => Ok(vec![c]),
+    }
+}
+
+fn dtype_tag(d: DType) -> u8 {
+    match d {
+        DType::F64 => 0,
+        DType::F32 => 1,
+        DType::I64 => 2,
+        DType::Bool => 3,
+    }
+}
+
+/// Encodes the header of the result of `task`; the arrays of [`parts`] follow as messages of
+/// their own.
+///
+/// # Errors
+/// As [`parts`].
+pub(crate) fn header(task: TaskId, chunk: &Chunk) -> Result<Vec<u8>> {
+    let arrays = parts(chunk)?;
+    let mut out = vec![DATA];
     out.extend_from_slice(&task.to_le_bytes());
-    chunk.encode(&mut out);
-    out
+    out.push(matches!(chunk, Chunk::Tuple(_)) as u8);
+    out.extend_from_slice(&(arrays.len() as u32).to_le_bytes());
+    for a in arrays {
+        let dtype = a
+            .dtype()
+            .ok_or_else(|| Error::internal("a tuple part without an element type"))?;
+        out.push(dtype_tag(dtype));
+        out.extend_from_slice(&(a.shape().len() as u32).to_le_bytes());
+        for &d in a.shape() {
+            out.extend_from_slice(&(d as u64).to_le_bytes());
+        }
+    }
+    Ok(out)
+}
+
+/// Reads `n` bytes off the front of `rest`.
+fn take<'a>(rest: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+    let (head, tail) = rest.split_at_checked(n)?;
+    *rest = tail;
+    Some(head)
+}
+
+fn u32_of(rest: &mut &[u8]) -> Option<u32> {
+    Some(u32::from_le_bytes(take(rest, 4)?.try_into().ok()?))
+}
+
+fn u64_of(rest: &mut &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(take(rest, 8)?.try_into().ok()?))
+}
+
+/// The parts of a result header, checked: known element types, at most [`MAX_PARTS`] arrays of
+/// at most [`MAX_NDIM`] dimensions, each no larger than an array may be.
+fn decode_parts(mut rest: &[u8]) -> Option<(bool, Parts)> {
+    let tuple = match take(&mut rest, 1)? {
+        [0] => false,
+        [1] => true,
+        _ => return None,
+    };
+    let n = u32_of(&mut rest)? as usize;
+    if n > MAX_PARTS || (!tuple && n != 1) {
+        return None;
+    }
+    let mut parts = Vec::with_capacity(n);
+    for _ in 0..n {
+        let dtype = match take(&mut rest, 1)? {
+            [0] => DType::F64,
+            [1] => DType::F32,
+            [2] => DType::I64,
+            [3] => DType::Bool,
+            _ => return None,
+        };
+        let ndim = u32_of(&mut rest)? as usize;
+        if ndim > MAX_NDIM {
+            return None;
+        }
+        let shape = (0..ndim)
+            .map(|_| u64_of(&mut rest).and_then(|d| usize::try_from(d).ok()))
+            .collect::<Option<Vec<usize>>>()?;
+        let elements = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?;
+        if elements > ChunkGrid::MAX_ELEMENTS {
+            return None;
+        }
+        parts.push((dtype, shape));
+    }
+    rest.is_empty().then_some((tuple, parts))
 }
 
 /// The kind byte and texts of an error, every variant kept (an unknown future variant travels
@@ -138,11 +247,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Msg> {
     let task = TaskId::from_le_bytes(id.try_into().map_err(|_| bad())?);
     match kind {
         DATA => {
-            let (chunk, tail) = Chunk::decode(rest)?;
-            if !tail.is_empty() {
-                return Err(bad());
-            }
-            Ok(Msg::Data { task, chunk })
+            let (tuple, parts) = decode_parts(rest).ok_or_else(bad)?;
+            Ok(Msg::Data { task, tuple, parts })
         }
         ABORT => {
             let (&err_kind, r) = rest.split_first().ok_or_else(bad)?;
@@ -168,24 +274,54 @@ mod tests {
     use ndarray::{ArrayD, IxDyn};
 
     #[test]
-    fn data_round_trips() {
+    fn headers_round_trip() {
         let chunk = Chunk::Tuple(vec![
             Chunk::F64(
                 ArrayD::from_shape_vec(IxDyn(&[2, 2]), vec![1.5, -0.0, f64::NAN, 4.0]).unwrap(),
             ),
             Chunk::I64(ArrayD::from_elem(IxDyn(&[3]), 7)),
         ]);
-        let bytes = data(42, &chunk);
-        match decode(&bytes).unwrap() {
-            Msg::Data { task, chunk: got } => {
-                assert_eq!(task, 42);
-                let (mut a, mut b) = (Vec::new(), Vec::new());
-                chunk.encode(&mut a);
-                got.encode(&mut b);
-                assert_eq!(a, b); // bit for bit, NaN included
+        let got = decode(&header(42, &chunk).unwrap()).unwrap();
+        assert_eq!(
+            got,
+            Msg::Data {
+                task: 42,
+                tuple: true,
+                parts: vec![(DType::F64, vec![2, 2]), (DType::I64, vec![3])],
             }
-            other => panic!("{other:?}"),
-        }
+        );
+        let plain = Chunk::Bool(ArrayD::from_elem(IxDyn(&[]), true));
+        let got = decode(&header(7, &plain).unwrap()).unwrap();
+        assert_eq!(
+            got,
+            Msg::Data {
+                task: 7,
+                tuple: false,
+                parts: vec![(DType::Bool, vec![])],
+            }
+        );
+        assert!(header(1, &Chunk::Tuple(vec![chunk])).is_err());
+    }
+
+    #[test]
+    fn lying_headers_are_errors() {
+        let mut h = vec![DATA, 0, 0, 0, 0, 0];
+        h.extend_from_slice(&1u32.to_le_bytes());
+        h.push(0); // f64
+        h.extend_from_slice(&2u32.to_le_bytes());
+        h.extend_from_slice(&(1u64 << 40).to_le_bytes());
+        h.extend_from_slice(&(1u64 << 40).to_le_bytes());
+        assert!(decode(&h).is_err(), "2^80 elements");
+        let mut h = vec![DATA, 0, 0, 0, 0, 1];
+        h.extend_from_slice(&(1u32 << 30).to_le_bytes());
+        assert!(decode(&h).is_err(), "2^30 parts");
+        let mut h = vec![DATA, 0, 0, 0, 0, 0];
+        h.extend_from_slice(&1u32.to_le_bytes());
+        h.push(9);
+        assert!(decode(&h).is_err(), "an unknown element type");
+        let mut h = header(3, &Chunk::I64(ArrayD::from_elem(IxDyn(&[2]), 1))).unwrap();
+        h.push(0);
+        assert!(decode(&h).is_err(), "trailing bytes");
     }
 
     #[test]
@@ -238,8 +374,7 @@ mod tests {
             b.extend_from_slice(t.as_bytes());
         }
         assert!(decode(&b).is_err());
-        let mut b = data(0, &Chunk::I64(ArrayD::from_elem(IxDyn(&[2]), 1)));
-        b.push(0);
-        assert!(decode(&b).is_err());
+        let b = header(0, &Chunk::I64(ArrayD::from_elem(IxDyn(&[2]), 1))).unwrap();
+        assert!(decode(&b[..b.len() - 1]).is_err());
     }
 }
