@@ -80,6 +80,31 @@ struct Outgoing {
     poison: bool,
 }
 
+/// The most bytes of results in flight to one peer (sent and not yet matched): a round sends at
+/// most this much to each rank (but always at least one message), so a fast producer cannot
+/// flood a slow consumer with more than a window of chunks it has not taken yet.
+const WINDOW: usize = 64 << 20;
+
+/// The messages of the next send round, in outbox order: per destination, results up to
+/// `window` bytes (at least one message), and every failure notice. The rest wait.
+fn take_round(outbox: &mut VecDeque<Outgoing>, ranks: usize, window: usize) -> Vec<Outgoing> {
+    let mut load = vec![0usize; ranks];
+    let mut round = Vec::new();
+    let mut waiting = VecDeque::new();
+    for m in outbox.drain(..) {
+        let size = m.bytes.len() + m.chunk.as_deref().map_or(0, Chunk::nbytes);
+        let d = (m.dest.max(0) as usize).min(ranks.saturating_sub(1));
+        if m.poison || load[d] == 0 || load[d] + size <= window {
+            load[d] += size;
+            round.push(m);
+        } else {
+            waiting.push_back(m);
+        }
+    }
+    *outbox = waiting;
+    round
+}
+
 /// A send in flight: its buffer's element type decides the request's type.
 enum Pending<'a, S: mpi::request::Scope<'a>> {
     Bytes(mpi::request::Request<'a, [u8], S>),
@@ -400,11 +425,11 @@ impl<'a, 'g> Exchange<'a, 'g> {
         }
     }
 
-    /// Sends everything in the outbox and services the rank until all of it has been matched.
-    /// New messages wait in the outbox for the next round (the send buffers must outlive the
-    /// requests, which rsmpi ties to a scope).
+    /// Sends a round of the outbox (up to [`WINDOW`] bytes per peer) and services the rank until
+    /// all of it has been matched. New messages wait in the outbox for the next round (the send
+    /// buffers must outlive the requests, which rsmpi ties to a scope).
     fn send_round(&mut self, spawn: &mut dyn FnMut(TaskId)) {
-        let batch: Vec<Outgoing> = self.outbox.drain(..).collect();
+        let batch = take_round(&mut self.outbox, self.size, WINDOW);
         // The arrays each result sends after its header (strided ones copied first).
         let copies: Vec<Vec<Chunk>> = batch
             .iter()
@@ -651,5 +676,42 @@ impl<'a, 'g> Exchange<'a, 'g> {
         if !self.announced.contains(&NO_TASK) {
             self.announce(NO_TASK, Error::internal(msg));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(dest: i32, bytes: usize, poison: bool) -> Outgoing {
+        Outgoing {
+            dest,
+            bytes: Arc::new(vec![0; bytes]),
+            chunk: None,
+            poison,
+        }
+    }
+
+    #[test]
+    fn a_round_sends_at_most_a_window_per_peer() {
+        let mut outbox: VecDeque<Outgoing> = [
+            msg(1, 60, false),
+            msg(1, 60, false),  // over the window of 100 for rank 1: waits
+            msg(2, 500, false), // alone larger than the window: goes (one message at least)
+            msg(1, 30, false),
+            msg(2, 1, false), // rank 2's window is used: waits
+            msg(1, 80, true), // failure notices always go
+        ]
+        .into_iter()
+        .collect();
+        let round = take_round(&mut outbox, 3, 100);
+        let sent: Vec<(i32, usize)> = round.iter().map(|m| (m.dest, m.bytes.len())).collect();
+        assert_eq!(sent, [(1, 60), (2, 500), (1, 30), (1, 80)]);
+        let left: Vec<(i32, usize)> = outbox.iter().map(|m| (m.dest, m.bytes.len())).collect();
+        assert_eq!(left, [(1, 60), (2, 1)]);
+        // The next round takes what waited, in order.
+        let round = take_round(&mut outbox, 3, 100);
+        assert_eq!(round.len(), 2);
+        assert!(outbox.is_empty());
     }
 }
