@@ -304,6 +304,26 @@ mod tests {
     }
 
     #[test]
+    fn random_bytes_never_panic() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for len in 0..300 {
+            let mut b: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if len > 10 {
+                b[0] = (next() % 3) as u8; // a known kind, so parsing goes deeper
+                b[5] = (next() % 2) as u8;
+                b[6..10].copy_from_slice(&((next() % 4) as u32).to_le_bytes());
+            }
+            let _ = decode(&b);
+        }
+    }
+
+    #[test]
     fn lying_headers_are_errors() {
         let mut h = vec![DATA, 0, 0, 0, 0, 0];
         h.extend_from_slice(&1u32.to_le_bytes());
