@@ -400,6 +400,41 @@ fn chains(s: &mut Suite) -> Result<(), Error> {
     Ok(())
 }
 
+/// The scaling model (`ndtask_mpi::predict`) against what each rank measured
+/// (`MpiScheduler::last_run`): tasks, messages and bytes, exactly, for pi, the centring pattern
+/// `(x - x.mean())^2`, a concatenation and a matrix product.
+fn model(s: &mut Suite) -> Result<(), Error> {
+    let rng = random::default_rng(5);
+    let x = rng.uniform::<f64>([400, 300], [100, 75])?;
+    let y = rng.uniform::<f64>([400], [40])?;
+    let hits = (&y * &y + &y).less_equal(1.0)?.count_true();
+    let c = &x - &x.mean().into_array();
+    let center = (&c * &c).mean();
+    let cat = concatenate(&[&x, &x.rechunk([50, 300])?], 0)?.sum_axis(0)?;
+    let product = x.dot(&x.t())?;
+    let (rank, ranks) = (s.mpi.rank(), s.mpi.ranks());
+    let gather = s.mpi.gathers_to_all();
+    let mut check = |name: &str, graph: ndtask::TaskGraph, got: ndtask_mpi::RunStats| {
+        match ndtask_mpi::predict(&graph, ranks, gather) {
+            Some(p) if p[rank] == got => s.passed += 1,
+            Some(p) => s.failed.push(format!(
+                "model of {name}: predicted {:?}, measured {got:?}",
+                p[rank]
+            )),
+            None => s.failed.push(format!("model of {name}: no prediction")),
+        }
+    };
+    compute_local_with(&hits, s.mpi)?;
+    check("pi", ndtask::task_graph(&hits)?, s.mpi.last_run());
+    compute_local_with(&center, s.mpi)?;
+    check("center", ndtask::task_graph(&center)?, s.mpi.last_run());
+    compute_local_with(&cat, s.mpi)?;
+    check("concatenate", ndtask::task_graph(&cat)?, s.mpi.last_run());
+    compute_local_with(&product, s.mpi)?;
+    check("matmul", ndtask::task_graph(&product)?, s.mpi.last_run());
+    Ok(())
+}
+
 fn run(mpi: &MpiScheduler) -> Result<Suite<'_>, Error> {
     let mut s = Suite {
         mpi,
@@ -419,6 +454,7 @@ fn run(mpi: &MpiScheduler) -> Result<Suite<'_>, Error> {
     big(&mut s)?;
     mismatch(&mut s)?;
     chains(&mut s)?;
+    model(&mut s)?;
     // MPI is initialised once per process: a second scheduler is a clear error, not a panic.
     match MpiScheduler::new() {
         Err(Error::Mpi(_)) => s.passed += 1,

@@ -57,6 +57,11 @@ check "mpi_check -n 2 --threads 3" "${MPIRUN[@]}" -n 2 --bind-to none "$EX/mpi_c
 # The suite's one-chunk arrays leave ranks idle at any size; 6 ranks also splits 4-chunk ones unevenly.
 check "mpi_check -n 6 (more ranks than chunks)" "${MPIRUN[@]}" -n 6 "$EX/mpi_check"
 
+echo "== the scaling model's messages and bytes equal the measured ones, 8 and 16 ranks (oversubscribed)"
+for n in 8 16; do
+  check "mpi_check -n $n" "${MPIRUN[@]}" -n "$n" "$EX/mpi_check"
+done
+
 echo "== ranks that build different expressions all get the same error, then compute again"
 for n in 1 2 3 4; do
   check "mpi_disagree -n $n" "${MPIRUN[@]}" -n "$n" "$EX/mpi_disagree"

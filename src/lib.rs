@@ -43,7 +43,8 @@ pub use ndtask_array::{
     Computable, Masked, Operand, ReduceOptions, Scalar, DEFAULT_SPLIT_EVERY,
 };
 pub use ndtask_core::{
-    Chunk, ChunkGrid, Chunks, DType, Element, Error, Float, Numeric, Result, Scheduler, TaskGraph,
+    Chunk, ChunkGrid, Chunks, DType, Element, Error, Float, Layout, Numeric, Result, Scheduler,
+    TaskGraph,
 };
 #[cfg(feature = "mpi")]
 pub use ndtask_mpi::MpiScheduler;

@@ -266,3 +266,77 @@ fn a_reduction_streams_through_a_concatenation() {
     let (full_mat, _) = compute((c.sum(), &c)).unwrap();
     assert_eq!(full.to_bits(), full_mat.to_bits());
 }
+
+/// Every task's result has the layout its op announces before it runs (element types and
+/// shapes of its arrays), which the MPI scaling model counts bytes with.
+#[test]
+fn result_layouts_are_known_before_the_run() {
+    use ndtask::{Chunk, Layout, TaskGraph};
+    fn layout(c: &Chunk) -> Layout {
+        match c {
+            Chunk::Tuple(p) => Layout {
+                tuple: true,
+                parts: p
+                    .iter()
+                    .map(|a| (a.dtype().unwrap(), a.shape().to_vec()))
+                    .collect(),
+            },
+            a => Layout::array(a.dtype().unwrap(), a.shape().to_vec()),
+        }
+    }
+    fn check(g: &TaskGraph) {
+        let mut results: Vec<Chunk> = Vec::with_capacity(g.len());
+        for t in 0..g.len() as u32 {
+            let inputs: Vec<&Chunk> = g.deps(t).iter().map(|&d| &results[d as usize]).collect();
+            let r = g.run_task(t, &inputs).unwrap();
+            assert_eq!(
+                g.layout_of(t),
+                Some(layout(&r)),
+                "task {t} of {:?}",
+                g.op_names()
+            );
+            results.push(r);
+        }
+    }
+    let x = ndtask::random::uniform::<f64>([30, 20], [7, 6], 3).unwrap();
+    let i = ndtask::arange(0i64, 600, 1, [101])
+        .unwrap()
+        .reshape([30, 20])
+        .unwrap();
+    check(&x.mean().task_graph().unwrap());
+    check(&(&x - &x.mean().into_array()).task_graph().unwrap());
+    check(
+        &x.var_with(&ndtask::ReduceOptions::axes([0]), 1.0)
+            .unwrap()
+            .task_graph()
+            .unwrap(),
+    );
+    check(&x.argmax_axis(1).unwrap().task_graph().unwrap());
+    check(
+        &x.t()
+            .rechunk([5, 5])
+            .unwrap()
+            .sum_axis(1)
+            .unwrap()
+            .task_graph()
+            .unwrap(),
+    );
+    check(
+        &ndtask::concatenate(&[&x, &x], 0)
+            .unwrap()
+            .sum_axis(0)
+            .unwrap()
+            .task_graph()
+            .unwrap(),
+    );
+    check(&x.dot(&x.t()).unwrap().task_graph().unwrap());
+    check(&i.cumsum(1).unwrap().task_graph().unwrap());
+    check(&x.less(0.5).unwrap().count_true().task_graph().unwrap());
+    check(
+        &ndtask::zeros::<f64>([0, 4], [1, 2])
+            .unwrap()
+            .sum()
+            .task_graph()
+            .unwrap(),
+    );
+}

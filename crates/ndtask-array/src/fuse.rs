@@ -261,7 +261,7 @@ impl Program {
         }
     }
 
-    fn out_dtype(&self) -> DType {
+    pub fn out_dtype(&self) -> DType {
         self.dtypes[self.dtypes.len() - 1]
     }
 

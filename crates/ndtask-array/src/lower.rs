@@ -8,7 +8,8 @@ use crate::fuse::{assign_regions, build_program, Program, Role};
 use crate::plan::{BlockKernel, Node, NodeKind, ReduceSpec};
 use crate::reduce::{leading, Place, ReduceKernel, TileSink};
 use ndtask_core::{
-    ravel, unravel, Chunk, ChunkGrid, DType, Error, Fingerprint, Op, Result, TaskGraph, TaskId,
+    ravel, unravel, Chunk, ChunkGrid, DType, Error, Fingerprint, Layout, Op, Result, TaskGraph,
+    TaskId,
 };
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -259,7 +260,7 @@ impl Lowerer {
             sources: sources.into_iter().map(|s| (s.program, s.grid)).collect(),
             route,
             all: axes.len() == in_grid.ndim(),
-            grid: in_grid,
+            grid: in_grid.clone(),
             kernel: kernel.clone(),
             axes: axes.clone(),
             finalize: (!needs_combine).then(|| out_grid.clone()),
@@ -305,6 +306,7 @@ impl Lowerer {
                 kernel: kernel.clone(),
                 depth,
                 finalize: last.then(|| out_grid.clone()),
+                state: (in_grid.clone(), axes.clone(), new_dims.clone()),
             };
             let op = self.graph.add_op(Arc::new(combine));
             let mut next = Vec::with_capacity(new_dims.iter().product());
@@ -442,6 +444,10 @@ impl Op for FusedOp {
     fn block_elements(&self, block: usize) -> usize {
         elements(&self.grid, block)
     }
+    fn block_layout(&self, block: usize) -> Option<Layout> {
+        let shape = self.grid.chunk_shape(&self.grid.unravel(block));
+        Some(Layout::array(self.program.out_dtype(), shape))
+    }
     fn fingerprint(&self, h: &mut Fingerprint) {
         h.str("fused");
         self.grid.fingerprint(h);
@@ -486,6 +492,19 @@ impl Op for PartialOp {
             (_, Some(_)) => format!("(concatenate: {})", names.join(", ")),
         };
         format!("{}-partial{input}", self.kernel.name())
+    }
+    fn block_layout(&self, block: usize) -> Option<Layout> {
+        Some(match &self.finalize {
+            Some(out) => Layout::array(
+                self.kernel.out_dtype(),
+                out.chunk_shape(&out.unravel(block)),
+            ),
+            None => {
+                let idx = self.grid.unravel(block);
+                self.kernel
+                    .state_layout(&state_shape(&self.grid, &self.axes, &idx))
+            }
+        })
     }
     fn fingerprint(&self, h: &mut Fingerprint) {
         h.str("partial");
@@ -562,6 +581,23 @@ struct CombineOp {
     kernel: Arc<dyn ReduceKernel>,
     depth: usize,
     finalize: Option<ChunkGrid>,
+    /// The reduction's input grid, its reduced axes, and this layer's blocks per axis: the
+    /// shape of block `j`'s state.
+    state: (ChunkGrid, Vec<usize>, Vec<usize>),
+}
+
+/// The shape of a reduction state for block `idx` of `grid` (per axis of the input): reduced
+/// axes have length 1, kept axes their block's size.
+fn state_shape(grid: &ChunkGrid, axes: &[usize], idx: &[usize]) -> Vec<usize> {
+    (0..grid.ndim())
+        .map(|a| {
+            if axes.contains(&a) {
+                1
+            } else {
+                grid.block_size(a, idx[a])
+            }
+        })
+        .collect()
 }
 
 impl Op for CombineOp {
@@ -572,6 +608,19 @@ impl Op for CombineOp {
             "combine"
         };
         format!("{}-{kind}-{}", self.kernel.name(), self.depth)
+    }
+    fn block_layout(&self, block: usize) -> Option<Layout> {
+        Some(match &self.finalize {
+            Some(out) => Layout::array(
+                self.kernel.out_dtype(),
+                out.chunk_shape(&out.unravel(block)),
+            ),
+            None => {
+                let (grid, axes, dims) = &self.state;
+                let j = unravel(dims, block);
+                self.kernel.state_layout(&state_shape(grid, axes, &j))
+            }
+        })
     }
     fn fingerprint(&self, h: &mut Fingerprint) {
         h.str("combine");
@@ -615,6 +664,12 @@ impl Op for BlocksOp {
     fn block_elements(&self, block: usize) -> usize {
         elements(&self.grid, block)
     }
+    fn block_layout(&self, block: usize) -> Option<Layout> {
+        let shape = self.grid.chunk_shape(&self.grid.unravel(block));
+        self.kernel
+            .fixed_shape()
+            .then(|| Layout::array(self.dtype, shape))
+    }
     fn fingerprint(&self, h: &mut Fingerprint) {
         h.str("blocks");
         self.kernel.fingerprint(h);
@@ -648,6 +703,10 @@ struct EmptyReduceOp {
 impl Op for EmptyReduceOp {
     fn name(&self) -> String {
         format!("{}-empty", self.kernel.name())
+    }
+    fn block_layout(&self, block: usize) -> Option<Layout> {
+        let shape = self.out_grid.chunk_shape(&self.out_grid.unravel(block));
+        Some(Layout::array(self.kernel.out_dtype(), shape))
     }
     fn fingerprint(&self, h: &mut Fingerprint) {
         h.str("empty");

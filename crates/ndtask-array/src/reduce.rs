@@ -9,7 +9,9 @@ use crate::array::Array;
 use crate::blocks::typed;
 use crate::plan::{Node, NodeKind, ReduceSpec};
 use ndarray::{ArrayD, IxDyn};
-use ndtask_core::{try_filled, Buf, Chunk, ChunkGrid, Element, Error, Fingerprint, Result, TILE};
+use ndtask_core::{
+    try_filled, Buf, Chunk, ChunkGrid, DType, Element, Error, Fingerprint, Layout, Result, TILE,
+};
 use std::sync::Arc;
 
 /// Default number of partial states merged by one task (Dask's `split_every`).
@@ -152,9 +154,14 @@ impl Place {
 pub(crate) trait State: Copy + Send + Sync + 'static {
     fn encode(states: Vec<Self>, shape: &[usize]) -> Result<Chunk>;
     fn decode(c: &Chunk) -> Result<Vec<Self>>;
+    /// The element types of the state's arrays (a tuple when more than one).
+    fn dtypes() -> Vec<DType>;
 }
 
 impl<A: Element> State for (A,) {
+    fn dtypes() -> Vec<DType> {
+        vec![A::DTYPE]
+    }
     fn encode(states: Vec<Self>, shape: &[usize]) -> Result<Chunk> {
         array_chunk(states.into_iter().map(|s| s.0).collect(), shape)
     }
@@ -174,6 +181,9 @@ fn tuple_parts(c: &Chunk, n: usize) -> Result<&[Chunk]> {
 }
 
 impl<A: Element, B: Element> State for (A, B) {
+    fn dtypes() -> Vec<DType> {
+        vec![A::DTYPE, B::DTYPE]
+    }
     fn encode(states: Vec<Self>, shape: &[usize]) -> Result<Chunk> {
         let (a, b): (Vec<A>, Vec<B>) = states.into_iter().unzip();
         Ok(Chunk::Tuple(vec![
@@ -189,6 +199,9 @@ impl<A: Element, B: Element> State for (A, B) {
 }
 
 impl<A: Element, B: Element, C: Element> State for (A, B, C) {
+    fn dtypes() -> Vec<DType> {
+        vec![A::DTYPE, B::DTYPE, C::DTYPE]
+    }
     fn encode(states: Vec<Self>, shape: &[usize]) -> Result<Chunk> {
         let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
         for (x, y, z) in states {
@@ -249,6 +262,10 @@ pub(crate) trait ReduceKernel: Send + Sync {
     fn finalize(&self, state: &Chunk, shape: &[usize]) -> Result<Chunk>;
     /// See [`Reduction::fingerprint`].
     fn fingerprint(&self, h: &mut Fingerprint);
+    /// The layout of a partial state over positions of `shape`.
+    fn state_layout(&self, shape: &[usize]) -> Layout;
+    /// The element type of the result.
+    fn out_dtype(&self) -> DType;
 }
 
 /// Adapts a [`Reduction`] to [`ReduceKernel`].
@@ -261,6 +278,18 @@ impl<R: Reduction> ReduceKernel for Kernel<R> {
 
     fn fingerprint(&self, h: &mut Fingerprint) {
         self.0.fingerprint(h);
+    }
+
+    fn state_layout(&self, shape: &[usize]) -> Layout {
+        let dtypes = <R::State as State>::dtypes();
+        Layout {
+            tuple: dtypes.len() > 1,
+            parts: dtypes.into_iter().map(|d| (d, shape.to_vec())).collect(),
+        }
+    }
+
+    fn out_dtype(&self) -> DType {
+        R::Out::DTYPE
     }
 
     fn positional(&self) -> bool {

@@ -3,12 +3,41 @@
 //! are stored in insertion order, which is a topological order (a task can only depend on tasks
 //! added before it), so ids are deterministic and no sort is needed.
 
-use crate::{panic_message, Chunk, Error, Fingerprint, Result};
+use crate::{panic_message, Chunk, DType, Error, Fingerprint, Result};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 /// Identifies a task inside one [`TaskGraph`].
 pub type TaskId = u32;
+
+/// What a task's result holds, known before it runs: one array, or (`tuple`) the arrays of a
+/// partial state, each with its element type and shape. The MPI scaling model reads it to
+/// count the bytes a run moves without running it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    /// Whether the arrays make a tuple (a reduction's partial state).
+    pub tuple: bool,
+    /// The arrays: element type and shape.
+    pub parts: Vec<(DType, Vec<usize>)>,
+}
+
+impl Layout {
+    /// One array of `dtype` and `shape`.
+    pub fn array(dtype: DType, shape: Vec<usize>) -> Self {
+        Layout {
+            tuple: false,
+            parts: vec![(dtype, shape)],
+        }
+    }
+
+    /// The bytes of the arrays' elements.
+    pub fn nbytes(&self) -> usize {
+        self.parts
+            .iter()
+            .map(|(d, s)| d.size() * s.iter().product::<usize>())
+            .sum()
+    }
+}
 
 /// An operation that computes chunks. One `Op` serves every task of a layer; the task passes the
 /// output block number so the op knows which block to compute.
@@ -30,6 +59,12 @@ pub trait Op: Send + Sync {
     fn block_elements(&self, block: usize) -> usize {
         let _ = block;
         1
+    }
+    /// What block `block`'s result holds, if that is known before it runs (`None`: it depends
+    /// on the data, as a boolean selection's length does). The default is `None`.
+    fn block_layout(&self, block: usize) -> Option<Layout> {
+        let _ = block;
+        None
     }
     /// Feeds everything that changes the op's results into `h`: its name and every parameter
     /// (seeds, scalars, shapes and chunks, element types, axes, options). MPI ranks compare the
@@ -151,6 +186,12 @@ impl TaskGraph {
     /// The block number task `id` computes.
     pub fn block_of(&self, id: TaskId) -> usize {
         self.tasks[id as usize].block
+    }
+
+    /// What task `id`'s result holds ([`Op::block_layout`]).
+    pub fn layout_of(&self, id: TaskId) -> Option<Layout> {
+        let t = self.tasks[id as usize];
+        self.ops[t.op as usize].block_layout(t.block)
     }
 
     /// The number of elements task `id` computes ([`Op::block_elements`]).

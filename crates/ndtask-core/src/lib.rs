@@ -14,5 +14,5 @@ pub use chunk::{Buf, Chunk, TILE};
 pub use dtype::{DType, Element, Float, Numeric};
 pub use error::{catch_panic, panic_message, try_filled, try_vec, Error, Result};
 pub use fingerprint::Fingerprint;
-pub use graph::{Op, Scheduler, TaskGraph, TaskId};
+pub use graph::{Layout, Op, Scheduler, TaskGraph, TaskId};
 pub use grid::{ravel, unravel, AxisSizes, ChunkGrid, Chunks};

@@ -35,16 +35,20 @@
 //! - `wire`: the two messages (a result, a failure) as bytes.
 //! - `exchange`: one run on one rank: workers, the communication loop, ending and failing.
 //! - `scheduler`: MPI set-up, the agreement check, the `Scheduler` implementation.
+//! - `model`: [`predict`], every rank's tasks, messages and bytes for any rank count, without
+//!   running.
 
 #![warn(missing_docs)]
 
 mod exchange;
+mod model;
 mod placement;
 mod scheduler;
 mod wire;
 
 /// The rsmpi crate this scheduler is built on, for programs that make MPI calls of their own.
 pub use exchange::RunStats;
+pub use model::predict;
 pub use mpi;
 pub use placement::Placement;
 pub use scheduler::{MpiScheduler, MpiSchedulerBuilder};

@@ -94,6 +94,18 @@ pub(crate) fn header(task: TaskId, chunk: &Chunk) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// The length of the header of a result of `layout` (what [`header`] writes).
+pub(crate) fn header_len(layout: &ndtask_core::Layout) -> usize {
+    1 + 4
+        + 1
+        + 4
+        + layout
+            .parts
+            .iter()
+            .map(|(_, s)| 1 + 4 + 8 * s.len())
+            .sum::<usize>()
+}
+
 /// Reads `n` bytes off the front of `rest`.
 fn take<'a>(rest: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
     let (head, tail) = rest.split_at_checked(n)?;
@@ -281,6 +293,11 @@ mod tests {
             ),
             Chunk::I64(ArrayD::from_elem(IxDyn(&[3]), 7)),
         ]);
+        let layout = ndtask_core::Layout {
+            tuple: true,
+            parts: vec![(DType::F64, vec![2, 2]), (DType::I64, vec![3])],
+        };
+        assert_eq!(header(42, &chunk).unwrap().len(), header_len(&layout));
         let got = decode(&header(42, &chunk).unwrap()).unwrap();
         assert_eq!(
             got,
