@@ -62,6 +62,10 @@ for n in 8 16; do
   check "mpi_check -n $n" "${MPIRUN[@]}" -n "$n" "$EX/mpi_check"
 done
 
+echo "== the scaling model tool runs for 1..1024 ranks"
+check "mpi_model pi" "$EX/mpi_model" --pattern pi --size 1e7 --chunk 1e6 --ranks 1,2,1024
+check "mpi_model center" "$EX/mpi_model" --pattern center --size 2000 --chunk 250 --ranks 1,4,64
+
 echo "== ranks that build different expressions all get the same error, then compute again"
 for n in 1 2 3 4; do
   check "mpi_disagree -n $n" "${MPIRUN[@]}" -n "$n" "$EX/mpi_disagree"

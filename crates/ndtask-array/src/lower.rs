@@ -493,6 +493,9 @@ impl Op for PartialOp {
         };
         format!("{}-partial{input}", self.kernel.name())
     }
+    fn block_work(&self, block: usize) -> usize {
+        elements(&self.grid, block)
+    }
     fn block_layout(&self, block: usize) -> Option<Layout> {
         Some(match &self.finalize {
             Some(out) => Layout::array(

@@ -60,6 +60,12 @@ pub trait Op: Send + Sync {
         let _ = block;
         1
     }
+    /// The elements block `block` processes (reads or makes, whichever is more): the unit of
+    /// work of the MPI scaling model. The default is [`Op::block_elements`]; a reduction's
+    /// partial counts the chunk it folds.
+    fn block_work(&self, block: usize) -> usize {
+        self.block_elements(block)
+    }
     /// What block `block`'s result holds, if that is known before it runs (`None`: it depends
     /// on the data, as a boolean selection's length does). The default is `None`.
     fn block_layout(&self, block: usize) -> Option<Layout> {
@@ -186,6 +192,12 @@ impl TaskGraph {
     /// The block number task `id` computes.
     pub fn block_of(&self, id: TaskId) -> usize {
         self.tasks[id as usize].block
+    }
+
+    /// The elements task `id` processes ([`Op::block_work`]).
+    pub fn work_of(&self, id: TaskId) -> usize {
+        let t = self.tasks[id as usize];
+        self.ops[t.op as usize].block_work(t.block)
     }
 
     /// What task `id`'s result holds ([`Op::block_layout`]).
