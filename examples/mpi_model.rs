@@ -151,17 +151,19 @@ fn calibrate(a: &Args) -> Result<f64, Error> {
 }
 
 fn main() {
-    let a = match parse() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
+    // Exit codes: 2 for bad arguments, 1 for a failed run.
+    let code = match parse().map(|a| run(&a)) {
+        Err(usage) => {
+            eprintln!("{usage}");
+            2
         }
+        Ok(Err(e)) => {
+            eprintln!("mpi_model: {e}");
+            1
+        }
+        Ok(Ok(())) => 0,
     };
-    if let Err(e) = run(&a) {
-        eprintln!("mpi_model: {e}");
-        std::process::exit(1);
-    }
+    std::process::exit(code);
 }
 
 fn run(a: &Args) -> Result<(), Error> {
