@@ -54,33 +54,12 @@ pub(crate) fn try_array<T: Element>(shape: &[usize], what: &str) -> Result<Array
     ArrayD::from_shape_vec(IxDyn(shape), v).map_err(Error::internal)
 }
 
-/// Block boundaries of one axis: `offsets[i]..offsets[i + 1]` is block `i`.
-#[derive(Clone, Debug)]
-pub(crate) struct Bounds {
-    pub offsets: Vec<usize>,
-}
-
-impl Bounds {
-    pub fn of(grid: &ChunkGrid, axis: usize) -> Self {
-        let mut offsets = vec![0];
-        for s in grid.axis_sizes(axis) {
-            offsets.push(offsets[offsets.len() - 1] + s);
-        }
-        Bounds { offsets }
+/// The blocks of `grid` along `axis` that overlap positions `[lo, hi)`.
+fn overlapping(grid: &ChunkGrid, axis: usize, lo: usize, hi: usize) -> std::ops::Range<usize> {
+    if lo >= hi {
+        return 0..0;
     }
-
-    /// The block holding position `i`.
-    pub fn block_of(&self, i: usize) -> usize {
-        self.offsets.partition_point(|&o| o <= i) - 1
-    }
-
-    /// Blocks overlapping `[lo, hi)`.
-    pub fn overlapping(&self, lo: usize, hi: usize) -> std::ops::Range<usize> {
-        if lo >= hi {
-            return 0..0;
-        }
-        self.block_of(lo)..self.block_of(hi - 1) + 1
-    }
+    grid.block_of(axis, lo)..grid.block_of(axis, hi - 1) + 1
 }
 
 /// Merged block boundaries of several chunkings of one axis (the coarsest common refinement).
@@ -105,7 +84,6 @@ pub(crate) fn common_sizes(axes: &[Vec<usize>]) -> Vec<usize> {
 struct Rechunk<T> {
     from: ChunkGrid,
     to: ChunkGrid,
-    bounds: Vec<Bounds>,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -116,7 +94,7 @@ impl<T: Element> BlockKernel for Rechunk<T> {
     fn deps(&self, block: &[usize]) -> Vec<(usize, usize)> {
         let (off, shape) = (self.to.chunk_offset(block), self.to.chunk_shape(block));
         let ranges: Vec<_> = (0..off.len())
-            .map(|a| self.bounds[a].overlapping(off[a], off[a] + shape[a]))
+            .map(|a| overlapping(&self.from, a, off[a], off[a] + shape[a]))
             .collect();
         boxes(&ranges)
             .into_iter()
@@ -343,11 +321,10 @@ pub(crate) fn rechunk_node(n: &Arc<Node>, to: ChunkGrid) -> Arc<Node> {
     if let NodeKind::Source(kernel) = &n.kind {
         return Node::new(NodeKind::Source(kernel.clone()), to, n.dtype);
     }
-    let bounds = (0..n.grid.ndim()).map(|a| Bounds::of(&n.grid, a)).collect();
     dispatch_dtype!(n.dtype, T => blocks::<T>(
         vec![n.clone()],
         to.clone(),
-        Rechunk::<T> { from: n.grid.clone(), to: to.clone(), bounds, _t: PhantomData },
+        Rechunk::<T> { from: n.grid.clone(), to: to.clone(), _t: PhantomData },
     )
     .node)
 }

@@ -434,7 +434,7 @@ struct FusedOp {
 
 /// The number of elements of block `block` of `grid`.
 fn elements(grid: &ChunkGrid, block: usize) -> usize {
-    grid.chunk_shape(&grid.unravel(block)).iter().product()
+    grid.block_shape(block).iter().product()
 }
 
 impl Op for FusedOp {
@@ -445,7 +445,7 @@ impl Op for FusedOp {
         elements(&self.grid, block)
     }
     fn block_layout(&self, block: usize) -> Option<Layout> {
-        let shape = self.grid.chunk_shape(&self.grid.unravel(block));
+        let shape = self.grid.block_shape(block);
         Some(Layout::array(self.program.out_dtype(), shape))
     }
     fn fingerprint(&self, h: &mut Fingerprint) {
@@ -497,17 +497,9 @@ impl Op for PartialOp {
         elements(&self.grid, block)
     }
     fn block_layout(&self, block: usize) -> Option<Layout> {
-        Some(match &self.finalize {
-            Some(out) => Layout::array(
-                self.kernel.out_dtype(),
-                out.chunk_shape(&out.unravel(block)),
-            ),
-            None => {
-                let idx = self.grid.unravel(block);
-                self.kernel
-                    .state_layout(&state_shape(&self.grid, &self.axes, &idx))
-            }
-        })
+        let idx = self.grid.unravel(block);
+        let state = || state_shape(&self.grid, &self.axes, &idx);
+        Some(reduce_layout(&*self.kernel, &self.finalize, block, state))
     }
     fn fingerprint(&self, h: &mut Fingerprint) {
         h.str("partial");
@@ -561,9 +553,7 @@ impl Op for PartialOp {
             }
         };
         match &self.finalize {
-            Some(out) => self
-                .kernel
-                .finalize(&state, &out.chunk_shape(&out.unravel(block))),
+            Some(out) => self.kernel.finalize(&state, &out.block_shape(block)),
             None => Ok(state),
         }
     }
@@ -587,6 +577,20 @@ struct CombineOp {
     /// The reduction's input grid, its reduced axes, and this layer's blocks per axis: the
     /// shape of block `j`'s state.
     state: (ChunkGrid, Vec<usize>, Vec<usize>),
+}
+
+/// The layout of block `block` of a reduction layer: the result chunk when the layer finalises
+/// to `finalize`, the partial state of shape `state()` otherwise.
+fn reduce_layout(
+    kernel: &dyn ReduceKernel,
+    finalize: &Option<ChunkGrid>,
+    block: usize,
+    state: impl FnOnce() -> Vec<usize>,
+) -> Layout {
+    match finalize {
+        Some(out) => Layout::array(kernel.out_dtype(), out.block_shape(block)),
+        None => kernel.state_layout(&state()),
+    }
 }
 
 /// The shape of a reduction state for block `idx` of `grid` (per axis of the input): reduced
@@ -613,17 +617,9 @@ impl Op for CombineOp {
         format!("{}-{kind}-{}", self.kernel.name(), self.depth)
     }
     fn block_layout(&self, block: usize) -> Option<Layout> {
-        Some(match &self.finalize {
-            Some(out) => Layout::array(
-                self.kernel.out_dtype(),
-                out.chunk_shape(&out.unravel(block)),
-            ),
-            None => {
-                let (grid, axes, dims) = &self.state;
-                let j = unravel(dims, block);
-                self.kernel.state_layout(&state_shape(grid, axes, &j))
-            }
-        })
+        let (grid, axes, dims) = &self.state;
+        let state = || state_shape(grid, axes, &unravel(dims, block));
+        Some(reduce_layout(&*self.kernel, &self.finalize, block, state))
     }
     fn fingerprint(&self, h: &mut Fingerprint) {
         h.str("combine");
@@ -634,9 +630,7 @@ impl Op for CombineOp {
     fn run(&self, block: usize, inputs: &[&Chunk]) -> Result<Chunk> {
         let state = self.kernel.combine(inputs)?;
         match &self.finalize {
-            Some(out) => self
-                .kernel
-                .finalize(&state, &out.chunk_shape(&out.unravel(block))),
+            Some(out) => self.kernel.finalize(&state, &out.block_shape(block)),
             None => Ok(state),
         }
     }
@@ -668,7 +662,7 @@ impl Op for BlocksOp {
         elements(&self.grid, block)
     }
     fn block_layout(&self, block: usize) -> Option<Layout> {
-        let shape = self.grid.chunk_shape(&self.grid.unravel(block));
+        let shape = self.grid.block_shape(block);
         self.kernel
             .fixed_shape()
             .then(|| Layout::array(self.dtype, shape))
@@ -708,7 +702,7 @@ impl Op for EmptyReduceOp {
         format!("{}-empty", self.kernel.name())
     }
     fn block_layout(&self, block: usize) -> Option<Layout> {
-        let shape = self.out_grid.chunk_shape(&self.out_grid.unravel(block));
+        let shape = self.out_grid.block_shape(block);
         Some(Layout::array(self.kernel.out_dtype(), shape))
     }
     fn fingerprint(&self, h: &mut Fingerprint) {
@@ -717,7 +711,7 @@ impl Op for EmptyReduceOp {
         self.out_grid.fingerprint(h);
     }
     fn run(&self, block: usize, _: &[&Chunk]) -> Result<Chunk> {
-        let shape = self.out_grid.chunk_shape(&self.out_grid.unravel(block));
+        let shape = self.out_grid.block_shape(block);
         self.kernel.finalize(&self.kernel.identity(&shape)?, &shape)
     }
 }

@@ -458,6 +458,11 @@ impl ChunkGrid {
         self.axes.iter().zip(idx).map(|(a, &i)| a.size(i)).collect()
     }
 
+    /// Shape of the chunk with linear (C-order) number `linear`.
+    pub fn block_shape(&self, linear: usize) -> Vec<usize> {
+        self.chunk_shape(&self.unravel(linear))
+    }
+
     /// Global offsets of the chunk at block index `idx`.
     pub fn chunk_offset(&self, idx: &[usize]) -> Vec<usize> {
         self.axes

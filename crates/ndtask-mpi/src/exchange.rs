@@ -34,6 +34,7 @@ use ndarray::{ArrayD, IxDyn};
 use ndtask_core::{panic_message, try_filled, Chunk, DType, Element, Error, Result, TaskId};
 use ndtask_sched::LocalRun;
 use rayon::{Scope, ThreadPool, Yield};
+use std::borrow::Cow;
 use std::collections::{BTreeSet, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -127,17 +128,16 @@ impl<'a, S: mpi::request::Scope<'a>> Pending<'a, S> {
     }
 }
 
-/// The elements of an array chunk as one contiguous slice (chunks are in standard layout; a
-/// strided one is copied first, into `copies`, which outlives the sends).
-fn contiguous(chunk: &Chunk) -> Option<&Chunk> {
-    let contiguous = match chunk {
+/// Whether an array chunk's elements are one contiguous slice in C order, so it can be sent as
+/// it is (ndtask's chunks are; a strided one is sent as a standard-layout copy).
+fn is_contiguous(chunk: &Chunk) -> bool {
+    match chunk {
         Chunk::F64(a) => a.as_slice().is_some(),
         Chunk::F32(a) => a.as_slice().is_some(),
         Chunk::I64(a) => a.as_slice().is_some(),
         Chunk::Bool(a) => a.as_slice().is_some(),
         _ => false,
-    };
-    contiguous.then_some(chunk)
+    }
 }
 
 /// A standard-layout copy of an array chunk.
@@ -430,16 +430,19 @@ impl<'a, 'g> Exchange<'a, 'g> {
     /// buffers must outlive the requests, which rsmpi ties to a scope).
     fn send_round(&mut self, spawn: &mut dyn FnMut(TaskId)) {
         let batch = take_round(&mut self.outbox, self.size, WINDOW);
-        // The arrays each result sends after its header (strided ones copied first).
-        let copies: Vec<Vec<Chunk>> = batch
+        // The arrays each result sends after its header, in order (a strided one as a copy in
+        // standard layout, which outlives the sends).
+        let arrays: Vec<Vec<Cow<'_, Chunk>>> = batch
             .iter()
             .map(|m| {
-                let arrays = m.chunk.as_deref().map_or(Ok(Vec::new()), wire::parts);
-                arrays
+                let parts = m.chunk.as_deref().map_or(Ok(Vec::new()), wire::parts);
+                parts
                     .unwrap_or_default()
                     .into_iter()
-                    .filter(|a| contiguous(a).is_none())
-                    .map(standard)
+                    .map(|a| match is_contiguous(a) {
+                        true => Cow::Borrowed(a),
+                        false => Cow::Owned(standard(a)),
+                    })
                     .collect()
             })
             .collect();
@@ -449,19 +452,15 @@ impl<'a, 'g> Exchange<'a, 'g> {
         let mut bytes = 0;
         mpi::request::scope(|scope| {
             let mut requests: Vec<Option<Pending<'_, _>>> = Vec::new();
-            for (m, copies) in batch.iter().zip(&copies) {
+            for (m, arrays) in batch.iter().zip(&arrays) {
                 let dest = comm.process_at_rank(m.dest);
                 requests.push(Some(Pending::Bytes(
                     dest.immediate_synchronous_send_with_tag(scope, &m.bytes[..], tag),
                 )));
                 messages += 1;
                 bytes += m.bytes.len();
-                let arrays = m.chunk.as_deref().map_or(Ok(Vec::new()), wire::parts);
-                let mut copied = copies.iter();
-                for a in arrays.unwrap_or_default() {
-                    let Some(a) = contiguous(a).or_else(|| copied.next()) else {
-                        continue;
-                    };
+                for a in arrays {
+                    let a: &Chunk = a;
                     bytes += a.nbytes();
                     messages += 1;
                     let p = match a {

@@ -62,6 +62,8 @@ impl Placement {
         // Block `i` of `count` of an op, on `i * ranks / count` (`i < count`, so the result is
         // below `ranks` and fits u32 when `ranks` does).
         let spread = |i: usize, count: usize| (i * ranks / count.max(1)) as u32;
+        // Every task's size, asked of its op once.
+        let elements: Vec<usize> = (0..n as TaskId).map(|t| graph.elements_of(t)).collect();
         let mut owner: Vec<Option<u32>> = vec![None; n];
         for t in 0..n as TaskId {
             let deps = graph.deps(t);
@@ -74,13 +76,13 @@ impl Placement {
             }
             // A task that makes far more than it reads (broadcasting a reduced scalar or row to
             // a chunk) is placed with its consumer, later: its small input travels to the work.
-            let read: usize = deps.iter().map(|&d| graph.elements_of(d)).sum();
-            if graph.elements_of(t) > EXPANDS * read.max(1) {
+            let read: usize = deps.iter().map(|&d| elements[d as usize]).sum();
+            if elements[t as usize] > EXPANDS * read.max(1) {
                 continue;
             }
             let placed: Vec<(usize, u32)> = deps
                 .iter()
-                .filter_map(|&d| owner[d as usize].map(|o| (graph.elements_of(d), o)))
+                .filter_map(|&d| owner[d as usize].map(|o| (elements[d as usize], o)))
                 .collect();
             // Inputs of one size from several ranks (a reduction's combine): spread the op's
             // tasks over the ranks like sources, so no rank combines more than its share.

@@ -173,7 +173,6 @@ impl Stream {
 
 struct RandomSource<T> {
     stream: Stream,
-    seed: u64,
     dist: Dist,
     /// The sub-box of the generated array this source's array is (after a slice), if any.
     window: Option<Window>,
@@ -260,7 +259,7 @@ impl<T: Sample> SourceKernel for RandomSource<T> {
     fn fingerprint(&self, h: &mut Fingerprint) {
         h.str(self.name_of());
         h.str(T::DTYPE.name());
-        h.u64(self.seed);
+        h.u64(self.stream.key[0] as u64 | (self.stream.key[1] as u64) << 32);
         h.u64(self.stream.stream);
         match self.dist {
             Dist::Unit => {}
@@ -284,7 +283,6 @@ impl<T: Sample> SourceKernel for RandomSource<T> {
     fn window(&self, w: &Window) -> Option<Arc<dyn SourceKernel>> {
         Some(Arc::new(RandomSource::<T> {
             stream: self.stream,
-            seed: self.seed,
             dist: self.dist,
             window: Some(compose(&self.window, w)),
             _t: std::marker::PhantomData,
@@ -684,7 +682,6 @@ impl Generator {
         }
         let kernel = Arc::new(RandomSource::<T> {
             stream: Stream::new(self.seed, stream),
-            seed: self.seed,
             dist,
             window: None,
             _t: std::marker::PhantomData,
@@ -812,7 +809,6 @@ mod tests {
     fn source<T: Element>(dist: Dist) -> RandomSource<T> {
         RandomSource {
             stream: Stream::new(0xdead_beef_1234_5678, 3),
-            seed: 0xdead_beef_1234_5678,
             dist,
             window: None,
             _t: std::marker::PhantomData,
