@@ -38,17 +38,17 @@
 pub use ndarray;
 
 pub use ndtask_array::{
-    arange, compute, compute_local_with, compute_with, concatenate, default_scheduler,
-    from_ndarray, full, linspace, ones, random, stack, task_graph, where_, zeros, Array,
-    Computable, Masked, Operand, ReduceOptions, Scalar, DEFAULT_SPLIT_EVERY,
+    arange, compute, compute_in, compute_local_in, compute_local_with, compute_with, concatenate,
+    default_scheduler, from_ndarray, full, linspace, ones, random, stack, task_graph, where_,
+    zeros, Array, Computable, Masked, Operand, ReduceOptions, Scalar, DEFAULT_SPLIT_EVERY,
 };
 pub use ndtask_core::{
-    Chunk, ChunkGrid, Chunks, DType, Element, Error, Float, Layout, Numeric, Result, Scheduler,
-    TaskGraph,
+    CancelToken, Chunk, ChunkGrid, Chunks, DType, Element, Error, Float, Layout, MessageEvent,
+    Numeric, Observer, Result, RunContext, RunInfo, RunSummary, Scheduler, TaskEvent, TaskGraph,
 };
 #[cfg(feature = "mpi")]
 pub use ndtask_mpi::MpiScheduler;
-pub use ndtask_sched::{SyncScheduler, ThreadedScheduler};
+pub use ndtask_sched::{observe, SyncScheduler, ThreadedScheduler};
 
 pub mod scheduler;
 

@@ -7,7 +7,9 @@ use crate::blocks::{try_array, typed};
 use crate::lower::lower;
 use crate::plan::Node;
 use ndarray::{ArrayD, IxDyn, Slice};
-use ndtask_core::{catch_panic, Chunk, ChunkGrid, Element, Error, Result, Scheduler, TaskGraph};
+use ndtask_core::{
+    catch_panic, Chunk, ChunkGrid, Element, Error, Result, RunContext, Scheduler, TaskGraph,
+};
 use ndtask_sched::ThreadedScheduler;
 use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};
@@ -167,12 +169,7 @@ pub fn compute<C: Computable>(c: C) -> Result<C::Output> {
 /// As [`compute`]; also [`Error::Scheduler`] on a process that does not receive results (an MPI
 /// rank other than the root): use [`compute_local_with`] there.
 pub fn compute_with<C: Computable>(c: C, scheduler: &dyn Scheduler) -> Result<C::Output> {
-    compute_local_with(&c, scheduler)?.ok_or_else(|| {
-        Error::Scheduler(format!(
-            "the {} scheduler delivered the results to another process; use compute_local_with on every rank",
-            scheduler.name()
-        ))
-    })
+    compute_local_with(&c, scheduler)?.ok_or_else(|| not_here(scheduler))
 }
 
 /// Computes on `scheduler`; `None` on a process that takes part but does not receive results.
@@ -187,6 +184,58 @@ pub fn compute_local_with<C: Computable>(
     c: &C,
     scheduler: &dyn Scheduler,
 ) -> Result<Option<C::Output>> {
+    compute_local_in(c, scheduler, &RunContext::new())
+}
+
+/// Computes on `scheduler` under `ctx`: its observers watch the run (a progress bar, a trace),
+/// its token can cancel it from another thread, and its memory budget bounds live results.
+///
+/// # Errors
+/// As [`compute_with`]; [`Error::Cancelled`] when the token cancelled the run.
+///
+/// # Examples
+/// ```
+/// use ndtask_core::{CancelToken, RunContext};
+/// use ndtask_sched::{observe::ChromeTrace, SyncScheduler};
+/// use std::sync::Arc;
+/// let x = ndtask_array::random::uniform::<f64>([1000], [100], 1)?;
+/// let trace = Arc::new(ChromeTrace::new());
+/// let ctx = RunContext::new().observe(trace.clone());
+/// let mean = ndtask_array::compute_in(&x.mean(), &SyncScheduler, &ctx)?;
+/// assert!((mean - 0.5).abs() < 0.05);
+/// assert_eq!(trace.events(), x.mean().task_graph()?.len());
+///
+/// let token = CancelToken::new();
+/// token.cancel();
+/// let cancelled = ndtask_array::compute_in(&x.mean(), &SyncScheduler, &RunContext::new().cancel_token(token));
+/// assert_eq!(cancelled, Err(ndtask_core::Error::Cancelled));
+/// # Ok::<(), ndtask_core::Error>(())
+/// ```
+pub fn compute_in<C: Computable>(
+    c: C,
+    scheduler: &dyn Scheduler,
+    ctx: &RunContext,
+) -> Result<C::Output> {
+    compute_local_in(&c, scheduler, ctx)?.ok_or_else(|| not_here(scheduler))
+}
+
+fn not_here(scheduler: &dyn Scheduler) -> Error {
+    Error::Scheduler(format!(
+        "the {} scheduler delivered the results to another process; use compute_local_with on every rank",
+        scheduler.name()
+    ))
+}
+
+/// As [`compute_in`]; `None` on a process that takes part but does not receive results (an
+/// MPI rank other than the root).
+///
+/// # Errors
+/// As [`compute_in`].
+pub fn compute_local_in<C: Computable>(
+    c: &C,
+    scheduler: &dyn Scheduler,
+    ctx: &RunContext,
+) -> Result<Option<C::Output>> {
     let mut t = Targets::default();
     c.add_targets(&mut t);
     let lowered = match catch_panic("lowering", || lower(&t.nodes)) {
@@ -194,7 +243,7 @@ pub fn compute_local_with<C: Computable>(
         Err(e) => return Err(scheduler.fail_before_run(e)),
     };
     let run = catch_panic(&format!("the {} scheduler", scheduler.name()), || {
-        scheduler.execute(&lowered.graph)
+        scheduler.execute_with(&lowered.graph, ctx)
     })?;
     let Some(mut chunks) = run else {
         return Ok(None);

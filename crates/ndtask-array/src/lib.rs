@@ -30,8 +30,8 @@ mod userfn;
 pub use array::{Array, Scalar};
 pub use blocks::stack;
 pub use compute::{
-    compute, compute_local_with, compute_with, default_scheduler, task_graph, Computable, Results,
-    Targets,
+    compute, compute_in, compute_local_in, compute_local_with, compute_with, default_scheduler,
+    task_graph, Computable, Results, Targets,
 };
 pub use concat::concatenate;
 pub use creation::{arange, from_ndarray, full, linspace, ones, zeros};

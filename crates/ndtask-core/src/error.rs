@@ -1,10 +1,11 @@
 //! The one error type of ndtask. Every layer reports through it, and each variant says which
 //! layer failed: building an expression (`Shape`, `Axis`, `Chunks`, `InvalidArgument`), running a
-//! task (`Task`), memory (`Memory`), the scheduler (`Scheduler`, `Mpi`), or ndtask itself
-//! (`Internal`).
+//! task (`Task`), reading or writing data (`Io`), memory (`Memory`), the scheduler (`Scheduler`,
+//! `Mpi`), a run cancelled by its caller (`Cancelled`), or ndtask itself (`Internal`).
 
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 
 /// Result type used throughout ndtask.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -60,6 +61,19 @@ pub enum Error {
     /// machine); nothing was aborted and nothing is left half-done.
     #[error("out of memory: {0}")]
     Memory(String),
+    /// Reading or writing data failed (a file, a store, a chunk reader). `what` names the path
+    /// and the chunk; the underlying error is kept as [`std::error::Error::source`].
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being read or written: the path, and the chunk or region.
+        what: String,
+        /// The error that stopped it.
+        #[source]
+        source: IoSource,
+    },
+    /// The run was cancelled through its [`crate::CancelToken`].
+    #[error("the computation was cancelled")]
+    Cancelled,
     /// A scheduler could not be created or used (e.g. MPI asked for without the `mpi` feature).
     #[error("scheduler error: {0}")]
     Scheduler(String),
@@ -75,6 +89,50 @@ impl Error {
     /// Builds an [`Error::Internal`] from anything printable.
     pub fn internal(msg: impl std::fmt::Display) -> Self {
         Error::Internal(msg.to_string())
+    }
+
+    /// Builds an [`Error::Io`]: `what` names the path and chunk, `source` is the error that
+    /// stopped the read or write.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::error::Error as _;
+    /// let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+    /// let e = ndtask_core::Error::io("reading chunk [0, 1] of data.npy", io);
+    /// assert_eq!(e.to_string(), "reading chunk [0, 1] of data.npy: no such file");
+    /// assert_eq!(e.source().map(|s| s.to_string()).as_deref(), Some("no such file"));
+    /// ```
+    pub fn io(
+        what: impl std::fmt::Display,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error::Io {
+            what: what.to_string(),
+            source: IoSource(Arc::from(source.into())),
+        }
+    }
+}
+
+/// The error inside an [`Error::Io`], shared so that the error stays `Clone`. Two are equal
+/// when their messages are.
+#[derive(Debug, Clone)]
+pub struct IoSource(pub Arc<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for IoSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for IoSource {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for IoSource {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_string() == other.0.to_string()
     }
 }
 

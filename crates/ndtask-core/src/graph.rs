@@ -3,7 +3,7 @@
 //! are stored in insertion order, which is a topological order (a task can only depend on tasks
 //! added before it), so ids are deterministic and no sort is needed.
 
-use crate::{panic_message, Chunk, DType, Error, Fingerprint, Result};
+use crate::{panic_message, Chunk, DType, Error, Fingerprint, Result, RunContext};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
@@ -206,6 +206,21 @@ impl TaskGraph {
         self.ops[t.op as usize].block_layout(t.block)
     }
 
+    /// Names the chunk task `id` computes ([`Op::describe_block`], e.g. "[2, 0]").
+    pub fn describe_task(&self, id: TaskId) -> String {
+        let t = self.tasks[id as usize];
+        self.ops[t.op as usize].describe_block(t.block)
+    }
+
+    /// The bytes of every task result whose size is known before the run
+    /// ([`Op::block_layout`]), added up.
+    pub fn projected_bytes(&self) -> usize {
+        (0..self.tasks.len() as TaskId)
+            .filter_map(|t| self.layout_of(t))
+            .map(|l| l.nbytes())
+            .fold(0, usize::saturating_add)
+    }
+
     /// The number of elements task `id` computes ([`Op::block_elements`]).
     pub fn elements_of(&self, id: TaskId) -> usize {
         let t = self.tasks[id as usize];
@@ -344,8 +359,10 @@ impl TaskGraph {
 /// finish, and returns the failure as [`Error::Task`]. It never hangs and never returns partial
 /// results.
 ///
-/// # Cancellation
-/// There is no cancellation from outside; a call returns when the graph is done or has failed.
+/// # Run context
+/// [`Scheduler::execute_with`] runs under a [`RunContext`]: its observer is told of the run and
+/// of every task, its cancellation token stops the run with [`Error::Cancelled`], and its memory
+/// budget bounds live results. [`Scheduler::execute`] runs with an empty context.
 ///
 /// The trait does not require `Send`/`Sync`: the MPI scheduler must stay on the thread that
 /// initialised MPI.
@@ -362,12 +379,29 @@ pub trait Scheduler {
     fn rank(&self) -> usize {
         0
     }
-    /// Runs the graph. Returns the results of `graph.outputs()` in order, or `None` on a process
-    /// that does not receive outputs (MPI ranks other than the root, by default).
+    /// Runs the graph with an empty [`RunContext`]. Returns the results of `graph.outputs()` in
+    /// order, or `None` on a process that does not receive outputs (MPI ranks other than the
+    /// root, by default).
     ///
     /// # Errors
     /// The first task failure, or a scheduler failure.
-    fn execute(&self, graph: &TaskGraph) -> Result<Option<Vec<Arc<Chunk>>>>;
+    fn execute(&self, graph: &TaskGraph) -> Result<Option<Vec<Arc<Chunk>>>> {
+        self.execute_with(graph, &RunContext::default())
+    }
+
+    /// Runs the graph under `ctx` (observer, cancellation, memory budget); otherwise as
+    /// [`Scheduler::execute`]. A scheduler must implement one of the two; the default runs
+    /// [`Scheduler::execute`] and, for a scheduler that knows no context, only honours a
+    /// cancellation that came before the start.
+    ///
+    /// # Errors
+    /// As [`Scheduler::execute`]; [`Error::Cancelled`] when `ctx`'s token cancelled the run.
+    fn execute_with(&self, graph: &TaskGraph, ctx: &RunContext) -> Result<Option<Vec<Arc<Chunk>>>> {
+        if ctx.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        self.execute(graph)
+    }
 
     /// Called instead of [`Scheduler::execute`] when this process cannot even build its graph
     /// (the expression was invalid, or lowering failed). Returns the error to report. A

@@ -9,10 +9,12 @@ mod error;
 mod fingerprint;
 mod graph;
 mod grid;
+mod run;
 
 pub use chunk::{Buf, Chunk, TILE};
 pub use dtype::{DType, Element, Float, Numeric};
-pub use error::{catch_panic, panic_message, try_filled, try_vec, Error, Result};
+pub use error::{catch_panic, panic_message, try_filled, try_vec, Error, IoSource, Result};
 pub use fingerprint::Fingerprint;
 pub use graph::{Layout, Op, Scheduler, TaskGraph, TaskId};
 pub use grid::{ravel, unravel, AxisSizes, ChunkGrid, Chunks};
+pub use run::{CancelToken, MessageEvent, Observer, RunContext, RunInfo, RunSummary, TaskEvent};

@@ -31,16 +31,19 @@ use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator, CommunicatorCollectives, Destination, Source};
 use mpi::Tag;
 use ndarray::{ArrayD, IxDyn};
-use ndtask_core::{panic_message, try_filled, Chunk, DType, Element, Error, Result, TaskId};
-use ndtask_sched::LocalRun;
-use rayon::{Scope, ThreadPool, Yield};
+use ndtask_core::{
+    panic_message, try_filled, Chunk, DType, Element, Error, MessageEvent, Observer, Result,
+    TaskEvent, TaskId,
+};
+use ndtask_sched::{AfterTask, LocalRun, Workers};
+use rayon::{Scope, ThreadPool};
 use std::borrow::Cow;
 use std::collections::{BTreeSet, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The shortest and longest nap of the MPI thread when nothing happens. A worker finishing a
 /// task wakes it at once (through the channel); the nap only bounds how late it notices a
@@ -52,6 +55,13 @@ const NAP_MAX: Duration = Duration::from_millis(1);
 /// every real task, so a task's own error wins when there is one.
 const NO_TASK: TaskId = TaskId::MAX;
 
+/// The task id a cancellation is announced under: above every real task (a task's own failure
+/// wins), below [`NO_TASK`].
+const CANCELLED: TaskId = TaskId::MAX - 1;
+
+/// How often a rank reports its progress to rank 0 when rank 0's observer wants it.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
 /// What a worker tells the MPI thread after running a task.
 struct Done {
     task: TaskId,
@@ -61,16 +71,64 @@ struct Done {
     message: Option<(Arc<Vec<u8>>, Arc<Chunk>)>,
 }
 
-/// What the workers share.
-struct Shared<'a, 'g> {
+/// What a worker does after each task: report it to the MPI thread (with the result's header
+/// when other ranks need the result), and keep only the consumers this rank owns.
+struct Reporter<'a, 'g> {
     run: &'a LocalRun<'g>,
     plan: &'a RankPlan,
-    next_root: AtomicUsize,
-    /// Spawned work not yet finished (feeders and task chains). Incremented before a spawn, so
-    /// zero means no task is running or about to run.
-    outstanding: AtomicUsize,
     done: Sender<Done>,
 }
+
+impl AfterTask for Reporter<'_, '_> {
+    fn after_task(&self, t: TaskId, result: Option<&Arc<Chunk>>, ready: &mut Vec<TaskId>) {
+        let mut ok = result.is_some();
+        let mut message = None;
+        if let (Some(chunk), false) = (result, self.plan.dests(t).is_empty()) {
+            match outgoing_header(t, chunk) {
+                Ok(header) => message = Some((Arc::new(header), chunk.clone())),
+                Err(e) => {
+                    self.run.fail(t, e);
+                    ok = false;
+                    ready.clear();
+                }
+            }
+        }
+        // The receiver outlives every worker (it is dropped after the scope), so this only fails
+        // if the MPI thread is gone, and then nobody waits for the report.
+        let _ = self.done.send(Done {
+            task: t,
+            ok,
+            message,
+        });
+        ready.retain(|&c| self.plan.owns(c));
+    }
+
+    fn after_panic(&self, t: TaskId) {
+        let _ = self.done.send(Done {
+            task: t,
+            ok: false,
+            message: None,
+        });
+    }
+}
+
+/// The header of task `t`'s result, or why it cannot be sent.
+fn outgoing_header(t: TaskId, chunk: &Chunk) -> Result<Vec<u8>> {
+    // MPI counts are C ints: no array of more than 2^31 - 1 elements in one message.
+    let too_big = wire::parts(chunk)?
+        .iter()
+        .map(|a| a.shape().iter().product::<usize>())
+        .find(|&n| n > i32::MAX as usize);
+    if let Some(n) = too_big {
+        return Err(Error::Mpi(format!(
+            "the result of task {t} has an array of {n} elements, more than one MPI message \
+             carries (2^31 - 1): use smaller chunks"
+        )));
+    }
+    wire::header(t, chunk)
+}
+
+type RankWorkers<'a, 'g> = Workers<'a, 'g, Reporter<'a, 'g>>;
 
 /// A message waiting to be sent: bytes (a failure, or a result's header) and, for a result,
 /// the chunk whose arrays follow the header as typed messages.
@@ -208,12 +266,55 @@ pub struct RunStats {
     pub bytes_received: usize,
 }
 
+/// Counts what a rank does into a [`RunStats`]: the MPI scheduler adds it to every run's
+/// observers.
+#[derive(Debug, Default)]
+pub(crate) struct StatsObserver {
+    tasks_run: AtomicUsize,
+    messages_sent: AtomicUsize,
+    bytes_sent: AtomicUsize,
+    messages_received: AtomicUsize,
+    bytes_received: AtomicUsize,
+}
+
+impl StatsObserver {
+    pub(crate) fn stats(&self) -> RunStats {
+        let get = |a: &AtomicUsize| a.load(Ordering::Relaxed);
+        RunStats {
+            tasks_run: get(&self.tasks_run),
+            messages_sent: get(&self.messages_sent),
+            bytes_sent: get(&self.bytes_sent),
+            messages_received: get(&self.messages_received),
+            bytes_received: get(&self.bytes_received),
+        }
+    }
+}
+
+impl Observer for StatsObserver {
+    fn task_finished(&self, event: &TaskEvent<'_>) {
+        if event.ok {
+            self.tasks_run.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn message(&self, event: &MessageEvent) {
+        let (count, bytes) = match event.sent {
+            true => (&self.messages_sent, &self.bytes_sent),
+            false => (&self.messages_received, &self.bytes_received),
+        };
+        count.fetch_add(1, Ordering::Relaxed);
+        bytes.fetch_add(event.bytes, Ordering::Relaxed);
+    }
+}
+
 /// The MPI thread's side of a run.
 struct Exchange<'a, 'g> {
     comm: &'a SimpleCommunicator,
     tag: Tag,
     size: usize,
-    sh: &'a Shared<'a, 'g>,
+    sh: &'a RankWorkers<'a, 'g>,
+    plan: &'a RankPlan,
+    observer: &'a dyn Observer,
     done: Receiver<Done>,
     outbox: VecDeque<Outgoing>,
     owned_done: usize,
@@ -224,36 +325,41 @@ struct Exchange<'a, 'g> {
     /// Local failures already announced to the other ranks.
     announced: BTreeSet<TaskId>,
     nap: Duration,
-    stats: RunStats,
+    /// Rank 0's observer wants this rank's progress: the count last reported, and when.
+    progress: Option<(usize, Instant)>,
 }
 
 /// Runs this rank's share of the graph; afterwards `run` holds the outputs this rank receives.
-/// Returns what the rank did, and the failure of the lowest failed task id on any rank (the same
-/// error on every rank) if the run failed.
+/// `observer` sees every message (and, through `run`, every task). Returns the failure of the
+/// lowest failed task id on any rank (the same error on every rank) if the run failed.
 pub(crate) fn run_rank(
     comm: &SimpleCommunicator,
     tag: Tag,
     pool: &ThreadPool,
     run: &LocalRun<'_>,
     plan: &RankPlan,
-) -> (RunStats, Result<()>) {
+    observer: &dyn Observer,
+) -> Result<()> {
     for (t, &n) in plan.remote_uses.iter().enumerate() {
         run.drop_uses(t as TaskId, n);
     }
     let (tx, rx) = channel();
-    let sh = Shared {
+    let reporter = Reporter {
         run,
         plan,
-        next_root: AtomicUsize::new(0),
-        // One feeder per worker, spawned below.
-        outstanding: AtomicUsize::new(pool.current_num_threads()),
         done: tx,
     };
+    let threads = pool.current_num_threads();
+    let budget = run.context().budget();
+    let workers = Workers::new(run, &plan.roots, threads, budget, reporter);
+    let wants_progress = plan.rank() != 0 && observer.wants_remote_progress();
     let mut ex = Exchange {
         comm,
         tag,
         size: comm.size() as usize,
-        sh: &sh,
+        sh: &workers,
+        plan,
+        observer,
         done: rx,
         outbox: VecDeque::new(),
         owned_done: 0,
@@ -262,10 +368,10 @@ pub(crate) fn run_rank(
         failure: None,
         announced: BTreeSet::new(),
         nap: NAP_MIN,
-        stats: RunStats::default(),
+        progress: wants_progress.then(|| (0, Instant::now())),
     };
     pool.in_place_scope(|s| {
-        s.spawn_broadcast(|s, _| feed(s, &sh));
+        s.spawn_broadcast(|s, _| workers.feed(s));
         // A panic in the loop's book-keeping fails the run on every rank (announced like an
         // internal error); the loop then runs again to wind the run down, sends included.
         if let Err(p) = catch_unwind(AssertUnwindSafe(|| ex.work(s))) {
@@ -277,97 +383,9 @@ pub(crate) fn run_rank(
         }
     });
     ex.close();
-    ex.stats.tasks_run = ex.owned_done;
-    let result = match ex.failure {
+    match ex.failure {
         Some((_, e)) => Err(e),
         None => Ok(()),
-    };
-    (ex.stats, result)
-}
-
-/// One per worker: starts owned sources until none are left, draining local work before each.
-fn feed<'s>(s: &Scope<'s>, sh: &'s Shared<'s, '_>) {
-    loop {
-        while let Some(Yield::Executed) = rayon::yield_local() {}
-        if sh.run.failed() {
-            break;
-        }
-        let i = sh.next_root.fetch_add(1, Ordering::Relaxed);
-        let Some(&root) = sh.plan.roots.get(i) else {
-            break;
-        };
-        sh.outstanding.fetch_add(1, Ordering::AcqRel);
-        chain(s, sh, root);
-    }
-    sh.outstanding.fetch_sub(1, Ordering::AcqRel);
-}
-
-/// Runs `t`, reports it, then keeps going with the first owned consumer it made ready and spawns
-/// the rest (depth-first, as the threaded scheduler does). The caller counted it in
-/// `outstanding`. A panic in this book-keeping (not in a task: those are caught by
-/// `run_task`) fails the run like a task failure, so every rank hears of it.
-fn chain<'s>(s: &Scope<'s>, sh: &'s Shared<'s, '_>, t: TaskId) {
-    if let Err(p) = catch_unwind(AssertUnwindSafe(|| chain_tasks(s, sh, t))) {
-        let message = format!("an MPI worker panicked: {}", panic_message(p.as_ref()));
-        sh.run.fail(t, Error::internal(message));
-        let _ = sh.done.send(Done {
-            task: t,
-            ok: false,
-            message: None,
-        });
-    }
-    sh.outstanding.fetch_sub(1, Ordering::AcqRel);
-}
-
-fn chain_tasks<'s>(s: &Scope<'s>, sh: &'s Shared<'s, '_>, mut t: TaskId) {
-    let mut ready = Vec::new();
-    loop {
-        ready.clear();
-        let result = sh.run.run(t, &mut ready);
-        let mut ok = result.is_some();
-        let mut message = None;
-        if let (Some(chunk), false) = (&result, sh.plan.dests(t).is_empty()) {
-            // MPI counts are C ints: no array of more than 2^31 - 1 elements in one message.
-            let too_big = wire::parts(chunk).map(|p| {
-                p.iter()
-                    .map(|a| a.shape().iter().product::<usize>())
-                    .find(|&n| n > i32::MAX as usize)
-            });
-            match (too_big, wire::header(t, chunk)) {
-                (Ok(None), Ok(header)) => message = Some((Arc::new(header), chunk.clone())),
-                (Ok(Some(n)), _) => {
-                    let e = Error::Mpi(format!(
-                        "the result of task {t} has an array of {n} elements, more than one MPI \
-                         message carries (2^31 - 1): use smaller chunks"
-                    ));
-                    sh.run.fail(t, e);
-                    ok = false;
-                    ready.clear();
-                }
-                (Err(e), _) | (_, Err(e)) => {
-                    sh.run.fail(t, e);
-                    ok = false;
-                    ready.clear();
-                }
-            }
-        }
-        drop(result);
-        // The receiver outlives every worker (it is dropped after the scope), so this only fails
-        // if the MPI thread is gone, and then nobody waits for the report.
-        let _ = sh.done.send(Done {
-            task: t,
-            ok,
-            message,
-        });
-        ready.retain(|&c| sh.plan.owns(c));
-        let Some((&first, rest)) = ready.split_first() else {
-            break;
-        };
-        for &r in rest {
-            sh.outstanding.fetch_add(1, Ordering::AcqRel);
-            s.spawn(move |s| chain(s, sh, r));
-        }
-        t = first;
     }
 }
 
@@ -380,10 +398,35 @@ impl<'a, 'g> Exchange<'a, 'g> {
     /// everything done or the run failed.
     fn local_work_over(&self) -> bool {
         self.outbox.is_empty()
-            && self.sh.outstanding.load(Ordering::Acquire) == 0
+            && self.sh.outstanding() == 0
             && (self.failed()
-                || (self.owned_done == self.sh.plan.owned
-                    && self.received_count == self.sh.plan.expected_count))
+                || (self.owned_done == self.plan.owned
+                    && self.received_count == self.plan.expected_count))
+    }
+
+    /// A cancellation seen on this rank fails the run on every rank.
+    fn check_cancelled(&mut self) {
+        if !self.failed() && self.sh.run().failed() && self.sh.run().cancelled() {
+            self.announce(CANCELLED, Error::Cancelled);
+        }
+    }
+
+    /// Queues a progress report to rank 0 when the count changed, at most every 100 ms unless
+    /// `now` (the rank's own work is over).
+    fn report_progress(&mut self, now: bool) {
+        let Some((reported, at)) = self.progress else {
+            return;
+        };
+        if self.failed() || reported == self.owned_done || (!now && at.elapsed() < PROGRESS_EVERY) {
+            return;
+        }
+        self.progress = Some((self.owned_done, Instant::now()));
+        self.outbox.push_back(Outgoing {
+            dest: 0,
+            bytes: Arc::new(wire::progress(self.owned_done)),
+            chunk: None,
+            poison: false,
+        });
     }
 
     /// Runs the loop while the workers compute.
@@ -392,12 +435,15 @@ impl<'a, 'g> Exchange<'a, 'g> {
         'a: 's,
     {
         let sh = self.sh;
-        let mut spawn = |t: TaskId| {
-            sh.outstanding.fetch_add(1, Ordering::AcqRel);
-            s.spawn(move |s| chain(s, sh, t));
-        };
+        let mut spawn = |t: TaskId| sh.spawn(s, t);
         loop {
+            self.check_cancelled();
+            self.report_progress(false);
             if self.local_work_over() {
+                self.report_progress(true);
+                if !self.outbox.is_empty() {
+                    continue;
+                }
                 // Reports sent just before the last worker finished are in the channel now.
                 if !self.drain_reports() {
                     break;
@@ -448,8 +494,6 @@ impl<'a, 'g> Exchange<'a, 'g> {
             .collect();
         let comm = self.comm;
         let tag = self.tag;
-        let mut messages = 0;
-        let mut bytes = 0;
         mpi::request::scope(|scope| {
             let mut requests: Vec<Option<Pending<'_, _>>> = Vec::new();
             for (m, arrays) in batch.iter().zip(&arrays) {
@@ -457,12 +501,8 @@ impl<'a, 'g> Exchange<'a, 'g> {
                 requests.push(Some(Pending::Bytes(
                     dest.immediate_synchronous_send_with_tag(scope, &m.bytes[..], tag),
                 )));
-                messages += 1;
-                bytes += m.bytes.len();
                 for a in arrays {
                     let a: &Chunk = a;
-                    bytes += a.nbytes();
-                    messages += 1;
                     let p = match a {
                         Chunk::F64(x) => x.as_slice().map(|s| {
                             Pending::F64(dest.immediate_synchronous_send_with_tag(scope, s, tag))
@@ -495,8 +535,18 @@ impl<'a, 'g> Exchange<'a, 'g> {
                 self.service(spawn);
             }
         });
-        self.stats.messages_sent += messages;
-        self.stats.bytes_sent += bytes;
+        for (m, arrays) in batch.iter().zip(&arrays) {
+            let peer = m.dest as usize;
+            let sent = |bytes| MessageEvent {
+                sent: true,
+                peer,
+                bytes,
+            };
+            self.observer.message(&sent(m.bytes.len()));
+            arrays
+                .iter()
+                .for_each(|a| self.observer.message(&sent(a.nbytes())));
+        }
     }
 
     /// Handles whatever arrived (worker reports, messages); naps briefly when nothing did.
@@ -509,8 +559,11 @@ impl<'a, 'g> Exchange<'a, 'g> {
         {
             let from = status.source_rank();
             let (bytes, _) = (msg, status).matched_receive_vec::<u8>();
-            self.stats.messages_received += 1;
-            self.stats.bytes_received += bytes.len();
+            self.observer.message(&MessageEvent {
+                sent: false,
+                peer: from as usize,
+                bytes: bytes.len(),
+            });
             self.on_message(from, &bytes, spawn);
             busy = true;
         }
@@ -538,7 +591,7 @@ impl<'a, 'g> Exchange<'a, 'g> {
         if d.ok {
             self.owned_done += 1;
             if let (Some((bytes, chunk)), false) = (d.message, self.failed()) {
-                for &dest in self.sh.plan.dests(d.task) {
+                for &dest in self.plan.dests(d.task) {
                     self.outbox.push_back(Outgoing {
                         dest: dest as i32,
                         bytes: bytes.clone(),
@@ -550,8 +603,8 @@ impl<'a, 'g> Exchange<'a, 'g> {
             return;
         }
         // Failed or skipped: announce the lowest failure if it is this rank's and news.
-        if let Some((t, e)) = self.sh.run.first_error() {
-            if t != NO_TASK && self.sh.plan.owns(t) && !self.announced.contains(&t) {
+        if let Some((t, e)) = self.sh.run().first_error() {
+            if t != NO_TASK && self.plan.owns(t) && !self.announced.contains(&t) {
                 self.announce(t, e);
             }
         }
@@ -560,7 +613,7 @@ impl<'a, 'g> Exchange<'a, 'g> {
     /// Sends the failure of `task` (run here, or detected here) to every other rank.
     fn announce(&mut self, task: TaskId, error: Error) {
         self.announced.insert(task);
-        let (rank, size) = (self.sh.plan.rank(), self.size);
+        let (rank, size) = (self.plan.rank(), self.size);
         let error = match error {
             Error::Task { op, chunk, message } => Error::Task {
                 op,
@@ -569,6 +622,7 @@ impl<'a, 'g> Exchange<'a, 'g> {
             },
             Error::Internal(m) => Error::Internal(format!("{m} (on MPI rank {rank} of {size})")),
             Error::Mpi(m) => Error::Mpi(format!("on MPI rank {rank} of {size}: {m}")),
+            Error::Cancelled => Error::Cancelled,
             e => Error::Mpi(format!("on MPI rank {rank} of {size}: {e}")),
         };
         let bytes = Arc::new(wire::abort(task, &error));
@@ -593,13 +647,16 @@ impl<'a, 'g> Exchange<'a, 'g> {
         if self.failure.as_ref().is_none_or(|(t, _)| task < *t) {
             self.failure = Some((task, error.clone()));
         }
-        self.sh.run.fail(task, error);
+        self.sh.run().fail(task, error);
         self.outbox.retain(|m| m.poison);
     }
 
     fn on_message(&mut self, from: i32, bytes: &[u8], spawn: &mut dyn FnMut(TaskId)) {
         match wire::decode(bytes) {
             Ok(Msg::Abort { task, error }) => self.record_failure(task, error),
+            Ok(Msg::Progress { tasks_done }) => self
+                .observer
+                .remote_progress(from as usize, tasks_done as usize),
             Ok(Msg::Data { task, tuple, parts }) => {
                 // The arrays follow from the same rank, in order: receive them even after a
                 // failure, so that the sender's sends complete.
@@ -631,8 +688,11 @@ impl<'a, 'g> Exchange<'a, 'g> {
                 DType::I64 => receive_array::<i64>(comm, from, tag, shape),
                 DType::Bool => receive_array::<bool>(comm, from, tag, shape),
             };
-            self.stats.messages_received += 1;
-            self.stats.bytes_received += bytes;
+            self.observer.message(&MessageEvent {
+                sent: false,
+                peer: from as usize,
+                bytes,
+            });
             match chunk {
                 Ok(c) => arrays.push(c),
                 Err(e) => {
@@ -652,7 +712,7 @@ impl<'a, 'g> Exchange<'a, 'g> {
     }
 
     fn on_result(&mut self, from: i32, task: TaskId, chunk: Chunk, spawn: &mut dyn FnMut(TaskId)) {
-        let plan = self.sh.plan;
+        let plan = self.plan;
         let fresh = plan.expects(task) && !self.received[task as usize];
         if !fresh || plan.owner(task) != from as usize {
             return self.internal(format!(
@@ -663,7 +723,7 @@ impl<'a, 'g> Exchange<'a, 'g> {
         self.received[task as usize] = true;
         self.received_count += 1;
         let mut ready = Vec::new();
-        self.sh.run.provide(task, Arc::new(chunk), &mut ready);
+        self.sh.run().provide(task, Arc::new(chunk), &mut ready);
         ready
             .into_iter()
             .filter(|&c| plan.owns(c))

@@ -1,14 +1,16 @@
 //! The [`MpiScheduler`]: MPI set-up, the agreement check, and the [`Scheduler`] entry point.
 
-use crate::exchange::{self, RunStats};
+use crate::exchange::{self, RunStats, StatsObserver};
 use crate::placement::RankPlan;
 use crate::wire;
 use mpi::collective::SystemOperation;
+use mpi::datatype::PartitionMut;
 use mpi::environment::Universe;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator, CommunicatorCollectives, Root};
+use mpi::Count;
 use mpi::{Tag, Threading};
-use ndtask_core::{Chunk, Error, Result, Scheduler, TaskGraph};
+use ndtask_core::{Chunk, Error, Observer, Result, RunContext, RunInfo, Scheduler, TaskGraph};
 use ndtask_sched::LocalRun;
 use rayon::ThreadPool;
 use std::cell::Cell;
@@ -188,15 +190,24 @@ impl MpiScheduler {
     /// graph with the same options? Every rank gets the same answer: `Ok` everywhere, or the
     /// same `Err` everywhere (the lowest failing rank's error, sent to all). Either way the run
     /// counter moves on, so the next compute's message tag is the same on every rank.
-    fn agree(&self, local: std::result::Result<&TaskGraph, &Error>) -> Result<()> {
+    fn agree(
+        &self,
+        local: std::result::Result<&TaskGraph, &Error>,
+        observed: bool,
+    ) -> Result<bool> {
         self.runs.set(self.runs.get().wrapping_add(1));
         let failed_rank = match local {
             Ok(_) => u64::MAX,
             Err(_) => self.rank as u64,
         };
         let fingerprint = local.map_or(0, |g| g.fingerprint());
-        let mine = [fingerprint, self.gather_to_all as u64, failed_rank];
-        let (mut lo, mut hi) = ([0u64; 3], [0u64; 3]);
+        let mine = [
+            fingerprint,
+            self.gather_to_all as u64,
+            failed_rank,
+            observed as u64,
+        ];
+        let (mut lo, mut hi) = ([0u64; 4], [0u64; 4]);
         self.comm
             .all_reduce_into(&mine[..], &mut lo[..], SystemOperation::min());
         self.comm
@@ -218,7 +229,42 @@ impl MpiScheduler {
                 "the ranks disagree on gather_to_all: build every rank's scheduler alike".into(),
             ));
         }
-        Ok(())
+        Ok(hi[3] == 1)
+    }
+
+    /// After a run that some rank observed: every rank sends its observer's payload (none
+    /// without an observer, or when it has nothing to send) to rank 0, whose observer absorbs
+    /// them in rank order. A collective call on every rank.
+    fn gather_payloads(&self, observer: Option<&dyn Observer>) {
+        let payload = observer.and_then(|o| o.payload()).unwrap_or_default();
+        let len = payload.len() as Count;
+        let root = self.comm.process_at_rank(0);
+        if self.rank != 0 {
+            root.gather_into(&len);
+            root.gather_varcount_into(&payload[..]);
+            return;
+        }
+        let mut lens = vec![0 as Count; self.ranks];
+        root.gather_into_root(&len, &mut lens[..]);
+        let displs: Vec<Count> = lens
+            .iter()
+            .scan(0, |at, &n| {
+                let d = *at;
+                *at += n;
+                Some(d)
+            })
+            .collect();
+        let total: usize = lens.iter().map(|&n| n as usize).sum();
+        let mut all = vec![0u8; total];
+        {
+            let mut partition = PartitionMut::new(&mut all[..], &lens[..], &displs[..]);
+            root.gather_varcount_into_root(&payload[..], &mut partition);
+        }
+        if let Some(o) = observer {
+            for (r, (&d, &n)) in displs.iter().zip(&lens).enumerate() {
+                o.absorb(r, &all[d as usize..(d + n) as usize]);
+            }
+        }
     }
 
     /// Broadcasts the error of rank `root` (the lowest rank that could not build its graph) and
@@ -273,7 +319,7 @@ impl Scheduler for MpiScheduler {
     /// ranks' graphs differ; [`Error::Scheduler`] if called from a thread other than the one that
     /// created the scheduler (on that rank only: the others then wait for it, as MPI programs
     /// do when one rank skips a collective call).
-    fn execute(&self, graph: &TaskGraph) -> Result<Option<Vec<Arc<Chunk>>>> {
+    fn execute_with(&self, graph: &TaskGraph, ctx: &RunContext) -> Result<Option<Vec<Arc<Chunk>>>> {
         if std::thread::current().id() != self.thread {
             return Err(Error::Scheduler(
                 "the MPI scheduler must be used on the thread that created it (MPI runs with \
@@ -284,12 +330,28 @@ impl Scheduler for MpiScheduler {
         // A tag per run, so a message can never be taken for one of another run. MPI promises
         // tags up to at least 32767.
         let tag = (self.runs.get() % 32768) as Tag;
-        self.agree(Ok(graph))?;
+        let observed = self.agree(Ok(graph), ctx.observer().is_some())?;
         let plan = RankPlan::new(graph, self.rank, self.ranks, self.gather_to_all);
-        let run = LocalRun::new(graph);
         self.last_run.set(RunStats::default());
-        let (stats, result) = exchange::run_rank(&self.comm, tag, &self.pool, &run, &plan);
-        self.last_run.set(stats);
+        let stats = Arc::new(StatsObserver::default());
+        let ctx = ctx.with_observer(stats.clone());
+        let run = LocalRun::with_context(graph, &ctx, self.rank);
+        run.start(|| RunInfo {
+            scheduler: self.name().to_string(),
+            tasks: graph.len(),
+            local_tasks: plan.owned,
+            bytes: graph.projected_bytes(),
+            threads: self.threads,
+            rank: self.rank,
+            ranks: self.ranks,
+        });
+        let observer = ctx.observer().unwrap_or(&*stats);
+        let result = exchange::run_rank(&self.comm, tag, &self.pool, &run, &plan, observer);
+        run.end(result.is_ok());
+        self.last_run.set(stats.stats());
+        if observed {
+            self.gather_payloads(Some(observer));
+        }
         result?;
         if plan.receives_outputs {
             run.finish().map(Some)
@@ -304,9 +366,9 @@ impl Scheduler for MpiScheduler {
         if std::thread::current().id() != self.thread {
             return error;
         }
-        match self.agree(Err(&error)) {
+        match self.agree(Err(&error), false) {
             Err(e) => e,
-            Ok(()) => Error::internal("the MPI agreement passed over a failed rank"),
+            Ok(_) => Error::internal("the MPI agreement passed over a failed rank"),
         }
     }
 }

@@ -1,5 +1,6 @@
-//! The messages ranks exchange during a run: a task's result, or the news that a task failed
-//! (the poison that makes every rank stop and return the same error).
+//! The messages ranks exchange during a run: a task's result, the news that a task failed (the
+//! poison that makes every rank stop and return the same error), or a rank's progress (its count
+//! of finished tasks, for rank 0's observer).
 //!
 //! A result is a small header — a kind byte, the task id (`u32`, little-endian), whether it is a
 //! tuple (a partial state of several arrays), and each array's element type and shape — followed
@@ -14,6 +15,7 @@ use ndtask_core::{ChunkGrid, DType, Error, Result, TaskId};
 
 const DATA: u8 = 0;
 const ABORT: u8 = 1;
+const PROGRESS: u8 = 2;
 
 const ERR_TASK: u8 = 0;
 const ERR_INTERNAL: u8 = 1;
@@ -24,6 +26,8 @@ const ERR_MEMORY: u8 = 5;
 const ERR_SCHEDULER: u8 = 6;
 const ERR_AXIS: u8 = 7;
 const ERR_CHUNKS: u8 = 8;
+const ERR_CANCELLED: u8 = 9;
+const ERR_IO: u8 = 10;
 
 /// The most arrays in one result (partial states have up to three).
 const MAX_PARTS: usize = 16;
@@ -45,6 +49,16 @@ pub(crate) enum Msg {
     },
     /// `task` failed with `error`.
     Abort { task: TaskId, error: Error },
+    /// The sender has finished `tasks_done` of its tasks.
+    Progress { tasks_done: u64 },
+}
+
+/// Encodes a progress report: the kind byte, a task id of 0, then the count.
+pub(crate) fn progress(tasks_done: usize) -> Vec<u8> {
+    let mut out = vec![PROGRESS];
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&(tasks_done as u64).to_le_bytes());
+    out
 }
 
 /// The arrays of a chunk, in order: itself, or a tuple's parts.
@@ -177,6 +191,8 @@ fn error_parts(error: &Error) -> (u8, Vec<String>) {
         Error::InvalidArgument(m) => (ERR_INVALID, vec![m.clone()]),
         Error::Memory(m) => (ERR_MEMORY, vec![m.clone()]),
         Error::Scheduler(m) => (ERR_SCHEDULER, vec![m.clone()]),
+        Error::Cancelled => (ERR_CANCELLED, Vec::new()),
+        Error::Io { what, source } => (ERR_IO, vec![what.clone(), source.to_string()]),
         Error::Axis {
             op,
             axis,
@@ -220,6 +236,8 @@ fn error_from_parts(kind: u8, texts: &mut [String]) -> Option<Error> {
         (ERR_INVALID, [m]) => Error::InvalidArgument(take(m)),
         (ERR_MEMORY, [m]) => Error::Memory(take(m)),
         (ERR_SCHEDULER, [m]) => Error::Scheduler(take(m)),
+        (ERR_CANCELLED, []) => Error::Cancelled,
+        (ERR_IO, [what, source]) => Error::io(take(what), take(source)),
         (ERR_AXIS, [op, axis, ndim, shape]) => Error::Axis {
             op: take(op),
             axis: num(axis)?,
@@ -275,6 +293,12 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Msg> {
             }
             let error = error_from_parts(err_kind, &mut texts).ok_or_else(bad)?;
             Ok(Msg::Abort { task, error })
+        }
+        PROGRESS => {
+            let count: [u8; 8] = rest.try_into().map_err(|_| bad())?;
+            Ok(Msg::Progress {
+                tasks_done: u64::from_le_bytes(count),
+            })
         }
         _ => Err(bad()),
     }
@@ -375,6 +399,8 @@ mod tests {
             Error::InvalidArgument("split_every".into()),
             Error::Memory("cannot allocate 8 TiB".into()),
             Error::Scheduler("no".into()),
+            Error::Cancelled,
+            Error::io("reading chunk [1] of x.npy", "unexpected end of file"),
             Error::Axis {
                 op: "sum".into(),
                 axis: 3,
@@ -396,6 +422,18 @@ mod tests {
             let got = decode(&abort(7, &error)).unwrap();
             assert_eq!(got, Msg::Abort { task: 7, error });
         }
+    }
+
+    #[test]
+    fn progress_round_trips() {
+        let got = decode(&progress(123_456)).unwrap();
+        assert_eq!(
+            got,
+            Msg::Progress {
+                tasks_done: 123_456
+            }
+        );
+        assert!(decode(&progress(1)[..12]).is_err());
     }
 
     #[test]

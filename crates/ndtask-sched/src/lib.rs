@@ -6,15 +6,20 @@
 //!   inputs are done, and a worker runs one newly ready consumer itself (depth-first), so
 //!   intermediates are freed soon after they are made.
 //!
-//! Both free each intermediate chunk when its last consumer has read it, and both stop starting
-//! tasks after the first failure. The MPI scheduler (crate `ndtask-mpi`) reuses [`LocalRun`] for
-//! the tasks a rank owns.
+//! Both run one worker loop ([`Workers`]), free each intermediate chunk when its last consumer
+//! has read it, and stop starting tasks after the first failure or a cancellation. The MPI
+//! scheduler (crate `ndtask-mpi`) runs the same loop and [`LocalRun`] for the tasks a rank owns.
+//!
+//! Observers of runs live in [`observe`]: a progress bar and a Chrome trace writer.
 
 mod local;
+pub mod observe;
 mod sync;
 mod threaded;
+mod worker;
 
 pub use local::LocalRun;
 pub use ndtask_core::{Scheduler, TaskGraph};
 pub use sync::SyncScheduler;
 pub use threaded::ThreadedScheduler;
+pub use worker::{AfterTask, Workers};

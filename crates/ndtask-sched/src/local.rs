@@ -1,9 +1,16 @@
 //! The shared state of one run of a task graph in one process: dependency counters, result slots
-//! freed at last use, the first error, and the live-bytes counter used for memory back-pressure.
+//! freed at last use, the first error, the live-bytes counter used for memory back-pressure, and
+//! the run's context (observer and cancellation).
 
-use ndtask_core::{Chunk, Error, Result, TaskGraph, TaskId};
+use ndtask_core::{
+    Chunk, Error, Observer, Result, RunContext, RunInfo, RunSummary, TaskEvent, TaskGraph, TaskId,
+};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+/// The context of a run that has none.
+static NO_CONTEXT: RunContext = RunContext::new();
 
 /// Book-keeping for running one graph: which tasks are ready, which results are alive.
 ///
@@ -16,14 +23,33 @@ pub struct LocalRun<'g> {
     uses: Vec<AtomicU32>,
     slots: Vec<Mutex<Option<Arc<Chunk>>>>,
     failed: AtomicBool,
+    cancelled: AtomicBool,
     error: Mutex<Option<(TaskId, Error)>>,
     live_bytes: AtomicUsize,
+    tasks_run: AtomicUsize,
+    ended: AtomicBool,
+    ctx: &'g RunContext,
+    watch: Option<Watch<'g>>,
+    rank: usize,
+}
+
+/// What an observed run keeps for its events.
+struct Watch<'g> {
+    observer: &'g dyn Observer,
+    op_names: Vec<String>,
+    start: Instant,
 }
 
 impl<'g> LocalRun<'g> {
-    /// Prepares a run of `graph`: every task waits for its dependencies, every result is kept
-    /// until its last use.
+    /// Prepares a run of `graph` with no context: every task waits for its dependencies, every
+    /// result is kept until its last use.
     pub fn new(graph: &'g TaskGraph) -> Self {
+        Self::with_context(graph, &NO_CONTEXT, 0)
+    }
+
+    /// Prepares a run of `graph` under `ctx` on MPI rank `rank` (0 without MPI): tasks are
+    /// reported to the context's observer, and its cancellation token stops the run.
+    pub fn with_context(graph: &'g TaskGraph, ctx: &'g RunContext, rank: usize) -> Self {
         let (cons_off, cons) = graph.consumers();
         let n = graph.len();
         let pending = (0..n as TaskId)
@@ -39,9 +65,42 @@ impl<'g> LocalRun<'g> {
             uses,
             slots,
             failed: AtomicBool::new(false),
+            cancelled: AtomicBool::new(false),
             error: Mutex::new(None),
             live_bytes: AtomicUsize::new(0),
+            tasks_run: AtomicUsize::new(0),
+            ended: AtomicBool::new(false),
+            ctx,
+            watch: ctx.observer().map(|observer| Watch {
+                observer,
+                op_names: graph.op_names(),
+                start: Instant::now(),
+            }),
+            rank,
         }
+    }
+
+    /// The run's context.
+    pub fn context(&self) -> &'g RunContext {
+        self.ctx
+    }
+
+    /// Tells the observer, if any, that the run starts (`info` is made only when there is
+    /// one).
+    pub fn start(&self, info: impl FnOnce() -> RunInfo) {
+        if let Some(w) = &self.watch {
+            w.observer.run_started(&info());
+        }
+    }
+
+    /// Tasks run to completion so far.
+    pub fn tasks_run(&self) -> usize {
+        self.tasks_run.load(Ordering::Relaxed)
+    }
+
+    /// Whether the run was stopped by its cancellation token.
+    pub fn cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
     }
 
     /// The graph being run.
@@ -61,9 +120,17 @@ impl<'g> LocalRun<'g> {
         &self.cons[self.cons_off[t as usize] as usize..self.cons_off[t as usize + 1] as usize]
     }
 
-    /// Whether some task has failed.
+    /// Whether the run is stopping: some task has failed, or the run was cancelled.
     pub fn failed(&self) -> bool {
-        self.failed.load(Ordering::Acquire)
+        if self.failed.load(Ordering::Acquire) {
+            return true;
+        }
+        if self.ctx.is_cancelled() {
+            self.cancelled.store(true, Ordering::Release);
+            self.failed.store(true, Ordering::Release);
+            return true;
+        }
+        false
     }
 
     /// Bytes held by live results.
@@ -128,6 +195,12 @@ impl<'g> LocalRun<'g> {
         if self.failed() {
             return None;
         }
+        let start = self.watch.as_ref().map(|w| {
+            let now = Instant::now();
+            w.observer
+                .task_started(&self.event(w, t, 0, true, now, now));
+            now
+        });
         let inputs: Option<Vec<Arc<Chunk>>> = self
             .graph
             .deps(t)
@@ -149,8 +222,14 @@ impl<'g> LocalRun<'g> {
         for &d in self.graph.deps(t) {
             self.release(d);
         }
+        if let (Some(w), Some(start)) = (&self.watch, start) {
+            let (bytes, ok) = result.as_ref().map_or((0, false), |c| (c.nbytes(), true));
+            let event = self.event(w, t, bytes, ok, start, Instant::now());
+            w.observer.task_finished(&event);
+        }
         match result {
             Ok(chunk) => {
+                self.tasks_run.fetch_add(1, Ordering::Relaxed);
                 let chunk = Arc::new(chunk);
                 self.provide(t, chunk.clone(), ready);
                 Some(chunk)
@@ -162,15 +241,41 @@ impl<'g> LocalRun<'g> {
         }
     }
 
-    /// Collects the output results, or the recorded error.
+    /// Tells the observer, if any, that the run is over (once: later calls do nothing).
+    pub fn end(&self, ok: bool) {
+        if self.ended.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Some(w) = &self.watch {
+            w.observer.run_finished(&RunSummary {
+                tasks_run: self.tasks_run(),
+                ok,
+                seconds: w.start.elapsed().as_secs_f64(),
+            });
+        }
+    }
+
+    /// Collects the output results, or the recorded error, and tells the observer the run is
+    /// over.
     ///
     /// # Errors
-    /// The failure recorded by [`LocalRun::fail`], or [`Error::Internal`] if an output is missing.
+    /// [`Error::Cancelled`] if the run was cancelled, the failure recorded by
+    /// [`LocalRun::fail`], or [`Error::Internal`] if an output is missing.
     pub fn finish(self) -> Result<Vec<Arc<Chunk>>> {
+        let result = self.collect();
+        self.end(result.is_ok());
+        result
+    }
+
+    fn collect(&self) -> Result<Vec<Arc<Chunk>>> {
+        if self.cancelled() {
+            return Err(Error::Cancelled);
+        }
         if let Some((_, e)) = self
             .error
-            .into_inner()
+            .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .clone()
         {
             return Err(e);
         }
@@ -185,6 +290,30 @@ impl<'g> LocalRun<'g> {
                     .ok_or_else(|| Error::internal(format!("output task {o} has no result")))
             })
             .collect()
+    }
+
+    fn event<'a>(
+        &'a self,
+        w: &'a Watch<'g>,
+        task: TaskId,
+        bytes: usize,
+        ok: bool,
+        start: Instant,
+        end: Instant,
+    ) -> TaskEvent<'a> {
+        let op = self.graph.op_of(task) as usize;
+        TaskEvent {
+            graph: self.graph,
+            task,
+            op: w.op_names.get(op).map_or("", String::as_str),
+            block: self.graph.block_of(task),
+            bytes,
+            ok,
+            thread: rayon::current_thread_index().unwrap_or(0),
+            rank: self.rank,
+            start,
+            end,
+        }
     }
 
     fn slot(&self, t: TaskId) -> std::sync::MutexGuard<'_, Option<Arc<Chunk>>> {

@@ -1,11 +1,12 @@
 //! The reference scheduler: one thread, depth-first.
 
-use crate::LocalRun;
-use ndtask_core::{Chunk, Result, Scheduler, TaskGraph};
+use crate::{LocalRun, Workers};
+use ndtask_core::{Chunk, Result, RunContext, RunInfo, Scheduler, TaskGraph};
 use std::sync::Arc;
 
 /// Runs every task on the calling thread, depth-first (the most recently readied task next), so
-/// each intermediate is consumed and freed as early as possible.
+/// each intermediate is consumed and freed as early as possible. It runs the same worker loop
+/// as the other schedulers ([`crate::Workers`]), on one thread.
 ///
 /// # Examples
 /// ```
@@ -25,23 +26,11 @@ impl Scheduler for SyncScheduler {
         1
     }
 
-    fn execute(&self, graph: &TaskGraph) -> Result<Option<Vec<Arc<Chunk>>>> {
-        let run = LocalRun::new(graph);
-        let mut roots = run.roots();
-        roots.reverse();
-        let mut stack = Vec::new();
-        // Start sources one at a time, draining everything they make ready before the next.
-        while let Some(root) = roots.pop() {
-            stack.push(root);
-            while let Some(t) = stack.pop() {
-                let before = stack.len();
-                if run.run(t, &mut stack).is_none() {
-                    return run.finish().map(Some);
-                }
-                // Newly ready tasks were pushed in id order; run the lowest id first.
-                stack[before..].reverse();
-            }
-        }
+    fn execute_with(&self, graph: &TaskGraph, ctx: &RunContext) -> Result<Option<Vec<Arc<Chunk>>>> {
+        let run = LocalRun::with_context(graph, ctx, 0);
+        run.start(|| RunInfo::local(self.name(), graph, 1));
+        let roots = run.roots();
+        Workers::new(&run, &roots, 1, None, ()).run_here();
         run.finish().map(Some)
     }
 }

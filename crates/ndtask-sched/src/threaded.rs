@@ -1,11 +1,9 @@
 //! The threaded scheduler: a rayon pool of its own, dependency counters, depth-first chains.
 
-use crate::LocalRun;
-use ndtask_core::{Chunk, Error, Result, Scheduler, TaskGraph, TaskId};
-use rayon::{Scope, ThreadPool, Yield};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use crate::{LocalRun, Workers};
+use ndtask_core::{Chunk, Error, Result, RunContext, RunInfo, Scheduler, TaskGraph};
+use rayon::ThreadPool;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Runs tasks on a rayon thread pool of its own.
 ///
@@ -70,7 +68,7 @@ impl ThreadedScheduler {
 
     /// Limits the bytes of live intermediate results: sources are held back while more than
     /// `bytes` are alive and other tasks are running (a soft limit: one task's result can exceed
-    /// it, and progress never stops).
+    /// it, and progress never stops). A [`RunContext::memory_budget`] overrides it for one run.
     pub fn memory_budget(mut self, bytes: usize) -> Self {
         self.budget = Some(bytes);
         self
@@ -82,14 +80,6 @@ impl ThreadedScheduler {
     }
 }
 
-struct Shared<'a, 'g> {
-    run: &'a LocalRun<'g>,
-    roots: Vec<TaskId>,
-    next_root: AtomicUsize,
-    active: AtomicUsize,
-    budget: Option<usize>,
-}
-
 impl Scheduler for ThreadedScheduler {
     fn name(&self) -> &str {
         "threaded"
@@ -99,58 +89,14 @@ impl Scheduler for ThreadedScheduler {
         self.threads
     }
 
-    fn execute(&self, graph: &TaskGraph) -> Result<Option<Vec<Arc<Chunk>>>> {
-        let run = LocalRun::new(graph);
-        let shared = Shared {
-            roots: run.roots(),
-            run: &run,
-            next_root: AtomicUsize::new(0),
-            active: AtomicUsize::new(0),
-            budget: self.budget,
-        };
+    fn execute_with(&self, graph: &TaskGraph, ctx: &RunContext) -> Result<Option<Vec<Arc<Chunk>>>> {
+        let run = LocalRun::with_context(graph, ctx, 0);
+        run.start(|| RunInfo::local(self.name(), graph, self.threads));
+        let roots = run.roots();
+        let budget = ctx.budget().or(self.budget);
+        let workers = Workers::new(&run, &roots, self.threads, budget, ());
         self.pool
-            .scope(|s| s.spawn_broadcast(|s, _| feed(s, &shared)));
+            .scope(|s| s.spawn_broadcast(|s, _| workers.feed(s)));
         run.finish().map(Some)
     }
-}
-
-/// One per worker: starts sources until none are left, draining local work before each.
-fn feed<'s>(s: &Scope<'s>, sh: &'s Shared<'s, '_>) {
-    loop {
-        while let Some(Yield::Executed) = rayon::yield_local() {}
-        if sh.run.failed() {
-            return;
-        }
-        if let Some(budget) = sh.budget {
-            while sh.run.live_bytes() > budget
-                && sh.active.load(Ordering::Acquire) > 0
-                && !sh.run.failed()
-            {
-                if !matches!(rayon::yield_now(), Some(Yield::Executed)) {
-                    std::thread::sleep(Duration::from_micros(50));
-                }
-            }
-        }
-        let i = sh.next_root.fetch_add(1, Ordering::Relaxed);
-        let Some(&root) = sh.roots.get(i) else { return };
-        chain(s, sh, root);
-    }
-}
-
-/// Runs `t`, then keeps going with the first consumer it made ready; spawns the rest.
-fn chain<'s>(s: &Scope<'s>, sh: &'s Shared<'s, '_>, mut t: TaskId) {
-    sh.active.fetch_add(1, Ordering::AcqRel);
-    let mut ready = Vec::new();
-    loop {
-        ready.clear();
-        sh.run.run(t, &mut ready);
-        let Some((&first, rest)) = ready.split_first() else {
-            break;
-        };
-        for &r in rest {
-            s.spawn(move |s| chain(s, sh, r));
-        }
-        t = first;
-    }
-    sh.active.fetch_sub(1, Ordering::AcqRel);
 }
