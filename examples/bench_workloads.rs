@@ -6,6 +6,7 @@
 //! ```text
 //! cargo run --release --example bench_workloads -- A ndtask --threads 2
 //! cargo run --release --example bench_workloads -- D baseline --threads 1 --warmup 0
+//! cargo run --release --example bench_workloads -- E ndtask --progress   # with a progress bar
 //! ```
 //!
 //! Prints one line: `<seconds> <result>`, where seconds cover one run of the workload (building
@@ -18,24 +19,54 @@
 mod common;
 
 use common::Workload;
+use ndtask::observe::ProgressBar;
 use ndtask::prelude::*;
+use ndtask::RunContext;
+use std::sync::Arc;
 use std::time::Instant;
 
 const USAGE: &str = "usage: bench_workloads <A|B-sum|B-std|C|D|E|F|G> <ndtask|baseline> \
-[--threads N] [--warmup N]
+[--threads N] [--warmup N] [--progress]
   --threads N   threads of the scheduler or rayon pool (default 2)
-  --warmup N    untimed runs before the timed one, in this process (default 1)";
+  --warmup N    untimed runs before the timed one, in this process (default 1)
+  --progress    run the ndtask side with a progress bar observing it (its cost)";
 
 struct Args {
     workload: Workload,
     ndtask: bool,
     threads: usize,
     warmup: usize,
+    progress: bool,
+}
+
+/// A scheduler that runs every graph under one context (here: with a progress bar).
+struct Observed {
+    inner: ThreadedScheduler,
+    ctx: RunContext,
+}
+
+impl Scheduler for Observed {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn threads(&self) -> usize {
+        self.inner.threads()
+    }
+
+    fn execute_with(
+        &self,
+        graph: &ndtask::TaskGraph,
+        ctx: &RunContext,
+    ) -> Result<Option<Vec<Arc<ndtask::Chunk>>>, Error> {
+        let _ = ctx;
+        self.inner.execute_with(graph, &self.ctx)
+    }
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut pos = Vec::new();
-    let (mut threads, mut warmup) = (2, 1);
+    let (mut threads, mut warmup, mut progress) = (2, 1, false);
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut number = |flag: &str| -> Result<usize, String> {
@@ -46,6 +77,7 @@ fn parse_args() -> Result<Args, String> {
         match a.as_str() {
             "--threads" => threads = number("--threads")?,
             "--warmup" => warmup = number("--warmup")?,
+            "--progress" => progress = true,
             "-h" | "--help" => return Err(USAGE.into()),
             _ if a.starts_with("--") => return Err(format!("unknown flag {a:?}\n{USAGE}")),
             _ => pos.push(a),
@@ -68,6 +100,7 @@ fn parse_args() -> Result<Args, String> {
         ndtask,
         threads,
         warmup,
+        progress,
     })
 }
 
@@ -87,6 +120,11 @@ fn main() {
                 std::process::exit(1);
             }
         };
+        let ctx = match a.progress {
+            true => RunContext::new().observe(Arc::new(ProgressBar::new())),
+            false => RunContext::new(),
+        };
+        let s = Observed { inner: s, ctx };
         Box::new(move || a.workload.ndtask(&s))
     } else {
         let pool = common::pool(a.threads);

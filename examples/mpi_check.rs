@@ -14,8 +14,14 @@
 mod chain;
 
 use ndarray::{Array2, ArrayD};
+use ndtask::observe::{ChromeTrace, ProgressBar};
 use ndtask::prelude::*;
-use ndtask::{arange, from_ndarray, full, linspace, ones, zeros, Computable, MpiScheduler};
+use ndtask::{
+    arange, compute_local_in, from_ndarray, full, linspace, ones, zeros, CancelToken, Computable,
+    MpiScheduler, RunContext,
+};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Values as raw bits, so that -0.0 differs from 0.0 and NaN equals NaN.
 trait Bits {
@@ -435,6 +441,99 @@ fn model(s: &mut Suite) -> Result<(), Error> {
     Ok(())
 }
 
+/// Watching and stopping MPI runs: rank 0's trace holds one event per task of every rank,
+/// rank 0's progress bar counts the tasks of all ranks, an observer sees this rank's share, and
+/// a cancellation on rank 0 from another thread stops every rank with `Error::Cancelled`.
+fn observers(s: &mut Suite) -> Result<(), Error> {
+    let (rank, ranks) = (s.mpi.rank(), s.mpi.ranks());
+    let x = random::uniform::<f64>([40, 300], [1, 300], 17)?;
+    let expr = (&x * &x).sum_axis(1)?.sum();
+    let graph = ndtask::task_graph(&expr)?;
+    let trace = Arc::new(ChromeTrace::new());
+    let bar = Arc::new(ProgressBar::new().hidden().delay(Duration::ZERO));
+    let ctx = RunContext::new()
+        .observe(trace.clone())
+        .observe(bar.clone());
+    let got = compute_local_in(&expr, s.mpi, &ctx)?;
+    let want = compute_local_with(&expr, &SyncScheduler)?;
+    let mut fail = |what: String| s.failed.push(format!("observers: {what}"));
+    let receives = s.mpi.rank() == 0 || s.mpi.gathers_to_all();
+    if receives && got.map(f64::to_bits) != want.map(f64::to_bits) {
+        fail("the observed run differs from sync".into());
+    }
+    let predicted = ndtask_mpi::predict(&graph, ranks, s.mpi.gathers_to_all())
+        .ok_or_else(|| Error::internal("no prediction"))?;
+    if rank == 0 {
+        let json = trace.to_json();
+        let events = json.matches("\"ph\":\"X\"").count();
+        if events != graph.len() || trace.events() != graph.len() {
+            fail(format!(
+                "trace has {events} events, the graph {} tasks",
+                graph.len()
+            ));
+        }
+        for (r, p) in predicted.iter().enumerate() {
+            let on_r = json.matches(&format!("\"pid\":{r},")).count();
+            if on_r != p.tasks_run {
+                fail(format!(
+                    "trace has {on_r} events of rank {r}, which ran {}",
+                    p.tasks_run
+                ));
+            }
+        }
+        if (bar.done(), bar.total()) != (graph.len(), graph.len()) {
+            fail(format!(
+                "progress {} of {}, want {} of {}",
+                bar.done(),
+                bar.total(),
+                graph.len(),
+                graph.len()
+            ));
+        }
+    } else if trace.events() != 0 {
+        fail(format!("rank {rank} kept {} trace events", trace.events()));
+    }
+    if s.failed.iter().all(|f| !f.starts_with("observers")) {
+        s.passed += 1;
+    }
+
+    // Cancelling on rank 0 stops every rank. About 2.4e9 random values: seconds of work.
+    let big = random::uniform::<f64>([240_000, 10_000], [100, 10_000], 1)?.sum();
+    let token = CancelToken::new();
+    let ctx = RunContext::new().cancel_token(token.clone());
+    let canceller = (rank == 0).then(|| {
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            token.cancel();
+            Instant::now()
+        })
+    });
+    let result = compute_local_in(&big, s.mpi, &ctx);
+    let returned = Instant::now();
+    let late = canceller
+        .and_then(|c| c.join().ok())
+        .map(|at| returned.saturating_duration_since(at));
+    match result {
+        Err(Error::Cancelled) => s.passed += 1,
+        other => s.failed.push(format!(
+            "cancel: rank {rank} got {:?}, not Cancelled",
+            other.map(|_| ())
+        )),
+    }
+    if let Some(late) = late {
+        println!(
+            "mpi_check: a cancellation on rank 0 ended the run {:.1} ms later",
+            late.as_secs_f64() * 1e3
+        );
+        if late > Duration::from_millis(500) {
+            s.failed
+                .push(format!("cancel: the run went on for {late:?}"));
+        }
+    }
+    // The next run is clean.
+    s.check("after a cancellation", x.sum())
+}
+
 fn run(mpi: &MpiScheduler) -> Result<Suite<'_>, Error> {
     let mut s = Suite {
         mpi,
@@ -455,6 +554,7 @@ fn run(mpi: &MpiScheduler) -> Result<Suite<'_>, Error> {
     mismatch(&mut s)?;
     chains(&mut s)?;
     model(&mut s)?;
+    observers(&mut s)?;
     // MPI is initialised once per process: a second scheduler is a clear error, not a panic.
     match MpiScheduler::new() {
         Err(Error::Mpi(_)) => s.passed += 1,

@@ -5,24 +5,32 @@
 //! ```text
 //! cargo run --release --example pi_chunked -- --throws 1e8 --chunk 1e6 --json
 //! cargo run --release --example pi_chunked -- --scaling
+//! cargo run --release --example pi_chunked -- --progress --trace trace.json --dot graph.dot
 //! mpirun -n 4 target/release/examples/pi_chunked --scheduler mpi   # built with --features mpi
 //! ```
 //!
 //! The same seed gives the same bits on every scheduler, thread count and rank count.
 
+use ndtask::observe::{ChromeTrace, ProgressBar};
 use ndtask::prelude::*;
 use ndtask::scheduler::{self, Kind};
+use ndtask::{compute_local_in, RunContext};
+use std::sync::Arc;
 use std::time::Instant;
 
 const USAGE: &str =
     "usage: pi_chunked [--throws N] [--chunk N] [--scheduler sync|threaded|mpi|auto] \
-[--threads N] [--seed S] [--scaling] [--json]
+[--threads N] [--seed S] [--scaling] [--progress] [--trace FILE] [--dot FILE] [--json]
   --throws N     number of throws (default 1e8; 1e9 notation accepted)
   --chunk N      throws per chunk (default 1e6)
   --scheduler S  sync, threaded (default), mpi (needs --features mpi and mpirun), or auto
   --threads N    threads of the threaded scheduler (default: all cores)
   --seed S       random seed (default 42)
   --scaling      rerun on 1..=cores threads and print a strong-scaling table
+  --progress     draw a progress bar on stderr (runs longer than 0.5 s; rank 0 under MPI)
+  --trace FILE   write a Chrome trace (Perfetto, chrome://tracing): one event per task; under
+                 MPI rank 0 writes one file holding every rank's events
+  --dot FILE     write the task graph as Graphviz DOT (one node per op beyond 200 tasks)
   --json         end the output with one JSON line";
 
 struct Args {
@@ -32,6 +40,9 @@ struct Args {
     threads: Option<usize>,
     seed: u64,
     scaling: bool,
+    progress: bool,
+    trace: Option<String>,
+    dot: Option<String>,
     json: bool,
 }
 
@@ -57,6 +68,9 @@ fn parse_args() -> Result<Args, String> {
         threads: None,
         seed: 42,
         scaling: false,
+        progress: false,
+        trace: None,
+        dot: None,
         json: false,
     };
     let mut it = std::env::args().skip(1);
@@ -79,6 +93,9 @@ fn parse_args() -> Result<Args, String> {
                 };
             }
             "--scaling" => a.scaling = true,
+            "--progress" => a.progress = true,
+            "--trace" => a.trace = Some(value()?),
+            "--dot" => a.dot = Some(value()?),
             "--json" => a.json = true,
             "-h" | "--help" => return Err(USAGE.to_string()),
             _ => return Err(format!("unknown argument {flag:?}\n{USAGE}")),
@@ -101,13 +118,25 @@ fn pi_expression(throws: usize, chunk: usize, seed: u64) -> Result<Scalar<i64>, 
     Ok((&x * &x + &y * &y).less_equal(1.0)?.count_true())
 }
 
-/// Runs once; `None` on an MPI rank that does not receive the result.
-fn run_once(a: &Args, s: &dyn Scheduler) -> Result<Option<(f64, f64)>, Error> {
+/// What one run gave: the estimate, the seconds, and the number of tasks that ran.
+struct Outcome {
+    pi: f64,
+    secs: f64,
+    tasks: usize,
+}
+
+/// Runs once under `ctx`; `None` on an MPI rank that does not receive the result.
+fn run_once(a: &Args, s: &dyn Scheduler, ctx: &RunContext) -> Result<Option<Outcome>, Error> {
     let hits = pi_expression(a.throws, a.chunk, a.seed)?;
+    let tasks = hits.task_graph()?.len();
     let t = Instant::now();
-    let got = compute_local_with(&hits, s)?;
+    let got = compute_local_in(&hits, s, ctx)?;
     let secs = t.elapsed().as_secs_f64();
-    Ok(got.map(|h| (4.0 * h as f64 / a.throws as f64, secs)))
+    Ok(got.map(|h| Outcome {
+        pi: 4.0 * h as f64 / a.throws as f64,
+        secs,
+        tasks,
+    }))
 }
 
 fn main() {
@@ -129,9 +158,23 @@ fn run(a: &Args) -> Result<(), Error> {
         Some(kind) => scheduler::make(kind, a.threads)?,
         None => scheduler::auto(a.threads)?,
     };
-    let Some((pi, secs)) = run_once(a, &*s)? else {
+    let mut ctx = RunContext::new();
+    if a.progress {
+        ctx = ctx.observe(Arc::new(ProgressBar::new()));
+    }
+    let trace = a.trace.as_ref().map(|_| Arc::new(ChromeTrace::new()));
+    if let Some(t) = &trace {
+        ctx = ctx.observe(t.clone());
+    }
+    if let (Some(path), 0) = (&a.dot, s.rank()) {
+        pi_expression(a.throws, a.chunk, a.seed)?.visualize(path)?;
+    }
+    let Some(Outcome { pi, secs, tasks }) = run_once(a, &*s, &ctx)? else {
         return Ok(());
     };
+    if let (Some(t), Some(path)) = (&trace, &a.trace) {
+        t.write(path)?;
+    }
     let err = (pi - std::f64::consts::PI).abs();
     let rate = a.throws as f64 / secs;
     println!(
@@ -152,7 +195,7 @@ fn run(a: &Args) -> Result<(), Error> {
     }
     if a.json {
         println!(
-            "{{\"pi\":{pi:?},\"error\":{err:?},\"throws\":{},\"chunk\":{},\"scheduler\":\"{}\",\"threads\":{},\"ranks\":{},\"seconds\":{secs:?},\"throws_per_second\":{rate:?},\"seed\":{}}}",
+            "{{\"pi\":{pi:?},\"error\":{err:?},\"throws\":{},\"chunk\":{},\"scheduler\":\"{}\",\"threads\":{},\"ranks\":{},\"seconds\":{secs:?},\"throws_per_second\":{rate:?},\"seed\":{},\"tasks\":{tasks}}}",
             a.throws,
             a.chunk,
             s.name(),
@@ -181,8 +224,8 @@ fn scaling_table(a: &Args) -> Result<(), Error> {
         let s = ThreadedScheduler::with_threads(t)?;
         let mut best = f64::INFINITY;
         for _ in 0..3 {
-            if let Some((_, secs)) = run_once(a, &s)? {
-                best = best.min(secs);
+            if let Some(o) = run_once(a, &s, &RunContext::new())? {
+                best = best.min(o.secs);
             }
         }
         let b = *base.get_or_insert(best);

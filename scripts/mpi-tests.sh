@@ -105,6 +105,23 @@ for k in 1 2 3 4 32; do
   fi
 done
 
+echo "== pi --trace: one complete event per task, from every rank"
+trace=$(mktemp)
+for k in 1 2; do
+  line=$(timeout 120 "${MPIRUN[@]}" -n "$k" "$EX/pi_chunked" --scheduler mpi --throws 1e8 --chunk 1e6 \
+    --trace "$trace" --json 2>&1 | tail -n 1)
+  tasks=$(printf '%s' "$line" | field tasks)
+  events=$(grep -c '"ph":"X"' "$trace")
+  pids=$(grep -o '"pid":[0-9]*' "$trace" | sort -u | wc -l)
+  if [ -n "$tasks" ] && [ "$events" = "$tasks" ] && [ "$pids" = "$k" ]; then
+    pass "pi_chunked -n $k --trace: $events events = tasks, from $pids ranks"
+  else
+    fail "pi_chunked -n $k --trace: $events events, tasks '$tasks', $pids ranks"
+    printf '%s\n' "$line"
+  fi
+done
+rm -f "$trace"
+
 echo "== pi: the chunk size does not change the estimate (counter-based random numbers)"
 for c in 3e5 1234567; do
   got=$("$EX/pi_chunked" --scheduler threaded --throws 2e7 --chunk "$c" --json | tail -n 1 | field pi)

@@ -147,6 +147,16 @@ pub fn task_graph<C: Computable>(c: &C) -> Result<TaskGraph> {
     catch_panic("lowering", || Ok(lower(&t.nodes)?.graph))
 }
 
+/// Writes the task graph of `c` to `path` as Graphviz DOT (see [`Array::visualize`]).
+///
+/// # Errors
+/// As [`Array::visualize`].
+pub fn visualize<C: Computable>(c: &C, path: &std::path::Path) -> Result<()> {
+    let dot = task_graph(c)?.to_dot(ndtask_core::MAX_DRAWN_TASKS);
+    std::fs::write(path, dot)
+        .map_err(|e| Error::io(format!("writing the graph picture {}", path.display()), e))
+}
+
 /// Computes several results over one shared graph on the default scheduler.
 ///
 /// # Errors
@@ -325,6 +335,17 @@ impl<T: Element> Array<T> {
     pub fn task_graph(&self) -> Result<TaskGraph> {
         task_graph(self)
     }
+
+    /// Writes the task graph that computing this array runs as a Graphviz DOT file: one node
+    /// per task up to [`ndtask_core::MAX_DRAWN_TASKS`] tasks, one node per op (with its task
+    /// count) beyond, so even a million-chunk graph gives a readable picture
+    /// (`dot -Tsvg FILE > graph.svg`).
+    ///
+    /// # Errors
+    /// The expression's build error, or [`Error::Io`] if the file cannot be written.
+    pub fn visualize(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        visualize(self, path.as_ref())
+    }
 }
 
 impl<T: Element> Scalar<T> {
@@ -350,5 +371,16 @@ impl<T: Element> Scalar<T> {
     /// The expression's build error.
     pub fn task_graph(&self) -> Result<TaskGraph> {
         task_graph(self)
+    }
+
+    /// Writes the task graph that computing this value runs as a Graphviz DOT file: one node
+    /// per task up to [`ndtask_core::MAX_DRAWN_TASKS`] tasks, one node per op (with its task
+    /// count) beyond, so even a million-chunk graph gives a readable picture
+    /// (`dot -Tsvg FILE > graph.svg`).
+    ///
+    /// # Errors
+    /// The expression's build error, or [`Error::Io`] if the file cannot be written.
+    pub fn visualize(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        visualize(self, path.as_ref())
     }
 }

@@ -31,7 +31,7 @@ pub use array::{Array, Scalar};
 pub use blocks::stack;
 pub use compute::{
     compute, compute_in, compute_local_in, compute_local_with, compute_with, default_scheduler,
-    task_graph, Computable, Results, Targets,
+    task_graph, visualize, Computable, Results, Targets,
 };
 pub use concat::concatenate;
 pub use creation::{arange, from_ndarray, full, linspace, ones, zeros};

@@ -3,12 +3,16 @@
 //!
 //! Most users want the `ndtask` crate, which re-exports what they need.
 
+/// The graph library task graphs convert to ([`TaskGraph::to_petgraph`]).
+pub use petgraph;
+
 mod chunk;
 mod dtype;
 mod error;
 mod fingerprint;
 mod graph;
 mod grid;
+mod picture;
 mod run;
 
 pub use chunk::{Buf, Chunk, TILE};
@@ -17,4 +21,5 @@ pub use error::{catch_panic, panic_message, try_filled, try_vec, Error, IoSource
 pub use fingerprint::Fingerprint;
 pub use graph::{Layout, Op, Scheduler, TaskGraph, TaskId};
 pub use grid::{ravel, unravel, AxisSizes, ChunkGrid, Chunks};
+pub use picture::{TaskNode, MAX_DRAWN_TASKS};
 pub use run::{CancelToken, MessageEvent, Observer, RunContext, RunInfo, RunSummary, TaskEvent};

@@ -43,16 +43,16 @@ impl CancelToken {
 }
 
 /// What a run is about to do, told to [`Observer::run_started`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunInfo {
+#[derive(Debug, Clone, Copy)]
+pub struct RunInfo<'a> {
+    /// The graph being run.
+    pub graph: &'a TaskGraph,
     /// The scheduler's name ("sync", "threaded", "mpi").
-    pub scheduler: String,
+    pub scheduler: &'a str,
     /// Tasks in the graph (all ranks together).
     pub tasks: usize,
     /// Tasks this process will run (its share on MPI; `tasks` otherwise).
     pub local_tasks: usize,
-    /// Bytes of all task results whose size is known before the run ([`crate::Op::block_layout`]).
-    pub bytes: usize,
     /// Worker threads of this process.
     pub threads: usize,
     /// This process's MPI rank (0 without MPI).
@@ -61,19 +61,24 @@ pub struct RunInfo {
     pub ranks: usize,
 }
 
-impl RunInfo {
-    /// The description of a run of all of `graph` on one process with `threads` threads
-    /// (counting `bytes` costs a pass over the tasks).
-    pub fn local(scheduler: &str, graph: &TaskGraph, threads: usize) -> Self {
+impl<'a> RunInfo<'a> {
+    /// The description of a run of all of `graph` on one process with `threads` threads.
+    pub fn local(scheduler: &'a str, graph: &'a TaskGraph, threads: usize) -> Self {
         RunInfo {
-            scheduler: scheduler.to_string(),
+            graph,
+            scheduler,
             tasks: graph.len(),
             local_tasks: graph.len(),
-            bytes: graph.projected_bytes(),
             threads,
             rank: 0,
             ranks: 1,
         }
+    }
+
+    /// The bytes of all task results whose size is known before the run
+    /// ([`TaskGraph::projected_bytes`]; a pass over the tasks, so it is computed on demand).
+    pub fn bytes(&self) -> usize {
+        self.graph.projected_bytes()
     }
 }
 
@@ -96,9 +101,11 @@ pub struct TaskEvent<'a> {
     pub thread: usize,
     /// The MPI rank running it (0 without MPI).
     pub rank: usize,
-    /// When it started.
+    /// When it started (read only for observers that are [`Observer::timed`]; otherwise the
+    /// run's start).
     pub start: Instant,
-    /// When it finished (equal to `start` at the start).
+    /// When it finished (equal to `start` at the start; as `start` for observers that are not
+    /// timed).
     pub end: Instant,
 }
 
@@ -137,8 +144,13 @@ pub struct RunSummary {
 /// collected data (a trace) to rank 0 at the end.
 pub trait Observer: Send + Sync {
     /// The run is starting.
-    fn run_started(&self, info: &RunInfo) {
+    fn run_started(&self, info: &RunInfo<'_>) {
         let _ = info;
+    }
+    /// Whether task events must carry their start and end times (two clock reads per task;
+    /// default: no).
+    fn timed(&self) -> bool {
+        false
     }
     /// A task is starting.
     fn task_started(&self, event: &TaskEvent<'_>) {
@@ -178,8 +190,11 @@ pub trait Observer: Send + Sync {
 
 /// Several observers, told in order.
 impl Observer for Vec<Arc<dyn Observer>> {
-    fn run_started(&self, info: &RunInfo) {
+    fn run_started(&self, info: &RunInfo<'_>) {
         self.iter().for_each(|o| o.run_started(info));
+    }
+    fn timed(&self) -> bool {
+        self.iter().any(|o| o.timed())
     }
     fn task_started(&self, event: &TaskEvent<'_>) {
         self.iter().for_each(|o| o.task_started(event));
@@ -199,6 +214,37 @@ impl Observer for Vec<Arc<dyn Observer>> {
     }
     fn run_finished(&self, summary: &RunSummary) {
         self.iter().for_each(|o| o.run_finished(summary));
+    }
+    /// Each observer's payload, length-prefixed (`u64::MAX` for none), in order.
+    fn payload(&self) -> Option<Vec<u8>> {
+        let parts: Vec<Option<Vec<u8>>> = self.iter().map(|o| o.payload()).collect();
+        if parts.iter().all(Option::is_none) {
+            return None;
+        }
+        let mut out = Vec::new();
+        for p in parts {
+            let len = p.as_ref().map_or(u64::MAX, |p| p.len() as u64);
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend(p.unwrap_or_default());
+        }
+        Some(out)
+    }
+    fn absorb(&self, rank: usize, mut payload: &[u8]) {
+        for o in self {
+            let Some((len, rest)) = payload.split_first_chunk::<8>() else {
+                return;
+            };
+            let len = u64::from_le_bytes(*len);
+            payload = rest;
+            if len == u64::MAX {
+                continue;
+            }
+            let Some((mine, rest)) = payload.split_at_checked(len as usize) else {
+                return;
+            };
+            o.absorb(rank, mine);
+            payload = rest;
+        }
     }
 }
 

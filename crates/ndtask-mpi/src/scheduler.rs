@@ -237,15 +237,18 @@ impl MpiScheduler {
     /// them in rank order. A collective call on every rank.
     fn gather_payloads(&self, observer: Option<&dyn Observer>) {
         let payload = observer.and_then(|o| o.payload()).unwrap_or_default();
-        let len = payload.len() as Count;
-        let root = self.comm.process_at_rank(0);
-        if self.rank != 0 {
-            root.gather_into(&len);
-            root.gather_varcount_into(&payload[..]);
+        let len = Count::try_from(payload.len()).unwrap_or(0);
+        let payload = &payload[..len as usize];
+        let mut lens = vec![0 as Count; self.ranks];
+        self.comm.all_gather_into(&len, &mut lens[..]);
+        if lens.iter().all(|&n| n == 0) {
             return;
         }
-        let mut lens = vec![0 as Count; self.ranks];
-        root.gather_into_root(&len, &mut lens[..]);
+        let root = self.comm.process_at_rank(0);
+        if self.rank != 0 {
+            root.gather_varcount_into(payload);
+            return;
+        }
         let displs: Vec<Count> = lens
             .iter()
             .scan(0, |at, &n| {
@@ -258,7 +261,7 @@ impl MpiScheduler {
         let mut all = vec![0u8; total];
         {
             let mut partition = PartitionMut::new(&mut all[..], &lens[..], &displs[..]);
-            root.gather_varcount_into_root(&payload[..], &mut partition);
+            root.gather_varcount_into_root(payload, &mut partition);
         }
         if let Some(o) = observer {
             for (r, (&d, &n)) in displs.iter().zip(&lens).enumerate() {
@@ -337,10 +340,10 @@ impl Scheduler for MpiScheduler {
         let ctx = ctx.with_observer(stats.clone());
         let run = LocalRun::with_context(graph, &ctx, self.rank);
         run.start(|| RunInfo {
-            scheduler: self.name().to_string(),
+            graph,
+            scheduler: self.name(),
             tasks: graph.len(),
             local_tasks: plan.owned,
-            bytes: graph.projected_bytes(),
             threads: self.threads,
             rank: self.rank,
             ranks: self.ranks,

@@ -9,6 +9,16 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
+impl Watch<'_> {
+    /// The time, for timed observers; the run's start otherwise (no clock read).
+    fn now(&self) -> Instant {
+        match self.timed {
+            true => Instant::now(),
+            false => self.start,
+        }
+    }
+}
+
 /// The context of a run that has none.
 static NO_CONTEXT: RunContext = RunContext::new();
 
@@ -38,6 +48,7 @@ struct Watch<'g> {
     observer: &'g dyn Observer,
     op_names: Vec<String>,
     start: Instant,
+    timed: bool,
 }
 
 impl<'g> LocalRun<'g> {
@@ -75,6 +86,7 @@ impl<'g> LocalRun<'g> {
                 observer,
                 op_names: graph.op_names(),
                 start: Instant::now(),
+                timed: observer.timed(),
             }),
             rank,
         }
@@ -87,7 +99,7 @@ impl<'g> LocalRun<'g> {
 
     /// Tells the observer, if any, that the run starts (`info` is made only when there is
     /// one).
-    pub fn start(&self, info: impl FnOnce() -> RunInfo) {
+    pub fn start<'a>(&self, info: impl FnOnce() -> RunInfo<'a>) {
         if let Some(w) = &self.watch {
             w.observer.run_started(&info());
         }
@@ -196,7 +208,7 @@ impl<'g> LocalRun<'g> {
             return None;
         }
         let start = self.watch.as_ref().map(|w| {
-            let now = Instant::now();
+            let now = w.now();
             w.observer
                 .task_started(&self.event(w, t, 0, true, now, now));
             now
@@ -224,7 +236,7 @@ impl<'g> LocalRun<'g> {
         }
         if let (Some(w), Some(start)) = (&self.watch, start) {
             let (bytes, ok) = result.as_ref().map_or((0, false), |c| (c.nbytes(), true));
-            let event = self.event(w, t, bytes, ok, start, Instant::now());
+            let event = self.event(w, t, bytes, ok, start, w.now());
             w.observer.task_finished(&event);
         }
         match result {

@@ -18,8 +18,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// progress of every rank (the others report their counts to it a few times a second) and the
 /// other ranks draw nothing.
 ///
-/// Its cost while the run goes on is one atomic add per task; a thread of its own redraws the
-/// bar ten times a second.
+/// Its cost while the run goes on is one atomic add per task (on a counter of the worker's
+/// own); a thread of its own redraws the bar ten times a second.
 ///
 /// # Examples
 /// ```
@@ -34,24 +34,61 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// ```
 pub struct ProgressBar {
     state: Arc<BarState>,
+    /// The drawing thread, started by the first run on rank 0 and kept for the next runs.
     ticker: Mutex<Option<JoinHandle<()>>>,
     delay: Duration,
     hidden: bool,
 }
 
+/// A counter on a cache line of its own, so that threads counting side by side do not slow
+/// each other down.
+#[repr(align(128))]
+#[derive(Default)]
+struct Padded(AtomicUsize);
+
+/// Threads beyond this many share counters (a counter per thread modulo this).
+const COUNTERS: usize = 32;
+
 struct BarState {
-    done: AtomicUsize,
+    /// Tasks done on this rank, counted per worker thread.
+    done: [Padded; COUNTERS],
     /// Per rank, the tasks it reported done (rank 0's own count is `done`).
     remote: Mutex<Vec<usize>>,
     total: AtomicUsize,
-    finished: Mutex<bool>,
+    phase: Mutex<Phase>,
     wake: Condvar,
     drew: AtomicBool,
 }
 
+/// Where the runs and the drawing thread are.
+#[derive(Default)]
+struct Phase {
+    /// The number of the latest run.
+    run: u64,
+    /// Whether that run is going on.
+    running: bool,
+    /// Whether the bar of that run is being drawn (the end of the run waits for its last frame).
+    drawing: bool,
+    /// The bar is being dropped: the thread ends.
+    shutdown: bool,
+}
+
 impl BarState {
     fn position(&self) -> usize {
-        self.done.load(Ordering::Relaxed) + lock(&self.remote).iter().sum::<usize>()
+        let own: usize = self.done.iter().map(|c| c.0.load(Ordering::Relaxed)).sum();
+        own + lock(&self.remote).iter().sum::<usize>()
+    }
+
+    fn wait_while(
+        &self,
+        timeout: Duration,
+        cond: impl FnMut(&mut Phase) -> bool,
+    ) -> std::sync::MutexGuard<'_, Phase> {
+        let g = lock(&self.phase);
+        self.wake
+            .wait_timeout_while(g, timeout, cond)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
     }
 }
 
@@ -71,14 +108,14 @@ impl std::fmt::Debug for ProgressBar {
 }
 
 impl ProgressBar {
-    /// A bar drawn on stderr for runs longer than 0.5 s.
+    /// A bar drawn on stderr (when it is a terminal) for runs longer than 0.5 s.
     pub fn new() -> Self {
         ProgressBar {
             state: Arc::new(BarState {
-                done: AtomicUsize::new(0),
+                done: Default::default(),
                 remote: Mutex::new(Vec::new()),
                 total: AtomicUsize::new(0),
-                finished: Mutex::new(true),
+                phase: Mutex::new(Phase::default()),
                 wake: Condvar::new(),
                 drew: AtomicBool::new(false),
             }),
@@ -88,7 +125,7 @@ impl ProgressBar {
         }
     }
 
-    /// Draws only for runs longer than `delay`.
+    /// Draws only for runs longer than `delay` (zero: every run, however short).
     pub fn delay(mut self, delay: Duration) -> Self {
         self.delay = delay;
         self
@@ -114,9 +151,11 @@ impl ProgressBar {
     pub fn drew(&self) -> bool {
         self.state.drew.load(Ordering::Relaxed)
     }
+}
 
-    fn stop(&self) {
-        *lock(&self.state.finished) = true;
+impl Drop for ProgressBar {
+    fn drop(&mut self) {
+        lock(&self.state.phase).shutdown = true;
         self.state.wake.notify_all();
         if let Some(t) = lock(&self.ticker).take() {
             let _ = t.join();
@@ -124,30 +163,42 @@ impl ProgressBar {
     }
 }
 
-/// Waits `delay`, then draws the bar until the run finishes.
+/// The drawing thread: for each run, waits `delay` (unless the run claimed its drawing at the
+/// start), then draws the bar ten times a second until the run ends.
 fn tick(state: &BarState, delay: Duration, hidden: bool) {
-    let wait = |d: Duration| -> bool {
-        let g = lock(&state.finished);
-        let (g, _) = state
-            .wake
-            .wait_timeout_while(g, d, |finished| !*finished)
-            .unwrap_or_else(PoisonError::into_inner);
-        *g
-    };
-    if wait(delay) {
-        return;
+    let mut seen = 0;
+    loop {
+        let g = state.wait_while(Duration::MAX, |p| !p.shutdown && p.run == seen);
+        if g.shutdown {
+            return;
+        }
+        seen = g.run;
+        drop(g);
+        let mut g = state.wait_while(delay, |p| {
+            !p.shutdown && !p.drawing && p.running && p.run == seen
+        });
+        if g.shutdown || g.run != seen || !(g.running || g.drawing) {
+            continue;
+        }
+        g.drawing = true;
+        drop(g);
+        draw(state, seen, hidden);
+        lock(&state.phase).drawing = false;
+        state.wake.notify_all();
     }
+}
+
+/// Draws the bar of run `run` until it ends.
+fn draw(state: &BarState, run: u64, hidden: bool) {
     state.drew.store(true, Ordering::Relaxed);
     let total = state.total.load(Ordering::Relaxed) as u64;
-    let bar = if hidden {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::with_draw_target(
+    let bar = match hidden {
+        true => indicatif::ProgressBar::hidden(),
+        false => indicatif::ProgressBar::with_draw_target(
             Some(total),
             indicatif::ProgressDrawTarget::stderr(),
-        )
+        ),
     };
-    bar.set_length(total);
     if let Ok(style) = indicatif::ProgressStyle::with_template(
         "{elapsed_precise} [{wide_bar}] {pos}/{len} tasks ({per_sec}, {eta} left)",
     ) {
@@ -155,7 +206,10 @@ fn tick(state: &BarState, delay: Duration, hidden: bool) {
     }
     loop {
         bar.set_position(state.position() as u64);
-        if wait(Duration::from_millis(100)) {
+        let g = state.wait_while(Duration::from_millis(100), |p| {
+            !p.shutdown && p.running && p.run == run
+        });
+        if g.shutdown || !g.running || g.run != run {
             break;
         }
     }
@@ -164,28 +218,37 @@ fn tick(state: &BarState, delay: Duration, hidden: bool) {
 }
 
 impl Observer for ProgressBar {
-    fn run_started(&self, info: &RunInfo) {
-        self.stop();
+    fn run_started(&self, info: &RunInfo<'_>) {
         let s = &self.state;
-        s.done.store(0, Ordering::Relaxed);
+        s.done.iter().for_each(|c| c.0.store(0, Ordering::Relaxed));
         *lock(&s.remote) = vec![0; info.ranks];
         s.total.store(info.tasks, Ordering::Relaxed);
         s.drew.store(false, Ordering::Relaxed);
         if info.rank != 0 {
             return;
         }
-        *lock(&s.finished) = false;
-        let (state, delay, hidden) = (self.state.clone(), self.delay, self.hidden);
-        let handle = std::thread::Builder::new()
-            .name("ndtask-progress".into())
-            .spawn(move || tick(&state, delay, hidden));
-        // Without a thread there is no bar, and the run goes on.
-        *lock(&self.ticker) = handle.ok();
+        let mut ticker = lock(&self.ticker);
+        if ticker.is_none() {
+            let (state, delay, hidden) = (self.state.clone(), self.delay, self.hidden);
+            // Without a thread there is no bar, and the run goes on.
+            *ticker = std::thread::Builder::new()
+                .name("ndtask-progress".into())
+                .spawn(move || tick(&state, delay, hidden))
+                .ok();
+        }
+        let mut p = lock(&s.phase);
+        p.run += 1;
+        p.running = true;
+        // A zero delay draws every run, even one that ends before the thread wakes.
+        p.drawing = self.delay.is_zero() && ticker.is_some();
+        drop(p);
+        s.wake.notify_all();
     }
 
     fn task_finished(&self, event: &TaskEvent<'_>) {
         if event.ok {
-            self.state.done.fetch_add(1, Ordering::Relaxed);
+            let counter = &self.state.done[event.thread % COUNTERS].0;
+            counter.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -199,8 +262,13 @@ impl Observer for ProgressBar {
         }
     }
 
+    /// Waits for the bar's last frame, if it is being drawn, so that what the program prints
+    /// next comes after it.
     fn run_finished(&self, _: &RunSummary) {
-        self.stop();
+        let s = &self.state;
+        lock(&s.phase).running = false;
+        s.wake.notify_all();
+        drop(s.wait_while(Duration::MAX, |p| p.drawing && !p.shutdown));
     }
 }
 
@@ -344,7 +412,7 @@ fn span_json(s: &Span) -> String {
 }
 
 impl Observer for ChromeTrace {
-    fn run_started(&self, info: &RunInfo) {
+    fn run_started(&self, info: &RunInfo<'_>) {
         lock(&self.origin).get_or_insert_with(Instant::now);
         let mut spans = lock(&self.spans);
         while spans.len() < info.threads {
@@ -367,6 +435,10 @@ impl Observer for ChromeTrace {
             ok: e.ok,
         };
         lock(&self.buffer(e.thread)).push(span);
+    }
+
+    fn timed(&self) -> bool {
+        true
     }
 
     fn payload(&self) -> Option<Vec<u8>> {
