@@ -441,6 +441,36 @@ fn model(s: &mut Suite) -> Result<(), Error> {
     Ok(())
 }
 
+/// A user's reader of the values `i * 7 + j` (every rank builds one alike).
+struct Formula;
+
+impl ndtask::reader::ChunkReader for Formula {
+    fn name(&self) -> String {
+        "formula".into()
+    }
+    fn fingerprint(&self, h: &mut ndtask::Fingerprint) {
+        h.str("formula");
+    }
+    fn dtype(&self) -> ndtask::DType {
+        ndtask::DType::F64
+    }
+    fn read(&self, r: &ndtask::reader::Region) -> Result<ndtask::Chunk, Error> {
+        let a = ArrayD::from_shape_fn(ndarray::IxDyn(&r.shape), |i| {
+            ((r.start[0] + i[0]) * 7 + r.start[1] + i[1]) as f64
+        });
+        Ok(f64::into_chunk(a))
+    }
+}
+
+/// Arrays from a reader: reductions, a broadcast against a random array, a slice.
+fn readers(s: &mut Suite) -> Result<(), Error> {
+    let x = ndtask::reader::from_reader::<f64>(Formula, [50, 40], [9, 11])?;
+    let y = random::uniform::<f64>([40], [13], 3)?;
+    s.check("reader sum", x.sum())?;
+    s.check("reader broadcast", (&x * &y).sum_axis(0)?)?;
+    s.check("reader slice", x.slice(ndarray::s![3..40, 5])?)
+}
+
 /// Watching and stopping MPI runs: rank 0's trace holds one event per task of every rank,
 /// rank 0's progress bar counts the tasks of all ranks, an observer sees this rank's share, and
 /// a cancellation on rank 0 from another thread stops every rank with `Error::Cancelled`.
@@ -555,6 +585,7 @@ fn run(mpi: &MpiScheduler) -> Result<Suite<'_>, Error> {
     chains(&mut s)?;
     model(&mut s)?;
     observers(&mut s)?;
+    readers(&mut s)?;
     // MPI is initialised once per process: a second scheduler is a clear error, not a panic.
     match MpiScheduler::new() {
         Err(Error::Mpi(_)) => s.passed += 1,

@@ -40,15 +40,17 @@ pub use ndarray;
 /// The graph library task graphs convert to ([`TaskGraph::to_petgraph`]).
 pub use ndtask_core::petgraph;
 
+/// Reading data: the [`reader::ChunkReader`] extension point and [`reader::from_reader`].
+pub use ndtask_array::reader;
 pub use ndtask_array::{
     arange, compute, compute_in, compute_local_in, compute_local_with, compute_with, concatenate,
     default_scheduler, from_ndarray, full, linspace, ones, random, stack, task_graph, visualize,
     where_, zeros, Array, Computable, Masked, Operand, ReduceOptions, Scalar, DEFAULT_SPLIT_EVERY,
 };
 pub use ndtask_core::{
-    CancelToken, Chunk, ChunkGrid, Chunks, DType, Element, Error, Float, Layout, MessageEvent,
-    Numeric, Observer, Result, RunContext, RunInfo, RunSummary, Scheduler, TaskEvent, TaskGraph,
-    TaskNode, MAX_DRAWN_TASKS,
+    CancelToken, Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Float, Layout,
+    MessageEvent, Numeric, Observer, Result, RunContext, RunInfo, RunSummary, Scheduler, TaskEvent,
+    TaskGraph, TaskNode, MAX_DRAWN_TASKS,
 };
 #[cfg(feature = "mpi")]
 pub use ndtask_mpi::MpiScheduler;

@@ -2,27 +2,14 @@
 //! Each is a tile source, so it fuses into the kernels that read it.
 
 use crate::array::Array;
-use crate::plan::{Node, NodeKind, SourceKernel, TileSource};
+use crate::reader::{source, ChunkReader, Region, TileSource};
 use ndarray::{ArrayD, Dimension, Slice};
 use ndtask_core::{Buf, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Numeric, Result};
 use std::sync::Arc;
 
-pub(crate) fn source<T: Element>(
-    shape: &[usize],
-    chunks: Chunks,
-    kernel: Arc<dyn SourceKernel>,
-) -> Result<Array<T>> {
-    let grid = ChunkGrid::new(shape, chunks)?;
-    Ok(Array::from_node(Node::new(
-        NodeKind::Source(kernel),
-        grid,
-        T::DTYPE,
-    )))
-}
-
 struct Full<T>(T);
 
-impl<T: Element> SourceKernel for Full<T> {
+impl<T: Element> ChunkReader for Full<T> {
     fn name(&self) -> String {
         format!("full({})", self.0)
     }
@@ -30,18 +17,22 @@ impl<T: Element> SourceKernel for Full<T> {
         h.str("full");
         h.scalar(self.0);
     }
-    fn open<'a>(&'a self, _: &ChunkGrid, _: &[usize]) -> Result<Box<dyn TileSource + 'a>> {
-        Ok(Box::new(FullCursor(self.0)))
+    fn dtype(&self) -> DType {
+        T::DTYPE
+    }
+    fn stream<'a>(&'a self, _: &Region) -> Option<Box<dyn TileSource + 'a>> {
+        Some(Box::new(FullCursor(self.0)))
     }
 }
 
 struct FullCursor<T>(T);
 
 impl<T: Element> TileSource for FullCursor<T> {
-    fn fill(&mut self, out: &mut Buf, n: usize) {
+    fn fill(&mut self, out: &mut Buf, n: usize) -> Result<()> {
         let v = T::buf_mut(out);
         v.clear();
         v.resize(n, self.0);
+        Ok(())
     }
 }
 
@@ -92,7 +83,7 @@ struct Ramp<T> {
     last: Option<(usize, T)>,
 }
 
-impl<T: Numeric> SourceKernel for Ramp<T> {
+impl<T: Numeric> ChunkReader for Ramp<T> {
     fn name(&self) -> String {
         "arange".into()
     }
@@ -105,10 +96,13 @@ impl<T: Numeric> SourceKernel for Ramp<T> {
             h.scalar(v);
         }
     }
-    fn open<'a>(&'a self, grid: &ChunkGrid, block: &[usize]) -> Result<Box<dyn TileSource + 'a>> {
-        Ok(Box::new(RampCursor {
+    fn dtype(&self) -> DType {
+        T::DTYPE
+    }
+    fn stream<'a>(&'a self, region: &Region) -> Option<Box<dyn TileSource + 'a>> {
+        Some(Box::new(RampCursor {
             ramp: self,
-            next: grid.chunk_offset(block)[0],
+            next: region.start.first().copied().unwrap_or(0),
         }))
     }
 }
@@ -119,7 +113,7 @@ struct RampCursor<'a, T> {
 }
 
 impl<T: Numeric> TileSource for RampCursor<'_, T> {
-    fn fill(&mut self, out: &mut Buf, n: usize) {
+    fn fill(&mut self, out: &mut Buf, n: usize) -> Result<()> {
         let v = T::buf_mut(out);
         v.clear();
         let Ramp { start, step, last } = *self.ramp;
@@ -128,6 +122,7 @@ impl<T: Numeric> TileSource for RampCursor<'_, T> {
             _ => T::add(start, T::mul(T::cast_from(i as i64), step)),
         }));
         self.next += n;
+        Ok(())
     }
 }
 
@@ -237,7 +232,7 @@ pub fn linspace(
 
 struct FromNdarray<T>(ArrayD<T>);
 
-impl<T: Element> SourceKernel for FromNdarray<T> {
+impl<T: Element> ChunkReader for FromNdarray<T> {
     fn name(&self) -> String {
         "from_ndarray".into()
     }
@@ -251,23 +246,27 @@ impl<T: Element> SourceKernel for FromNdarray<T> {
         let stride = n.div_ceil(SAMPLE).max(1);
         self.0.iter().step_by(stride).for_each(|&v| h.scalar(v));
     }
-    fn open<'a>(&'a self, grid: &ChunkGrid, block: &[usize]) -> Result<Box<dyn TileSource + 'a>> {
-        let (off, shape) = (grid.chunk_offset(block), grid.chunk_shape(block));
+    fn dtype(&self) -> DType {
+        T::DTYPE
+    }
+    fn stream<'a>(&'a self, region: &Region) -> Option<Box<dyn TileSource + 'a>> {
+        let (off, shape) = (&region.start, &region.shape);
         let view = self.0.slice_each_axis(|ax| {
             let i = ax.axis.index();
             Slice::from(off[i]..off[i] + shape[i])
         });
-        Ok(Box::new(ViewCursor(Box::new(view.into_iter().copied()))))
+        Some(Box::new(ViewCursor(Box::new(view.into_iter().copied()))))
     }
 }
 
 struct ViewCursor<'a, T>(Box<dyn Iterator<Item = T> + 'a>);
 
 impl<T: Element> TileSource for ViewCursor<'_, T> {
-    fn fill(&mut self, out: &mut Buf, n: usize) {
+    fn fill(&mut self, out: &mut Buf, n: usize) -> Result<()> {
         let v = T::buf_mut(out);
         v.clear();
         v.extend(self.0.by_ref().take(n));
+        Ok(())
     }
 }
 

@@ -12,7 +12,8 @@
 //! loop over the tile instead of one per operator.
 
 use crate::arith::{compile_tree, ArithInput, ArithOp, TreeLeaf, TreeShape};
-use crate::plan::{MapKernel, Node, NodeKind, SourceKernel, TileSource};
+use crate::plan::{MapKernel, Node, NodeKind, SourceNode};
+use crate::reader::TileSource;
 use ndtask_core::{Buf, Chunk, ChunkGrid, DType, Error, Fingerprint, Result, TILE};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 /// One step of a fused kernel; its tile is register `i` for step `i`.
 pub(crate) enum Step {
     /// Generate the tile from a source.
-    Source(Arc<dyn SourceKernel>),
+    Source(Arc<SourceNode>),
     /// Copy the tile from input chunk `k` (the result of another task).
     Leaf(usize),
     /// Apply a kernel to the tiles of earlier steps.
@@ -300,10 +301,7 @@ impl Program {
                 let out = &mut out;
                 let result = match step {
                     Step::Source(_) => match &mut cursors[i] {
-                        Some(c) => {
-                            c.fill(out, n);
-                            Ok(())
-                        }
+                        Some(c) => c.fill(out, n),
                         None => Err(Error::internal("source step without a cursor")),
                     },
                     Step::Leaf(k) => match leaves.get(*k) {

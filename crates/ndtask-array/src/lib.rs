@@ -20,6 +20,7 @@ mod math;
 mod ops;
 mod plan;
 pub mod random;
+pub mod reader;
 mod reduce;
 mod reductions;
 mod scan;

@@ -4,6 +4,7 @@
 //! (`fuse.rs`) strings together into one single-pass kernel per chunk.
 
 use crate::arith::ArithView;
+use crate::reader::{ChunkCursor, ChunkReader, Region, TileSource};
 use crate::reduce::ReduceKernel;
 use ndtask_core::{Buf, Chunk, ChunkGrid, DType, Error, Fingerprint, Result};
 use std::sync::Arc;
@@ -17,8 +18,8 @@ pub(crate) struct Node {
 
 /// What a node computes.
 pub(crate) enum NodeKind {
-    /// Chunks generated from nothing (random, full, arange, a slice of an in-memory array).
-    Source(Arc<dyn SourceKernel>),
+    /// Chunks a reader makes (random, full, arange, an in-memory array, a file).
+    Source(Arc<SourceNode>),
     /// An element-wise function of inputs that share this node's shape and chunk grid.
     Map {
         kernel: Arc<dyn MapKernel>,
@@ -90,37 +91,139 @@ impl Node {
     }
 }
 
-/// Generates the values of source chunks, tile by tile.
-pub(crate) trait SourceKernel: Send + Sync {
-    /// Short name for plans ("uniform", "full", ...).
-    fn name(&self) -> String;
-    /// Feeds every parameter that changes the values (seed, value, start and step) into `h`.
-    fn fingerprint(&self, h: &mut Fingerprint);
-    /// Starts generating the chunk at block index `block` of `grid`, in C order.
-    fn open<'a>(&'a self, grid: &ChunkGrid, block: &[usize]) -> Result<Box<dyn TileSource + 'a>>;
-    /// The same source restricted to a sub-box of its array (a slice with unit steps), if the
-    /// source can generate any region directly; `None` otherwise (the slice then reads whole
-    /// chunks).
-    fn window(&self, window: &Window) -> Option<Arc<dyn SourceKernel>> {
-        let _ = window;
-        None
+/// A source in the plan: a reader, and the sub-box of its array that this node's array is
+/// (after slices with unit steps, which ask the reader for the selected region only).
+pub(crate) struct SourceNode {
+    reader: Arc<dyn ChunkReader>,
+    /// The shape of the reader's whole array.
+    shape: Vec<usize>,
+    window: Option<Window>,
+}
+
+impl SourceNode {
+    pub fn new(reader: Arc<dyn ChunkReader>, shape: Vec<usize>) -> Self {
+        SourceNode {
+            reader,
+            shape,
+            window: None,
+        }
+    }
+
+    /// The reader's name ("uniform", "full(7)", ...).
+    pub fn name(&self) -> String {
+        self.reader.name()
+    }
+
+    /// The reader's identity, its array's shape and the window.
+    pub fn fingerprint(&self, h: &mut Fingerprint) {
+        self.reader.fingerprint(h);
+        h.usize(self.shape.len());
+        self.shape.iter().for_each(|&d| h.usize(d));
+        match &self.window {
+            None => h.u8(0),
+            Some(w) => {
+                h.u8(1);
+                w.start.iter().for_each(|&x| h.usize(x));
+                h.usize(w.axes.len());
+                w.axes
+                    .iter()
+                    .for_each(|a| h.u64(a.map_or(u64::MAX, |a| a as u64)));
+            }
+        }
+    }
+
+    /// The region of the reader's array that block `block` of `grid` (this node's grid) is.
+    pub fn region(&self, grid: &ChunkGrid, block: &[usize]) -> Region {
+        let (offset, chunk) = (grid.chunk_offset(block), grid.chunk_shape(block));
+        match &self.window {
+            None => Region {
+                array: self.shape.clone(),
+                start: offset,
+                shape: chunk,
+            },
+            Some(w) => {
+                let mut start = w.start.clone();
+                let mut shape = vec![1; self.shape.len()];
+                for (o, a) in w.axes.iter().enumerate() {
+                    if let Some(a) = *a {
+                        start[a] += offset[o];
+                        shape[a] = chunk[o];
+                    }
+                }
+                Region {
+                    array: self.shape.clone(),
+                    start,
+                    shape,
+                }
+            }
+        }
+    }
+
+    /// Starts the values of block `block` of `grid`, in C order: streamed when the reader
+    /// streams, read (and checked) otherwise.
+    pub fn open<'a>(
+        &'a self,
+        grid: &ChunkGrid,
+        block: &[usize],
+    ) -> Result<Box<dyn TileSource + 'a>> {
+        let region = self.region(grid, block);
+        if let Some(s) = self.reader.stream(&region) {
+            return Ok(s);
+        }
+        let chunk = self.reader.read(&region)?;
+        let (want, got) = (self.reader.dtype(), chunk.dtype());
+        if got != Some(want) || chunk.shape() != region.shape.as_slice() {
+            return Err(Error::InvalidArgument(format!(
+                "the reader {} returned a chunk of shape {:?} ({}) for the region {} of shape \
+                 {:?} ({want})",
+                self.reader.name(),
+                chunk.shape(),
+                got.map_or("tuple".into(), |d| d.to_string()),
+                region.describe(),
+                region.shape
+            )));
+        }
+        Ok(Box::new(ChunkCursor {
+            chunk: chunk.into_standard_layout(),
+            pos: 0,
+        }))
+    }
+
+    /// The same source restricted to a sub-box of this node's array.
+    pub fn window(&self, outer: &Window) -> Arc<SourceNode> {
+        let window = match &self.window {
+            None => outer.clone(),
+            Some(i) => {
+                let mut start = i.start.clone();
+                for (j, a) in i.axes.iter().enumerate() {
+                    if let Some(a) = *a {
+                        start[a] += outer.start[j];
+                    }
+                }
+                let axes = outer
+                    .axes
+                    .iter()
+                    .map(|o| o.and_then(|j| i.axes[j]))
+                    .collect();
+                Window { start, axes }
+            }
+        };
+        Arc::new(SourceNode {
+            reader: self.reader.clone(),
+            shape: self.shape.clone(),
+            window: Some(window),
+        })
     }
 }
 
-/// A sub-box of a source's array, as a slice with unit steps selects it: the array's shape, the
-/// first selected index of each of its axes, and for each output axis the array axis it comes
-/// from (`None`: a new axis of length 1). Array axes that no output axis comes from are indexed
+/// A sub-box of a source's array, as a slice with unit steps selects it: the first selected
+/// index of each of the array's axes, and for each output axis the array axis it comes from
+/// (`None`: a new axis of length 1). Array axes that no output axis comes from are indexed
 /// (length 1 at `start`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Window {
-    pub shape: Vec<usize>,
     pub start: Vec<usize>,
     pub axes: Vec<Option<usize>>,
-}
-
-/// A cursor over one source chunk: each call fills the next `n` values.
-pub(crate) trait TileSource {
-    fn fill(&mut self, out: &mut Buf, n: usize);
 }
 
 /// An element-wise function applied to tiles.

@@ -372,7 +372,7 @@ fn uniform_blocks(
 }
 
 impl<T: Element> Array<T> {
-    /// A slice with unit steps of a source that generates any region directly (random arrays):
+    /// A slice with unit steps of a source (every reader reads any region):
     /// the source restricted to the selected box, with the slice's output chunks, so only the
     /// selected elements are ever generated.
     fn windowed_source(
@@ -400,8 +400,8 @@ impl<T: Element> Array<T> {
                 SliceInfoElem::Slice { .. } => return None,
             }
         }
-        let window = Window { shape, start, axes };
-        let kernel = kernel.window(&window)?;
+        let window = Window { start, axes };
+        let kernel = kernel.window(&window);
         Some(Node::new(
             NodeKind::Source(kernel),
             grid.clone(),

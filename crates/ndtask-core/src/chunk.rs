@@ -69,6 +69,32 @@ impl Chunk {
         each_array!(self, a => a.shape(), t => t.first().map_or(&[], |p| p.shape()))
     }
 
+    /// A copy of the chunk in standard (C-contiguous) layout; parts of a tuple too.
+    pub fn to_standard_layout(&self) -> Chunk {
+        match self {
+            Chunk::F64(a) => Chunk::F64(a.as_standard_layout().into_owned()),
+            Chunk::F32(a) => Chunk::F32(a.as_standard_layout().into_owned()),
+            Chunk::I64(a) => Chunk::I64(a.as_standard_layout().into_owned()),
+            Chunk::Bool(a) => Chunk::Bool(a.as_standard_layout().into_owned()),
+            Chunk::Tuple(t) => Chunk::Tuple(t.iter().map(Chunk::to_standard_layout).collect()),
+        }
+    }
+
+    /// Whether the elements are one contiguous slice in C order (every part's, for a tuple).
+    pub fn is_standard_layout(&self) -> bool {
+        each_array!(self, a => a.is_standard_layout(),
+            t => t.iter().all(Chunk::is_standard_layout))
+    }
+
+    /// The chunk in standard (C-contiguous) layout: itself when it is already, a copy
+    /// otherwise.
+    pub fn into_standard_layout(self) -> Chunk {
+        match self.is_standard_layout() {
+            true => self,
+            false => self.to_standard_layout(),
+        }
+    }
+
     /// Bytes held by the chunk's elements.
     pub fn nbytes(&self) -> usize {
         each_array!(self, a => a.len() * std::mem::size_of_val(a.first().unwrap_or(&Default::default())),

@@ -331,7 +331,8 @@ impl TaskGraph {
     }
 
     /// Runs task `id` on its inputs, turning an error or a panic into an [`Error::Task`] that
-    /// names the operation and the chunk.
+    /// names the operation and the chunk (an [`Error::Io`] stays one, with the op and chunk
+    /// added to what it names, and keeps its source).
     ///
     /// # Errors
     /// The task's error, or its panic message.
@@ -346,6 +347,15 @@ impl TaskGraph {
         match catch_unwind(AssertUnwindSafe(|| op.run(t.block, inputs))) {
             Ok(Ok(c)) => Ok(c),
             Ok(Err(e @ Error::Task { .. })) => Err(e),
+            // A failed read keeps its variant and its source, with the task's op and chunk.
+            Ok(Err(Error::Io { what, source })) => Err(Error::Io {
+                what: format!(
+                    "task {} on chunk {}: {what}",
+                    op.name(),
+                    op.describe_block(t.block)
+                ),
+                source,
+            }),
             Ok(Err(e)) => Err(fail(e.to_string())),
             Err(panic) => Err(fail(format!("panicked: {}", panic_message(panic.as_ref())))),
         }

@@ -186,29 +186,6 @@ impl<'a, S: mpi::request::Scope<'a>> Pending<'a, S> {
     }
 }
 
-/// Whether an array chunk's elements are one contiguous slice in C order, so it can be sent as
-/// it is (ndtask's chunks are; a strided one is sent as a standard-layout copy).
-fn is_contiguous(chunk: &Chunk) -> bool {
-    match chunk {
-        Chunk::F64(a) => a.as_slice().is_some(),
-        Chunk::F32(a) => a.as_slice().is_some(),
-        Chunk::I64(a) => a.as_slice().is_some(),
-        Chunk::Bool(a) => a.as_slice().is_some(),
-        _ => false,
-    }
-}
-
-/// A standard-layout copy of an array chunk.
-fn standard(chunk: &Chunk) -> Chunk {
-    match chunk {
-        Chunk::F64(a) => Chunk::F64(a.as_standard_layout().into_owned()),
-        Chunk::F32(a) => Chunk::F32(a.as_standard_layout().into_owned()),
-        Chunk::I64(a) => Chunk::I64(a.as_standard_layout().into_owned()),
-        Chunk::Bool(a) => Chunk::Bool(a.as_standard_layout().into_owned()),
-        c => c.clone(),
-    }
-}
-
 /// Receives one array of a result from `from` into a new chunk of `shape`, after checking that
 /// the message holds exactly the elements the header announced (the buffer is allocated only
 /// then). A message of another length is still received, so that its sender's send completes,
@@ -485,9 +462,9 @@ impl<'a, 'g> Exchange<'a, 'g> {
                 parts
                     .unwrap_or_default()
                     .into_iter()
-                    .map(|a| match is_contiguous(a) {
+                    .map(|a| match a.is_standard_layout() && a.dtype().is_some() {
                         true => Cow::Borrowed(a),
-                        false => Cow::Owned(standard(a)),
+                        false => Cow::Owned(a.to_standard_layout()),
                     })
                     .collect()
             })
@@ -623,6 +600,10 @@ impl<'a, 'g> Exchange<'a, 'g> {
             Error::Internal(m) => Error::Internal(format!("{m} (on MPI rank {rank} of {size})")),
             Error::Mpi(m) => Error::Mpi(format!("on MPI rank {rank} of {size}: {m}")),
             Error::Cancelled => Error::Cancelled,
+            Error::Io { what, source } => Error::Io {
+                what: format!("{what} (on MPI rank {rank} of {size})"),
+                source,
+            },
             e => Error::Mpi(format!("on MPI rank {rank} of {size}: {e}")),
         };
         let bytes = Arc::new(wire::abort(task, &error));

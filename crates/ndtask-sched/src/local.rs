@@ -5,7 +5,7 @@
 use ndtask_core::{
     Chunk, Error, Observer, Result, RunContext, RunInfo, RunSummary, TaskEvent, TaskGraph, TaskId,
 };
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -33,6 +33,8 @@ pub struct LocalRun<'g> {
     uses: Vec<AtomicU32>,
     slots: Vec<Mutex<Option<Arc<Chunk>>>>,
     failed: AtomicBool,
+    /// Tasks with a lower id may still start after a failure (see [`LocalRun::skips`]).
+    limit: AtomicU64,
     cancelled: AtomicBool,
     error: Mutex<Option<(TaskId, Error)>>,
     live_bytes: AtomicUsize,
@@ -76,6 +78,7 @@ impl<'g> LocalRun<'g> {
             uses,
             slots,
             failed: AtomicBool::new(false),
+            limit: AtomicU64::new(u64::MAX),
             cancelled: AtomicBool::new(false),
             error: Mutex::new(None),
             live_bytes: AtomicUsize::new(0),
@@ -134,12 +137,24 @@ impl<'g> LocalRun<'g> {
 
     /// Whether the run is stopping: some task has failed, or the run was cancelled.
     pub fn failed(&self) -> bool {
-        if self.failed.load(Ordering::Acquire) {
+        self.failed.load(Ordering::Acquire) || self.check_cancelled()
+    }
+
+    /// Whether task `t` must not start: the run was cancelled, or a task with an id no higher
+    /// than `t` failed. Tasks below the lowest failure still run, so the lowest failing task
+    /// always runs and fails, and the reported error does not depend on timing.
+    pub fn skips(&self, t: TaskId) -> bool {
+        t as u64 >= self.limit.load(Ordering::Acquire) || self.check_cancelled()
+    }
+
+    fn check_cancelled(&self) -> bool {
+        if self.cancelled.load(Ordering::Acquire) {
             return true;
         }
         if self.ctx.is_cancelled() {
             self.cancelled.store(true, Ordering::Release);
             self.failed.store(true, Ordering::Release);
+            self.limit.store(0, Ordering::Release);
             return true;
         }
         false
@@ -151,8 +166,14 @@ impl<'g> LocalRun<'g> {
     }
 
     /// Records a failure (the error of the lowest task id wins, so the reported error does not
-    /// depend on timing when several tasks fail).
+    /// depend on timing when several tasks fail). A failure of something that is not a task of
+    /// the graph (an id past its end: the MPI layer's own failures) stops every task.
     pub fn fail(&self, task: TaskId, e: Error) {
+        let limit = match (task as usize) < self.graph.len() {
+            true => task as u64,
+            false => 0,
+        };
+        self.limit.fetch_min(limit, Ordering::AcqRel);
         self.failed.store(true, Ordering::Release);
         let mut g = self.error.lock().unwrap_or_else(PoisonError::into_inner);
         if g.as_ref().is_none_or(|(t, _)| task < *t) {
@@ -204,7 +225,7 @@ impl<'g> LocalRun<'g> {
     /// consumers that became ready onto `ready`. Returns the result too, for a caller that must
     /// send it elsewhere. On failure the error is recorded and `None` returned.
     pub fn run(&self, t: TaskId, ready: &mut Vec<TaskId>) -> Option<Arc<Chunk>> {
-        if self.failed() {
+        if self.skips(t) {
             return None;
         }
         let start = self.watch.as_ref().map(|w| {

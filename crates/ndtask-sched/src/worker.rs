@@ -83,7 +83,7 @@ impl<'a, 'g, H: AfterTask> Workers<'a, 'g, H> {
         let stack = RefCell::new(Vec::new());
         let mut spawn = |t: TaskId| stack.borrow_mut().push(t);
         for &root in self.roots {
-            if self.run.failed() {
+            if self.run.skips(root) {
                 break;
             }
             self.active.fetch_add(1, Ordering::AcqRel);
@@ -103,12 +103,10 @@ impl<'a, 'g, H: AfterTask> Workers<'a, 'g, H> {
     pub fn feed<'s>(&'s self, s: &Scope<'s>) {
         loop {
             while let Some(Yield::Executed) = rayon::yield_local() {}
-            if self.run.failed() {
-                break;
-            }
             self.hold_back();
             let i = self.next_root.fetch_add(1, Ordering::Relaxed);
-            let Some(&root) = self.roots.get(i) else {
+            // Roots come in id order: once one is skipped, so are the rest.
+            let Some(&root) = self.roots.get(i).filter(|&&r| !self.run.skips(r)) else {
                 break;
             };
             self.active.fetch_add(1, Ordering::AcqRel);

@@ -21,10 +21,9 @@ mod philox;
 mod ziggurat;
 
 use crate::array::Array;
-use crate::creation::source;
 use crate::kernels::{wide_to, Vectorized, Width};
-use crate::plan::{SourceKernel, TileSource, Window};
-use ndtask_core::{Buf, ChunkGrid, Chunks, Element, Error, Fingerprint, Numeric, Result};
+use crate::reader::{source, ChunkReader, Region, TileSource};
+use ndtask_core::{Buf, Chunks, DType, Element, Error, Fingerprint, Numeric, Result};
 use philox::{philox4x32, philox4x32_lanes, philox4x64, LANES, LANES_WIDE};
 use std::cell::Cell;
 use std::sync::Arc;
@@ -174,71 +173,7 @@ impl Stream {
 struct RandomSource<T> {
     stream: Stream,
     dist: Dist,
-    /// The sub-box of the generated array this source's array is (after a slice), if any.
-    window: Option<Window>,
     _t: std::marker::PhantomData<fn() -> T>,
-}
-
-/// The runs of the chunk at `block` of `grid`, in the generated array: through `window` when
-/// the source's array is a sub-box of it.
-fn runs_of(window: &Option<Window>, grid: &ChunkGrid, block: &[usize]) -> Runs {
-    let (offset, chunk) = (grid.chunk_offset(block), grid.chunk_shape(block));
-    match window {
-        None => Runs::new(&grid.shape(), &offset, &chunk),
-        Some(w) => {
-            let mut at = w.start.clone();
-            let mut extent = vec![1; w.shape.len()];
-            for (o, a) in w.axes.iter().enumerate() {
-                if let Some(a) = *a {
-                    at[a] += offset[o];
-                    extent[a] = chunk[o];
-                }
-            }
-            Runs::new(&w.shape, &at, &extent)
-        }
-    }
-}
-
-/// `outer` (a window of a source already restricted to `inner`) as a window of the generated
-/// array.
-fn compose(inner: &Option<Window>, outer: &Window) -> Window {
-    match inner {
-        None => outer.clone(),
-        Some(i) => {
-            let mut start = i.start.clone();
-            for (j, a) in i.axes.iter().enumerate() {
-                if let Some(a) = *a {
-                    start[a] += outer.start[j];
-                }
-            }
-            let axes = outer
-                .axes
-                .iter()
-                .map(|o| o.and_then(|j| i.axes[j]))
-                .collect();
-            Window {
-                shape: i.shape.clone(),
-                start,
-                axes,
-            }
-        }
-    }
-}
-
-fn window_fingerprint(h: &mut Fingerprint, w: &Option<Window>) {
-    match w {
-        None => h.u8(0),
-        Some(w) => {
-            h.u8(1);
-            for v in [&w.shape, &w.start] {
-                h.usize(v.len());
-                v.iter().for_each(|&x| h.usize(x));
-            }
-            w.axes
-                .iter()
-                .for_each(|a| h.u64(a.map_or(u64::MAX, |a| a as u64)));
-        }
-    }
 }
 
 impl<T: Element> RandomSource<T> {
@@ -252,7 +187,7 @@ impl<T: Element> RandomSource<T> {
     }
 }
 
-impl<T: Sample> SourceKernel for RandomSource<T> {
+impl<T: Sample> ChunkReader for RandomSource<T> {
     fn name(&self) -> String {
         self.name_of().into()
     }
@@ -272,20 +207,14 @@ impl<T: Sample> SourceKernel for RandomSource<T> {
                 h.u64(b as u64);
             }
         }
-        window_fingerprint(h, &self.window);
     }
-    fn open<'a>(&'a self, grid: &ChunkGrid, block: &[usize]) -> Result<Box<dyn TileSource + 'a>> {
-        Ok(Box::new(Cursor {
-            runs: runs_of(&self.window, grid, block),
+    fn dtype(&self) -> DType {
+        T::DTYPE
+    }
+    fn stream<'a>(&'a self, r: &Region) -> Option<Box<dyn TileSource + 'a>> {
+        Some(Box::new(Cursor {
+            runs: Runs::new(&r.array, &r.start, &r.shape),
             source: self,
-        }))
-    }
-    fn window(&self, w: &Window) -> Option<Arc<dyn SourceKernel>> {
-        Some(Arc::new(RandomSource::<T> {
-            stream: self.stream,
-            dist: self.dist,
-            window: Some(compose(&self.window, w)),
-            _t: std::marker::PhantomData,
         }))
     }
 }
@@ -542,7 +471,7 @@ struct Cursor<'a, T> {
 }
 
 impl<T: Sample> TileSource for Cursor<'_, T> {
-    fn fill(&mut self, out: &mut Buf, n: usize) {
+    fn fill(&mut self, out: &mut Buf, n: usize) -> Result<()> {
         let v = T::buf_mut(out);
         // Every value is overwritten: keep what is there (no clearing) when the size fits.
         v.resize(n, T::default());
@@ -554,6 +483,7 @@ impl<T: Sample> TileSource for Cursor<'_, T> {
             self.runs.pos += take;
             done += take;
         }
+        Ok(())
     }
 }
 
@@ -600,20 +530,16 @@ impl Philox {
         source(
             shape.as_ref(),
             chunks.into(),
-            Arc::new(NumpySource {
-                philox: *self,
-                window: None,
-            }),
+            Arc::new(NumpySource { philox: *self }),
         )
     }
 }
 
 struct NumpySource {
     philox: Philox,
-    window: Option<Window>,
 }
 
-impl SourceKernel for NumpySource {
+impl ChunkReader for NumpySource {
     fn name(&self) -> String {
         "numpy_philox".into()
     }
@@ -621,18 +547,14 @@ impl SourceKernel for NumpySource {
         h.str("numpy_philox");
         h.u64(self.philox.key[0]);
         h.u64(self.philox.key[1]);
-        window_fingerprint(h, &self.window);
     }
-    fn open<'a>(&'a self, grid: &ChunkGrid, block: &[usize]) -> Result<Box<dyn TileSource + 'a>> {
-        Ok(Box::new(NumpyCursor {
-            runs: runs_of(&self.window, grid, block),
-            philox: self.philox,
-        }))
+    fn dtype(&self) -> DType {
+        DType::F64
     }
-    fn window(&self, w: &Window) -> Option<Arc<dyn SourceKernel>> {
-        Some(Arc::new(NumpySource {
+    fn stream<'a>(&'a self, r: &Region) -> Option<Box<dyn TileSource + 'a>> {
+        Some(Box::new(NumpyCursor {
+            runs: Runs::new(&r.array, &r.start, &r.shape),
             philox: self.philox,
-            window: Some(compose(&self.window, w)),
         }))
     }
 }
@@ -643,7 +565,7 @@ struct NumpyCursor {
 }
 
 impl TileSource for NumpyCursor {
-    fn fill(&mut self, out: &mut Buf, n: usize) {
+    fn fill(&mut self, out: &mut Buf, n: usize) -> Result<()> {
         let v = f64::buf_mut(out);
         v.clear();
         while v.len() < n {
@@ -663,6 +585,7 @@ impl TileSource for NumpyCursor {
             }
             self.runs.pos += take;
         }
+        Ok(())
     }
 }
 
@@ -683,7 +606,6 @@ impl Generator {
         let kernel = Arc::new(RandomSource::<T> {
             stream: Stream::new(self.seed, stream),
             dist,
-            window: None,
             _t: std::marker::PhantomData,
         });
         source(shape, chunks, kernel)
@@ -810,7 +732,6 @@ mod tests {
         RandomSource {
             stream: Stream::new(0xdead_beef_1234_5678, 3),
             dist,
-            window: None,
             _t: std::marker::PhantomData,
         }
     }

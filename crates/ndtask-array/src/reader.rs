@@ -1,0 +1,190 @@
+//! Extension point: where chunks come from. A [`ChunkReader`] is asked for one region of its
+//! array at a time (a chunk, or the part of one that a slice selects) and returns its values or
+//! an [`Error`]. Every source of ndtask goes through it: random arrays, `full`, `arange`,
+//! `linspace`, `from_ndarray`, and any reader of a file format ([`from_reader`]).
+//!
+//! A reader that computes its values (random numbers, ranges) can also [`ChunkReader::stream`]
+//! them in C order, tile by tile: then a fused kernel that reads it never holds the source's
+//! values, only one tile of them. A reader of stored data implements [`ChunkReader::read`].
+
+use crate::array::Array;
+use crate::plan::{Node, NodeKind, SourceNode};
+use ndtask_core::{
+    Buf, Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Result, TILE,
+};
+use std::sync::Arc;
+
+/// A box of a reader's array: for each axis, the first index and the length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Region {
+    /// The shape of the reader's whole array.
+    pub array: Vec<usize>,
+    /// The first index of the box on each axis.
+    pub start: Vec<usize>,
+    /// The length of the box on each axis.
+    pub shape: Vec<usize>,
+}
+
+impl Region {
+    /// The number of elements in the box.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Whether the box is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The box as ranges, e.g. `[0..100, 200..300]`, for messages.
+    ///
+    /// # Examples
+    /// ```
+    /// let r = ndtask_array::reader::Region { array: vec![10, 10], start: vec![2, 0], shape: vec![3, 10] };
+    /// assert_eq!(r.describe(), "[2..5, 0..10]");
+    /// ```
+    pub fn describe(&self) -> String {
+        let axes: Vec<String> = self
+            .start
+            .iter()
+            .zip(&self.shape)
+            .map(|(s, n)| format!("{s}..{}", s + n))
+            .collect();
+        format!("[{}]", axes.join(", "))
+    }
+}
+
+/// A cursor over a region's values in C order: each call fills `out` with the next `n`.
+pub trait TileSource {
+    /// Replaces the contents of `out` (a tile of the reader's element type) with the next `n`
+    /// values.
+    ///
+    /// # Errors
+    /// Whatever stops the reader; the task then fails with it.
+    fn fill(&mut self, out: &mut Buf, n: usize) -> Result<()>;
+}
+
+/// Reads regions of an array: the extension point for data sources.
+///
+/// Implement [`ChunkReader::read`] (stored data) or [`ChunkReader::stream`] (computed data), or
+/// both. Tasks call them from worker threads, several at once, so a reader must be `Sync`; a
+/// failure is an [`Error`] (an [`Error::Io`] for a file, naming path and region), never a panic.
+///
+/// # Examples
+/// A reader of the values `row * 1000 + column`:
+/// ```
+/// use ndtask_array::reader::{from_reader, ChunkReader, Region};
+/// use ndtask_core::{Chunk, DType, Element, Fingerprint, Result};
+/// use ndarray::{ArrayD, IxDyn};
+///
+/// struct Grid;
+/// impl ChunkReader for Grid {
+///     fn name(&self) -> String { "grid".into() }
+///     fn fingerprint(&self, h: &mut Fingerprint) { h.str("grid"); }
+///     fn dtype(&self) -> DType { DType::I64 }
+///     fn read(&self, r: &Region) -> Result<Chunk> {
+///         let a = ArrayD::from_shape_fn(IxDyn(&r.shape), |i| {
+///             ((r.start[0] + i[0]) * 1000 + r.start[1] + i[1]) as i64
+///         });
+///         Ok(i64::into_chunk(a))
+///     }
+/// }
+/// let x = from_reader::<i64>(Grid, [30, 40], [7, 9])?;
+/// assert_eq!(x.compute()?[[12, 34]], 12_034);
+/// // A slice reads only the region it selects.
+/// assert_eq!(x.slice(ndarray::s![5..6, 10..13])?.compute()?.sum(), 3 * 5_000 + 10 + 11 + 12);
+/// # Ok::<(), ndtask_core::Error>(())
+/// ```
+pub trait ChunkReader: Send + Sync + 'static {
+    /// A short name for plans and error messages ("uniform", "npy:data.npy").
+    fn name(&self) -> String;
+    /// Feeds the reader's identity into `h`: everything that changes the values it reads (a
+    /// seed, a path and the file's size and modification time, parameters). MPI ranks compare
+    /// fingerprints before a run, so ranks that would read different data are told so.
+    fn fingerprint(&self, h: &mut Fingerprint);
+    /// The element type of the values.
+    fn dtype(&self) -> DType;
+    /// The values of `region`, as a chunk of shape `region.shape` and element type
+    /// [`ChunkReader::dtype`]. The default collects [`ChunkReader::stream`].
+    ///
+    /// # Errors
+    /// Whatever stops the read.
+    fn read(&self, region: &Region) -> Result<Chunk> {
+        let name = self.name();
+        let Some(mut stream) = self.stream(region) else {
+            return Err(Error::internal(format!(
+                "the reader {name} implements neither read nor stream"
+            )));
+        };
+        let n = region.len();
+        let what = || format!("region {} of {name}", region.describe());
+        let mut all = Buf::try_with_capacity(self.dtype(), n, what())?;
+        let mut tile = Buf::with_capacity(self.dtype(), TILE.min(n));
+        let mut done = 0;
+        while done < n {
+            let k = TILE.min(n - done);
+            stream.fill(&mut tile, k)?;
+            all.extend_from(&tile, k)?;
+            done += k;
+        }
+        all.into_chunk(&region.shape)
+    }
+    /// The values of `region` in C order, tile by tile, if the reader can make them that way
+    /// (the default: no).
+    fn stream<'a>(&'a self, region: &Region) -> Option<Box<dyn TileSource + 'a>> {
+        let _ = region;
+        None
+    }
+}
+
+/// A lazy array of `shape`, cut into `chunks`, whose chunks `reader` reads when a task needs
+/// them. It fuses with what reads it, and a slice of it asks the reader for the selected region
+/// only.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] if the reader's element type is not `T`; [`Error::Chunks`] if
+/// `chunks` does not fit `shape`.
+pub fn from_reader<T: Element>(
+    reader: impl ChunkReader,
+    shape: impl AsRef<[usize]>,
+    chunks: impl Into<Chunks>,
+) -> Result<Array<T>> {
+    if reader.dtype() != T::DTYPE {
+        return Err(Error::InvalidArgument(format!(
+            "the reader {} gives {} values, not {}",
+            reader.name(),
+            reader.dtype(),
+            T::DTYPE
+        )));
+    }
+    source(shape.as_ref(), chunks.into(), Arc::new(reader))
+}
+
+/// The array of a built-in reader (its element type is known to be `T`).
+pub(crate) fn source<T: Element>(
+    shape: &[usize],
+    chunks: Chunks,
+    reader: Arc<dyn ChunkReader>,
+) -> Result<Array<T>> {
+    let grid = ChunkGrid::new(shape, chunks)?;
+    let node = SourceNode::new(reader, grid.shape());
+    Ok(Array::from_node(Node::new(
+        NodeKind::Source(Arc::new(node)),
+        grid,
+        T::DTYPE,
+    )))
+}
+
+/// Streams a chunk that a reader read, in C order.
+pub(crate) struct ChunkCursor {
+    pub chunk: Chunk,
+    pub pos: usize,
+}
+
+impl TileSource for ChunkCursor {
+    fn fill(&mut self, out: &mut Buf, n: usize) -> Result<()> {
+        out.load_from(&self.chunk, self.pos, n)?;
+        self.pos += n;
+        Ok(())
+    }
+}
