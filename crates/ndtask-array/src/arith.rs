@@ -124,6 +124,9 @@ impl<T: Numeric> Arith<T> {
 }
 
 impl<T: Numeric> MapKernel for Arith<T> {
+    fn exact(&self) -> bool {
+        true
+    }
     fn name(&self) -> String {
         self.name.clone()
     }

@@ -166,20 +166,32 @@ impl<T: Element> Array<T> {
         name: &str,
         f: impl Fn(T) -> O + Send + Sync + 'static,
     ) -> Array<O> {
-        self.map_keyed(name, 0, f)
+        self.unary(name, 0, false, f)
     }
 
-    /// [`Array::map_named`] for a function that captures scalars, whose hash (`key`) tells the
-    /// MPI ranks apart when they capture different values.
+    /// One of ndtask's own element-wise functions, named `name`, capturing scalars whose hash
+    /// is `key` (which tells the MPI ranks apart when they capture different values). Its name
+    /// and key identify it completely, so the optimizer may share two equal ones.
     pub(crate) fn map_keyed<O: Element>(
         &self,
         name: &str,
         key: u64,
         f: impl Fn(T) -> O + Send + Sync + 'static,
     ) -> Array<O> {
+        self.unary(name, key, true, f)
+    }
+
+    fn unary<O: Element>(
+        &self,
+        name: &str,
+        key: u64,
+        exact: bool,
+        f: impl Fn(T) -> O + Send + Sync + 'static,
+    ) -> Array<O> {
         self.map_kernel(Arc::new(Unary {
             name: name.to_string(),
             key,
+            exact,
             f,
             _t: PhantomData,
         }))
@@ -234,10 +246,10 @@ impl<T: Element> Array<T> {
         other: &Array<U>,
         f: impl Fn(T, U) -> O + Send + Sync + 'static,
     ) -> Result<Array<O>> {
-        self.zip_keyed(name, 0, other, f)
+        self.binary(name, 0, false, other, f)
     }
 
-    /// [`Array::zip_named`] for a function that captures scalars (see [`Array::map_keyed`]).
+    /// One of ndtask's own binary functions (see [`Array::map_keyed`]).
     pub(crate) fn zip_keyed<U: Element, O: Element>(
         &self,
         name: &str,
@@ -245,9 +257,21 @@ impl<T: Element> Array<T> {
         other: &Array<U>,
         f: impl Fn(T, U) -> O + Send + Sync + 'static,
     ) -> Result<Array<O>> {
+        self.binary(name, key, true, other, f)
+    }
+
+    fn binary<U: Element, O: Element>(
+        &self,
+        name: &str,
+        key: u64,
+        exact: bool,
+        other: &Array<U>,
+        f: impl Fn(T, U) -> O + Send + Sync + 'static,
+    ) -> Result<Array<O>> {
         let kernel = Arc::new(Binary {
             name: name.to_string(),
             key,
+            exact,
             f,
             _t: PhantomData,
         });
@@ -274,7 +298,7 @@ impl<T: Element> Array<T> {
 
     /// Converts the elements to another type (`as` for numbers, `!= 0` to bool, `true -> 1`).
     pub fn astype<O: Element>(&self) -> Array<O> {
-        self.map_named(&format!("astype[{}]", O::DTYPE), O::cast_from)
+        self.map_keyed(&format!("astype[{}]", O::DTYPE), 0, O::cast_from)
     }
 }
 

@@ -4,7 +4,7 @@
 //! output chunk one task that reads exactly the input chunks it names.
 
 use crate::array::Array;
-use crate::plan::{dispatch_dtype, BlockKernel, Node, NodeKind};
+use crate::plan::{dispatch_dtype, BlockKernel, Node, NodeKind, Pushdown};
 use ndarray::{ArrayD, ArrayViewD, IxDyn, Slice};
 use ndtask_core::{try_filled, try_vec, Chunk, ChunkGrid, Chunks, Element, Error, Result};
 use std::marker::PhantomData;
@@ -88,6 +88,12 @@ struct Rechunk<T> {
 }
 
 impl<T: Element> BlockKernel for Rechunk<T> {
+    fn exact(&self) -> bool {
+        true
+    }
+    fn pushdown(&self) -> Option<Pushdown> {
+        Some(Pushdown::Regrid)
+    }
     fn name(&self) -> String {
         "rechunk".into()
     }
@@ -150,6 +156,9 @@ struct Transpose<T> {
 }
 
 impl<T: Element> BlockKernel for Transpose<T> {
+    fn exact(&self) -> bool {
+        true
+    }
     fn name(&self) -> String {
         format!("transpose{:?}", self.perm)
     }
@@ -177,6 +186,9 @@ struct Reaxis<T> {
 }
 
 impl<T: Element> BlockKernel for Reaxis<T> {
+    fn exact(&self) -> bool {
+        true
+    }
     fn name(&self) -> String {
         self.name.into()
     }
@@ -203,6 +215,9 @@ struct BroadcastTo<T> {
 }
 
 impl<T: Element> BlockKernel for BroadcastTo<T> {
+    fn exact(&self) -> bool {
+        true
+    }
     fn name(&self) -> String {
         "broadcast_to".into()
     }
@@ -313,14 +328,9 @@ pub(crate) fn align(op: &str, nodes: &[Arc<Node>]) -> Result<(Vec<Arc<Node>>, Ch
     Ok((aligned, grid))
 }
 
-/// A rechunk node from `n` to `to` (same shape), for any element type. A source is cut
-/// afresh instead: every source generates its values from their positions in the array (a
-/// random array's from their global index), so the same source on the new grid gives the same
-/// values, with no rechunk task and no chunk read twice.
+/// A rechunk node from `n` to `to` (same shape), for any element type. (The optimizer cuts a
+/// source afresh instead: see the source-pushdown pass.)
 pub(crate) fn rechunk_node(n: &Arc<Node>, to: ChunkGrid) -> Arc<Node> {
-    if let NodeKind::Source(kernel) = &n.kind {
-        return Node::new(NodeKind::Source(kernel.clone()), to, n.dtype);
-    }
     dispatch_dtype!(n.dtype, T => blocks::<T>(
         vec![n.clone()],
         to.clone(),

@@ -5,8 +5,11 @@
 use crate::array::{Array, Scalar};
 use crate::blocks::{try_array, typed};
 use crate::lower::lower;
+use crate::optimize::explain::{self, PlanNode};
+use crate::optimize::optimize;
 use crate::plan::Node;
 use ndarray::{ArrayD, IxDyn, Slice};
+use ndtask_core::petgraph::graph::DiGraph;
 use ndtask_core::{
     catch_panic, Chunk, ChunkGrid, Element, Error, Result, RunContext, Scheduler, TaskGraph,
 };
@@ -144,7 +147,29 @@ tuple_computable!(A, B, C, D, E, F, G, H);
 pub fn task_graph<C: Computable>(c: &C) -> Result<TaskGraph> {
     let mut t = Targets::default();
     c.add_targets(&mut t);
-    catch_panic("lowering", || Ok(lower(&t.nodes)?.graph))
+    catch_panic("lowering", || Ok(lower(&optimize(&t.nodes)?)?.graph))
+}
+
+/// The optimized plan of `c` as indented text (see [`Array::explain`]).
+///
+/// # Errors
+/// The error of an invalid expression.
+pub fn explain<C: Computable>(c: &C) -> Result<String> {
+    let mut t = Targets::default();
+    c.add_targets(&mut t);
+    catch_panic("optimizing", || Ok(explain::explain(&optimize(&t.nodes)?)))
+}
+
+/// The optimized plan of `c` as a petgraph graph (see [`Array::plan_graph`]).
+///
+/// # Errors
+/// The error of an invalid expression.
+pub fn plan_graph<C: Computable>(c: &C) -> Result<DiGraph<PlanNode, usize>> {
+    let mut t = Targets::default();
+    c.add_targets(&mut t);
+    catch_panic("optimizing", || {
+        Ok(explain::plan_graph(&optimize(&t.nodes)?))
+    })
 }
 
 /// Writes the task graph of `c` to `path` as Graphviz DOT (see [`Array::visualize`]).
@@ -248,7 +273,7 @@ pub fn compute_local_in<C: Computable>(
 ) -> Result<Option<C::Output>> {
     let mut t = Targets::default();
     c.add_targets(&mut t);
-    let lowered = match catch_panic("lowering", || lower(&t.nodes)) {
+    let lowered = match catch_panic("lowering", || lower(&optimize(&t.nodes)?)) {
         Ok(l) => l,
         Err(e) => return Err(scheduler.fail_before_run(e)),
     };
@@ -336,6 +361,34 @@ impl<T: Element> Array<T> {
         task_graph(self)
     }
 
+    /// The optimized plan of this array as indented text: one line per node with its op,
+    /// shape, chunks, element type and bytes, and which nodes fused into one kernel. The first
+    /// line lists the optimizer's passes.
+    ///
+    /// # Errors
+    /// The expression's build error.
+    ///
+    /// # Examples
+    /// ```
+    /// let x = ndtask_array::random::uniform::<f64>([100, 100], [50, 50], 1)?;
+    /// let text = (&x * 2.0).sum().explain()?;
+    /// assert!(text.contains("[fused region, streamed into its reduction]"));
+    /// assert!(text.contains("[fused into #"));
+    /// # Ok::<(), ndtask_core::Error>(())
+    /// ```
+    pub fn explain(&self) -> Result<String> {
+        explain(self)
+    }
+
+    /// The optimized plan of this array as a petgraph graph of [`PlanNode`]s (node `i` is plan
+    /// node `i`; edges run from inputs to consumers).
+    ///
+    /// # Errors
+    /// The expression's build error.
+    pub fn plan_graph(&self) -> Result<DiGraph<PlanNode, usize>> {
+        plan_graph(self)
+    }
+
     /// Writes the task graph that computing this array runs as a Graphviz DOT file: one node
     /// per task up to [`ndtask_core::MAX_DRAWN_TASKS`] tasks, one node per op (with its task
     /// count) beyond, so even a million-chunk graph gives a readable picture
@@ -371,6 +424,34 @@ impl<T: Element> Scalar<T> {
     /// The expression's build error.
     pub fn task_graph(&self) -> Result<TaskGraph> {
         task_graph(self)
+    }
+
+    /// The optimized plan of this value as indented text: one line per node with its op,
+    /// shape, chunks, element type and bytes, and which nodes fused into one kernel. The first
+    /// line lists the optimizer's passes.
+    ///
+    /// # Errors
+    /// The expression's build error.
+    ///
+    /// # Examples
+    /// ```
+    /// let x = ndtask_array::random::uniform::<f64>([100, 100], [50, 50], 1)?;
+    /// let text = (&x * 2.0).sum().explain()?;
+    /// assert!(text.contains("[fused region, streamed into its reduction]"));
+    /// assert!(text.contains("[fused into #"));
+    /// # Ok::<(), ndtask_core::Error>(())
+    /// ```
+    pub fn explain(&self) -> Result<String> {
+        explain(self)
+    }
+
+    /// The optimized plan of this value as a petgraph graph of [`PlanNode`]s (node `i` is plan
+    /// node `i`; edges run from inputs to consumers).
+    ///
+    /// # Errors
+    /// The expression's build error.
+    pub fn plan_graph(&self) -> Result<DiGraph<PlanNode, usize>> {
+        plan_graph(self)
     }
 
     /// Writes the task graph that computing this value runs as a Graphviz DOT file: one node

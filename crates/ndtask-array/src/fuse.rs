@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// One step of a fused kernel; its tile is register `i` for step `i`.
+#[derive(Clone)]
 pub(crate) enum Step {
     /// Generate the tile from a source.
     Source(Arc<SourceNode>),
@@ -29,6 +30,7 @@ pub(crate) enum Step {
 }
 
 /// A fused per-chunk kernel: steps in dependency order; the last step is the result.
+#[derive(Clone)]
 pub(crate) struct Program {
     steps: Vec<Step>,
     dtypes: Vec<DType>,
@@ -210,13 +212,18 @@ impl Program {
     }
 
     fn new(steps: Vec<Step>, dtypes: Vec<DType>) -> Self {
-        let (steps, dtypes) = compile_trees(steps, dtypes);
         let slots = assign_slots(&steps, &dtypes);
         Program {
             steps,
             dtypes,
             slots,
         }
+    }
+
+    /// The program with its arithmetic trees compiled ([`compile_trees`]).
+    pub fn compiled(self) -> Self {
+        let (steps, dtypes) = compile_trees(self.steps, self.dtypes);
+        Self::new(steps, dtypes)
     }
 
     /// Whether the program only reads its input chunk.
@@ -356,10 +363,12 @@ pub(crate) enum Role {
 }
 
 /// Assigns every fusable node its role. `order` is a post-order (inputs before consumers).
+/// Without `fuse`, every fusable node is materialised on its own.
 pub(crate) fn assign_regions(
     order: &[Arc<Node>],
     consumers: &HashMap<*const Node, Vec<Arc<Node>>>,
     outputs: &[Arc<Node>],
+    fuse: bool,
 ) -> HashMap<*const Node, Role> {
     let mut role: HashMap<*const Node, Role> = HashMap::new();
     let root_of = |role: &HashMap<*const Node, Role>, n: &Arc<Node>| match role.get(&n.key()) {
@@ -387,7 +396,7 @@ pub(crate) fn assign_regions(
                 && !outputs.iter().any(|o| Arc::ptr_eq(o, c))
                 && matches!(consumers.get(&c.key()).map(|v| v.as_slice()), Some([r]) if matches!(r.kind, NodeKind::Reduce(_)))
         };
-        let r = match (is_output, shared_root, cons) {
+        let r = match (is_output || !fuse, shared_root, cons) {
             (false, Some(root), _) => Role::Member(root),
             (false, None, [c]) if matches!(c.kind, NodeKind::Reduce(_)) => Role::Streamed,
             (false, None, [c]) if concat_into_reduce(c) => Role::Streamed,

@@ -13,6 +13,9 @@ pub(crate) struct Unary<A, O, F> {
     pub name: String,
     /// A hash of the scalars `f` captures ([`key_of`]), for the MPI fingerprint.
     pub key: u64,
+    /// Whether the name and key identify `f` completely (ndtask's own functions, not a user's
+    /// closure).
+    pub exact: bool,
     pub f: F,
     pub _t: PhantomData<fn(A) -> O>,
 }
@@ -22,6 +25,9 @@ pub(crate) struct Binary<A, B, O, F> {
     pub name: String,
     /// A hash of the scalars `f` captures ([`key_of`]), for the MPI fingerprint.
     pub key: u64,
+    /// Whether the name and key identify `f` completely (ndtask's own functions, not a user's
+    /// closure).
+    pub exact: bool,
     pub f: F,
     pub _t: PhantomData<fn(A, B) -> O>,
 }
@@ -130,6 +136,9 @@ impl<A: Element, O: Element, F: Fn(A) -> O + Send + Sync> MapKernel for Unary<A,
         h.u64(self.key);
         [A::DTYPE, O::DTYPE].iter().for_each(|d| h.str(d.name()));
     }
+    fn exact(&self) -> bool {
+        self.exact
+    }
 
     fn apply(&self, inputs: &[&Buf], out: &mut Buf, n: usize) -> Result<()> {
         let a = &input::<A>(&self.name, inputs[0])?[..n];
@@ -156,6 +165,9 @@ impl<A: Element, B: Element, O: Element, F: Fn(A, B) -> O + Send + Sync> MapKern
         [A::DTYPE, B::DTYPE, O::DTYPE]
             .iter()
             .for_each(|d| h.str(d.name()));
+    }
+    fn exact(&self) -> bool {
+        self.exact
     }
 
     fn apply(&self, inputs: &[&Buf], out: &mut Buf, n: usize) -> Result<()> {
@@ -193,6 +205,10 @@ impl<A: Element, B: Element, C: Element, O: Element, F: Fn(A, B, C) -> O + Send 
         [A::DTYPE, B::DTYPE, C::DTYPE, O::DTYPE]
             .iter()
             .for_each(|d| h.str(d.name()));
+    }
+    /// Only ndtask's own `where_` makes one.
+    fn exact(&self) -> bool {
+        true
     }
 
     fn apply(&self, inputs: &[&Buf], out: &mut Buf, n: usize) -> Result<()> {

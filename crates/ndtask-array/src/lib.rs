@@ -18,6 +18,7 @@ mod linalg;
 mod lower;
 mod math;
 mod ops;
+mod optimize;
 mod plan;
 pub mod random;
 pub mod reader;
@@ -32,11 +33,12 @@ pub use array::{Array, Scalar};
 pub use blocks::stack;
 pub use compute::{
     compute, compute_in, compute_local_in, compute_local_with, compute_with, default_scheduler,
-    task_graph, visualize, Computable, Results, Targets,
+    explain, plan_graph, task_graph, visualize, Computable, Results, Targets,
 };
 pub use concat::concatenate;
 pub use creation::{arange, from_ndarray, full, linspace, ones, zeros};
 pub use math::where_;
 pub use ops::Operand;
+pub use optimize::explain::{Fused, PlanNode};
 pub use reduce::{ReduceOptions, DEFAULT_SPLIT_EVERY};
 pub use stats::Masked;

@@ -20,6 +20,9 @@ struct BlockProducts<T> {
 }
 
 impl<T: Numeric + LinalgScalar> BlockKernel for BlockProducts<T> {
+    fn exact(&self) -> bool {
+        true
+    }
     fn name(&self) -> String {
         "matmul-block".into()
     }

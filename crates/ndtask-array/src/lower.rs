@@ -4,14 +4,15 @@
 //! post-order, so every process that builds the same plan gets the same graph (task ids, ops,
 //! edges), which the MPI scheduler checks.
 
-use crate::fuse::{assign_regions, build_program, Program, Role};
+use crate::fuse::{Program, Role};
+use crate::optimize::OptimizedPlan;
 use crate::plan::{BlockKernel, Node, NodeKind, ReduceSpec};
 use crate::reduce::{leading, Place, ReduceKernel, TileSink};
 use ndtask_core::{
     ravel, unravel, Chunk, ChunkGrid, DType, Error, Fingerprint, Layout, Op, Result, TaskGraph,
     TaskId,
 };
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// A lowered plan: the graph and, per requested output, its tasks in C order of its chunk grid.
@@ -20,31 +21,18 @@ pub(crate) struct Lowered {
     pub outputs: Vec<Arc<Vec<TaskId>>>,
 }
 
-/// Lowers the plans of `outputs` into one graph (shared inputs are lowered once).
-pub(crate) fn lower(outputs: &[Arc<Node>]) -> Result<Lowered> {
-    let order = post_order(outputs);
-    if let Some(e) = order.iter().find_map(|n| n.error()) {
-        return Err(e.clone());
-    }
-    let mut consumers: HashMap<*const Node, Vec<Arc<Node>>> = HashMap::new();
-    for n in &order {
-        let mut seen = HashSet::new();
-        for i in n.inputs() {
-            if seen.insert(i.key()) {
-                consumers.entry(i.key()).or_default().push(n.clone());
-            }
-        }
-    }
-    let role = assign_regions(&order, &consumers, outputs);
+/// Lowers an optimized plan into one graph (shared inputs are lowered once).
+pub(crate) fn lower(plan: &OptimizedPlan) -> Result<Lowered> {
     let mut l = Lowerer {
         graph: TaskGraph::new(),
         tasks: HashMap::new(),
-        role,
+        plan,
     };
-    for n in &order {
+    for n in &plan.order {
         l.lower_node(n)?;
     }
-    let outs = outputs
+    let outs = plan
+        .outputs
         .iter()
         .map(|o| {
             l.tasks
@@ -71,50 +59,24 @@ pub(crate) fn lower(outputs: &[Arc<Node>]) -> Result<Lowered> {
     Ok(Lowered { graph, outputs })
 }
 
-/// Every node reachable from `outputs`, inputs before consumers, each once (iterative, so deep
-/// expression chains cannot overflow the stack).
-fn post_order(outputs: &[Arc<Node>]) -> Vec<Arc<Node>> {
-    let mut order = Vec::new();
-    let mut seen = HashSet::new();
-    for o in outputs {
-        let mut stack: Vec<(Arc<Node>, bool)> = vec![(o.clone(), false)];
-        while let Some((n, expanded)) = stack.pop() {
-            if expanded {
-                order.push(n);
-                continue;
-            }
-            if !seen.insert(n.key()) {
-                continue;
-            }
-            stack.push((n.clone(), true));
-            for i in n.inputs().into_iter().rev() {
-                if !seen.contains(&i.key()) {
-                    stack.push((i.clone(), false));
-                }
-            }
-        }
-    }
-    order
-}
-
-struct Lowerer {
+struct Lowerer<'p> {
     graph: TaskGraph,
     tasks: HashMap<*const Node, Arc<Vec<TaskId>>>,
-    role: HashMap<*const Node, Role>,
+    plan: &'p OptimizedPlan,
 }
 
-impl Lowerer {
+impl Lowerer<'_> {
     fn lower_node(&mut self, n: &Arc<Node>) -> Result<()> {
         let tasks = match &n.kind {
             NodeKind::Source(_) | NodeKind::Map { .. } => {
-                if self.role.get(&n.key()) != Some(&Role::Materialized) {
+                if self.plan.role_of(n) != Some(Role::Materialized) {
                     return Ok(());
                 }
-                let (program, leaves) = build_program(n, &self.role);
-                check_leaves(n, &leaves)?;
-                let leaf_tasks = self.leaf_tasks(&leaves)?;
+                let region = self.plan.region(n)?;
+                check_leaves(n, &region.leaves)?;
+                let leaf_tasks = self.leaf_tasks(&region.leaves)?;
                 let op = self.graph.add_op(Arc::new(FusedOp {
-                    program,
+                    program: region.program.clone(),
                     grid: n.grid.clone(),
                 }));
                 (0..n.grid.num_chunks())
@@ -124,7 +86,7 @@ impl Lowerer {
             NodeKind::Concat { inputs, .. }
                 if inputs
                     .iter()
-                    .any(|i| self.role.get(&i.key()) == Some(&Role::Streamed)) =>
+                    .any(|i| self.plan.role_of(i) == Some(Role::Streamed)) =>
             {
                 // Streamed through by the reduction that reads it (see `fuse::assign_regions`).
                 return Ok(());
@@ -183,8 +145,11 @@ impl Lowerer {
     fn lower_reduce(&mut self, n: &Arc<Node>, spec: &ReduceSpec) -> Result<Vec<TaskId>> {
         let input = &spec.input;
         let source = |l: &Self, n: &Arc<Node>| -> Result<Source> {
-            let (program, leaves) = match l.role.get(&n.key()) {
-                Some(Role::Streamed) => build_program(n, &l.role),
+            let (program, leaves) = match l.plan.role_of(n) {
+                Some(Role::Streamed) => {
+                    let region = l.plan.region(n)?;
+                    (region.program.clone(), region.leaves.clone())
+                }
                 _ => (Program::leaf(n.dtype), vec![n.clone()]),
             };
             check_leaves(n, &leaves)?;

@@ -17,7 +17,7 @@ macro_rules! unary_float {
             $(
                 #[doc = concat!($doc, " (NumPy's `", $np, "`), element-wise and lazily.")]
                 pub fn $name(&self) -> Array<T> {
-                    self.map_named($np, T::$name)
+                    self.map_keyed($np, 0, T::$name)
                 }
             )*
         }
@@ -45,7 +45,7 @@ impl<T: Float> Array<T> {
 
     /// Rounds half to even (NumPy's `round`).
     pub fn round(&self) -> Array<T> {
-        self.map_named("round", T::round_even)
+        self.map_keyed("round", 0, T::round_even)
     }
 
     /// Raises every element to the integer power `n`.
@@ -60,7 +60,7 @@ impl<T: Float> Array<T> {
 
     /// Whether each element is NaN.
     pub fn is_nan(&self) -> Array<bool> {
-        self.map_named("isnan", T::is_nan)
+        self.map_keyed("isnan", 0, T::is_nan)
     }
 }
 
@@ -105,7 +105,7 @@ impl<T: Numeric> Array<T> {
     /// # Errors
     /// [`Error::Shape`] if the shapes do not broadcast.
     pub fn maximum(&self, other: &Array<T>) -> Result<Array<T>> {
-        self.zip_named("maximum", other, |x, y| pick(x, y, true))
+        self.zip_keyed("maximum", 0, other, |x, y| pick(x, y, true))
     }
 
     /// The smaller of two arrays element by element (NumPy's `minimum`: NaN propagates).
@@ -113,7 +113,7 @@ impl<T: Numeric> Array<T> {
     /// # Errors
     /// [`Error::Shape`] if the shapes do not broadcast.
     pub fn minimum(&self, other: &Array<T>) -> Result<Array<T>> {
-        self.zip_named("minimum", other, |x, y| pick(x, y, false))
+        self.zip_keyed("minimum", 0, other, |x, y| pick(x, y, false))
     }
 }
 
@@ -179,7 +179,7 @@ impl Array<bool> {
     /// # Errors
     /// [`Error::Shape`] if the shapes do not broadcast.
     pub fn logical_and(&self, other: &Array<bool>) -> Result<Array<bool>> {
-        self.zip_named("logical_and", other, |x, y| x & y)
+        self.zip_keyed("logical_and", 0, other, |x, y| x & y)
     }
 
     /// Element-wise logical or.
@@ -187,7 +187,7 @@ impl Array<bool> {
     /// # Errors
     /// [`Error::Shape`] if the shapes do not broadcast.
     pub fn logical_or(&self, other: &Array<bool>) -> Result<Array<bool>> {
-        self.zip_named("logical_or", other, |x, y| x | y)
+        self.zip_keyed("logical_or", 0, other, |x, y| x | y)
     }
 
     /// Element-wise logical exclusive or.
@@ -195,12 +195,12 @@ impl Array<bool> {
     /// # Errors
     /// [`Error::Shape`] if the shapes do not broadcast.
     pub fn logical_xor(&self, other: &Array<bool>) -> Result<Array<bool>> {
-        self.zip_named("logical_xor", other, |x, y| x ^ y)
+        self.zip_keyed("logical_xor", 0, other, |x, y| x ^ y)
     }
 
     /// Element-wise logical not.
     pub fn logical_not(&self) -> Array<bool> {
-        self.map_named("logical_not", |x| !x)
+        self.map_keyed("logical_not", 0, |x| !x)
     }
 }
 

@@ -150,7 +150,7 @@ impl<T: Numeric> Array<T> {
     /// ```
     pub fn floor_div(&self, rhs: impl Into<Operand<T>>) -> Result<Array<T>> {
         match rhs.into() {
-            Operand::Array(b) => self.zip_named("floor_divide", &b, T::floor_div),
+            Operand::Array(b) => self.zip_keyed("floor_divide", 0, &b, T::floor_div),
             Operand::Scalar(s) => {
                 self.check()?;
                 Ok(
@@ -178,7 +178,7 @@ impl<T: Numeric> Array<T> {
     /// ```
     pub fn remainder(&self, rhs: impl Into<Operand<T>>) -> Result<Array<T>> {
         match rhs.into() {
-            Operand::Array(b) => self.zip_named("remainder", &b, T::remainder),
+            Operand::Array(b) => self.zip_keyed("remainder", 0, &b, T::remainder),
             Operand::Scalar(s) => {
                 self.check()?;
                 Ok(self.map_keyed("remainder-scalar", key_of(&[s]), move |x| {
@@ -192,7 +192,7 @@ impl<T: Numeric> Array<T> {
 impl<T: Numeric> Neg for &Array<T> {
     type Output = Array<T>;
     fn neg(self) -> Array<T> {
-        self.map_named("negative", |x| T::sub(T::ZERO, x))
+        self.map_keyed("negative", 0, |x| T::sub(T::ZERO, x))
     }
 }
 impl<T: Numeric> Neg for Array<T> {
@@ -212,7 +212,7 @@ macro_rules! compare {
         /// [`ndtask_core::Error::Shape`] if the shapes do not broadcast.
         pub fn $method(&self, rhs: impl Into<Operand<T>>) -> Result<Array<bool>> {
             match rhs.into() {
-                Operand::Array(b) => self.zip_named($name, &b, |x, y| x $op y),
+                Operand::Array(b) => self.zip_keyed($name, 0, &b, |x, y| x $op y),
                 Operand::Scalar(s) => {
                     self.check()?;
                     Ok(self.map_keyed(concat!($name, "-scalar"), key_of(&[s]), move |x| x $op s))

@@ -89,6 +89,95 @@ impl Node {
     pub fn key(self: &Arc<Self>) -> *const Node {
         Arc::as_ptr(self)
     }
+
+    /// The same node reading `inputs` instead of its own (in the same order and number).
+    pub fn with_inputs(&self, inputs: Vec<Arc<Node>>) -> Arc<Node> {
+        let kind = match &self.kind {
+            NodeKind::Source(s) => NodeKind::Source(s.clone()),
+            NodeKind::Invalid(e) => NodeKind::Invalid(e.clone()),
+            NodeKind::Map { kernel, .. } => NodeKind::Map {
+                kernel: kernel.clone(),
+                inputs,
+            },
+            NodeKind::Concat { axis, .. } => NodeKind::Concat {
+                inputs,
+                axis: *axis,
+            },
+            NodeKind::Blocks { kernel, .. } => NodeKind::Blocks {
+                inputs,
+                kernel: kernel.clone(),
+            },
+            NodeKind::Reduce(r) => NodeKind::Reduce(ReduceSpec {
+                input: inputs.into_iter().next().unwrap_or_else(|| r.input.clone()),
+                kernel: r.kernel.clone(),
+                axes: r.axes.clone(),
+                split_every: r.split_every,
+            }),
+        };
+        Node::new(kind, self.grid.clone(), self.dtype)
+    }
+
+    /// A one-line description for plans: what the node does ("uniform", "sum over [0]",
+    /// "concatenate along 1", a kernel's name).
+    pub fn label(&self) -> String {
+        match &self.kind {
+            NodeKind::Source(s) => s.name(),
+            NodeKind::Map { kernel, .. } => kernel.name(),
+            NodeKind::Reduce(r) => format!(
+                "{} over axes {:?} (split_every {})",
+                r.kernel.name(),
+                r.axes,
+                r.split_every
+            ),
+            NodeKind::Concat { axis, .. } => format!("concatenate along {axis}"),
+            NodeKind::Blocks { kernel, .. } => kernel.name(),
+            NodeKind::Invalid(e) => format!("invalid: {e}"),
+        }
+    }
+
+    /// Feeds what the node computes into `h` (its kind, kernel with every parameter, grid and
+    /// element type; not its inputs), or returns `false` when its kernel's fingerprint does not
+    /// identify it completely (a user's closure is known by its name only).
+    pub fn identity(&self, h: &mut Fingerprint) -> bool {
+        h.str(self.dtype.name());
+        self.grid.fingerprint(h);
+        match &self.kind {
+            NodeKind::Source(_) | NodeKind::Invalid(_) => false,
+            NodeKind::Map { kernel, .. } => {
+                h.u8(1);
+                kernel.fingerprint(h);
+                kernel.exact()
+            }
+            NodeKind::Reduce(r) => {
+                h.u8(2);
+                r.kernel.fingerprint(h);
+                h.usize(r.axes.len());
+                r.axes.iter().for_each(|&a| h.usize(a));
+                h.usize(r.split_every);
+                true
+            }
+            NodeKind::Concat { axis, .. } => {
+                h.u8(3);
+                h.usize(*axis);
+                true
+            }
+            NodeKind::Blocks { kernel, .. } => {
+                h.u8(4);
+                kernel.fingerprint(h);
+                kernel.exact()
+            }
+        }
+    }
+}
+
+/// What a block kernel over a source lets the source do instead (see the source-pushdown
+/// pass).
+pub(crate) enum Pushdown {
+    /// The kernel only cuts its input into other chunks (a rechunk): the source can be cut
+    /// that way itself.
+    Regrid,
+    /// The kernel selects a box (a slice with unit steps): the source can read that box only.
+    Window(Window),
 }
 
 /// A source in the plan: a reader, and the sub-box of its array that this node's array is
@@ -234,6 +323,12 @@ pub(crate) trait MapKernel: Send + Sync {
     fn fingerprint(&self, h: &mut Fingerprint) {
         h.str(&self.name());
     }
+    /// Whether [`MapKernel::fingerprint`] identifies the function completely, so that two
+    /// kernels with the same fingerprint compute the same values (true for ndtask's own
+    /// functions; the default, false, for a user's closure).
+    fn exact(&self) -> bool {
+        false
+    }
     /// Computes `n` output values from `n` values of each input.
     fn apply(&self, inputs: &[&Buf], out: &mut Buf, n: usize) -> Result<()>;
     /// What the kernel computes when it is one of the four arithmetic operators, so the
@@ -265,6 +360,15 @@ pub(crate) trait BlockKernel: Send + Sync {
     /// op. The default feeds the name.
     fn fingerprint(&self, h: &mut Fingerprint) {
         h.str(&self.name());
+    }
+    /// Whether [`BlockKernel::fingerprint`] (with the output grid and element type) identifies
+    /// the kernel completely (as [`MapKernel::exact`]; default false).
+    fn exact(&self) -> bool {
+        false
+    }
+    /// What a source read by this kernel can do instead of it (default: nothing).
+    fn pushdown(&self) -> Option<Pushdown> {
+        None
     }
 }
 

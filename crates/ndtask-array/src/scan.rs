@@ -40,6 +40,9 @@ struct LocalScan<T> {
 }
 
 impl<T: Numeric> BlockKernel for LocalScan<T> {
+    fn exact(&self) -> bool {
+        true
+    }
     fn name(&self) -> String {
         format!("{}-local", self.op.name())
     }
@@ -66,6 +69,9 @@ struct Totals<T> {
 }
 
 impl<T: Numeric> BlockKernel for Totals<T> {
+    fn exact(&self) -> bool {
+        true
+    }
     fn name(&self) -> String {
         "scan-totals".into()
     }
@@ -94,6 +100,9 @@ struct Carry<T> {
 }
 
 impl<T: Numeric> BlockKernel for Carry<T> {
+    fn exact(&self) -> bool {
+        true
+    }
     fn name(&self) -> String {
         self.op.name().into()
     }

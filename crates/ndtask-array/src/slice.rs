@@ -5,7 +5,7 @@
 
 use crate::array::Array;
 use crate::blocks::{blocks, boxes, try_array, typed};
-use crate::plan::{BlockKernel, Node, NodeKind, Window};
+use crate::plan::{BlockKernel, Pushdown, Window};
 use ndarray::{Axis, Slice, SliceInfoElem};
 use ndtask_core::{AxisSizes, Chunk, ChunkGrid, Element, Error, Fingerprint, Result};
 use std::marker::PhantomData;
@@ -110,6 +110,9 @@ struct SliceKernel<T> {
     plans: Vec<AxisPlan>,
     /// Output axes: `Some(i)` comes from kept input axis `i`, `None` is a new axis.
     out_axes: Vec<Option<usize>>,
+    /// The box the slice selects, when its steps are all 1: a source read by it reads that box
+    /// instead (the source-pushdown pass).
+    window: Option<Window>,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -150,6 +153,12 @@ impl<T: Element> SliceKernel<T> {
 }
 
 impl<T: Element> BlockKernel for SliceKernel<T> {
+    fn exact(&self) -> bool {
+        true
+    }
+    fn pushdown(&self) -> Option<Pushdown> {
+        self.window.clone().map(Pushdown::Window)
+    }
     fn name(&self) -> String {
         "slice".into()
     }
@@ -371,43 +380,26 @@ fn uniform_blocks(
     ))
 }
 
-impl<T: Element> Array<T> {
-    /// A slice with unit steps of a source (every reader reads any region):
-    /// the source restricted to the selected box, with the slice's output chunks, so only the
-    /// selected elements are ever generated.
-    fn windowed_source(
-        &self,
-        info: &[SliceInfoElem],
-        grid: &ChunkGrid,
-    ) -> Option<std::sync::Arc<crate::plan::Node>> {
-        let NodeKind::Source(kernel) = &self.node.kind else {
-            return None;
-        };
-        let shape = self.shape();
-        let mut start = Vec::with_capacity(shape.len());
-        let mut axes = Vec::new();
-        for e in info {
-            let axis = start.len();
-            match *e {
-                SliceInfoElem::NewAxis => axes.push(None),
-                SliceInfoElem::Index(i) => start.push(resolve(i, shape[axis])?),
-                SliceInfoElem::Slice {
-                    start: s, step: 1, ..
-                } => {
-                    start.push(resolve(s, shape[axis])?);
-                    axes.push(Some(axis));
-                }
-                SliceInfoElem::Slice { .. } => return None,
+/// The box a slice with unit steps selects from an array of `shape` (`None` if a step is not
+/// 1 or an index is out of range).
+fn unit_window(info: &[SliceInfoElem], shape: &[usize]) -> Option<Window> {
+    let mut start = Vec::with_capacity(shape.len());
+    let mut axes = Vec::new();
+    for e in info {
+        let axis = start.len();
+        match *e {
+            SliceInfoElem::NewAxis => axes.push(None),
+            SliceInfoElem::Index(i) => start.push(resolve(i, *shape.get(axis)?)?),
+            SliceInfoElem::Slice {
+                start: s, step: 1, ..
+            } => {
+                start.push(resolve(s, *shape.get(axis)?)?);
+                axes.push(Some(axis));
             }
+            SliceInfoElem::Slice { .. } => return None,
         }
-        let window = Window { start, axes };
-        let kernel = kernel.window(&window);
-        Some(Node::new(
-            NodeKind::Source(kernel),
-            grid.clone(),
-            self.node.dtype,
-        ))
     }
+    Some(Window { start, axes })
 }
 
 /// Resolves a possibly negative index against `len`.
@@ -504,13 +496,11 @@ impl<T: Element> Array<T> {
             }
         }
         let grid = ChunkGrid::from_axes(out_sizes)?;
-        if let Some(node) = self.windowed_source(info, &grid) {
-            return Ok(Array::from_node(node));
-        }
         let kernel = SliceKernel::<T> {
             from: self.node.grid.clone(),
             plans,
             out_axes,
+            window: unit_window(info, &self.shape()),
             _t: PhantomData,
         };
         Ok(blocks(vec![self.node.clone()], grid, kernel))

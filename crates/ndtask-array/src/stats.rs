@@ -407,6 +407,9 @@ struct Compress<T> {
 }
 
 impl<T: Element> BlockKernel for Compress<T> {
+    fn exact(&self) -> bool {
+        true
+    }
     fn name(&self) -> String {
         "compress".into()
     }

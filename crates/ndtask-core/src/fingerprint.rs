@@ -15,7 +15,11 @@
 /// assert_ne!(a.finish(), b.finish());
 /// ```
 #[derive(Debug, Clone)]
-pub struct Fingerprint(u64);
+pub struct Fingerprint {
+    hash: u64,
+    /// Every byte fed, for a fingerprint that must compare exactly ([`Fingerprint::recording`]).
+    bytes: Option<Vec<u8>>,
+}
 
 impl Default for Fingerprint {
     fn default() -> Self {
@@ -28,12 +32,32 @@ impl Fingerprint {
 
     /// A hash of nothing yet.
     pub fn new() -> Self {
-        Fingerprint(0xcbf2_9ce4_8422_2325)
+        Fingerprint {
+            hash: 0xcbf2_9ce4_8422_2325,
+            bytes: None,
+        }
+    }
+
+    /// A fingerprint that also keeps every byte fed, so that two can be compared exactly
+    /// ([`Fingerprint::bytes`]) rather than by their hash.
+    pub fn recording() -> Self {
+        Fingerprint {
+            bytes: Some(Vec::new()),
+            ..Self::new()
+        }
+    }
+
+    /// The bytes fed so far, if this fingerprint records them.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        self.bytes.as_deref()
     }
 
     fn eat(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            self.0 = (self.0 ^ b as u64).wrapping_mul(Self::PRIME);
+            self.hash = (self.hash ^ b as u64).wrapping_mul(Self::PRIME);
+        }
+        if let Some(v) = &mut self.bytes {
+            v.extend_from_slice(bytes);
         }
     }
 
@@ -73,6 +97,6 @@ impl Fingerprint {
 
     /// The hash so far.
     pub fn finish(&self) -> u64 {
-        self.0
+        self.hash
     }
 }
