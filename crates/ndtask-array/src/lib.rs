@@ -1,44 +1,40 @@
-//! Lazy chunked arrays: the [`Array`] handle, the logical plan behind it, the fusion pass, and
+//! Lazy chunked arrays: the [`Array`] handle, the logical plan behind it, the optimizer, and
 //! lowering to a chunk task graph that a scheduler from `ndtask-sched` (or `ndtask-mpi`) runs.
 //!
-//! Pipeline: user code builds `Array` handles (O(1) per operation) → logical plan (`plan`) →
-//! fusion pass (`fuse`) → lowering (`lower`) → scheduler → assembly (`compute`).
+//! The folders are the stages of the pipeline, and imports run one way, from the first to the
+//! last: `api` (the handles and the triggers: `compute`, `explain`) → `optimize` (the passes)
+//! → `lower` (task graph building, reduction trees) → `exec` (the runtime ops, the fused
+//! program interpreter, vectorised kernels) → `plan` (nodes, kernel interfaces, sources). The
+//! operations users call live in `ops`, one module per family with its API and its kernels
+//! side by side; they build plan nodes and import `api`, `exec` and `plan`, and nothing imports
+//! them but each other and the crate's root.
 //!
 //! Most users want the `ndtask` crate, which re-exports this one.
 
-mod arith;
-mod array;
-mod blocks;
-mod compute;
-mod concat;
-mod creation;
-mod fuse;
-mod kernels;
-mod linalg;
+mod api;
+mod exec;
 mod lower;
-mod math;
 mod ops;
 mod optimize;
 mod plan;
-pub mod random;
-pub mod reader;
-mod reduce;
-mod reductions;
-mod scan;
-mod slice;
-mod stats;
-mod userfn;
 
-pub use array::{Array, Scalar};
-pub use blocks::stack;
-pub use compute::{
+pub use api::array::{Array, Scalar};
+pub use api::compute::{
     compute, compute_in, compute_local_in, compute_local_with, compute_with, default_scheduler,
     explain, plan_graph, task_graph, visualize, Computable, Results, Targets,
 };
-pub use concat::concatenate;
-pub use creation::{arange, from_ndarray, full, linspace, ones, zeros};
-pub use math::where_;
-pub use ops::Operand;
+pub use ops::arith::Operand;
+pub use ops::concat::{concatenate, stack};
+pub use ops::creation::{arange, from_ndarray, full, linspace, ones, zeros};
+pub use ops::math::where_;
+pub use ops::random;
+pub use ops::reduce::{ReduceOptions, DEFAULT_SPLIT_EVERY};
+pub use ops::stats::Masked;
 pub use optimize::explain::{Fused, PlanNode};
-pub use reduce::{ReduceOptions, DEFAULT_SPLIT_EVERY};
-pub use stats::Masked;
+
+/// The source extension point: [`reader::ChunkReader`], and [`reader::from_reader`] to make an
+/// array of one.
+pub mod reader {
+    pub use crate::ops::creation::from_reader;
+    pub use crate::plan::reader::{ChunkReader, Region, TileSource};
+}

@@ -2,8 +2,8 @@
 //! node), [`plan_graph`] as a [`petgraph`](ndtask_core::petgraph) graph of [`PlanNode`]s.
 
 use super::OptimizedPlan;
-use crate::array::human_bytes;
-use crate::fuse::Role;
+use crate::lower::input::Role;
+use crate::plan::chunks::human_bytes;
 use crate::plan::{Node, NodeKind};
 use ndtask_core::petgraph::graph::{DiGraph, NodeIndex};
 use ndtask_core::DType;
@@ -30,7 +30,7 @@ pub enum Fused {
 pub struct PlanNode {
     /// Its number in the plan (inputs have lower numbers than their consumers).
     pub id: usize,
-    /// What it does ("uniform", "multiply", "sum over axes [0] (split_every 32)").
+    /// What it does ("uniform", "multiply", "sum over axes \[0\] (split_every 32)").
     pub op: String,
     /// Its kind: "source", "map", "reduce", "concatenate" or "blocks".
     pub kind: &'static str,

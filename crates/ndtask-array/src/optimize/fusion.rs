@@ -1,10 +1,21 @@
-//! Fusion: the fusable nodes (sources and element-wise maps) are partitioned into regions,
-//! each evaluated as one kernel per chunk (see `fuse.rs` for the rules). Switched off, every
-//! fusable node is a region of its own (materialised), which is how a plan runs unfused.
+//! Fusion: element-wise chains and the sources they read become one kernel per chunk.
+//!
+//! The pass partitions the fusable nodes (sources and element-wise maps) of a plan into
+//! *regions*. A node joins the region of its consumers when all of them are maps of one region
+//! and it is not an output; otherwise it roots a region of its own. A region becomes one
+//! [`Program`] (see `exec::program`), which makes one pass over the data per chunk. A node read
+//! twice inside a region (`x * x + x`) is one step. A region whose only consumer is a
+//! reduction is *streamed*: the reduction folds its tiles directly and the chunk is never
+//! materialised. Switched off, every fusable node is a region of its own (materialised),
+//! which is how a plan runs unfused.
 
 use super::{Enabled, OptimizedPlan, Pass, Region};
-use crate::fuse::{assign_regions, build_program, Role};
-use ndtask_core::Result;
+use crate::exec::program::{Program, Step};
+use crate::lower::input::Role;
+use crate::plan::{Node, NodeKind};
+use ndtask_core::{DType, Result};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The fusion pass.
 pub(crate) struct Fusion;
@@ -26,5 +37,102 @@ impl Pass for Fusion {
             }
         }
         Ok(())
+    }
+}
+
+/// Assigns every fusable node its role. `order` is a post-order (inputs before consumers).
+/// Without `fuse`, every fusable node is materialised on its own.
+pub(crate) fn assign_regions(
+    order: &[Arc<Node>],
+    consumers: &HashMap<*const Node, Vec<Arc<Node>>>,
+    outputs: &[Arc<Node>],
+    fuse: bool,
+) -> HashMap<*const Node, Role> {
+    let mut role: HashMap<*const Node, Role> = HashMap::new();
+    let root_of = |role: &HashMap<*const Node, Role>, n: &Arc<Node>| match role.get(&n.key()) {
+        Some(Role::Member(r)) => Some(*r),
+        Some(_) => Some(n.key()),
+        None => None,
+    };
+    for n in order.iter().rev().filter(|n| n.is_fusable()) {
+        let cons = consumers.get(&n.key()).map_or(&[][..], |c| c.as_slice());
+        let is_output = outputs.iter().any(|o| Arc::ptr_eq(o, n));
+        let shared_root = cons
+            .iter()
+            .map(|c| {
+                matches!(c.kind, NodeKind::Map { .. })
+                    .then(|| root_of(&role, c))
+                    .flatten()
+            })
+            .reduce(|a, b| if a == b { a } else { None })
+            .flatten();
+        // A concatenation read only by a reduction is streamed through: each of its chunks is
+        // folded straight from the input region that makes it (an input the concatenation
+        // repeats is folded once per chunk where the reduction allows: see `lower_reduce`).
+        let concat_into_reduce = |c: &Arc<Node>| {
+            matches!(c.kind, NodeKind::Concat { .. })
+                && !outputs.iter().any(|o| Arc::ptr_eq(o, c))
+                && matches!(consumers.get(&c.key()).map(|v| v.as_slice()), Some([r]) if matches!(r.kind, NodeKind::Reduce(_)))
+        };
+        let r = match (is_output || !fuse, shared_root, cons) {
+            (false, Some(root), _) => Role::Member(root),
+            (false, None, [c]) if matches!(c.kind, NodeKind::Reduce(_)) => Role::Streamed,
+            (false, None, [c]) if concat_into_reduce(c) => Role::Streamed,
+            _ => Role::Materialized,
+        };
+        role.insert(n.key(), r);
+    }
+    role
+}
+
+/// Builds the program of the region rooted at `root`; returns it with the nodes its leaves read.
+pub(crate) fn build_program(
+    root: &Arc<Node>,
+    role: &HashMap<*const Node, Role>,
+) -> (Program, Vec<Arc<Node>>) {
+    let mut b = Builder {
+        root: root.key(),
+        role,
+        steps: Vec::new(),
+        dtypes: Vec::new(),
+        memo: HashMap::new(),
+        leaves: Vec::new(),
+    };
+    b.visit(root);
+    (Program::from_steps(b.steps, b.dtypes), b.leaves)
+}
+
+struct Builder<'a> {
+    root: *const Node,
+    role: &'a HashMap<*const Node, Role>,
+    steps: Vec<Step>,
+    dtypes: Vec<DType>,
+    memo: HashMap<*const Node, usize>,
+    leaves: Vec<Arc<Node>>,
+}
+
+impl Builder<'_> {
+    fn visit(&mut self, n: &Arc<Node>) -> usize {
+        if let Some(&i) = self.memo.get(&n.key()) {
+            return i;
+        }
+        let inside =
+            n.key() == self.root || self.role.get(&n.key()) == Some(&Role::Member(self.root));
+        let step = match &n.kind {
+            NodeKind::Source(k) if inside => Step::Source(k.clone()),
+            NodeKind::Map { kernel, inputs } if inside => {
+                let args = inputs.iter().map(|i| self.visit(i)).collect();
+                Step::Map(kernel.clone(), args)
+            }
+            _ => {
+                self.leaves.push(n.clone());
+                Step::Leaf(self.leaves.len() - 1)
+            }
+        };
+        self.steps.push(step);
+        self.dtypes.push(n.dtype);
+        let i = self.steps.len() - 1;
+        self.memo.insert(n.key(), i);
+        i
     }
 }

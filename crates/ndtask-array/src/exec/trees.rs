@@ -1,186 +1,19 @@
-//! The four arithmetic operators as kernels the optimizer can see into, and the compiled
-//! kernels it makes of small trees of them.
+//! Compiled arithmetic trees: small trees of float arithmetic (`(x + 1) * 2`, `a - x * x`,
+//! `x * x + y * y`) run as one kernel monomorphised for their operators.
 //!
 //! A fused program is interpreted one tile at a time: every step is a vectorised loop that
 //! loads its input tiles and stores an output tile, so a chain of operators costs loads and a
-//! store per element per operator even though the tiles stay in L1 cache. For float arithmetic
-//! the fusion pass does better on trees of depth two — `(x + 1) * 2`, `a - x * x`,
-//! `x * x + y * y` — by running each as one kernel monomorphised for its operators: one loop,
-//! one store, intermediate values in registers, scalars in registers, and a tile that both
-//! operands of an operator read (`x * x`) loaded once. The loop runs on blocks of [`LANES`]
-//! values. The operations and their order are those of the tree, so the results are the same
-//! bits as step by step.
+//! store per element per operator even though the tiles stay in L1 cache. A compiled tree does
+//! better: one loop, one store, intermediate values in registers, scalars in registers, and a
+//! tile that both operands of an operator read (`x * x`) loaded once. The loop runs on blocks
+//! of [`LANES`] values. The operations and their order are those of the tree, so the results
+//! are the same bits as step by step.
 
-use crate::kernels::{input, wide};
+use crate::exec::kernels::{input, wide};
+use crate::plan::arith::{op, ArithOp, ADD, DIV, MUL, SUB};
 use crate::plan::MapKernel;
 use ndtask_core::{Buf, DType, Error, Fingerprint, Numeric, Result};
 use std::sync::Arc;
-
-/// An arithmetic operator.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[repr(u8)]
-pub(crate) enum ArithOp {
-    Add,
-    Sub,
-    Mul,
-    Div,
-}
-
-impl ArithOp {
-    /// NumPy's name of the operator ("add", "subtract", ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            ArithOp::Add => "add",
-            ArithOp::Sub => "subtract",
-            ArithOp::Mul => "multiply",
-            ArithOp::Div => "divide",
-        }
-    }
-}
-
-// The operators as const-generic codes, so a compiled tree names them in its type.
-const ADD: u8 = ArithOp::Add as u8;
-const SUB: u8 = ArithOp::Sub as u8;
-const MUL: u8 = ArithOp::Mul as u8;
-const DIV: u8 = ArithOp::Div as u8;
-
-/// `a op b` for the operator with code `O` (resolved at compile time).
-#[inline(always)]
-fn op<T: Numeric, const O: u8>(a: T, b: T) -> T {
-    match O {
-        ADD => T::add(a, b),
-        SUB => T::sub(a, b),
-        MUL => T::mul(a, b),
-        _ => T::div(a, b),
-    }
-}
-
-/// The scalar operand of an [`Arith`] kernel and its side.
-#[derive(Clone, Copy)]
-enum Scalar<T> {
-    /// `tile op s`
-    Rhs(T),
-    /// `s op tile`
-    Lhs(T),
-}
-
-/// `a op b` on two tiles, on a tile and a scalar, or on a scalar and a tile.
-pub(crate) struct Arith<T> {
-    op: ArithOp,
-    scalar: Option<Scalar<T>>,
-    /// "add", "add-scalar" or "scalar-add", built once (it names the kernel in errors too).
-    name: String,
-}
-
-impl<T: Numeric> Arith<T> {
-    /// `a op b` on two tiles.
-    pub fn tiles(op: ArithOp) -> Self {
-        Arith {
-            op,
-            scalar: None,
-            name: op.name().to_string(),
-        }
-    }
-
-    /// `tile op s`, or `s op tile` when `scalar_lhs`.
-    pub fn scalar(op: ArithOp, s: T, scalar_lhs: bool) -> Self {
-        let (scalar, name) = if scalar_lhs {
-            (Scalar::Lhs(s), format!("scalar-{}", op.name()))
-        } else {
-            (Scalar::Rhs(s), format!("{}-scalar", op.name()))
-        };
-        Arith {
-            op,
-            scalar: Some(scalar),
-            name,
-        }
-    }
-
-    fn run<const O: u8>(&self, inputs: &[&Buf], out: &mut [T]) -> Result<()> {
-        let n = out.len();
-        let a = &input::<T>(&self.name, inputs[0])?[..n];
-        match self.scalar {
-            None => {
-                let b = &input::<T>(&self.name, inputs[1])?[..n];
-                wide(|| {
-                    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-                        *o = op::<T, O>(x, y);
-                    }
-                });
-            }
-            Some(Scalar::Rhs(s)) => wide(|| {
-                for (o, &x) in out.iter_mut().zip(a) {
-                    *o = op::<T, O>(x, s);
-                }
-            }),
-            Some(Scalar::Lhs(s)) => wide(|| {
-                for (o, &x) in out.iter_mut().zip(a) {
-                    *o = op::<T, O>(s, x);
-                }
-            }),
-        }
-        Ok(())
-    }
-}
-
-impl<T: Numeric> MapKernel for Arith<T> {
-    fn exact(&self) -> bool {
-        true
-    }
-    fn name(&self) -> String {
-        self.name.clone()
-    }
-
-    fn fingerprint(&self, h: &mut Fingerprint) {
-        h.str(&self.name);
-        h.str(T::DTYPE.name());
-        match self.scalar {
-            None => {}
-            Some(Scalar::Rhs(v) | Scalar::Lhs(v)) => h.scalar(v),
-        }
-    }
-
-    fn apply(&self, inputs: &[&Buf], out: &mut Buf, n: usize) -> Result<()> {
-        let out = T::buf_mut(out);
-        out.resize(n, T::ZERO);
-        match self.op {
-            ArithOp::Add => self.run::<ADD>(inputs, out),
-            ArithOp::Sub => self.run::<SUB>(inputs, out),
-            ArithOp::Mul => self.run::<MUL>(inputs, out),
-            ArithOp::Div => self.run::<DIV>(inputs, out),
-        }
-    }
-
-    fn arith(&self) -> Option<ArithView> {
-        let one = |s: T| {
-            let mut b = T::DTYPE.new_buf();
-            T::buf_mut(&mut b).push(s);
-            b
-        };
-        Some(ArithView {
-            op: self.op,
-            operands: match self.scalar {
-                None => [ArithInput::Input(0), ArithInput::Input(1)],
-                Some(Scalar::Rhs(s)) => [ArithInput::Input(0), ArithInput::Scalar(one(s))],
-                Some(Scalar::Lhs(s)) => [ArithInput::Scalar(one(s)), ArithInput::Input(0)],
-            },
-        })
-    }
-}
-
-/// An operand of an arithmetic kernel as the optimizer sees it.
-pub(crate) enum ArithInput {
-    /// The kernel's input number `k`.
-    Input(usize),
-    /// A scalar: a tile of one value.
-    Scalar(Buf),
-}
-
-/// What an arithmetic kernel computes: `operands[0] op operands[1]`.
-pub(crate) struct ArithView {
-    pub op: ArithOp,
-    pub operands: [ArithInput; 2],
-}
 
 /// Which operands of the root of a depth-two tree are themselves operators.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -20,9 +20,10 @@
 mod philox;
 mod ziggurat;
 
-use crate::array::Array;
-use crate::kernels::{wide_to, Vectorized, Width};
-use crate::reader::{source, ChunkReader, Region, TileSource};
+use crate::api::array::Array;
+use crate::exec::kernels::{wide_to, Vectorized, Width};
+use crate::ops::creation::source;
+use crate::plan::reader::{ChunkReader, Region, TileSource};
 use ndtask_core::{Buf, Chunks, DType, Element, Error, Fingerprint, Numeric, Result};
 use philox::{philox4x32, philox4x32_lanes, philox4x64, LANES, LANES_WIDE};
 use std::cell::Cell;

@@ -2,10 +2,11 @@
 //! partial product; partial products are summed with the same fixed-order reduction tree as
 //! `sum`, so results are deterministic on every scheduler.
 
-use crate::array::Array;
-use crate::blocks::{blocks, typed};
+use crate::api::array::Array;
+use crate::ops::layout::blocks;
+use crate::ops::reduce::ReduceOptions;
+use crate::plan::chunks::typed;
 use crate::plan::BlockKernel;
-use crate::reduce::ReduceOptions;
 use ndarray::{Axis, Ix1, Ix2, LinalgScalar};
 use ndtask_core::{Chunk, ChunkGrid, Chunks, Error, Numeric, Result};
 use std::marker::PhantomData;

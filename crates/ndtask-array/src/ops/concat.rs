@@ -2,7 +2,7 @@
 //! is copied when the expression is built, and lowering creates no tasks for it: the output
 //! chunks are the input tasks themselves.
 
-use crate::array::Array;
+use crate::api::array::Array;
 use crate::plan::{Node, NodeKind};
 use ndtask_core::{Element, Error, Result};
 
@@ -58,7 +58,7 @@ pub fn concatenate<T: Element>(arrays: &[&Array<T>], axis: usize) -> Result<Arra
     let common: Vec<Vec<usize>> = (0..shape0.len())
         .map(|i| {
             let all: Vec<Vec<usize>> = arrays.iter().map(|a| a.grid().axis_sizes(i)).collect();
-            crate::blocks::common_sizes(&all)
+            crate::ops::layout::common_sizes(&all)
         })
         .collect();
     let inputs = arrays
@@ -70,7 +70,7 @@ pub fn concatenate<T: Element>(arrays: &[&Array<T>], axis: usize) -> Result<Arra
             Ok(if want == *a.grid() {
                 a.node.clone()
             } else {
-                crate::blocks::rechunk_node(&a.node, want)
+                crate::ops::layout::rechunk_node(&a.node, want)
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -82,4 +82,45 @@ pub fn concatenate<T: Element>(arrays: &[&Array<T>], axis: usize) -> Result<Arra
         grid,
         T::DTYPE,
     )))
+}
+
+/// Joins arrays of one shape along a new axis (NumPy's `stack`).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for an empty list; [`Error::Shape`] if shapes or chunks differ;
+/// [`Error::Axis`] if `axis > ndim`.
+///
+/// # Examples
+/// ```
+/// let a = ndtask_array::ones::<f64>([3], [2])?;
+/// let s = ndtask_array::stack(&[&a, &a], 0)?;
+/// assert_eq!(s.shape(), vec![2, 3]);
+/// # Ok::<(), ndtask_core::Error>(())
+/// ```
+pub fn stack<T: Element>(arrays: &[&Array<T>], axis: usize) -> Result<Array<T>> {
+    let first = arrays
+        .first()
+        .ok_or_else(|| Error::InvalidArgument("stack needs at least one array".into()))?;
+    if axis > first.ndim() {
+        return Err(Error::Axis {
+            op: "stack".into(),
+            axis,
+            ndim: first.ndim(),
+            shape: first.shape(),
+        });
+    }
+    for a in arrays {
+        if a.shape() != first.shape() {
+            return Err(Error::Shape(format!(
+                "cannot stack shapes {:?} and {:?}: shapes differ",
+                first.shape(),
+                a.shape()
+            )));
+        }
+    }
+    let expanded = arrays
+        .iter()
+        .map(|a| a.expand_dims(axis))
+        .collect::<Result<Vec<_>>>()?;
+    crate::ops::concat::concatenate(&expanded.iter().collect::<Vec<_>>(), axis)
 }

@@ -3,10 +3,17 @@
 //! scheduler run. Element-wise nodes and sources carry tile kernels, which the fusion pass
 //! (`fuse.rs`) strings together into one single-pass kernel per chunk.
 
-use crate::arith::ArithView;
-use crate::reader::{ChunkCursor, ChunkReader, Region, TileSource};
-use crate::reduce::ReduceKernel;
+pub(crate) mod arith;
+pub(crate) mod chunks;
+pub(crate) mod reader;
+pub(crate) mod reduce;
+pub(crate) mod source;
+
+use arith::ArithView;
+pub(crate) use chunks::{dispatch_dtype, tile_type_error};
 use ndtask_core::{Buf, Chunk, ChunkGrid, DType, Error, Fingerprint, Result};
+use reduce::ReduceKernel;
+pub(crate) use source::{SourceNode, Window};
 use std::sync::Arc;
 
 /// A node of the logical plan.
@@ -180,141 +187,6 @@ pub(crate) enum Pushdown {
     Window(Window),
 }
 
-/// A source in the plan: a reader, and the sub-box of its array that this node's array is
-/// (after slices with unit steps, which ask the reader for the selected region only).
-pub(crate) struct SourceNode {
-    reader: Arc<dyn ChunkReader>,
-    /// The shape of the reader's whole array.
-    shape: Vec<usize>,
-    window: Option<Window>,
-}
-
-impl SourceNode {
-    pub fn new(reader: Arc<dyn ChunkReader>, shape: Vec<usize>) -> Self {
-        SourceNode {
-            reader,
-            shape,
-            window: None,
-        }
-    }
-
-    /// The reader's name ("uniform", "full(7)", ...).
-    pub fn name(&self) -> String {
-        self.reader.name()
-    }
-
-    /// The reader's identity, its array's shape and the window.
-    pub fn fingerprint(&self, h: &mut Fingerprint) {
-        self.reader.fingerprint(h);
-        h.usize(self.shape.len());
-        self.shape.iter().for_each(|&d| h.usize(d));
-        match &self.window {
-            None => h.u8(0),
-            Some(w) => {
-                h.u8(1);
-                w.start.iter().for_each(|&x| h.usize(x));
-                h.usize(w.axes.len());
-                w.axes
-                    .iter()
-                    .for_each(|a| h.u64(a.map_or(u64::MAX, |a| a as u64)));
-            }
-        }
-    }
-
-    /// The region of the reader's array that block `block` of `grid` (this node's grid) is.
-    pub fn region(&self, grid: &ChunkGrid, block: &[usize]) -> Region {
-        let (offset, chunk) = (grid.chunk_offset(block), grid.chunk_shape(block));
-        match &self.window {
-            None => Region {
-                array: self.shape.clone(),
-                start: offset,
-                shape: chunk,
-            },
-            Some(w) => {
-                let mut start = w.start.clone();
-                let mut shape = vec![1; self.shape.len()];
-                for (o, a) in w.axes.iter().enumerate() {
-                    if let Some(a) = *a {
-                        start[a] += offset[o];
-                        shape[a] = chunk[o];
-                    }
-                }
-                Region {
-                    array: self.shape.clone(),
-                    start,
-                    shape,
-                }
-            }
-        }
-    }
-
-    /// Starts the values of block `block` of `grid`, in C order: streamed when the reader
-    /// streams, read (and checked) otherwise.
-    pub fn open<'a>(
-        &'a self,
-        grid: &ChunkGrid,
-        block: &[usize],
-    ) -> Result<Box<dyn TileSource + 'a>> {
-        let region = self.region(grid, block);
-        if let Some(s) = self.reader.stream(&region) {
-            return Ok(s);
-        }
-        let chunk = self.reader.read(&region)?;
-        let (want, got) = (self.reader.dtype(), chunk.dtype());
-        if got != Some(want) || chunk.shape() != region.shape.as_slice() {
-            return Err(Error::InvalidArgument(format!(
-                "the reader {} returned a chunk of shape {:?} ({}) for the region {} of shape \
-                 {:?} ({want})",
-                self.reader.name(),
-                chunk.shape(),
-                got.map_or("tuple".into(), |d| d.to_string()),
-                region.describe(),
-                region.shape
-            )));
-        }
-        Ok(Box::new(ChunkCursor {
-            chunk: chunk.into_standard_layout(),
-            pos: 0,
-        }))
-    }
-
-    /// The same source restricted to a sub-box of this node's array.
-    pub fn window(&self, outer: &Window) -> Arc<SourceNode> {
-        let window = match &self.window {
-            None => outer.clone(),
-            Some(i) => {
-                let mut start = i.start.clone();
-                for (j, a) in i.axes.iter().enumerate() {
-                    if let Some(a) = *a {
-                        start[a] += outer.start[j];
-                    }
-                }
-                let axes = outer
-                    .axes
-                    .iter()
-                    .map(|o| o.and_then(|j| i.axes[j]))
-                    .collect();
-                Window { start, axes }
-            }
-        };
-        Arc::new(SourceNode {
-            reader: self.reader.clone(),
-            shape: self.shape.clone(),
-            window: Some(window),
-        })
-    }
-}
-
-/// A sub-box of a source's array, as a slice with unit steps selects it: the first selected
-/// index of each of the array's axes, and for each output axis the array axis it comes from
-/// (`None`: a new axis of length 1). Array axes that no output axis comes from are indexed
-/// (length 1 at `start`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Window {
-    pub start: Vec<usize>,
-    pub axes: Vec<Option<usize>>,
-}
-
 /// An element-wise function applied to tiles.
 pub(crate) trait MapKernel: Send + Sync {
     fn name(&self) -> String;
@@ -370,35 +242,4 @@ pub(crate) trait BlockKernel: Send + Sync {
     fn pushdown(&self) -> Option<Pushdown> {
         None
     }
-}
-
-/// Runs `$e` with the type alias `$T` bound to the Rust type of the run-time dtype `$d`.
-macro_rules! dispatch_dtype {
-    ($d:expr, $T:ident => $e:expr) => {
-        match $d {
-            ndtask_core::DType::F64 => {
-                type $T = f64;
-                $e
-            }
-            ndtask_core::DType::F32 => {
-                type $T = f32;
-                $e
-            }
-            ndtask_core::DType::I64 => {
-                type $T = i64;
-                $e
-            }
-            ndtask_core::DType::Bool => {
-                type $T = bool;
-                $e
-            }
-        }
-    };
-}
-pub(crate) use dispatch_dtype;
-
-/// The error for a tile of the wrong type reaching a kernel (a bug: types are checked when the
-/// expression is built).
-pub(crate) fn tile_type_error(kernel: &str, want: DType, got: DType) -> Error {
-    Error::internal(format!("{kernel}: expected a {want} tile, got {got}"))
 }

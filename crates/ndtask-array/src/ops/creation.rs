@@ -1,11 +1,50 @@
 //! Sources that are not random: constants, ranges, and in-memory ndarrays cut into chunks.
 //! Each is a tile source, so it fuses into the kernels that read it.
 
-use crate::array::Array;
-use crate::reader::{source, ChunkReader, Region, TileSource};
+use crate::api::array::Array;
+use crate::plan::reader::{ChunkReader, Region, TileSource};
+use crate::plan::{Node, NodeKind, SourceNode};
 use ndarray::{ArrayD, Dimension, Slice};
 use ndtask_core::{Buf, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Numeric, Result};
 use std::sync::Arc;
+
+/// A lazy array of `shape`, cut into `chunks`, whose chunks `reader` reads when a task needs
+/// them. It fuses with what reads it, and a slice of it asks the reader for the selected region
+/// only.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] if the reader's element type is not `T`; [`Error::Chunks`] if
+/// `chunks` does not fit `shape`.
+pub fn from_reader<T: Element>(
+    reader: impl ChunkReader,
+    shape: impl AsRef<[usize]>,
+    chunks: impl Into<Chunks>,
+) -> Result<Array<T>> {
+    if reader.dtype() != T::DTYPE {
+        return Err(Error::InvalidArgument(format!(
+            "the reader {} gives {} values, not {}",
+            reader.name(),
+            reader.dtype(),
+            T::DTYPE
+        )));
+    }
+    source(shape.as_ref(), chunks.into(), Arc::new(reader))
+}
+
+/// The array of a built-in reader (its element type is known to be `T`).
+pub(crate) fn source<T: Element>(
+    shape: &[usize],
+    chunks: Chunks,
+    reader: Arc<dyn ChunkReader>,
+) -> Result<Array<T>> {
+    let grid = ChunkGrid::new(shape, chunks)?;
+    let node = SourceNode::new(reader, grid.shape());
+    Ok(Array::from_node(Node::new(
+        NodeKind::Source(Arc::new(node)),
+        grid,
+        T::DTYPE,
+    )))
+}
 
 struct Full<T>(T);
 

@@ -3,8 +3,9 @@
 //! strided view of one input chunk, and only the chunks a slice touches are computed (lowering
 //! culls the rest).
 
-use crate::array::Array;
-use crate::blocks::{blocks, boxes, try_array, typed};
+use crate::api::array::Array;
+use crate::ops::layout::{blocks, boxes};
+use crate::plan::chunks::{try_array, typed};
 use crate::plan::{BlockKernel, Pushdown, Window};
 use ndarray::{Axis, Slice, SliceInfoElem};
 use ndtask_core::{AxisSizes, Chunk, ChunkGrid, Element, Error, Fingerprint, Result};

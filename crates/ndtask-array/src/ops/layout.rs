@@ -3,10 +3,11 @@
 //! (`map_blocks`) are all a [`BlockKernel`] behind a `Blocks` plan node; lowering gives each
 //! output chunk one task that reads exactly the input chunks it names.
 
-use crate::array::Array;
+use crate::api::array::Array;
+use crate::plan::chunks::{try_array, typed};
 use crate::plan::{dispatch_dtype, BlockKernel, Node, NodeKind, Pushdown};
 use ndarray::{ArrayD, ArrayViewD, IxDyn, Slice};
-use ndtask_core::{try_filled, try_vec, Chunk, ChunkGrid, Chunks, Element, Error, Result};
+use ndtask_core::{try_vec, Chunk, ChunkGrid, Chunks, Element, Error, Result};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -27,31 +28,6 @@ pub(crate) fn blocks<O: Element>(
         grid,
         O::DTYPE,
     ))
-}
-
-/// The array inside an input chunk, or an internal error.
-pub(crate) fn typed<'c, T: Element>(c: &'c Chunk, what: &str) -> Result<&'c ArrayD<T>> {
-    T::chunk_ref(c).ok_or_else(|| {
-        Error::internal(format!(
-            "{what}: expected a {} chunk, got {:?}",
-            T::DTYPE,
-            c.dtype()
-        ))
-    })
-}
-
-/// A new array of `shape` filled with the default value, or [`Error::Memory`] naming `what`.
-pub(crate) fn try_array<T: Element>(shape: &[usize], what: &str) -> Result<ArrayD<T>> {
-    let n = shape
-        .iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or_else(|| Error::Memory(format!("{what}: a chunk of shape {shape:?} overflows")))?;
-    let v = try_filled(
-        n,
-        T::default(),
-        format_args!("{what} (a chunk of shape {shape:?})"),
-    )?;
-    ArrayD::from_shape_vec(IxDyn(shape), v).map_err(Error::internal)
 }
 
 /// The blocks of `grid` along `axis` that overlap positions `[lo, hi)`.
@@ -487,7 +463,7 @@ impl<T: Element> Array<T> {
                 self.shape()
             )));
         }
-        let template = crate::creation::full(shape, chunks, false)?;
+        let template = crate::ops::creation::full(shape, chunks, false)?;
         let (nodes, _) = align("broadcast", &[self.node.clone(), template.node.clone()])?;
         Ok(Array::from_node(nodes[0].clone()))
     }
@@ -536,7 +512,7 @@ impl<T: Element> Array<T> {
         }
         let whole = |s: &[usize]| Chunks::Block(s.iter().map(|&d| d.max(1)).collect());
         if self.is_empty() {
-            return crate::creation::full(&to, whole(&to), T::default());
+            return crate::ops::creation::full(&to, whole(&to), T::default());
         }
         if from.is_empty() || to.is_empty() {
             // One element: a single chunk on both sides.
@@ -649,45 +625,4 @@ fn gcd(a: usize, b: usize) -> usize {
     } else {
         gcd(b, a % b)
     }
-}
-
-/// Joins arrays of one shape along a new axis (NumPy's `stack`).
-///
-/// # Errors
-/// [`Error::InvalidArgument`] for an empty list; [`Error::Shape`] if shapes or chunks differ;
-/// [`Error::Axis`] if `axis > ndim`.
-///
-/// # Examples
-/// ```
-/// let a = ndtask_array::ones::<f64>([3], [2])?;
-/// let s = ndtask_array::stack(&[&a, &a], 0)?;
-/// assert_eq!(s.shape(), vec![2, 3]);
-/// # Ok::<(), ndtask_core::Error>(())
-/// ```
-pub fn stack<T: Element>(arrays: &[&Array<T>], axis: usize) -> Result<Array<T>> {
-    let first = arrays
-        .first()
-        .ok_or_else(|| Error::InvalidArgument("stack needs at least one array".into()))?;
-    if axis > first.ndim() {
-        return Err(Error::Axis {
-            op: "stack".into(),
-            axis,
-            ndim: first.ndim(),
-            shape: first.shape(),
-        });
-    }
-    for a in arrays {
-        if a.shape() != first.shape() {
-            return Err(Error::Shape(format!(
-                "cannot stack shapes {:?} and {:?}: shapes differ",
-                first.shape(),
-                a.shape()
-            )));
-        }
-    }
-    let expanded = arrays
-        .iter()
-        .map(|a| a.expand_dims(axis))
-        .collect::<Result<Vec<_>>>()?;
-    crate::concat::concatenate(&expanded.iter().collect::<Vec<_>>(), axis)
 }

@@ -7,12 +7,7 @@
 //! them in C order, tile by tile: then a fused kernel that reads it never holds the source's
 //! values, only one tile of them. A reader of stored data implements [`ChunkReader::read`].
 
-use crate::array::Array;
-use crate::plan::{Node, NodeKind, SourceNode};
-use ndtask_core::{
-    Buf, Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Result, TILE,
-};
-use std::sync::Arc;
+use ndtask_core::{Buf, Chunk, DType, Error, Fingerprint, Result, TILE};
 
 /// A box of a reader's array: for each axis, the first index and the length.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,44 +130,6 @@ pub trait ChunkReader: Send + Sync + 'static {
         let _ = region;
         None
     }
-}
-
-/// A lazy array of `shape`, cut into `chunks`, whose chunks `reader` reads when a task needs
-/// them. It fuses with what reads it, and a slice of it asks the reader for the selected region
-/// only.
-///
-/// # Errors
-/// [`Error::InvalidArgument`] if the reader's element type is not `T`; [`Error::Chunks`] if
-/// `chunks` does not fit `shape`.
-pub fn from_reader<T: Element>(
-    reader: impl ChunkReader,
-    shape: impl AsRef<[usize]>,
-    chunks: impl Into<Chunks>,
-) -> Result<Array<T>> {
-    if reader.dtype() != T::DTYPE {
-        return Err(Error::InvalidArgument(format!(
-            "the reader {} gives {} values, not {}",
-            reader.name(),
-            reader.dtype(),
-            T::DTYPE
-        )));
-    }
-    source(shape.as_ref(), chunks.into(), Arc::new(reader))
-}
-
-/// The array of a built-in reader (its element type is known to be `T`).
-pub(crate) fn source<T: Element>(
-    shape: &[usize],
-    chunks: Chunks,
-    reader: Arc<dyn ChunkReader>,
-) -> Result<Array<T>> {
-    let grid = ChunkGrid::new(shape, chunks)?;
-    let node = SourceNode::new(reader, grid.shape());
-    Ok(Array::from_node(Node::new(
-        NodeKind::Source(Arc::new(node)),
-        grid,
-        T::DTYPE,
-    )))
 }
 
 /// Streams a chunk that a reader read, in C order.

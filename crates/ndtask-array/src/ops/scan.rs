@@ -2,8 +2,9 @@
 //! of every chunk is its total, and each output chunk adds (multiplies) the totals of the chunks
 //! before it along the axis, combined in order, so the result is deterministic.
 
-use crate::array::Array;
-use crate::blocks::{blocks, typed};
+use crate::api::array::Array;
+use crate::ops::layout::blocks;
+use crate::plan::chunks::typed;
 use crate::plan::BlockKernel;
 use ndarray::{ArrayD, Axis, Slice};
 use ndtask_core::{Chunk, ChunkGrid, Error, Fingerprint, Numeric, Result};

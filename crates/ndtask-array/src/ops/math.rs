@@ -2,9 +2,9 @@
 //! maximum, `where_`, and logical operators on bool arrays. Every one is a tile kernel, so it
 //! fuses with its neighbours into one pass.
 
-use crate::array::Array;
-use crate::kernels::{key_of, Ternary};
-use crate::ops::Operand;
+use crate::api::array::Array;
+use crate::exec::kernels::{key_of, Ternary};
+use crate::ops::arith::Operand;
 use crate::plan::{Node, NodeKind};
 use ndtask_core::{Element, Error, Float, Numeric, Result};
 use std::marker::PhantomData;
@@ -156,7 +156,7 @@ pub fn where_<T: Element>(
             x.check()?;
             y.check()?;
             // The same broadcasting and chunk alignment as the binary operators, over all three.
-            let (inputs, grid) = crate::blocks::align(
+            let (inputs, grid) = crate::ops::layout::align(
                 "where",
                 &[cond.node.clone(), x.node.clone(), y.node.clone()],
             )?;

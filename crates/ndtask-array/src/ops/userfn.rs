@@ -2,8 +2,9 @@
 //! an ndarray view and returns the output chunk. Closures are shared, never serialised, so they
 //! work on every scheduler (each MPI rank holds the same closure in the same program).
 
-use crate::array::Array;
-use crate::blocks::{blocks, typed};
+use crate::api::array::Array;
+use crate::ops::layout::blocks;
+use crate::plan::chunks::typed;
 use crate::plan::BlockKernel;
 use ndarray::{ArrayD, ArrayViewD};
 use ndtask_core::{Chunk, ChunkGrid, Chunks, Element, Error, Result};

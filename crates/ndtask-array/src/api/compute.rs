@@ -2,11 +2,11 @@
 //! ndarrays. Several results can be computed over one shared graph with [`compute`], so an
 //! input they share is computed once.
 
-use crate::array::{Array, Scalar};
-use crate::blocks::{try_array, typed};
+use crate::api::array::{Array, Scalar};
 use crate::lower::lower;
 use crate::optimize::explain::{self, PlanNode};
 use crate::optimize::optimize;
+use crate::plan::chunks::{try_array, typed};
 use crate::plan::Node;
 use ndarray::{ArrayD, IxDyn, Slice};
 use ndtask_core::petgraph::graph::DiGraph;

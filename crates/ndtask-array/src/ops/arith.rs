@@ -2,10 +2,11 @@
 //! as adding arrays of different shapes yields an array that reports the error when computed;
 //! the `try_*` twins report it at once.
 
-use crate::arith::{Arith, ArithOp};
-use crate::array::Array;
-use crate::kernels::key_of;
-use ndtask_core::{Element, Numeric, Result};
+use crate::api::array::Array;
+use crate::exec::kernels::{input, key_of, wide};
+use crate::plan::arith::{op, ArithInput, ArithOp, ArithView, ADD, DIV, MUL, SUB};
+use crate::plan::MapKernel;
+use ndtask_core::{Buf, Element, Fingerprint, Numeric, Result};
 use std::ops::{Add, Div, Mul, Neg, Sub};
 use std::sync::Arc;
 
@@ -229,4 +230,117 @@ impl<T: Element> Array<T> {
     compare!(greater_equal, "greater_equal", >=);
     compare!(equal, "equal", ==);
     compare!(not_equal, "not_equal", !=);
+}
+
+/// The constant operand of an [`Arith`] kernel and its side.
+#[derive(Clone, Copy)]
+enum Constant<T> {
+    /// `tile op s`
+    Rhs(T),
+    /// `s op tile`
+    Lhs(T),
+}
+
+/// `a op b` on two tiles, on a tile and a scalar, or on a scalar and a tile.
+pub(crate) struct Arith<T> {
+    op: ArithOp,
+    scalar: Option<Constant<T>>,
+    /// "add", "add-scalar" or "scalar-add", built once (it names the kernel in errors too).
+    name: String,
+}
+
+impl<T: Numeric> Arith<T> {
+    /// `a op b` on two tiles.
+    pub fn tiles(op: ArithOp) -> Self {
+        Arith {
+            op,
+            scalar: None,
+            name: op.name().to_string(),
+        }
+    }
+
+    /// `tile op s`, or `s op tile` when `scalar_lhs`.
+    pub fn scalar(op: ArithOp, s: T, scalar_lhs: bool) -> Self {
+        let (scalar, name) = if scalar_lhs {
+            (Constant::Lhs(s), format!("scalar-{}", op.name()))
+        } else {
+            (Constant::Rhs(s), format!("{}-scalar", op.name()))
+        };
+        Arith {
+            op,
+            scalar: Some(scalar),
+            name,
+        }
+    }
+
+    fn run<const O: u8>(&self, inputs: &[&Buf], out: &mut [T]) -> Result<()> {
+        let n = out.len();
+        let a = &input::<T>(&self.name, inputs[0])?[..n];
+        match self.scalar {
+            None => {
+                let b = &input::<T>(&self.name, inputs[1])?[..n];
+                wide(|| {
+                    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+                        *o = op::<T, O>(x, y);
+                    }
+                });
+            }
+            Some(Constant::Rhs(s)) => wide(|| {
+                for (o, &x) in out.iter_mut().zip(a) {
+                    *o = op::<T, O>(x, s);
+                }
+            }),
+            Some(Constant::Lhs(s)) => wide(|| {
+                for (o, &x) in out.iter_mut().zip(a) {
+                    *o = op::<T, O>(s, x);
+                }
+            }),
+        }
+        Ok(())
+    }
+}
+
+impl<T: Numeric> MapKernel for Arith<T> {
+    fn exact(&self) -> bool {
+        true
+    }
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str(&self.name);
+        h.str(T::DTYPE.name());
+        match self.scalar {
+            None => {}
+            Some(Constant::Rhs(v) | Constant::Lhs(v)) => h.scalar(v),
+        }
+    }
+
+    fn apply(&self, inputs: &[&Buf], out: &mut Buf, n: usize) -> Result<()> {
+        let out = T::buf_mut(out);
+        out.resize(n, T::ZERO);
+        match self.op {
+            ArithOp::Add => self.run::<ADD>(inputs, out),
+            ArithOp::Sub => self.run::<SUB>(inputs, out),
+            ArithOp::Mul => self.run::<MUL>(inputs, out),
+            ArithOp::Div => self.run::<DIV>(inputs, out),
+        }
+    }
+
+    fn arith(&self) -> Option<ArithView> {
+        let one = |s: T| {
+            let mut b = T::DTYPE.new_buf();
+            T::buf_mut(&mut b).push(s);
+            b
+        };
+        Some(ArithView {
+            op: self.op,
+            operands: match self.scalar {
+                None => [ArithInput::Input(0), ArithInput::Input(1)],
+                Some(Constant::Rhs(s)) => [ArithInput::Input(0), ArithInput::Scalar(one(s))],
+                Some(Constant::Lhs(s)) => [ArithInput::Scalar(one(s)), ArithInput::Input(0)],
+            },
+        })
+    }
 }

@@ -2,8 +2,10 @@
 //! NaN-skipping variants — each written as a [`Reduction`] (fold a run, merge two states,
 //! finish) that the tree machinery in `reduce.rs` runs.
 
-use crate::array::{Array, Scalar};
-use crate::reduce::{Kernel, ReduceKernel, ReduceOptions, Reduction};
+use crate::api::array::{Array, Scalar};
+use crate::exec::reduce::Kernel;
+use crate::ops::reduce::ReduceOptions;
+use crate::plan::reduce::{ReduceKernel, Reduction};
 use ndtask_core::{Element, Error, Float, Numeric, Result};
 use std::marker::PhantomData;
 use std::sync::Arc;

@@ -2,12 +2,15 @@
 //! histogram and bincount (per-chunk counts summed by the reduction tree), and boolean-mask
 //! selection of a 1-D array.
 
-use crate::array::Array;
-use crate::blocks::{blocks, typed};
-use crate::compute::{Computable, Results, Targets};
+use crate::api::array::Array;
+use crate::api::compute::{Computable, Results, Targets};
+use crate::exec::reduce::Kernel;
+use crate::ops::layout::blocks;
+use crate::ops::reduce::ReduceOptions;
+use crate::ops::reductions::nan;
+use crate::plan::chunks::typed;
+use crate::plan::reduce::Reduction;
 use crate::plan::BlockKernel;
-use crate::reduce::{Kernel, ReduceOptions, Reduction};
-use crate::reductions::nan;
 use ndarray::{Array1, ArrayD, IxDyn};
 use ndtask_core::{
     try_filled, Chunk, ChunkGrid, Element, Error, Fingerprint, Float, Numeric, Result,
@@ -346,7 +349,7 @@ impl<T: Numeric> Array<T> {
         let n_edges = bins.checked_add(1).ok_or_else(|| {
             Error::InvalidArgument(format!("histogram: {bins} bins have too many edges"))
         })?;
-        let edges = crate::creation::linspace(lo, hi, n_edges, true, [n_edges])?;
+        let edges = crate::ops::creation::linspace(lo, hi, n_edges, true, [n_edges])?;
         // Edge i as `linspace` computes it, without a table of edges.
         let step = (hi - lo) / bins as f64;
         let edge = move |i: usize| if i == bins { hi } else { lo + i as f64 * step };

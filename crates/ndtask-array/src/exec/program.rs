@@ -1,0 +1,224 @@
+//! The fused program interpreter: a fused kernel is a list of steps (read a source, read an
+//! input chunk, apply an element-wise kernel to earlier steps) evaluated tile by tile
+//! ([`TILE`] elements at a time), each step reading the tiles of earlier steps, so a whole
+//! chain makes one pass over the data with no temporary array per operator. Tiles live in a
+//! few registers that are reused once their value is dead, so they stay in L1 cache.
+
+use crate::plan::reader::TileSource;
+use crate::plan::{MapKernel, SourceNode};
+use ndtask_core::{Buf, Chunk, ChunkGrid, DType, Error, Fingerprint, Result, TILE};
+use std::sync::Arc;
+
+/// One step of a fused kernel; its tile is register `i` for step `i`.
+#[derive(Clone)]
+pub(crate) enum Step {
+    /// Generate the tile from a source.
+    Source(Arc<SourceNode>),
+    /// Copy the tile from input chunk `k` (the result of another task).
+    Leaf(usize),
+    /// Apply a kernel to the tiles of earlier steps.
+    Map(Arc<dyn MapKernel>, Vec<usize>),
+}
+
+/// A fused per-chunk kernel: steps in dependency order; the last step is the result.
+#[derive(Clone)]
+pub(crate) struct Program {
+    steps: Vec<Step>,
+    dtypes: Vec<DType>,
+    /// The tile register each step writes. A register is reused once the value in it has been
+    /// read for the last time (and only for the same element type), so a long chain keeps a few
+    /// tiles in L1 cache instead of one per operator.
+    slots: Vec<usize>,
+}
+
+/// Assigns registers: step `i` gets a free register of its type whose value is dead, never one
+/// of its own inputs.
+fn assign_slots(steps: &[Step], dtypes: &[DType]) -> Vec<usize> {
+    let n = steps.len();
+    let mut last_use: Vec<usize> = (0..n).collect();
+    for (i, s) in steps.iter().enumerate() {
+        if let Step::Map(_, args) = s {
+            args.iter().for_each(|&a| last_use[a] = last_use[a].max(i));
+        }
+    }
+    if let Some(l) = last_use.last_mut() {
+        *l = usize::MAX; // the result is read by the sink after the last step
+    }
+    let mut slot_types: Vec<DType> = Vec::new();
+    let mut busy_until: Vec<usize> = Vec::new();
+    let mut slots = Vec::with_capacity(n);
+    for i in 0..n {
+        let free = (0..slot_types.len()).find(|&r| slot_types[r] == dtypes[i] && busy_until[r] < i);
+        let r = free.unwrap_or_else(|| {
+            slot_types.push(dtypes[i]);
+            busy_until.push(0);
+            slot_types.len() - 1
+        });
+        busy_until[r] = last_use[i];
+        slots.push(r);
+    }
+    slots
+}
+
+impl Step {
+    /// The step with its inputs renumbered to their new positions.
+    pub fn renumbered(&self, at: &[usize]) -> Step {
+        match self {
+            Step::Source(k) => Step::Source(k.clone()),
+            Step::Leaf(k) => Step::Leaf(*k),
+            Step::Map(kernel, args) => {
+                Step::Map(kernel.clone(), args.iter().map(|&a| at[a]).collect())
+            }
+        }
+    }
+}
+
+impl Program {
+    /// A program that just reads its one input chunk.
+    pub fn leaf(dtype: DType) -> Self {
+        Self::new(vec![Step::Leaf(0)], vec![dtype])
+    }
+
+    fn new(steps: Vec<Step>, dtypes: Vec<DType>) -> Self {
+        let slots = assign_slots(&steps, &dtypes);
+        Program {
+            steps,
+            dtypes,
+            slots,
+        }
+    }
+
+    /// The program of `steps` (in dependency order, the last the result) with their element
+    /// types.
+    pub fn from_steps(steps: Vec<Step>, dtypes: Vec<DType>) -> Self {
+        Self::new(steps, dtypes)
+    }
+
+    /// The steps and their element types.
+    pub fn into_steps(self) -> (Vec<Step>, Vec<DType>) {
+        (self.steps, self.dtypes)
+    }
+
+    /// Whether the program only reads its input chunk.
+    pub fn is_leaf(&self) -> bool {
+        matches!(self.steps.as_slice(), [Step::Leaf(_)])
+    }
+
+    /// "fused[uniform, add-scalar, multiply]" (leaf reads are not listed).
+    pub fn name(&self) -> String {
+        let names: Vec<String> = self
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Source(k) => Some(k.name()),
+                Step::Map(k, _) => Some(k.name()),
+                Step::Leaf(_) => None,
+            })
+            .collect();
+        format!("fused[{}]", names.join(", "))
+    }
+
+    /// Feeds every step (its kernel with all parameters, and what it reads) into `h`.
+    pub fn fingerprint(&self, h: &mut Fingerprint) {
+        h.usize(self.steps.len());
+        for (step, dtype) in self.steps.iter().zip(&self.dtypes) {
+            h.str(dtype.name());
+            match step {
+                Step::Source(k) => {
+                    h.u8(0);
+                    k.fingerprint(h);
+                }
+                Step::Leaf(k) => {
+                    h.u8(1);
+                    h.usize(*k);
+                }
+                Step::Map(k, args) => {
+                    h.u8(2);
+                    k.fingerprint(h);
+                    h.usize(args.len());
+                    args.iter().for_each(|&a| h.usize(a));
+                }
+            }
+        }
+    }
+
+    pub fn out_dtype(&self) -> DType {
+        self.dtypes[self.dtypes.len() - 1]
+    }
+
+    /// Streams the chunk at `block` through the program, handing each result tile to `sink`.
+    pub fn for_each_tile(
+        &self,
+        grid: &ChunkGrid,
+        block: &[usize],
+        leaves: &[&Chunk],
+        sink: &mut dyn FnMut(&Buf, usize) -> Result<()>,
+    ) -> Result<()> {
+        let len: usize = grid.chunk_shape(block).iter().product();
+        let mut cursors: Vec<Option<Box<dyn TileSource + '_>>> = self
+            .steps
+            .iter()
+            .map(|s| match s {
+                Step::Source(k) => k.open(grid, block).map(Some),
+                _ => Ok(None),
+            })
+            .collect::<Result<_>>()?;
+        let nregs = self.slots.iter().max().map_or(0, |m| m + 1);
+        let mut regs: Vec<Buf> = (0..nregs)
+            .map(|r| {
+                let i = self.slots.iter().position(|&s| s == r).unwrap_or(0);
+                Buf::with_capacity(self.dtypes[i], TILE.min(len))
+            })
+            .collect();
+        let last = self.slots[self.steps.len() - 1];
+        let mut off = 0;
+        while off < len {
+            let n = TILE.min(len - off);
+            for (i, step) in self.steps.iter().enumerate() {
+                // Take the output register out, so the inputs (other registers) can be borrowed.
+                let slot = self.slots[i];
+                let mut out = std::mem::replace(&mut regs[slot], Buf::Bool(Vec::new()));
+                let out = &mut out;
+                let result = match step {
+                    Step::Source(_) => match &mut cursors[i] {
+                        Some(c) => c.fill(out, n),
+                        None => Err(Error::internal("source step without a cursor")),
+                    },
+                    Step::Leaf(k) => match leaves.get(*k) {
+                        Some(chunk) => out.load_from(chunk, off, n),
+                        None => Err(Error::internal(format!("missing input chunk {k}"))),
+                    },
+                    Step::Map(kernel, args) => {
+                        // Kernels take at most four inputs; a fixed array avoids an allocation per tile.
+                        let ins: [&Buf; 4] = std::array::from_fn(|j| {
+                            &regs[self.slots[args.get(j).copied().unwrap_or(0)]]
+                        });
+                        kernel.apply(&ins[..args.len().min(4)], out, n)
+                    }
+                };
+                regs[slot] = std::mem::replace(out, Buf::Bool(Vec::new()));
+                result?;
+            }
+            sink(&regs[last], n)?;
+            off += n;
+        }
+        Ok(())
+    }
+
+    /// Computes the whole chunk at `block`.
+    pub fn materialize(
+        &self,
+        grid: &ChunkGrid,
+        block: &[usize],
+        leaves: &[&Chunk],
+    ) -> Result<Chunk> {
+        let shape = grid.chunk_shape(block);
+        let mut acc = Buf::try_with_capacity(
+            self.out_dtype(),
+            shape.iter().product(),
+            format_args!("a chunk of shape {shape:?}"),
+        )?;
+        self.for_each_tile(grid, block, leaves, &mut |t, n| acc.extend_from(t, n))?;
+        acc.into_chunk(&shape)
+    }
+}

@@ -1,0 +1,59 @@
+//! What lowering reads: the optimized plan ([`OptimizedPlan`]), which the optimizer makes.
+
+use crate::exec::program::Program;
+use crate::plan::Node;
+use ndtask_core::{Error, Result};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// How the pass classified a fusable node.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Role {
+    /// Evaluated inside the region rooted at the given node.
+    Member(*const Node),
+    /// Roots a region whose chunks are materialised as tasks.
+    Materialized,
+    /// Roots a region that its one consumer, a reduction (directly or through a concatenation
+    /// that only the reduction reads), streams through.
+    Streamed,
+}
+
+/// The consumers of every node (each consumer once per node it reads, in post-order).
+pub(crate) type Consumers = HashMap<*const Node, Vec<Arc<Node>>>;
+
+/// A fused region: its kernel and the nodes its leaves read (materialised elsewhere).
+#[derive(Clone)]
+pub(crate) struct Region {
+    pub program: Program,
+    pub leaves: Vec<Arc<Node>>,
+}
+
+/// What the optimizer hands to lowering.
+pub(crate) struct OptimizedPlan {
+    /// The outputs, after the rewriting passes (same shapes, element types and chunks).
+    pub outputs: Vec<Arc<Node>>,
+    /// Every node the outputs reach, inputs before consumers, each once.
+    pub order: Vec<Arc<Node>>,
+    /// Who reads each node.
+    pub consumers: Consumers,
+    /// The role of every fusable node (member of a region, or a region's root).
+    pub role: HashMap<*const Node, Role>,
+    /// The kernel of every region root (materialised or streamed).
+    pub regions: HashMap<*const Node, Region>,
+    /// The passes, in order, with "(off)" after one that was switched off.
+    pub passes: Vec<String>,
+}
+
+impl OptimizedPlan {
+    /// The region rooted at `n`.
+    pub fn region(&self, n: &Arc<Node>) -> Result<&Region> {
+        self.regions
+            .get(&n.key())
+            .ok_or_else(|| Error::internal(format!("no fused region is rooted at {}", n.label())))
+    }
+
+    /// The role of node `n`, if it is fusable.
+    pub fn role_of(&self, n: &Arc<Node>) -> Option<Role> {
+        self.role.get(&n.key()).copied()
+    }
+}

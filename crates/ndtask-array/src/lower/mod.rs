@@ -1,0 +1,195 @@
+//! Lowering: the logical plan becomes a chunk task graph. One task per output chunk of every
+//! materialised node; reductions expand into partial, combine and finalise layers with a fixed
+//! fan-in; concatenation aliases its inputs' tasks. Nodes are visited in a deterministic
+//! post-order, so every process that builds the same plan gets the same graph (task ids, ops,
+//! edges), which the MPI scheduler checks.
+
+pub(crate) mod input;
+mod reduce;
+
+use crate::exec::ops::{BlocksOp, FusedOp};
+use crate::plan::{Node, NodeKind};
+use input::{OptimizedPlan, Role};
+use ndtask_core::{ravel, unravel, Error, Result, TaskGraph, TaskId};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A lowered plan: the graph and, per requested output, its tasks in C order of its chunk grid.
+pub(crate) struct Lowered {
+    pub graph: TaskGraph,
+    pub outputs: Vec<Arc<Vec<TaskId>>>,
+}
+
+/// Lowers an optimized plan into one graph (shared inputs are lowered once).
+pub(crate) fn lower(plan: &OptimizedPlan) -> Result<Lowered> {
+    let mut l = Lowerer {
+        graph: TaskGraph::new(),
+        tasks: HashMap::new(),
+        plan,
+    };
+    for n in &plan.order {
+        l.lower_node(n)?;
+    }
+    let outs = plan
+        .outputs
+        .iter()
+        .map(|o| {
+            l.tasks
+                .get(&o.key())
+                .cloned()
+                .ok_or_else(|| Error::internal("output node was not lowered"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    l.graph
+        .set_outputs(outs.iter().flat_map(|t| t.iter().copied()).collect());
+    // Drop what no output reads (chunks a slice does not touch).
+    let (graph, map) = l.graph.cull();
+    let outputs = outs
+        .iter()
+        .map(|t| {
+            t.iter()
+                .map(|&o| {
+                    map[o as usize].ok_or_else(|| Error::internal("an output task was culled"))
+                })
+                .collect::<Result<Vec<_>>>()
+                .map(Arc::new)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Lowered { graph, outputs })
+}
+
+struct Lowerer<'p> {
+    graph: TaskGraph,
+    tasks: HashMap<*const Node, Arc<Vec<TaskId>>>,
+    plan: &'p OptimizedPlan,
+}
+
+impl Lowerer<'_> {
+    fn lower_node(&mut self, n: &Arc<Node>) -> Result<()> {
+        let tasks = match &n.kind {
+            NodeKind::Source(_) | NodeKind::Map { .. } => {
+                if self.plan.role_of(n) != Some(Role::Materialized) {
+                    return Ok(());
+                }
+                let region = self.plan.region(n)?;
+                check_leaves(n, &region.leaves)?;
+                let leaf_tasks = self.leaf_tasks(&region.leaves)?;
+                let op = self.graph.add_op(Arc::new(FusedOp {
+                    program: region.program.clone(),
+                    grid: n.grid.clone(),
+                }));
+                (0..n.grid.num_chunks())
+                    .map(|b| self.graph.add_task(op, b, &deps_for(&leaf_tasks, b)?))
+                    .collect::<Result<Vec<_>>>()?
+            }
+            NodeKind::Concat { inputs, .. }
+                if inputs
+                    .iter()
+                    .any(|i| self.plan.role_of(i) == Some(Role::Streamed)) =>
+            {
+                // Streamed through by the reduction that reads it (see `fuse::assign_regions`).
+                return Ok(());
+            }
+            NodeKind::Concat { inputs, axis } => self.lower_concat(n, inputs, *axis)?,
+            NodeKind::Blocks { inputs, kernel } => {
+                let lists = self.leaf_tasks(inputs)?;
+                let op = self.graph.add_op(Arc::new(BlocksOp {
+                    kernel: kernel.clone(),
+                    grid: n.grid.clone(),
+                    dtype: n.dtype,
+                }));
+                (0..n.grid.num_chunks())
+                    .map(|b| {
+                        let deps = kernel
+                            .deps(&n.grid.unravel(b))
+                            .into_iter()
+                            .map(|(k, lb)| task_of(&lists, k, lb))
+                            .collect::<Result<Vec<_>>>()?;
+                        self.graph.add_task(op, b, &deps)
+                    })
+                    .collect::<Result<Vec<_>>>()?
+            }
+            NodeKind::Reduce(spec) => self.lower_reduce(n, spec)?,
+            NodeKind::Invalid(e) => return Err(e.clone()),
+        };
+        self.tasks.insert(n.key(), Arc::new(tasks));
+        Ok(())
+    }
+
+    fn leaf_tasks(&self, leaves: &[Arc<Node>]) -> Result<Vec<Arc<Vec<TaskId>>>> {
+        leaves
+            .iter()
+            .map(|l| {
+                self.tasks
+                    .get(&l.key())
+                    .cloned()
+                    .ok_or_else(|| Error::internal("leaf lowered after its reader"))
+            })
+            .collect()
+    }
+
+    fn lower_concat(
+        &mut self,
+        n: &Arc<Node>,
+        inputs: &[Arc<Node>],
+        axis: usize,
+    ) -> Result<Vec<TaskId>> {
+        let lists = self.leaf_tasks(inputs)?;
+        concat_route(n, inputs, axis)?
+            .into_iter()
+            .map(|(k, lb)| task_of(&lists, k, lb))
+            .collect()
+    }
+}
+
+/// For each block of a concatenation: (input number, block number in that input's grid).
+fn concat_route(n: &Arc<Node>, inputs: &[Arc<Node>], axis: usize) -> Result<Vec<(usize, usize)>> {
+    let mut along = Vec::new();
+    for (k, i) in inputs.iter().enumerate() {
+        along.extend((0..i.grid.nblocks()[axis]).map(|b| (k, b)));
+    }
+    let dims = n.grid.nblocks();
+    (0..n.grid.num_chunks())
+        .map(|b| {
+            let mut idx = unravel(&dims, b);
+            let &(k, local) = along
+                .get(idx[axis])
+                .ok_or_else(|| Error::internal("concatenate: a block beyond its inputs"))?;
+            idx[axis] = local;
+            Ok((k, ravel(&inputs[k].grid.nblocks(), &idx)))
+        })
+        .collect()
+}
+
+/// The task computing block `b` of input `k`.
+fn task_of(lists: &[Arc<Vec<TaskId>>], k: usize, b: usize) -> Result<TaskId> {
+    lists
+        .get(k)
+        .and_then(|l| l.get(b))
+        .copied()
+        .ok_or_else(|| Error::internal(format!("no task for block {b} of input {k}")))
+}
+
+/// The tasks of leaf inputs that block `b` reads.
+fn deps_for(leaf_tasks: &[Arc<Vec<TaskId>>], b: usize) -> Result<Vec<TaskId>> {
+    (0..leaf_tasks.len())
+        .map(|k| task_of(leaf_tasks, k, b))
+        .collect()
+}
+
+/// A fused region reads block `b` of every leaf for its own block `b`, so every leaf must have
+/// the region's chunk grid (operations align their inputs when they are built; this catches one
+/// that did not, before any task runs).
+fn check_leaves(n: &Node, leaves: &[Arc<Node>]) -> Result<()> {
+    match leaves.iter().find(|l| l.grid != n.grid) {
+        Some(l) => Err(Error::internal(format!(
+            "an element-wise kernel of shape {:?} and chunks {} reads an input of shape {:?} and \
+             chunks {}",
+            n.shape(),
+            n.grid.describe(),
+            l.shape(),
+            l.grid.describe()
+        ))),
+        None => Ok(()),
+    }
+}

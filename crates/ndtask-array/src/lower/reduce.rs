@@ -1,0 +1,233 @@
+//! Lowering a reduction: a partial per input chunk (folding a fused region's tiles, or a
+//! chunk), then combine layers of a fixed fan-in until one block per output chunk is left,
+//! finalised on the last layer.
+
+use super::{check_leaves, concat_route, deps_for, Lowerer};
+use crate::exec::ops::{CombineOp, EmptyReduceOp, PartialOp};
+use crate::exec::program::Program;
+use crate::lower::input::Role;
+use crate::plan::{Node, NodeKind, ReduceSpec};
+use ndtask_core::{ravel, unravel, ChunkGrid, Error, Result, TaskId};
+use std::sync::Arc;
+
+/// Where a reduction's partials read their values from: a program over a grid, and the tasks of
+/// the chunks the program's leaves read.
+struct PartialInput {
+    program: Program,
+    grid: ChunkGrid,
+    leaf_tasks: Vec<Arc<Vec<TaskId>>>,
+}
+
+impl Lowerer<'_> {
+    pub(super) fn lower_reduce(&mut self, n: &Arc<Node>, spec: &ReduceSpec) -> Result<Vec<TaskId>> {
+        let input = &spec.input;
+        let source = |l: &Self, n: &Arc<Node>| -> Result<PartialInput> {
+            let (program, leaves) = match l.plan.role_of(n) {
+                Some(Role::Streamed) => {
+                    let region = l.plan.region(n)?;
+                    (region.program.clone(), region.leaves.clone())
+                }
+                _ => (Program::leaf(n.dtype), vec![n.clone()]),
+            };
+            check_leaves(n, &leaves)?;
+            Ok(PartialInput {
+                program,
+                grid: n.grid.clone(),
+                leaf_tasks: l.leaf_tasks(&leaves)?,
+            })
+        };
+        // Through a streamed concatenation, each block routes to one of its distinct inputs
+        // (`concatenate([x, x])` reads x's chunks twice: one source serves both).
+        let (sources, route) = match &input.kind {
+            NodeKind::Concat { inputs, axis } if !self.tasks.contains_key(&input.key()) => {
+                let mut distinct: Vec<&Arc<Node>> = Vec::new();
+                let source_of: Vec<usize> = inputs
+                    .iter()
+                    .map(|i| match distinct.iter().position(|d| Arc::ptr_eq(d, i)) {
+                        Some(k) => k,
+                        None => {
+                            distinct.push(i);
+                            distinct.len() - 1
+                        }
+                    })
+                    .collect();
+                let sources = distinct
+                    .iter()
+                    .map(|i| source(self, i))
+                    .collect::<Result<Vec<_>>>()?;
+                let route: Vec<(usize, usize)> = concat_route(input, inputs, *axis)?
+                    .into_iter()
+                    .map(|(k, local)| (source_of[k], local))
+                    .collect();
+                (sources, Some(route))
+            }
+            _ => (vec![source(self, input)?], None),
+        };
+        let in_grid = input.grid.clone();
+        let out_grid = n.grid.clone();
+        let axes = spec.axes.clone();
+        let kernel = spec.kernel.clone();
+        let mut dims = in_grid.nblocks();
+
+        if in_grid.num_chunks() == 0 {
+            let op = self.graph.add_op(Arc::new(EmptyReduceOp {
+                kernel,
+                out_grid: out_grid.clone(),
+            }));
+            return (0..out_grid.num_chunks())
+                .map(|b| self.graph.add_task(op, b, &[]))
+                .collect();
+        }
+        let needs_combine = axes.iter().any(|&a| dims[a] > 1);
+        // Where each block's values come from: (source, block number in its grid). Blocks that
+        // read the same chunk of the same source share one partial task when the state does
+        // not record positions and is merged (not finalised) by the tree: the combine then
+        // reads that partial once per block.
+        let origin: Vec<(usize, usize)> = (0..dims.iter().product())
+            .map(|b| route.as_ref().map_or((0, b), |r| r[b]))
+            .collect();
+        let deps: Vec<Vec<TaskId>> = origin
+            .iter()
+            .map(|&(k, local)| match sources.get(k) {
+                Some(s) => deps_for(&s.leaf_tasks, local),
+                None => Err(Error::internal(format!(
+                    "a reduction block reads source {k}"
+                ))),
+            })
+            .collect::<Result<_>>()?;
+        // Only a concatenation that repeats an input routes two blocks to one chunk.
+        let share = needs_combine && !kernel.positional() && route.is_some();
+        let source_chunks: Vec<usize> = sources.iter().map(|s| s.grid.num_chunks()).collect();
+        let partial = PartialOp {
+            sources: sources.into_iter().map(|s| (s.program, s.grid)).collect(),
+            route,
+            all: axes.len() == in_grid.ndim(),
+            grid: in_grid.clone(),
+            kernel: kernel.clone(),
+            axes: axes.clone(),
+            finalize: (!needs_combine).then(|| out_grid.clone()),
+        };
+        let op = self.graph.add_op(Arc::new(partial));
+        // The partial task of each source chunk, once made (only needed when sharing).
+        let mut made: Vec<Vec<Option<TaskId>>> = if share {
+            source_chunks.iter().map(|&n| vec![None; n]).collect()
+        } else {
+            Vec::new()
+        };
+        let mut level = Vec::with_capacity(deps.len());
+        for (b, d) in deps.iter().enumerate() {
+            let (k, local) = origin[b];
+            let slot = made.get_mut(k).and_then(|m| m.get_mut(local));
+            let t = match slot {
+                Some(Some(t)) => *t,
+                slot => {
+                    let t = self.graph.add_task(op, b, d)?;
+                    if let Some(s) = slot {
+                        *s = Some(t);
+                    }
+                    t
+                }
+            };
+            level.push(t);
+        }
+
+        let mut depth = 0;
+        while axes.iter().any(|&a| dims[a] > 1) {
+            let f = fan_in(
+                spec.split_every,
+                axes.iter().filter(|&&a| dims[a] > 1).count(),
+            );
+            let new_dims: Vec<usize> = dims
+                .iter()
+                .enumerate()
+                .map(|(i, &d)| if axes.contains(&i) { d.div_ceil(f) } else { d })
+                .collect();
+            let last = axes.iter().all(|&a| new_dims[a] == 1);
+            depth += 1;
+            let combine = CombineOp {
+                kernel: kernel.clone(),
+                depth,
+                finalize: last.then(|| out_grid.clone()),
+                state: (in_grid.clone(), axes.clone(), new_dims.clone()),
+            };
+            let op = self.graph.add_op(Arc::new(combine));
+            let mut next = Vec::with_capacity(new_dims.iter().product());
+            for j in 0..new_dims.iter().product() {
+                let jidx = unravel(&new_dims, j);
+                let ranges: Vec<(usize, usize)> = jidx
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &x)| {
+                        if axes.contains(&i) {
+                            (x * f, (x + 1).saturating_mul(f).min(dims[i]))
+                        } else {
+                            (x, x + 1)
+                        }
+                    })
+                    .collect();
+                let children = block_range(&ranges)
+                    .map(|idx| {
+                        level.get(ravel(&dims, &idx)).copied().ok_or_else(|| {
+                            Error::internal(format!("reduction tree: no block {idx:?} of {dims:?}"))
+                        })
+                    })
+                    .collect::<Result<Vec<TaskId>>>()?;
+                next.push(self.graph.add_task(op, j, &children)?);
+            }
+            level = next;
+            dims = new_dims;
+        }
+        Ok(level)
+    }
+}
+
+/// Fan-in per axis when `k` axes still have several blocks: the largest `f >= 2` with
+/// `f^k <= split_every` (an integer root: a few steps whatever `split_every` is).
+fn fan_in(split_every: usize, k: usize) -> usize {
+    let k = k.max(1) as u32;
+    let fits = |f: usize| f.checked_pow(k).is_some_and(|p| p <= split_every);
+    let mut f = ((split_every as f64).powf(1.0 / k as f64) as usize).max(2);
+    while f > 2 && !fits(f) {
+        f -= 1;
+    }
+    while f.checked_add(1).is_some_and(fits) {
+        f += 1;
+    }
+    f
+}
+
+/// Multi-indices of the box `ranges` (half-open per axis) in C order.
+fn block_range(ranges: &[(usize, usize)]) -> impl Iterator<Item = Vec<usize>> + '_ {
+    let dims: Vec<usize> = ranges.iter().map(|(a, b)| b - a).collect();
+    (0..dims.iter().product()).map(move |i| {
+        unravel(&dims, i)
+            .iter()
+            .zip(ranges)
+            .map(|(x, (a, _))| a + x)
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fan_in_per_axis() {
+        assert_eq!(fan_in(4, 1), 4);
+        assert_eq!(fan_in(4, 2), 2);
+        assert_eq!(fan_in(16, 2), 4);
+        assert_eq!(fan_in(2, 3), 2);
+        assert_eq!(fan_in(27, 3), 3);
+        assert_eq!(fan_in(26, 3), 2);
+        assert_eq!(fan_in(usize::MAX, 1), usize::MAX);
+        assert_eq!(fan_in(usize::MAX, 2), u32::MAX as usize);
+        assert_eq!(fan_in(1 << 40, 4), 1024);
+    }
+
+    #[test]
+    fn block_ranges_in_c_order() {
+        let v: Vec<_> = block_range(&[(2, 4), (0, 2)]).collect();
+        assert_eq!(v, vec![vec![2, 0], vec![2, 1], vec![3, 0], vec![3, 1]]);
+    }
+}

@@ -1,0 +1,141 @@
+//! Sources in the plan: a reader ([`ChunkReader`]) and the window of its array that a node is,
+//! after slices with unit steps.
+
+use crate::plan::reader::{ChunkCursor, ChunkReader, Region, TileSource};
+use ndtask_core::{ChunkGrid, Error, Fingerprint, Result};
+use std::sync::Arc;
+
+/// A source in the plan: a reader, and the sub-box of its array that this node's array is
+/// (after slices with unit steps, which ask the reader for the selected region only).
+pub(crate) struct SourceNode {
+    reader: Arc<dyn ChunkReader>,
+    /// The shape of the reader's whole array.
+    shape: Vec<usize>,
+    window: Option<Window>,
+}
+
+impl SourceNode {
+    pub fn new(reader: Arc<dyn ChunkReader>, shape: Vec<usize>) -> Self {
+        SourceNode {
+            reader,
+            shape,
+            window: None,
+        }
+    }
+
+    /// The reader's name ("uniform", "full(7)", ...).
+    pub fn name(&self) -> String {
+        self.reader.name()
+    }
+
+    /// The reader's identity, its array's shape and the window.
+    pub fn fingerprint(&self, h: &mut Fingerprint) {
+        self.reader.fingerprint(h);
+        h.usize(self.shape.len());
+        self.shape.iter().for_each(|&d| h.usize(d));
+        match &self.window {
+            None => h.u8(0),
+            Some(w) => {
+                h.u8(1);
+                w.start.iter().for_each(|&x| h.usize(x));
+                h.usize(w.axes.len());
+                w.axes
+                    .iter()
+                    .for_each(|a| h.u64(a.map_or(u64::MAX, |a| a as u64)));
+            }
+        }
+    }
+
+    /// The region of the reader's array that block `block` of `grid` (this node's grid) is.
+    pub fn region(&self, grid: &ChunkGrid, block: &[usize]) -> Region {
+        let (offset, chunk) = (grid.chunk_offset(block), grid.chunk_shape(block));
+        match &self.window {
+            None => Region {
+                array: self.shape.clone(),
+                start: offset,
+                shape: chunk,
+            },
+            Some(w) => {
+                let mut start = w.start.clone();
+                let mut shape = vec![1; self.shape.len()];
+                for (o, a) in w.axes.iter().enumerate() {
+                    if let Some(a) = *a {
+                        start[a] += offset[o];
+                        shape[a] = chunk[o];
+                    }
+                }
+                Region {
+                    array: self.shape.clone(),
+                    start,
+                    shape,
+                }
+            }
+        }
+    }
+
+    /// Starts the values of block `block` of `grid`, in C order: streamed when the reader
+    /// streams, read (and checked) otherwise.
+    pub fn open<'a>(
+        &'a self,
+        grid: &ChunkGrid,
+        block: &[usize],
+    ) -> Result<Box<dyn TileSource + 'a>> {
+        let region = self.region(grid, block);
+        if let Some(s) = self.reader.stream(&region) {
+            return Ok(s);
+        }
+        let chunk = self.reader.read(&region)?;
+        let (want, got) = (self.reader.dtype(), chunk.dtype());
+        if got != Some(want) || chunk.shape() != region.shape.as_slice() {
+            return Err(Error::InvalidArgument(format!(
+                "the reader {} returned a chunk of shape {:?} ({}) for the region {} of shape \
+                 {:?} ({want})",
+                self.reader.name(),
+                chunk.shape(),
+                got.map_or("tuple".into(), |d| d.to_string()),
+                region.describe(),
+                region.shape
+            )));
+        }
+        Ok(Box::new(ChunkCursor {
+            chunk: chunk.into_standard_layout(),
+            pos: 0,
+        }))
+    }
+
+    /// The same source restricted to a sub-box of this node's array.
+    pub fn window(&self, outer: &Window) -> Arc<SourceNode> {
+        let window = match &self.window {
+            None => outer.clone(),
+            Some(i) => {
+                let mut start = i.start.clone();
+                for (j, a) in i.axes.iter().enumerate() {
+                    if let Some(a) = *a {
+                        start[a] += outer.start[j];
+                    }
+                }
+                let axes = outer
+                    .axes
+                    .iter()
+                    .map(|o| o.and_then(|j| i.axes[j]))
+                    .collect();
+                Window { start, axes }
+            }
+        };
+        Arc::new(SourceNode {
+            reader: self.reader.clone(),
+            shape: self.shape.clone(),
+            window: Some(window),
+        })
+    }
+}
+
+/// A sub-box of a source's array, as a slice with unit steps selects it: the first selected
+/// index of each of the array's axes, and for each output axis the array axis it comes from
+/// (`None`: a new axis of length 1). Array axes that no output axis comes from are indexed
+/// (length 1 at `start`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub start: Vec<usize>,
+    pub axes: Vec<Option<usize>>,
+}
