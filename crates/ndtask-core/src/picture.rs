@@ -3,9 +3,11 @@
 //! collapsed into one node that shows their count, so a million-chunk graph gives a picture of
 //! a dozen nodes.
 
-use crate::{TaskGraph, TaskId};
+use crate::{Error, Result, TaskGraph, TaskId};
+use petgraph::algo::toposort;
 use petgraph::dot::{Config, Dot};
 use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::{Dfs, Reversed};
 
 /// The most nodes [`TaskGraph::to_dot`] draws one per task; bigger graphs are drawn by op.
 pub const MAX_DRAWN_TASKS: usize = 200;
@@ -135,9 +137,91 @@ impl TaskGraph {
         format!("{dot}")
     }
 
+    /// Checks the graph's structure with petgraph's algorithms: no cycle (a topological order
+    /// exists), and every task feeds an output (what a culled graph promises). Lowering runs it
+    /// in debug builds.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] naming a task on a cycle, or the first task that feeds no output.
+    ///
+    /// # Examples
+    /// ```
+    /// let mut g = ndtask_core::TaskGraph::new();
+    /// assert!(g.check().is_ok());
+    /// ```
+    pub fn check(&self) -> Result<()> {
+        let mut g = DiGraph::<(), ()>::with_capacity(self.len(), 0);
+        for _ in 0..self.len() {
+            g.add_node(());
+        }
+        for t in 0..self.len() as TaskId {
+            for &d in self.deps(t) {
+                g.add_edge(NodeIndex::new(d as usize), NodeIndex::new(t as usize), ());
+            }
+        }
+        toposort(&g, None).map_err(|c| {
+            Error::internal(format!(
+                "the task graph has a cycle through task {}",
+                c.node_id().index()
+            ))
+        })?;
+        let mut feeds = vec![false; self.len()];
+        let back = Reversed(&g);
+        let mut dfs = Dfs::empty(back);
+        for &o in self.outputs() {
+            dfs.move_to(NodeIndex::new(o as usize));
+            while let Some(n) = dfs.next(back) {
+                feeds[n.index()] = true;
+            }
+        }
+        match feeds.iter().position(|&f| !f) {
+            Some(t) => Err(Error::internal(format!(
+                "task {t} ({}) feeds no output",
+                self.op_names()[self.op_of(t as TaskId) as usize]
+            ))),
+            None => Ok(()),
+        }
+    }
+
     fn output_flags(&self) -> Vec<bool> {
         let mut out = vec![false; self.len()];
         self.outputs().iter().for_each(|&o| out[o as usize] = true);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use crate::{Chunk, Op, Result, TaskGraph};
+    use std::sync::Arc;
+
+    struct Nothing;
+    impl Op for Nothing {
+        fn name(&self) -> String {
+            "nothing".into()
+        }
+        fn run(&self, _: usize, _: &[&Chunk]) -> Result<Chunk> {
+            Ok(Chunk::Tuple(Vec::new()))
+        }
+    }
+
+    #[test]
+    fn a_task_that_feeds_no_output_is_found_and_culling_removes_it() {
+        let mut g = TaskGraph::new();
+        let op = g.add_op(Arc::new(Nothing));
+        let a = g.add_task(op, 0, &[]).unwrap();
+        let b = g.add_task(op, 1, &[a]).unwrap();
+        let _stray = g.add_task(op, 2, &[a]).unwrap();
+        g.set_outputs(vec![b]);
+        let e = g.check().unwrap_err();
+        assert!(e.to_string().contains("task 2 (nothing) feeds no output"), "{e}");
+        let (culled, _) = g.cull();
+        assert!(culled.check().is_ok());
+        assert_eq!(culled.len(), 2);
+        let pg = culled.to_petgraph();
+        assert_eq!((pg.node_count(), pg.edge_count()), (2, 1));
+        assert!(culled.to_dot(1).contains("× 2 tasks"));
     }
 }

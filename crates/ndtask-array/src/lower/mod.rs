@@ -44,6 +44,9 @@ pub(crate) fn lower(plan: &OptimizedPlan) -> Result<Lowered> {
         .set_outputs(outs.iter().flat_map(|t| t.iter().copied()).collect());
     // Drop what no output reads (chunks a slice does not touch).
     let (graph, map) = l.graph.cull();
+    if cfg!(debug_assertions) {
+        graph.check()?;
+    }
     let outputs = outs
         .iter()
         .map(|t| {
