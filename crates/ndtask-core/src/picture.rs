@@ -216,7 +216,10 @@ mod tests {
         let _stray = g.add_task(op, 2, &[a]).unwrap();
         g.set_outputs(vec![b]);
         let e = g.check().unwrap_err();
-        assert!(e.to_string().contains("task 2 (nothing) feeds no output"), "{e}");
+        assert!(
+            e.to_string().contains("task 2 (nothing) feeds no output"),
+            "{e}"
+        );
         let (culled, _) = g.cull();
         assert!(culled.check().is_ok());
         assert_eq!(culled.len(), 2);

@@ -108,7 +108,7 @@ impl<'g> LocalRun<'g> {
         }
     }
 
-    /// Tasks run to completion so far.
+    /// Tasks run to completion so far (counted when the run is observed; 0 otherwise).
     pub fn tasks_run(&self) -> usize {
         self.tasks_run.load(Ordering::Relaxed)
     }
@@ -262,7 +262,11 @@ impl<'g> LocalRun<'g> {
         }
         match result {
             Ok(chunk) => {
-                self.tasks_run.fetch_add(1, Ordering::Relaxed);
+                // Counted for observers only: a counter every worker bumps costs a contended
+                // cache line per task.
+                if self.watch.is_some() {
+                    self.tasks_run.fetch_add(1, Ordering::Relaxed);
+                }
                 let chunk = Arc::new(chunk);
                 self.provide(t, chunk.clone(), ready);
                 Some(chunk)
