@@ -471,6 +471,36 @@ fn readers(s: &mut Suite) -> Result<(), Error> {
     s.check("reader slice", x.slice(ndarray::s![3..40, 5])?)
 }
 
+/// `.npy` files from K ranks: every rank writes the chunks it computed; the file is byte for
+/// byte the one the sync scheduler writes, and reading it back on MPI gives the sync bits.
+fn npy(s: &mut Suite) -> Result<(), Error> {
+    let ranks = s.mpi.ranks();
+    // The same path on every rank (one machine, or a shared file system).
+    let path = std::env::temp_dir().join(format!("ndtask-mpi-check-{ranks}.npy"));
+    let x = random::uniform::<f64>([50, 40], [9, 11], 21)?;
+    let e = &x * 3.0 - 1.0;
+    e.to_npy_with(&path, s.mpi, &RunContext::new())?;
+    if s.mpi.rank() == 0 {
+        let alone = std::env::temp_dir().join(format!("ndtask-mpi-check-{ranks}-sync.npy"));
+        e.to_npy_with(&alone, &SyncScheduler, &RunContext::new())?;
+        let same = std::fs::read(&path).ok() == std::fs::read(&alone).ok();
+        let _ = std::fs::remove_file(&alone);
+        match same {
+            true => s.passed += 1,
+            false => s.failed.push(format!(
+                "npy: the file {ranks} ranks wrote differs from sync's"
+            )),
+        }
+    }
+    let y = ndtask::from_npy::<f64>(&path, [13, 7])?;
+    s.check("npy read back", (&y - &e).abs().sum())?;
+    s.check("npy slice", y.slice(ndarray::s![10..30, 3])?)?;
+    if s.mpi.rank() == 0 {
+        let _ = std::fs::remove_file(&path);
+    }
+    Ok(())
+}
+
 /// Watching and stopping MPI runs: rank 0's trace holds one event per task of every rank,
 /// rank 0's progress bar counts the tasks of all ranks, an observer sees this rank's share, and
 /// a cancellation on rank 0 from another thread stops every rank with `Error::Cancelled`.
@@ -586,6 +616,7 @@ fn run(mpi: &MpiScheduler) -> Result<Suite<'_>, Error> {
     model(&mut s)?;
     observers(&mut s)?;
     readers(&mut s)?;
+    npy(&mut s)?;
     // MPI is initialised once per process: a second scheduler is a clear error, not a panic.
     match MpiScheduler::new() {
         Err(Error::Mpi(_)) => s.passed += 1,

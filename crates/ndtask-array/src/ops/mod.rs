@@ -8,6 +8,7 @@ pub(crate) mod elementwise;
 pub(crate) mod layout;
 pub(crate) mod linalg;
 pub(crate) mod math;
+pub(crate) mod npy;
 pub mod random;
 pub(crate) mod reduce;
 pub(crate) mod reductions;
