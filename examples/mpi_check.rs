@@ -471,8 +471,9 @@ fn readers(s: &mut Suite) -> Result<(), Error> {
     s.check("reader slice", x.slice(ndarray::s![3..40, 5])?)
 }
 
-/// `.npy` files from K ranks: every rank writes the chunks it computed; the file is byte for
-/// byte the one the sync scheduler writes, and reading it back on MPI gives the sync bits.
+/// `.npy` files and Zarr stores from K ranks: every rank writes the chunks it computed; the
+/// file (the store) is byte for byte the one the sync scheduler writes, and reading it back on
+/// MPI gives the sync bits.
 fn npy(s: &mut Suite) -> Result<(), Error> {
     let ranks = s.mpi.ranks();
     // The same path on every rank (one machine, or a shared file system).
@@ -497,6 +498,70 @@ fn npy(s: &mut Suite) -> Result<(), Error> {
     s.check("npy slice", y.slice(ndarray::s![10..30, 3])?)?;
     if s.mpi.rank() == 0 {
         let _ = std::fs::remove_file(&path);
+    }
+    #[cfg(feature = "zarr")]
+    zarr(s, &e)?;
+    Ok(())
+}
+
+/// Zarr (zstd, sharded) from K ranks (built with the `zarr` feature).
+#[cfg(feature = "zarr")]
+fn zarr(s: &mut Suite, e: &Array<f64>) -> Result<(), Error> {
+    let ranks = s.mpi.ranks();
+    // Zarr (zstd, sharded): every stored shard written by the rank that computed it; the store
+    // is byte for byte the sync scheduler's.
+    let store = std::env::temp_dir().join(format!("ndtask-mpi-check-{ranks}.zarr"));
+    let options = ndtask::ZarrOptions {
+        chunks: Some(vec![5, 10]),
+        codec: ndtask::ZarrCodec::Zstd,
+        shard: Some(vec![10, 20]),
+    };
+    e.to_zarr_with(&store, "/e", &options, s.mpi, &RunContext::new())?;
+    if s.mpi.rank() == 0 {
+        let alone = std::env::temp_dir().join(format!("ndtask-mpi-check-{ranks}-sync.zarr"));
+        e.to_zarr_with(&alone, "/e", &options, &SyncScheduler, &RunContext::new())?;
+        let files = |root: &std::path::Path| -> Vec<(String, Vec<u8>)> {
+            let mut out = Vec::new();
+            let mut stack = vec![root.to_path_buf()];
+            while let Some(d) = stack.pop() {
+                for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                    let p = entry.path();
+                    if p.is_dir() {
+                        stack.push(p);
+                    } else if let Ok(bytes) = std::fs::read(&p) {
+                        let rel = p.strip_prefix(root).map(|r| r.display().to_string());
+                        out.push((rel.unwrap_or_default(), bytes));
+                    }
+                }
+            }
+            out.sort();
+            out
+        };
+        let (ours, theirs) = (files(&store), files(&alone));
+        let _ = std::fs::remove_dir_all(&alone);
+        let differ: Vec<String> = ours
+            .iter()
+            .zip(&theirs)
+            .filter(|(a, b)| a != b)
+            .map(|(a, b)| format!("{} ({} vs {} bytes)", a.0, a.1.len(), b.1.len()))
+            .collect();
+        match ours.len() == theirs.len() && differ.is_empty() && ours.len() > 2 {
+            true => s.passed += 1,
+            false => s.failed.push(format!(
+                "zarr: the store {ranks} ranks wrote ({} files) differs from sync's ({} files): {differ:?}",
+                ours.len(),
+                theirs.len()
+            )),
+        }
+    }
+    let z = ndtask::from_zarr::<f64>(&store, "/e")?;
+    s.check("zarr read back", (&z - e).abs().sum())?;
+    s.check("zarr slice", z.slice(ndarray::s![7..33, 12..14])?)?;
+    // Every rank has finished its own reads of the store (with gather_to_all, the sync ones
+    // too) once it joins the next compute: only then may rank 0 remove it.
+    compute_local_with(&e.sum(), s.mpi)?;
+    if s.mpi.rank() == 0 {
+        let _ = std::fs::remove_dir_all(&store);
     }
     Ok(())
 }

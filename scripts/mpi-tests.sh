@@ -21,8 +21,8 @@ fi
 MPIRUN=(mpirun --oversubscribe)
 EX=target/release/examples
 
-echo "== cargo build --release --features mpi --examples"
-cargo build --release --features mpi --examples || exit 1
+echo "== cargo build --release --features \"mpi zarr\" --examples"
+cargo build --release --features "mpi zarr" --examples || exit 1
 
 passed=0
 failed=0

@@ -48,6 +48,9 @@ pub use ndtask_array::{
     stack, task_graph, visualize, where_, zeros, Array, Computable, Fused, Masked, Operand,
     PlanNode, ReduceOptions, Scalar, DEFAULT_SPLIT_EVERY,
 };
+/// Zarr stores (feature `zarr`).
+#[cfg(feature = "zarr")]
+pub use ndtask_array::{from_zarr, ZarrCodec, ZarrOptions};
 pub use ndtask_core::{
     CancelToken, Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Float, Layout,
     MessageEvent, Numeric, Observer, Result, RunContext, RunInfo, RunSummary, Scheduler, TaskEvent,

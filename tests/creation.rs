@@ -16,8 +16,8 @@ proptest! {
     #[test]
     fn constants((shape, chunks) in shape_and_chunks(9), v in -5i64..5) {
         for s in schedulers() {
-            prop_assert_eq!(zeros::<f64>(&shape, chunks.clone()).unwrap().compute_with(&*s).unwrap(), ArrayD::zeros(IxDyn(&shape)));
-            prop_assert_eq!(ones::<i64>(&shape, chunks.clone()).unwrap().compute_with(&*s).unwrap(), ArrayD::ones(IxDyn(&shape)));
+            prop_assert_eq!(zeros::<f64>(&shape, chunks.clone()).unwrap().compute_with(&*s).unwrap(), ArrayD::<f64>::zeros(IxDyn(&shape)));
+            prop_assert_eq!(ones::<i64>(&shape, chunks.clone()).unwrap().compute_with(&*s).unwrap(), ArrayD::<i64>::ones(IxDyn(&shape)));
             prop_assert_eq!(full(&shape, chunks.clone(), v).unwrap().compute_with(&*s).unwrap(), ArrayD::from_elem(IxDyn(&shape), v));
             prop_assert_eq!(full(&shape, chunks.clone(), v > 0).unwrap().compute_with(&*s).unwrap(), ArrayD::from_elem(IxDyn(&shape), v > 0));
         }

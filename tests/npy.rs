@@ -14,8 +14,7 @@ use common::*;
 use ndarray::{s, ArrayD, IxDyn};
 use ndtask::{from_ndarray, from_npy, Element, Error};
 use proptest::prelude::*;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A fresh path in the temporary directory.
@@ -197,43 +196,11 @@ fn bad_files_are_errors_naming_the_file() {
     std::fs::remove_file(&path).unwrap();
 }
 
-/// A Python with NumPy, or `None` (then the caller skips; under CI it fails).
-fn python() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        std::env::var_os("NDTASK_PYTHON").map(PathBuf::from),
-        Some(root.join(".venv/bin/python")),
-        Some(PathBuf::from("python3")),
-    ];
-    let found = candidates.into_iter().flatten().find(|p| {
-        Command::new(p)
-            .args(["-c", "import numpy"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI needs a Python with NumPy for the interop tests"
-        );
-        eprintln!("skipped: no Python with NumPy (set NDTASK_PYTHON)");
-    }
-    found
-}
-
-fn run_python(py: &Path, code: &str) {
-    let out = Command::new(py).args(["-c", code]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "python failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn files_numpy_writes_read_exactly_and_numpy_reads_ours() {
-    let Some(py) = python() else { return };
+    let Some(py) = python(&["numpy"]) else {
+        return;
+    };
     let dir = temp("numpy");
     std::fs::create_dir_all(&dir).unwrap();
     let d = dir.display();

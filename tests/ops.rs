@@ -196,7 +196,7 @@ fn reductions_of_empty_arrays() {
         assert!(x.mean().compute_with(&*s).unwrap().is_nan());
         assert_eq!(
             x.sum_axis(0).unwrap().compute_with(&*s).unwrap(),
-            ArrayD::zeros(IxDyn(&[3]))
+            ArrayD::<f64>::zeros(IxDyn(&[3]))
         );
         assert_eq!(
             x.sum_axis(1).unwrap().compute_with(&*s).unwrap().shape(),

@@ -265,7 +265,7 @@ fn map_blocks_variants() {
         let both = x.map_blocks2(&y, |a, b| &a - &b).unwrap();
         assert_eq!(
             both.compute_with(&*s).unwrap(),
-            ArrayD::zeros(IxDyn(&[10, 6]))
+            ArrayD::<f64>::zeros(IxDyn(&[10, 6]))
         );
         // A closure that returns the wrong shape is an error naming the chunk, not a crash.
         let bad: Array<f64> = x.map_blocks(|c| c.slice(s![..1, ..]).to_owned().into_dyn());

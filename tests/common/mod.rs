@@ -103,3 +103,45 @@ pub fn same_bits(a: &ArrayD<f64>, b: &ArrayD<f64>) -> bool {
             .zip(b.iter())
             .all(|(x, y)| x.to_bits() == y.to_bits())
 }
+
+/// A Python that imports `modules`: `NDTASK_PYTHON`, else `.venv/bin/python` at the workspace
+/// root, else `python3`; `None` without one (the caller skips, with a message), except under CI
+/// (`CI` set), where the test fails.
+pub fn python(modules: &[&str]) -> Option<std::path::PathBuf> {
+    use std::path::{Path, PathBuf};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let import = format!("import {}", modules.join(", "));
+    let candidates = [
+        std::env::var_os("NDTASK_PYTHON").map(PathBuf::from),
+        Some(root.join(".venv/bin/python")),
+        Some(PathBuf::from("python3")),
+    ];
+    let found = candidates.into_iter().flatten().find(|p| {
+        std::process::Command::new(p)
+            .args(["-c", &import])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs a Python with {modules:?} for the interop tests"
+        );
+        eprintln!("skipped: no Python with {modules:?} (set NDTASK_PYTHON)");
+    }
+    found
+}
+
+/// Runs `code` with `py`; fails the test with Python's output if it fails.
+pub fn run_python(py: &std::path::Path, code: &str) {
+    let out = std::process::Command::new(py)
+        .args(["-c", code])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -16,3 +16,5 @@ pub(crate) mod scan;
 pub(crate) mod slice;
 pub(crate) mod stats;
 pub(crate) mod userfn;
+#[cfg(feature = "zarr")]
+pub(crate) mod zarr;

@@ -1,0 +1,516 @@
+//! Zarr arrays (formats 2 and 3 read, format 3 written) in a directory store, through the
+//! `zarrs` crate: read lazily (each chunk task reads the stored chunks its region overlaps) and
+//! written in parallel (each stored chunk, or shard, has exactly one writer: the task that
+//! computed it).
+//!
+//! [`from_zarr`] makes an array whose chunks are the stored chunks (the shards of a sharded
+//! array). [`Array::to_zarr`] rechunks the array to the target's chunk (or shard) grid, creates
+//! the array's metadata in one task that every write task depends on (so on MPI the metadata
+//! exists before any chunk is written, and it is written once), and writes each chunk from the
+//! task that computed it, with no lock.
+
+use crate::api::array::Array;
+use crate::api::compute::compute_local_in;
+use crate::ops::creation::source;
+use crate::ops::layout::blocks;
+use crate::plan::chunks::typed;
+use crate::plan::reader::{ChunkReader, Region};
+use crate::plan::{dispatch_dtype, BlockKernel};
+use ndarray::ArrayD;
+use ndtask_core::{
+    Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Result, RunContext, Scheduler,
+};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use zarrs::array::codec::api::CodecOptions;
+use zarrs::array::codec::bytes_to_bytes::blosc::{
+    BloscCodec, BloscCompressionLevel, BloscCompressor, BloscShuffleMode,
+};
+use zarrs::array::codec::bytes_to_bytes::zstd::ZstdCodec;
+use zarrs::array::{data_type, ArrayBuilder, ArraySubset, DataType};
+use zarrs::filesystem::FilesystemStore;
+
+type ZArray = zarrs::array::Array<FilesystemStore>;
+
+/// The compression of the chunks [`Array::to_zarr`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ZarrCodec {
+    /// No compression.
+    None,
+    /// Zstandard at level 3 (the default).
+    #[default]
+    Zstd,
+    /// Blosc with its Zstandard compressor, level 5, byte shuffle.
+    Blosc,
+}
+
+/// How [`Array::to_zarr`] writes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ZarrOptions {
+    /// The stored chunk shape (default: the array's chunk shape; the array is rechunked to it
+    /// when they differ).
+    pub chunks: Option<Vec<usize>>,
+    /// The compression (default zstd).
+    pub codec: ZarrCodec,
+    /// With sharding: the shard shape, a multiple of the chunk shape on every axis; each shard
+    /// is written by one task.
+    pub shard: Option<Vec<usize>>,
+}
+
+fn zerr(what: impl std::fmt::Display, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::io(what, e)
+}
+
+/// The ndtask element type a Zarr data type is read as (`int32`, `uint8` and other integers
+/// of up to 32 bits as `i64`).
+fn dtype_of(t: &DataType, path: &str) -> Result<DType> {
+    let is = |d: DataType| t == &d;
+    Ok(if is(data_type::float64()) {
+        DType::F64
+    } else if is(data_type::float32()) {
+        DType::F32
+    } else if is(data_type::int64())
+        || is(data_type::int32())
+        || is(data_type::int16())
+        || is(data_type::int8())
+        || is(data_type::uint32())
+        || is(data_type::uint16())
+        || is(data_type::uint8())
+    {
+        DType::I64
+    } else if is(data_type::bool()) {
+        DType::Bool
+    } else {
+        return Err(Error::InvalidArgument(format!(
+            "the Zarr array {path} has data type {t:?}; ndtask reads float64, float32, bool and \
+             integers that fit in int64"
+        )));
+    })
+}
+
+/// Reads regions of a Zarr array.
+struct ZarrReader {
+    name: String,
+    array: ZArray,
+    dtype: DType,
+    /// The array's metadata, as text: its identity (with the store path).
+    metadata: String,
+}
+
+impl ZarrReader {
+    /// The region's values as `T`, converting from the stored integer type when it is narrower.
+    fn retrieve<T: Element>(&self, subset: &ArraySubset) -> std::result::Result<ArrayD<T>, String> {
+        let t = self.array.data_type();
+        macro_rules! via {
+            ($($dt:ident => $ty:ty),*) => {
+                $(if t == &data_type::$dt() {
+                    let a: ArrayD<$ty> =
+                        self.array.retrieve_array_subset(subset).map_err(|e| e.to_string())?;
+                    return Ok(a.mapv(|v| T::from_i64(v as i64)));
+                })*
+            };
+        }
+        via!(int32 => i32, int16 => i16, int8 => i8, uint32 => u32, uint16 => u16, uint8 => u8);
+        match T::DTYPE {
+            DType::F64 => {
+                let a: ArrayD<f64> = self
+                    .array
+                    .retrieve_array_subset(subset)
+                    .map_err(|e| e.to_string())?;
+                Ok(a.mapv(T::from_f64))
+            }
+            DType::F32 => {
+                let a: ArrayD<f32> = self
+                    .array
+                    .retrieve_array_subset(subset)
+                    .map_err(|e| e.to_string())?;
+                Ok(a.mapv(|v| T::from_f64(v as f64)))
+            }
+            DType::I64 => {
+                let a: ArrayD<i64> = self
+                    .array
+                    .retrieve_array_subset(subset)
+                    .map_err(|e| e.to_string())?;
+                Ok(a.mapv(T::from_i64))
+            }
+            DType::Bool => {
+                let a: ArrayD<bool> = self
+                    .array
+                    .retrieve_array_subset(subset)
+                    .map_err(|e| e.to_string())?;
+                Ok(a.mapv(T::from_bool))
+            }
+        }
+    }
+}
+
+impl ChunkReader for ZarrReader {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str("zarr");
+        h.str(&self.name);
+        h.str(&self.metadata);
+    }
+
+    fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    fn read(&self, r: &Region) -> Result<Chunk> {
+        let what = || format!("reading region {} of {}", r.describe(), self.name);
+        let start: Vec<u64> = r.start.iter().map(|&s| s as u64).collect();
+        let shape: Vec<u64> = r.shape.iter().map(|&s| s as u64).collect();
+        let subset =
+            ArraySubset::new_with_start_shape(start, shape).map_err(|e| zerr(what(), e))?;
+        dispatch_dtype!(self.dtype, T => {
+            let a = self
+                .retrieve::<T>(&subset)
+                .map_err(|e| Error::io(what(), std::io::Error::other(e)))?;
+            Ok(T::into_chunk(a))
+        })
+    }
+}
+
+/// Opens the Zarr array at `array_path` (`"/"` for the root) of the directory store at
+/// `store_path`.
+fn open(store_path: &Path, array_path: &str) -> Result<(ZArray, String)> {
+    let name = format!("zarr:{}:{array_path}", store_path.display());
+    let store = FilesystemStore::new(store_path).map_err(|e| {
+        zerr(
+            format!("opening the Zarr store {}", store_path.display()),
+            e,
+        )
+    })?;
+    let array = ZArray::open(Arc::new(store), array_path)
+        .map_err(|e| zerr(format!("opening the Zarr array {name}"), e))?;
+    Ok((array, name))
+}
+
+/// A lazy array of the Zarr array at `array_path` (`"/"` for the store's root) in the
+/// directory store at `store_path`, with the stored chunks (a sharded array's shards) as its
+/// chunks. Chunks that were never written read as the fill value.
+///
+/// # Errors
+/// [`Error::Io`] naming the store and the array if it cannot be opened (a missing path, bad
+/// metadata, an unsupported codec); [`Error::InvalidArgument`] if its data type is not `T`.
+pub fn from_zarr<T: Element>(store_path: impl AsRef<Path>, array_path: &str) -> Result<Array<T>> {
+    let store_path = store_path.as_ref();
+    let (array, name) = open(store_path, array_path)?;
+    let dtype = dtype_of(array.data_type(), &name)?;
+    if dtype != T::DTYPE {
+        return Err(Error::InvalidArgument(format!(
+            "the Zarr array {name} holds {dtype} values, not {}",
+            T::DTYPE
+        )));
+    }
+    let shape: Vec<usize> = array.shape().iter().map(|&d| d as usize).collect();
+    let chunk = array
+        .chunk_shape(&vec![0; shape.len()])
+        .map_err(|e| zerr(format!("reading the chunk grid of {name}"), e))?;
+    let chunks: Vec<usize> = chunk.iter().map(|c| c.get() as usize).collect();
+    let chunks: Vec<usize> = chunks
+        .iter()
+        .zip(&shape)
+        .map(|(&c, &d)| c.min(d.max(1)))
+        .collect();
+    let metadata = array.metadata().to_string_pretty();
+    let reader = ZarrReader {
+        name,
+        array,
+        dtype,
+        metadata,
+    };
+    source(&shape, Chunks::Block(chunks), Arc::new(reader))
+}
+
+/// Creates the Zarr array's metadata (once, before any chunk is written).
+struct CreateArray {
+    store_path: PathBuf,
+    array_path: String,
+    builder: ArrayBuilder,
+}
+
+impl BlockKernel for CreateArray {
+    fn name(&self) -> String {
+        format!(
+            "zarr-create:{}:{}",
+            self.store_path.display(),
+            self.array_path
+        )
+    }
+    fn deps(&self, _: &[usize]) -> Vec<(usize, usize)> {
+        Vec::new()
+    }
+    fn run(&self, _: &[usize], _: &[&Chunk]) -> Result<Chunk> {
+        let what = || {
+            format!(
+                "creating the Zarr array {}:{}",
+                self.store_path.display(),
+                self.array_path
+            )
+        };
+        std::fs::create_dir_all(&self.store_path).map_err(|e| Error::io(what(), e))?;
+        let store = FilesystemStore::new(&self.store_path).map_err(|e| zerr(what(), e))?;
+        let array = self
+            .builder
+            .build(Arc::new(store), &self.array_path)
+            .map_err(|e| zerr(what(), e))?;
+        array.store_metadata().map_err(|e| zerr(what(), e))?;
+        Ok(i64::into_chunk(ArrayD::from_elem(ndarray::IxDyn(&[1]), 0)))
+    }
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str("zarr-create");
+        h.str(&self.store_path.to_string_lossy());
+        h.str(&self.array_path);
+        match self.builder.build_metadata() {
+            Ok(m) => h.str(&format!("{m:?}")),
+            Err(e) => h.str(&e.to_string()),
+        }
+    }
+}
+
+/// Writes each chunk of the (rechunked) array as one stored chunk or shard.
+struct WriteChunks<T> {
+    store_path: PathBuf,
+    array_path: String,
+    grid: ChunkGrid,
+    /// The array, opened once per process by the first writer (after the metadata exists).
+    array: OnceLock<std::result::Result<ZArray, String>>,
+    _t: std::marker::PhantomData<fn(T)>,
+}
+
+impl<T: Element> BlockKernel for WriteChunks<T> {
+    fn name(&self) -> String {
+        format!(
+            "zarr-write:{}:{}",
+            self.store_path.display(),
+            self.array_path
+        )
+    }
+    fn deps(&self, block: &[usize]) -> Vec<(usize, usize)> {
+        vec![(0, 0), (1, block[0])]
+    }
+    fn run(&self, block: &[usize], inputs: &[&Chunk]) -> Result<Chunk> {
+        let idx = self.grid.unravel(block[0]);
+        let what = || {
+            format!(
+                "writing chunk {idx:?} of the Zarr array {}:{}",
+                self.store_path.display(),
+                self.array_path
+            )
+        };
+        let array = self
+            .array
+            .get_or_init(|| {
+                open(&self.store_path, &self.array_path)
+                    .map(|a| a.0)
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| Error::io(what(), std::io::Error::other(e.clone())))?;
+        let chunk = typed::<T>(inputs[1], "zarr-write")?;
+        // The chunk's region: a whole stored chunk (or shard), or the part of one inside the
+        // array at its edge (stored padded with the fill value).
+        let start: Vec<u64> = self
+            .grid
+            .chunk_offset(&idx)
+            .iter()
+            .map(|&o| o as u64)
+            .collect();
+        let shape: Vec<u64> = chunk.shape().iter().map(|&d| d as u64).collect();
+        let subset =
+            ArraySubset::new_with_start_shape(start, shape).map_err(|e| zerr(what(), e))?;
+        // One thread per write: the tasks are the parallelism, and a shard's inner chunks are
+        // then laid out in order, so the bytes do not depend on timing (or on the rank count).
+        let options = CodecOptions::default().with_concurrent_target(1);
+        let stored = match T::DTYPE {
+            DType::F64 => {
+                array.store_array_subset_opt(&subset, chunk.mapv(|v| v.to_f64()), &options)
+            }
+            DType::F32 => {
+                array.store_array_subset_opt(&subset, chunk.mapv(|v| v.to_f64() as f32), &options)
+            }
+            DType::I64 => {
+                array.store_array_subset_opt(&subset, chunk.mapv(|v| v.to_i64()), &options)
+            }
+            DType::Bool => {
+                array.store_array_subset_opt(&subset, chunk.mapv(|v| v.to_bool()), &options)
+            }
+        };
+        stored.map_err(|e| zerr(what(), e))?;
+        Ok(i64::into_chunk(ArrayD::from_elem(
+            ndarray::IxDyn(&[1]),
+            chunk.len() as i64,
+        )))
+    }
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str("zarr-write");
+        h.str(&self.store_path.to_string_lossy());
+        h.str(&self.array_path);
+        self.grid.fingerprint(h);
+    }
+}
+
+fn zarr_type(dtype: DType) -> DataType {
+    match dtype {
+        DType::F64 => data_type::float64(),
+        DType::F32 => data_type::float32(),
+        DType::I64 => data_type::int64(),
+        DType::Bool => data_type::bool(),
+    }
+}
+
+impl<T: Element> Array<T> {
+    /// Writes the array as a Zarr (format 3) array at `array_path` (`"/"` for the root) of the
+    /// directory store at `store_path`, computing it on the default scheduler.
+    ///
+    /// # Errors
+    /// As [`Array::to_zarr_with`].
+    ///
+    /// # Examples
+    /// ```
+    /// use ndtask_array::{from_zarr, ZarrOptions};
+    /// let dir = std::env::temp_dir().join(format!("ndtask-doc-{}.zarr", std::process::id()));
+    /// let x = ndtask_array::random::uniform::<f64>([100, 60], [25, 30], 1)?;
+    /// x.to_zarr(&dir, "/", &ZarrOptions::default())?;
+    /// let y = from_zarr::<f64>(&dir, "/")?;
+    /// assert_eq!(y.compute()?, x.compute()?);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), ndtask_core::Error>(())
+    /// ```
+    pub fn to_zarr(
+        &self,
+        store_path: impl AsRef<Path>,
+        array_path: &str,
+        options: &ZarrOptions,
+    ) -> Result<()> {
+        let s = crate::api::compute::default_scheduler()?;
+        self.to_zarr_with(store_path, array_path, options, s, &RunContext::new())
+    }
+
+    /// Writes the array as a Zarr (format 3) array on `scheduler` under `ctx`: the array is
+    /// rechunked to the stored chunks (or shards) when its own differ, one task writes the
+    /// metadata, and each stored chunk (or shard) is written by the task that computed it. On
+    /// MPI every rank calls it alike and writes the chunks it computed.
+    ///
+    /// # Errors
+    /// The array's error; [`Error::InvalidArgument`] for chunks or shards that do not fit the
+    /// array (a shard that is not a multiple of the chunks); [`Error::Io`] naming the store,
+    /// the array and the chunk that could not be written.
+    pub fn to_zarr_with(
+        &self,
+        store_path: impl AsRef<Path>,
+        array_path: &str,
+        options: &ZarrOptions,
+        scheduler: &dyn Scheduler,
+        ctx: &RunContext,
+    ) -> Result<()> {
+        self.check()?;
+        let shape = self.shape();
+        let nd = shape.len();
+        let own: Vec<usize> = (0..nd)
+            .map(|a| self.grid().max_chunk_shape()[a].max(1))
+            .collect();
+        let chunks = options.chunks.clone().unwrap_or(own);
+        let bad = |what: &str, v: &[usize]| {
+            Error::InvalidArgument(format!(
+                "to_zarr: {what} {v:?} does not fit an array of shape {shape:?} ({} axes, sizes \
+                 of at least 1)",
+                nd
+            ))
+        };
+        if chunks.len() != nd || chunks.contains(&0) {
+            return Err(bad("chunk shape", &chunks));
+        }
+        let grid_shape = match &options.shard {
+            None => chunks.clone(),
+            Some(shard) => {
+                if shard.len() != nd
+                    || shard
+                        .iter()
+                        .zip(&chunks)
+                        .any(|(&s, &c)| s == 0 || s % c != 0)
+                {
+                    return Err(Error::InvalidArgument(format!(
+                        "to_zarr: shard shape {shard:?} is not a multiple of the chunk shape \
+                         {chunks:?} on every axis"
+                    )));
+                }
+                shard.clone()
+            }
+        };
+        let fill = match T::DTYPE {
+            DType::F64 => zarrs::array::FillValue::from(0.0f64),
+            DType::F32 => zarrs::array::FillValue::from(0.0f32),
+            DType::I64 => zarrs::array::FillValue::from(0i64),
+            DType::Bool => zarrs::array::FillValue::from(false),
+        };
+        let to_u64 = |v: &[usize]| v.iter().map(|&x| x as u64).collect::<Vec<u64>>();
+        let mut builder = ArrayBuilder::new(
+            to_u64(&shape),
+            to_u64(&grid_shape),
+            zarr_type(T::DTYPE),
+            fill,
+        );
+        let codec: Option<Arc<dyn zarrs::array::codec::api::BytesToBytesCodecTraits>> =
+            match options.codec {
+                ZarrCodec::None => None,
+                ZarrCodec::Zstd => Some(Arc::new(ZstdCodec::new(3, false))),
+                ZarrCodec::Blosc => {
+                    let level = BloscCompressionLevel::try_from(5u8)
+                        .map_err(|l| Error::internal(format!("blosc level {l}")))?;
+                    let blosc = BloscCodec::new(
+                        BloscCompressor::Zstd,
+                        level,
+                        None,
+                        BloscShuffleMode::Shuffle,
+                        Some(T::DTYPE.size()),
+                    )
+                    .map_err(|e| zerr("making the blosc codec", e))?;
+                    Some(Arc::new(blosc))
+                }
+            };
+        builder.bytes_to_bytes_codecs(codec.into_iter().collect());
+        if options.shard.is_some() {
+            builder.subchunk_shape(Some(to_u64(&chunks)));
+        }
+        let store_path = store_path.as_ref().to_path_buf();
+        // Stored chunks may be larger than the array; ndtask's are cut to it.
+        let cut: Vec<usize> = grid_shape
+            .iter()
+            .zip(&shape)
+            .map(|(&g, &d)| g.min(d.max(1)))
+            .collect();
+        let grid = ChunkGrid::new(&shape, Chunks::Block(cut.clone()))?;
+        let data = self.rechunk(Chunks::Block(cut))?;
+        let one = ChunkGrid::new(&[1], Chunks::Block(vec![1]))?;
+        let created = blocks::<i64>(
+            Vec::new(),
+            one,
+            CreateArray {
+                store_path: store_path.clone(),
+                array_path: array_path.to_string(),
+                builder,
+            },
+        );
+        let n = grid.num_chunks();
+        if n == 0 {
+            return compute_local_in(&created.sum(), scheduler, ctx).map(|_| ());
+        }
+        let written = blocks::<i64>(
+            vec![created.node.clone(), data.node.clone()],
+            ChunkGrid::new(&[n], Chunks::Block(vec![1]))?,
+            WriteChunks::<T> {
+                store_path,
+                array_path: array_path.to_string(),
+                grid,
+                array: OnceLock::new(),
+                _t: std::marker::PhantomData,
+            },
+        );
+        compute_local_in(&written.sum(), scheduler, ctx).map(|_| ())
+    }
+}

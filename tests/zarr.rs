@@ -1,0 +1,260 @@
+//! Zarr arrays: written in parallel (one writer per stored chunk or shard) and read lazily, on
+//! every scheduler, over random shapes, chunkings, element types, codecs and shardings; arrays
+//! zarr-python wrote (format 2 with blosc, format 3 with zstd, format 3 sharded) read exactly,
+//! zarr-python reads ndtask's output exactly; errors name the store, the array and the chunk.
+//!
+//! Built with the `zarr` feature: `cargo test --release --features zarr --test zarr`. The
+//! zarr-python tests need a Python with NumPy and zarr (see `common::python`).
+
+#![cfg(feature = "zarr")]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+mod common;
+
+use common::*;
+use ndarray::{s, ArrayD, IxDyn};
+use ndtask::{from_ndarray, from_zarr, Element, Error, RunContext, ZarrCodec, ZarrOptions};
+use proptest::prelude::*;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn temp(name: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("ndtask-zarr-{}-{n}-{name}", std::process::id()))
+}
+
+fn values<T: Element>(shape: &[usize], seed: u64) -> ArrayD<T> {
+    data(shape, seed).mapv(|v| T::from_f64((v * 1000.0).round() / 8.0))
+}
+
+fn round_trip<T: Element>(shape: &[usize], chunks: ndtask::Chunks, options: &ZarrOptions) {
+    let want: ArrayD<T> = values(shape, 4);
+    let dir = temp("rt.zarr");
+    for s in schedulers() {
+        let x = from_ndarray(want.clone(), chunks.clone())
+            .unwrap()
+            .map(|v| v);
+        x.to_zarr_with(&dir, "/a", options, &*s, &RunContext::new())
+            .unwrap();
+        let y = from_zarr::<T>(&dir, "/a").unwrap();
+        assert_eq!(
+            y.compute_with(&*s).unwrap(),
+            want,
+            "{} {shape:?} {options:?}",
+            s.name()
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    #[test]
+    fn written_then_read_back_exactly((shape, chunks) in shape_and_chunks(3), codec in 0..3u8, stored in prop::collection::vec(1usize..6, 3)) {
+        let codec = [ZarrCodec::None, ZarrCodec::Zstd, ZarrCodec::Blosc][codec as usize];
+        let stored: Vec<usize> = stored.into_iter().take(shape.len()).collect();
+        let options = ZarrOptions { chunks: Some(stored), codec, shard: None };
+        round_trip::<f64>(&shape, chunks.clone(), &options);
+        round_trip::<f32>(&shape, chunks.clone(), &ZarrOptions { codec, ..ZarrOptions::default() });
+        round_trip::<i64>(&shape, chunks, &options);
+    }
+}
+
+#[test]
+fn sharded_arrays_bools_and_empty_arrays_round_trip() {
+    let shard = ZarrOptions {
+        chunks: Some(vec![4, 3]),
+        codec: ZarrCodec::Zstd,
+        shard: Some(vec![8, 6]),
+    };
+    round_trip::<f64>(&[17, 13], ndtask::Chunks::Block(vec![5, 5]), &shard);
+    let dir = temp("b.zarr");
+    let b = from_ndarray(values::<f64>(&[9, 7], 1).mapv(|v| v > 0.5), [4, 4]).unwrap();
+    b.to_zarr(&dir, "/", &ZarrOptions::default()).unwrap();
+    assert_eq!(
+        from_zarr::<bool>(&dir, "/").unwrap().compute().unwrap(),
+        b.compute().unwrap()
+    );
+    let e = ndtask::zeros::<f64>([0, 4], [1, 2]).unwrap();
+    e.to_zarr(&dir, "/e", &ZarrOptions::default()).unwrap();
+    assert_eq!(from_zarr::<f64>(&dir, "/e").unwrap().shape(), vec![0, 4]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_stored_chunks_are_the_chunks_and_a_slice_reads_a_region() {
+    let want = values::<f64>(&[40, 30], 2);
+    let dir = temp("s.zarr");
+    let opts = ZarrOptions {
+        chunks: Some(vec![10, 15]),
+        ..ZarrOptions::default()
+    };
+    from_ndarray(want.clone(), [40, 30])
+        .unwrap()
+        .to_zarr(&dir, "/", &opts)
+        .unwrap();
+    let x = from_zarr::<f64>(&dir, "/").unwrap();
+    assert_eq!(x.chunks(), vec![vec![10; 4], vec![15; 2]]);
+    let y = x.slice(s![12..27, 3..9]).unwrap();
+    assert_eq!(y.task_graph().unwrap().len(), 2);
+    assert_eq!(
+        y.compute().unwrap(),
+        want.slice(s![12..27, 3..9]).into_dyn()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn errors_name_the_store_the_array_and_the_chunk() {
+    let dir = temp("bad.zarr");
+    let e = from_zarr::<f64>(&dir, "/").unwrap_err();
+    assert!(
+        matches!(&e, Error::Io { what, .. } if what.contains(&dir.display().to_string())),
+        "{e}"
+    );
+    let x = ndtask::arange(0.0, 20.0, 1.0, [5]).unwrap();
+    x.to_zarr(&dir, "/x", &ZarrOptions::default()).unwrap();
+    let e = from_zarr::<i64>(&dir, "/x").unwrap_err();
+    assert!(e.to_string().contains("holds f64 values, not i64"), "{e}");
+    let e = from_zarr::<f64>(&dir, "/nothing-here").unwrap_err();
+    assert!(
+        matches!(&e, Error::Io { what, .. } if what.contains("/nothing-here")),
+        "{e}"
+    );
+    let bad = ZarrOptions {
+        chunks: Some(vec![4]),
+        shard: Some(vec![6]),
+        ..ZarrOptions::default()
+    };
+    let e = x.to_zarr(&dir, "/y", &bad).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("shard shape [6] is not a multiple of the chunk shape [4]"),
+        "{e}"
+    );
+    let e = x
+        .to_zarr(
+            &dir,
+            "/y",
+            &ZarrOptions {
+                chunks: Some(vec![0]),
+                ..ZarrOptions::default()
+            },
+        )
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("chunk shape [0] does not fit"),
+        "{e}"
+    );
+    // A corrupt chunk: a read error naming the region and the array.
+    let chunk = dir.join("x/c/1");
+    assert!(chunk.exists(), "{chunk:?}");
+    std::fs::write(&chunk, b"garbage").unwrap();
+    let e = from_zarr::<f64>(&dir, "/x")
+        .unwrap()
+        .sum()
+        .compute()
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Io { what, .. } if what.contains("reading region [5..10]") && what.contains("/x")),
+        "{e}"
+    );
+    // A missing chunk reads as the fill value.
+    std::fs::remove_file(&chunk).unwrap();
+    let got = from_zarr::<f64>(&dir, "/x").unwrap().compute().unwrap();
+    assert_eq!(got.slice(s![5..10]).sum(), 0.0);
+    assert_eq!(got[[12]], 12.0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn arrays_zarr_python_writes_read_exactly_and_it_reads_ours() {
+    let Some(py) = python(&["numpy", "zarr"]) else {
+        return;
+    };
+    let dir = temp("py");
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.display();
+    // The values i * 0.25 - 3 over [30, 20]; chunk [7, 6]; one chunk never written (fill).
+    run_python(&py, &format!(
+        "import numpy as np, zarr\n\
+         import numcodecs\n\
+         from zarr.codecs import ZstdCodec\n\
+         a = np.arange(600).reshape(30, 20) * 0.25 - 3\n\
+         v2 = zarr.create_array('{d}/v2.zarr', shape=a.shape, chunks=(7, 6), dtype='f8', zarr_format=2, compressors=numcodecs.Blosc(cname='lz4', clevel=5, shuffle=numcodecs.Blosc.SHUFFLE))\n\
+         v2[:] = a\n\
+         v3 = zarr.create_array('{d}/v3.zarr', shape=a.shape, chunks=(7, 6), dtype='f8', compressors=ZstdCodec(level=3), fill_value=-1.0)\n\
+         v3[:] = a\n\
+         v3[0:7, 0:6] = -1.0\n\
+         sh = zarr.create_array('{d}/sh.zarr', shape=a.shape, shards=(14, 12), chunks=(7, 6), dtype='f8', compressors=ZstdCodec(level=3))\n\
+         sh[:] = a\n\
+         i4 = zarr.create_array('{d}/i4.zarr', shape=a.shape, chunks=(7, 6), dtype='i4')\n\
+         i4[:] = np.arange(600).reshape(30, 20) - 300\n"
+    ));
+    let want = ArrayD::from_shape_fn(IxDyn(&[30, 20]), |i| (i[0] * 20 + i[1]) as f64 * 0.25 - 3.0);
+    for s in schedulers() {
+        for name in ["v2.zarr", "v3.zarr", "sh.zarr"] {
+            let x = from_zarr::<f64>(dir.join(name), "/").unwrap();
+            let mut want = want.clone();
+            if name == "v3.zarr" {
+                // The chunk written with the fill value is not stored: read back as the fill.
+                want.slice_mut(s![0..7, 0..6]).fill(-1.0);
+            }
+            assert_eq!(x.compute_with(&*s).unwrap(), want, "{name} on {}", s.name());
+            let m = x.mean().compute_with(&*s).unwrap();
+            assert!(
+                (m - want.mean().unwrap()).abs() <= 1e-12 * want.mean().unwrap().abs().max(1.0)
+            );
+        }
+        let i = from_zarr::<i64>(dir.join("i4.zarr"), "/")
+            .unwrap()
+            .compute_with(&*s)
+            .unwrap();
+        assert_eq!(i, want.mapv(|v| ((v + 3.0) * 4.0) as i64 - 300));
+    }
+    // ndtask writes (zstd, blosc, sharded; f64, f32, i64, bool); zarr-python checks.
+    let x = from_ndarray(want.clone(), [9, 8]).unwrap();
+    let opts = |codec, shard: Option<Vec<usize>>| ZarrOptions {
+        chunks: Some(vec![7, 6]),
+        codec,
+        shard,
+    };
+    x.to_zarr(dir.join("ours.zarr"), "/zstd", &opts(ZarrCodec::Zstd, None))
+        .unwrap();
+    x.to_zarr(
+        dir.join("ours.zarr"),
+        "/blosc",
+        &opts(ZarrCodec::Blosc, None),
+    )
+    .unwrap();
+    x.to_zarr(dir.join("ours.zarr"), "/none", &opts(ZarrCodec::None, None))
+        .unwrap();
+    x.to_zarr(
+        dir.join("ours.zarr"),
+        "/sharded",
+        &opts(ZarrCodec::Zstd, Some(vec![14, 12])),
+    )
+    .unwrap();
+    x.astype::<f32>()
+        .to_zarr(dir.join("ours.zarr"), "/f4", &opts(ZarrCodec::Zstd, None))
+        .unwrap();
+    x.astype::<i64>()
+        .to_zarr(dir.join("ours.zarr"), "/i8", &opts(ZarrCodec::Zstd, None))
+        .unwrap();
+    x.map(|v| v > 0.0)
+        .to_zarr(dir.join("ours.zarr"), "/b1", &opts(ZarrCodec::Zstd, None))
+        .unwrap();
+    run_python(&py, &format!(
+        "import numpy as np, zarr\n\
+         a = np.arange(600).reshape(30, 20) * 0.25 - 3\n\
+         for name, want in [('zstd', a), ('blosc', a), ('none', a), ('sharded', a), ('f4', a.astype(np.float32)), ('i8', a.astype(np.int64)), ('b1', a > 0)]:\n\
+         \x20   z = zarr.open_array('{d}/ours.zarr', path=name, mode='r')\n\
+         \x20   got = z[:]\n\
+         \x20   assert got.dtype == want.dtype and got.shape == want.shape, (name, got.dtype, got.shape)\n\
+         \x20   assert np.array_equal(got, want), name\n\
+         \x20   assert z.chunks == (7, 6), (name, z.chunks)\n"
+    ));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
