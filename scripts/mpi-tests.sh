@@ -122,6 +122,20 @@ for k in 1 2; do
 done
 rm -f "$trace"
 
+echo "== zarr_tool random: the store mpirun -n K writes is byte for byte the threaded one"
+zdir=$(mktemp -d)
+"$EX/zarr_tool" random "$zdir/threaded.zarr" --shape 300,200 --chunks 40,50 --shard 80,100 --seed 7 >/dev/null
+for k in 2 3; do
+  if timeout 120 "${MPIRUN[@]}" -n "$k" "$EX/zarr_tool" random "$zdir/mpi$k.zarr" --shape 300,200 \
+      --chunks 40,50 --shard 80,100 --seed 7 --scheduler mpi >/dev/null 2>&1 \
+    && diff -r "$zdir/threaded.zarr" "$zdir/mpi$k.zarr" >/dev/null; then
+    pass "zarr_tool random -n $k: $(find "$zdir/mpi$k.zarr" -type f | wc -l) files, identical to threaded"
+  else
+    fail "zarr_tool random -n $k: the store differs from the threaded one (or the run failed)"
+  fi
+done
+rm -rf "$zdir"
+
 echo "== pi: the chunk size does not change the estimate (counter-based random numbers)"
 for c in 3e5 1234567; do
   got=$("$EX/pi_chunked" --scheduler threaded --throws 2e7 --chunk "$c" --json | tail -n 1 | field pi)

@@ -44,9 +44,9 @@ pub use ndtask_core::petgraph;
 pub use ndtask_array::reader;
 pub use ndtask_array::{
     arange, compute, compute_in, compute_local_in, compute_local_with, compute_with, concatenate,
-    default_scheduler, explain, from_ndarray, from_npy, full, linspace, ones, plan_graph, random,
-    stack, task_graph, visualize, where_, zeros, Array, Computable, Fused, Masked, Operand,
-    PlanNode, ReduceOptions, Scalar, DEFAULT_SPLIT_EVERY,
+    default_scheduler, explain, from_ndarray, from_npy, full, linspace, npy_shape, ones,
+    plan_graph, random, stack, task_graph, visualize, where_, zeros, Array, Computable, Fused,
+    Masked, Operand, PlanNode, ReduceOptions, Scalar, DEFAULT_SPLIT_EVERY,
 };
 /// Zarr stores (feature `zarr`).
 #[cfg(feature = "zarr")]

@@ -27,7 +27,7 @@ pub use ops::arith::Operand;
 pub use ops::concat::{concatenate, stack};
 pub use ops::creation::{arange, from_ndarray, full, linspace, ones, zeros};
 pub use ops::math::where_;
-pub use ops::npy::from_npy;
+pub use ops::npy::{from_npy, npy_shape};
 pub use ops::random;
 pub use ops::reduce::{ReduceOptions, DEFAULT_SPLIT_EVERY};
 pub use ops::stats::Masked;

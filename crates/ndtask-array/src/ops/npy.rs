@@ -345,6 +345,19 @@ impl ChunkReader for NpyReader {
     }
 }
 
+/// The shape of the `.npy` file at `path` and the element type its values are read as (to
+/// choose chunks before [`from_npy`]).
+///
+/// # Errors
+/// As [`from_npy`], for the header.
+pub fn npy_shape(path: impl AsRef<Path>) -> Result<(Vec<usize>, DType)> {
+    let path = path.as_ref();
+    let mut file =
+        File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+    let h = read_header(path, &mut file)?;
+    Ok((h.shape, h.stored.dtype()))
+}
+
 /// A lazy array of the `.npy` file at `path`, cut into `chunks`: each chunk task reads only
 /// its own bytes. `i4` and `u1` files are read as `i64`.
 ///

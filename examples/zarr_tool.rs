@@ -1,0 +1,297 @@
+//! Zarr and `.npy` files from the command line: write a random array, print statistics of one,
+//! write its anomaly against the mean over axis 0. Every command streams chunk by chunk, so
+//! arrays far larger than memory work.
+//!
+//! ```text
+//! cargo run --release --features zarr --example zarr_tool -- random x.zarr --shape 20000,20000 --chunks 2000,2000 --seed 7
+//! cargo run --release --features zarr --example zarr_tool -- stats x.zarr --json
+//! cargo run --release --features zarr --example zarr_tool -- anomaly x.zarr anomaly.zarr
+//! mpirun -n 4 target/release/examples/zarr_tool random x.zarr --scheduler mpi   # built with --features "mpi zarr"
+//! ```
+//!
+//! A path ending in `.npy` is an `.npy` file; any other path is a Zarr directory store, whose
+//! root array is used (or `--array PATH`).
+
+use ndtask::observe::ProgressBar;
+use ndtask::prelude::*;
+use ndtask::scheduler::{self, Kind};
+use ndtask::{
+    compute_local_in, from_npy, from_zarr, npy_shape, RunContext, ZarrCodec, ZarrOptions,
+};
+use std::sync::Arc;
+use std::time::Instant;
+
+const USAGE: &str = "usage:
+  zarr_tool random OUT --shape A,B,.. --chunks A,B,.. [--seed S] [--dtype f64|f32|i64]
+                       [--codec none|zstd|blosc] [--shard A,B,..] [--format 3]
+  zarr_tool stats IN [--json]
+  zarr_tool anomaly IN OUT
+options for every command:
+  --array PATH        the array inside a Zarr store (default: the root, /)
+  --scheduler S       sync, threaded (default), mpi (needs --features mpi and mpirun), or auto
+  --threads N         threads of the threaded scheduler (default: all cores)
+  --progress          a progress bar on stderr
+OUT or IN ending in .npy is an .npy file; anything else is a Zarr directory store.
+Zarr format 2 is read; arrays are written in format 3.";
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Dtype {
+    F64,
+    F32,
+    I64,
+}
+
+struct Args {
+    command: String,
+    paths: Vec<String>,
+    shape: Vec<usize>,
+    chunks: Vec<usize>,
+    seed: u64,
+    dtype: Dtype,
+    codec: ZarrCodec,
+    shard: Option<Vec<usize>>,
+    array: String,
+    scheduler: Option<Kind>,
+    threads: Option<usize>,
+    progress: bool,
+    json: bool,
+}
+
+fn list(flag: &str, v: &str) -> Result<Vec<usize>, String> {
+    v.split(',')
+        .map(|x| {
+            x.trim()
+                .replace('_', "")
+                .parse::<usize>()
+                .map_err(|_| format!("{flag} expects sizes like 20000,20000, got {v:?}"))
+        })
+        .collect()
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        command: String::new(),
+        paths: Vec::new(),
+        shape: Vec::new(),
+        chunks: Vec::new(),
+        seed: 42,
+        dtype: Dtype::F64,
+        codec: ZarrCodec::Zstd,
+        shard: None,
+        array: "/".into(),
+        scheduler: Some(Kind::Threaded),
+        threads: None,
+        progress: false,
+        json: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = || {
+            it.next()
+                .ok_or_else(|| format!("{arg} needs a value\n{USAGE}"))
+        };
+        match arg.as_str() {
+            "--shape" => a.shape = list("--shape", &value()?)?,
+            "--chunks" => a.chunks = list("--chunks", &value()?)?,
+            "--shard" => a.shard = Some(list("--shard", &value()?)?),
+            "--seed" => {
+                let v = value()?;
+                a.seed = v
+                    .parse()
+                    .map_err(|_| format!("--seed expects a number, got {v:?}"))?;
+            }
+            "--dtype" => {
+                a.dtype = match value()?.as_str() {
+                    "f64" => Dtype::F64,
+                    "f32" => Dtype::F32,
+                    "i64" => Dtype::I64,
+                    d => return Err(format!("--dtype is f64, f32 or i64, got {d:?}")),
+                }
+            }
+            "--codec" => {
+                a.codec = match value()?.as_str() {
+                    "none" => ZarrCodec::None,
+                    "zstd" => ZarrCodec::Zstd,
+                    "blosc" => ZarrCodec::Blosc,
+                    c => return Err(format!("--codec is none, zstd or blosc, got {c:?}")),
+                }
+            }
+            "--format" => {
+                let f = value()?;
+                if f != "3" {
+                    return Err(format!(
+                        "--format {f}: ndtask writes Zarr format 3 (format 2 is read only)"
+                    ));
+                }
+            }
+            "--array" => a.array = value()?,
+            "--scheduler" => {
+                let v = value()?;
+                a.scheduler = match v.as_str() {
+                    "auto" => None,
+                    _ => Some(v.parse().map_err(|e: Error| e.to_string())?),
+                };
+            }
+            "--threads" => {
+                let v = value()?;
+                a.threads = Some(
+                    v.parse()
+                        .map_err(|_| format!("--threads expects a number, got {v:?}"))?,
+                );
+            }
+            "--progress" => a.progress = true,
+            "--json" => a.json = true,
+            "-h" | "--help" => return Err(USAGE.into()),
+            _ if arg.starts_with("--") => return Err(format!("unknown flag {arg:?}\n{USAGE}")),
+            _ if a.command.is_empty() => a.command = arg,
+            _ => a.paths.push(arg),
+        }
+    }
+    let want = match a.command.as_str() {
+        "random" | "stats" => 1,
+        "anomaly" => 2,
+        "" => return Err(USAGE.into()),
+        c => return Err(format!("unknown command {c:?}\n{USAGE}")),
+    };
+    if a.paths.len() != want {
+        return Err(format!("{} takes {want} path(s)\n{USAGE}", a.command));
+    }
+    if a.command == "random" && (a.shape.is_empty() || a.shape.len() != a.chunks.len()) {
+        return Err(format!(
+            "random needs --shape and --chunks with as many sizes (got {:?} and {:?})",
+            a.shape, a.chunks
+        ));
+    }
+    Ok(a)
+}
+
+fn is_npy(path: &str) -> bool {
+    path.ends_with(".npy")
+}
+
+/// Opens IN as f64 values (an .npy file with its own chunking of 2^22 elements along axis 0,
+/// or a Zarr array with its stored chunks).
+fn open(a: &Args, path: &str) -> Result<Array<f64>, Error> {
+    if is_npy(path) {
+        let (shape, _) = npy_shape(path)?;
+        let row: usize = shape.iter().skip(1).product::<usize>().max(1);
+        let mut chunks = shape.clone();
+        if let Some(first) = chunks.first_mut() {
+            *first = ((1usize << 22) / row).clamp(1, (*first).max(1));
+        }
+        return from_npy::<f64>(path, chunks);
+    }
+    from_zarr::<f64>(path, &a.array)
+}
+
+fn write<T: Element>(
+    a: &Args,
+    x: &Array<T>,
+    path: &str,
+    s: &dyn Scheduler,
+    ctx: &RunContext,
+) -> Result<(), Error> {
+    if is_npy(path) {
+        return x.to_npy_with(path, s, ctx);
+    }
+    let options = ZarrOptions {
+        chunks: Some(x.grid().max_chunk_shape()),
+        codec: a.codec,
+        shard: a.shard.clone(),
+    };
+    x.to_zarr_with(path, &a.array, &options, s, ctx)
+}
+
+fn run(a: &Args) -> Result<(), Error> {
+    let s = match a.scheduler {
+        Some(kind) => scheduler::make(kind, a.threads)?,
+        None => scheduler::auto(a.threads)?,
+    };
+    let mut ctx = RunContext::new();
+    if a.progress {
+        ctx = ctx.observe(Arc::new(ProgressBar::new()));
+    }
+    let root = s.rank() == 0;
+    let t = Instant::now();
+    match a.command.as_str() {
+        "random" => {
+            let out = &a.paths[0];
+            let rng = random::default_rng(a.seed);
+            match a.dtype {
+                Dtype::F64 => write(
+                    a,
+                    &rng.uniform::<f64>(&a.shape, a.chunks.clone())?,
+                    out,
+                    &*s,
+                    &ctx,
+                )?,
+                Dtype::F32 => write(
+                    a,
+                    &rng.uniform::<f32>(&a.shape, a.chunks.clone())?,
+                    out,
+                    &*s,
+                    &ctx,
+                )?,
+                Dtype::I64 => write(
+                    a,
+                    &rng.integers(0, 1000, &a.shape, a.chunks.clone())?,
+                    out,
+                    &*s,
+                    &ctx,
+                )?,
+            }
+            if root {
+                println!(
+                    "wrote {out}: shape {:?}, chunks {:?}, {:.3} s",
+                    a.shape,
+                    a.chunks,
+                    t.elapsed().as_secs_f64()
+                );
+            }
+        }
+        "stats" => {
+            let x = open(a, &a.paths[0])?;
+            let all = (x.sum(), x.mean(), x.std(0.0), x.min(), x.max());
+            let Some((sum, mean, std, min, max)) = compute_local_in(&all, &*s, &ctx)? else {
+                return Ok(());
+            };
+            let secs = t.elapsed().as_secs_f64();
+            let count = x.len();
+            println!("{}: shape {:?}, {count} values", a.paths[0], x.shape());
+            println!("sum {sum}  mean {mean}  std {std}  min {min}  max {max}  ({secs:.3} s)");
+            if a.json {
+                println!(
+                    "{{\"shape\":{:?},\"dtype\":\"f64\",\"count\":{count},\"sum\":{sum:?},\"mean\":{mean:?},\"std\":{std:?},\"min\":{min:?},\"max\":{max:?},\"seconds\":{secs:?}}}",
+                    x.shape()
+                );
+            }
+        }
+        _ => {
+            let x = open(a, &a.paths[0])?;
+            let anomaly = &x - &x.mean_axis(0)?;
+            write(a, &anomaly, &a.paths[1], &*s, &ctx)?;
+            if root {
+                println!(
+                    "wrote {}: x - mean(x, axis 0), {:.3} s",
+                    a.paths[1],
+                    t.elapsed().as_secs_f64()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(&args) {
+        eprintln!("zarr_tool: {e}");
+        std::process::exit(1);
+    }
+}
