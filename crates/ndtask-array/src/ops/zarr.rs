@@ -15,7 +15,7 @@ use crate::ops::creation::source;
 use crate::ops::layout::blocks;
 use crate::plan::chunks::typed;
 use crate::plan::reader::{ChunkReader, Region};
-use crate::plan::{dispatch_dtype, BlockKernel};
+use crate::plan::BlockKernel;
 use ndarray::ArrayD;
 use ndtask_core::{
     Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Result, RunContext, Scheduler,
@@ -98,49 +98,27 @@ struct ZarrReader {
 }
 
 impl ZarrReader {
-    /// The region's values as `T`, converting from the stored integer type when it is narrower.
-    fn retrieve<T: Element>(&self, subset: &ArraySubset) -> std::result::Result<ArrayD<T>, String> {
+    /// The region's values as a chunk of the reader's element type: retrieved straight into
+    /// the chunk's array when the stored type is that type, converted from a narrower integer
+    /// type otherwise.
+    fn retrieve(&self, subset: &ArraySubset) -> std::result::Result<Chunk, String> {
         let t = self.array.data_type();
-        macro_rules! via {
+        let get = |e: zarrs::array::ArrayError| e.to_string();
+        macro_rules! widen {
             ($($dt:ident => $ty:ty),*) => {
                 $(if t == &data_type::$dt() {
-                    let a: ArrayD<$ty> =
-                        self.array.retrieve_array_subset(subset).map_err(|e| e.to_string())?;
-                    return Ok(a.mapv(|v| T::from_i64(v as i64)));
+                    let a: ArrayD<$ty> = self.array.retrieve_array_subset(subset).map_err(get)?;
+                    return Ok(Chunk::I64(a.mapv(|v| v as i64)));
                 })*
             };
         }
-        via!(int32 => i32, int16 => i16, int8 => i8, uint32 => u32, uint16 => u16, uint8 => u8);
-        match T::DTYPE {
-            DType::F64 => {
-                let a: ArrayD<f64> = self
-                    .array
-                    .retrieve_array_subset(subset)
-                    .map_err(|e| e.to_string())?;
-                Ok(a.mapv(T::from_f64))
-            }
-            DType::F32 => {
-                let a: ArrayD<f32> = self
-                    .array
-                    .retrieve_array_subset(subset)
-                    .map_err(|e| e.to_string())?;
-                Ok(a.mapv(|v| T::from_f64(v as f64)))
-            }
-            DType::I64 => {
-                let a: ArrayD<i64> = self
-                    .array
-                    .retrieve_array_subset(subset)
-                    .map_err(|e| e.to_string())?;
-                Ok(a.mapv(T::from_i64))
-            }
-            DType::Bool => {
-                let a: ArrayD<bool> = self
-                    .array
-                    .retrieve_array_subset(subset)
-                    .map_err(|e| e.to_string())?;
-                Ok(a.mapv(T::from_bool))
-            }
-        }
+        widen!(int32 => i32, int16 => i16, int8 => i8, uint32 => u32, uint16 => u16, uint8 => u8);
+        Ok(match self.dtype {
+            DType::F64 => Chunk::F64(self.array.retrieve_array_subset(subset).map_err(get)?),
+            DType::F32 => Chunk::F32(self.array.retrieve_array_subset(subset).map_err(get)?),
+            DType::I64 => Chunk::I64(self.array.retrieve_array_subset(subset).map_err(get)?),
+            DType::Bool => Chunk::Bool(self.array.retrieve_array_subset(subset).map_err(get)?),
+        })
     }
 }
 
@@ -165,12 +143,8 @@ impl ChunkReader for ZarrReader {
         let shape: Vec<u64> = r.shape.iter().map(|&s| s as u64).collect();
         let subset =
             ArraySubset::new_with_start_shape(start, shape).map_err(|e| zerr(what(), e))?;
-        dispatch_dtype!(self.dtype, T => {
-            let a = self
-                .retrieve::<T>(&subset)
-                .map_err(|e| Error::io(what(), std::io::Error::other(e)))?;
-            Ok(T::into_chunk(a))
-        })
+        self.retrieve(&subset)
+            .map_err(|e| Error::io(what(), std::io::Error::other(e)))
     }
 }
 
