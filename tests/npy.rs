@@ -170,6 +170,9 @@ fn bad_files_are_errors_naming_the_file() {
         from_npy::<f64>(&path, [1]).unwrap_err(),
         "\"<c16\" is not supported",
     );
+    // A type that starts with a multi-byte character (or an invalid byte): an error, no panic.
+    std::fs::write(&path, npy_file("\u{e9}f8", false, "(2,)", &[0; 16])).unwrap();
+    io(from_npy::<f64>(&path, [1]).unwrap_err(), "is not supported");
     std::fs::write(&path, npy_file("<f8", false, "(4,)", &[0; 16])).unwrap();
     io(from_npy::<f64>(&path, [1]).unwrap_err(), "the file has");
     std::fs::write(&path, npy_file("<f8", false, "(2,)", &[0; 16])).unwrap();

@@ -148,6 +148,32 @@ fn errors_name_the_store_the_array_and_the_chunk() {
         e.to_string().contains("chunk shape [0] does not fit"),
         "{e}"
     );
+    // Writing over an existing array replaces it: no stale chunk of the old one survives, even
+    // where the new chunks cover old ones in part.
+    let old = ndtask::full::<f64>([20], [5], 9.0).unwrap();
+    old.to_zarr(
+        &dir,
+        "/r",
+        &ZarrOptions {
+            chunks: Some(vec![8]),
+            ..ZarrOptions::default()
+        },
+    )
+    .unwrap();
+    let short = ndtask::arange(0.0, 10.0, 1.0, [4]).unwrap();
+    short
+        .to_zarr(
+            &dir,
+            "/r",
+            &ZarrOptions {
+                chunks: Some(vec![3]),
+                codec: ZarrCodec::Blosc,
+                shard: None,
+            },
+        )
+        .unwrap();
+    let got = from_zarr::<f64>(&dir, "/r").unwrap();
+    assert_eq!(got.compute().unwrap(), short.compute().unwrap());
     // A corrupt chunk: a read error naming the region and the array.
     let chunk = dir.join("x/c/1");
     assert!(chunk.exists(), "{chunk:?}");

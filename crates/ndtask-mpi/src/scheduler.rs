@@ -127,11 +127,13 @@ impl MpiSchedulerBuilder {
         }
         let world = universe.world();
         let comm = world.duplicate();
+        // A collective call: made on every rank, whatever its options, so that ranks built
+        // with different thread counts do not wait for each other here.
+        let on_node = world.split_shared(0).size().max(1) as usize;
         let threads = match self.threads {
             Some(n) => n,
             None => {
                 let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                let on_node = world.split_shared(0).size().max(1) as usize;
                 (cores / on_node).max(1)
             }
         };
@@ -237,19 +239,34 @@ impl MpiScheduler {
     /// them in rank order. A collective call on every rank.
     fn gather_payloads(&self, observer: Option<&dyn Observer>) {
         let payload = observer.and_then(|o| o.payload()).unwrap_or_default();
-        let len = Count::try_from(payload.len()).unwrap_or(0);
-        let payload = &payload[..len as usize];
-        let mut lens = vec![0 as Count; self.ranks];
-        self.comm.all_gather_into(&len, &mut lens[..]);
-        if lens.iter().all(|&n| n == 0) {
+        let mut lens = vec![0u64; self.ranks];
+        self.comm
+            .all_gather_into(&(payload.len() as u64), &mut lens[..]);
+        let total: u64 = lens.iter().sum();
+        if total == 0 {
             return;
         }
+        // MPI counts are C ints. Every rank knows every length, so every rank takes the same
+        // way: past 2^31 - 1 bytes in all, rank 0 keeps its own payload and the others' are
+        // dropped (reported on each rank's stderr).
+        if total > i32::MAX as u64 {
+            match (self.rank, observer) {
+                (0, Some(o)) => o.absorb(0, &payload),
+                _ => eprintln!(
+                    "ndtask: rank {}: observer data of {total} bytes on all ranks is more than \
+                     one MPI gather carries; rank {} keeps its own",
+                    self.rank, self.rank
+                ),
+            }
+            return;
+        }
+        let counts: Vec<Count> = lens.iter().map(|&n| n as Count).collect();
         let root = self.comm.process_at_rank(0);
         if self.rank != 0 {
-            root.gather_varcount_into(payload);
+            root.gather_varcount_into(&payload[..]);
             return;
         }
-        let displs: Vec<Count> = lens
+        let displs: Vec<Count> = counts
             .iter()
             .scan(0, |at, &n| {
                 let d = *at;
@@ -257,14 +274,13 @@ impl MpiScheduler {
                 Some(d)
             })
             .collect();
-        let total: usize = lens.iter().map(|&n| n as usize).sum();
-        let mut all = vec![0u8; total];
+        let mut all = vec![0u8; total as usize];
         {
-            let mut partition = PartitionMut::new(&mut all[..], &lens[..], &displs[..]);
-            root.gather_varcount_into_root(payload, &mut partition);
+            let mut partition = PartitionMut::new(&mut all[..], &counts[..], &displs[..]);
+            root.gather_varcount_into_root(&payload[..], &mut partition);
         }
         if let Some(o) = observer {
-            for (r, (&d, &n)) in displs.iter().zip(&lens).enumerate() {
+            for (r, (&d, &n)) in displs.iter().zip(&counts).enumerate() {
                 o.absorb(r, &all[d as usize..(d + n) as usize]);
             }
         }

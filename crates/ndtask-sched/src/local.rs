@@ -141,8 +141,10 @@ impl<'g> LocalRun<'g> {
     }
 
     /// Whether task `t` must not start: the run was cancelled, or a task with an id no higher
-    /// than `t` failed. Tasks below the lowest failure still run, so the lowest failing task
-    /// always runs and fails, and the reported error does not depend on timing.
+    /// than `t` failed. Tasks below the lowest failure still run, so in one process the lowest
+    /// failing task always runs and fails, and the reported error does not depend on timing.
+    /// (Across MPI ranks every rank reports the same error, but results not yet sent are
+    /// dropped after a failure, so which failure that is can depend on timing.)
     pub fn skips(&self, t: TaskId) -> bool {
         t as u64 >= self.limit.load(Ordering::Acquire) || self.check_cancelled()
     }

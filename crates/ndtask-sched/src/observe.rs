@@ -182,7 +182,9 @@ fn tick(state: &BarState, delay: Duration, hidden: bool) {
         }
         g.drawing = true;
         drop(g);
-        draw(state, seen, hidden);
+        // Whatever happens while drawing, the end of the run must not wait for it forever.
+        let _ =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| draw(state, seen, hidden)));
         lock(&state.phase).drawing = false;
         state.wake.notify_all();
     }

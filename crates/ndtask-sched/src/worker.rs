@@ -7,7 +7,7 @@
 use crate::LocalRun;
 use ndtask_core::{panic_message, Chunk, Error, TaskId};
 use rayon::{Scope, Yield};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -75,7 +75,11 @@ impl<'a, 'g, H: AfterTask> Workers<'a, 'g, H> {
     /// Work spawned and not yet finished (feeders and chains): zero means no task is running or
     /// about to run.
     pub fn outstanding(&self) -> usize {
-        self.active.load(Ordering::Acquire) + self.feeders.load(Ordering::Acquire)
+        // Feeders first: a feeder counts its chain in `active` before it can finish, so once
+        // no feeder is left, only running chains (or the MPI thread) raise `active`, and a
+        // zero read of it afterwards really means nothing runs.
+        let feeders = self.feeders.load(Ordering::Acquire);
+        feeders + self.active.load(Ordering::Acquire)
     }
 
     /// Runs every task on the calling thread (the sync scheduler).
@@ -139,17 +143,21 @@ impl<'a, 'g, H: AfterTask> Workers<'a, 'g, H> {
     /// The caller counted it in `active`. A panic in this book-keeping (not in a task: those
     /// are caught by `run_task`) fails the run like a task failure.
     fn chain(&self, t: TaskId, spawn: &mut dyn FnMut(TaskId)) {
-        if let Err(p) = catch_unwind(AssertUnwindSafe(|| self.chain_tasks(t, spawn))) {
+        let current = Cell::new(t);
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| self.chain_tasks(t, spawn, &current))) {
             let message = format!("a worker panicked: {}", panic_message(p.as_ref()));
+            let t = current.get();
             self.run.fail(t, Error::internal(message));
             self.hooks.after_panic(t);
         }
         self.active.fetch_sub(1, Ordering::AcqRel);
     }
 
-    fn chain_tasks(&self, mut t: TaskId, spawn: &mut dyn FnMut(TaskId)) {
+    /// Runs the chain from `t`; `current` is the task being handled (what a panic is blamed on).
+    fn chain_tasks(&self, mut t: TaskId, spawn: &mut dyn FnMut(TaskId), current: &Cell<TaskId>) {
         let mut ready = Vec::new();
         loop {
+            current.set(t);
             ready.clear();
             let result = self.run.run(t, &mut ready);
             self.hooks.after_task(t, result.as_ref(), &mut ready);

@@ -141,7 +141,10 @@ fn read_header(path: &Path, file: &mut File) -> Result<Header> {
         .strip_prefix('\'')
         .and_then(|d| d.split('\'').next())
         .ok_or_else(|| bad(path, format!("descr is not a simple type: {descr}")))?;
-    let (order, kind) = descr.split_at(descr.len().min(1));
+    let (order, kind) = match descr.as_bytes().first() {
+        Some(b'<' | b'>' | b'|' | b'=') => descr.split_at(1),
+        _ => ("", descr),
+    };
     let big_endian = order == ">";
     let stored = match kind {
         "f8" => Stored::F64,
@@ -427,7 +430,7 @@ pub fn from_npy<T: Element>(path: impl AsRef<Path>, chunks: impl Into<Chunks>) -
 
 /// The header of an `.npy` file of `shape` and element type `dtype` (version 1, padded so the
 /// values start at a multiple of 64 bytes, as NumPy writes it).
-fn header_bytes(dtype: DType, shape: &[usize]) -> Vec<u8> {
+fn header_bytes(dtype: DType, shape: &[usize]) -> Result<Vec<u8>> {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     let tuple = match dims.len() {
         1 => format!("({},)", dims[0]),
@@ -440,11 +443,17 @@ fn header_bytes(dtype: DType, shape: &[usize]) -> Vec<u8> {
     let unpadded = MAGIC.len() + 4 + dict.len() + 1;
     dict.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
     dict.push('\n');
+    let len = u16::try_from(dict.len()).map_err(|_| {
+        Error::Shape(format!(
+            "the .npy header of shape {shape:?} has {} bytes, more than version 1 holds",
+            dict.len()
+        ))
+    })?;
     let mut out = MAGIC.to_vec();
     out.extend_from_slice(&[1, 0]);
-    out.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+    out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(dict.as_bytes());
-    out
+    Ok(out)
 }
 
 /// Creates the file: header, then the values' bytes as zeros (so that the write tasks only
@@ -554,9 +563,17 @@ impl<T: Element> Array<T> {
     ) -> Result<()> {
         self.check()?;
         let path = path.as_ref().to_path_buf();
-        let header = header_bytes(T::DTYPE, &self.shape());
+        let header = header_bytes(T::DTYPE, &self.shape())?;
         let data_offset = header.len() as u64;
-        let len = data_offset + (self.len() * Stored::of(T::DTYPE).size()) as u64;
+        let len = (self.len() as u64)
+            .checked_mul(Stored::of(T::DTYPE).size() as u64)
+            .and_then(|n| n.checked_add(data_offset))
+            .ok_or_else(|| {
+                Error::Shape(format!(
+                    "an .npy file of shape {:?} would have more than 2^64 bytes",
+                    self.shape()
+                ))
+            })?;
         let one = ChunkGrid::new(&[1], Chunks::Block(vec![1]))?;
         let created = blocks::<i64>(
             Vec::new(),
@@ -611,11 +628,11 @@ mod tests {
 
     #[test]
     fn headers_are_numpy_headers() {
-        let h = header_bytes(DType::F64, &[3]);
+        let h = header_bytes(DType::F64, &[3]).unwrap();
         assert_eq!(h.len() % 64, 0);
         let text = String::from_utf8_lossy(&h[10..]);
         assert!(text.starts_with("{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }"));
-        let h = header_bytes(DType::Bool, &[]);
+        let h = header_bytes(DType::Bool, &[]).unwrap();
         assert!(String::from_utf8_lossy(&h).contains("'shape': ()"));
     }
 }

@@ -21,7 +21,7 @@ use ndtask_core::{
     Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Result, RunContext, Scheduler,
 };
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, PoisonError};
 use zarrs::array::codec::api::CodecOptions;
 use zarrs::array::codec::bytes_to_bytes::blosc::{
     BloscCodec, BloscCompressionLevel, BloscCompressor, BloscShuffleMode,
@@ -226,6 +226,17 @@ impl BlockKernel for CreateArray {
                 self.array_path
             )
         };
+        // An array already at the path is replaced (zarr-python's mode "w"): its old chunks
+        // would otherwise mix with the new ones where a write covers part of a chunk.
+        let node = self
+            .store_path
+            .join(self.array_path.trim_start_matches('/'));
+        let is_array = ["zarr.json", ".zarray"]
+            .iter()
+            .any(|m| node.join(m).is_file());
+        if is_array {
+            std::fs::remove_dir_all(&node).map_err(|e| Error::io(what(), e))?;
+        }
         std::fs::create_dir_all(&self.store_path).map_err(|e| Error::io(what(), e))?;
         let store = FilesystemStore::new(&self.store_path).map_err(|e| zerr(what(), e))?;
         let array = self
@@ -251,8 +262,9 @@ struct WriteChunks<T> {
     store_path: PathBuf,
     array_path: String,
     grid: ChunkGrid,
-    /// The array, opened once per process by the first writer (after the metadata exists).
-    array: OnceLock<std::result::Result<ZArray, String>>,
+    /// The array, opened by the first writer of this process that succeeds (after the metadata
+    /// exists; a failed open is tried again by the next writer).
+    array: Mutex<Option<Arc<ZArray>>>,
     _t: std::marker::PhantomData<fn(T)>,
 }
 
@@ -276,15 +288,17 @@ impl<T: Element> BlockKernel for WriteChunks<T> {
                 self.array_path
             )
         };
-        let array = self
-            .array
-            .get_or_init(|| {
-                open(&self.store_path, &self.array_path)
-                    .map(|a| a.0)
-                    .map_err(|e| e.to_string())
-            })
-            .as_ref()
-            .map_err(|e| Error::io(what(), std::io::Error::other(e.clone())))?;
+        let array = {
+            let mut cached = self.array.lock().unwrap_or_else(PoisonError::into_inner);
+            match &*cached {
+                Some(a) => a.clone(),
+                None => {
+                    let a = Arc::new(open(&self.store_path, &self.array_path)?.0);
+                    *cached = Some(a.clone());
+                    a
+                }
+            }
+        };
         let chunk = typed::<T>(inputs[1], "zarr-write")?;
         // The chunk's region: a whole stored chunk (or shard), or the part of one inside the
         // array at its edge (stored padded with the fill value).
@@ -481,7 +495,7 @@ impl<T: Element> Array<T> {
                 store_path,
                 array_path: array_path.to_string(),
                 grid,
-                array: OnceLock::new(),
+                array: Mutex::new(None),
                 _t: std::marker::PhantomData,
             },
         );
