@@ -493,6 +493,14 @@ fn npy(s: &mut Suite) -> Result<(), Error> {
             )),
         }
     }
+    // persist keeps chunks in one process: on one rank it works, on several it says so.
+    match (e.persist_with(s.mpi, &RunContext::new()), ranks) {
+        (Ok(kept), 1) => s.check("persist on 1 rank", kept.sum())?,
+        (Err(Error::Scheduler(m)), r) if r > 1 && m.contains("not supported yet") => s.passed += 1,
+        (other, _) => s
+            .failed
+            .push(format!("persist on {ranks} ranks: {:?}", other.map(|_| ()))),
+    }
     let y = ndtask::from_npy::<f64>(&path, [13, 7])?;
     s.check("npy read back", (&y - &e).abs().sum())?;
     s.check("npy slice", y.slice(ndarray::s![10..30, 3])?)?;

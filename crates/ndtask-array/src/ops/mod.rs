@@ -9,6 +9,7 @@ pub(crate) mod layout;
 pub(crate) mod linalg;
 pub(crate) mod math;
 pub(crate) mod npy;
+pub(crate) mod persist;
 pub mod random;
 pub(crate) mod reduce;
 pub(crate) mod reductions;
