@@ -31,7 +31,12 @@ pub(crate) fn blocks<O: Element>(
 }
 
 /// The blocks of `grid` along `axis` that overlap positions `[lo, hi)`.
-fn overlapping(grid: &ChunkGrid, axis: usize, lo: usize, hi: usize) -> std::ops::Range<usize> {
+pub(crate) fn overlapping(
+    grid: &ChunkGrid,
+    axis: usize,
+    lo: usize,
+    hi: usize,
+) -> std::ops::Range<usize> {
     if lo >= hi {
         return 0..0;
     }
@@ -88,24 +93,39 @@ impl<T: Element> BlockKernel for Rechunk<T> {
         let mut out = try_array::<T>(&shape, "rechunk")?;
         for ((_, lb), c) in self.deps(block).into_iter().zip(inputs) {
             let a = typed::<T>(c, "rechunk")?;
-            let in_off = self.from.chunk_offset(&self.from.unravel(lb));
-            // The overlap of this input chunk with the output chunk, in both coordinate systems.
-            let lo: Vec<usize> = (0..shape.len()).map(|i| off[i].max(in_off[i])).collect();
-            let hi: Vec<usize> = (0..shape.len())
-                .map(|i| (off[i] + shape[i]).min(in_off[i] + a.shape()[i]))
-                .collect();
-            let src = a.slice_each_axis(|ax| {
-                let i = ax.axis.index();
-                Slice::from(lo[i] - in_off[i]..hi[i] - in_off[i])
-            });
-            out.slice_each_axis_mut(|ax| {
-                let i = ax.axis.index();
-                Slice::from(lo[i] - off[i]..hi[i] - off[i])
-            })
-            .assign(&src);
+            copy_overlap(
+                &mut out,
+                &off,
+                a,
+                &self.from.chunk_offset(&self.from.unravel(lb)),
+            );
         }
         Ok(T::into_chunk(out))
     }
+}
+
+/// Copies the overlap of `a` (a piece of an array whose first element is at `a_off`) into
+/// `out` (another piece of the same array, starting at `out_off`).
+pub(crate) fn copy_overlap<T: Element>(
+    out: &mut ArrayD<T>,
+    out_off: &[usize],
+    a: &ArrayD<T>,
+    a_off: &[usize],
+) {
+    let nd = out_off.len();
+    let lo: Vec<usize> = (0..nd).map(|i| out_off[i].max(a_off[i])).collect();
+    let hi: Vec<usize> = (0..nd)
+        .map(|i| (out_off[i] + out.shape()[i]).min(a_off[i] + a.shape()[i]))
+        .collect();
+    let src = a.slice_each_axis(|ax| {
+        let i = ax.axis.index();
+        Slice::from(lo[i] - a_off[i]..hi[i] - a_off[i])
+    });
+    out.slice_each_axis_mut(|ax| {
+        let i = ax.axis.index();
+        Slice::from(lo[i] - out_off[i]..hi[i] - out_off[i])
+    })
+    .assign(&src);
 }
 
 /// Multi-indices of a box of per-axis ranges, in C order.

@@ -6,10 +6,10 @@
 use crate::api::array::Array;
 use crate::api::compute::{compute_in, Computable, Results, Targets};
 use crate::ops::creation::source;
+use crate::ops::layout::{boxes, copy_overlap, overlapping};
 use crate::plan::chunks::try_array;
 use crate::plan::dispatch_dtype;
 use crate::plan::reader::{ChunkReader, Region};
-use ndarray::Slice;
 use ndtask_core::{
     Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Result, RunContext, Scheduler,
 };
@@ -40,38 +40,18 @@ struct Persisted {
 
 impl Persisted {
     fn read_typed<T: Element>(&self, r: &Region) -> Result<Chunk> {
-        let nd = r.shape.len();
-        // The blocks the region overlaps, per axis.
-        let ranges: Vec<std::ops::Range<usize>> = (0..nd)
-            .map(|a| match r.shape[a] {
-                0 => 0..0,
-                n => {
-                    self.grid.block_of(a, r.start[a])..self.grid.block_of(a, r.start[a] + n - 1) + 1
-                }
-            })
+        let ranges: Vec<std::ops::Range<usize>> = (0..r.shape.len())
+            .map(|a| overlapping(&self.grid, a, r.start[a], r.start[a] + r.shape[a]))
             .collect();
         let mut out = try_array::<T>(&r.shape, "a persisted region")?;
-        for idx in crate::ops::layout::boxes(&ranges) {
+        for idx in boxes(&ranges) {
             let chunk = self
                 .chunks
                 .get(self.grid.ravel(&idx))
                 .ok_or_else(|| Error::internal(format!("no persisted chunk {idx:?}")))?;
             let a = T::chunk_ref(chunk)
                 .ok_or_else(|| Error::internal("a persisted chunk of another type"))?;
-            let off = self.grid.chunk_offset(&idx);
-            let lo: Vec<usize> = (0..nd).map(|i| r.start[i].max(off[i])).collect();
-            let hi: Vec<usize> = (0..nd)
-                .map(|i| (r.start[i] + r.shape[i]).min(off[i] + a.shape()[i]))
-                .collect();
-            let src = a.slice_each_axis(|ax| {
-                let i = ax.axis.index();
-                Slice::from(lo[i] - off[i]..hi[i] - off[i])
-            });
-            out.slice_each_axis_mut(|ax| {
-                let i = ax.axis.index();
-                Slice::from(lo[i] - r.start[i]..hi[i] - r.start[i])
-            })
-            .assign(&src);
+            copy_overlap(&mut out, &r.start, a, &self.grid.chunk_offset(&idx));
         }
         Ok(T::into_chunk(out))
     }
