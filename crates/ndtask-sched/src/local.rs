@@ -32,8 +32,8 @@ pub struct LocalRun<'g> {
     pending: Vec<AtomicU32>,
     uses: Vec<AtomicU32>,
     slots: Vec<Mutex<Option<Arc<Chunk>>>>,
-    failed: AtomicBool,
-    /// Tasks with a lower id may still start after a failure (see [`LocalRun::skips`]).
+    /// Tasks with a lower id may still start (see [`LocalRun::skips`]): `u64::MAX` until a
+    /// failure or a cancellation, which is how [`LocalRun::failed`] knows of one.
     limit: AtomicU64,
     cancelled: AtomicBool,
     error: Mutex<Option<(TaskId, Error)>>,
@@ -77,7 +77,6 @@ impl<'g> LocalRun<'g> {
             pending,
             uses,
             slots,
-            failed: AtomicBool::new(false),
             limit: AtomicU64::new(u64::MAX),
             cancelled: AtomicBool::new(false),
             error: Mutex::new(None),
@@ -137,7 +136,7 @@ impl<'g> LocalRun<'g> {
 
     /// Whether the run is stopping: some task has failed, or the run was cancelled.
     pub fn failed(&self) -> bool {
-        self.failed.load(Ordering::Acquire) || self.check_cancelled()
+        self.limit.load(Ordering::Acquire) != u64::MAX || self.check_cancelled()
     }
 
     /// Whether task `t` must not start: the run was cancelled, or a task with an id no higher
@@ -155,7 +154,6 @@ impl<'g> LocalRun<'g> {
         }
         if self.ctx.is_cancelled() {
             self.cancelled.store(true, Ordering::Release);
-            self.failed.store(true, Ordering::Release);
             self.limit.store(0, Ordering::Release);
             return true;
         }
@@ -176,7 +174,6 @@ impl<'g> LocalRun<'g> {
             false => 0,
         };
         self.limit.fetch_min(limit, Ordering::AcqRel);
-        self.failed.store(true, Ordering::Release);
         let mut g = self.error.lock().unwrap_or_else(PoisonError::into_inner);
         if g.as_ref().is_none_or(|(t, _)| task < *t) {
             *g = Some((task, e));

@@ -140,13 +140,19 @@ tuple_computable!(A, B, C, D, E, F);
 tuple_computable!(A, B, C, D, E, F, G);
 tuple_computable!(A, B, C, D, E, F, G, H);
 
+/// The arrays `c` asks for.
+fn targets_of<C: Computable>(c: &C) -> Targets {
+    let mut t = Targets::default();
+    c.add_targets(&mut t);
+    t
+}
+
 /// Lowers what `c` needs into one task graph (for inspection: op names, task counts).
 ///
 /// # Errors
 /// The error of an invalid expression.
 pub fn task_graph<C: Computable>(c: &C) -> Result<TaskGraph> {
-    let mut t = Targets::default();
-    c.add_targets(&mut t);
+    let t = targets_of(c);
     catch_panic("lowering", || Ok(lower(&optimize(&t.nodes)?)?.graph))
 }
 
@@ -155,8 +161,7 @@ pub fn task_graph<C: Computable>(c: &C) -> Result<TaskGraph> {
 /// # Errors
 /// The error of an invalid expression.
 pub fn explain<C: Computable>(c: &C) -> Result<String> {
-    let mut t = Targets::default();
-    c.add_targets(&mut t);
+    let t = targets_of(c);
     catch_panic("optimizing", || Ok(explain::explain(&optimize(&t.nodes)?)))
 }
 
@@ -165,8 +170,7 @@ pub fn explain<C: Computable>(c: &C) -> Result<String> {
 /// # Errors
 /// The error of an invalid expression.
 pub fn plan_graph<C: Computable>(c: &C) -> Result<DiGraph<PlanNode, usize>> {
-    let mut t = Targets::default();
-    c.add_targets(&mut t);
+    let t = targets_of(c);
     catch_panic("optimizing", || {
         Ok(explain::plan_graph(&optimize(&t.nodes)?))
     })
@@ -271,8 +275,7 @@ pub fn compute_local_in<C: Computable>(
     scheduler: &dyn Scheduler,
     ctx: &RunContext,
 ) -> Result<Option<C::Output>> {
-    let mut t = Targets::default();
-    c.add_targets(&mut t);
+    let t = targets_of(c);
     let lowered = match catch_panic("lowering", || lower(&optimize(&t.nodes)?)) {
         Ok(l) => l,
         Err(e) => return Err(scheduler.fail_before_run(e)),
@@ -336,6 +339,58 @@ fn assemble<T: Element>(grid: &ChunkGrid, chunks: Vec<Arc<Chunk>>) -> Result<Arr
     Ok(out)
 }
 
+/// The methods that show what computing an [`Array`] or a [`Scalar`] would run, alike for both.
+macro_rules! inspection_methods {
+    ($what:literal) => {
+        #[doc = concat!("The task graph that computing this ", $what, " runs.")]
+        ///
+        /// # Errors
+        /// The expression's build error.
+        pub fn task_graph(&self) -> Result<TaskGraph> {
+            task_graph(self)
+        }
+
+        #[doc = concat!("The optimized plan of this ", $what, " as indented text: one line per")]
+        /// node with its op, shape, chunks, element type and bytes, and which nodes fused into
+        /// one kernel. The first line lists the optimizer's passes.
+        ///
+        /// # Errors
+        /// The expression's build error.
+        ///
+        /// # Examples
+        /// ```
+        /// let x = ndtask_array::random::uniform::<f64>([100, 100], [50, 50], 1)?;
+        /// let text = (&x * 2.0).sum().explain()?;
+        /// assert!(text.contains("[fused region, streamed into its reduction]"));
+        /// assert!(text.contains("[fused into #"));
+        /// # Ok::<(), ndtask_core::Error>(())
+        /// ```
+        pub fn explain(&self) -> Result<String> {
+            explain(self)
+        }
+
+        #[doc = concat!("The optimized plan of this ", $what, " as a petgraph graph of")]
+        /// [`PlanNode`]s (node `i` is plan node `i`; edges run from inputs to consumers).
+        ///
+        /// # Errors
+        /// The expression's build error.
+        pub fn plan_graph(&self) -> Result<DiGraph<PlanNode, usize>> {
+            plan_graph(self)
+        }
+
+        #[doc = concat!("Writes the task graph that computing this ", $what, " runs as a")]
+        /// Graphviz DOT file: one node per task up to [`ndtask_core::MAX_DRAWN_TASKS`] tasks,
+        /// one node per op (with its task count) beyond, so even a million-chunk graph gives a
+        /// readable picture (`dot -Tsvg FILE > graph.svg`).
+        ///
+        /// # Errors
+        /// The expression's build error, or [`Error::Io`] if the file cannot be written.
+        pub fn visualize(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+            visualize(self, path.as_ref())
+        }
+    };
+}
+
 impl<T: Element> Array<T> {
     /// Computes the array on the default (threaded) scheduler.
     ///
@@ -353,52 +408,7 @@ impl<T: Element> Array<T> {
         compute_with(self, scheduler)
     }
 
-    /// The task graph that computing this array runs.
-    ///
-    /// # Errors
-    /// The expression's build error.
-    pub fn task_graph(&self) -> Result<TaskGraph> {
-        task_graph(self)
-    }
-
-    /// The optimized plan of this array as indented text: one line per node with its op,
-    /// shape, chunks, element type and bytes, and which nodes fused into one kernel. The first
-    /// line lists the optimizer's passes.
-    ///
-    /// # Errors
-    /// The expression's build error.
-    ///
-    /// # Examples
-    /// ```
-    /// let x = ndtask_array::random::uniform::<f64>([100, 100], [50, 50], 1)?;
-    /// let text = (&x * 2.0).sum().explain()?;
-    /// assert!(text.contains("[fused region, streamed into its reduction]"));
-    /// assert!(text.contains("[fused into #"));
-    /// # Ok::<(), ndtask_core::Error>(())
-    /// ```
-    pub fn explain(&self) -> Result<String> {
-        explain(self)
-    }
-
-    /// The optimized plan of this array as a petgraph graph of [`PlanNode`]s (node `i` is plan
-    /// node `i`; edges run from inputs to consumers).
-    ///
-    /// # Errors
-    /// The expression's build error.
-    pub fn plan_graph(&self) -> Result<DiGraph<PlanNode, usize>> {
-        plan_graph(self)
-    }
-
-    /// Writes the task graph that computing this array runs as a Graphviz DOT file: one node
-    /// per task up to [`ndtask_core::MAX_DRAWN_TASKS`] tasks, one node per op (with its task
-    /// count) beyond, so even a million-chunk graph gives a readable picture
-    /// (`dot -Tsvg FILE > graph.svg`).
-    ///
-    /// # Errors
-    /// The expression's build error, or [`Error::Io`] if the file cannot be written.
-    pub fn visualize(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
-        visualize(self, path.as_ref())
-    }
+    inspection_methods!("array");
 }
 
 impl<T: Element> Scalar<T> {
@@ -418,50 +428,5 @@ impl<T: Element> Scalar<T> {
         compute_with(self, scheduler)
     }
 
-    /// The task graph that computing this value runs.
-    ///
-    /// # Errors
-    /// The expression's build error.
-    pub fn task_graph(&self) -> Result<TaskGraph> {
-        task_graph(self)
-    }
-
-    /// The optimized plan of this value as indented text: one line per node with its op,
-    /// shape, chunks, element type and bytes, and which nodes fused into one kernel. The first
-    /// line lists the optimizer's passes.
-    ///
-    /// # Errors
-    /// The expression's build error.
-    ///
-    /// # Examples
-    /// ```
-    /// let x = ndtask_array::random::uniform::<f64>([100, 100], [50, 50], 1)?;
-    /// let text = (&x * 2.0).sum().explain()?;
-    /// assert!(text.contains("[fused region, streamed into its reduction]"));
-    /// assert!(text.contains("[fused into #"));
-    /// # Ok::<(), ndtask_core::Error>(())
-    /// ```
-    pub fn explain(&self) -> Result<String> {
-        explain(self)
-    }
-
-    /// The optimized plan of this value as a petgraph graph of [`PlanNode`]s (node `i` is plan
-    /// node `i`; edges run from inputs to consumers).
-    ///
-    /// # Errors
-    /// The expression's build error.
-    pub fn plan_graph(&self) -> Result<DiGraph<PlanNode, usize>> {
-        plan_graph(self)
-    }
-
-    /// Writes the task graph that computing this value runs as a Graphviz DOT file: one node
-    /// per task up to [`ndtask_core::MAX_DRAWN_TASKS`] tasks, one node per op (with its task
-    /// count) beyond, so even a million-chunk graph gives a readable picture
-    /// (`dot -Tsvg FILE > graph.svg`).
-    ///
-    /// # Errors
-    /// The expression's build error, or [`Error::Io`] if the file cannot be written.
-    pub fn visualize(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
-        visualize(self, path.as_ref())
-    }
+    inspection_methods!("value");
 }

@@ -14,6 +14,7 @@ pub mod random;
 pub(crate) mod reduce;
 pub(crate) mod reductions;
 pub(crate) mod scan;
+pub(crate) mod sink;
 pub(crate) mod slice;
 pub(crate) mod stats;
 pub(crate) mod userfn;

@@ -13,12 +13,11 @@
 //! that says so.
 
 use crate::api::array::Array;
-use crate::api::compute::compute_local_in;
 use crate::ops::creation::source;
-use crate::ops::layout::blocks;
+use crate::ops::sink::{write_all, Sink};
 use crate::plan::chunks::typed;
+use crate::plan::dispatch_dtype;
 use crate::plan::reader::{ChunkReader, Region};
-use crate::plan::{dispatch_dtype, BlockKernel};
 use ndarray::{ArrayD, IxDyn};
 use ndtask_core::{
     ravel, try_vec, Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Result,
@@ -286,7 +285,7 @@ fn runs(array: &[usize], start: &[usize], shape: &[usize]) -> Vec<(usize, usize)
     let mut out = Vec::with_capacity(count);
     let mut idx = vec![0usize; k];
     for _ in 0..count {
-        let mut at: Vec<usize> = (0..nd).map(|a| start[a]).collect();
+        let mut at = start.to_vec();
         for a in 0..k {
             at[a] += idx[a];
         }
@@ -456,62 +455,48 @@ fn header_bytes(dtype: DType, shape: &[usize]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Creates the file: header, then the values' bytes as zeros (so that the write tasks only
-/// fill them in).
-struct CreateFile {
+/// An `.npy` file being written: created with its header and the values' bytes as zeros, then
+/// each chunk's bytes written at their place.
+struct NpySink<T> {
     path: PathBuf,
     header: Vec<u8>,
+    /// The file's length.
     len: u64,
+    /// The written array's grid.
+    grid: ChunkGrid,
+    _t: std::marker::PhantomData<fn(T)>,
 }
 
-impl BlockKernel for CreateFile {
-    fn name(&self) -> String {
-        format!("npy-create:{}", self.path.display())
+impl<T: Element> Sink for NpySink<T> {
+    fn kind(&self) -> &'static str {
+        "npy"
     }
-    fn deps(&self, _: &[usize]) -> Vec<(usize, usize)> {
-        Vec::new()
+    fn target(&self) -> String {
+        self.path.display().to_string()
     }
-    fn run(&self, _: &[usize], _: &[&Chunk]) -> Result<Chunk> {
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str("npy");
+        h.str(&self.path.to_string_lossy());
+        h.u64(self.len);
+        self.grid.fingerprint(h);
+    }
+    fn create(&self) -> Result<()> {
         let what = || format!("creating {}", self.path.display());
         let mut f = File::create(&self.path).map_err(|e| Error::io(what(), e))?;
         f.write_all(&self.header)
             .map_err(|e| Error::io(what(), e))?;
-        f.set_len(self.len).map_err(|e| Error::io(what(), e))?;
-        Ok(i64::into_chunk(ArrayD::from_elem(IxDyn(&[1]), 0)))
+        f.set_len(self.len).map_err(|e| Error::io(what(), e))
     }
-    fn fingerprint(&self, h: &mut Fingerprint) {
-        h.str("npy-create");
-        h.str(&self.path.to_string_lossy());
-        h.u64(self.len);
-    }
-}
-
-/// Writes each chunk of the array at its place in the file; its result is the bytes written.
-struct WriteChunks<T> {
-    path: PathBuf,
-    grid: ChunkGrid,
-    data_offset: u64,
-    _t: std::marker::PhantomData<fn(T)>,
-}
-
-impl<T: Element> BlockKernel for WriteChunks<T> {
-    fn name(&self) -> String {
-        format!("npy-write:{}", self.path.display())
-    }
-    /// Block `b` of the output writes chunk `b` of the array, after the file exists.
-    fn deps(&self, block: &[usize]) -> Vec<(usize, usize)> {
-        vec![(0, 0), (1, block[0])]
-    }
-    fn run(&self, block: &[usize], inputs: &[&Chunk]) -> Result<Chunk> {
-        let b = block[0];
-        let idx = self.grid.unravel(b);
+    fn write(&self, block: usize, chunk: &Chunk) -> Result<()> {
+        let idx = self.grid.unravel(block);
         let what = || format!("writing chunk {idx:?} of {}", self.path.display());
-        let chunk = typed::<T>(inputs[1], "npy-write")?.as_standard_layout();
+        let chunk = typed::<T>(chunk, "npy-write")?.as_standard_layout();
         let values = chunk
             .as_slice()
             .ok_or_else(|| Error::internal("a standard-layout chunk without a slice"))?;
         let (start, shape) = (self.grid.chunk_offset(&idx), self.grid.chunk_shape(&idx));
         let size = Stored::of(T::DTYPE).size();
+        let data_offset = self.header.len() as u64;
         let file = OpenOptions::new()
             .write(true)
             .open(&self.path)
@@ -521,19 +506,11 @@ impl<T: Element> BlockKernel for WriteChunks<T> {
         for (first, len) in runs(&self.grid.shape(), &start, &shape) {
             bytes.clear();
             encode(values[done..done + len].iter().copied(), &mut bytes);
-            write_at(&file, &bytes, self.data_offset + (first * size) as u64)
+            write_at(&file, &bytes, data_offset + (first * size) as u64)
                 .map_err(|e| Error::io(what(), e))?;
             done += len;
         }
-        Ok(i64::into_chunk(ArrayD::from_elem(
-            IxDyn(&[1]),
-            (values.len() * size) as i64,
-        )))
-    }
-    fn fingerprint(&self, h: &mut Fingerprint) {
-        h.str("npy-write");
-        h.str(&self.path.to_string_lossy());
-        self.grid.fingerprint(h);
+        Ok(())
     }
 }
 
@@ -562,7 +539,6 @@ impl<T: Element> Array<T> {
         ctx: &RunContext,
     ) -> Result<()> {
         self.check()?;
-        let path = path.as_ref().to_path_buf();
         let header = header_bytes(T::DTYPE, &self.shape())?;
         let data_offset = header.len() as u64;
         let len = (self.len() as u64)
@@ -574,34 +550,14 @@ impl<T: Element> Array<T> {
                     self.shape()
                 ))
             })?;
-        let one = ChunkGrid::new(&[1], Chunks::Block(vec![1]))?;
-        let created = blocks::<i64>(
-            Vec::new(),
-            one,
-            CreateFile {
-                path: path.clone(),
-                header,
-                len,
-            },
-        );
-        let n = self.num_chunks();
-        let per_chunk = ChunkGrid::new(&[n], Chunks::Block(vec![1]))?;
-        let written = blocks::<i64>(
-            vec![created.node.clone(), self.node.clone()],
-            per_chunk,
-            WriteChunks::<T> {
-                path,
-                grid: self.grid().clone(),
-                data_offset,
-                _t: std::marker::PhantomData,
-            },
-        );
-        // The total of bytes written: with no chunk (an empty array) only the header.
-        let total = written.sum();
-        match n {
-            0 => compute_local_in(&created.sum(), scheduler, ctx).map(|_| ()),
-            _ => compute_local_in(&total, scheduler, ctx).map(|_| ()),
-        }
+        let sink = NpySink::<T> {
+            path: path.as_ref().to_path_buf(),
+            header,
+            len,
+            grid: self.grid().clone(),
+            _t: std::marker::PhantomData,
+        };
+        write_all(self, Arc::new(sink), scheduler, ctx)
     }
 }
 

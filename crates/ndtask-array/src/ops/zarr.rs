@@ -10,12 +10,10 @@
 //! task that computed it, with no lock.
 
 use crate::api::array::Array;
-use crate::api::compute::compute_local_in;
 use crate::ops::creation::source;
-use crate::ops::layout::blocks;
+use crate::ops::sink::{write_all, Sink};
 use crate::plan::chunks::typed;
 use crate::plan::reader::{ChunkReader, Region};
-use crate::plan::BlockKernel;
 use ndarray::ArrayD;
 use ndtask_core::{
     Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Result, RunContext, Scheduler,
@@ -55,10 +53,6 @@ pub struct ZarrOptions {
     /// With sharding: the shard shape, a multiple of the chunk shape on every axis; each shard
     /// is written by one task.
     pub shard: Option<Vec<usize>>,
-}
-
-fn zerr(what: impl std::fmt::Display, e: impl std::error::Error + Send + Sync + 'static) -> Error {
-    Error::io(what, e)
 }
 
 /// The ndtask element type a Zarr data type is read as (`int32`, `uint8` and other integers
@@ -142,7 +136,7 @@ impl ChunkReader for ZarrReader {
         let start: Vec<u64> = r.start.iter().map(|&s| s as u64).collect();
         let shape: Vec<u64> = r.shape.iter().map(|&s| s as u64).collect();
         let subset =
-            ArraySubset::new_with_start_shape(start, shape).map_err(|e| zerr(what(), e))?;
+            ArraySubset::new_with_start_shape(start, shape).map_err(|e| Error::io(what(), e))?;
         self.retrieve(&subset)
             .map_err(|e| Error::io(what(), std::io::Error::other(e)))
     }
@@ -153,13 +147,13 @@ impl ChunkReader for ZarrReader {
 fn open(store_path: &Path, array_path: &str) -> Result<(ZArray, String)> {
     let name = format!("zarr:{}:{array_path}", store_path.display());
     let store = FilesystemStore::new(store_path).map_err(|e| {
-        zerr(
+        Error::io(
             format!("opening the Zarr store {}", store_path.display()),
             e,
         )
     })?;
     let array = ZArray::open(Arc::new(store), array_path)
-        .map_err(|e| zerr(format!("opening the Zarr array {name}"), e))?;
+        .map_err(|e| Error::io(format!("opening the Zarr array {name}"), e))?;
     Ok((array, name))
 }
 
@@ -183,7 +177,7 @@ pub fn from_zarr<T: Element>(store_path: impl AsRef<Path>, array_path: &str) -> 
     let shape: Vec<usize> = array.shape().iter().map(|&d| d as usize).collect();
     let chunk = array
         .chunk_shape(&vec![0; shape.len()])
-        .map_err(|e| zerr(format!("reading the chunk grid of {name}"), e))?;
+        .map_err(|e| Error::io(format!("reading the chunk grid of {name}"), e))?;
     let chunks: Vec<usize> = chunk.iter().map(|c| c.get() as usize).collect();
     let chunks: Vec<usize> = chunks
         .iter()
@@ -200,25 +194,38 @@ pub fn from_zarr<T: Element>(store_path: impl AsRef<Path>, array_path: &str) -> 
     source(&shape, Chunks::Block(chunks), Arc::new(reader))
 }
 
-/// Creates the Zarr array's metadata (once, before any chunk is written).
-struct CreateArray {
+/// A Zarr array being written: its metadata is stored once, then each chunk of the
+/// (rechunked) array is stored as one stored chunk or shard.
+struct ZarrSink<T> {
     store_path: PathBuf,
     array_path: String,
     builder: ArrayBuilder,
+    /// The written array's grid: the stored chunks (or shards), cut to the array.
+    grid: ChunkGrid,
+    /// The array, opened by the first writer of this process that succeeds (after the metadata
+    /// exists; a failed open is tried again by the next writer).
+    array: Mutex<Option<Arc<ZArray>>>,
+    _t: std::marker::PhantomData<fn(T)>,
 }
 
-impl BlockKernel for CreateArray {
-    fn name(&self) -> String {
-        format!(
-            "zarr-create:{}:{}",
-            self.store_path.display(),
-            self.array_path
-        )
+impl<T: Element> Sink for ZarrSink<T> {
+    fn kind(&self) -> &'static str {
+        "zarr"
     }
-    fn deps(&self, _: &[usize]) -> Vec<(usize, usize)> {
-        Vec::new()
+    fn target(&self) -> String {
+        format!("{}:{}", self.store_path.display(), self.array_path)
     }
-    fn run(&self, _: &[usize], _: &[&Chunk]) -> Result<Chunk> {
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str("zarr");
+        h.str(&self.store_path.to_string_lossy());
+        h.str(&self.array_path);
+        self.grid.fingerprint(h);
+        match self.builder.build_metadata() {
+            Ok(m) => h.str(&format!("{m:?}")),
+            Err(e) => h.str(&e.to_string()),
+        }
+    }
+    fn create(&self) -> Result<()> {
         let what = || {
             format!(
                 "creating the Zarr array {}:{}",
@@ -238,49 +245,15 @@ impl BlockKernel for CreateArray {
             std::fs::remove_dir_all(&node).map_err(|e| Error::io(what(), e))?;
         }
         std::fs::create_dir_all(&self.store_path).map_err(|e| Error::io(what(), e))?;
-        let store = FilesystemStore::new(&self.store_path).map_err(|e| zerr(what(), e))?;
+        let store = FilesystemStore::new(&self.store_path).map_err(|e| Error::io(what(), e))?;
         let array = self
             .builder
             .build(Arc::new(store), &self.array_path)
-            .map_err(|e| zerr(what(), e))?;
-        array.store_metadata().map_err(|e| zerr(what(), e))?;
-        Ok(i64::into_chunk(ArrayD::from_elem(ndarray::IxDyn(&[1]), 0)))
+            .map_err(|e| Error::io(what(), e))?;
+        array.store_metadata().map_err(|e| Error::io(what(), e))
     }
-    fn fingerprint(&self, h: &mut Fingerprint) {
-        h.str("zarr-create");
-        h.str(&self.store_path.to_string_lossy());
-        h.str(&self.array_path);
-        match self.builder.build_metadata() {
-            Ok(m) => h.str(&format!("{m:?}")),
-            Err(e) => h.str(&e.to_string()),
-        }
-    }
-}
-
-/// Writes each chunk of the (rechunked) array as one stored chunk or shard.
-struct WriteChunks<T> {
-    store_path: PathBuf,
-    array_path: String,
-    grid: ChunkGrid,
-    /// The array, opened by the first writer of this process that succeeds (after the metadata
-    /// exists; a failed open is tried again by the next writer).
-    array: Mutex<Option<Arc<ZArray>>>,
-    _t: std::marker::PhantomData<fn(T)>,
-}
-
-impl<T: Element> BlockKernel for WriteChunks<T> {
-    fn name(&self) -> String {
-        format!(
-            "zarr-write:{}:{}",
-            self.store_path.display(),
-            self.array_path
-        )
-    }
-    fn deps(&self, block: &[usize]) -> Vec<(usize, usize)> {
-        vec![(0, 0), (1, block[0])]
-    }
-    fn run(&self, block: &[usize], inputs: &[&Chunk]) -> Result<Chunk> {
-        let idx = self.grid.unravel(block[0]);
+    fn write(&self, block: usize, chunk: &Chunk) -> Result<()> {
+        let idx = self.grid.unravel(block);
         let what = || {
             format!(
                 "writing chunk {idx:?} of the Zarr array {}:{}",
@@ -299,7 +272,7 @@ impl<T: Element> BlockKernel for WriteChunks<T> {
                 }
             }
         };
-        let chunk = typed::<T>(inputs[1], "zarr-write")?;
+        let chunk = typed::<T>(chunk, "zarr-write")?;
         // The chunk's region: a whole stored chunk (or shard), or the part of one inside the
         // array at its edge (stored padded with the fill value).
         let start: Vec<u64> = self
@@ -310,7 +283,7 @@ impl<T: Element> BlockKernel for WriteChunks<T> {
             .collect();
         let shape: Vec<u64> = chunk.shape().iter().map(|&d| d as u64).collect();
         let subset =
-            ArraySubset::new_with_start_shape(start, shape).map_err(|e| zerr(what(), e))?;
+            ArraySubset::new_with_start_shape(start, shape).map_err(|e| Error::io(what(), e))?;
         // One thread per write: the tasks are the parallelism, and a shard's inner chunks are
         // then laid out in order, so the bytes do not depend on timing (or on the rank count).
         let options = CodecOptions::default().with_concurrent_target(1);
@@ -328,17 +301,7 @@ impl<T: Element> BlockKernel for WriteChunks<T> {
                 array.store_array_subset_opt(&subset, chunk.mapv(|v| v.to_bool()), &options)
             }
         };
-        stored.map_err(|e| zerr(what(), e))?;
-        Ok(i64::into_chunk(ArrayD::from_elem(
-            ndarray::IxDyn(&[1]),
-            chunk.len() as i64,
-        )))
-    }
-    fn fingerprint(&self, h: &mut Fingerprint) {
-        h.str("zarr-write");
-        h.str(&self.store_path.to_string_lossy());
-        h.str(&self.array_path);
-        self.grid.fingerprint(h);
+        stored.map_err(|e| Error::io(what(), e))
     }
 }
 
@@ -457,7 +420,7 @@ impl<T: Element> Array<T> {
                         BloscShuffleMode::Shuffle,
                         Some(T::DTYPE.size()),
                     )
-                    .map_err(|e| zerr("making the blosc codec", e))?;
+                    .map_err(|e| Error::io("making the blosc codec", e))?;
                     Some(Arc::new(blosc))
                 }
             };
@@ -465,7 +428,6 @@ impl<T: Element> Array<T> {
         if options.shard.is_some() {
             builder.subchunk_shape(Some(to_u64(&chunks)));
         }
-        let store_path = store_path.as_ref().to_path_buf();
         // Stored chunks may be larger than the array; ndtask's are cut to it.
         let cut: Vec<usize> = grid_shape
             .iter()
@@ -474,31 +436,14 @@ impl<T: Element> Array<T> {
             .collect();
         let grid = ChunkGrid::new(&shape, Chunks::Block(cut.clone()))?;
         let data = self.rechunk(Chunks::Block(cut))?;
-        let one = ChunkGrid::new(&[1], Chunks::Block(vec![1]))?;
-        let created = blocks::<i64>(
-            Vec::new(),
-            one,
-            CreateArray {
-                store_path: store_path.clone(),
-                array_path: array_path.to_string(),
-                builder,
-            },
-        );
-        let n = grid.num_chunks();
-        if n == 0 {
-            return compute_local_in(&created.sum(), scheduler, ctx).map(|_| ());
-        }
-        let written = blocks::<i64>(
-            vec![created.node.clone(), data.node.clone()],
-            ChunkGrid::new(&[n], Chunks::Block(vec![1]))?,
-            WriteChunks::<T> {
-                store_path,
-                array_path: array_path.to_string(),
-                grid,
-                array: Mutex::new(None),
-                _t: std::marker::PhantomData,
-            },
-        );
-        compute_local_in(&written.sum(), scheduler, ctx).map(|_| ())
+        let sink = ZarrSink::<T> {
+            store_path: store_path.as_ref().to_path_buf(),
+            array_path: array_path.to_string(),
+            builder,
+            grid,
+            array: Mutex::new(None),
+            _t: std::marker::PhantomData,
+        };
+        write_all(&data, Arc::new(sink), scheduler, ctx)
     }
 }
