@@ -311,6 +311,101 @@ impl Buf {
         }
     }
 
+    /// Replaces the contents with values `start..start + n` (in C order) of `src` broadcast
+    /// to `shape` (NumPy rules: `src` has at most as many axes, aligned to the right, each of
+    /// the same length or 1). A run of the last axis is one copy or one fill, so a row or a
+    /// scalar broadcast costs no more than reading the values.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] if the types differ, `src` does not broadcast to `shape`, or the
+    /// range is outside it.
+    pub fn load_broadcast(
+        &mut self,
+        src: &Chunk,
+        shape: &[usize],
+        start: usize,
+        n: usize,
+    ) -> Result<()> {
+        fn fill<T: Copy>(
+            dst: &mut Vec<T>,
+            a: &ArrayD<T>,
+            shape: &[usize],
+            start: usize,
+            n: usize,
+        ) -> Result<()> {
+            let (nd, k) = (shape.len(), a.ndim());
+            let total = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+            let fits = k <= nd
+                && a.shape()
+                    .iter()
+                    .zip(&shape[nd - k..])
+                    .all(|(&s, &d)| s == d || s == 1)
+                && start.checked_add(n).zip(total).is_some_and(|(e, t)| e <= t);
+            if !fits {
+                return Err(Error::internal(format!(
+                    "values {start}..{} of a chunk of shape {:?} broadcast to {shape:?}",
+                    start.saturating_add(n),
+                    a.shape()
+                )));
+            }
+            let standard;
+            let s = match a.as_slice() {
+                Some(s) => s,
+                None => {
+                    standard = a.as_standard_layout();
+                    standard
+                        .as_slice()
+                        .ok_or_else(|| Error::internal("a standard-layout chunk has no slice"))?
+                }
+            };
+            // Element strides of `src` along the output's axes: 0 where it is stretched or
+            // has no axis.
+            let mut strides = vec![0usize; nd];
+            let mut step = 1;
+            for i in (0..k).rev() {
+                if a.shape()[i] == shape[nd - k + i] && a.shape()[i] != 1 {
+                    strides[nd - k + i] = step;
+                }
+                step *= a.shape()[i];
+            }
+            dst.clear();
+            if n == 0 {
+                return Ok(());
+            }
+            let Some((&last, outer)) = shape.split_last() else {
+                dst.extend(std::iter::repeat_n(s[0], n));
+                return Ok(());
+            };
+            let (mut p, end) = (start, start + n);
+            while p < end {
+                let (mut row, col) = (p / last, p % last);
+                let len = (last - col).min(end - p);
+                let mut base = 0;
+                for (d, st) in outer.iter().zip(&strides).rev() {
+                    base += (row % d) * st;
+                    row /= d;
+                }
+                match strides[nd - 1] {
+                    0 => dst.extend(std::iter::repeat_n(s[base], len)),
+                    _ => dst.extend_from_slice(&s[base + col..base + col + len]),
+                }
+                p += len;
+            }
+            Ok(())
+        }
+        match (&mut *self, src) {
+            (Buf::F64(d), Chunk::F64(a)) => fill(d, a, shape, start, n),
+            (Buf::F32(d), Chunk::F32(a)) => fill(d, a, shape, start, n),
+            (Buf::I64(d), Chunk::I64(a)) => fill(d, a, shape, start, n),
+            (Buf::Bool(d), Chunk::Bool(a)) => fill(d, a, shape, start, n),
+            (d, a) => Err(Error::internal(format!(
+                "cannot load a {:?} chunk into a {} tile",
+                a.dtype(),
+                d.dtype()
+            ))),
+        }
+    }
+
     /// Turns the collected values into a chunk of the given shape.
     ///
     /// # Errors
@@ -358,6 +453,53 @@ impl Buf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn load_broadcast_matches_ndarray_broadcasting() {
+        let cases: [(&[usize], &[usize]); 7] = [
+            (&[], &[3, 4]),
+            (&[4], &[3, 4]),
+            (&[3, 1], &[3, 4]),
+            (&[1, 4], &[2, 3, 4]),
+            (&[2, 1, 4], &[2, 3, 4]),
+            (&[1], &[5]),
+            (&[2, 3], &[2, 3]),
+        ];
+        for (from, to) in cases {
+            let len = from.iter().product::<usize>();
+            let a = ArrayD::from_shape_vec(IxDyn(from), (0..len as i64).collect()).unwrap();
+            let want: Vec<i64> = a.broadcast(IxDyn(to)).unwrap().iter().copied().collect();
+            let total = want.len();
+            // Every range, including ones that start and end inside rows.
+            for start in 0..=total {
+                for n in 0..=total - start {
+                    let mut b = Buf::I64(Vec::new());
+                    b.load_broadcast(&Chunk::I64(a.clone()), to, start, n)
+                        .unwrap();
+                    assert_eq!(
+                        b,
+                        Buf::I64(want[start..start + n].to_vec()),
+                        "{from:?} -> {to:?}"
+                    );
+                }
+            }
+            // A transposed (not standard-layout) source gives the same values.
+            let t = Chunk::I64(ArrayD::from_shape_fn(
+                ndarray::ShapeBuilder::f(IxDyn(from)),
+                |ix| a[ix],
+            ));
+            let mut b = Buf::I64(Vec::new());
+            b.load_broadcast(&t, to, 0, total).unwrap();
+            assert_eq!(b, Buf::I64(want.clone()));
+        }
+        let mut b = Buf::I64(Vec::new());
+        let a = Chunk::I64(ArrayD::zeros(IxDyn(&[3])));
+        assert!(b.load_broadcast(&a, &[2, 4], 0, 1).is_err());
+        assert!(b.load_broadcast(&a, &[2, 3], 5, 2).is_err());
+        assert!(b
+            .load_broadcast(&Chunk::F64(ArrayD::zeros(IxDyn(&[3]))), &[3], 0, 1)
+            .is_err());
+    }
 
     #[test]
     fn encode_roundtrip() {

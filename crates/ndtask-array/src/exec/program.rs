@@ -14,7 +14,8 @@ use std::sync::Arc;
 pub(crate) enum Step {
     /// Generate the tile from a source.
     Source(Arc<SourceNode>),
-    /// Copy the tile from input chunk `k` (the result of another task).
+    /// Copy the tile from input chunk `k` (the result of another task), broadcasting it when
+    /// its shape is not the output chunk's.
     Leaf(usize),
     /// Apply a kernel to the tiles of earlier steps.
     Map(Arc<dyn MapKernel>, Vec<usize>),
@@ -154,7 +155,8 @@ impl Program {
         leaves: &[&Chunk],
         sink: &mut dyn FnMut(&Buf, usize) -> Result<()>,
     ) -> Result<()> {
-        let len: usize = grid.chunk_shape(block).iter().product();
+        let shape = grid.chunk_shape(block);
+        let len: usize = shape.iter().product();
         let mut cursors: Vec<Option<Box<dyn TileSource + '_>>> = self
             .steps
             .iter()
@@ -185,7 +187,11 @@ impl Program {
                         None => Err(Error::internal("source step without a cursor")),
                     },
                     Step::Leaf(k) => match leaves.get(*k) {
-                        Some(chunk) => out.load_from(chunk, off, n),
+                        Some(chunk) if chunk.shape() == shape.as_slice() => {
+                            out.load_from(chunk, off, n)
+                        }
+                        // A leaf the region broadcasts (a fused `broadcast_to`).
+                        Some(chunk) => out.load_broadcast(chunk, &shape, off, n),
                         None => Err(Error::internal(format!("missing input chunk {k}"))),
                     },
                     Step::Map(kernel, args) => {

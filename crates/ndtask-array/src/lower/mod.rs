@@ -10,7 +10,7 @@ mod reduce;
 use crate::exec::ops::{BlocksOp, FusedOp};
 use crate::plan::{Node, NodeKind};
 use input::{OptimizedPlan, Role};
-use ndtask_core::{ravel, unravel, Error, Result, TaskGraph, TaskId};
+use ndtask_core::{ravel, unravel, ChunkGrid, Error, Result, TaskGraph, TaskId};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -82,7 +82,10 @@ impl Lowerer<'_> {
                     grid: n.grid.clone(),
                 }));
                 (0..n.grid.num_chunks())
-                    .map(|b| self.graph.add_task(op, b, &deps_for(&leaf_tasks, b)?))
+                    .map(|b| {
+                        let deps = deps_for(&n.grid, &region.leaves, &leaf_tasks, b)?;
+                        self.graph.add_task(op, b, &deps)
+                    })
                     .collect::<Result<Vec<_>>>()?
             }
             NodeKind::Concat { inputs, .. }
@@ -173,18 +176,51 @@ fn task_of(lists: &[Arc<Vec<TaskId>>], k: usize, b: usize) -> Result<TaskId> {
         .ok_or_else(|| Error::internal(format!("no task for block {b} of input {k}")))
 }
 
-/// The tasks of leaf inputs that block `b` reads.
-fn deps_for(leaf_tasks: &[Arc<Vec<TaskId>>], b: usize) -> Result<Vec<TaskId>> {
+/// The tasks of leaf inputs that block `b` of a region over `grid` reads: block `b` of a leaf
+/// with the region's grid; of a leaf that the region broadcasts, the block on its own axes
+/// (block 0 along the axes it is stretched over).
+fn deps_for(
+    grid: &ChunkGrid,
+    leaves: &[Arc<Node>],
+    leaf_tasks: &[Arc<Vec<TaskId>>],
+    b: usize,
+) -> Result<Vec<TaskId>> {
+    let idx = grid.unravel(b);
     (0..leaf_tasks.len())
-        .map(|k| task_of(leaf_tasks, k, b))
+        .map(|k| {
+            let lb = match leaves.get(k) {
+                Some(l) if l.grid != *grid => {
+                    let nb = l.grid.nblocks();
+                    let skip = idx.len() - nb.len().min(idx.len());
+                    let at: Vec<usize> = nb
+                        .iter()
+                        .zip(&idx[skip..])
+                        .map(|(&n, &i)| if n == 1 { 0 } else { i })
+                        .collect();
+                    l.grid.ravel(&at)
+                }
+                _ => b,
+            };
+            task_of(leaf_tasks, k, lb)
+        })
         .collect()
 }
 
 /// A fused region reads block `b` of every leaf for its own block `b`, so every leaf must have
-/// the region's chunk grid (operations align their inputs when they are built; this catches one
-/// that did not, before any task runs).
+/// the region's chunk grid, or broadcast to it (at most its axes, each of one chunk of size 1
+/// or chunked as the region's), as the input of a fused `broadcast_to` does. Operations align
+/// their inputs when they are built; this catches one that did not, before any task runs.
 fn check_leaves(n: &Node, leaves: &[Arc<Node>]) -> Result<()> {
-    match leaves.iter().find(|l| l.grid != n.grid) {
+    let nd = n.grid.ndim();
+    let broadcasts = |l: &Node| {
+        let k = l.grid.ndim();
+        k <= nd
+            && (0..k).all(|i| {
+                let (mine, theirs) = (l.grid.axis_sizes(i), n.grid.axis_sizes(nd - k + i));
+                mine == theirs || mine == [1]
+            })
+    };
+    match leaves.iter().find(|l| l.grid != n.grid && !broadcasts(l)) {
         Some(l) => Err(Error::internal(format!(
             "an element-wise kernel of shape {:?} and chunks {} reads an input of shape {:?} and \
              chunks {}",

@@ -15,6 +15,7 @@ use std::sync::Arc;
 struct PartialInput {
     program: Program,
     grid: ChunkGrid,
+    leaves: Vec<Arc<Node>>,
     leaf_tasks: Vec<Arc<Vec<TaskId>>>,
 }
 
@@ -34,6 +35,7 @@ impl Lowerer<'_> {
                 program,
                 grid: n.grid.clone(),
                 leaf_tasks: l.leaf_tasks(&leaves)?,
+                leaves,
             })
         };
         // Through a streamed concatenation, each block routes to one of its distinct inputs
@@ -89,7 +91,7 @@ impl Lowerer<'_> {
         let deps: Vec<Vec<TaskId>> = origin
             .iter()
             .map(|&(k, local)| match sources.get(k) {
-                Some(s) => deps_for(&s.leaf_tasks, local),
+                Some(s) => deps_for(&s.grid, &s.leaves, &s.leaf_tasks, local),
                 None => Err(Error::internal(format!(
                     "a reduction block reads source {k}"
                 ))),

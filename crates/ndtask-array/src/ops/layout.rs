@@ -214,6 +214,9 @@ impl<T: Element> BlockKernel for BroadcastTo<T> {
     fn exact(&self) -> bool {
         true
     }
+    fn broadcasts(&self) -> bool {
+        true
+    }
     fn name(&self) -> String {
         "broadcast_to".into()
     }

@@ -124,6 +124,12 @@ impl Builder<'_> {
                 let args = inputs.iter().map(|i| self.visit(i)).collect();
                 Step::Map(kernel.clone(), args)
             }
+            // A broadcast is read through: the region broadcasts its input tile by tile (one
+            // copy or fill per row) instead of reading a materialised broadcast chunk.
+            NodeKind::Blocks { kernel, inputs } if kernel.broadcasts() && inputs.len() == 1 => {
+                self.leaves.push(inputs[0].clone());
+                Step::Leaf(self.leaves.len() - 1)
+            }
             _ => {
                 self.leaves.push(n.clone());
                 Step::Leaf(self.leaves.len() - 1)

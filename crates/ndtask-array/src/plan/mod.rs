@@ -242,4 +242,10 @@ pub(crate) trait BlockKernel: Send + Sync {
     fn pushdown(&self) -> Option<Pushdown> {
         None
     }
+    /// Whether the kernel only broadcasts its one input to the output grid (NumPy rules), so
+    /// that a fused region can read the input and broadcast it tile by tile instead of reading
+    /// a materialised copy (default false).
+    fn broadcasts(&self) -> bool {
+        false
+    }
 }
