@@ -284,6 +284,21 @@ impl<T: Numeric> Reduction for Var<T> {
     fn merge(&self, a: &mut (f64, f64, f64), b: &(f64, f64, f64)) {
         chan_merge(a, b);
     }
+    fn fold_row(&self, states: &mut [(f64, f64, f64)], row: &[T], _: i64) {
+        // One value per state: Welford's update (stable, like the pairwise merge), inline
+        // instead of a two-pass fold of a one-element run.
+        for (s, &x) in states.iter_mut().zip(row) {
+            if self.skip_nan && nan(x) {
+                continue;
+            }
+            let x = x.to_f64();
+            let n = s.0 + 1.0;
+            let d = x - s.1;
+            s.1 += d / n;
+            s.2 += d * (x - s.1);
+            s.0 = n;
+        }
+    }
     fn fingerprint(&self, h: &mut ndtask_core::Fingerprint) {
         h.str(self.name());
         h.str(T::DTYPE.name());
