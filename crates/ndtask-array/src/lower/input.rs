@@ -40,6 +40,9 @@ pub(crate) struct OptimizedPlan {
     pub role: HashMap<*const Node, Role>,
     /// The kernel of every region root (materialised or streamed).
     pub regions: HashMap<*const Node, Region>,
+    /// The roots of the copies the rematerialisation pass made (each computed again for its
+    /// consumer instead of held).
+    pub recomputed: std::collections::HashSet<*const Node>,
     /// The passes, in order, with "(off)" after one that was switched off.
     pub passes: Vec<String>,
 }

@@ -48,6 +48,10 @@ pub struct PlanNode {
     pub fused: Fused,
     /// Whether it is one of the requested outputs.
     pub output: bool,
+    /// Whether it is a copy that the rematerialisation pass made: computed again for its
+    /// consumer (which reads it after a barrier) instead of held from where it was first
+    /// computed.
+    pub recomputed: bool,
 }
 
 /// The nodes of the plan, numbered in plan order.
@@ -90,6 +94,7 @@ fn nodes(plan: &OptimizedPlan) -> (Vec<PlanNode>, HashMap<*const Node, usize>) {
                 Some(Role::Member(root)) => ids.get(&root).map_or(Fused::No, |&r| Fused::Into(r)),
             },
             output: outputs.contains(&n.key()),
+            recomputed: plan.recomputed.contains(&n.key()),
         })
         .collect();
     (nodes, ids)
@@ -137,9 +142,13 @@ pub(crate) fn explain(plan: &OptimizedPlan) -> String {
                 Fused::Streamed => "  [fused region, streamed into its reduction]".into(),
                 Fused::Into(r) => format!("  [fused into #{r}]"),
             };
+            let recomputed = match p.recomputed {
+                true => "  [recomputed here, not held]",
+                false => "",
+            };
             let _ = writeln!(
                 out,
-                "{indent}#{id} {}  shape {:?}  chunks {} ({} chunks)  {}  {}{fused}",
+                "{indent}#{id} {}  shape {:?}  chunks {} ({} chunks)  {}  {}{fused}{recomputed}",
                 p.op,
                 p.shape,
                 p.chunks,

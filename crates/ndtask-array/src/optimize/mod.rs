@@ -10,15 +10,19 @@
 //!    separately (`x.mean()` written twice) become one node, so they are computed once.
 //! 2. [`pushdown`] (`source-pushdown`): a slice with unit steps of a source asks the source for
 //!    the selected region only, and a rechunk of a source cuts the source afresh.
-//! 3. Culling (always on): only the nodes the outputs reach, inputs before consumers.
-//! 4. [`fusion`] (`fusion`): element-wise chains and the sources they read become one kernel
+//! 3. [`remat`] (`rematerialise`): a cheap node (sources and maps) that a consumer reads only
+//!    after a barrier (the global mean in `x - x.mean()`, a transpose in `x.T * x`) is copied
+//!    for that consumer and computed again there instead of being held.
+//! 4. Culling (always on): only the nodes the outputs reach, inputs before consumers.
+//! 5. [`fusion`] (`fusion`): element-wise chains and the sources they read become one kernel
 //!    per chunk; a chain read only by a reduction is streamed into it.
-//! 5. [`trees`] (`arithmetic-trees`): float arithmetic of depth two inside a fused kernel
+//! 6. [`trees`] (`arithmetic-trees`): float arithmetic of depth two inside a fused kernel
 //!    becomes one monomorphised step.
 
 pub mod explain;
 pub(crate) mod fusion;
 pub(crate) mod pushdown;
+pub(crate) mod remat;
 pub(crate) mod share;
 pub(crate) mod trees;
 
@@ -65,6 +69,7 @@ fn passes() -> Vec<Box<dyn Pass>> {
     vec![
         Box::new(share::Share),
         Box::new(pushdown::SourcePushdown),
+        Box::new(remat::Rematerialise),
         Box::new(Cull),
         Box::new(fusion::Fusion),
         Box::new(trees::ArithmeticTrees),
@@ -90,6 +95,7 @@ pub(crate) fn optimize_with(outputs: &[Arc<Node>], enabled: &Enabled) -> Result<
         consumers: HashMap::new(),
         role: HashMap::new(),
         regions: HashMap::new(),
+        recomputed: HashSet::new(),
         passes: Vec::new(),
     };
     for pass in passes() {
@@ -146,7 +152,7 @@ impl Pass for Cull {
     }
 }
 
-fn consumers(order: &[Arc<Node>]) -> Consumers {
+pub(crate) fn consumers(order: &[Arc<Node>]) -> Consumers {
     let mut consumers: Consumers = HashMap::new();
     for n in order {
         let mut seen = HashSet::new();
@@ -278,7 +284,13 @@ mod tests {
     fn every_combination_of_passes_gives_the_same_bits() {
         let outputs = expressions();
         let want = bits(&run(&outputs, &enabled(&[])));
-        let optional = ["share", "source-pushdown", "fusion", "arithmetic-trees"];
+        let optional = [
+            "share",
+            "source-pushdown",
+            "rematerialise",
+            "fusion",
+            "arithmetic-trees",
+        ];
         for mask in 1..(1 << optional.len()) {
             let off: Vec<&str> = (0..optional.len())
                 .filter(|i| mask & (1 << i) != 0)
@@ -300,6 +312,7 @@ mod tests {
             [
                 "share",
                 "source-pushdown",
+                "rematerialise",
                 "cull",
                 "fusion",
                 "arithmetic-trees"
@@ -307,7 +320,7 @@ mod tests {
         );
         let off = optimize_with(&outputs, &enabled(&["share", "fusion"])).unwrap();
         assert_eq!(off.passes[0], "share (off)");
-        assert_eq!(off.passes[3], "fusion (off)");
+        assert_eq!(off.passes[4], "fusion (off)");
         // Without sharing, the separately built means are two nodes; without fusion every
         // fusable node is a region of its own.
         assert!(off.order.len() > full.order.len());
