@@ -44,17 +44,20 @@ pub use ndtask_core::petgraph;
 pub use ndtask_array::reader;
 pub use ndtask_array::{
     arange, compute, compute_in, compute_local_in, compute_local_with, compute_with, concatenate,
-    default_scheduler, explain, from_ndarray, from_npy, full, linspace, npy_shape, ones,
-    plan_graph, random, stack, task_graph, visualize, where_, zeros, Array, Computable, Fused,
-    Masked, Operand, PlanNode, ReduceOptions, Scalar, DEFAULT_SPLIT_EVERY,
+    default_scheduler, explain, from_ndarray, from_npy, full, linspace, memory_report, npy_shape,
+    ones, plan_graph, random, stack, task_graph, visualize, where_, zeros, Array, Computable,
+    Fused, Masked, Operand, PlanNode, ReduceOptions, Scalar, DEFAULT_SPLIT_EVERY,
 };
 /// Zarr stores (feature `zarr`).
 #[cfg(feature = "zarr")]
 pub use ndtask_array::{from_zarr, ZarrCodec, ZarrOptions};
+/// The memory model: the order tasks start in, the projected peak of a run, the plan-time
+/// budget check ([`Array::memory_report`] shows it for an expression).
+pub use ndtask_core::memory;
 pub use ndtask_core::{
-    CancelToken, Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Float, Layout,
-    MessageEvent, Numeric, Observer, Result, RunContext, RunInfo, RunSummary, Scheduler, TaskEvent,
-    TaskGraph, TaskNode, MAX_DRAWN_TASKS,
+    human_bytes, CancelToken, Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Float,
+    Layout, MemoryReport, MessageEvent, Numeric, Observer, Result, RunContext, RunInfo, RunSummary,
+    Scheduler, TaskEvent, TaskGraph, TaskNode, MAX_DRAWN_TASKS,
 };
 #[cfg(feature = "mpi")]
 pub use ndtask_mpi::MpiScheduler;

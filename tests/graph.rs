@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use ndtask::{compute, concatenate, ones, random, task_graph, Array, ReduceOptions};
+use ndtask::{compute, concatenate, ones, random, task_graph, Array, Error, ReduceOptions};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -222,14 +222,23 @@ fn a_memory_budget_changes_nothing_but_the_schedule() {
         .sum_axis(0)
         .unwrap();
     let reference = c.compute_with(&ndtask::SyncScheduler).unwrap();
-    for budget in [1, 64 << 10, 1 << 30] {
+    // Below one chunk (4.7 KiB) the plan cannot run: an error before anything runs.
+    for threads in [1, 2] {
+        let s = ndtask::ThreadedScheduler::with_threads(threads)
+            .unwrap()
+            .memory_budget(1);
+        let e = c.compute_with(&s).unwrap_err();
+        assert!(matches!(e, Error::Memory(_)), "{e}");
+        assert!(e.to_string().contains("memory budget of 1 B"), "{e}");
+    }
+    for budget in [128 << 10, 1 << 20, 1 << 30] {
         for threads in [1, 2, 3] {
             let s = ndtask::ThreadedScheduler::with_threads(threads)
                 .unwrap()
                 .memory_budget(budget);
             assert_eq!(
-                c.compute_with(&s).unwrap(),
-                reference,
+                c.compute_with(&s).map_err(|e| e.to_string()),
+                Ok(reference.clone()),
                 "budget {budget}, {threads} threads"
             );
         }

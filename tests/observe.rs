@@ -265,9 +265,58 @@ fn a_context_budget_bounds_a_run_and_keeps_its_results() {
     let x = random::uniform::<f64>([400, 300], [50, 50], 8).unwrap();
     let e = (&x - &x.mean().into_array()).abs().sum_axis(1).unwrap();
     let want = e.compute_with(&ndtask::SyncScheduler).unwrap();
-    let s = ThreadedScheduler::with_threads(2).unwrap();
-    let ctx = RunContext::new().memory_budget(1);
-    assert_eq!(compute_in(&e, &s, &ctx).unwrap(), want);
+    // Below what the plan needs: an error before any task runs, naming the task.
+    for s in schedulers() {
+        let rec = Arc::new(Recorder::default());
+        let ctx = RunContext::new().memory_budget(1).observe(rec.clone());
+        let err = compute_in(&e, &*s, &ctx).unwrap_err();
+        assert!(matches!(err, Error::Memory(_)), "{err}");
+        assert!(
+            err.to_string()
+                .contains("cannot run within the memory budget of 1 B"),
+            "{err}"
+        );
+        assert!(rec.started.lock().unwrap().is_empty());
+    }
+    // At the smallest budget the model allows, every scheduler finishes, the live results
+    // never exceed it, and the values are the same bits.
+    let budget = e.memory_report(1).unwrap().min_budget;
+    assert!(budget > 0);
+    for s in schedulers() {
+        let rec = Arc::new(Recorder::default());
+        let ctx = RunContext::new().memory_budget(budget).observe(rec.clone());
+        assert_eq!(compute_in(&e, &*s, &ctx).unwrap(), want, "{}", s.name());
+        let peak = rec.summaries.lock().unwrap()[0].peak_bytes;
+        assert!(
+            peak > 0 && peak <= budget,
+            "{}: peak {peak} > {budget}",
+            s.name()
+        );
+    }
+}
+
+#[test]
+fn a_budget_holds_where_an_unbounded_run_holds_more() {
+    // x is read directly and through its transpose. A budget a little above the smallest
+    // the model allows holds on 1, 2 and 3 threads, run after run, with the same bits.
+    let x = random::uniform::<f64>([240, 240], [20, 20], 3).unwrap();
+    let e = (&x.t() + &x).sum_axis(0).unwrap();
+    let want = e.compute_with(&ndtask::SyncScheduler).unwrap();
+    let report = e.memory_report(3).unwrap();
+    let budget = report.min_budget + 2 * 20 * 20 * 8;
+    for threads in [1, 2, 3] {
+        let s = ThreadedScheduler::with_threads(threads).unwrap();
+        for _ in 0..5 {
+            let rec = Arc::new(Recorder::default());
+            let ctx = RunContext::new().memory_budget(budget).observe(rec.clone());
+            assert_eq!(compute_in(&e, &s, &ctx).unwrap(), want);
+            let peak = rec.summaries.lock().unwrap()[0].peak_bytes;
+            assert!(
+                peak <= budget,
+                "{threads} threads: peak {peak} > budget {budget}"
+            );
+        }
+    }
 }
 
 #[test]

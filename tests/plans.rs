@@ -70,7 +70,20 @@ fn explain_lists_every_node_once() {
     let e = (&x * &x + 1.0).sum();
     let text = e.explain().unwrap();
     let g = e.plan_graph().unwrap();
-    let lines: Vec<&str> = text.lines().skip(1).collect();
+    // The plan's lines, then the memory model.
+    let lines: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.starts_with("memory: "))
+        .collect();
+    assert!(
+        text.contains("\nmemory: projected peak of live results: "),
+        "{text}"
+    );
+    assert!(
+        text.contains("  sum-partial(fused[") && text.contains(": 10 tasks, result up to 8 B"),
+        "{text}"
+    );
     assert!(text
         .lines()
         .next()

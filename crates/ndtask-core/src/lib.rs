@@ -12,6 +12,7 @@ mod error;
 mod fingerprint;
 mod graph;
 mod grid;
+pub mod memory;
 mod picture;
 mod run;
 
@@ -21,5 +22,6 @@ pub use error::{catch_panic, panic_message, try_filled, try_vec, Error, IoSource
 pub use fingerprint::Fingerprint;
 pub use graph::{Layout, Op, Scheduler, TaskGraph, TaskId};
 pub use grid::{ravel, unravel, AxisSizes, ChunkGrid, Chunks};
+pub use memory::{human_bytes, MemoryProfile, MemoryReport};
 pub use picture::{TaskNode, MAX_DRAWN_TASKS};
 pub use run::{CancelToken, MessageEvent, Observer, RunContext, RunInfo, RunSummary, TaskEvent};

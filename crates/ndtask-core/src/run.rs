@@ -129,6 +129,8 @@ pub struct RunSummary {
     pub ok: bool,
     /// Seconds from start to end.
     pub seconds: f64,
+    /// The most bytes of results this process held alive at once.
+    pub peak_bytes: usize,
 }
 
 /// Watches runs: told when a run starts and ends, and when each task starts and finishes.

@@ -141,7 +141,7 @@ impl Placement {
 pub(crate) struct RankPlan {
     rank: usize,
     placement: Placement,
-    /// Owned sources, in id order.
+    /// Owned sources, in the memory order.
     pub(crate) roots: Vec<TaskId>,
     /// Number of owned tasks.
     pub(crate) owned: usize,
@@ -216,6 +216,13 @@ impl RankPlan {
             }
             plan.dest_off.push(plan.dest_ids.len() as u32);
         }
+        // Sources start in the memory order, as on one process, so what a source feeds is
+        // finished (and freed) before unrelated sources start.
+        let mut position = vec![0u32; n];
+        for (i, &t) in ndtask_core::memory::memory_order(graph).iter().enumerate() {
+            position[t as usize] = i as u32;
+        }
+        plan.roots.sort_by_key(|&t| position[t as usize]);
         plan
     }
 

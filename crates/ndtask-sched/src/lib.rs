@@ -1,12 +1,13 @@
 //! Schedulers that run a [`TaskGraph`] inside one process.
 //!
-//! - [`SyncScheduler`]: one thread, depth-first; the reference every other scheduler is tested
-//!   against.
+//! - [`SyncScheduler`]: one thread, tasks in the memory order; the reference every other
+//!   scheduler is tested against.
 //! - [`ThreadedScheduler`]: its own rayon pool; dependency counters make a task ready when its
 //!   inputs are done, and a worker runs one newly ready consumer itself (depth-first), so
 //!   intermediates are freed soon after they are made.
 //!
-//! Both run one worker loop ([`Workers`]), free each intermediate chunk when its last consumer
+//! Both start tasks in the memory order of [`ndtask_core::memory`] ([`Workers`], [`InOrder`]),
+//! hold a memory budget as a real bound, free each intermediate chunk when its last consumer
 //! has read it, and stop starting tasks after the first failure or a cancellation. The MPI
 //! scheduler (crate `ndtask-mpi`) runs the same loop and [`LocalRun`] for the tasks a rank owns.
 //!
@@ -22,4 +23,4 @@ pub use local::LocalRun;
 pub use ndtask_core::{Scheduler, TaskGraph};
 pub use sync::SyncScheduler;
 pub use threaded::ThreadedScheduler;
-pub use worker::{AfterTask, Workers};
+pub use worker::{AfterTask, InOrder, Workers};

@@ -38,6 +38,7 @@ pub struct LocalRun<'g> {
     cancelled: AtomicBool,
     error: Mutex<Option<(TaskId, Error)>>,
     live_bytes: AtomicUsize,
+    peak_bytes: AtomicUsize,
     tasks_run: AtomicUsize,
     ended: AtomicBool,
     ctx: &'g RunContext,
@@ -81,6 +82,7 @@ impl<'g> LocalRun<'g> {
             cancelled: AtomicBool::new(false),
             error: Mutex::new(None),
             live_bytes: AtomicUsize::new(0),
+            peak_bytes: AtomicUsize::new(0),
             tasks_run: AtomicUsize::new(0),
             ended: AtomicBool::new(false),
             ctx,
@@ -122,11 +124,19 @@ impl<'g> LocalRun<'g> {
         self.graph
     }
 
-    /// Tasks with no dependencies, in id order.
-    pub fn roots(&self) -> Vec<TaskId> {
-        (0..self.graph.len() as TaskId)
+    /// Tasks with no dependencies, in the memory order ([`ndtask_core::memory::memory_order`]
+    /// of `order`, every task of the graph once).
+    pub fn roots(&self, order: &[TaskId]) -> Vec<TaskId> {
+        order
+            .iter()
+            .copied()
             .filter(|&t| self.graph.deps(t).is_empty())
             .collect()
+    }
+
+    /// Whether every input of task `t` is available.
+    pub fn is_ready(&self, t: TaskId) -> bool {
+        self.pending[t as usize].load(Ordering::Acquire) == 0
     }
 
     /// The consumers of task `t`.
@@ -165,6 +175,11 @@ impl<'g> LocalRun<'g> {
         self.live_bytes.load(Ordering::Relaxed)
     }
 
+    /// The most bytes live results have held at once so far.
+    pub fn peak_bytes(&self) -> usize {
+        self.peak_bytes.load(Ordering::Relaxed)
+    }
+
     /// Records a failure (the error of the lowest task id wins, so the reported error does not
     /// depend on timing when several tasks fail). A failure of something that is not a task of
     /// the graph (an id past its end: the MPI layer's own failures) stops every task.
@@ -192,7 +207,9 @@ impl<'g> LocalRun<'g> {
     /// the consumers that became ready.
     pub fn provide(&self, t: TaskId, chunk: Arc<Chunk>, ready: &mut Vec<TaskId>) {
         if self.uses[t as usize].load(Ordering::Acquire) > 0 {
-            self.live_bytes.fetch_add(chunk.nbytes(), Ordering::Relaxed);
+            let b = chunk.nbytes();
+            let now = self.live_bytes.fetch_add(b, Ordering::Relaxed) + b;
+            self.peak_bytes.fetch_max(now, Ordering::Relaxed);
             *self.slot(t) = Some(chunk);
         }
         for &c in self.consumers(t) {
@@ -287,6 +304,7 @@ impl<'g> LocalRun<'g> {
                 tasks_run: self.tasks_run(),
                 ok,
                 seconds: w.start.elapsed().as_secs_f64(),
+                peak_bytes: self.peak_bytes(),
             });
         }
     }

@@ -1,12 +1,15 @@
-//! The reference scheduler: one thread, depth-first.
+//! The reference scheduler: one thread, in the memory order.
 
-use crate::{LocalRun, Workers};
+use crate::{InOrder, LocalRun};
+use ndtask_core::memory::{check_budget, memory_order, result_bytes};
 use ndtask_core::{Chunk, Result, RunContext, RunInfo, Scheduler, TaskGraph};
 use std::sync::Arc;
 
-/// Runs every task on the calling thread, depth-first (the most recently readied task next), so
-/// each intermediate is consumed and freed as early as possible. It runs the same worker loop
-/// as the other schedulers ([`crate::Workers`]), on one thread.
+/// Runs every task on the calling thread in the memory order
+/// ([`ndtask_core::memory::memory_order`]: depth first from the outputs), so each intermediate is
+/// consumed and freed as early as possible and the live bytes are exactly those the plan-time
+/// model projects. With a [`RunContext::memory_budget`], a plan that cannot run within it fails
+/// before any task runs.
 ///
 /// # Examples
 /// ```
@@ -27,10 +30,14 @@ impl Scheduler for SyncScheduler {
     }
 
     fn execute_with(&self, graph: &TaskGraph, ctx: &RunContext) -> Result<Option<Vec<Arc<Chunk>>>> {
+        let order = memory_order(graph);
+        if let Some(budget) = ctx.budget() {
+            check_budget(graph, &order, budget)?;
+        }
+        let (bytes, _) = result_bytes(graph);
         let run = LocalRun::with_context(graph, ctx, 0);
         run.start(|| RunInfo::local(self.name(), graph, 1));
-        let roots = run.roots();
-        Workers::new(&run, &roots, 1, None, ()).run_here();
+        InOrder::new(&run, &order, &bytes, usize::MAX).work();
         run.finish().map(Some)
     }
 }

@@ -1,17 +1,23 @@
 //! The threaded scheduler: a rayon pool of its own, dependency counters, depth-first chains.
 
-use crate::{LocalRun, Workers};
+use crate::{InOrder, LocalRun, Workers};
+use ndtask_core::memory::{check_budget, memory_order, result_bytes};
 use ndtask_core::{Chunk, Error, Result, RunContext, RunInfo, Scheduler, TaskGraph};
 use rayon::ThreadPool;
 use std::sync::Arc;
 
 /// Runs tasks on a rayon thread pool of its own.
 ///
-/// Each worker starts source tasks one at a time. After a task, the worker runs one consumer
-/// that became ready itself and hands the others to the pool, and it drains that local work
-/// before it starts another source: depth-first, so memory stays bounded by a few chunks per
-/// worker. With a memory budget, workers also hold back new sources while the results alive
-/// exceed the budget and other work is running.
+/// Each worker starts source tasks one at a time, in the memory order
+/// ([`ndtask_core::memory::memory_order`]). After a task, the worker runs one consumer that
+/// became ready itself and hands the others to the pool, and it drains that local work before
+/// it starts another source: depth-first, so memory stays bounded by a few chunks per worker.
+///
+/// With a memory budget, tasks start strictly in the memory order, each only when its result
+/// fits in the budget beside the results alive and those being made ([`crate::InOrder`]), so
+/// the live results never exceed it; a plan that cannot run within the budget at all fails
+/// before any task runs, naming the task that does not fit
+/// ([`ndtask_core::memory::check_budget`]).
 ///
 /// # Examples
 /// ```
@@ -66,9 +72,8 @@ impl ThreadedScheduler {
         })
     }
 
-    /// Limits the bytes of live intermediate results: sources are held back while more than
-    /// `bytes` are alive and other tasks are running (a soft limit: one task's result can exceed
-    /// it, and progress never stops). A [`RunContext::memory_budget`] overrides it for one run.
+    /// Limits the bytes of live results to `bytes` (see the type's documentation). A
+    /// [`RunContext::memory_budget`] overrides it for one run.
     pub fn memory_budget(mut self, bytes: usize) -> Self {
         self.budget = Some(bytes);
         self
@@ -90,13 +95,26 @@ impl Scheduler for ThreadedScheduler {
     }
 
     fn execute_with(&self, graph: &TaskGraph, ctx: &RunContext) -> Result<Option<Vec<Arc<Chunk>>>> {
+        let order = memory_order(graph);
+        let budget = ctx.budget().or(self.budget);
+        if let Some(b) = budget {
+            check_budget(graph, &order, b)?;
+        }
         let run = LocalRun::with_context(graph, ctx, 0);
         run.start(|| RunInfo::local(self.name(), graph, self.threads));
-        let roots = run.roots();
-        let budget = ctx.budget().or(self.budget);
-        let workers = Workers::new(&run, &roots, self.threads, budget, ());
-        self.pool
-            .scope(|s| s.spawn_broadcast(|s, _| workers.feed(s)));
+        match budget {
+            Some(b) => {
+                let (bytes, _) = result_bytes(graph);
+                let in_order = InOrder::new(&run, &order, &bytes, b);
+                self.pool.broadcast(|_| in_order.work());
+            }
+            None => {
+                let roots = run.roots(&order);
+                let workers = Workers::new(&run, &roots, self.threads, None, ());
+                self.pool
+                    .scope(|s| s.spawn_broadcast(|s, _| workers.feed(s)));
+            }
+        }
         run.finish().map(Some)
     }
 }

@@ -1,16 +1,22 @@
-//! The one worker loop every scheduler runs: start source tasks one at a time; after a task, go
-//! on with one consumer it made ready (depth-first, so intermediates are freed soon after they
-//! are made) and hand the others out. The sync scheduler hands them to a stack on its one
-//! thread, the threaded and MPI schedulers to their rayon pool. A scheduler adds what it needs
-//! after each task through [`AfterTask`] (MPI: report the result to the thread that sends it).
+//! The two worker loops.
+//!
+//! [`Workers`] (the threaded scheduler without a budget, and every MPI rank): start source tasks
+//! one at a time, in the memory order; after a task, go on with one consumer it made ready
+//! (depth-first, so intermediates are freed soon after they are made) and hand the others to
+//! the rayon pool. A scheduler adds what it needs after each task through [`AfterTask`] (MPI:
+//! report the result to the thread that sends it).
+//!
+//! [`InOrder`] (the sync scheduler, and the threaded scheduler under a memory budget): start
+//! every task strictly in the memory order, each when its inputs are done and its result fits
+//! in the budget.
 
 use crate::LocalRun;
 use ndtask_core::{panic_message, Chunk, Error, TaskId};
 use rayon::{Scope, Yield};
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 /// What a scheduler does after each task a worker runs.
@@ -82,26 +88,6 @@ impl<'a, 'g, H: AfterTask> Workers<'a, 'g, H> {
         feeders + self.active.load(Ordering::Acquire)
     }
 
-    /// Runs every task on the calling thread (the sync scheduler).
-    pub fn run_here(&self) {
-        let stack = RefCell::new(Vec::new());
-        let mut spawn = |t: TaskId| stack.borrow_mut().push(t);
-        for &root in self.roots {
-            if self.run.skips(root) {
-                break;
-            }
-            self.active.fetch_add(1, Ordering::AcqRel);
-            self.chain(root, &mut spawn);
-            loop {
-                let next = stack.borrow_mut().pop();
-                let Some(t) = next else { break };
-                self.active.fetch_add(1, Ordering::AcqRel);
-                self.chain(t, &mut spawn);
-            }
-        }
-        self.feeders.fetch_sub(1, Ordering::AcqRel);
-    }
-
     /// One per rayon worker: starts sources until none are left, draining local work before
     /// each.
     pub fn feed<'s>(&'s self, s: &Scope<'s>) {
@@ -109,10 +95,12 @@ impl<'a, 'g, H: AfterTask> Workers<'a, 'g, H> {
             while let Some(Yield::Executed) = rayon::yield_local() {}
             self.hold_back();
             let i = self.next_root.fetch_add(1, Ordering::Relaxed);
-            // Roots come in id order: once one is skipped, so are the rest.
-            let Some(&root) = self.roots.get(i).filter(|&&r| !self.run.skips(r)) else {
+            let Some(&root) = self.roots.get(i) else {
                 break;
             };
+            if self.run.skips(root) {
+                continue;
+            }
             self.active.fetch_add(1, Ordering::AcqRel);
             self.chain(root, &mut |r| self.spawn(s, r));
         }
@@ -169,6 +157,111 @@ impl<'a, 'g, H: AfterTask> Workers<'a, 'g, H> {
                 spawn(r);
             }
             t = first;
+        }
+    }
+}
+
+/// Starts tasks strictly in a given order (the memory order), each only once its inputs are
+/// done and its result fits in the budget with the results alive and the results being made
+/// by running tasks. When nothing runs, the head of the order starts whatever its size, so a
+/// run never stalls; with a budget the plan passed [`ndtask_core::memory::check_budget`], so
+/// the head fits then: nothing runs means every earlier task is done, which is the state that
+/// check simulated. The live results therefore never exceed the budget (for results whose size
+/// is known before the run). One thread (the sync scheduler) runs the order as it is.
+pub struct InOrder<'a, 'g> {
+    run: &'a LocalRun<'g>,
+    order: &'a [TaskId],
+    bytes: &'a [usize],
+    budget: usize,
+    cursor: Mutex<Cursor>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct Cursor {
+    /// The position in the order of the next task to start.
+    next: usize,
+    /// Bytes of the results running tasks are making.
+    reserved: usize,
+    /// Tasks running.
+    running: usize,
+}
+
+impl<'a, 'g> InOrder<'a, 'g> {
+    /// Runs `run`'s tasks in `order`, keeping live results (`bytes` per task, as projected)
+    /// within `budget` (`usize::MAX`: no budget).
+    pub fn new(
+        run: &'a LocalRun<'g>,
+        order: &'a [TaskId],
+        bytes: &'a [usize],
+        budget: usize,
+    ) -> Self {
+        InOrder {
+            run,
+            order,
+            bytes,
+            budget,
+            cursor: Mutex::new(Cursor::default()),
+            wake: Condvar::new(),
+        }
+    }
+
+    /// One thread's share: starts the next task in order whenever it may, until every task
+    /// has been started (or skipped, once the run is stopping).
+    pub fn work(&self) {
+        let mut ready = Vec::new();
+        while let Some(t) = self.next_task() {
+            ready.clear();
+            let ran = catch_unwind(AssertUnwindSafe(|| {
+                self.run.run(t, &mut ready);
+            }));
+            if let Err(p) = ran {
+                let message = format!("a worker panicked: {}", panic_message(p.as_ref()));
+                self.run.fail(t, Error::internal(message));
+            }
+            let mut c = self.lock();
+            c.reserved = c.reserved.saturating_sub(self.bytes[t as usize]);
+            c.running -= 1;
+            drop(c);
+            self.wake.notify_all();
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Cursor> {
+        self.cursor.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until the head of the order may start and takes it; `None` when none is left.
+    fn next_task(&self) -> Option<TaskId> {
+        let mut c = self.lock();
+        loop {
+            let &t = self.order.get(c.next)?;
+            if self.run.skips(t) {
+                c.next += 1;
+                continue;
+            }
+            let need = self.bytes[t as usize];
+            let fits = self
+                .run
+                .live_bytes()
+                .saturating_add(c.reserved)
+                .saturating_add(need)
+                <= self.budget;
+            if self.run.is_ready(t) && (fits || c.running == 0) {
+                c.next += 1;
+                c.reserved = c.reserved.saturating_add(need);
+                c.running += 1;
+                return Some(t);
+            }
+            if c.running == 0 {
+                // Every earlier task is done, yet an input of `t` is missing: it cannot come.
+                self.run.fail(
+                    t,
+                    Error::internal(format!("task {t} is next but its inputs never came")),
+                );
+                continue;
+            }
+            c = self.wake.wait(c).unwrap_or_else(PoisonError::into_inner);
         }
     }
 }

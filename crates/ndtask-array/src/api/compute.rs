@@ -11,7 +11,8 @@ use crate::plan::Node;
 use ndarray::{ArrayD, IxDyn, Slice};
 use ndtask_core::petgraph::graph::DiGraph;
 use ndtask_core::{
-    catch_panic, Chunk, ChunkGrid, Element, Error, Result, RunContext, Scheduler, TaskGraph,
+    catch_panic, Chunk, ChunkGrid, Element, Error, MemoryReport, Result, RunContext, Scheduler,
+    TaskGraph,
 };
 use ndtask_sched::ThreadedScheduler;
 use std::collections::VecDeque;
@@ -162,7 +163,21 @@ pub fn task_graph<C: Computable>(c: &C) -> Result<TaskGraph> {
 /// The error of an invalid expression.
 pub fn explain<C: Computable>(c: &C) -> Result<String> {
     let t = targets_of(c);
-    catch_panic("optimizing", || Ok(explain::explain(&optimize(&t.nodes)?)))
+    catch_panic("optimizing", || {
+        let plan = optimize(&t.nodes)?;
+        let text = explain::explain(&plan);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let memory = MemoryReport::of(&lower(&plan)?.graph, threads);
+        Ok(format!("{text}memory: {memory}"))
+    })
+}
+
+/// The memory model of computing `c` on `threads` threads (see [`Array::memory_report`]).
+///
+/// # Errors
+/// The error of an invalid expression.
+pub fn memory_report<C: Computable>(c: &C, threads: usize) -> Result<MemoryReport> {
+    Ok(MemoryReport::of(&task_graph(c)?, threads))
 }
 
 /// The optimized plan of `c` as a petgraph graph (see [`Array::plan_graph`]).
@@ -351,8 +366,9 @@ macro_rules! inspection_methods {
         }
 
         #[doc = concat!("The optimized plan of this ", $what, " as indented text: one line per")]
-        /// node with its op, shape, chunks, element type and bytes, and which nodes fused into
-        /// one kernel. The first line lists the optimizer's passes.
+        /// node with its op, shape, chunks, element type and bytes, which nodes fused into one
+        /// kernel and which are recomputed instead of held; then the memory model on this
+        /// machine's cores (see `memory_report`). The first line lists the optimizer's passes.
         ///
         /// # Errors
         /// The expression's build error.
@@ -367,6 +383,28 @@ macro_rules! inspection_methods {
         /// ```
         pub fn explain(&self) -> Result<String> {
             explain(self)
+        }
+
+        #[doc = concat!("The memory model of computing this ", $what, " on `threads` threads:")]
+        /// per op, the bytes its tasks hold (inputs and result); the projected peak of live
+        /// results when tasks start in the memory order; and the smallest memory budget the
+        /// plan runs within (its peak on one thread). A budget below that fails before
+        /// anything runs ([`ndtask_core::memory::check_budget`]).
+        ///
+        /// # Errors
+        /// The expression's build error.
+        ///
+        /// # Examples
+        /// ```
+        /// let x = ndtask_array::random::uniform::<f64>([1000, 1000], [100, 100], 1)?;
+        /// let centred = &x - &x.mean().into_array();
+        /// let report = (&centred * &centred).mean().memory_report(2)?;
+        /// // x is made again where the centring reads it, not held: a few chunks at a time.
+        /// assert!(report.profile.peak_bytes < 8 * 100 * 100 * 8);
+        /// # Ok::<(), ndtask_core::Error>(())
+        /// ```
+        pub fn memory_report(&self, threads: usize) -> Result<MemoryReport> {
+            memory_report(self, threads)
         }
 
         #[doc = concat!("The optimized plan of this ", $what, " as a petgraph graph of")]

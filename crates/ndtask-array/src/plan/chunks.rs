@@ -60,18 +60,4 @@ pub(crate) fn tile_type_error(kernel: &str, want: DType, got: DType) -> Error {
     Error::internal(format!("{kernel}: expected a {want} tile, got {got}"))
 }
 
-/// Bytes as B, KiB, MiB, GiB or TiB with two decimals.
-pub(crate) fn human_bytes(n: usize) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.2} {}", UNITS[u])
-    }
-}
+pub(crate) use ndtask_core::human_bytes;

@@ -1,0 +1,320 @@
+//! The memory model of a task graph, known before anything runs.
+//!
+//! Every task's result has a size known at plan time ([`Op::block_layout`](crate::Op)); a
+//! result is alive from the moment its task starts (its storage is being filled) until the
+//! last task that reads it has finished, and an output stays alive to the end. Given an order
+//! in which tasks start and a number of threads, the bytes alive at every moment, and so the
+//! peak, follow. [`memory_order`] is the order the schedulers use: depth first from the
+//! outputs (each task right after the inputs it needs, the inputs in the order the task reads
+//! them), so that what a result feeds is finished, and the result freed, before unrelated work
+//! starts, as Dask's `order` does.
+//!
+//! [`MemoryProfile::of`] simulates a run (tasks start in that order, each on the first free
+//! thread once its inputs are done, taking time in proportion to the elements it processes)
+//! and reports the projected peak. [`check_budget`] runs the same simulation on one thread and
+//! fails, before anything runs, when some task cannot start within a budget: a scheduler that
+//! starts tasks in this order and only when their result fits (the threaded scheduler under a
+//! budget) then never waits for memory that nothing will free.
+
+use crate::{Error, TaskGraph, TaskId};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// The order in which tasks start: depth first from the outputs, each task after the inputs it
+/// reads (in the order it reads them), then any task no output reaches, in id order. A pure
+/// function of the graph, so every MPI rank computes the same order.
+pub fn memory_order(graph: &TaskGraph) -> Vec<TaskId> {
+    let n = graph.len();
+    let mut placed = vec![false; n];
+    let mut order = Vec::with_capacity(n);
+    let mut stack: Vec<(TaskId, usize)> = Vec::new();
+    let starts = graph
+        .outputs()
+        .iter()
+        .copied()
+        .chain(0..n as TaskId)
+        .collect::<Vec<_>>();
+    for root in starts {
+        if placed[root as usize] {
+            continue;
+        }
+        stack.push((root, 0));
+        while let Some(&(t, next)) = stack.last() {
+            let deps = graph.deps(t);
+            // The next input not placed yet, if any.
+            match deps[next..].iter().position(|&d| !placed[d as usize]) {
+                Some(k) => {
+                    let d = deps[next + k];
+                    if let Some(top) = stack.last_mut() {
+                        top.1 = next + k + 1;
+                    }
+                    // A task appears on the stack at most once: the graph is acyclic, so an
+                    // input is never an ancestor on the stack.
+                    stack.push((d, 0));
+                }
+                None => {
+                    stack.pop();
+                    if !placed[t as usize] {
+                        placed[t as usize] = true;
+                        order.push(t);
+                    }
+                }
+            }
+        }
+    }
+    order
+}
+
+/// The projected memory of a run: the result bytes of every task, and the peak of the bytes
+/// alive under a given order and thread count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryProfile {
+    /// Threads simulated.
+    pub threads: usize,
+    /// The most bytes of results alive at once.
+    pub peak_bytes: usize,
+    /// The task whose start reached the peak.
+    pub peak_task: Option<TaskId>,
+    /// The largest result of one task.
+    pub largest_result: usize,
+    /// Tasks whose result size is only known when they run (a boolean selection), counted as
+    /// 0 bytes.
+    pub unknown: usize,
+}
+
+/// The bytes of each task's result, 0 where the size is not known before the run.
+pub fn result_bytes(graph: &TaskGraph) -> (Vec<usize>, usize) {
+    let mut unknown = 0;
+    let bytes = (0..graph.len() as TaskId)
+        .map(|t| match graph.layout_of(t) {
+            Some(l) => l.nbytes(),
+            None => {
+                unknown += 1;
+                0
+            }
+        })
+        .collect();
+    (bytes, unknown)
+}
+
+/// Bytes alive during a simulated run: results are counted from their task's start, freed
+/// when the last reader finishes (at once when nothing reads them).
+struct Alive<'g> {
+    graph: &'g TaskGraph,
+    bytes: &'g [usize],
+    uses: Vec<u32>,
+    now: usize,
+}
+
+impl<'g> Alive<'g> {
+    fn new(graph: &'g TaskGraph, bytes: &'g [usize]) -> Self {
+        Alive {
+            graph,
+            bytes,
+            uses: graph.use_counts(),
+            now: 0,
+        }
+    }
+
+    fn start(&mut self, t: TaskId) {
+        self.now = self.now.saturating_add(self.bytes[t as usize]);
+    }
+
+    fn finish(&mut self, t: TaskId) {
+        for &d in self.graph.deps(t) {
+            let u = &mut self.uses[d as usize];
+            *u = u.saturating_sub(1);
+            if *u == 0 {
+                self.now = self.now.saturating_sub(self.bytes[d as usize]);
+            }
+        }
+        if self.uses[t as usize] == 0 {
+            self.now = self.now.saturating_sub(self.bytes[t as usize]);
+        }
+    }
+}
+
+impl MemoryProfile {
+    /// Simulates a run of `graph` whose tasks start in `order` (a topological order, such as
+    /// [`memory_order`]) on `threads` threads: the head of the order starts on the first free
+    /// thread once its inputs are done, and a task takes time in proportion to the elements it
+    /// processes ([`TaskGraph::work_of`]).
+    pub fn of(graph: &TaskGraph, order: &[TaskId], threads: usize) -> Self {
+        let (bytes, unknown) = result_bytes(graph);
+        let mut alive = Alive::new(graph, &bytes);
+        let mut done = vec![false; graph.len()];
+        let mut running: BinaryHeap<Reverse<(u64, TaskId)>> = BinaryHeap::new();
+        let (mut clock, mut peak, mut peak_task) = (0u64, 0usize, None);
+        let threads = threads.max(1);
+        let mut next = order.iter().peekable();
+        loop {
+            // Start the head while a thread is free and its inputs are done.
+            while running.len() < threads {
+                let Some(&&t) = next.peek() else { break };
+                if !graph.deps(t).iter().all(|&d| done[d as usize]) {
+                    break;
+                }
+                next.next();
+                alive.start(t);
+                if alive.now > peak {
+                    (peak, peak_task) = (alive.now, Some(t));
+                }
+                let cost = graph.work_of(t).max(1) as u64;
+                running.push(Reverse((clock.saturating_add(cost), t)));
+            }
+            let Some(Reverse((end, t))) = running.pop() else {
+                break;
+            };
+            clock = end;
+            done[t as usize] = true;
+            alive.finish(t);
+        }
+        MemoryProfile {
+            threads,
+            peak_bytes: peak,
+            peak_task,
+            largest_result: bytes.iter().copied().max().unwrap_or(0),
+            unknown,
+        }
+    }
+}
+
+/// Checks, before anything runs, that `graph` can run within `budget` bytes of live results
+/// when its tasks start one at a time in `order` (see [`memory_order`]).
+///
+/// # Errors
+/// [`Error::Memory`] naming the first task whose result does not fit, with its projected
+/// bytes and what is alive when it would start.
+pub fn check_budget(graph: &TaskGraph, order: &[TaskId], budget: usize) -> crate::Result<()> {
+    let (bytes, _) = result_bytes(graph);
+    let mut alive = Alive::new(graph, &bytes);
+    for &t in order {
+        let need = bytes[t as usize];
+        if alive.now.saturating_add(need) > budget {
+            let op = graph.op_names().get(graph.op_of(t) as usize).cloned();
+            return Err(Error::Memory(format!(
+                "the plan cannot run within the memory budget of {}: task {} on chunk {} needs \
+                 {} for its result while {} of other results must stay alive (the largest \
+                 result of one task is {})",
+                human_bytes(budget),
+                op.unwrap_or_default(),
+                graph.describe_task(t),
+                human_bytes(need),
+                human_bytes(alive.now),
+                human_bytes(bytes.iter().copied().max().unwrap_or(0)),
+            )));
+        }
+        alive.start(t);
+        alive.finish(t);
+    }
+    Ok(())
+}
+
+/// Bytes as B, KiB, MiB, GiB or TiB with two decimals ("7.63 MiB").
+pub fn human_bytes(n: usize) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    match u {
+        0 => format!("{n} B"),
+        _ => format!("{v:.2} {}", UNITS[u]),
+    }
+}
+
+/// What one op's tasks need, in a [`MemoryReport`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpMemory {
+    /// The op's name.
+    pub op: String,
+    /// Its tasks.
+    pub tasks: usize,
+    /// The largest result of one of its tasks.
+    pub largest_result: usize,
+    /// The most a task of the op needs while it runs: its inputs (held for it) and its result.
+    pub largest_task: usize,
+}
+
+/// The memory model of a graph ([`MemoryReport::of`]): per op, what its tasks need, and the
+/// projected peak of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryReport {
+    /// The run on the given number of threads, tasks starting in the memory order.
+    pub profile: MemoryProfile,
+    /// The peak on one thread: the smallest memory budget the graph runs within.
+    pub min_budget: usize,
+    /// Per op, in registration order (ops with no task left out).
+    pub ops: Vec<OpMemory>,
+}
+
+impl MemoryReport {
+    /// The report of `graph` run on `threads` threads.
+    pub fn of(graph: &TaskGraph, threads: usize) -> Self {
+        let order = memory_order(graph);
+        let (bytes, _) = result_bytes(graph);
+        let names = graph.op_names();
+        let mut ops: Vec<OpMemory> = names
+            .into_iter()
+            .map(|op| OpMemory {
+                op,
+                tasks: 0,
+                largest_result: 0,
+                largest_task: 0,
+            })
+            .collect();
+        for t in 0..graph.len() as TaskId {
+            let o = &mut ops[graph.op_of(t) as usize];
+            let own = bytes[t as usize];
+            let inputs = graph
+                .deps(t)
+                .iter()
+                .map(|&d| bytes[d as usize])
+                .fold(0usize, usize::saturating_add);
+            o.tasks += 1;
+            o.largest_result = o.largest_result.max(own);
+            o.largest_task = o.largest_task.max(own.saturating_add(inputs));
+        }
+        ops.retain(|o| o.tasks > 0);
+        MemoryReport {
+            profile: MemoryProfile::of(graph, &order, threads),
+            min_budget: MemoryProfile::of(graph, &order, 1).peak_bytes,
+            ops,
+        }
+    }
+}
+
+impl std::fmt::Display for MemoryReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let p = &self.profile;
+        writeln!(
+            f,
+            "projected peak of live results: {} on {} thread{} ({} on one thread: the smallest \
+             budget it runs within)",
+            human_bytes(p.peak_bytes),
+            p.threads,
+            if p.threads == 1 { "" } else { "s" },
+            human_bytes(self.min_budget)
+        )?;
+        if p.unknown > 0 {
+            writeln!(
+                f,
+                "({} tasks make results whose size is only known when they run, counted as 0)",
+                p.unknown
+            )?;
+        }
+        for o in &self.ops {
+            writeln!(
+                f,
+                "  {}: {} tasks, result up to {}, inputs and result up to {}",
+                o.op,
+                o.tasks,
+                human_bytes(o.largest_result),
+                human_bytes(o.largest_task)
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,277 @@
+//! The analysis patterns that hold whole arrays in memory on other engines, computed in bounded
+//! memory: centring by the global mean, the per-column anomaly (the climatology pattern), a
+//! transpose product and a rechunk from square chunks to tall, thin ones.
+//!
+//! ```text
+//! cargo run --release --example anomaly -- --pattern anomaly --shape 20000 --chunk 1000 --json
+//! cargo run --release --example anomaly -- --pattern center --shape 20000 --chunk 1000 --memory-budget 64MiB
+//! mpirun -n 2 target/release/examples/anomaly --pattern transpose --scheduler mpi   # built with --features mpi
+//! ```
+//!
+//! The array is an N x N uniform random array in C x C chunks; the same seed gives the same
+//! bits on every scheduler, thread count, rank count and memory budget.
+
+use ndtask::prelude::*;
+use ndtask::scheduler::{self, Kind};
+use ndtask::{compute_local_in, human_bytes, Observer, RunContext, RunSummary};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Keeps the peak of live result bytes a run reports.
+#[derive(Default)]
+struct Peak(AtomicUsize);
+
+impl Observer for Peak {
+    fn run_finished(&self, s: &RunSummary) {
+        self.0.store(s.peak_bytes, Ordering::Relaxed);
+    }
+}
+
+const USAGE: &str =
+    "usage: anomaly [--pattern center|anomaly|transpose|rechunk|mean] [--shape N] [--chunk C]
+               [--seed S] [--memory-budget BYTES] [--scheduler sync|threaded|mpi|auto]
+               [--threads N] [--json] [--explain]
+  --pattern P          center:    ((x - x.mean())^2).mean()
+                       anomaly:   ((x - x.mean_axis(0))^2).mean()
+                       transpose: (x.T * x).mean()
+                       rechunk:   x.rechunk([N, C*C/N]).std_axis(0).mean()
+                       mean:      x.mean() (the baseline the others are measured against)
+  --shape N            the array is N x N (default 10000)
+  --chunk C            in C x C chunks (default 1000)
+  --seed S             the random seed (default 42)
+  --memory-budget B    bound the bytes of live chunks (e.g. 64MiB, 1GB, 1048576); a plan that
+                       cannot run within it fails before anything runs
+  --scheduler S        sync, threaded (default), mpi (needs --features mpi and mpirun), or auto
+  --threads N          threads of the threaded scheduler (default: all cores)
+  --json               end with one JSON line
+  --explain            print the optimized plan first";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pattern {
+    Mean,
+    Center,
+    Anomaly,
+    Transpose,
+    Rechunk,
+}
+
+impl Pattern {
+    fn name(self) -> &'static str {
+        match self {
+            Pattern::Mean => "mean",
+            Pattern::Center => "center",
+            Pattern::Anomaly => "anomaly",
+            Pattern::Transpose => "transpose",
+            Pattern::Rechunk => "rechunk",
+        }
+    }
+}
+
+struct Args {
+    pattern: Pattern,
+    n: usize,
+    chunk: usize,
+    seed: u64,
+    budget: Option<usize>,
+    scheduler: Option<Kind>,
+    threads: Option<usize>,
+    json: bool,
+    explain: bool,
+}
+
+fn parse_count(flag: &str, s: &str) -> Result<usize, String> {
+    let t = s.trim().replace('_', "");
+    t.parse::<usize>()
+        .ok()
+        .or_else(|| {
+            // 1e4 and the like.
+            t.parse::<f64>()
+                .ok()
+                .filter(|v| v.fract() == 0.0 && *v >= 0.0 && *v < 2f64.powi(63))
+                .map(|v| v as usize)
+        })
+        .ok_or_else(|| format!("{flag} expects a count, got {s:?}"))
+}
+
+/// Bytes with an optional unit: 1048576, 64MiB, 64MB, 1.5GiB, 512k.
+fn parse_bytes(flag: &str, s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        _ => {
+            return Err(format!(
+                "{flag}: unknown unit in {s:?} (use B, kB, KiB, MB, MiB, GB, GiB)"
+            ))
+        }
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{flag} expects bytes like 64MiB, got {s:?}"))?;
+    let bytes = v * factor;
+    if !(0.0..1.8e19).contains(&bytes) {
+        return Err(format!("{flag}: {s:?} is out of range"));
+    }
+    Ok(bytes as usize)
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        pattern: Pattern::Center,
+        n: 10_000,
+        chunk: 1_000,
+        seed: 42,
+        budget: None,
+        scheduler: Some(Kind::Threaded),
+        threads: None,
+        json: false,
+        explain: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || {
+            it.next()
+                .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))
+        };
+        match flag.as_str() {
+            "--pattern" => {
+                a.pattern = match value()?.as_str() {
+                    "mean" => Pattern::Mean,
+                    "center" => Pattern::Center,
+                    "anomaly" => Pattern::Anomaly,
+                    "transpose" => Pattern::Transpose,
+                    "rechunk" => Pattern::Rechunk,
+                    p => return Err(format!("unknown pattern {p:?}\n{USAGE}")),
+                }
+            }
+            "--shape" => a.n = parse_count("--shape", &value()?)?,
+            "--chunk" => a.chunk = parse_count("--chunk", &value()?)?,
+            "--seed" => a.seed = parse_count("--seed", &value()?)? as u64,
+            "--memory-budget" => a.budget = Some(parse_bytes("--memory-budget", &value()?)?),
+            "--threads" => a.threads = Some(parse_count("--threads", &value()?)?),
+            "--scheduler" => {
+                let v = value()?;
+                a.scheduler = match v.as_str() {
+                    "auto" => None,
+                    _ => Some(v.parse().map_err(|e: Error| e.to_string())?),
+                };
+            }
+            "--json" => a.json = true,
+            "--explain" => a.explain = true,
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            _ => return Err(format!("unknown argument {flag:?}\n{USAGE}")),
+        }
+    }
+    if a.n == 0 || a.chunk == 0 {
+        return Err("--shape and --chunk must be positive".into());
+    }
+    if a.threads == Some(0) {
+        return Err("--threads must be at least 1".into());
+    }
+    Ok(a)
+}
+
+/// The pattern's expression on an N x N uniform array in C x C chunks.
+fn expression(a: &Args) -> Result<Scalar<f64>, Error> {
+    let (n, c) = (a.n, a.chunk);
+    let x: Array<f64> = random::default_rng(a.seed).uniform([n, n], [c, c])?;
+    Ok(match a.pattern {
+        Pattern::Mean => x.mean(),
+        Pattern::Center => {
+            let d = &x - &x.mean().into_array();
+            (&d * &d).mean()
+        }
+        Pattern::Anomaly => {
+            let d = &x - &x.mean_axis(0)?;
+            (&d * &d).mean()
+        }
+        Pattern::Transpose => (&x.t() * &x).mean(),
+        Pattern::Rechunk => {
+            // Short-fat to tall-skinny: the same elements per chunk, full columns.
+            let width = (c.saturating_mul(c) / n).clamp(1, n);
+            x.rechunk([n, width])?
+                .std_with(&ReduceOptions::axes([0]), 0.0)?
+                .mean()
+        }
+    })
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(&args) {
+        eprintln!("anomaly: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(a: &Args) -> Result<(), Error> {
+    let s = match a.scheduler {
+        Some(kind) => scheduler::make(kind, a.threads)?,
+        None => scheduler::auto(a.threads)?,
+    };
+    let peak = Arc::new(Peak::default());
+    let mut ctx = RunContext::new().observe(peak.clone());
+    if let Some(b) = a.budget {
+        ctx = ctx.memory_budget(b);
+    }
+    let e = expression(a)?;
+    if a.explain && s.rank() == 0 {
+        println!("{}", e.explain()?);
+    }
+    let tasks = e.task_graph()?.len();
+    let projected = e.memory_report(s.threads())?.profile.peak_bytes;
+    let t = Instant::now();
+    let got = compute_local_in(&e, &*s, &ctx)?;
+    let secs = t.elapsed().as_secs_f64();
+    let Some(value) = got else { return Ok(()) };
+    println!(
+        "{} of a {n} x {n} array in {c} x {c} chunks = {value:.15}",
+        a.pattern.name(),
+        n = a.n,
+        c = a.chunk
+    );
+    let peak = peak.0.load(Ordering::Relaxed);
+    println!(
+        "{secs:.3} s, {tasks} tasks on the {} scheduler ({} threads x {} ranks)",
+        s.name(),
+        s.threads(),
+        s.ranks()
+    );
+    println!(
+        "live results: projected peak {}, measured peak {}{}",
+        human_bytes(projected),
+        human_bytes(peak),
+        a.budget
+            .map(|b| format!(" (budget {})", human_bytes(b)))
+            .unwrap_or_default()
+    );
+    if a.json {
+        let budget = a.budget.map_or("null".to_string(), |b| b.to_string());
+        println!(
+            "{{\"pattern\":\"{}\",\"value\":{value:?},\"shape\":{},\"chunk\":{},\"seed\":{},\"seconds\":{secs:?},\"tasks\":{tasks},\"projected_peak_bytes\":{projected},\"peak_live_bytes\":{peak},\"memory_budget\":{budget},\"scheduler\":\"{}\",\"threads\":{},\"ranks\":{}}}",
+            a.pattern.name(),
+            a.n,
+            a.chunk,
+            a.seed,
+            s.name(),
+            s.threads(),
+            s.ranks()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,189 @@
+//! Bounded memory: cheap chunks read after a barrier are recomputed, not held (and give the
+//! same values as eager ndarray on every scheduler and chunking); broadcasts are read through
+//! by the fused kernels; the memory model's order and projected peak; the plan-time budget
+//! check.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+mod common;
+
+use common::*;
+use ndarray::{ArrayD, Axis};
+use ndtask::memory::{check_budget, memory_order, MemoryProfile};
+use ndtask::{from_ndarray, random, Array, Chunks, Error, ReduceOptions};
+use proptest::prelude::*;
+
+/// Centring by the global mean, the per-column anomaly and the transpose product, lazily.
+fn patterns(x: &Array<f64>) -> Vec<Array<f64>> {
+    let c = x - &x.mean().into_array();
+    let a = x - &x.mean_axis(0).unwrap();
+    vec![
+        (&c * &c).sum_axis(1).unwrap(),
+        (&a * &a).sum_axis(0).unwrap(),
+        (&x.t() * x).sum_axis(1).unwrap(),
+    ]
+}
+
+/// The same patterns on an eager square array.
+fn eager_patterns(x: &ArrayD<f64>) -> Vec<ArrayD<f64>> {
+    let c = x - x.mean().unwrap();
+    let m = x.mean_axis(Axis(0)).unwrap();
+    let a = x - &m;
+    let t = &x.t() * x;
+    vec![
+        (&c * &c).sum_axis(Axis(1)),
+        (&a * &a).sum_axis(Axis(0)),
+        t.sum_axis(Axis(1)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn recomputed_patterns_match_ndarray_on_every_scheduler(
+        (n, chunks) in (1usize..=24).prop_flat_map(|n| (Just(n), chunks_for(vec![n, n]))),
+        seed in 0u64..1000,
+    ) {
+        let data = data(&[n, n], seed);
+        let x = from_ndarray(data.clone(), chunks).unwrap();
+        let want = eager_patterns(&data);
+        for (lazy, want) in patterns(&x).iter().zip(&want) {
+            let reference = lazy.compute_with(&ndtask::SyncScheduler).unwrap();
+            assert_close(&reference, want, 1e-9);
+            for s in schedulers() {
+                prop_assert!(same_bits(&lazy.compute_with(&*s).unwrap(), &reference));
+            }
+        }
+    }
+
+    #[test]
+    fn fused_broadcasts_match_ndarray(
+        (shape, chunks) in shape_and_chunks(9),
+        stretch in prop::collection::vec(any::<bool>(), 3),
+        drop in 0usize..3,
+        seed in 0u64..1000,
+    ) {
+        // An operand with some axes of length 1 and some leading axes missing, against a
+        // computed (not source) array.
+        let small: Vec<usize> = shape
+            .iter()
+            .zip(&stretch)
+            .map(|(&d, &s)| if s { 1 } else { d })
+            .skip(drop.min(shape.len() - 1))
+            .collect();
+        let (a, b) = (data(&shape, seed), data(&small, seed + 1));
+        let x = from_ndarray(a.clone(), chunks).unwrap() * 2.0;
+        let y = from_ndarray(b.clone(), Chunks::Block(vec![4; small.len()])).unwrap();
+        let want = &(&a * 2.0) - &b;
+        let lazy = &x - &y;
+        let reference = lazy.compute_with(&ndtask::SyncScheduler).unwrap();
+        prop_assert!(same_bits(&reference, &want));
+        for s in schedulers() {
+            prop_assert!(same_bits(&lazy.compute_with(&*s).unwrap(), &reference));
+        }
+        // Folded straight into a reduction too.
+        let total = lazy.sum().compute().unwrap();
+        prop_assert!((total - want.sum()).abs() <= 1e-9 * want.sum().abs().max(1.0));
+    }
+}
+
+#[test]
+fn a_source_read_after_a_barrier_is_recomputed_and_not_held() {
+    let x = random::uniform::<f64>([2000, 2000], [200, 200], 5).unwrap();
+    let chunk = 200 * 200 * 8;
+    for e in patterns(&x) {
+        let text = e.explain().unwrap();
+        assert!(text.contains("[recomputed here, not held]"), "{text}");
+        let plan = e.plan_graph().unwrap();
+        assert_eq!(plan.node_weights().filter(|n| n.recomputed).count(), 1);
+        // A few chunks at a time on 2 threads, never the 100 chunks of x.
+        let report = e.memory_report(2).unwrap();
+        assert!(
+            report.profile.peak_bytes <= 4 * chunk,
+            "peak {} for {text}",
+            report.profile.peak_bytes
+        );
+    }
+    // The broadcast of the mean is read through: no task materialises it.
+    let c = &x - &x.mean_axis(0).unwrap();
+    let g = c.sum().task_graph().unwrap();
+    let tasks = g.tasks_per_op();
+    for (name, n) in g.op_names().iter().zip(&tasks) {
+        assert!(!name.contains("broadcast") || *n == 0, "{name}: {n} tasks");
+    }
+}
+
+#[test]
+fn a_chunk_read_once_or_a_single_chunk_is_not_recomputed() {
+    // Two consumers, but neither waits for a barrier: nothing to recompute.
+    let x = random::uniform::<f64>([100, 100], [10, 10], 1).unwrap();
+    let e = (&x * 2.0 + &x.exp()).sum();
+    assert!(!e.explain().unwrap().contains("recomputed"));
+    // One chunk is held at no cost.
+    let y = random::uniform::<f64>([100, 100], [100, 100], 1).unwrap();
+    let e = (&y - &y.mean().into_array()).sum();
+    assert!(!e.explain().unwrap().contains("recomputed"));
+    // A reduction read after a barrier is not cheap: held, not recomputed.
+    let s = x.sum_axis(0).unwrap();
+    let e = (&s - &s.mean().into_array()).sum();
+    assert!(!e.explain().unwrap().contains("recomputed"));
+}
+
+#[test]
+fn the_memory_order_finishes_what_a_source_feeds_first() {
+    let x = random::uniform::<f64>([1000, 1000], [100, 100], 2).unwrap();
+    let s = x
+        .sum_with(&ReduceOptions::axes([0]).split_every(2))
+        .unwrap();
+    let g = s.task_graph().unwrap();
+    let order = memory_order(&g);
+    // Every task once, each after its inputs.
+    let mut at = vec![usize::MAX; g.len()];
+    for (i, &t) in order.iter().enumerate() {
+        assert_eq!(at[t as usize], usize::MAX);
+        at[t as usize] = i;
+    }
+    for t in 0..g.len() as u32 {
+        assert!(g.deps(t).iter().all(|&d| at[d as usize] < at[t as usize]));
+    }
+    // Depth first: the 10 output chunks (kept to the end) and a few partial sums per thread
+    // (one per level of a binary tree over 10 chunks), not one per chunk.
+    let state = 100 * 8;
+    for threads in [1, 2, 4] {
+        let p = MemoryProfile::of(&g, &order, threads);
+        assert!(p.peak_bytes <= (10 + 6 * threads) * state, "{p:?}");
+    }
+    // In id order (all partials first) the same graph would hold every partial.
+    let by_id: Vec<u32> = (0..g.len() as u32).collect();
+    assert!(MemoryProfile::of(&g, &by_id, 1).peak_bytes >= 100 * state);
+}
+
+#[test]
+fn a_plan_that_cannot_fit_fails_before_running_naming_the_task() {
+    let x = random::uniform::<f64>([400, 400], [100, 100], 3).unwrap();
+    let g = (&x.t() + &x).task_graph().unwrap();
+    let order = memory_order(&g);
+    // The output alone is 16 chunks of 78 KiB: a budget of one chunk cannot hold it.
+    let e = check_budget(&g, &order, 100 * 100 * 8).unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(e, Error::Memory(_)));
+    assert!(text.contains("memory budget of 78.12 KiB"), "{text}");
+    assert!(text.contains("needs 78.12 KiB for its result"), "{text}");
+    assert!(text.contains("on chunk ["), "{text}");
+    let need = MemoryProfile::of(&g, &order, 1).peak_bytes;
+    assert!(check_budget(&g, &order, need).is_ok());
+    assert!(check_budget(&g, &order, need - 1).is_err());
+    // The same through compute, on every scheduler, and a sufficient budget gives the bits.
+    let e = &x.t() + &x;
+    let want = e.compute_with(&ndtask::SyncScheduler).unwrap();
+    for s in schedulers() {
+        let small = ndtask::RunContext::new().memory_budget(need - 1);
+        assert!(matches!(
+            ndtask::compute_in(&e, &*s, &small),
+            Err(Error::Memory(_))
+        ));
+        let enough = ndtask::RunContext::new().memory_budget(need);
+        assert_eq!(ndtask::compute_in(&e, &*s, &enough).unwrap(), want);
+    }
+}
