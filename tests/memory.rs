@@ -105,12 +105,17 @@ fn a_source_read_after_a_barrier_is_recomputed_and_not_held() {
             report.profile.peak_bytes
         );
     }
-    // The broadcast of the mean is read through: no task materialises it.
+    // The broadcast of the mean and the transpose are read through: no task materialises
+    // them.
     let c = &x - &x.mean_axis(0).unwrap();
-    let g = c.sum().task_graph().unwrap();
-    let tasks = g.tasks_per_op();
-    for (name, n) in g.op_names().iter().zip(&tasks) {
-        assert!(!name.contains("broadcast") || *n == 0, "{name}: {n} tasks");
+    for (g, what) in [
+        (c.sum().task_graph().unwrap(), "broadcast"),
+        ((&x.t() * &x).sum().task_graph().unwrap(), "transpose["),
+    ] {
+        let tasks = g.tasks_per_op();
+        for (name, n) in g.op_names().iter().zip(&tasks) {
+            assert!(!name.starts_with(what) || *n == 0, "{name}: {n} tasks");
+        }
     }
 }
 

@@ -326,24 +326,90 @@ impl Buf {
         start: usize,
         n: usize,
     ) -> Result<()> {
+        let (nd, from) = (shape.len(), src.shape());
+        let k = from.len();
+        let fits = k <= nd
+            && from
+                .iter()
+                .zip(&shape[nd - k..])
+                .all(|(&s, &d)| s == d || s == 1);
+        if !fits {
+            return Err(Error::internal(format!(
+                "a chunk of shape {from:?} does not broadcast to {shape:?}"
+            )));
+        }
+        // Element strides of `src` (C order) along the output's axes: 0 where it is stretched
+        // or has no axis.
+        let mut strides = vec![0usize; nd];
+        let mut step = 1;
+        for i in (0..k).rev() {
+            if from[i] != 1 {
+                strides[nd - k + i] = step;
+            }
+            step *= from[i];
+        }
+        self.load_strided(src, shape, &strides, start, n)
+    }
+
+    /// Replaces the contents with values `start..start + n` (in C order) of `src` with its
+    /// axes permuted: output axis `j` is axis `perm[j]` of `src` (NumPy's `transpose(perm)`).
+    /// Values are gathered straight from `src`; no transposed copy is made.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] if the types differ, `perm` is not a permutation of `src`'s axes,
+    /// or the range is outside the result.
+    pub fn load_permuted(
+        &mut self,
+        src: &Chunk,
+        perm: &[usize],
+        start: usize,
+        n: usize,
+    ) -> Result<()> {
+        let from = src.shape();
+        let mut seen = vec![false; from.len()];
+        let valid = perm.len() == from.len()
+            && perm
+                .iter()
+                .all(|&p| p < from.len() && !std::mem::replace(&mut seen[p], true));
+        if !valid {
+            return Err(Error::internal(format!(
+                "{perm:?} is not a permutation of the axes of a chunk of shape {from:?}"
+            )));
+        }
+        let mut c_strides = vec![0usize; from.len()];
+        let mut step = 1;
+        for i in (0..from.len()).rev() {
+            c_strides[i] = step;
+            step *= from[i];
+        }
+        let shape: Vec<usize> = perm.iter().map(|&p| from[p]).collect();
+        let strides: Vec<usize> = perm.iter().map(|&p| c_strides[p]).collect();
+        self.load_strided(src, &shape, &strides, start, n)
+    }
+
+    /// Values `start..start + n` of the `shape`-shaped view of `src`'s C-order values whose
+    /// axis `j` advances `strides[j]` elements: each run of the last axis is a copy (stride 1),
+    /// a fill (stride 0) or a gather.
+    fn load_strided(
+        &mut self,
+        src: &Chunk,
+        shape: &[usize],
+        strides: &[usize],
+        start: usize,
+        n: usize,
+    ) -> Result<()> {
         fn fill<T: Copy>(
             dst: &mut Vec<T>,
             a: &ArrayD<T>,
             shape: &[usize],
+            strides: &[usize],
             start: usize,
             n: usize,
         ) -> Result<()> {
-            let (nd, k) = (shape.len(), a.ndim());
             let total = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
-            let fits = k <= nd
-                && a.shape()
-                    .iter()
-                    .zip(&shape[nd - k..])
-                    .all(|(&s, &d)| s == d || s == 1)
-                && start.checked_add(n).zip(total).is_some_and(|(e, t)| e <= t);
-            if !fits {
+            if start.checked_add(n).zip(total).is_none_or(|(e, t)| e > t) {
                 return Err(Error::internal(format!(
-                    "values {start}..{} of a chunk of shape {:?} broadcast to {shape:?}",
+                    "values {start}..{} of a view of shape {shape:?} of a chunk of shape {:?}",
                     start.saturating_add(n),
                     a.shape()
                 )));
@@ -358,16 +424,6 @@ impl Buf {
                         .ok_or_else(|| Error::internal("a standard-layout chunk has no slice"))?
                 }
             };
-            // Element strides of `src` along the output's axes: 0 where it is stretched or
-            // has no axis.
-            let mut strides = vec![0usize; nd];
-            let mut step = 1;
-            for i in (0..k).rev() {
-                if a.shape()[i] == shape[nd - k + i] && a.shape()[i] != 1 {
-                    strides[nd - k + i] = step;
-                }
-                step *= a.shape()[i];
-            }
             dst.clear();
             if n == 0 {
                 return Ok(());
@@ -376,28 +432,30 @@ impl Buf {
                 dst.extend(std::iter::repeat_n(s[0], n));
                 return Ok(());
             };
+            let along = strides[shape.len() - 1];
             let (mut p, end) = (start, start + n);
             while p < end {
                 let (mut row, col) = (p / last, p % last);
                 let len = (last - col).min(end - p);
                 let mut base = 0;
-                for (d, st) in outer.iter().zip(&strides).rev() {
+                for (d, st) in outer.iter().zip(strides).rev() {
                     base += (row % d) * st;
                     row /= d;
                 }
-                match strides[nd - 1] {
+                match along {
                     0 => dst.extend(std::iter::repeat_n(s[base], len)),
-                    _ => dst.extend_from_slice(&s[base + col..base + col + len]),
+                    1 => dst.extend_from_slice(&s[base + col..base + col + len]),
+                    st => dst.extend((col..col + len).map(|c| s[base + c * st])),
                 }
                 p += len;
             }
             Ok(())
         }
         match (&mut *self, src) {
-            (Buf::F64(d), Chunk::F64(a)) => fill(d, a, shape, start, n),
-            (Buf::F32(d), Chunk::F32(a)) => fill(d, a, shape, start, n),
-            (Buf::I64(d), Chunk::I64(a)) => fill(d, a, shape, start, n),
-            (Buf::Bool(d), Chunk::Bool(a)) => fill(d, a, shape, start, n),
+            (Buf::F64(d), Chunk::F64(a)) => fill(d, a, shape, strides, start, n),
+            (Buf::F32(d), Chunk::F32(a)) => fill(d, a, shape, strides, start, n),
+            (Buf::I64(d), Chunk::I64(a)) => fill(d, a, shape, strides, start, n),
+            (Buf::Bool(d), Chunk::Bool(a)) => fill(d, a, shape, strides, start, n),
             (d, a) => Err(Error::internal(format!(
                 "cannot load a {:?} chunk into a {} tile",
                 a.dtype(),
@@ -455,6 +513,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn load_permuted_matches_ndarray_permuted_axes() {
+        let cases: [(&[usize], &[usize]); 5] = [
+            (&[3, 4], &[1, 0]),
+            (&[2, 3, 4], &[2, 0, 1]),
+            (&[2, 3, 4], &[0, 2, 1]),
+            (&[5], &[0]),
+            (&[1, 6], &[1, 0]),
+        ];
+        for (from, perm) in cases {
+            let len = from.iter().product::<usize>();
+            let a = ArrayD::from_shape_vec(IxDyn(from), (0..len as i64).collect()).unwrap();
+            let want: Vec<i64> = a.view().permuted_axes(perm).iter().copied().collect();
+            for start in 0..=len {
+                for n in 0..=len - start {
+                    let mut b = Buf::I64(Vec::new());
+                    b.load_permuted(&Chunk::I64(a.clone()), perm, start, n)
+                        .unwrap();
+                    assert_eq!(
+                        b,
+                        Buf::I64(want[start..start + n].to_vec()),
+                        "{from:?} {perm:?}"
+                    );
+                }
+            }
+        }
+        let mut b = Buf::I64(Vec::new());
+        let a = Chunk::I64(ArrayD::zeros(IxDyn(&[2, 2])));
+        assert!(b.load_permuted(&a, &[0, 0], 0, 1).is_err());
+        assert!(b.load_permuted(&a, &[1, 0], 3, 2).is_err());
+    }
+
+    #[test]
     fn load_broadcast_matches_ndarray_broadcasting() {
         let cases: [(&[usize], &[usize]); 7] = [
             (&[], &[3, 4]),
@@ -495,6 +585,7 @@ mod tests {
         let mut b = Buf::I64(Vec::new());
         let a = Chunk::I64(ArrayD::zeros(IxDyn(&[3])));
         assert!(b.load_broadcast(&a, &[2, 4], 0, 1).is_err());
+        assert!(b.load_permuted(&a, &[1], 0, 1).is_err());
         assert!(b.load_broadcast(&a, &[2, 3], 5, 2).is_err());
         assert!(b
             .load_broadcast(&Chunk::F64(ArrayD::zeros(IxDyn(&[3]))), &[3], 0, 1)

@@ -17,6 +17,9 @@ pub(crate) enum Step {
     /// Copy the tile from input chunk `k` (the result of another task), broadcasting it when
     /// its shape is not the output chunk's.
     Leaf(usize),
+    /// Gather the tile from input chunk `k` with its axes permuted (a transpose read
+    /// through: output axis `j` is the chunk's axis `perm[j]`).
+    Permuted(usize, Vec<usize>),
     /// Apply a kernel to the tiles of earlier steps.
     Map(Arc<dyn MapKernel>, Vec<usize>),
 }
@@ -67,6 +70,7 @@ impl Step {
         match self {
             Step::Source(k) => Step::Source(k.clone()),
             Step::Leaf(k) => Step::Leaf(*k),
+            Step::Permuted(k, perm) => Step::Permuted(*k, perm.clone()),
             Step::Map(kernel, args) => {
                 Step::Map(kernel.clone(), args.iter().map(|&a| at[a]).collect())
             }
@@ -114,6 +118,7 @@ impl Program {
                 Step::Source(k) => Some(k.name()),
                 Step::Map(k, _) => Some(k.name()),
                 Step::Leaf(_) => None,
+                Step::Permuted(_, perm) => Some(format!("transpose{perm:?}")),
             })
             .collect();
         format!("fused[{}]", names.join(", "))
@@ -132,6 +137,12 @@ impl Program {
                 Step::Leaf(k) => {
                     h.u8(1);
                     h.usize(*k);
+                }
+                Step::Permuted(k, perm) => {
+                    h.u8(3);
+                    h.usize(*k);
+                    h.usize(perm.len());
+                    perm.iter().for_each(|&a| h.usize(a));
                 }
                 Step::Map(k, args) => {
                     h.u8(2);
@@ -192,6 +203,10 @@ impl Program {
                         }
                         // A leaf the region broadcasts (a fused `broadcast_to`).
                         Some(chunk) => out.load_broadcast(chunk, &shape, off, n),
+                        None => Err(Error::internal(format!("missing input chunk {k}"))),
+                    },
+                    Step::Permuted(k, perm) => match leaves.get(*k) {
+                        Some(chunk) => out.load_permuted(chunk, perm, off, n),
                         None => Err(Error::internal(format!("missing input chunk {k}"))),
                     },
                     Step::Map(kernel, args) => {

@@ -1,7 +1,7 @@
 //! What lowering reads: the optimized plan ([`OptimizedPlan`]), which the optimizer makes.
 
 use crate::exec::program::Program;
-use crate::plan::Node;
+use crate::plan::{BlockKernel, Node};
 use ndtask_core::{Error, Result};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,6 +26,9 @@ pub(crate) type Consumers = HashMap<*const Node, Vec<Arc<Node>>>;
 pub(crate) struct Region {
     pub program: Program,
     pub leaves: Vec<Arc<Node>>,
+    /// Per leaf, the block kernel the region reads it through (a broadcast or a transpose
+    /// that is not materialised), whose `deps` map the region's blocks to the leaf's.
+    pub through: Vec<Option<Arc<dyn BlockKernel>>>,
 }
 
 /// What the optimizer hands to lowering.

@@ -9,7 +9,7 @@ mod reduce;
 
 use crate::exec::ops::{BlocksOp, FusedOp};
 use crate::plan::{Node, NodeKind};
-use input::{OptimizedPlan, Role};
+use input::{OptimizedPlan, Region, Role};
 use ndtask_core::{ravel, unravel, ChunkGrid, Error, Result, TaskGraph, TaskId};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -75,7 +75,7 @@ impl Lowerer<'_> {
                     return Ok(());
                 }
                 let region = self.plan.region(n)?;
-                check_leaves(n, &region.leaves)?;
+                check_leaves(n, region)?;
                 let leaf_tasks = self.leaf_tasks(&region.leaves)?;
                 let op = self.graph.add_op(Arc::new(FusedOp {
                     program: region.program.clone(),
@@ -83,7 +83,7 @@ impl Lowerer<'_> {
                 }));
                 (0..n.grid.num_chunks())
                     .map(|b| {
-                        let deps = deps_for(&n.grid, &region.leaves, &leaf_tasks, b)?;
+                        let deps = deps_for(&n.grid, region, &leaf_tasks, b)?;
                         self.graph.add_task(op, b, &deps)
                     })
                     .collect::<Result<Vec<_>>>()?
@@ -176,29 +176,26 @@ fn task_of(lists: &[Arc<Vec<TaskId>>], k: usize, b: usize) -> Result<TaskId> {
         .ok_or_else(|| Error::internal(format!("no task for block {b} of input {k}")))
 }
 
-/// The tasks of leaf inputs that block `b` of a region over `grid` reads: block `b` of a leaf
-/// with the region's grid; of a leaf that the region broadcasts, the block on its own axes
-/// (block 0 along the axes it is stretched over).
+/// The tasks that block `b` of `region` (over `grid`) reads: block `b` of a leaf read as it
+/// is; the block the kernel names of a leaf read through a broadcast or a transpose.
 fn deps_for(
     grid: &ChunkGrid,
-    leaves: &[Arc<Node>],
+    region: &Region,
     leaf_tasks: &[Arc<Vec<TaskId>>],
     b: usize,
 ) -> Result<Vec<TaskId>> {
-    let idx = grid.unravel(b);
     (0..leaf_tasks.len())
         .map(|k| {
-            let lb = match leaves.get(k) {
-                Some(l) if l.grid != *grid => {
-                    let nb = l.grid.nblocks();
-                    let skip = idx.len() - nb.len().min(idx.len());
-                    let at: Vec<usize> = nb
-                        .iter()
-                        .zip(&idx[skip..])
-                        .map(|(&n, &i)| if n == 1 { 0 } else { i })
-                        .collect();
-                    l.grid.ravel(&at)
-                }
+            let lb = match region.through.get(k) {
+                Some(Some(kernel)) => match kernel.deps(&grid.unravel(b)).as_slice() {
+                    [(0, lb)] => *lb,
+                    other => {
+                        return Err(Error::internal(format!(
+                            "{} read through by a fused kernel reads {other:?}",
+                            kernel.name()
+                        )))
+                    }
+                },
                 _ => b,
             };
             task_of(leaf_tasks, k, lb)
@@ -206,29 +203,28 @@ fn deps_for(
         .collect()
 }
 
-/// A fused region reads block `b` of every leaf for its own block `b`, so every leaf must have
-/// the region's chunk grid, or broadcast to it (at most its axes, each of one chunk of size 1
-/// or chunked as the region's), as the input of a fused `broadcast_to` does. Operations align
-/// their inputs when they are built; this catches one that did not, before any task runs.
-fn check_leaves(n: &Node, leaves: &[Arc<Node>]) -> Result<()> {
-    let nd = n.grid.ndim();
-    let broadcasts = |l: &Node| {
-        let k = l.grid.ndim();
-        k <= nd
-            && (0..k).all(|i| {
-                let (mine, theirs) = (l.grid.axis_sizes(i), n.grid.axis_sizes(nd - k + i));
-                mine == theirs || mine == [1]
-            })
-    };
-    match leaves.iter().find(|l| l.grid != n.grid && !broadcasts(l)) {
-        Some(l) => Err(Error::internal(format!(
-            "an element-wise kernel of shape {:?} and chunks {} reads an input of shape {:?} and \
-             chunks {}",
-            n.shape(),
-            n.grid.describe(),
-            l.shape(),
-            l.grid.describe()
-        ))),
-        None => Ok(()),
+/// A fused region reads block `b` of every leaf for its own block `b`, so every leaf it reads
+/// as it is must have the region's chunk grid (operations align their inputs when they are
+/// built; this catches one that did not, before any task runs). Leaves read through a block
+/// kernel follow that kernel's block map instead.
+fn check_leaves(n: &Node, region: &Region) -> Result<()> {
+    let direct = region
+        .leaves
+        .iter()
+        .zip(&region.through)
+        .filter(|(_, t)| t.is_none())
+        .map(|(l, _)| l);
+    for l in direct {
+        if l.grid != n.grid {
+            return Err(Error::internal(format!(
+                "an element-wise kernel of shape {:?} and chunks {} reads an input of shape \
+                 {:?} and chunks {}",
+                n.shape(),
+                n.grid.describe(),
+                l.shape(),
+                l.grid.describe()
+            )));
+        }
     }
+    Ok(())
 }

@@ -5,7 +5,7 @@
 use super::{check_leaves, concat_route, deps_for, Lowerer};
 use crate::exec::ops::{CombineOp, EmptyReduceOp, PartialOp};
 use crate::exec::program::Program;
-use crate::lower::input::Role;
+use crate::lower::input::{Region, Role};
 use crate::plan::{Node, NodeKind, ReduceSpec};
 use ndtask_core::{ravel, unravel, ChunkGrid, Error, Result, TaskId};
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use std::sync::Arc;
 struct PartialInput {
     program: Program,
     grid: ChunkGrid,
-    leaves: Vec<Arc<Node>>,
+    region: Region,
     leaf_tasks: Vec<Arc<Vec<TaskId>>>,
 }
 
@@ -23,19 +23,20 @@ impl Lowerer<'_> {
     pub(super) fn lower_reduce(&mut self, n: &Arc<Node>, spec: &ReduceSpec) -> Result<Vec<TaskId>> {
         let input = &spec.input;
         let source = |l: &Self, n: &Arc<Node>| -> Result<PartialInput> {
-            let (program, leaves) = match l.plan.role_of(n) {
-                Some(Role::Streamed) => {
-                    let region = l.plan.region(n)?;
-                    (region.program.clone(), region.leaves.clone())
-                }
-                _ => (Program::leaf(n.dtype), vec![n.clone()]),
+            let region = match l.plan.role_of(n) {
+                Some(Role::Streamed) => l.plan.region(n)?.clone(),
+                _ => Region {
+                    program: Program::leaf(n.dtype),
+                    leaves: vec![n.clone()],
+                    through: vec![None],
+                },
             };
-            check_leaves(n, &leaves)?;
+            check_leaves(n, &region)?;
             Ok(PartialInput {
-                program,
+                program: region.program.clone(),
                 grid: n.grid.clone(),
-                leaf_tasks: l.leaf_tasks(&leaves)?,
-                leaves,
+                leaf_tasks: l.leaf_tasks(&region.leaves)?,
+                region,
             })
         };
         // Through a streamed concatenation, each block routes to one of its distinct inputs
@@ -91,7 +92,7 @@ impl Lowerer<'_> {
         let deps: Vec<Vec<TaskId>> = origin
             .iter()
             .map(|&(k, local)| match sources.get(k) {
-                Some(s) => deps_for(&s.grid, &s.leaves, &s.leaf_tasks, local),
+                Some(s) => deps_for(&s.grid, &s.region, &s.leaf_tasks, local),
                 None => Err(Error::internal(format!(
                     "a reduction block reads source {k}"
                 ))),

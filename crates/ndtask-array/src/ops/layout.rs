@@ -5,7 +5,7 @@
 
 use crate::api::array::Array;
 use crate::plan::chunks::{try_array, typed};
-use crate::plan::{dispatch_dtype, BlockKernel, Node, NodeKind, Pushdown};
+use crate::plan::{dispatch_dtype, BlockKernel, Node, NodeKind, Pushdown, Through};
 use ndarray::{ArrayD, ArrayViewD, IxDyn, Slice};
 use ndtask_core::{try_vec, Chunk, ChunkGrid, Chunks, Element, Error, Result};
 use std::marker::PhantomData;
@@ -158,6 +158,9 @@ impl<T: Element> BlockKernel for Transpose<T> {
     fn name(&self) -> String {
         format!("transpose{:?}", self.perm)
     }
+    fn read_through(&self) -> Option<Through> {
+        Some(Through::Permute(self.perm.clone()))
+    }
     fn deps(&self, block: &[usize]) -> Vec<(usize, usize)> {
         let mut idx = vec![0; block.len()];
         for (i, &p) in self.perm.iter().enumerate() {
@@ -214,8 +217,8 @@ impl<T: Element> BlockKernel for BroadcastTo<T> {
     fn exact(&self) -> bool {
         true
     }
-    fn broadcasts(&self) -> bool {
-        true
+    fn read_through(&self) -> Option<Through> {
+        Some(Through::Broadcast)
     }
     fn name(&self) -> String {
         "broadcast_to".into()

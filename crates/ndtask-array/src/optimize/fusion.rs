@@ -12,7 +12,7 @@
 use super::{Enabled, OptimizedPlan, Pass, Region};
 use crate::exec::program::{Program, Step};
 use crate::lower::input::Role;
-use crate::plan::{Node, NodeKind};
+use crate::plan::{BlockKernel, Node, NodeKind, Through};
 use ndtask_core::{DType, Result};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,8 +32,8 @@ impl Pass for Fusion {
                 plan.role.get(&n.key()),
                 Some(Role::Materialized | Role::Streamed)
             ) {
-                let (program, leaves) = build_program(n, &plan.role);
-                plan.regions.insert(n.key(), Region { program, leaves });
+                let region = build_program(n, &plan.role);
+                plan.regions.insert(n.key(), region);
             }
         }
         Ok(())
@@ -85,11 +85,9 @@ pub(crate) fn assign_regions(
     role
 }
 
-/// Builds the program of the region rooted at `root`; returns it with the nodes its leaves read.
-pub(crate) fn build_program(
-    root: &Arc<Node>,
-    role: &HashMap<*const Node, Role>,
-) -> (Program, Vec<Arc<Node>>) {
+/// Builds the region rooted at `root`: its program, the nodes its leaves read, and what it
+/// reads them through.
+pub(crate) fn build_program(root: &Arc<Node>, role: &HashMap<*const Node, Role>) -> Region {
     let mut b = Builder {
         root: root.key(),
         role,
@@ -97,9 +95,14 @@ pub(crate) fn build_program(
         dtypes: Vec::new(),
         memo: HashMap::new(),
         leaves: Vec::new(),
+        through: Vec::new(),
     };
     b.visit(root);
-    (Program::from_steps(b.steps, b.dtypes), b.leaves)
+    Region {
+        program: Program::from_steps(b.steps, b.dtypes),
+        leaves: b.leaves,
+        through: b.through,
+    }
 }
 
 struct Builder<'a> {
@@ -109,9 +112,17 @@ struct Builder<'a> {
     dtypes: Vec<DType>,
     memo: HashMap<*const Node, usize>,
     leaves: Vec<Arc<Node>>,
+    through: Vec<Option<Arc<dyn BlockKernel>>>,
 }
 
 impl Builder<'_> {
+    /// Reads `n`'s chunks as they are.
+    fn leaf(&mut self, n: &Arc<Node>) -> Step {
+        self.leaves.push(n.clone());
+        self.through.push(None);
+        Step::Leaf(self.leaves.len() - 1)
+    }
+
     fn visit(&mut self, n: &Arc<Node>) -> usize {
         if let Some(&i) = self.memo.get(&n.key()) {
             return i;
@@ -124,16 +135,22 @@ impl Builder<'_> {
                 let args = inputs.iter().map(|i| self.visit(i)).collect();
                 Step::Map(kernel.clone(), args)
             }
-            // A broadcast is read through: the region broadcasts its input tile by tile (one
-            // copy or fill per row) instead of reading a materialised broadcast chunk.
-            NodeKind::Blocks { kernel, inputs } if kernel.broadcasts() && inputs.len() == 1 => {
-                self.leaves.push(inputs[0].clone());
-                Step::Leaf(self.leaves.len() - 1)
+            // A broadcast or a transpose is read through: the region broadcasts or gathers
+            // its input tile by tile instead of reading a materialised output chunk.
+            NodeKind::Blocks { kernel, inputs } if inputs.len() == 1 => {
+                match kernel.read_through() {
+                    Some(how) => {
+                        self.leaves.push(inputs[0].clone());
+                        self.through.push(Some(kernel.clone()));
+                        match how {
+                            Through::Broadcast => Step::Leaf(self.leaves.len() - 1),
+                            Through::Permute(perm) => Step::Permuted(self.leaves.len() - 1, perm),
+                        }
+                    }
+                    None => self.leaf(n),
+                }
             }
-            _ => {
-                self.leaves.push(n.clone());
-                Step::Leaf(self.leaves.len() - 1)
-            }
+            _ => self.leaf(n),
         };
         self.steps.push(step);
         self.dtypes.push(n.dtype);

@@ -187,6 +187,14 @@ pub(crate) enum Pushdown {
     Window(Window),
 }
 
+/// How a fused region reads an input through a block kernel ([`BlockKernel::read_through`]).
+pub(crate) enum Through {
+    /// The input chunk broadcast to the region's chunk (NumPy rules).
+    Broadcast,
+    /// The input chunk with its axes permuted: output axis `j` is input axis `perm[j]`.
+    Permute(Vec<usize>),
+}
+
 /// An element-wise function applied to tiles.
 pub(crate) trait MapKernel: Send + Sync {
     fn name(&self) -> String;
@@ -242,10 +250,11 @@ pub(crate) trait BlockKernel: Send + Sync {
     fn pushdown(&self) -> Option<Pushdown> {
         None
     }
-    /// Whether the kernel only broadcasts its one input to the output grid (NumPy rules), so
-    /// that a fused region can read the input and broadcast it tile by tile instead of reading
-    /// a materialised copy (default false).
-    fn broadcasts(&self) -> bool {
-        false
+    /// Whether a fused region can read this kernel's one input through it, tile by tile,
+    /// instead of reading a materialised output chunk: when the kernel only broadcasts its
+    /// input or permutes its axes, and `deps` names the one input block each output block
+    /// reads (default: no).
+    fn read_through(&self) -> Option<Through> {
+        None
     }
 }
