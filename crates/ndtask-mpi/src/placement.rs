@@ -12,7 +12,9 @@
 //! ranks like sources, so no rank combines more than its share; a full reduction moves only
 //! small partial states between ranks. A task that makes far more
 //! than it reads (a broadcast of a reduced scalar or row to a chunk) runs on the rank of the
-//! task that consumes it, so only its small input crosses the network.
+//! task that consumes it, so only its small input crosses the network; one that *processes*
+//! far more than it reads (a fused kernel that makes its chunk from a source and reads only a
+//! broadcast scalar or row) is spread like a source.
 
 use ndtask_core::{TaskGraph, TaskId};
 
@@ -78,6 +80,14 @@ impl Placement {
             // a chunk) is placed with its consumer, later: its small input travels to the work.
             let read: usize = deps.iter().map(|&d| elements[d as usize]).sum();
             if elements[t as usize] > EXPANDS * read.max(1) {
+                continue;
+            }
+            // A task that processes far more than it reads (a fused kernel that makes its
+            // chunk from a source and only reads a broadcast scalar or row, as a recomputed
+            // `x - x.mean()` does) is spread over the ranks like a source.
+            if graph.work_of(t) > EXPANDS * read.max(1) {
+                let op = graph.op_of(t) as usize;
+                owner[t as usize] = Some(spread(index_in_op[t as usize], tasks_of_op[op]));
                 continue;
             }
             let placed: Vec<(usize, u32)> = deps
