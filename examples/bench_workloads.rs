@@ -25,8 +25,9 @@ use ndtask::RunContext;
 use std::sync::Arc;
 use std::time::Instant;
 
-const USAGE: &str = "usage: bench_workloads <A|B-sum|B-std|C|D|E|F|G> <ndtask|baseline> \
-[--threads N] [--warmup N] [--progress]
+const USAGE: &str = "usage: bench_workloads <A|B-sum|B-std|C|D|E|F|G|N|P|I|J|K|L> \
+<ndtask|baseline> [--threads N] [--warmup N] [--progress]
+  the baseline of I to L (the bounded-memory patterns) is ndtask's plain mean of their array
   --threads N   threads of the scheduler or rayon pool (default 2)
   --warmup N    untimed runs before the timed one, in this process (default 1)
   --progress    run the ndtask side with a progress bar observing it (its cost)";
@@ -112,24 +113,28 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let run: Box<dyn Fn() -> Result<f64, Error>> = if a.ndtask {
-        let s = match ThreadedScheduler::with_threads(a.threads) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("bench_workloads: {e}");
-                std::process::exit(1);
+    let run: Box<dyn Fn() -> Result<f64, Error>> =
+        if a.ndtask || a.workload.baseline_is_plain_mean() {
+            let s = match ThreadedScheduler::with_threads(a.threads) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("bench_workloads: {e}");
+                    std::process::exit(1);
+                }
+            };
+            let ctx = match a.progress {
+                true => RunContext::new().observe(Arc::new(ProgressBar::new())),
+                false => RunContext::new(),
+            };
+            let s = Observed { inner: s, ctx };
+            match a.ndtask {
+                true => Box::new(move || a.workload.ndtask(&s)),
+                false => Box::new(move || Workload::plain_mean(&s)),
             }
+        } else {
+            let pool = common::pool(a.threads);
+            Box::new(move || Ok(a.workload.baseline(&pool)))
         };
-        let ctx = match a.progress {
-            true => RunContext::new().observe(Arc::new(ProgressBar::new())),
-            false => RunContext::new(),
-        };
-        let s = Observed { inner: s, ctx };
-        Box::new(move || a.workload.ndtask(&s))
-    } else {
-        let pool = common::pool(a.threads);
-        Box::new(move || Ok(a.workload.baseline(&pool)))
-    };
     let timed = || -> Result<(f64, f64), Error> {
         for _ in 0..a.warmup {
             std::hint::black_box(run()?);

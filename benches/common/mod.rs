@@ -48,11 +48,25 @@ pub enum Workload {
     N,
     /// Monte Carlo pi, 1e9 throws, 1e6 per chunk (the random-arrays issue's target).
     P,
+    /// The bounded-memory issue's patterns on x = `uniform([40000, 40000], [1000, 1000])`
+    /// (12.8 GB): center, `((x - x.mean())²).mean()`.
+    I,
+    /// Anomaly: `((x - x.mean_axis(0))²).mean()`.
+    J,
+    /// Transpose: `(x.T * x).mean()`.
+    K,
+    /// Rechunk: `x.rechunk([40000, 25]).std_axis(0).mean()`.
+    L,
 }
+
+/// The side of I to L: the array is 40000² in 1000² chunks.
+const PATTERN_N: usize = 40_000;
+/// Its chunks.
+const PATTERN_C: usize = 1_000;
 
 impl Workload {
     /// Every workload, in table order.
-    pub const ALL: [Workload; 10] = [
+    pub const ALL: [Workload; 14] = [
         Workload::A,
         Workload::BSum,
         Workload::BStd,
@@ -63,6 +77,10 @@ impl Workload {
         Workload::G,
         Workload::N,
         Workload::P,
+        Workload::I,
+        Workload::J,
+        Workload::K,
+        Workload::L,
     ];
 
     /// The id used on the command line and in the table.
@@ -78,6 +96,10 @@ impl Workload {
             Workload::G => "G",
             Workload::N => "N",
             Workload::P => "P",
+            Workload::I => "I",
+            Workload::J => "J",
+            Workload::K => "K",
+            Workload::L => "L",
         }
     }
 
@@ -112,7 +134,32 @@ impl Workload {
                 .sum()
                 .compute_with(s)?,
             Workload::P => pi_hits(1_000_000_000, 1_000_000)?.compute_with(s)? as f64,
+            Workload::I | Workload::J | Workload::K | Workload::L => {
+                let x = uniform_2d(PATTERN_N, PATTERN_C)?;
+                let e = match self {
+                    Workload::I => {
+                        let d = &x - &x.mean().into_array();
+                        (&d * &d).mean()
+                    }
+                    Workload::J => {
+                        let d = &x - &x.mean_axis(0)?;
+                        (&d * &d).mean()
+                    }
+                    Workload::K => (&x.t() * &x).mean(),
+                    _ => x
+                        .rechunk([PATTERN_N, PATTERN_C * PATTERN_C / PATTERN_N])?
+                        .std_with(&ReduceOptions::axes([0]), 0.0)?
+                        .mean(),
+                };
+                e.compute_with(s)?
+            }
         })
+    }
+
+    /// Whether the baseline of this workload is ndtask's plain mean of the same array (the
+    /// bounded-memory patterns I to L are measured against it) rather than a graph-free loop.
+    pub fn baseline_is_plain_mean(self) -> bool {
+        matches!(self, Workload::I | Workload::J | Workload::K | Workload::L)
     }
 
     /// Runs the graph-free baseline on `pool` and returns the same summary value (up to
@@ -129,7 +176,14 @@ impl Workload {
             Workload::G => uniform_mean(40_000, 2_000, |u| u),
             Workload::N => normal_sum_baseline(100_000_000, 1_000_000),
             Workload::P => pi_hits_baseline(1_000_000_000, 1_000_000) as f64,
+            // Measured by `plain_mean` instead (see `baseline_is_plain_mean`).
+            Workload::I | Workload::J | Workload::K | Workload::L => f64::NAN,
         })
+    }
+
+    /// ndtask's plain mean of the array of I to L on `s`: their baseline.
+    pub fn plain_mean(s: &dyn Scheduler) -> Result<f64, Error> {
+        uniform_2d(PATTERN_N, PATTERN_C)?.mean().compute_with(s)
     }
 }
 

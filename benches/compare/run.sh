@@ -6,10 +6,14 @@
 #   WORKLOADS="A D" RUNS=7 benches/compare/run.sh
 #
 # Environment:
-#   WORKLOADS  ids among A B-sum B-std C D E F G H N P (default: A to H). H is "2 threads vs 1
+#   WORKLOADS  ids among A B-sum B-std C D E F G H N P I J K L (default: A to H). H is "2 threads vs 1
 #              on A and D": it adds 1-thread runs of A and D (and their 2-thread runs if not
 #              selected). N (normal variates) and P (pi with 1e9 throws) are the random-arrays
 #              issue's workloads; N also runs on 1 thread (NumPy's throughput per thread).
+#              I J K L are the bounded-memory issue's patterns on a 40000² array in 1000²
+#              chunks (center, anomaly, transpose, rechunk); their baseline column is ndtask's
+#              plain mean of the same array, and they run without a warm-up (Dask holds up to
+#              the whole 12.8 GB array on I and J: the machine needs about 16 GB free).
 #   RUNS       timed runs per workload and side (default 5; each process also does one untimed
 #              warm-up run of its workload first)
 #   THREADS    threads of every side (default 2)
@@ -62,9 +66,9 @@ add_job() { [[ " ${jobs[*]} " == *" $1 "* ]] || jobs+=("$1"); }
 for w in $WORKLOADS; do
   case "$w" in
     H) add_job "A:$THREADS"; add_job "D:$THREADS"; add_job "A:1"; add_job "D:1" ;;
-    A | B-sum | B-std | C | D | E | F | G | P) add_job "$w:$THREADS" ;;
+    A | B-sum | B-std | C | D | E | F | G | P | I | J | K | L) add_job "$w:$THREADS" ;;
     N) add_job "N:1"; add_job "N:$THREADS" ;;
-    *) echo "unknown workload $w (known: A B-sum B-std C D E F G H N P)" >&2; exit 2 ;;
+    *) echo "unknown workload $w (known: A B-sum B-std C D E F G H N P I J K L)" >&2; exit 2 ;;
   esac
 done
 
@@ -73,12 +77,13 @@ trap 'rm -rf "$RAW"' EXIT
 
 run_one() { # job side round
   local w=${1%%:*} t=${1##*:} side=$2 r=$3 f="$RAW/$1.$2.$3"
-  local cmd
+  local cmd warmup=1
+  case "$w" in I | J | K | L) warmup=0 ;; esac
   case "$side" in
-    ndtask | baseline) cmd=("$BIN" "$w" "$side" --threads "$t") ;;
+    ndtask | baseline) cmd=("$BIN" "$w" "$side" --threads "$t" --warmup "$warmup") ;;
     # NumPy's OpenBLAS must pick its own kernels; the environment may pin them for Rust tools.
     dask) cmd=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" benches/compare/workloads.py
-      "$w" --threads "$t") ;;
+      "$w" --threads "$t" --warmup "$warmup") ;;
   esac
   if ! /usr/bin/time -v -o "$f.time" "${cmd[@]}" >"$f.out" 2>"$f.err"; then
     echo "FAILED: ${cmd[*]}" >&2

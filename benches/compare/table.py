@@ -31,6 +31,11 @@ H_SPEEDUP = 1.8
 # (Dask on 1 thread: NumPy's generator per chunk).
 P_MOST = 0.5
 N_LEAST = 1.5
+# The bounded-memory issue: the patterns I to L (their baseline is ndtask's plain mean of the
+# same array) at most this many times the plain mean, with peak RSS at most PATTERN_RSS_MIB.
+PATTERN_MOST = {"I": 2.5, "J": 2.5, "K": 2.5, "L": 4.0}
+PATTERN_NAMES = {"I": "center", "J": "anomaly", "K": "transpose", "L": "rechunk"}
+PATTERN_RSS_MIB = 256
 
 
 def load(raw, job, side, runs):
@@ -111,6 +116,16 @@ def main():
         r = dk[0] / nd[0]
         print(f"| N (1 thread) | >= {N_LEAST}x NumPy's standard_normal | {r:.2f}x "
               f"| {'yes' if r >= N_LEAST else 'NO'} |")
+    for w, most in PATTERN_MOST.items():
+        j = f"{w}:{threads}"
+        if j not in jobs:
+            continue
+        nd, bl, dk = (m[(j, s)] for s in SIDES)
+        r = nd[0] / bl[0]
+        print(f"| {w} ({PATTERN_NAMES[w]}) | <= {most}x the plain mean of the array | {r:.2f}x "
+              f"| {'yes' if r <= most else 'NO'} |")
+        print(f"| {w} ({PATTERN_NAMES[w]}) | peak RSS <= {PATTERN_RSS_MIB} MiB | {nd[1]:.0f} MiB "
+              f"(Dask {dk[1]:.0f} MiB, {dk[0]:.1f} s) | {'yes' if nd[1] <= PATTERN_RSS_MIB else 'NO'} |")
     for w in ("A", "D"):
         one, many = f"{w}:1", f"{w}:{threads}"
         if one in jobs and many in jobs and threads > 1:

@@ -1,6 +1,6 @@
 """The benchmark workloads of issue 4 written for Dask, one per process.
 
-    python workloads.py <A|B-sum|B-std|C|D|E|F|G> [--threads N] [--warmup N]
+    python workloads.py <A|B-sum|B-std|C|D|E|F|G|N|P|I|J|K|L> [--threads N] [--warmup N]
 
 Runs the workload `--warmup` times untimed (default 1), then once timed, on Dask's threaded
 scheduler with N workers (default 2), and prints one line: `<seconds> <result>`. The seconds
@@ -34,6 +34,18 @@ def concat_colsum():
     return da.concatenate([x, x], axis=0).sum(axis=0)
 
 
+def pattern(kind, n=40000, c=1000):
+    """The bounded-memory issue's patterns (I to L) on an n x n uniform array in c x c chunks."""
+    x = uniform_2d(n, c)
+    if kind == "I":
+        return ((x - x.mean()) ** 2).mean()
+    if kind == "J":
+        return ((x - x.mean(axis=0)) ** 2).mean()
+    if kind == "K":
+        return (x.T * x).mean()
+    return x.rechunk((n, c * c // n)).std(axis=0).mean()
+
+
 def fused():
     x = uniform_2d(10000, 1000)
     return ((x + 1.0) * 2.0 - x * x).mean()
@@ -50,6 +62,10 @@ WORKLOADS = {
     "G": lambda: uniform_2d(40000, 2000).mean(),
     "N": lambda: da.random.default_rng(SEED).standard_normal(100_000_000, chunks=1_000_000).sum(),
     "P": lambda: pi_hits(1_000_000_000, 1_000_000),
+    "I": lambda: pattern("I"),
+    "J": lambda: pattern("J"),
+    "K": lambda: pattern("K"),
+    "L": lambda: pattern("L"),
 }
 
 
