@@ -122,6 +122,22 @@ for k in 1 2; do
 done
 rm -f "$trace"
 
+echo "== anomaly: the bounded-memory patterns give the threaded bits on 2 and 3 ranks"
+for pattern in center anomaly transpose rechunk; do
+  args=(--pattern "$pattern" --shape 2000 --chunk 250 --json)
+  want=$("$EX/anomaly" --scheduler threaded "${args[@]}" | tail -n 1 | field value)
+  for k in 2 3; do
+    line=$(timeout 120 "${MPIRUN[@]}" -n "$k" "$EX/anomaly" --scheduler mpi "${args[@]}" 2>&1 | tail -n 1)
+    got=$(printf '%s' "$line" | field value)
+    ranks=$(printf '%s' "$line" | field ranks)
+    if [ -n "$got" ] && [ "$got" = "$want" ] && [ "$ranks" = "$k" ]; then
+      pass "anomaly --pattern $pattern -n $k: value = $got"
+    else
+      fail "anomaly --pattern $pattern -n $k: '$line' (threaded value '$want')"
+    fi
+  done
+done
+
 echo "== zarr_tool random: the store mpirun -n K writes is byte for byte the threaded one"
 zdir=$(mktemp -d)
 "$EX/zarr_tool" random "$zdir/threaded.zarr" --shape 300,200 --chunks 40,50 --shard 80,100 --seed 7 >/dev/null
