@@ -192,3 +192,49 @@ fn a_plan_that_cannot_fit_fails_before_running_naming_the_task() {
         assert_eq!(ndtask::compute_in(&e, &*s, &enough).unwrap(), want);
     }
 }
+
+#[test]
+fn a_rechunk_or_slice_of_a_cheap_expression_cuts_its_sources() {
+    let rng = random::default_rng(4);
+    let x: Array<f64> = rng.uniform([300, 200], [100, 100]).unwrap();
+    let y: Array<f64> = rng.normal(0.0, 1.0, [300, 200], [100, 100]).unwrap();
+    let e = (&x * 2.0 + &y).exp();
+    let eager = e.compute().unwrap();
+    // Short-fat to tall-skinny: every new chunk gathers from 3 old ones.
+    let tall = e.rechunk([300, 7]).unwrap();
+    let cut = e
+        .slice(ndarray::s![17..251, 3..190])
+        .unwrap()
+        .rechunk([50, 60])
+        .unwrap();
+    for (lazy, want) in [
+        (&tall, eager.clone()),
+        (
+            &cut,
+            eager
+                .slice(ndarray::s![17..251, 3..190])
+                .to_owned()
+                .into_dyn(),
+        ),
+    ] {
+        let g = lazy.task_graph().unwrap();
+        let tasks = g.tasks_per_op();
+        for (name, n) in g.op_names().iter().zip(&tasks) {
+            assert!(
+                !name.starts_with("rechunk") && !name.starts_with("slice") || *n == 0,
+                "{name}: {n} tasks"
+            );
+        }
+        for s in schedulers() {
+            assert!(same_bits(&lazy.compute_with(&*s).unwrap(), &want));
+        }
+    }
+    // A reduction's result is not cheap: its rechunk stays a rechunk.
+    let m = x.sum_axis(1).unwrap().rechunk([7]).unwrap();
+    assert!(m
+        .task_graph()
+        .unwrap()
+        .op_names()
+        .iter()
+        .any(|n| n.starts_with("rechunk")));
+}

@@ -75,6 +75,19 @@ fn copies_wanted(order: &[Arc<Node>]) -> HashSet<(*const Node, *const Node)> {
     wanted
 }
 
+/// Whether `n`'s sub-plan is cheap to compute again: only sources and maps, at most
+/// [`MAX_RECOMPUTED_NODES`] of them.
+pub(crate) fn cheap(n: &Arc<Node>) -> bool {
+    let mut size = HashMap::new();
+    for m in post_order(std::slice::from_ref(n)) {
+        match cheap_size(&m, &size) {
+            Some(k) if k <= MAX_RECOMPUTED_NODES => size.insert(m.key(), k),
+            _ => return false,
+        };
+    }
+    true
+}
+
 /// The nodes of `n`'s sub-plan when it has only sources and maps (counting each node once per
 /// path, an upper bound of the recomputation), or `None`.
 fn cheap_size(n: &Arc<Node>, size: &HashMap<*const Node, usize>) -> Option<usize> {
