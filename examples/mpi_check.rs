@@ -523,6 +523,7 @@ fn zarr(s: &mut Suite, e: &Array<f64>) -> Result<(), Error> {
         chunks: Some(vec![5, 10]),
         codec: ndtask::ZarrCodec::Zstd,
         shard: Some(vec![10, 20]),
+        ..ndtask::ZarrOptions::default()
     };
     e.to_zarr_with(&store, "/e", &options, s.mpi, &RunContext::new())?;
     if s.mpi.rank() == 0 {

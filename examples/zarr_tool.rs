@@ -16,14 +16,15 @@ use ndtask::observe::ProgressBar;
 use ndtask::prelude::*;
 use ndtask::scheduler::{self, Kind};
 use ndtask::{
-    compute_local_in, from_npy, from_zarr, npy_shape, RunContext, ZarrCodec, ZarrOptions,
+    compute_local_in, from_npy, from_zarr, npy_shape, RunContext, ZarrCodec, ZarrFormat,
+    ZarrOptions,
 };
 use std::sync::Arc;
 use std::time::Instant;
 
 const USAGE: &str = "usage:
   zarr_tool random OUT --shape A,B,.. --chunks A,B,.. [--seed S] [--dtype f64|f32|i64]
-                       [--codec none|zstd|blosc] [--shard A,B,..] [--format 3]
+                       [--codec none|zstd|blosc] [--shard A,B,..] [--format 2|3]
   zarr_tool stats IN [--json]
   zarr_tool anomaly IN OUT
 options for every command:
@@ -32,7 +33,7 @@ options for every command:
   --threads N         threads of the threaded scheduler (default: all cores)
   --progress          a progress bar on stderr
 OUT or IN ending in .npy is an .npy file; anything else is a Zarr directory store.
-Zarr format 2 is read; arrays are written in format 3.";
+Zarr formats 2 and 3 are read; arrays are written in format 3 unless --format 2 (no --shard).";
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Dtype {
@@ -50,6 +51,7 @@ struct Args {
     dtype: Dtype,
     codec: ZarrCodec,
     shard: Option<Vec<usize>>,
+    format: ZarrFormat,
     array: String,
     scheduler: Option<Kind>,
     threads: Option<usize>,
@@ -78,6 +80,7 @@ fn parse_args() -> Result<Args, String> {
         dtype: Dtype::F64,
         codec: ZarrCodec::Zstd,
         shard: None,
+        format: ZarrFormat::V3,
         array: "/".into(),
         scheduler: Some(Kind::Threaded),
         threads: None,
@@ -117,11 +120,10 @@ fn parse_args() -> Result<Args, String> {
                 }
             }
             "--format" => {
-                let f = value()?;
-                if f != "3" {
-                    return Err(format!(
-                        "--format {f}: ndtask writes Zarr format 3 (format 2 is read only)"
-                    ));
+                a.format = match value()?.as_str() {
+                    "2" => ZarrFormat::V2,
+                    "3" => ZarrFormat::V3,
+                    f => return Err(format!("--format is 2 or 3, got {f:?}")),
                 }
             }
             "--array" => a.array = value()?,
@@ -198,6 +200,7 @@ fn write<T: Element>(
         chunks: Some(x.grid().max_chunk_shape()),
         codec: a.codec,
         shard: a.shard.clone(),
+        format: a.format,
     };
     x.to_zarr_with(path, &a.array, &options, s, ctx)
 }

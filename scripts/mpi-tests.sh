@@ -150,6 +150,15 @@ for k in 2 3; do
     fail "zarr_tool random -n $k: the store differs from the threaded one (or the run failed)"
   fi
 done
+"$EX/zarr_tool" random "$zdir/v2.zarr" --shape 300,200 --chunks 40,50 --codec blosc --format 2 \
+  --seed 7 >/dev/null
+if timeout 120 "${MPIRUN[@]}" -n 3 "$EX/zarr_tool" random "$zdir/v2-mpi3.zarr" --shape 300,200 \
+    --chunks 40,50 --codec blosc --format 2 --seed 7 --scheduler mpi >/dev/null 2>&1 \
+  && [ -f "$zdir/v2-mpi3.zarr/.zarray" ] && diff -r "$zdir/v2.zarr" "$zdir/v2-mpi3.zarr" >/dev/null; then
+  pass "zarr_tool random --format 2 -n 3: identical to threaded"
+else
+  fail "zarr_tool random --format 2 -n 3: the store differs from the threaded one (or the run failed)"
+fi
 rm -rf "$zdir"
 
 echo "== pi: the chunk size does not change the estimate (counter-based random numbers)"

@@ -50,7 +50,7 @@ pub use ndtask_array::{
 };
 /// Zarr stores (feature `zarr`).
 #[cfg(feature = "zarr")]
-pub use ndtask_array::{from_zarr, ZarrCodec, ZarrOptions};
+pub use ndtask_array::{from_zarr, ZarrCodec, ZarrFormat, ZarrOptions};
 /// The memory model: the order tasks start in, the projected peak of a run, the plan-time
 /// budget check ([`Array::memory_report`] shows it for an expression).
 pub use ndtask_core::memory;

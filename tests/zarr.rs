@@ -13,7 +13,9 @@ mod common;
 
 use common::*;
 use ndarray::{s, ArrayD, IxDyn};
-use ndtask::{from_ndarray, from_zarr, Element, Error, RunContext, ZarrCodec, ZarrOptions};
+use ndtask::{
+    from_ndarray, from_zarr, Element, Error, RunContext, ZarrCodec, ZarrFormat, ZarrOptions,
+};
 use proptest::prelude::*;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -52,10 +54,11 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(12))]
 
     #[test]
-    fn written_then_read_back_exactly((shape, chunks) in shape_and_chunks(3), codec in 0..3u8, stored in prop::collection::vec(1usize..6, 3)) {
+    fn written_then_read_back_exactly((shape, chunks) in shape_and_chunks(3), codec in 0..3u8, stored in prop::collection::vec(1usize..6, 3), v2 in any::<bool>()) {
         let codec = [ZarrCodec::None, ZarrCodec::Zstd, ZarrCodec::Blosc][codec as usize];
         let stored: Vec<usize> = stored.into_iter().take(shape.len()).collect();
-        let options = ZarrOptions { chunks: Some(stored), codec, shard: None };
+        let format = if v2 { ZarrFormat::V2 } else { ZarrFormat::V3 };
+        let options = ZarrOptions { chunks: Some(stored), codec, shard: None, format };
         round_trip::<f64>(&shape, chunks.clone(), &options);
         round_trip::<f32>(&shape, chunks.clone(), &ZarrOptions { codec, ..ZarrOptions::default() });
         round_trip::<i64>(&shape, chunks, &options);
@@ -68,6 +71,7 @@ fn sharded_arrays_bools_and_empty_arrays_round_trip() {
         chunks: Some(vec![4, 3]),
         codec: ZarrCodec::Zstd,
         shard: Some(vec![8, 6]),
+        ..ZarrOptions::default()
     };
     round_trip::<f64>(&[17, 13], ndtask::Chunks::Block(vec![5, 5]), &shard);
     let dir = temp("b.zarr");
@@ -134,6 +138,16 @@ fn errors_name_the_store_the_array_and_the_chunk() {
             .contains("shard shape [6] is not a multiple of the chunk shape [4]"),
         "{e}"
     );
+    let v2_sharded = ZarrOptions {
+        shard: Some(vec![5]),
+        format: ZarrFormat::V2,
+        ..ZarrOptions::default()
+    };
+    let e = x.to_zarr(&dir, "/y", &v2_sharded).unwrap_err();
+    assert!(
+        e.to_string().contains("Zarr format 2 has no sharding"),
+        "{e}"
+    );
     let e = x
         .to_zarr(
             &dir,
@@ -169,6 +183,7 @@ fn errors_name_the_store_the_array_and_the_chunk() {
                 chunks: Some(vec![3]),
                 codec: ZarrCodec::Blosc,
                 shard: None,
+                format: ZarrFormat::V2,
             },
         )
         .unwrap();
@@ -246,7 +261,30 @@ fn arrays_zarr_python_writes_read_exactly_and_it_reads_ours() {
         chunks: Some(vec![7, 6]),
         codec,
         shard,
+        format: ZarrFormat::V3,
     };
+    // Format 2 too, every codec and type.
+    let v2 = |codec| ZarrOptions {
+        format: ZarrFormat::V2,
+        ..opts(codec, None)
+    };
+    for (name, codec) in [
+        ("v2-zstd", ZarrCodec::Zstd),
+        ("v2-blosc", ZarrCodec::Blosc),
+        ("v2-none", ZarrCodec::None),
+    ] {
+        x.to_zarr(dir.join("ours.zarr"), &format!("/{name}"), &v2(codec))
+            .unwrap();
+    }
+    x.astype::<f32>()
+        .to_zarr(dir.join("ours.zarr"), "/v2-f4", &v2(ZarrCodec::Zstd))
+        .unwrap();
+    x.astype::<i64>()
+        .to_zarr(dir.join("ours.zarr"), "/v2-i8", &v2(ZarrCodec::Blosc))
+        .unwrap();
+    x.map(|v| v > 0.0)
+        .to_zarr(dir.join("ours.zarr"), "/v2-b1", &v2(ZarrCodec::Zstd))
+        .unwrap();
     x.to_zarr(dir.join("ours.zarr"), "/zstd", &opts(ZarrCodec::Zstd, None))
         .unwrap();
     x.to_zarr(
@@ -275,8 +313,9 @@ fn arrays_zarr_python_writes_read_exactly_and_it_reads_ours() {
     run_python(&py, &format!(
         "import numpy as np, zarr\n\
          a = np.arange(600).reshape(30, 20) * 0.25 - 3\n\
-         for name, want in [('zstd', a), ('blosc', a), ('none', a), ('sharded', a), ('f4', a.astype(np.float32)), ('i8', a.astype(np.int64)), ('b1', a > 0)]:\n\
+         for name, want in [('zstd', a), ('blosc', a), ('none', a), ('sharded', a), ('f4', a.astype(np.float32)), ('i8', a.astype(np.int64)), ('b1', a > 0), ('v2-zstd', a), ('v2-blosc', a), ('v2-none', a), ('v2-f4', a.astype(np.float32)), ('v2-i8', a.astype(np.int64)), ('v2-b1', a > 0)]:\n\
          \x20   z = zarr.open_array('{d}/ours.zarr', path=name, mode='r')\n\
+         \x20   assert z.metadata.zarr_format == (2 if name.startswith('v2') else 3), name\n\
          \x20   got = z[:]\n\
          \x20   assert got.dtype == want.dtype and got.shape == want.shape, (name, got.dtype, got.shape)\n\
          \x20   assert np.array_equal(got, want), name\n\

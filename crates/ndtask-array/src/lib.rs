@@ -32,7 +32,7 @@ pub use ops::random;
 pub use ops::reduce::{ReduceOptions, DEFAULT_SPLIT_EVERY};
 pub use ops::stats::Masked;
 #[cfg(feature = "zarr")]
-pub use ops::zarr::{from_zarr, ZarrCodec, ZarrOptions};
+pub use ops::zarr::{from_zarr, ZarrCodec, ZarrFormat, ZarrOptions};
 pub use optimize::explain::{Fused, PlanNode};
 
 /// The source extension point: [`reader::ChunkReader`], and [`reader::from_reader`] to make an

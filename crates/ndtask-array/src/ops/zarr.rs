@@ -1,4 +1,4 @@
-//! Zarr arrays (formats 2 and 3 read, format 3 written) in a directory store, through the
+//! Zarr arrays (formats 2 and 3, read and written) in a directory store, through the
 //! `zarrs` crate: read lazily (each chunk task reads the stored chunks its region overlaps) and
 //! written in parallel (each stored chunk, or shard, has exactly one writer: the task that
 //! computed it).
@@ -25,7 +25,9 @@ use zarrs::array::codec::bytes_to_bytes::blosc::{
     BloscCodec, BloscCompressionLevel, BloscCompressor, BloscShuffleMode,
 };
 use zarrs::array::codec::bytes_to_bytes::zstd::ZstdCodec;
-use zarrs::array::{data_type, ArrayBuilder, ArraySubset, DataType};
+use zarrs::array::{
+    data_type, ArrayBuilder, ArrayMetadata, ArrayMetadataV2, ArraySubset, DataType,
+};
 use zarrs::filesystem::FilesystemStore;
 
 type ZArray = zarrs::array::Array<FilesystemStore>;
@@ -51,8 +53,61 @@ pub struct ZarrOptions {
     /// The compression (default zstd).
     pub codec: ZarrCodec,
     /// With sharding: the shard shape, a multiple of the chunk shape on every axis; each shard
-    /// is written by one task.
+    /// is written by one task (format 3 only).
     pub shard: Option<Vec<usize>>,
+    /// The Zarr format written: 3 (the default) or 2 (`.zarray`, numcodecs compressors: what
+    /// zarr-python 2 and older tools read).
+    pub format: ZarrFormat,
+}
+
+/// The Zarr format [`Array::to_zarr`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ZarrFormat {
+    /// Zarr format 2: `.zarray` metadata, a numcodecs compressor, no sharding.
+    V2,
+    /// Zarr format 3: `zarr.json` metadata, codecs, optional sharding (the default).
+    #[default]
+    V3,
+}
+
+/// The metadata of an array being written.
+enum Metadata {
+    V3(Box<ArrayBuilder>),
+    V2(Box<ArrayMetadataV2>),
+}
+
+/// Format 2 metadata (`.zarray`) for an array of `shape` in stored `chunks` of `dtype`.
+fn metadata_v2(
+    shape: &[usize],
+    chunks: &[usize],
+    dtype: DType,
+    codec: ZarrCodec,
+) -> Result<ArrayMetadataV2> {
+    let (code, fill) = match dtype {
+        DType::F64 => ("<f8", serde_json::json!(0.0)),
+        DType::F32 => ("<f4", serde_json::json!(0.0)),
+        DType::I64 => ("<i8", serde_json::json!(0)),
+        DType::Bool => ("|b1", serde_json::json!(false)),
+    };
+    let compressor = match codec {
+        ZarrCodec::None => serde_json::Value::Null,
+        ZarrCodec::Zstd => serde_json::json!({"id": "zstd", "level": 3}),
+        ZarrCodec::Blosc => serde_json::json!({
+            "id": "blosc", "cname": "zstd", "clevel": 5, "shuffle": 1, "blocksize": 0
+        }),
+    };
+    let doc = serde_json::json!({
+        "zarr_format": 2,
+        "shape": shape,
+        "chunks": chunks,
+        "dtype": code,
+        "compressor": compressor,
+        "fill_value": fill,
+        "order": "C",
+        "filters": null,
+        "dimension_separator": ".",
+    });
+    serde_json::from_value(doc).map_err(|e| Error::io("making Zarr format 2 metadata", e))
 }
 
 /// The ndtask element type a Zarr data type is read as (`int32`, `uint8` and other integers
@@ -199,7 +254,7 @@ pub fn from_zarr<T: Element>(store_path: impl AsRef<Path>, array_path: &str) -> 
 struct ZarrSink<T> {
     store_path: PathBuf,
     array_path: String,
-    builder: ArrayBuilder,
+    metadata: Metadata,
     /// The written array's grid: the stored chunks (or shards), cut to the array.
     grid: ChunkGrid,
     /// The array, opened by the first writer of this process that succeeds (after the metadata
@@ -220,9 +275,12 @@ impl<T: Element> Sink for ZarrSink<T> {
         h.str(&self.store_path.to_string_lossy());
         h.str(&self.array_path);
         self.grid.fingerprint(h);
-        match self.builder.build_metadata() {
-            Ok(m) => h.str(&format!("{m:?}")),
-            Err(e) => h.str(&e.to_string()),
+        match &self.metadata {
+            Metadata::V3(builder) => match builder.build_metadata() {
+                Ok(m) => h.str(&format!("{m:?}")),
+                Err(e) => h.str(&e.to_string()),
+            },
+            Metadata::V2(m) => h.str(&m.to_string_pretty()),
         }
     }
     fn create(&self) -> Result<()> {
@@ -246,10 +304,15 @@ impl<T: Element> Sink for ZarrSink<T> {
         }
         std::fs::create_dir_all(&self.store_path).map_err(|e| Error::io(what(), e))?;
         let store = FilesystemStore::new(&self.store_path).map_err(|e| Error::io(what(), e))?;
-        let array = self
-            .builder
-            .build(Arc::new(store), &self.array_path)
-            .map_err(|e| Error::io(what(), e))?;
+        let array = match &self.metadata {
+            Metadata::V3(builder) => builder.build(Arc::new(store), &self.array_path),
+            Metadata::V2(m) => ZArray::new_with_metadata(
+                Arc::new(store),
+                &self.array_path,
+                ArrayMetadata::V2((**m).clone()),
+            ),
+        }
+        .map_err(|e| Error::io(what(), e))?;
         array.store_metadata().map_err(|e| Error::io(what(), e))
     }
     fn write(&self, block: usize, chunk: &Chunk) -> Result<()> {
@@ -315,7 +378,7 @@ fn zarr_type(dtype: DType) -> DataType {
 }
 
 impl<T: Element> Array<T> {
-    /// Writes the array as a Zarr (format 3) array at `array_path` (`"/"` for the root) of the
+    /// Writes the array as a Zarr array (format 3, or 2 by [`ZarrOptions::format`]) at `array_path` (`"/"` for the root) of the
     /// directory store at `store_path`, computing it on the default scheduler.
     ///
     /// # Errors
@@ -342,7 +405,8 @@ impl<T: Element> Array<T> {
         self.to_zarr_with(store_path, array_path, options, s, &RunContext::new())
     }
 
-    /// Writes the array as a Zarr (format 3) array on `scheduler` under `ctx`: the array is
+    /// Writes the array as a Zarr array (format 3, or 2 by [`ZarrOptions::format`]) on
+    /// `scheduler` under `ctx`: the array is
     /// rechunked to the stored chunks (or shards) when its own differ, one task writes the
     /// metadata, and each stored chunk (or shard) is written by the task that computed it. On
     /// MPI every rank calls it alike and writes the chunks it computed.
@@ -375,6 +439,11 @@ impl<T: Element> Array<T> {
         };
         if chunks.len() != nd || chunks.contains(&0) {
             return Err(bad("chunk shape", &chunks));
+        }
+        if options.format == ZarrFormat::V2 && options.shard.is_some() {
+            return Err(Error::InvalidArgument(
+                "to_zarr: Zarr format 2 has no sharding; write format 3 for a shard shape".into(),
+            ));
         }
         let grid_shape = match &options.shard {
             None => chunks.clone(),
@@ -436,10 +505,19 @@ impl<T: Element> Array<T> {
             .collect();
         let grid = ChunkGrid::new(&shape, Chunks::Block(cut.clone()))?;
         let data = self.rechunk(Chunks::Block(cut))?;
+        let metadata = match options.format {
+            ZarrFormat::V3 => Metadata::V3(Box::new(builder)),
+            ZarrFormat::V2 => Metadata::V2(Box::new(metadata_v2(
+                &shape,
+                &grid_shape,
+                T::DTYPE,
+                options.codec,
+            )?)),
+        };
         let sink = ZarrSink::<T> {
             store_path: store_path.as_ref().to_path_buf(),
             array_path: array_path.to_string(),
-            builder,
+            metadata,
             grid,
             array: Mutex::new(None),
             _t: std::marker::PhantomData,
