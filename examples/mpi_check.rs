@@ -512,7 +512,8 @@ fn npy(s: &mut Suite) -> Result<(), Error> {
     Ok(())
 }
 
-/// Zarr (zstd, sharded) from K ranks (built with the `zarr` feature).
+/// Zarr (zstd, sharded, and a region stored into it) from K ranks (built with the `zarr`
+/// feature).
 #[cfg(feature = "zarr")]
 fn zarr(s: &mut Suite, e: &Array<f64>) -> Result<(), Error> {
     let ranks = s.mpi.ranks();
@@ -525,10 +526,15 @@ fn zarr(s: &mut Suite, e: &Array<f64>) -> Result<(), Error> {
         shard: Some(vec![10, 20]),
         ..ndtask::ZarrOptions::default()
     };
+    // Then a region stored into it, across shard boundaries (read, updated and written back
+    // by the one task that owns each shard it touches).
+    let region = random::uniform::<f64>([17, 23], [6, 7], 5)?;
     e.to_zarr_with(&store, "/e", &options, s.mpi, &RunContext::new())?;
+    region.store_zarr_with(&store, "/e", &[7, 9], s.mpi, &RunContext::new())?;
     if s.mpi.rank() == 0 {
         let alone = std::env::temp_dir().join(format!("ndtask-mpi-check-{ranks}-sync.zarr"));
         e.to_zarr_with(&alone, "/e", &options, &SyncScheduler, &RunContext::new())?;
+        region.store_zarr_with(&alone, "/e", &[7, 9], &SyncScheduler, &RunContext::new())?;
         let files = |root: &std::path::Path| -> Vec<(String, Vec<u8>)> {
             let mut out = Vec::new();
             let mut stack = vec![root.to_path_buf()];

@@ -323,3 +323,83 @@ fn arrays_zarr_python_writes_read_exactly_and_it_reads_ours() {
     ));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(10))]
+
+    /// Any region, aligned with the stored chunks or not, of a plain, sharded or format-2
+    /// target: the region holds the array, the rest of the target is unchanged, on every
+    /// scheduler.
+    #[test]
+    fn a_region_is_stored_into_an_existing_array(
+        (shape, chunks) in shape_and_chunks(6),
+        at in prop::collection::vec(0usize..5, 3),
+        extra in prop::collection::vec(0usize..4, 3),
+        kind in 0..3u8,
+    ) {
+        let nd = shape.len();
+        let offset: Vec<usize> = at[..nd].to_vec();
+        let total: Vec<usize> = (0..nd).map(|a| offset[a] + shape[a] + extra[a]).collect();
+        let before: ArrayD<f64> = values(&total, 11);
+        let x: ArrayD<f64> = values(&shape, 12);
+        let stored: Vec<usize> = (0..nd).map(|a| 2 + a).collect();
+        let options = match kind {
+            0 => ZarrOptions { chunks: Some(stored), ..ZarrOptions::default() },
+            1 => ZarrOptions {
+                shard: Some(stored.iter().map(|c| 2 * c).collect()),
+                chunks: Some(stored),
+                ..ZarrOptions::default()
+            },
+            _ => ZarrOptions { chunks: Some(stored), format: ZarrFormat::V2, ..ZarrOptions::default() },
+        };
+        let mut want = before.clone();
+        let region: Vec<ndarray::SliceInfoElem> = (0..nd)
+            .map(|a| ndarray::Slice::from(offset[a]..offset[a] + shape[a]).into())
+            .collect();
+        want.slice_mut(region.as_slice()).assign(&x);
+        let dir = temp("store.zarr");
+        for s in schedulers() {
+            from_ndarray(before.clone(), [3, 3, 3][..nd].to_vec()).unwrap()
+                .to_zarr(&dir, "/t", &options).unwrap();
+            from_ndarray(x.clone(), chunks.clone()).unwrap()
+                .store_zarr_with(&dir, "/t", &offset, &*s, &RunContext::new()).unwrap();
+            let got = from_zarr::<f64>(&dir, "/t").unwrap().compute().unwrap();
+            prop_assert_eq!(&got, &want, "{} {:?} at {:?}", s.name(), options, offset);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[test]
+fn storing_a_region_that_does_not_fit_is_an_error_naming_both() {
+    let dir = temp("store-bad.zarr");
+    ndtask::zeros::<f64>([10, 8], [5, 4])
+        .unwrap()
+        .to_zarr(&dir, "/t", &ZarrOptions::default())
+        .unwrap();
+    let x = ndtask::ones::<f64>([4, 4], [2, 2]).unwrap();
+    let e = x.store_zarr(&dir, "/t", &[7, 0]).unwrap_err();
+    assert!(
+        e.to_string().contains(
+            "an array of shape [4, 4] at offset [7, 0] does not fit inside the Zarr array"
+        ) && e.to_string().contains("of shape [10, 8]"),
+        "{e}"
+    );
+    let e = x.store_zarr(&dir, "/t", &[0]).unwrap_err();
+    assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
+    let e = x
+        .astype::<i64>()
+        .store_zarr(&dir, "/t", &[0, 0])
+        .unwrap_err();
+    assert!(e.to_string().contains("this array's are i64"), "{e}");
+    let e = x.store_zarr(&dir, "/missing", &[0, 0]).unwrap_err();
+    assert!(matches!(e, Error::Io { .. }), "{e}");
+    // Nothing was written by the refused calls.
+    let got = from_zarr::<f64>(&dir, "/t")
+        .unwrap()
+        .sum()
+        .compute()
+        .unwrap();
+    assert_eq!(got, 0.0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -70,8 +70,10 @@ pub enum ZarrFormat {
     V3,
 }
 
-/// The metadata of an array being written.
+/// The metadata of an array being written: made by the write, or (`Existing`) already in the
+/// store, for a write into a region of it.
 enum Metadata {
+    Existing,
     V3(Box<ArrayBuilder>),
     V2(Box<ArrayMetadataV2>),
 }
@@ -255,6 +257,8 @@ struct ZarrSink<T> {
     store_path: PathBuf,
     array_path: String,
     metadata: Metadata,
+    /// Where the written array starts in the stored one (zeros unless storing a region).
+    offset: Vec<usize>,
     /// The written array's grid: the stored chunks (or shards), cut to the array.
     grid: ChunkGrid,
     /// The array, opened by the first writer of this process that succeeds (after the metadata
@@ -275,7 +279,10 @@ impl<T: Element> Sink for ZarrSink<T> {
         h.str(&self.store_path.to_string_lossy());
         h.str(&self.array_path);
         self.grid.fingerprint(h);
+        h.usize(self.offset.len());
+        self.offset.iter().for_each(|&o| h.usize(o));
         match &self.metadata {
+            Metadata::Existing => h.str("existing"),
             Metadata::V3(builder) => match builder.build_metadata() {
                 Ok(m) => h.str(&format!("{m:?}")),
                 Err(e) => h.str(&e.to_string()),
@@ -291,6 +298,10 @@ impl<T: Element> Sink for ZarrSink<T> {
                 self.array_path
             )
         };
+        if let Metadata::Existing = self.metadata {
+            // Storing into a region: the array must still be there.
+            return open(&self.store_path, &self.array_path).map(|_| ());
+        }
         // An array already at the path is replaced (zarr-python's mode "w"): its old chunks
         // would otherwise mix with the new ones where a write covers part of a chunk.
         let node = self
@@ -305,6 +316,7 @@ impl<T: Element> Sink for ZarrSink<T> {
         std::fs::create_dir_all(&self.store_path).map_err(|e| Error::io(what(), e))?;
         let store = FilesystemStore::new(&self.store_path).map_err(|e| Error::io(what(), e))?;
         let array = match &self.metadata {
+            Metadata::Existing => return Ok(()),
             Metadata::V3(builder) => builder.build(Arc::new(store), &self.array_path),
             Metadata::V2(m) => ZArray::new_with_metadata(
                 Arc::new(store),
@@ -342,7 +354,8 @@ impl<T: Element> Sink for ZarrSink<T> {
             .grid
             .chunk_offset(&idx)
             .iter()
-            .map(|&o| o as u64)
+            .zip(&self.offset)
+            .map(|(&o, &at)| (o + at) as u64)
             .collect();
         let shape: Vec<u64> = chunk.shape().iter().map(|&d| d as u64).collect();
         let subset =
@@ -403,6 +416,112 @@ impl<T: Element> Array<T> {
     ) -> Result<()> {
         let s = crate::api::compute::default_scheduler()?;
         self.to_zarr_with(store_path, array_path, options, s, &RunContext::new())
+    }
+
+    /// Writes the array into the region of an existing Zarr array that starts at `offset`
+    /// (Dask's `da.store(x, z, regions=...)`), computing it on the default scheduler. The rest
+    /// of the stored array is left as it is.
+    ///
+    /// # Errors
+    /// As [`Array::store_zarr_with`].
+    ///
+    /// # Examples
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("ndtask-doc-store-{}.zarr", std::process::id()));
+    /// use ndtask_array::{zeros, arange, from_zarr, ZarrOptions};
+    /// zeros::<f64>([4, 6], [2, 3])?.to_zarr(&dir, "/", &ZarrOptions::default())?;
+    /// arange(1.0, 5.0, 1.0, [3])?.reshape([2, 2])?.store_zarr(&dir, "/", &[1, 2])?;
+    /// let got = from_zarr::<f64>(&dir, "/")?.compute()?;
+    /// assert_eq!(got.sum(), 10.0);
+    /// assert_eq!((got[[1, 2]], got[[1, 3]], got[[2, 2]], got[[2, 3]]), (1.0, 2.0, 3.0, 4.0));
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), ndtask_core::Error>(())
+    /// ```
+    pub fn store_zarr(
+        &self,
+        store_path: impl AsRef<Path>,
+        array_path: &str,
+        offset: &[usize],
+    ) -> Result<()> {
+        let s = crate::api::compute::default_scheduler()?;
+        self.store_zarr_with(store_path, array_path, offset, s, &RunContext::new())
+    }
+
+    /// Writes the array into the region of the existing Zarr array at `array_path` of the
+    /// store at `store_path` that starts at `offset`, on `scheduler` under `ctx`. The array is
+    /// rechunked along the stored array's chunk (or shard) boundaries, so each stored chunk
+    /// the region touches is written by exactly one task (a chunk the region covers in part
+    /// is read, updated and written back by that task): any offset works, aligned or not.
+    ///
+    /// # Errors
+    /// The array's error; [`Error::Io`] if the stored array cannot be opened or a chunk not
+    /// written; [`Error::InvalidArgument`] if its element type is not the array's, or the
+    /// region (`offset` plus the array's shape) does not fit inside it, naming both.
+    pub fn store_zarr_with(
+        &self,
+        store_path: impl AsRef<Path>,
+        array_path: &str,
+        offset: &[usize],
+        scheduler: &dyn Scheduler,
+        ctx: &RunContext,
+    ) -> Result<()> {
+        self.check()?;
+        let store_path = store_path.as_ref();
+        let (target, name) = open(store_path, array_path)?;
+        if target.data_type() != &zarr_type(T::DTYPE) {
+            return Err(Error::InvalidArgument(format!(
+                "store_zarr: the Zarr array {name} holds {:?} values; this array's are {}",
+                target.data_type(),
+                T::DTYPE
+            )));
+        }
+        let shape = self.shape();
+        let stored: Vec<usize> = target.shape().iter().map(|&d| d as usize).collect();
+        let fits = offset.len() == shape.len()
+            && stored.len() == shape.len()
+            && (0..shape.len()).all(|a| {
+                offset[a]
+                    .checked_add(shape[a])
+                    .is_some_and(|end| end <= stored[a])
+            });
+        if !fits {
+            return Err(Error::InvalidArgument(format!(
+                "store_zarr: an array of shape {shape:?} at offset {offset:?} does not fit inside \
+                 the Zarr array {name} of shape {stored:?}"
+            )));
+        }
+        let nd = shape.len();
+        let unit: Vec<usize> = target
+            .chunk_shape(&vec![0; nd])
+            .map_err(|e| Error::io(format!("reading the chunk grid of {name}"), e))?
+            .iter()
+            .map(|c| c.get() as usize)
+            .collect();
+        // Cut along the stored chunk boundaries inside the region.
+        let sizes: Vec<Vec<usize>> = (0..nd)
+            .map(|a| {
+                let (mut at, end, c) = (offset[a], offset[a] + shape[a], unit[a].max(1));
+                let mut v = Vec::new();
+                while at < end {
+                    let next = ((at / c + 1) * c).min(end);
+                    v.push(next - at);
+                    at = next;
+                }
+                v
+            })
+            .collect();
+        let grid = ChunkGrid::from_sizes(sizes.clone())?;
+        let data = self.rechunk(Chunks::Explicit(sizes))?;
+        let sink = ZarrSink::<T> {
+            store_path: store_path.to_path_buf(),
+            array_path: array_path.to_string(),
+            metadata: Metadata::Existing,
+            offset: offset.to_vec(),
+            grid,
+            array: Mutex::new(None),
+            _t: std::marker::PhantomData,
+        };
+        write_all(&data, Arc::new(sink), scheduler, ctx)
     }
 
     /// Writes the array as a Zarr array (format 3, or 2 by [`ZarrOptions::format`]) on
@@ -518,6 +637,7 @@ impl<T: Element> Array<T> {
             store_path: store_path.as_ref().to_path_buf(),
             array_path: array_path.to_string(),
             metadata,
+            offset: vec![0; nd],
             grid,
             array: Mutex::new(None),
             _t: std::marker::PhantomData,
