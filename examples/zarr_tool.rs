@@ -26,7 +26,7 @@ const USAGE: &str = "usage:
   zarr_tool random OUT --shape A,B,.. --chunks A,B,.. [--seed S] [--dtype f64|f32|i64]
                        [--codec none|zstd|blosc] [--shard A,B,..] [--format 2|3]
   zarr_tool stats IN [--json]
-  zarr_tool anomaly IN OUT
+  zarr_tool anomaly IN OUT [--json]
 options for every command:
   --array PATH        the array inside a Zarr store (default: the root, /)
   --scheduler S       sync, threaded (default), mpi (needs --features mpi and mpirun), or auto
@@ -273,12 +273,16 @@ fn run(a: &Args) -> Result<(), Error> {
             let x = open(a, &a.paths[0])?;
             let anomaly = &x - &x.mean_axis(0)?;
             write(a, &anomaly, &a.paths[1], &*s, &ctx)?;
+            let secs = t.elapsed().as_secs_f64();
             if root {
-                println!(
-                    "wrote {}: x - mean(x, axis 0), {:.3} s",
-                    a.paths[1],
-                    t.elapsed().as_secs_f64()
-                );
+                println!("wrote {}: x - mean(x, axis 0), {secs:.3} s", a.paths[1]);
+                if a.json {
+                    println!(
+                        "{{\"out\":{:?},\"shape\":{:?},\"seconds\":{secs:?}}}",
+                        a.paths[1],
+                        x.shape()
+                    );
+                }
             }
         }
     }

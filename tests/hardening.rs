@@ -645,3 +645,47 @@ fn slices_of_regular_axes_match_ndarray_exhaustively() {
     let want = e.slice(s![3..]).slice(s![1..;2]).to_owned().into_dyn();
     assert_eq!(twice.compute().unwrap(), want);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// min, max, nanmin and nanmax (folded in lanes) against a one-value-at-a-time reference,
+    /// with NaNs anywhere (first, last, all), over random chunkings, on every scheduler.
+    #[test]
+    fn extremes_with_nans_match_a_sequential_reference(
+        len in 1usize..90,
+        chunk in 1usize..40,
+        nans in prop::collection::vec(0usize..90, 0..6),
+        all_nan in any::<bool>(),
+        seed in 0u64..500,
+    ) {
+        let mut v = data(&[len], seed);
+        for &i in &nans {
+            if i < len {
+                v[[i]] = f64::NAN;
+            }
+        }
+        if all_nan {
+            v.fill(f64::NAN);
+        }
+        let any_nan = v.iter().any(|x| x.is_nan());
+        let finite: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
+        let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let x = ndtask::from_ndarray(v, [chunk]).unwrap();
+        for s in schedulers() {
+            let (mn, mx, nmn, nmx) =
+                ndtask::compute_with(&(x.min(), x.max(), x.nanmin(), x.nanmax()), &*s).unwrap();
+            if any_nan {
+                prop_assert!(mn.is_nan() && mx.is_nan());
+            } else {
+                prop_assert_eq!((mn, mx), (lo, hi));
+            }
+            if finite.is_empty() {
+                prop_assert!(nmn.is_nan() && nmx.is_nan());
+            } else {
+                prop_assert_eq!((nmn, nmx), (lo, hi));
+            }
+        }
+    }
+}

@@ -6,7 +6,7 @@
 #   WORKLOADS="A D" RUNS=7 benches/compare/run.sh
 #
 # Environment:
-#   WORKLOADS  ids among A B-sum B-std C D E F G H N P I J K L (default: A to H). H is "2 threads vs 1
+#   WORKLOADS  ids among A B-sum B-std C D E F G H N P I J K L S Z (default: A to H). H is "2 threads vs 1
 #              on A and D": it adds 1-thread runs of A and D (and their 2-thread runs if not
 #              selected). N (normal variates) and P (pi with 1e9 throws) are the random-arrays
 #              issue's workloads; N also runs on 1 thread (NumPy's throughput per thread).
@@ -14,6 +14,11 @@
 #              chunks (center, anomaly, transpose, rechunk); their baseline column is ndtask's
 #              plain mean of the same array, and they run without a warm-up (Dask holds up to
 #              the whole 12.8 GB array on I and J: the machine needs about 16 GB free).
+#              S and Z are the Zarr issue's out-of-core workloads on a 20000² f64 store
+#              (2000² chunks, zstd; written once under DATA): statistics, and the anomaly
+#              x - x.mean(axis=0) written to a new array. Their baseline is zarr-python +
+#              NumPy in memory, and Dask reads with da.from_zarr (benches/compare/zarr_workloads.py).
+#   DATA       where S and Z keep their store (default target/compare-data)
 #   RUNS       timed runs per workload and side (default 5; each process also does one untimed
 #              warm-up run of its workload first)
 #   THREADS    threads of every side (default 2)
@@ -58,6 +63,17 @@ if [ "$NATIVE" = 1 ]; then
 fi
 cargo build --release --quiet --example bench_workloads
 BIN=${CARGO_TARGET_DIR:-target}/release/examples/bench_workloads
+DATA=${DATA:-target/compare-data}
+ZT=${CARGO_TARGET_DIR:-target}/release/examples/zarr_tool
+if [[ " $WORKLOADS " == *" S "* || " $WORKLOADS " == *" Z "* ]]; then
+  cargo build --release --quiet --features zarr --example zarr_tool
+  "$PY" -c "import zarr" 2>/dev/null || "$VENV/bin/pip" install --quiet zarr
+  if [ ! -f "$DATA/x.zarr/zarr.json" ]; then
+    echo "== writing the 20000² store for S and Z to $DATA/x.zarr" >&2
+    mkdir -p "$DATA"
+    "$ZT" random "$DATA/x.zarr" --shape 20000,20000 --chunks 2000,2000 --seed 7 >/dev/null
+  fi
+fi
 echo "== Rust built with RUSTFLAGS='${RUSTFLAGS:-}'" >&2
 
 # Jobs are "workload:threads".
@@ -66,9 +82,9 @@ add_job() { [[ " ${jobs[*]} " == *" $1 "* ]] || jobs+=("$1"); }
 for w in $WORKLOADS; do
   case "$w" in
     H) add_job "A:$THREADS"; add_job "D:$THREADS"; add_job "A:1"; add_job "D:1" ;;
-    A | B-sum | B-std | C | D | E | F | G | P | I | J | K | L) add_job "$w:$THREADS" ;;
+    A | B-sum | B-std | C | D | E | F | G | P | I | J | K | L | S | Z) add_job "$w:$THREADS" ;;
     N) add_job "N:1"; add_job "N:$THREADS" ;;
-    *) echo "unknown workload $w (known: A B-sum B-std C D E F G H N P I J K L)" >&2; exit 2 ;;
+    *) echo "unknown workload $w (known: A B-sum B-std C D E F G H N P I J K L S Z)" >&2; exit 2 ;;
   esac
 done
 
@@ -78,11 +94,17 @@ trap 'rm -rf "$RAW"' EXIT
 run_one() { # job side round
   local w=${1%%:*} t=${1##*:} side=$2 r=$3 f="$RAW/$1.$2.$3"
   local cmd warmup=1
-  case "$w" in I | J | K | L) warmup=0 ;; esac
-  case "$side" in
-    ndtask | baseline) cmd=("$BIN" "$w" "$side" --threads "$t" --warmup "$warmup") ;;
+  case "$w" in I | J | K | L | S | Z) warmup=0 ;; esac
+  case "$w:$side" in
+    S:* | Z:*)
+      local as=$side
+      [ "$side" = baseline ] && as=numpy
+      cmd=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" benches/compare/zarr_workloads.py
+        "$w" "$as" --data "$DATA" --zarr-tool "$ZT" --threads "$t")
+      ;;
+    *:ndtask | *:baseline) cmd=("$BIN" "$w" "$side" --threads "$t" --warmup "$warmup") ;;
     # NumPy's OpenBLAS must pick its own kernels; the environment may pin them for Rust tools.
-    dask) cmd=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" benches/compare/workloads.py
+    *:dask) cmd=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" benches/compare/workloads.py
       "$w" --threads "$t" --warmup "$warmup") ;;
   esac
   if ! /usr/bin/time -v -o "$f.time" "${cmd[@]}" >"$f.out" 2>"$f.err"; then

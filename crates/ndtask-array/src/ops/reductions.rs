@@ -203,13 +203,41 @@ impl<T: Numeric> Reduction for Extreme<T> {
         (T::ZERO, false, false)
     }
     fn fold(&self, s: &mut (T, bool, bool), xs: &[T]) {
-        for &x in xs {
-            if nan(x) {
-                s.2 = true;
-            } else if !s.1 || self.better(x, s.0) {
-                *s = (x, true, s.2);
+        // The first value that is not NaN seeds the search (with the best so far, if any).
+        let Some(k) = xs.iter().position(|&x| !nan(x)) else {
+            s.2 |= !xs.is_empty();
+            return;
+        };
+        let mut seed = xs[k];
+        if s.1 && !self.better(seed, s.0) {
+            seed = s.0;
+        }
+        // Independent lanes, so the compare-and-select vectorises; a NaN never wins a strict
+        // comparison, so each lane keeps the best value that is not NaN, and NaNs are noted
+        // apart. Min and max are exact, so only which of two equal zeros wins can depend on
+        // the lanes (the same on every scheduler).
+        let rest = &xs[k + 1..];
+        let mut best = [seed; LANES];
+        let mut saw_nan = k > 0;
+        let mut it = rest.chunks_exact(LANES);
+        for c in &mut it {
+            for i in 0..LANES {
+                saw_nan |= nan(c[i]);
+                if self.better(c[i], best[i]) {
+                    best[i] = c[i];
+                }
             }
         }
+        for &x in it.remainder() {
+            saw_nan |= nan(x);
+            if self.better(x, best[0]) {
+                best[0] = x;
+            }
+        }
+        let top = best
+            .iter()
+            .fold(seed, |b, &x| if self.better(x, b) { x } else { b });
+        *s = (top, true, s.2 | saw_nan);
     }
     fn merge(&self, a: &mut (T, bool, bool), b: &(T, bool, bool)) {
         if b.1 && (!a.1 || self.better(b.0, a.0)) {
