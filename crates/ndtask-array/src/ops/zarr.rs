@@ -347,6 +347,7 @@ impl<T: Element> Sink for ZarrSink<T> {
                 }
             }
         };
+        let chunk_values = chunk;
         let chunk = typed::<T>(chunk, "zarr-write")?;
         // The chunk's region: a whole stored chunk (or shard), or the part of one inside the
         // array at its edge (stored padded with the fill value).
@@ -363,19 +364,13 @@ impl<T: Element> Sink for ZarrSink<T> {
         // One thread per write: the tasks are the parallelism, and a shard's inner chunks are
         // then laid out in order, so the bytes do not depend on timing (or on the rank count).
         let options = CodecOptions::default().with_concurrent_target(1);
-        let stored = match T::DTYPE {
-            DType::F64 => {
-                array.store_array_subset_opt(&subset, chunk.mapv(|v| v.to_f64()), &options)
-            }
-            DType::F32 => {
-                array.store_array_subset_opt(&subset, chunk.mapv(|v| v.to_f64() as f32), &options)
-            }
-            DType::I64 => {
-                array.store_array_subset_opt(&subset, chunk.mapv(|v| v.to_i64()), &options)
-            }
-            DType::Bool => {
-                array.store_array_subset_opt(&subset, chunk.mapv(|v| v.to_bool()), &options)
-            }
+        // The chunk's own storage is written (no converted copy): it holds the target's type.
+        let stored = match chunk_values {
+            Chunk::F64(a) => array.store_array_subset_opt(&subset, a, &options),
+            Chunk::F32(a) => array.store_array_subset_opt(&subset, a, &options),
+            Chunk::I64(a) => array.store_array_subset_opt(&subset, a, &options),
+            Chunk::Bool(a) => array.store_array_subset_opt(&subset, a, &options),
+            _ => return Err(Error::internal("zarr-write: a chunk that is not one array")),
         };
         stored.map_err(|e| Error::io(what(), e))
     }
