@@ -11,8 +11,12 @@
 //! The array is an N x N uniform random array in C x C chunks; the same seed gives the same
 //! bits on every scheduler, thread count, rank count and memory budget.
 
+#[path = "cli/mod.rs"]
+mod cli;
+
+use cli::parse_count;
 use ndtask::prelude::*;
-use ndtask::scheduler::{self, Kind};
+use ndtask::scheduler::Kind;
 use ndtask::{compute_local_in, human_bytes, Observer, RunContext, RunSummary};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -80,20 +84,6 @@ struct Args {
     explain: bool,
 }
 
-fn parse_count(flag: &str, s: &str) -> Result<usize, String> {
-    let t = s.trim().replace('_', "");
-    t.parse::<usize>()
-        .ok()
-        .or_else(|| {
-            // 1e4 and the like.
-            t.parse::<f64>()
-                .ok()
-                .filter(|v| v.fract() == 0.0 && *v >= 0.0 && *v < 2f64.powi(63))
-                .map(|v| v as usize)
-        })
-        .ok_or_else(|| format!("{flag} expects a count, got {s:?}"))
-}
-
 /// Bytes with an optional unit: 1048576, 64MiB, 64MB, 1.5GiB, 512k.
 fn parse_bytes(flag: &str, s: &str) -> Result<usize, String> {
     let t = s.trim();
@@ -158,13 +148,7 @@ fn parse_args() -> Result<Args, String> {
             "--seed" => a.seed = parse_count("--seed", &value()?)? as u64,
             "--memory-budget" => a.budget = Some(parse_bytes("--memory-budget", &value()?)?),
             "--threads" => a.threads = Some(parse_count("--threads", &value()?)?),
-            "--scheduler" => {
-                let v = value()?;
-                a.scheduler = match v.as_str() {
-                    "auto" => None,
-                    _ => Some(v.parse().map_err(|e: Error| e.to_string())?),
-                };
-            }
+            "--scheduler" => a.scheduler = cli::parse_scheduler(&value()?)?,
             "--json" => a.json = true,
             "--explain" => a.explain = true,
             "-h" | "--help" => return Err(USAGE.to_string()),
@@ -206,24 +190,11 @@ fn expression(a: &Args) -> Result<Scalar<f64>, Error> {
 }
 
 fn main() {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
-    };
-    if let Err(e) = run(&args) {
-        eprintln!("anomaly: {e}");
-        std::process::exit(1);
-    }
+    cli::main_with("anomaly", parse_args, run);
 }
 
 fn run(a: &Args) -> Result<(), Error> {
-    let s = match a.scheduler {
-        Some(kind) => scheduler::make(kind, a.threads)?,
-        None => scheduler::auto(a.threads)?,
-    };
+    let s = cli::make_scheduler(a.scheduler, a.threads)?;
     let peak = Arc::new(Peak::default());
     let mut ctx = RunContext::new().observe(peak.clone());
     if let Some(b) = a.budget {

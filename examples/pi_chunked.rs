@@ -12,8 +12,12 @@
 //! The same seed gives the same bits on every scheduler, thread count and rank count.
 
 use ndtask::observe::{ChromeTrace, ProgressBar};
+#[path = "cli/mod.rs"]
+mod cli;
+
+use cli::parse_count;
 use ndtask::prelude::*;
-use ndtask::scheduler::{self, Kind};
+use ndtask::scheduler::Kind;
 use ndtask::{compute_local_in, RunContext};
 use std::sync::Arc;
 use std::time::Instant;
@@ -47,19 +51,6 @@ struct Args {
 }
 
 /// Parses "100000000", "1e8", "2.5e6" or "1_000_000" as a whole number.
-fn parse_count(flag: &str, s: &str) -> Result<usize, String> {
-    let clean = s.replace('_', "");
-    if let Ok(n) = clean.parse::<usize>() {
-        return Ok(n);
-    }
-    match clean.parse::<f64>() {
-        Ok(v) if v >= 0.0 && v.fract() == 0.0 && v < 1.8e19 => Ok(v as usize),
-        _ => Err(format!(
-            "{flag} expects a whole number such as 100000000 or 1e8, got {s:?}"
-        )),
-    }
-}
-
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         throws: 100_000_000,
@@ -84,14 +75,7 @@ fn parse_args() -> Result<Args, String> {
             "--chunk" => a.chunk = parse_count("--chunk", &value()?)?,
             "--threads" => a.threads = Some(parse_count("--threads", &value()?)?),
             "--seed" => a.seed = parse_count("--seed", &value()?)? as u64,
-            "--scheduler" => {
-                let v = value()?;
-                a.scheduler = if v == "auto" {
-                    None
-                } else {
-                    Some(v.parse().map_err(|e: Error| e.to_string())?)
-                };
-            }
+            "--scheduler" => a.scheduler = cli::parse_scheduler(&value()?)?,
             "--scaling" => a.scaling = true,
             "--progress" => a.progress = true,
             "--trace" => a.trace = Some(value()?),
@@ -140,24 +124,11 @@ fn run_once(a: &Args, s: &dyn Scheduler, ctx: &RunContext) -> Result<Option<Outc
 }
 
 fn main() {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
-    };
-    if let Err(e) = run(&args) {
-        eprintln!("pi_chunked: {e}");
-        std::process::exit(1);
-    }
+    cli::main_with("pi_chunked", parse_args, run);
 }
 
 fn run(a: &Args) -> Result<(), Error> {
-    let s = match a.scheduler {
-        Some(kind) => scheduler::make(kind, a.threads)?,
-        None => scheduler::auto(a.threads)?,
-    };
+    let s = cli::make_scheduler(a.scheduler, a.threads)?;
     let mut ctx = RunContext::new();
     if a.progress {
         ctx = ctx.observe(Arc::new(ProgressBar::new()));

@@ -13,8 +13,11 @@
 //! root array is used (or `--array PATH`).
 
 use ndtask::observe::ProgressBar;
+#[path = "cli/mod.rs"]
+mod cli;
+
 use ndtask::prelude::*;
-use ndtask::scheduler::{self, Kind};
+use ndtask::scheduler::Kind;
 use ndtask::{
     compute_local_in, from_npy, from_zarr, npy_shape, RunContext, ZarrCodec, ZarrFormat,
     ZarrOptions,
@@ -127,13 +130,7 @@ fn parse_args() -> Result<Args, String> {
                 }
             }
             "--array" => a.array = value()?,
-            "--scheduler" => {
-                let v = value()?;
-                a.scheduler = match v.as_str() {
-                    "auto" => None,
-                    _ => Some(v.parse().map_err(|e: Error| e.to_string())?),
-                };
-            }
+            "--scheduler" => a.scheduler = cli::parse_scheduler(&value()?)?,
             "--threads" => {
                 let v = value()?;
                 a.threads = Some(
@@ -206,10 +203,7 @@ fn write<T: Element>(
 }
 
 fn run(a: &Args) -> Result<(), Error> {
-    let s = match a.scheduler {
-        Some(kind) => scheduler::make(kind, a.threads)?,
-        None => scheduler::auto(a.threads)?,
-    };
+    let s = cli::make_scheduler(a.scheduler, a.threads)?;
     let mut ctx = RunContext::new();
     if a.progress {
         ctx = ctx.observe(Arc::new(ProgressBar::new()));
@@ -290,15 +284,5 @@ fn run(a: &Args) -> Result<(), Error> {
 }
 
 fn main() {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
-    };
-    if let Err(e) = run(&args) {
-        eprintln!("zarr_tool: {e}");
-        std::process::exit(1);
-    }
+    cli::main_with("zarr_tool", parse_args, run);
 }

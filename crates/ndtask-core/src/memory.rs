@@ -180,12 +180,18 @@ impl MemoryProfile {
 }
 
 /// Checks, before anything runs, that `graph` can run within `budget` bytes of live results
-/// when its tasks start one at a time in `order` (see [`memory_order`]).
+/// when its tasks start one at a time in `order` (see [`memory_order`]). Returns the result
+/// bytes of every task ([`result_bytes`]), which a scheduler holding the budget admits tasks
+/// by.
 ///
 /// # Errors
 /// [`Error::Memory`] naming the first task whose result does not fit, with its projected
 /// bytes and what is alive when it would start.
-pub fn check_budget(graph: &TaskGraph, order: &[TaskId], budget: usize) -> crate::Result<()> {
+pub fn check_budget(
+    graph: &TaskGraph,
+    order: &[TaskId],
+    budget: usize,
+) -> crate::Result<Vec<usize>> {
     let (bytes, _) = result_bytes(graph);
     let mut alive = Alive::new(graph, &bytes);
     for &t in order {
@@ -207,7 +213,7 @@ pub fn check_budget(graph: &TaskGraph, order: &[TaskId], budget: usize) -> crate
         alive.start(t);
         alive.finish(t);
     }
-    Ok(())
+    Ok(bytes)
 }
 
 /// Bytes as B, KiB, MiB, GiB or TiB with two decimals ("7.63 MiB").

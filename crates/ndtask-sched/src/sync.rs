@@ -1,7 +1,7 @@
 //! The reference scheduler: one thread, in the memory order.
 
 use crate::{InOrder, LocalRun};
-use ndtask_core::memory::{check_budget, memory_order, result_bytes};
+use ndtask_core::memory::{check_budget, memory_order};
 use ndtask_core::{Chunk, Result, RunContext, RunInfo, Scheduler, TaskGraph};
 use std::sync::Arc;
 
@@ -31,13 +31,13 @@ impl Scheduler for SyncScheduler {
 
     fn execute_with(&self, graph: &TaskGraph, ctx: &RunContext) -> Result<Option<Vec<Arc<Chunk>>>> {
         let order = memory_order(graph);
+        // One thread in the order is the run the check simulates: it needs no admission.
         if let Some(budget) = ctx.budget() {
             check_budget(graph, &order, budget)?;
         }
-        let (bytes, _) = result_bytes(graph);
         let run = LocalRun::with_context(graph, ctx, 0);
         run.start(|| RunInfo::local(self.name(), graph, 1));
-        InOrder::new(&run, &order, &bytes, usize::MAX).work();
+        InOrder::new(&run, &order).work();
         run.finish().map(Some)
     }
 }

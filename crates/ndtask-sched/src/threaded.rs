@@ -1,7 +1,7 @@
 //! The threaded scheduler: a rayon pool of its own, dependency counters, depth-first chains.
 
 use crate::{InOrder, LocalRun, Workers};
-use ndtask_core::memory::{check_budget, memory_order, result_bytes};
+use ndtask_core::memory::{check_budget, memory_order};
 use ndtask_core::{Chunk, Error, Result, RunContext, RunInfo, Scheduler, TaskGraph};
 use rayon::ThreadPool;
 use std::sync::Arc;
@@ -96,16 +96,15 @@ impl Scheduler for ThreadedScheduler {
 
     fn execute_with(&self, graph: &TaskGraph, ctx: &RunContext) -> Result<Option<Vec<Arc<Chunk>>>> {
         let order = memory_order(graph);
-        let budget = ctx.budget().or(self.budget);
-        if let Some(b) = budget {
-            check_budget(graph, &order, b)?;
-        }
+        let budget = match ctx.budget().or(self.budget) {
+            Some(b) => Some((check_budget(graph, &order, b)?, b)),
+            None => None,
+        };
         let run = LocalRun::with_context(graph, ctx, 0);
         run.start(|| RunInfo::local(self.name(), graph, self.threads));
-        match budget {
-            Some(b) => {
-                let (bytes, _) = result_bytes(graph);
-                let in_order = InOrder::new(&run, &order, &bytes, b);
+        match &budget {
+            Some((bytes, b)) => {
+                let in_order = InOrder::with_budget(&run, &order, bytes, *b);
                 self.pool.broadcast(|_| in_order.work());
             }
             None => {

@@ -188,9 +188,14 @@ struct Cursor {
 }
 
 impl<'a, 'g> InOrder<'a, 'g> {
-    /// Runs `run`'s tasks in `order`, keeping live results (`bytes` per task, as projected)
-    /// within `budget` (`usize::MAX`: no budget).
-    pub fn new(
+    /// Runs `run`'s tasks in `order`, with no budget.
+    pub fn new(run: &'a LocalRun<'g>, order: &'a [TaskId]) -> Self {
+        Self::with_budget(run, order, &[], usize::MAX)
+    }
+
+    /// Runs `run`'s tasks in `order`, keeping live results (`bytes` per task, as projected by
+    /// [`ndtask_core::memory::check_budget`]) within `budget`.
+    pub fn with_budget(
         run: &'a LocalRun<'g>,
         order: &'a [TaskId],
         bytes: &'a [usize],
@@ -220,11 +225,16 @@ impl<'a, 'g> InOrder<'a, 'g> {
                 self.run.fail(t, Error::internal(message));
             }
             let mut c = self.lock();
-            c.reserved = c.reserved.saturating_sub(self.bytes[t as usize]);
+            c.reserved = c.reserved.saturating_sub(self.bytes_of(t));
             c.running -= 1;
             drop(c);
             self.wake.notify_all();
         }
+    }
+
+    /// The projected result bytes of `t` (0 without a budget).
+    fn bytes_of(&self, t: TaskId) -> usize {
+        self.bytes.get(t as usize).copied().unwrap_or(0)
     }
 
     fn lock(&self) -> MutexGuard<'_, Cursor> {
@@ -240,7 +250,7 @@ impl<'a, 'g> InOrder<'a, 'g> {
                 c.next += 1;
                 continue;
             }
-            let need = self.bytes[t as usize];
+            let need = self.bytes_of(t);
             let fits = self
                 .run
                 .live_bytes()

@@ -205,16 +205,29 @@ pub(crate) fn rewrite(
             .into_iter()
             .map(|i| done.get(&i.key()).cloned().unwrap_or_else(|| i.clone()))
             .collect();
-        let changed = inputs
-            .iter()
-            .zip(n.inputs())
-            .any(|(new, old)| !Arc::ptr_eq(new, old));
-        let rebuilt = match changed {
-            true => n.with_inputs(inputs),
-            false => n.clone(),
-        };
-        done.insert(n.key(), f(rebuilt));
+        done.insert(n.key(), f(on_inputs(&n, inputs)));
     }
+    rewritten(outputs, &done)
+}
+
+/// `n` reading `inputs` (in its inputs' order and number): `n` itself when they are its own
+/// inputs, a rebuilt node otherwise.
+pub(crate) fn on_inputs(n: &Arc<Node>, inputs: Vec<Arc<Node>>) -> Arc<Node> {
+    let changed = inputs
+        .iter()
+        .zip(n.inputs())
+        .any(|(new, old)| !Arc::ptr_eq(new, old));
+    match changed {
+        true => n.with_inputs(inputs),
+        false => n.clone(),
+    }
+}
+
+/// The outputs after a rewrite that maps old nodes to new ones in `done`.
+pub(crate) fn rewritten(
+    outputs: &[Arc<Node>],
+    done: &HashMap<*const Node, Arc<Node>>,
+) -> Vec<Arc<Node>> {
     outputs
         .iter()
         .map(|o| done.get(&o.key()).cloned().unwrap_or_else(|| o.clone()))

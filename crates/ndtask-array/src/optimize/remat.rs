@@ -17,7 +17,7 @@
 //! element); and it has more than one chunk (a single chunk is held at no cost in memory). A
 //! copy is marked in the plan, and `explain()` shows it.
 
-use super::{consumers, post_order, Enabled, OptimizedPlan, Pass};
+use super::{consumers, on_inputs, post_order, rewritten, Enabled, OptimizedPlan, Pass};
 use crate::plan::{Node, NodeKind};
 use ndtask_core::Result;
 use std::collections::{HashMap, HashSet};
@@ -150,21 +150,9 @@ fn rebuild(
                 }
             })
             .collect();
-        let changed = inputs
-            .iter()
-            .zip(n.inputs())
-            .any(|(new, old)| !Arc::ptr_eq(new, old));
-        let rebuilt = match changed {
-            true => n.with_inputs(inputs),
-            false => n.clone(),
-        };
-        done.insert(n.key(), rebuilt);
+        done.insert(n.key(), on_inputs(n, inputs));
     }
-    let outputs = outputs
-        .iter()
-        .map(|o| done.get(&o.key()).cloned().unwrap_or_else(|| o.clone()))
-        .collect();
-    (outputs, recomputed)
+    (rewritten(outputs, &done), recomputed)
 }
 
 /// A copy of the sources and maps of `n`'s sub-plan that shares no node with it (a node read

@@ -1,0 +1,61 @@
+//! What the command-line examples share: counts like `1e8`, the `--scheduler` choice, and a
+//! `main` that prints usage errors (exit 2) and run errors (exit 1).
+
+// Each example uses a subset.
+#![allow(dead_code)]
+
+use ndtask::scheduler::{self, Kind};
+use ndtask::{Error, Scheduler};
+
+/// A whole number, written plainly, with `_` separators, or as `1e8`.
+pub fn parse_count(flag: &str, s: &str) -> Result<usize, String> {
+    let clean = s.replace('_', "");
+    if let Ok(n) = clean.parse::<usize>() {
+        return Ok(n);
+    }
+    match clean.parse::<f64>() {
+        Ok(v) if v >= 0.0 && v.fract() == 0.0 && v < 1.8e19 => Ok(v as usize),
+        _ => Err(format!(
+            "{flag} expects a whole number such as 100000000 or 1e8, got {s:?}"
+        )),
+    }
+}
+
+/// The value of `--scheduler`: a kind, or `None` for `auto`.
+pub fn parse_scheduler(v: &str) -> Result<Option<Kind>, String> {
+    match v {
+        "auto" => Ok(None),
+        _ => v.parse().map(Some).map_err(|e: Error| e.to_string()),
+    }
+}
+
+/// The scheduler chosen (`None`: auto) with `threads` threads.
+pub fn make_scheduler(
+    kind: Option<Kind>,
+    threads: Option<usize>,
+) -> Result<Box<dyn Scheduler>, Error> {
+    match kind {
+        Some(kind) => scheduler::make(kind, threads),
+        None => scheduler::auto(threads),
+    }
+}
+
+/// Parses the arguments, then runs: a usage error exits with 2, a run error with 1 (prefixed
+/// with the program's `name`).
+pub fn main_with<A>(
+    name: &str,
+    parse: impl FnOnce() -> Result<A, String>,
+    run: impl FnOnce(&A) -> Result<(), Error>,
+) {
+    let args = match parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(&args) {
+        eprintln!("{name}: {e}");
+        std::process::exit(1);
+    }
+}
