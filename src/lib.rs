@@ -63,6 +63,13 @@ pub use ndtask_core::{
 pub use ndtask_mpi::MpiScheduler;
 pub use ndtask_sched::{observe, SyncScheduler, ThreadedScheduler};
 
+/// Delayed tasks and bags of records, on the same schedulers as arrays (the `ndtask-bag`
+/// crate): [`bag::Bag`], [`delayed::Delayed`].
+pub use ndtask_bag as bag;
+/// Delayed tasks: any function call as a lazy task ([`Delayed`]).
+pub use ndtask_bag::delayed;
+pub use ndtask_bag::{Bag, Delayed};
+
 pub mod scheduler;
 
 /// The names most programs need: `use ndtask::prelude::*;`.

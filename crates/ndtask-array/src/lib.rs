@@ -21,7 +21,8 @@ mod plan;
 pub use api::array::{Array, Scalar};
 pub use api::compute::{
     compute, compute_in, compute_local_in, compute_local_with, compute_with, default_scheduler,
-    explain, memory_report, plan_graph, task_graph, visualize, Computable, Results, Targets,
+    explain, lower_targets, memory_report, plan_graph, task_graph, visualize, Computable, Results,
+    Targets,
 };
 pub use ops::arith::Operand;
 pub use ops::concat::{concatenate, stack};

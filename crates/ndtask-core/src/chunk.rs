@@ -3,6 +3,7 @@
 //! that a fused kernel passes from one operator to the next while it streams through a chunk.
 //! Chunks can be encoded to bytes and back, which is how the MPI scheduler moves them.
 
+use crate::value::Value;
 use crate::{try_vec, DType, Error, Result};
 use ndarray::{ArrayD, IxDyn};
 
@@ -24,6 +25,8 @@ pub enum Chunk {
     Bool(ArrayD<bool>),
     /// Several arrays, e.g. the (sum, count) partial state of a mean.
     Tuple(Vec<Chunk>),
+    /// A value that is not an array: a `delayed` task's result, a bag's partition.
+    Value(Value),
 }
 
 /// A tile of values of one element type.
@@ -41,13 +44,14 @@ pub enum Buf {
 }
 
 macro_rules! each_array {
-    ($c:expr, $a:ident => $e:expr, $t:ident => $te:expr) => {
+    ($c:expr, $a:ident => $e:expr, $t:ident => $te:expr, value => $ve:expr) => {
         match $c {
             Chunk::F64($a) => $e,
             Chunk::F32($a) => $e,
             Chunk::I64($a) => $e,
             Chunk::Bool($a) => $e,
             Chunk::Tuple($t) => $te,
+            Chunk::Value(_) => $ve,
         }
     };
 }
@@ -60,13 +64,13 @@ impl Chunk {
             Chunk::F32(_) => Some(DType::F32),
             Chunk::I64(_) => Some(DType::I64),
             Chunk::Bool(_) => Some(DType::Bool),
-            Chunk::Tuple(_) => None,
+            Chunk::Tuple(_) | Chunk::Value(_) => None,
         }
     }
 
-    /// The shape of the array (of the first part, for a tuple).
+    /// The shape of the array (of the first part, for a tuple; none for a value).
     pub fn shape(&self) -> &[usize] {
-        each_array!(self, a => a.shape(), t => t.first().map_or(&[], |p| p.shape()))
+        each_array!(self, a => a.shape(), t => t.first().map_or(&[], |p| p.shape()), value => &[])
     }
 
     /// A copy of the chunk in standard (C-contiguous) layout; parts of a tuple too.
@@ -77,13 +81,14 @@ impl Chunk {
             Chunk::I64(a) => Chunk::I64(a.as_standard_layout().into_owned()),
             Chunk::Bool(a) => Chunk::Bool(a.as_standard_layout().into_owned()),
             Chunk::Tuple(t) => Chunk::Tuple(t.iter().map(Chunk::to_standard_layout).collect()),
+            Chunk::Value(v) => Chunk::Value(v.clone()),
         }
     }
 
     /// Whether the elements are one contiguous slice in C order (every part's, for a tuple).
     pub fn is_standard_layout(&self) -> bool {
         each_array!(self, a => a.is_standard_layout(),
-            t => t.iter().all(Chunk::is_standard_layout))
+            t => t.iter().all(Chunk::is_standard_layout), value => true)
     }
 
     /// The chunk in standard (C-contiguous) layout: itself when it is already, a copy
@@ -98,7 +103,10 @@ impl Chunk {
     /// Bytes held by the chunk's elements.
     pub fn nbytes(&self) -> usize {
         each_array!(self, a => a.len() * std::mem::size_of_val(a.first().unwrap_or(&Default::default())),
-            t => t.iter().map(Chunk::nbytes).sum())
+        t => t.iter().map(Chunk::nbytes).sum(), value => match self {
+            Chunk::Value(v) => v.nbytes(),
+            _ => 0,
+        })
     }
 
     /// Encodes the chunk as bytes (native endianness: for peers running the same build).
@@ -135,6 +143,20 @@ impl Chunk {
                 out.extend_from_slice(&(parts.len() as u64).to_ne_bytes());
                 parts.iter().for_each(|p| p.encode(out));
             }
+            // A value's encoding, or (one made without an encoder) a tag that decodes to an
+            // error naming its type.
+            Chunk::Value(v) => match v.encoded() {
+                Ok(bytes) => {
+                    out.push(5);
+                    out.extend_from_slice(&(bytes.len() as u64).to_ne_bytes());
+                    out.extend_from_slice(&bytes);
+                }
+                Err(_) => {
+                    out.push(6);
+                    out.extend_from_slice(&(v.type_name().len() as u64).to_ne_bytes());
+                    out.extend_from_slice(v.type_name().as_bytes());
+                }
+            },
         }
     }
 
@@ -180,6 +202,19 @@ impl Chunk {
                 rest = r;
             }
             return Ok((Chunk::Tuple(parts), rest));
+        }
+        if tag == 5 || tag == 6 {
+            let n = word(&mut rest)?;
+            let (data, rest) = rest
+                .split_at_checked(n)
+                .ok_or_else(|| bad(format!("a value of {n} bytes in {}", rest.len())))?;
+            if tag == 6 {
+                return Err(bad(format!(
+                    "a value of type {} that has no serialisation",
+                    String::from_utf8_lossy(data)
+                )));
+            }
+            return Ok((Chunk::Value(Value::from_bytes(data.to_vec())), rest));
         }
         let width = match tag {
             0 | 2 => 8,

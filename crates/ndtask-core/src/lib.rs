@@ -15,6 +15,7 @@ mod grid;
 pub mod memory;
 mod picture;
 mod run;
+mod value;
 
 pub use chunk::{Buf, Chunk, TILE};
 pub use dtype::{DType, Element, Float, Numeric};
@@ -25,3 +26,4 @@ pub use grid::{ravel, unravel, AxisSizes, ChunkGrid, Chunks};
 pub use memory::{human_bytes, MemoryProfile, MemoryReport};
 pub use picture::{TaskNode, MAX_DRAWN_TASKS};
 pub use run::{CancelToken, MessageEvent, Observer, RunContext, RunInfo, RunSummary, TaskEvent};
+pub use value::{AnyValue, DecodeFn, EncodeFn, Value};

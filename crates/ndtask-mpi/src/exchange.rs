@@ -24,7 +24,7 @@
 //! `Err`.
 
 use crate::placement::RankPlan;
-use crate::wire::{self, Msg};
+use crate::wire::{self, Msg, Part};
 use mpi::datatype::Equivalence;
 use mpi::point_to_point::MatchedReceiveVec;
 use mpi::topology::SimpleCommunicator;
@@ -33,7 +33,7 @@ use mpi::Tag;
 use ndarray::{ArrayD, IxDyn};
 use ndtask_core::{
     panic_message, try_filled, Chunk, DType, Element, Error, MessageEvent, Observer, Result,
-    TaskEvent, TaskId,
+    TaskEvent, TaskId, Value,
 };
 use ndtask_sched::{AfterTask, LocalRun, Workers};
 use rayon::{Scope, ThreadPool};
@@ -84,8 +84,8 @@ impl AfterTask for Reporter<'_, '_> {
         let mut ok = result.is_some();
         let mut message = None;
         if let (Some(chunk), false) = (result, self.plan.dests(t).is_empty()) {
-            match outgoing_header(t, chunk) {
-                Ok(header) => message = Some((Arc::new(header), chunk.clone())),
+            match outgoing(t, chunk) {
+                Ok((header, chunk)) => message = Some((Arc::new(header), chunk)),
                 Err(e) => {
                     self.run.fail(t, e);
                     ok = false;
@@ -112,12 +112,30 @@ impl AfterTask for Reporter<'_, '_> {
     }
 }
 
+/// The header of task `t`'s result and the result to send (a value encoded as bytes), or why
+/// it cannot be sent.
+fn outgoing(t: TaskId, chunk: &Arc<Chunk>) -> Result<(Vec<u8>, Arc<Chunk>)> {
+    let chunk = match &**chunk {
+        Chunk::Value(v) if v.bytes().is_none() => {
+            let bytes = v
+                .encoded()
+                .map_err(|e| Error::Mpi(format!("the result of task {t}: {e}")))?;
+            Arc::new(Chunk::Value(Value::from_bytes(bytes)))
+        }
+        _ => chunk.clone(),
+    };
+    Ok((outgoing_header(t, &chunk)?, chunk))
+}
+
 /// The header of task `t`'s result, or why it cannot be sent.
 fn outgoing_header(t: TaskId, chunk: &Chunk) -> Result<Vec<u8>> {
     // MPI counts are C ints: no array of more than 2^31 - 1 elements in one message.
     let too_big = wire::parts(chunk)?
         .iter()
-        .map(|a| a.shape().iter().product::<usize>())
+        .map(|a| match a {
+            Chunk::Value(v) => v.nbytes(),
+            a => a.shape().iter().product::<usize>(),
+        })
         .find(|&n| n > i32::MAX as usize);
     if let Some(n) = too_big {
         return Err(Error::Mpi(format!(
@@ -196,6 +214,23 @@ fn receive_array<T: Equivalence + Element>(
     tag: Tag,
     shape: &[usize],
 ) -> (usize, Result<Chunk>) {
+    let (bytes, data) = receive_vec::<T>(comm, from, tag, shape);
+    let chunk = data.and_then(|data| {
+        ArrayD::from_shape_vec(IxDyn(shape), data)
+            .map(T::into_chunk)
+            .map_err(Error::internal)
+    });
+    (bytes, chunk)
+}
+
+/// Receives one message of `shape.product()` elements of `T` from `from` (see
+/// [`receive_array`]), with its length in bytes.
+fn receive_vec<T: Equivalence + Default + Clone>(
+    comm: &SimpleCommunicator,
+    from: i32,
+    tag: Tag,
+    shape: &[usize],
+) -> (usize, Result<Vec<T>>) {
     let (msg, status) = comm.process_at_rank(from).matched_probe_with_tag(tag);
     let count = status.count(T::equivalent_datatype()).max(0) as usize;
     let want: usize = shape.iter().product();
@@ -221,10 +256,7 @@ fn receive_array<T: Equivalence + Element>(
         }
     };
     msg.matched_receive_into(&mut data[..]);
-    let chunk = ArrayD::from_shape_vec(IxDyn(shape), data)
-        .map(T::into_chunk)
-        .map_err(Error::internal);
-    (bytes, chunk)
+    (bytes, Ok(data))
 }
 
 /// What one rank did in one run (see [`crate::MpiScheduler::last_run`]).
@@ -462,10 +494,12 @@ impl<'a, 'g> Exchange<'a, 'g> {
                 parts
                     .unwrap_or_default()
                     .into_iter()
-                    .map(|a| match a.is_standard_layout() && a.dtype().is_some() {
-                        true => Cow::Borrowed(a),
-                        false => Cow::Owned(a.to_standard_layout()),
-                    })
+                    .map(
+                        |a| match a.is_standard_layout() && !matches!(a, Chunk::Tuple(_)) {
+                            true => Cow::Borrowed(a),
+                            false => Cow::Owned(a.to_standard_layout()),
+                        },
+                    )
                     .collect()
             })
             .collect();
@@ -492,6 +526,9 @@ impl<'a, 'g> Exchange<'a, 'g> {
                         }),
                         Chunk::Bool(x) => x.as_slice().map(|s| {
                             Pending::Bool(dest.immediate_synchronous_send_with_tag(scope, s, tag))
+                        }),
+                        Chunk::Value(v) => v.bytes().map(|s| {
+                            Pending::Bytes(dest.immediate_synchronous_send_with_tag(scope, s, tag))
                         }),
                         _ => None,
                     };
@@ -657,17 +694,21 @@ impl<'a, 'g> Exchange<'a, 'g> {
         &mut self,
         from: i32,
         tuple: bool,
-        parts: &[(DType, Vec<usize>)],
+        parts: &[(Part, Vec<usize>)],
     ) -> Result<Chunk> {
         let mut arrays = Vec::with_capacity(parts.len());
         let mut first_error = None;
         for (dtype, shape) in parts {
             let (comm, tag) = (self.comm, self.tag);
             let (bytes, chunk) = match dtype {
-                DType::F64 => receive_array::<f64>(comm, from, tag, shape),
-                DType::F32 => receive_array::<f32>(comm, from, tag, shape),
-                DType::I64 => receive_array::<i64>(comm, from, tag, shape),
-                DType::Bool => receive_array::<bool>(comm, from, tag, shape),
+                Part::Array(DType::F64) => receive_array::<f64>(comm, from, tag, shape),
+                Part::Array(DType::F32) => receive_array::<f32>(comm, from, tag, shape),
+                Part::Array(DType::I64) => receive_array::<i64>(comm, from, tag, shape),
+                Part::Array(DType::Bool) => receive_array::<bool>(comm, from, tag, shape),
+                Part::Value => {
+                    let (n, data) = receive_vec::<u8>(comm, from, tag, shape);
+                    (n, data.map(|b| Chunk::Value(Value::from_bytes(b))))
+                }
             };
             self.observer.message(&MessageEvent {
                 sent: false,

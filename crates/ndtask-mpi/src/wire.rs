@@ -34,8 +34,21 @@ const MAX_PARTS: usize = 16;
 /// The most dimensions of one array.
 const MAX_NDIM: usize = 64;
 
-/// The arrays of a result as its header announces them: element type and shape.
-pub(crate) type Parts = Vec<(DType, Vec<usize>)>;
+/// What one message of a result holds: an array's elements, or a value's encoded bytes (its
+/// "shape" is then the byte count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Part {
+    /// Elements of this type.
+    Array(DType),
+    /// The bytes of a value ([`ndtask_core::Value::encoded`]).
+    Value,
+}
+
+/// The messages of a result as its header announces them: what each holds, and its shape.
+pub(crate) type Parts = Vec<(Part, Vec<usize>)>;
+
+/// The tag of a value's bytes among the element type tags.
+const VALUE_TAG: u8 = 4;
 
 /// A decoded message.
 #[derive(Debug, PartialEq)]
@@ -96,12 +109,24 @@ pub(crate) fn header(task: TaskId, chunk: &Chunk) -> Result<Vec<u8>> {
     out.push(matches!(chunk, Chunk::Tuple(_)) as u8);
     out.extend_from_slice(&(arrays.len() as u32).to_le_bytes());
     for a in arrays {
-        let dtype = a
-            .dtype()
-            .ok_or_else(|| Error::internal("a tuple part without an element type"))?;
-        out.push(dtype_tag(dtype));
-        out.extend_from_slice(&(a.shape().len() as u32).to_le_bytes());
-        for &d in a.shape() {
+        let (tag, shape) = match a {
+            Chunk::Value(v) => {
+                let n = v
+                    .bytes()
+                    .ok_or_else(|| Error::internal("a value sent before it was encoded"))?
+                    .len();
+                (VALUE_TAG, vec![n])
+            }
+            a => {
+                let dtype = a
+                    .dtype()
+                    .ok_or_else(|| Error::internal("a tuple part without an element type"))?;
+                (dtype_tag(dtype), a.shape().to_vec())
+            }
+        };
+        out.push(tag);
+        out.extend_from_slice(&(shape.len() as u32).to_le_bytes());
+        for d in shape {
             out.extend_from_slice(&(d as u64).to_le_bytes());
         }
     }
@@ -149,11 +174,12 @@ fn decode_parts(mut rest: &[u8]) -> Option<(bool, Parts)> {
     }
     let mut parts = Vec::with_capacity(n);
     for _ in 0..n {
-        let dtype = match take(&mut rest, 1)? {
-            [0] => DType::F64,
-            [1] => DType::F32,
-            [2] => DType::I64,
-            [3] => DType::Bool,
+        let part = match take(&mut rest, 1)? {
+            [0] => Part::Array(DType::F64),
+            [1] => Part::Array(DType::F32),
+            [2] => Part::Array(DType::I64),
+            [3] => Part::Array(DType::Bool),
+            [VALUE_TAG] => Part::Value,
             _ => return None,
         };
         let ndim = u32_of(&mut rest)? as usize;
@@ -164,10 +190,10 @@ fn decode_parts(mut rest: &[u8]) -> Option<(bool, Parts)> {
             .map(|_| u64_of(&mut rest).and_then(|d| usize::try_from(d).ok()))
             .collect::<Option<Vec<usize>>>()?;
         let elements = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?;
-        if elements > ChunkGrid::MAX_ELEMENTS {
+        if elements > ChunkGrid::MAX_ELEMENTS || (part == Part::Value && shape.len() != 1) {
             return None;
         }
-        parts.push((dtype, shape));
+        parts.push((part, shape));
     }
     rest.is_empty().then_some((tuple, parts))
 }
@@ -328,9 +354,24 @@ mod tests {
             Msg::Data {
                 task: 42,
                 tuple: true,
-                parts: vec![(DType::F64, vec![2, 2]), (DType::I64, vec![3])],
+                parts: vec![
+                    (Part::Array(DType::F64), vec![2, 2]),
+                    (Part::Array(DType::I64), vec![3])
+                ],
             }
         );
+        let value = Chunk::Value(ndtask_core::Value::from_bytes(vec![1, 2, 3]));
+        assert_eq!(
+            decode(&header(9, &value).unwrap()).unwrap(),
+            Msg::Data {
+                task: 9,
+                tuple: false,
+                parts: vec![(Part::Value, vec![3])],
+            }
+        );
+        // A value is encoded before its header is made.
+        let local = Chunk::Value(ndtask_core::Value::new(1u8, 1, None));
+        assert!(header(9, &local).is_err());
         let plain = Chunk::Bool(ArrayD::from_elem(IxDyn(&[]), true));
         let got = decode(&header(7, &plain).unwrap()).unwrap();
         assert_eq!(
@@ -338,7 +379,7 @@ mod tests {
             Msg::Data {
                 task: 7,
                 tuple: false,
-                parts: vec![(DType::Bool, vec![])],
+                parts: vec![(Part::Array(DType::Bool), vec![])],
             }
         );
         assert!(header(1, &Chunk::Tuple(vec![chunk])).is_err());

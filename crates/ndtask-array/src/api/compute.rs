@@ -12,7 +12,7 @@ use ndarray::{ArrayD, IxDyn, Slice};
 use ndtask_core::petgraph::graph::DiGraph;
 use ndtask_core::{
     catch_panic, Chunk, ChunkGrid, Element, Error, MemoryReport, Result, RunContext, Scheduler,
-    TaskGraph,
+    TaskGraph, TaskId,
 };
 use ndtask_sched::ThreadedScheduler;
 use std::collections::VecDeque;
@@ -155,6 +155,19 @@ fn targets_of<C: Computable>(c: &C) -> Targets {
 pub fn task_graph<C: Computable>(c: &C) -> Result<TaskGraph> {
     let t = targets_of(c);
     catch_panic("lowering", || Ok(lower(&optimize(&t.nodes)?)?.graph))
+}
+
+/// Lowers `targets` (collected with [`Computable::add_targets`]) into one task graph, with
+/// each target's tasks in C order of its chunk grid: where a collection that reads arrays (a
+/// `delayed` task of `ndtask-bag`) starts its own graph, adding its tasks after these.
+///
+/// # Errors
+/// The error of an invalid expression.
+pub fn lower_targets(targets: &Targets) -> Result<(TaskGraph, Vec<Vec<TaskId>>)> {
+    catch_panic("lowering", || {
+        let l = lower(&optimize(&targets.nodes)?)?;
+        Ok((l.graph, l.outputs.iter().map(|o| o.to_vec()).collect()))
+    })
 }
 
 /// The optimized plan of `c` as indented text (see [`Array::explain`]).

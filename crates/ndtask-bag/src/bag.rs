@@ -1,0 +1,809 @@
+//! `Bag<T>`: a lazy, partitioned collection of records (Dask's `dask.bag`). Each partition is
+//! one task holding a `Vec<T>`; element-wise operations (`map`, `filter`, `flat_map`) run
+//! partition by partition, aggregations (`count`, `sum`, `fold`, `frequencies`, `foldby`, ...)
+//! fold each partition and merge the partial results in a fixed tree, so every scheduler,
+//! thread count and MPI rank count gives the same result, in the same order.
+
+use crate::delayed::{explain_graph, next_result, take_value, write_dot, Collection, Delayed};
+use crate::layer::{arg, data_chunk, decode, ident_of, ArrayInput, Data, Deps, Input, Layer};
+use crate::layer::{Outputs, Results};
+use ndarray::{ArrayD, IxDyn};
+use ndtask_array::Array;
+use ndtask_core::{Chunk, Chunks, Element, Error, Result, Scheduler, TaskGraph};
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::hash::Hash;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+/// How many partial results one combine task merges.
+pub const SPLIT_EVERY: usize = 8;
+
+/// Where a partition's items came from, so that an error can name the file and line.
+#[derive(Debug, Clone)]
+pub(crate) struct Origin {
+    pub path: String,
+    /// The line number (1-based) of the partition's first item, when known (a block of a file
+    /// that starts past its first byte does not know it).
+    pub first_line: Option<usize>,
+    /// The byte offset of the partition's first item in the file.
+    pub offset: u64,
+}
+
+/// A lazy collection of `T` in partitions.
+///
+/// # Examples
+/// ```
+/// use ndtask_bag::Bag;
+/// let b = Bag::from_vec((1..=10).collect::<Vec<i64>>(), 3)?;
+/// let odd_squares = b.filter(|x| x % 2 == 1).map(|x| x * x);
+/// assert_eq!(odd_squares.compute()?, vec![1, 9, 25, 49, 81]);
+/// assert_eq!(odd_squares.sum().compute()?, 165);
+/// assert_eq!(b.count().compute()?, 10);
+/// # Ok::<(), ndtask_core::Error>(())
+/// ```
+pub struct Bag<T> {
+    pub(crate) layer: Arc<Layer>,
+    pub(crate) origin: Option<Arc<Vec<Origin>>>,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Bag<T> {
+    fn clone(&self) -> Self {
+        Bag {
+            layer: self.layer.clone(),
+            origin: self.origin.clone(),
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Bag<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Bag<{}>({}, {} partitions)",
+            std::any::type_name::<T>(),
+            self.layer.name,
+            self.layer.blocks
+        )
+    }
+}
+
+/// The bytes a partition of `n` items holds (shallowly).
+fn part_bytes<T>(n: usize) -> usize {
+    n.saturating_mul(std::mem::size_of::<T>())
+}
+
+/// `n` items in `parts` partitions: the first `n % parts` get one more.
+fn split_sizes(n: usize, parts: usize) -> Vec<usize> {
+    (0..parts)
+        .map(|i| n / parts + usize::from(i < n % parts))
+        .collect()
+}
+
+fn check_partitions(what: &str, npartitions: usize) -> Result<()> {
+    if npartitions == 0 {
+        return Err(Error::InvalidArgument(format!(
+            "{what}: a bag needs at least one partition, got npartitions=0"
+        )));
+    }
+    Ok(())
+}
+
+impl Bag<u64> {
+    /// The integers `0..n` in `npartitions` partitions of nearly equal size (Dask's
+    /// `db.range`), made by each partition's task: nothing is held in the graph.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if `npartitions` is zero.
+    pub fn range(n: u64, npartitions: usize) -> Result<Self> {
+        check_partitions("range", npartitions)?;
+        let p = npartitions as u64;
+        let start = move |b: u64| b * (n / p) + b.min(n % p);
+        let layer = Layer::new(
+            "range",
+            npartitions,
+            Vec::new(),
+            Deps::All,
+            move |b: usize, _: &[&Chunk]| {
+                let (lo, hi) = (start(b as u64), start(b as u64 + 1));
+                let mut v = Vec::new();
+                let len = usize::try_from(hi - lo).map_err(|_| {
+                    Error::Memory(format!("range: a partition of {} items", hi - lo))
+                })?;
+                v.try_reserve_exact(len).map_err(|_| {
+                    Error::Memory(format!("range: no memory for a partition of {len} items"))
+                })?;
+                v.extend(lo..hi);
+                Ok(data_chunk(v, part_bytes::<u64>(len)))
+            },
+        );
+        let mut h = ndtask_core::Fingerprint::new();
+        h.u64(n);
+        Ok(Bag::from_layer(layer.with_ident(h.finish()), None))
+    }
+}
+
+impl<T: Data> Bag<T> {
+    pub(crate) fn from_layer(layer: Arc<Layer>, origin: Option<Arc<Vec<Origin>>>) -> Self {
+        Bag {
+            layer,
+            origin,
+            _t: PhantomData,
+        }
+    }
+
+    /// The bag of `items` in `npartitions` partitions of nearly equal size, in order (Dask's
+    /// `db.from_sequence`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if `npartitions` is zero.
+    pub fn from_vec(items: Vec<T>, npartitions: usize) -> Result<Self> {
+        check_partitions("from_vec", npartitions)?;
+        let mut rest = items.into_iter();
+        let parts = split_sizes(rest.len(), npartitions)
+            .into_iter()
+            .map(|n| rest.by_ref().take(n).collect())
+            .collect();
+        Self::from_partitions(parts)
+    }
+
+    /// The bag of `items` (an iterator) in `npartitions` partitions.
+    ///
+    /// # Errors
+    /// As [`Bag::from_vec`].
+    pub fn from_iter(items: impl IntoIterator<Item = T>, npartitions: usize) -> Result<Self> {
+        Self::from_vec(items.into_iter().collect(), npartitions)
+    }
+
+    /// The bag whose partitions are `parts`, in order.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if there are no partitions.
+    pub fn from_partitions(parts: Vec<Vec<T>>) -> Result<Self> {
+        check_partitions("from_partitions", parts.len())?;
+        let ident = ident_of(&parts);
+        let parts = Arc::new(parts);
+        let n = parts.len();
+        let layer = Layer::new(
+            "from_vec",
+            n,
+            Vec::new(),
+            Deps::All,
+            move |b: usize, _: &[&Chunk]| {
+                let p: Vec<T> = rmp_roundtrip(&parts[b])?;
+                let n = p.len();
+                Ok(data_chunk(p, part_bytes::<T>(n)))
+            },
+        );
+        Ok(Self::from_layer(layer.with_ident(ident), None))
+    }
+
+    /// The number of partitions.
+    pub fn npartitions(&self) -> usize {
+        self.layer.blocks
+    }
+
+    /// A bag computed partition by partition: `f(partition number, items)`.
+    fn partitionwise<U: Data>(
+        &self,
+        name: &str,
+        keep_origin: bool,
+        f: impl Fn(usize, &[T]) -> Result<Vec<U>> + Send + Sync + 'static,
+    ) -> Bag<U> {
+        let layer = Layer::new(
+            name,
+            self.npartitions(),
+            vec![Input::Layer(self.layer.clone())],
+            Deps::Blockwise,
+            move |b: usize, ins: &[&Chunk]| {
+                let p: &Vec<T> = arg(ins[0], Some(decode::<Vec<T>>))?;
+                let out = f(b, p)?;
+                let n = out.len();
+                Ok(data_chunk(out, part_bytes::<U>(n)))
+            },
+        );
+        Bag::from_layer(layer, self.origin.clone().filter(|_| keep_origin))
+    }
+
+    /// `f` of every item.
+    pub fn map<U: Data>(&self, f: impl Fn(&T) -> U + Send + Sync + 'static) -> Bag<U> {
+        self.partitionwise("map", true, move |_, p| Ok(p.iter().map(&f).collect()))
+    }
+
+    /// `f` of every item, where `f` may fail: the first failure fails the compute with an
+    /// error naming the item (its file and line, for a bag read by [`crate::read_text`]).
+    pub fn try_map<U: Data, E: Display>(
+        &self,
+        f: impl Fn(&T) -> std::result::Result<U, E> + Send + Sync + 'static,
+    ) -> Bag<U> {
+        let origin = self.origin.clone();
+        self.partitionwise("try_map", true, move |b, p| {
+            p.iter()
+                .enumerate()
+                .map(|(i, x)| {
+                    f(x).map_err(|e| {
+                        Error::InvalidArgument(format!("{}: {e}", item_name(&origin, b, i)))
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// The items for which `f` is true.
+    pub fn filter(&self, f: impl Fn(&T) -> bool + Send + Sync + 'static) -> Bag<T>
+    where
+        T: Clone,
+    {
+        self.partitionwise("filter", false, move |_, p| {
+            Ok(p.iter().filter(|x| f(x)).cloned().collect())
+        })
+    }
+
+    /// The items of `f(item)` for every item, in order.
+    pub fn flat_map<U: Data, I: IntoIterator<Item = U>>(
+        &self,
+        f: impl Fn(&T) -> I + Send + Sync + 'static,
+    ) -> Bag<U> {
+        self.partitionwise("flat_map", false, move |_, p| {
+            Ok(p.iter().flat_map(&f).collect())
+        })
+    }
+
+    /// `f` of every whole partition.
+    pub fn map_partitions<U: Data>(
+        &self,
+        f: impl Fn(&[T]) -> Vec<U> + Send + Sync + 'static,
+    ) -> Bag<U> {
+        self.partitionwise("map_partitions", false, move |_, p| Ok(f(p)))
+    }
+
+    /// Encodes every item as one line of JSON.
+    pub fn to_json(&self) -> Bag<String> {
+        self.try_map(serde_json::to_string)
+    }
+
+    /// A tree reduction: `partial` of every partition, then `combine` of up to
+    /// [`SPLIT_EVERY`] partial results at a time, level by level, in order, down to one.
+    pub fn reduction<A: Data>(
+        &self,
+        name: &str,
+        partial: impl Fn(&[T]) -> Result<A> + Send + Sync + 'static,
+        combine: impl Fn(Vec<&A>) -> Result<A> + Send + Sync + 'static,
+    ) -> Delayed<A> {
+        let mut level = Layer::new(
+            format!("{name}-partial"),
+            self.npartitions(),
+            vec![Input::Layer(self.layer.clone())],
+            Deps::Blockwise,
+            move |_: usize, ins: &[&Chunk]| {
+                let p: &Vec<T> = arg(ins[0], Some(decode::<Vec<T>>))?;
+                Ok(data_chunk(partial(p)?, std::mem::size_of::<A>()))
+            },
+        );
+        let combine = Arc::new(combine);
+        loop {
+            let n = level.blocks;
+            if n == 1 {
+                return Delayed::from_layer(level);
+            }
+            let groups: Vec<Vec<(usize, usize)>> = (0..n.div_ceil(SPLIT_EVERY))
+                .map(|g| {
+                    (g * SPLIT_EVERY..((g + 1) * SPLIT_EVERY).min(n))
+                        .map(|k| (0, k))
+                        .collect()
+                })
+                .collect();
+            let c = combine.clone();
+            level = Layer::new(
+                format!("{name}-combine"),
+                groups.len(),
+                vec![Input::Layer(level)],
+                Deps::Listed(groups),
+                move |_: usize, ins: &[&Chunk]| {
+                    let parts = ins
+                        .iter()
+                        .map(|c| arg(c, Some(decode::<A>)))
+                        .collect::<Result<Vec<&A>>>()?;
+                    Ok(data_chunk(c(parts)?, std::mem::size_of::<A>()))
+                },
+            );
+        }
+    }
+
+    /// Folds every partition from `init` with `fold`, then merges the partial results with
+    /// `combine`, in a fixed tree (Dask's `Bag.fold`).
+    pub fn fold<A: Data + Clone>(
+        &self,
+        init: A,
+        fold: impl Fn(A, &T) -> A + Send + Sync + 'static,
+        combine: impl Fn(A, A) -> A + Send + Sync + 'static,
+    ) -> Delayed<A> {
+        self.reduction(
+            "fold",
+            move |p| Ok(p.iter().fold(init.clone(), &fold)),
+            move |parts| {
+                let mut it = parts.into_iter().cloned();
+                let first = it.next().ok_or_else(|| Error::internal("no partial"))?;
+                Ok(it.fold(first, &combine))
+            },
+        )
+    }
+
+    /// The number of items.
+    pub fn count(&self) -> Delayed<usize> {
+        self.reduction("count", |p| Ok(p.len()), |c| Ok(c.into_iter().sum()))
+    }
+
+    /// The sum of the items (partition sums, then a tree of sums).
+    pub fn sum(&self) -> Delayed<T>
+    where
+        T: Clone + std::iter::Sum<T>,
+    {
+        self.reduction(
+            "sum",
+            |p| Ok(p.iter().cloned().sum()),
+            |s| Ok(s.into_iter().cloned().sum()),
+        )
+    }
+
+    fn extreme(&self, name: &'static str, better: fn(&T, &T) -> bool) -> Delayed<T>
+    where
+        T: Clone,
+    {
+        let pick = move |it: &mut dyn Iterator<Item = &T>| {
+            it.fold(None::<&T>, |best, x| match best {
+                Some(b) if !better(x, b) => Some(b),
+                _ => Some(x),
+            })
+            .cloned()
+        };
+        self.reduction(
+            name,
+            move |p| Ok(pick(&mut p.iter())),
+            move |parts| Ok(pick(&mut parts.into_iter().flatten())),
+        )
+        .try_map(move |m: &Option<T>| m.clone().ok_or_else(|| format!("{name} of an empty bag")))
+    }
+
+    /// The smallest item (the first of equal ones).
+    ///
+    /// When computed: an error for an empty bag.
+    pub fn min(&self) -> Delayed<T>
+    where
+        T: Clone + PartialOrd,
+    {
+        self.extreme("min", |x, best| x < best)
+    }
+
+    /// The largest item (the first of equal ones).
+    ///
+    /// When computed: an error for an empty bag.
+    pub fn max(&self) -> Delayed<T>
+    where
+        T: Clone + PartialOrd,
+    {
+        self.extreme("max", |x, best| x > best)
+    }
+
+    /// The mean of the items, as `f64`.
+    ///
+    /// When computed: an error for an empty bag.
+    pub fn mean(&self) -> Delayed<f64>
+    where
+        T: Copy + Into<f64>,
+    {
+        self.reduction(
+            "mean",
+            |p| Ok((p.iter().map(|&x| x.into()).sum::<f64>(), p.len())),
+            |s| Ok(s.into_iter().fold((0.0, 0), |a, b| (a.0 + b.0, a.1 + b.1))),
+        )
+        .try_map(|&(sum, n): &(f64, usize)| match n {
+            0 => Err("mean of an empty bag"),
+            n => Ok(sum / n as f64),
+        })
+    }
+
+    /// The distinct items with how often each occurs, in the order they first occur, in one
+    /// partition.
+    pub fn frequencies(&self) -> Bag<(T, usize)>
+    where
+        T: Clone + Hash + Eq,
+    {
+        self.foldby(|x: &T| x.clone(), 0usize, |n, _| n + 1, |a, b| a + b)
+    }
+
+    /// The distinct items, in the order they first occur, in one partition.
+    pub fn distinct(&self) -> Bag<T>
+    where
+        T: Clone + Hash + Eq,
+    {
+        let d = self.reduction(
+            "distinct",
+            |p| Ok(first_seen(p.iter().cloned())),
+            |parts| Ok(first_seen(parts.into_iter().flatten().cloned())),
+        );
+        Bag::from_layer(d.layer, None)
+    }
+
+    /// Groups the items by `key` and folds each group (Dask's `Bag.foldby`): within a
+    /// partition from `init` with `fold`, then across partitions with `combine`, in a fixed
+    /// tree. One partition of `(key, value)` pairs, keys in the order they first occur.
+    pub fn foldby<K: Data + Clone + Hash + Eq, A: Data + Clone>(
+        &self,
+        key: impl Fn(&T) -> K + Send + Sync + 'static,
+        init: A,
+        fold: impl Fn(A, &T) -> A + Send + Sync + 'static,
+        combine: impl Fn(A, A) -> A + Send + Sync + 'static,
+    ) -> Bag<(K, A)> {
+        let d = self.reduction(
+            "foldby",
+            move |p| {
+                let mut groups = Groups::default();
+                for x in p {
+                    groups.update(key(x), || fold(init.clone(), x), |a| fold(a, x));
+                }
+                Ok(groups.into_items())
+            },
+            move |parts| {
+                let mut groups = Groups::default();
+                for (k, v) in parts.into_iter().flatten() {
+                    groups.update(k.clone(), || v.clone(), |a| combine(a, v.clone()));
+                }
+                Ok(groups.into_items())
+            },
+        );
+        Bag::from_layer(d.layer, None)
+    }
+
+    /// The items grouped by `key`: one partition of `(key, items)` pairs, keys in the order
+    /// they first occur, items in bag order.
+    pub fn groupby<K: Data + Clone + Hash + Eq>(
+        &self,
+        key: impl Fn(&T) -> K + Send + Sync + 'static,
+    ) -> Bag<(K, Vec<T>)>
+    where
+        T: Clone,
+    {
+        self.foldby(
+            key,
+            Vec::new(),
+            |mut v: Vec<T>, x: &T| {
+                v.push(x.clone());
+                v
+            },
+            |mut a, b| {
+                a.extend(b);
+                a
+            },
+        )
+    }
+
+    /// The bag of only the listed partitions, in that order.
+    fn select(&self, parts: Vec<usize>) -> Bag<T> {
+        let n = parts.len();
+        let listed = parts.iter().map(|&p| vec![(0, p)]).collect();
+        let layer = Layer::new(
+            "select",
+            n,
+            vec![Input::Layer(self.layer.clone())],
+            Deps::Listed(listed),
+            |_: usize, ins: &[&Chunk]| match ins[0] {
+                Chunk::Value(v) => Ok(Chunk::Value(v.clone())),
+                _ => Err(Error::internal("a partition that is not a value")),
+            },
+        );
+        Bag::from_layer(layer, None)
+    }
+
+    /// The first `n` items, computing only the partitions it needs: the first, then twice as
+    /// many at a time, in order, until there are `n` (Dask's `take` with `npartitions=-1`).
+    ///
+    /// # Errors
+    /// The first failing task's error.
+    pub fn take(&self, n: usize) -> Result<Vec<T>>
+    where
+        T: Clone,
+    {
+        self.take_with(n, ndtask_array::default_scheduler()?)
+    }
+
+    /// As [`Bag::take`] on `scheduler`. Under MPI every rank calls it, and the scheduler must
+    /// gather results to every rank (each decides alone whether to read on).
+    ///
+    /// # Errors
+    /// As [`Bag::take`].
+    pub fn take_with(&self, n: usize, scheduler: &dyn Scheduler) -> Result<Vec<T>>
+    where
+        T: Clone,
+    {
+        let mut out = Vec::new();
+        let (mut next, mut batch) = (0, 1);
+        while out.len() < n && next < self.npartitions() {
+            let end = (next + batch).min(self.npartitions());
+            let part = self.select((next..end).collect());
+            // Every rank needs the items to know whether to go on: gather them everywhere.
+            let items = crate::delayed::compute_local_with(&part, scheduler)?;
+            let Some(items) = items else {
+                return Err(Error::Scheduler(format!(
+                    "take on the {} scheduler needs the items on every rank, to know whether \
+                     to read further partitions: build it to gather results to every rank \
+                     (MpiScheduler::builder().gather_to_all(true))",
+                    scheduler.name()
+                )));
+            };
+            out.extend(items.into_iter().take(n - out.len()));
+            next = end;
+            batch *= 2;
+        }
+        Ok(out)
+    }
+
+    /// Computes the items, in order, on the default (threaded) scheduler.
+    ///
+    /// # Errors
+    /// The first failing task's error (a panic in a closure is an error too).
+    pub fn compute(&self) -> Result<Vec<T>>
+    where
+        T: Clone,
+    {
+        crate::delayed::compute(self)
+    }
+
+    /// Computes the items on `scheduler`.
+    ///
+    /// # Errors
+    /// As [`Bag::compute`].
+    pub fn compute_with(&self, scheduler: &dyn Scheduler) -> Result<Vec<T>>
+    where
+        T: Clone,
+    {
+        crate::delayed::compute_with(self, scheduler)
+    }
+
+    /// The partitions as delayed `Vec`s.
+    pub fn to_delayed(&self) -> Vec<Delayed<Vec<T>>> {
+        (0..self.npartitions())
+            .map(|p| Delayed::from_layer(self.select(vec![p]).layer))
+            .collect()
+    }
+
+    /// The task graph computing the bag runs.
+    ///
+    /// # Errors
+    /// An error of an array it reads.
+    pub fn task_graph(&self) -> Result<TaskGraph> {
+        let all = (0..self.npartitions()).collect();
+        Ok(crate::layer::build(&[(self.layer.clone(), all)])?.0)
+    }
+
+    /// The graph as text: one line per op with its number of tasks.
+    ///
+    /// # Errors
+    /// As [`Bag::task_graph`].
+    pub fn explain(&self) -> Result<String> {
+        explain_graph(&self.task_graph()?)
+    }
+
+    /// Writes the task graph as Graphviz DOT.
+    ///
+    /// # Errors
+    /// As [`Bag::task_graph`]; [`Error::Io`] if the file cannot be written.
+    pub fn visualize(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        write_dot(&self.task_graph()?, path.as_ref())
+    }
+
+    /// The items as a 1-D lazy array, one chunk per non-empty partition. The partitions'
+    /// lengths are computed first (on the default scheduler of this process), as an array's
+    /// shape must be known; each chunk task then computes its partition where it runs.
+    ///
+    /// # Errors
+    /// The first failing task's error while counting.
+    pub fn to_array(&self) -> Result<Array<T>>
+    where
+        T: Element + Clone,
+    {
+        let lengths = self
+            .map_partitions(|p| vec![p.len()])
+            .compute_with(ndtask_array::default_scheduler()?)?;
+        let keep: Vec<usize> = (0..lengths.len()).filter(|&p| lengths[p] > 0).collect();
+        let total: usize = lengths.iter().sum();
+        let parts: Vec<Delayed<ArrayD<T>>> = keep
+            .iter()
+            .map(|&p| {
+                Delayed::of(
+                    "to_array",
+                    vec![Input::Layer(self.layer.clone())],
+                    Deps::Listed(vec![vec![(0, p)]]),
+                    |ins| {
+                        let v: &Vec<T> = arg(ins[0], Some(decode::<Vec<T>>))?;
+                        ArrayD::from_shape_vec(IxDyn(&[v.len()]), v.clone())
+                            .map_err(Error::internal)
+                    },
+                )
+            })
+            .collect();
+        let chunks = match total {
+            0 => Chunks::Block(vec![1]),
+            _ => Chunks::Explicit(vec![keep.iter().map(|&p| lengths[p]).collect()]),
+        };
+        crate::delayed::to_array(parts, [total], chunks)
+    }
+}
+
+/// What [`Bag::pluck`] takes out of a JSON record: a field of an object, or an element of an
+/// array.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Key {
+    /// An object's field.
+    Field(String),
+    /// An array's element.
+    Index(usize),
+}
+
+impl From<&str> for Key {
+    fn from(s: &str) -> Self {
+        Key::Field(s.to_string())
+    }
+}
+
+impl From<String> for Key {
+    fn from(s: String) -> Self {
+        Key::Field(s)
+    }
+}
+
+impl From<usize> for Key {
+    fn from(i: usize) -> Self {
+        Key::Index(i)
+    }
+}
+
+impl Bag<serde_json::Value> {
+    /// The field `key` of every record (or element `key` of every array), Dask's
+    /// `Bag.pluck`. When computed, a record without it fails the compute with an error naming
+    /// the record (its file and line, for a bag read by [`crate::read_text`]).
+    ///
+    /// # Examples
+    /// ```
+    /// use ndtask_bag::Bag;
+    /// use serde_json::json;
+    /// let b = Bag::from_vec(vec![json!({"name": "Ada", "age": 36}), json!({"name": "Alan", "age": 41})], 2)?;
+    /// assert_eq!(b.pluck("name").compute()?, vec![json!("Ada"), json!("Alan")]);
+    /// assert!(b.pluck("email").compute().is_err());
+    /// # Ok::<(), ndtask_core::Error>(())
+    /// ```
+    pub fn pluck(&self, key: impl Into<Key>) -> Bag<serde_json::Value> {
+        let key = key.into();
+        let origin = self.origin.clone();
+        self.partitionwise("pluck", true, move |b, p| {
+            p.iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let got = match &key {
+                        Key::Field(f) => r.get(f),
+                        Key::Index(k) => r.get(k),
+                    };
+                    got.cloned().ok_or_else(|| {
+                        Error::InvalidArgument(format!(
+                            "pluck: {} has no {key:?}",
+                            item_name(&origin, b, i)
+                        ))
+                    })
+                })
+                .collect()
+        })
+    }
+}
+
+/// A bag of the elements of an array (C order), one partition per chunk.
+///
+/// # Examples
+/// ```
+/// let x = ndtask_array::arange::<i64>(0, 10, 1, [4])?;
+/// let b = ndtask_bag::from_array(&x);
+/// assert_eq!(b.npartitions(), 3);
+/// assert_eq!(b.sum().compute()?, 45);
+/// # Ok::<(), ndtask_core::Error>(())
+/// ```
+pub fn from_array<T: Element + Data>(a: &Array<T>) -> Bag<T> {
+    let n = a.num_chunks();
+    let layer = Layer::new(
+        "from_array",
+        n,
+        vec![Input::Array(ArrayInput::of(a, n))],
+        Deps::Blockwise,
+        |_: usize, ins: &[&Chunk]| {
+            let c =
+                T::chunk_ref(ins[0]).ok_or_else(|| Error::internal("a chunk of another type"))?;
+            let v: Vec<T> = c.iter().copied().collect();
+            let n = v.len();
+            Ok(data_chunk(v, part_bytes::<T>(n)))
+        },
+    );
+    Bag::from_layer(layer, None)
+}
+
+/// A copy of `v` through its encoding: a `from_vec` partition is handed out as a fresh value
+/// (the bag's items need no `Clone`).
+fn rmp_roundtrip<T: Data>(v: &T) -> Result<T> {
+    let bytes = rmp_serde::to_vec(v).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    decode(&bytes)
+}
+
+/// How an error names item `i` of partition `b`: its file and line when known.
+pub(crate) fn item_name(origin: &Option<Arc<Vec<Origin>>>, b: usize, i: usize) -> String {
+    match origin.as_deref().and_then(|o| o.get(b)) {
+        Some(Origin {
+            path,
+            first_line: Some(l),
+            ..
+        }) => format!("{path}, line {}", l + i),
+        Some(Origin { path, offset, .. }) => {
+            format!("{path}, line {} of the block from byte {offset}", i + 1)
+        }
+        None => format!("partition {b}, item {i}"),
+    }
+}
+
+/// Items in the order they first occur, each once.
+fn first_seen<T: Clone + Hash + Eq>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut seen = std::collections::HashSet::new();
+    items.filter(|x| seen.insert(x.clone())).collect()
+}
+
+/// Keyed values in the order their keys first occur (a value is `None` only while it is
+/// being updated).
+struct Groups<K, A> {
+    items: Vec<(K, Option<A>)>,
+    index: HashMap<K, usize>,
+}
+
+impl<K, A> Default for Groups<K, A> {
+    fn default() -> Self {
+        Groups {
+            items: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+}
+
+impl<K: Clone + Hash + Eq, A> Groups<K, A> {
+    /// Replaces `k`'s value `a` by `f(a)`, or adds `k` with `new()`.
+    fn update(&mut self, k: K, new: impl FnOnce() -> A, f: impl FnOnce(A) -> A) {
+        match self.index.get(&k) {
+            Some(&i) => {
+                let slot = &mut self.items[i].1;
+                *slot = slot.take().map(f);
+            }
+            None => {
+                self.index.insert(k.clone(), self.items.len());
+                self.items.push((k, Some(new())));
+            }
+        }
+    }
+
+    fn into_items(self) -> Vec<(K, A)> {
+        self.items
+            .into_iter()
+            .filter_map(|(k, a)| a.map(|a| (k, a)))
+            .collect()
+    }
+}
+
+impl<T: Data + Clone> Collection for Bag<T> {
+    type Output = Vec<T>;
+    fn add_outputs(&self, out: &mut Outputs) {
+        out.0
+            .push((self.layer.clone(), (0..self.npartitions()).collect()));
+    }
+    fn take_results(&self, results: &mut Results) -> Result<Vec<T>> {
+        let parts = next_result(results)?;
+        let mut out = Vec::new();
+        for p in parts {
+            out.extend(take_value::<Vec<T>>(p, Some(decode::<Vec<T>>))?);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,389 @@
+//! The graph under `Delayed` and `Bag`: layers of tasks (one task per block: a delayed value
+//! is a layer of one block, a bag a layer of one block per partition), each computed by a
+//! kernel from blocks of earlier layers or from the chunks of arrays. Building a graph visits
+//! the layers in a deterministic post-order, lowers the arrays they read first (one shared
+//! array graph), then adds one op per layer and one task per block, so every process that
+//! builds the same collection gets the same task graph, which the MPI scheduler checks.
+
+use ndtask_array::{lower_targets, Computable, Targets};
+use ndtask_core::{
+    catch_panic, AnyValue, Chunk, Error, Fingerprint, Op, Result, RunContext, Scheduler, TaskGraph,
+    TaskId, Value,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+/// What a task of a bag or a delayed value can hold, also across MPI ranks: any value that
+/// serde can encode, shared between threads. Every type with `#[derive(Serialize,
+/// Deserialize)]` of such fields is one, as are numbers, strings, `Vec`s, tuples, maps and
+/// `serde_json::Value`.
+pub trait Data: Serialize + DeserializeOwned + Send + Sync + 'static {}
+impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> Data for T {}
+
+/// Encodes a [`Data`] value (as [`AnyValue`]) for another rank.
+pub(crate) fn encode<T: Data>(v: &AnyValue) -> Result<Vec<u8>> {
+    let t = v
+        .downcast_ref::<T>()
+        .ok_or_else(|| Error::internal("encoding a value of another type"))?;
+    rmp_serde::to_vec(t).map_err(|e| {
+        Error::InvalidArgument(format!(
+            "encoding a {} for another rank: {e}",
+            std::any::type_name::<T>()
+        ))
+    })
+}
+
+/// Decodes a [`Data`] value that another rank encoded.
+pub(crate) fn decode<T: Data>(b: &[u8]) -> Result<T> {
+    rmp_serde::from_slice(b).map_err(|e| {
+        Error::internal(format!(
+            "decoding a {} from another rank ({} bytes): {e}",
+            std::any::type_name::<T>(),
+            b.len()
+        ))
+    })
+}
+
+/// A task's result holding `v` (of about `nbytes` bytes), encodable when `encodable`.
+pub(crate) fn value_chunk<T: Send + Sync + 'static>(
+    v: T,
+    nbytes: usize,
+    encode: Option<ndtask_core::EncodeFn>,
+) -> Chunk {
+    Chunk::Value(Value::new(v, nbytes, encode))
+}
+
+/// A task's result holding the [`Data`] value `v`.
+pub(crate) fn data_chunk<T: Data>(v: T, nbytes: usize) -> Chunk {
+    value_chunk(v, nbytes, Some(encode::<T>))
+}
+
+/// Reads input `c` as a `T` (decoding it with `decode` if it came from another rank).
+pub(crate) fn arg<T: Send + Sync + 'static>(
+    c: &Chunk,
+    decode: Option<ndtask_core::DecodeFn<T>>,
+) -> Result<&T> {
+    match c {
+        Chunk::Value(v) => v.get(decode),
+        _ => Err(Error::internal(format!(
+            "expected a value of type {}, got an array chunk",
+            std::any::type_name::<T>()
+        ))),
+    }
+}
+
+/// Computes one block of a layer from its inputs' blocks, in the order the layer's [`Deps`]
+/// list them.
+pub(crate) trait Kernel: Send + Sync {
+    /// Computes block `block`.
+    fn run(&self, block: usize, inputs: &[&Chunk]) -> Result<Chunk>;
+}
+
+impl<F: Fn(usize, &[&Chunk]) -> Result<Chunk> + Send + Sync> Kernel for F {
+    fn run(&self, block: usize, inputs: &[&Chunk]) -> Result<Chunk> {
+        self(block, inputs)
+    }
+}
+
+/// Which blocks of its inputs each block of a layer reads.
+pub(crate) enum Deps {
+    /// Block `b` reads block `b` of every input (which all have as many blocks).
+    Blockwise,
+    /// Every block reads every block of every input, input by input.
+    All,
+    /// Block `b` reads the listed (input, block) pairs.
+    Listed(Vec<Vec<(usize, usize)>>),
+}
+
+/// What a layer reads: another layer, or the chunks of an array (its blocks: the chunks in C
+/// order of its grid).
+#[derive(Clone)]
+pub(crate) enum Input {
+    Layer(Arc<Layer>),
+    Array(Arc<ArrayInput>),
+}
+
+/// An array (or scalar) a layer reads.
+pub(crate) struct ArrayInput {
+    /// Adds the array to the targets to lower.
+    pub add: Box<dyn Fn(&mut Targets) + Send + Sync>,
+    /// Its number of chunks.
+    pub chunks: usize,
+}
+
+impl ArrayInput {
+    /// The input reading `c`'s chunks.
+    pub fn of<C: Computable + Clone + Send + Sync + 'static>(c: &C, chunks: usize) -> Arc<Self> {
+        let c = c.clone();
+        Arc::new(ArrayInput {
+            add: Box::new(move |t| c.add_targets(t)),
+            chunks,
+        })
+    }
+}
+
+/// A layer of tasks: one per block.
+pub(crate) struct Layer {
+    /// The op's name in plans and errors ("map", "from_vec", "read_text").
+    pub name: String,
+    /// Feeds everything that changes the layer's results but is not in its name or its inputs
+    /// (its data's fingerprint, a file's size and time, parameters).
+    pub ident: u64,
+    pub blocks: usize,
+    pub inputs: Vec<Input>,
+    pub deps: Deps,
+    pub kernel: Arc<dyn Kernel>,
+    /// Names block `b` in errors ("partition 3").
+    pub block_name: &'static str,
+}
+
+impl Layer {
+    /// A layer of `blocks` blocks reading `inputs` as `deps` says.
+    pub fn new(
+        name: impl Into<String>,
+        blocks: usize,
+        inputs: Vec<Input>,
+        deps: Deps,
+        kernel: impl Kernel + 'static,
+    ) -> Arc<Layer> {
+        Arc::new(Layer {
+            name: name.into(),
+            ident: 0,
+            blocks,
+            inputs,
+            deps,
+            kernel: Arc::new(kernel),
+            block_name: "partition",
+        })
+    }
+
+    /// The same layer with `ident` in its identity.
+    pub fn with_ident(self: Arc<Self>, ident: u64) -> Arc<Self> {
+        let mut l = Arc::try_unwrap(self).unwrap_or_else(|l| Layer {
+            name: l.name.clone(),
+            ident: l.ident,
+            blocks: l.blocks,
+            inputs: l.inputs.clone(),
+            deps: match &l.deps {
+                Deps::Blockwise => Deps::Blockwise,
+                Deps::All => Deps::All,
+                Deps::Listed(v) => Deps::Listed(v.clone()),
+            },
+            kernel: l.kernel.clone(),
+            block_name: l.block_name,
+        });
+        l.ident = ident;
+        Arc::new(l)
+    }
+
+    fn blocks_of(input: &Input) -> usize {
+        match input {
+            Input::Layer(l) => l.blocks,
+            Input::Array(a) => a.chunks,
+        }
+    }
+
+    /// The (input, block) pairs block `b` reads.
+    fn reads(&self, b: usize) -> Vec<(usize, usize)> {
+        match &self.deps {
+            Deps::Blockwise => (0..self.inputs.len()).map(|i| (i, b)).collect(),
+            Deps::All => self
+                .inputs
+                .iter()
+                .enumerate()
+                .flat_map(|(i, inp)| (0..Self::blocks_of(inp)).map(move |k| (i, k)))
+                .collect(),
+            Deps::Listed(l) => l.get(b).cloned().unwrap_or_default(),
+        }
+    }
+}
+
+/// One op of the task graph: a layer's kernel.
+struct LayerOp {
+    name: String,
+    ident: u64,
+    block_name: &'static str,
+    kernel: Arc<dyn Kernel>,
+}
+
+impl Op for LayerOp {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+    fn run(&self, block: usize, inputs: &[&Chunk]) -> Result<Chunk> {
+        self.kernel.run(block, inputs)
+    }
+    fn describe_block(&self, block: usize) -> String {
+        format!("{} {block}", self.block_name)
+    }
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str(&self.name);
+        h.u64(self.ident);
+    }
+}
+
+/// The layers (and which of their blocks) a compute wants, in order.
+#[derive(Default)]
+pub struct Outputs(pub(crate) Vec<(Arc<Layer>, Vec<usize>)>);
+
+/// The result chunks of each wanted layer, in the order of [`Outputs`].
+pub struct Results(pub(crate) VecDeque<Vec<Arc<Chunk>>>);
+
+/// A graph for `outputs` (layers, and which of their blocks): the task graph and, per output,
+/// the tasks of the wanted blocks.
+pub(crate) fn build(outputs: &[(Arc<Layer>, Vec<usize>)]) -> Result<(TaskGraph, Vec<Vec<TaskId>>)> {
+    // Post-order over the layers, each once (by address).
+    let mut order: Vec<Arc<Layer>> = Vec::new();
+    let mut seen: HashMap<*const Layer, usize> = HashMap::new();
+    let mut arrays: Vec<Arc<ArrayInput>> = Vec::new();
+    let mut array_index: HashMap<*const ArrayInput, usize> = HashMap::new();
+    for (l, _) in outputs {
+        visit(l, &mut order, &mut seen, &mut arrays, &mut array_index);
+    }
+    let mut targets = Targets::default();
+    arrays.iter().for_each(|a| (a.add)(&mut targets));
+    let (mut graph, array_tasks) = if arrays.is_empty() {
+        (TaskGraph::new(), Vec::new())
+    } else {
+        lower_targets(&targets)?
+    };
+    let mut tasks: Vec<Vec<TaskId>> = Vec::with_capacity(order.len());
+    for layer in &order {
+        let op = graph.add_op(Arc::new(LayerOp {
+            name: layer.name.clone(),
+            ident: layer.ident,
+            block_name: layer.block_name,
+            kernel: layer.kernel.clone(),
+        }));
+        let input_tasks: Vec<&[TaskId]> = layer
+            .inputs
+            .iter()
+            .map(|i| match i {
+                Input::Layer(l) => &tasks[seen[&Arc::as_ptr(l)]][..],
+                Input::Array(a) => &array_tasks[array_index[&Arc::as_ptr(a)]][..],
+            })
+            .collect();
+        let mut mine = Vec::with_capacity(layer.blocks);
+        for b in 0..layer.blocks {
+            let deps = layer
+                .reads(b)
+                .into_iter()
+                .map(|(i, k)| {
+                    input_tasks
+                        .get(i)
+                        .and_then(|t| t.get(k))
+                        .copied()
+                        .ok_or_else(|| {
+                            Error::internal(format!(
+                                "{} block {b} reads block {k} of input {i}, which it lacks",
+                                layer.name
+                            ))
+                        })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            mine.push(graph.add_task(op, b, &deps)?);
+        }
+        tasks.push(mine);
+    }
+    let wanted = outputs
+        .iter()
+        .map(|(l, blocks)| {
+            let t = &tasks[seen[&Arc::as_ptr(l)]];
+            blocks.iter().map(|&b| t[b]).collect()
+        })
+        .collect::<Vec<Vec<TaskId>>>();
+    graph.set_outputs(wanted.concat());
+    Ok((graph, wanted))
+}
+
+fn visit(
+    l: &Arc<Layer>,
+    order: &mut Vec<Arc<Layer>>,
+    seen: &mut HashMap<*const Layer, usize>,
+    arrays: &mut Vec<Arc<ArrayInput>>,
+    array_index: &mut HashMap<*const ArrayInput, usize>,
+) {
+    // An explicit stack: a long chain of maps must not overflow the thread's stack.
+    let mut stack: Vec<(Arc<Layer>, usize)> = vec![(l.clone(), 0)];
+    if seen.contains_key(&Arc::as_ptr(l)) {
+        return;
+    }
+    while let Some((layer, next)) = stack.pop() {
+        if let Some(input) = layer.inputs.get(next) {
+            stack.push((layer.clone(), next + 1));
+            match input {
+                Input::Layer(child) => {
+                    if !seen.contains_key(&Arc::as_ptr(child))
+                        && !stack.iter().any(|(s, _)| Arc::ptr_eq(s, child))
+                    {
+                        stack.push((child.clone(), 0));
+                    }
+                }
+                Input::Array(a) => {
+                    array_index.entry(Arc::as_ptr(a)).or_insert_with(|| {
+                        arrays.push(a.clone());
+                        arrays.len() - 1
+                    });
+                }
+            }
+            continue;
+        }
+        seen.insert(Arc::as_ptr(&layer), order.len());
+        order.push(layer);
+    }
+}
+
+/// Runs `outputs` on `scheduler` under `ctx`: the result chunks of each output, or `None` on a
+/// process that does not receive results (an MPI rank other than the root). A graph that cannot
+/// be built gives every MPI rank the same error.
+pub(crate) fn run(
+    outputs: &[(Arc<Layer>, Vec<usize>)],
+    scheduler: &dyn Scheduler,
+    ctx: &RunContext,
+) -> Result<Option<Vec<Vec<Arc<Chunk>>>>> {
+    let (graph, wanted) = match catch_panic("building the graph", || build(outputs)) {
+        Ok(g) => g,
+        Err(e) => return Err(scheduler.fail_before_run(e)),
+    };
+    let run = catch_panic(&format!("the {} scheduler", scheduler.name()), || {
+        scheduler.execute_with(&graph, ctx)
+    })?;
+    let Some(mut chunks) = run else {
+        return Ok(None);
+    };
+    let mut out = Vec::with_capacity(wanted.len());
+    for w in &wanted {
+        let rest = chunks.split_off(w.len().min(chunks.len()));
+        out.push(std::mem::replace(&mut chunks, rest));
+    }
+    Ok(Some(out))
+}
+
+/// The error for a process that takes part in a run but does not receive its results.
+pub(crate) fn not_here(scheduler: &dyn Scheduler) -> Error {
+    Error::Scheduler(format!(
+        "the {} scheduler delivered the results to another process; use compute_local_with on \
+         every rank",
+        scheduler.name()
+    ))
+}
+
+/// A fingerprint of `v`'s encoding (the identity of data a layer holds, such as a
+/// `from_vec` bag's items, so MPI ranks that hold different data are told so).
+pub(crate) fn ident_of<T: Serialize>(v: &T) -> u64 {
+    let mut h = Fingerprint::new();
+    match rmp_serde::to_vec(v) {
+        Ok(bytes) => {
+            h.usize(bytes.len());
+            bytes.chunks(8).for_each(|w| {
+                let mut a = [0u8; 8];
+                a[..w.len()].copy_from_slice(w);
+                h.u64(u64::from_le_bytes(a));
+            });
+        }
+        Err(e) => h.str(&e.to_string()),
+    }
+    h.finish()
+}

@@ -1,0 +1,341 @@
+//! Text files as bags of lines: [`read_text`] (one partition per file, or per block of bytes of
+//! a big file; gzip by the `.gz` extension) and [`Bag::to_textfiles`] (one file per partition,
+//! written by the partition's own task, in parallel), with JSON lines on top
+//! ([`Bag::decode_json`], [`Bag::to_json`]).
+
+use crate::bag::{Bag, Origin};
+use crate::delayed::{combine, Delayed};
+use crate::layer::{arg, data_chunk, decode, Data, Deps, Input, Layer};
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use ndtask_core::{Chunk, Error, Fingerprint, Result};
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Options of [`read_text_with`].
+#[derive(Debug, Clone, Default)]
+pub struct ReadText {
+    /// Cut files larger than this many bytes into partitions of about this size, each holding
+    /// the lines that start in its byte range (Dask's `blocksize`). `None`: one partition per
+    /// file. Gzip files are never cut.
+    pub blocksize: Option<u64>,
+}
+
+/// One partition of a text bag: a file, or a byte range of one.
+#[derive(Debug, Clone)]
+struct Piece {
+    path: PathBuf,
+    gzip: bool,
+    /// The lines that start in `start..end` (`end`: the file's size for a whole file).
+    start: u64,
+    end: u64,
+}
+
+/// The lines of the text files that `pattern` matches (a glob: `data/*.json`), one partition
+/// per file, files in natural order (`2.json` before `10.json`). Lines lose their line end
+/// (`\n` or `\r\n`), as `str::lines` does; a file ending in `.gz` is read through gzip.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for a bad pattern, or one no file matches; [`Error::Io`] naming
+/// the path for a file that cannot be read. When computed, a line that is not UTF-8 is an
+/// error naming its file and line.
+///
+/// # Examples
+/// ```
+/// let dir = std::env::temp_dir().join(format!("ndtask-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// std::fs::write(dir.join("a.txt"), "one\ntwo\n").unwrap();
+/// std::fs::write(dir.join("b.txt"), "three").unwrap();
+/// let b = ndtask_bag::read_text(&format!("{}/*.txt", dir.display()))?;
+/// assert_eq!(b.npartitions(), 2);
+/// assert_eq!(b.compute()?, vec!["one", "two", "three"]);
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), ndtask_core::Error>(())
+/// ```
+pub fn read_text(pattern: &str) -> Result<Bag<String>> {
+    read_text_with(pattern, &ReadText::default())
+}
+
+/// [`read_text`] with options.
+///
+/// # Errors
+/// As [`read_text`]; [`Error::InvalidArgument`] for a zero block size.
+pub fn read_text_with(pattern: &str, options: &ReadText) -> Result<Bag<String>> {
+    if options.blocksize == Some(0) {
+        return Err(Error::InvalidArgument(
+            "read_text: blocksize must be positive, got 0".into(),
+        ));
+    }
+    let mut paths = glob::glob(pattern)
+        .map_err(|e| Error::InvalidArgument(format!("read_text: bad pattern {pattern:?}: {e}")))?
+        .map(|p| {
+            p.map_err(|e| {
+                Error::io(
+                    format!("read_text: listing {pattern:?}"),
+                    std::io::Error::from(e),
+                )
+            })
+        })
+        .collect::<Result<Vec<PathBuf>>>()?;
+    paths.retain(|p| p.is_file());
+    if paths.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "read_text: no file matches {pattern:?}"
+        )));
+    }
+    paths.sort_by(|a, b| natural(&a.to_string_lossy(), &b.to_string_lossy()));
+    let mut pieces = Vec::new();
+    let mut h = Fingerprint::new();
+    for path in paths {
+        let meta = std::fs::metadata(&path)
+            .map_err(|e| Error::io(format!("read_text: {}", path.display()), e))?;
+        let size = meta.len();
+        h.str(&path.to_string_lossy());
+        h.u64(size);
+        if let Ok(t) = meta.modified() {
+            let since = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            h.u64(since.as_nanos() as u64);
+        }
+        let gzip = path.extension().is_some_and(|e| e == "gz");
+        match options.blocksize {
+            Some(bs) if !gzip && size > bs => {
+                let mut start = 0;
+                while start < size {
+                    let end = start.saturating_add(bs).min(size);
+                    pieces.push(Piece {
+                        path: path.clone(),
+                        gzip,
+                        start,
+                        end,
+                    });
+                    start = end;
+                }
+            }
+            _ => pieces.push(Piece {
+                path,
+                gzip,
+                start: 0,
+                end: size,
+            }),
+        }
+    }
+    let origin = pieces
+        .iter()
+        .map(|p| Origin {
+            path: p.path.display().to_string(),
+            first_line: (p.start == 0).then_some(1),
+            offset: p.start,
+        })
+        .collect();
+    let pieces = Arc::new(pieces);
+    let layer = Layer::new(
+        "read_text",
+        pieces.len(),
+        Vec::new(),
+        Deps::All,
+        move |b: usize, _: &[&Chunk]| {
+            let lines = read_piece(&pieces[b])?;
+            let bytes = lines.iter().map(|l| l.len() + 24).sum();
+            Ok(data_chunk(lines, bytes))
+        },
+    );
+    Ok(Bag::from_layer(
+        layer.with_ident(h.finish()),
+        Some(Arc::new(origin)),
+    ))
+}
+
+/// Orders paths with their digit runs compared as numbers.
+fn natural(a: &str, b: &str) -> std::cmp::Ordering {
+    fn runs(s: &str) -> Vec<(bool, &str)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let bytes = s.as_bytes();
+        for i in 1..=bytes.len() {
+            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[start].is_ascii_digit() {
+                out.push((bytes[start].is_ascii_digit(), &s[start..i]));
+                start = i;
+            }
+        }
+        out
+    }
+    let (ra, rb) = (runs(a), runs(b));
+    for (x, y) in ra.iter().zip(&rb) {
+        let o = match (x, y) {
+            ((true, x), (true, y)) => {
+                let (x, y) = (x.trim_start_matches('0'), y.trim_start_matches('0'));
+                x.len().cmp(&y.len()).then_with(|| x.cmp(y))
+            }
+            ((_, x), (_, y)) => x.cmp(y),
+        };
+        if o.is_ne() {
+            return o;
+        }
+    }
+    ra.len().cmp(&rb.len()).then_with(|| a.cmp(b))
+}
+
+/// The lines of one piece.
+fn read_piece(p: &Piece) -> Result<Vec<String>> {
+    let what = || format!("read_text: {}", p.path.display());
+    let file = File::open(&p.path).map_err(|e| Error::io(what(), e))?;
+    let mut r: Box<dyn BufRead> = if p.gzip {
+        Box::new(BufReader::new(GzDecoder::new(file)))
+    } else {
+        let mut r = BufReader::new(file);
+        // A block owns the lines that start in it: skip the end of the line that the byte
+        // before its start belongs to.
+        if p.start > 0 {
+            r.seek(SeekFrom::Start(p.start - 1))
+                .map_err(|e| Error::io(what(), e))?;
+        }
+        Box::new(r)
+    };
+    let mut pos = p.start;
+    if p.start > 0 {
+        let mut skip = Vec::new();
+        let n = r
+            .read_until(b'\n', &mut skip)
+            .map_err(|e| Error::io(what(), e))?;
+        pos = p.start - 1 + n as u64;
+    }
+    let mut lines = Vec::new();
+    let mut buf = Vec::new();
+    while p.gzip || pos < p.end {
+        buf.clear();
+        let n = r
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Error::io(what(), e))?;
+        if n == 0 {
+            break;
+        }
+        pos += n as u64;
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+        }
+        let line = String::from_utf8(std::mem::take(&mut buf)).map_err(|_| {
+            let at = match p.start {
+                0 => format!("line {}", lines.len() + 1),
+                s => format!("line {} of the block from byte {s}", lines.len() + 1),
+            };
+            Error::InvalidArgument(format!("{}, {at}: not UTF-8", p.path.display()))
+        })?;
+        lines.push(line);
+    }
+    Ok(lines)
+}
+
+impl Bag<String> {
+    /// Decodes every line as JSON into a `U` (a `serde_json::Value`, or a type of your own
+    /// with `#[derive(Deserialize)]`). A line that does not decode fails the compute with an
+    /// error naming its file and line (for a bag read by [`read_text`]).
+    pub fn decode_json<U: Data>(&self) -> Bag<U> {
+        self.try_map(|line: &String| serde_json::from_str::<U>(line))
+    }
+
+    /// Writes partition `i` to the file named by `pattern` with `*` replaced by `i`, one item
+    /// per line (gzip if the name ends in `.gz`), creating missing directories (Dask's
+    /// `to_textfiles`). Each partition's task writes its own file, in parallel (on MPI, on
+    /// the rank that computed the partition). Lazy: computing the result writes the files and
+    /// gives their paths, in partition order.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] unless `pattern` has exactly one `*`. When computed,
+    /// [`Error::Io`] naming the file that cannot be written.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndtask_bag::Bag;
+    /// let dir = std::env::temp_dir().join(format!("ndtask-doc-out-{}", std::process::id()));
+    /// let b = Bag::from_vec((0..5).map(|i| i.to_string()).collect(), 2)?;
+    /// let files = b.to_textfiles(&format!("{}/*.txt", dir.display()))?.compute()?;
+    /// assert_eq!(files.len(), 2);
+    /// assert_eq!(std::fs::read_to_string(&files[1]).unwrap(), "3\n4\n");
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), ndtask_core::Error>(())
+    /// ```
+    pub fn to_textfiles(&self, pattern: &str) -> Result<Delayed<Vec<String>>> {
+        if pattern.matches('*').count() != 1 {
+            return Err(Error::InvalidArgument(format!(
+                "to_textfiles: the pattern needs exactly one '*' (replaced by the partition \
+                 number), got {pattern:?}"
+            )));
+        }
+        let pattern = pattern.to_string();
+        let mut h = Fingerprint::new();
+        h.str(&pattern);
+        let writes = Layer::new(
+            "to_textfiles",
+            self.npartitions(),
+            vec![Input::Layer(self.layer.clone())],
+            Deps::Blockwise,
+            move |b: usize, ins: &[&Chunk]| {
+                let lines: &Vec<String> = arg(ins[0], Some(decode::<Vec<String>>))?;
+                let path = pattern.replacen('*', &b.to_string(), 1);
+                write_lines(Path::new(&path), lines)?;
+                let n = path.len();
+                Ok(data_chunk(path, n))
+            },
+        )
+        .with_ident(h.finish());
+        let paths: Vec<Delayed<String>> = (0..self.npartitions())
+            .map(|p| {
+                Delayed::from_layer(Layer::new(
+                    "written",
+                    1,
+                    vec![Input::Layer(writes.clone())],
+                    Deps::Listed(vec![vec![(0, p)]]),
+                    |_: usize, ins: &[&Chunk]| match ins[0] {
+                        Chunk::Value(v) => Ok(Chunk::Value(v.clone())),
+                        _ => Err(Error::internal("a path that is not a value")),
+                    },
+                ))
+            })
+            .collect();
+        Ok(combine(&paths, |p: &[&String]| {
+            p.iter().map(|s| s.to_string()).collect::<Vec<String>>()
+        }))
+    }
+}
+
+fn write_lines(path: &Path, lines: &[String]) -> Result<()> {
+    let what = || format!("to_textfiles: {}", path.display());
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(what(), e))?;
+    }
+    let file = File::create(path).map_err(|e| Error::io(what(), e))?;
+    fn put(w: &mut impl Write, lines: &[String]) -> std::io::Result<()> {
+        lines.iter().try_for_each(|l| {
+            w.write_all(l.as_bytes())?;
+            w.write_all(b"\n")
+        })
+    }
+    let done = if path.extension().is_some_and(|e| e == "gz") {
+        let mut w = GzEncoder::new(BufWriter::new(file), flate2::Compression::default());
+        put(&mut w, lines).and_then(|_| w.finish()?.flush())
+    } else {
+        let mut w = BufWriter::new(file);
+        put(&mut w, lines).and_then(|_| w.flush())
+    };
+    done.map_err(|e| Error::io(what(), e))
+}
+
+/// Reads a whole (possibly gzip) text file, for tests and tools.
+#[doc(hidden)]
+pub fn read_all(path: &Path) -> Result<String> {
+    let what = || format!("reading {}", path.display());
+    let file = File::open(path).map_err(|e| Error::io(what(), e))?;
+    let mut s = String::new();
+    let mut r: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(GzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    r.read_to_string(&mut s).map_err(|e| Error::io(what(), e))?;
+    Ok(s)
+}
