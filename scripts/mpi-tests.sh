@@ -36,7 +36,7 @@ check() {
   local out
   if out=$(timeout 300 "$@" 2>&1); then
     pass "$name"
-    printf '%s\n' "$out" | grep -E '^mpi_check:' | sed 's/^/     /'
+    printf '%s\n' "$out" | grep -E '^mpi_(check|bags):' | sed 's/^/     /'
   else
     fail "$name (exit $?)"
     printf '%s\n' "$out" | tail -n 30
@@ -180,6 +180,41 @@ sched=$("${MPIRUN[@]}" -n 2 "$EX/pi_chunked" --scheduler auto "${pi_args[@]}" 2>
 [ "$sched" = '"mpi"' ] && pass "auto under mpirun -n 2: $sched" || fail "auto under mpirun -n 2: '$sched'"
 sched=$("$EX/pi_chunked" --scheduler auto "${pi_args[@]}" 2>&1 | tail -n 1 | field scheduler)
 [ "$sched" = '"threaded"' ] && pass "auto without mpirun: $sched" || fail "auto without mpirun: '$sched'"
+
+echo "== bags and delayed values: every operation against sync, 1..4 ranks"
+bdir=$(mktemp -d)
+for n in 1 2 3 4; do
+  check "mpi_bags -n $n" "${MPIRUN[@]}" -n "$n" "$EX/mpi_bags" "$bdir/n$n"
+done
+for n in 2 3; do
+  check "mpi_bags -n $n --gather-to-all" "${MPIRUN[@]}" -n "$n" "$EX/mpi_bags" "$bdir/g$n" --gather-to-all
+done
+
+echo "== people: the same files and output on 2 and 3 ranks as on threads, and a plain count agrees"
+# The fields that must agree (not the paths, times or scheduler), as one canonical JSON text.
+people_key() {
+  python3 -c 'import json, sys
+d = json.loads(sys.stdin.read().splitlines()[-1])
+print(json.dumps([d["count"], d["count_over_30"], d["take"], d["mean_age_by_occupation"]], sort_keys=True))'
+}
+people_args=(--records 1e5 --partitions 7 --seed 3 --json)
+want=$("$EX/people" --dir "$bdir/people-threaded" "${people_args[@]}" | people_key)
+plain=$(python3 -c 'import glob, json, sys
+recs = [json.loads(l) for f in glob.glob(sys.argv[1] + "/*.json") for l in open(f)]
+print(len(recs), sum(r["age"] > 30 for r in recs))' "$bdir/people-threaded")
+counted=$(printf '%s' "$want" | python3 -c 'import json, sys; d = json.load(sys.stdin); print(d[0], d[1])')
+[ -n "$plain" ] && [ "$plain" = "$counted" ] && pass "people threaded: count and count over 30 ($counted) equal a plain count of the files" \
+  || fail "people threaded: counts '$counted', a plain count of the files '$plain'"
+for k in 2 3; do
+  got=$(timeout 120 "${MPIRUN[@]}" -n "$k" "$EX/people" --dir "$bdir/people-mpi$k" --scheduler mpi \
+    "${people_args[@]}" 2>/dev/null | people_key)
+  if [ -n "$got" ] && [ "$got" = "$want" ] && diff -r "$bdir/people-threaded" "$bdir/people-mpi$k" >/dev/null; then
+    pass "people -n $k: the threaded output and files"
+  else
+    fail "people -n $k: '$got' (threaded '$want'), or the files differ"
+  fi
+done
+rm -rf "$bdir"
 
 echo "mpi: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -3,7 +3,9 @@
 //!
 //! The rules: the source tasks (no dependencies) of each operation are split over the ranks in
 //! contiguous, balanced blocks, so block `i` of `n` goes to rank `i * ranks / n`; two arrays with
-//! the same chunking therefore put matching chunks on the same rank. Every other task runs where
+//! the same chunking therefore put matching chunks on the same rank. Operations of a single
+//! task that is a source (independent `delayed` calls, one-chunk arrays) are split together,
+//! in task order, as if they were one operation. Every other task runs where
 //! its largest input ran (by elements, [`TaskGraph::elements_of`]; the first of equals), so
 //! element-wise work stays with its chunks whatever the operand order, and a small input — a
 //! reduced scalar or row broadcast against the chunks — travels to the work instead of pulling
@@ -64,6 +66,12 @@ impl Placement {
         // Block `i` of `count` of an op, on `i * ranks / count` (`i < count`, so the result is
         // below `ranks` and fits u32 when `ranks` does).
         let spread = |i: usize, count: usize| (i * ranks / count.max(1)) as u32;
+        // Ops of one task that is a source (independent delayed calls, one-chunk arrays) are
+        // spread together, as if they were one op: otherwise every one of them is block 0 of
+        // its op, and all would run on rank 0.
+        let single = |op: usize| tasks_of_op[op] == 1 && roots_of_op[op] == 1;
+        let singles = (0..ops).filter(|&op| single(op)).count();
+        let mut singles_seen = 0;
         // Every task's size, asked of its op once.
         let elements: Vec<usize> = (0..n as TaskId).map(|t| graph.elements_of(t)).collect();
         let mut owner: Vec<Option<u32>> = vec![None; n];
@@ -71,9 +79,16 @@ impl Placement {
             let deps = graph.deps(t);
             if deps.is_empty() {
                 let op = graph.op_of(t) as usize;
-                let i = seen_of_op[op];
-                seen_of_op[op] += 1;
-                owner[t as usize] = Some(spread(i, roots_of_op[op]));
+                owner[t as usize] = Some(match single(op) {
+                    true => {
+                        singles_seen += 1;
+                        spread(singles_seen - 1, singles)
+                    }
+                    false => {
+                        seen_of_op[op] += 1;
+                        spread(seen_of_op[op] - 1, roots_of_op[op])
+                    }
+                });
                 continue;
             }
             // A task that makes far more than it reads (broadcasting a reduced scalar or row to
@@ -296,6 +311,25 @@ mod tests {
         }
         g.set_outputs(level);
         g
+    }
+
+    /// Independent one-task sources (delayed calls), each its own op, with one consumer each.
+    #[test]
+    fn single_task_sources_are_spread_together() {
+        let mut g = TaskGraph::new();
+        let map = g.add_op(Arc::new(Named("map")));
+        let mut outs = Vec::new();
+        for _ in 0..6 {
+            let op = g.add_op(Arc::new(Named("delayed")));
+            let t = g.add_task(op, 0, &[]).unwrap();
+            outs.push(g.add_task(map, outs.len(), &[t]).unwrap());
+        }
+        g.set_outputs(outs.clone());
+        let p = Placement::new(&g, 3);
+        let sources: Vec<usize> = (0..6).map(|k| p.owner(2 * k)).collect();
+        assert_eq!(sources, [0, 0, 1, 1, 2, 2]);
+        // Each consumer stays with its input.
+        assert!(outs.iter().all(|&o| p.owner(o) == p.owner(o - 1)));
     }
 
     #[test]
