@@ -20,13 +20,17 @@ use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 const USAGE: &str = "usage: people --dir DIR [--records N] [--partitions P] [--seed S] \
-[--scheduler sync|threaded|mpi|auto] [--threads N] [--json]
+[--scheduler sync|threaded|mpi|auto] [--threads N] [--read-only] [--json]
   --dir DIR       where the JSON files go: DIR/0.json .. DIR/<P-1>.json (required)
   --records N     number of people (default 10000; 1e7 notation accepted)
   --partitions P  partitions, one file each (default 10)
   --seed S        random seed (default 42)
   --scheduler S   sync, threaded (default), mpi (needs --features mpi and mpirun), or auto
   --threads N     threads of the threaded scheduler (default: all cores)
+  --read-only     only read DIR/*.json (written before) and count the people older than 30:
+                  read_text().decode_json().filter().count(), the Dask comparison's workload
+  --decode WHAT   with --read-only, decode each record as a whole `person` (default) or only
+                  its `age` (serde skips the other fields: no strings are made)
   --json          end the output with one JSON line";
 
 struct Args {
@@ -36,6 +40,8 @@ struct Args {
     seed: u64,
     scheduler: Option<Kind>,
     threads: Option<usize>,
+    read_only: bool,
+    age_only: bool,
     json: bool,
 }
 
@@ -47,6 +53,8 @@ fn parse_args() -> Result<Args, String> {
         seed: 42,
         scheduler: Some(Kind::Threaded),
         threads: None,
+        read_only: false,
+        age_only: false,
         json: false,
     };
     let mut it = std::env::args().skip(1);
@@ -62,6 +70,12 @@ fn parse_args() -> Result<Args, String> {
             "--seed" => a.seed = parse_count("--seed", &value()?)? as u64,
             "--threads" => a.threads = Some(parse_count("--threads", &value()?)?),
             "--scheduler" => a.scheduler = cli::parse_scheduler(&value()?)?,
+            "--read-only" => a.read_only = true,
+            "--decode" => match value()?.as_str() {
+                "person" => a.age_only = false,
+                "age" => a.age_only = true,
+                v => return Err(format!("--decode takes person or age, got {v:?}")),
+            },
             "--json" => a.json = true,
             "-h" | "--help" => return Err(USAGE.to_string()),
             _ => return Err(format!("unknown argument {flag:?}\n{USAGE}")),
@@ -85,6 +99,12 @@ struct Person {
     email: String,
     telephone: String,
     address: Address,
+}
+
+/// Only the age of a record (`--decode age`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Age {
+    age: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -188,12 +208,38 @@ fn run(a: &Args) -> Result<(), Error> {
     let s = &*s;
     let say = s.rank() == 0;
     let start = Instant::now();
+    let pattern = format!("{}/*.json", a.dir.trim_end_matches('/'));
+    if a.read_only {
+        let lines = read_text(&pattern)?;
+        let over_30 = match a.age_only {
+            false => lines.decode_json::<Person>().filter(|p| p.age > 30).count(),
+            true => lines.decode_json::<Age>().filter(|p| p.age > 30).count(),
+        }
+        .compute_with(s)?;
+        let seconds = start.elapsed().as_secs_f64();
+        if say {
+            println!(
+                "people older than 30: {over_30} ({seconds:.2} s on {})",
+                s.name()
+            );
+            if a.json {
+                let line = serde_json::json!({
+                    "count_over_30": over_30,
+                    "seconds": seconds,
+                    "scheduler": s.name(),
+                    "threads": s.threads(),
+                    "ranks": s.ranks(),
+                });
+                println!("{line}");
+            }
+        }
+        return Ok(());
+    }
 
     // Make the records and write them as JSON lines, one file per partition.
     let seed = a.seed;
     let people =
         Bag::range(a.records as u64, a.partitions)?.map(move |&i| Person::generate(seed, i));
-    let pattern = format!("{}/*.json", a.dir.trim_end_matches('/'));
     let files = people.to_json().to_textfiles(&pattern)?.compute_with(s)?;
     let written = start.elapsed().as_secs_f64();
 

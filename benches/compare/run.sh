@@ -6,7 +6,7 @@
 #   WORKLOADS="A D" RUNS=7 benches/compare/run.sh
 #
 # Environment:
-#   WORKLOADS  ids among A B-sum B-std C D E F G H N P I J K L S Z (default: A to H). H is "2 threads vs 1
+#   WORKLOADS  ids among A B-sum B-std C D E F G H N P I J K L R R-age S Z (default: A to H). H is "2 threads vs 1
 #              on A and D": it adds 1-thread runs of A and D (and their 2-thread runs if not
 #              selected). N (normal variates) and P (pi with 1e9 throws) are the random-arrays
 #              issue's workloads; N also runs on 1 thread (NumPy's throughput per thread).
@@ -18,7 +18,12 @@
 #              (2000² chunks, zstd; written once under DATA): statistics, and the anomaly
 #              x - x.mean(axis=0) written to a new array. Their baseline is zarr-python +
 #              NumPy in memory, and Dask reads with da.from_zarr (benches/compare/zarr_workloads.py).
-#   DATA       where S and Z keep their store (default target/compare-data)
+#              R is the bags issue's workload: read 1e7 people records (JSON lines in 20 files,
+#              written once with examples/people.rs), decode, filter age > 30, count; its
+#              baseline is a plain Python loop with json.loads, and Dask is dask.bag on its
+#              default (processes) scheduler (benches/compare/bag_workloads.py). R-age is R
+#              with ndtask decoding only the field the filter reads.
+#   DATA       where R, S and Z keep their data (default target/compare-data)
 #   RUNS       timed runs per workload and side (default 5; each process also does one untimed
 #              warm-up run of its workload first)
 #   THREADS    threads of every side (default 2)
@@ -65,6 +70,14 @@ cargo build --release --quiet --example bench_workloads
 BIN=${CARGO_TARGET_DIR:-target}/release/examples/bench_workloads
 DATA=${DATA:-target/compare-data}
 ZT=${CARGO_TARGET_DIR:-target}/release/examples/zarr_tool
+PEOPLE=${CARGO_TARGET_DIR:-target}/release/examples/people
+if [[ " $WORKLOADS " == *" R "* || " $WORKLOADS " == *" R-age "* ]]; then
+  cargo build --release --quiet --example people
+  if [ ! -f "$DATA/people/19.json" ]; then
+    echo "== writing 1e7 people records as JSON lines for R to $DATA/people" >&2
+    "$PEOPLE" --dir "$DATA/people" --records 1e7 --partitions 20 --seed 7 >/dev/null
+  fi
+fi
 if [[ " $WORKLOADS " == *" S "* || " $WORKLOADS " == *" Z "* ]]; then
   cargo build --release --quiet --features zarr --example zarr_tool
   "$PY" -c "import zarr" 2>/dev/null || "$VENV/bin/pip" install --quiet zarr
@@ -82,9 +95,9 @@ add_job() { [[ " ${jobs[*]} " == *" $1 "* ]] || jobs+=("$1"); }
 for w in $WORKLOADS; do
   case "$w" in
     H) add_job "A:$THREADS"; add_job "D:$THREADS"; add_job "A:1"; add_job "D:1" ;;
-    A | B-sum | B-std | C | D | E | F | G | P | I | J | K | L | S | Z) add_job "$w:$THREADS" ;;
+    A | B-sum | B-std | C | D | E | F | G | P | I | J | K | L | R | R-age | S | Z) add_job "$w:$THREADS" ;;
     N) add_job "N:1"; add_job "N:$THREADS" ;;
-    *) echo "unknown workload $w (known: A B-sum B-std C D E F G H N P I J K L S Z)" >&2; exit 2 ;;
+    *) echo "unknown workload $w (known: A B-sum B-std C D E F G H N P I J K L R R-age S Z)" >&2; exit 2 ;;
   esac
 done
 
@@ -94,13 +107,19 @@ trap 'rm -rf "$RAW"' EXIT
 run_one() { # job side round
   local w=${1%%:*} t=${1##*:} side=$2 r=$3 f="$RAW/$1.$2.$3"
   local cmd warmup=1
-  case "$w" in I | J | K | L | S | Z) warmup=0 ;; esac
+  case "$w" in I | J | K | L | R | R-age | S | Z) warmup=0 ;; esac
   case "$w:$side" in
     S:* | Z:*)
       local as=$side
       [ "$side" = baseline ] && as=numpy
       cmd=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" benches/compare/zarr_workloads.py
         "$w" "$as" --data "$DATA" --zarr-tool "$ZT" --threads "$t")
+      ;;
+    R:* | R-age:*)
+      local as=$side
+      [ "$side" = baseline ] && as=python
+      cmd=("$PY" benches/compare/bag_workloads.py "$w" "$as" --data "$DATA/people" --people "$PEOPLE"
+        --threads "$t")
       ;;
     *:ndtask | *:baseline) cmd=("$BIN" "$w" "$side" --threads "$t" --warmup "$warmup") ;;
     # NumPy's OpenBLAS must pick its own kernels; the environment may pin them for Rust tools.

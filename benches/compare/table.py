@@ -40,6 +40,8 @@ PATTERN_RSS_MIB = 256
 # than Dask + zarr-python, peak RSS at most 256 MiB (their baseline: zarr-python + NumPy).
 ZARR_LEAST = 3.0
 ZARR_RSS_MIB = 256
+# The bags issue: R (read, decode, filter and count JSON records) at least 5x faster than Dask.
+BAG_LEAST = 5.0
 
 
 def load(raw, job, side, runs):
@@ -141,6 +143,15 @@ def main():
         print(f"| {w} ({name}) | peak RSS <= {ZARR_RSS_MIB} MiB | {nd[1]:.0f} MiB (Dask "
               f"{dk[1]:.0f} MiB, NumPy in memory {bl[1]:.0f} MiB) "
               f"| {'yes' if nd[1] <= ZARR_RSS_MIB else 'NO'} |")
+    for w, name in (("R", "whole records"), ("R-age", "the age field")):
+        j = f"{w}:{threads}"
+        if j not in jobs:
+            continue
+        nd, bl, dk = (m[(j, s)] for s in SIDES)
+        r = dk[0] / nd[0]
+        print(f"| {w} (people, decoding {name}) | >= {BAG_LEAST}x faster than Dask bag | {r:.1f}x "
+              f"(a plain Python loop: {bl[0] / nd[0]:.1f}x ndtask's time) "
+              f"| {'yes' if r >= BAG_LEAST else 'NO'} |")
     for w in ("A", "D"):
         one, many = f"{w}:1", f"{w}:{threads}"
         if one in jobs and many in jobs and threads > 1:

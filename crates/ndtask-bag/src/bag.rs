@@ -5,7 +5,9 @@
 //! thread count and MPI rank count gives the same result, in the same order.
 
 use crate::delayed::{explain_graph, next_result, take_value, write_dot, Collection, Delayed};
-use crate::layer::{arg, data_chunk, decode, ident_of, ArrayInput, Data, Deps, Input, Layer};
+use crate::layer::{
+    arg, data_chunk, decode, ident_of, ArrayInput, Data, Deps, Held, Input, Layer, Part,
+};
 use crate::layer::{Outputs, Results};
 use ndarray::{ArrayD, IxDyn};
 use ndtask_array::Array;
@@ -45,6 +47,9 @@ pub(crate) struct Origin {
 pub struct Bag<T> {
     pub(crate) layer: Arc<Layer>,
     pub(crate) origin: Option<Arc<Vec<Origin>>>,
+    /// The files, for a bag that [`crate::read_text`] made (its JSON decoding then reads
+    /// them directly, with no string per line).
+    pub(crate) text: Option<crate::text::TextSource>,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -53,6 +58,7 @@ impl<T> Clone for Bag<T> {
         Bag {
             layer: self.layer.clone(),
             origin: self.origin.clone(),
+            text: self.text.clone(),
             _t: PhantomData,
         }
     }
@@ -130,6 +136,7 @@ impl<T: Data> Bag<T> {
         Bag {
             layer,
             origin,
+            text: None,
             _t: PhantomData,
         }
     }
@@ -185,25 +192,19 @@ impl<T: Data> Bag<T> {
         self.layer.blocks
     }
 
-    /// A bag computed partition by partition: `f(partition number, items)`.
+    /// A bag computed partition by partition: `f(partition number, items)`, fused with the
+    /// layer before it when it is that layer's only reader.
     fn partitionwise<U: Data>(
         &self,
         name: &str,
         keep_origin: bool,
-        f: impl Fn(usize, &[T]) -> Result<Vec<U>> + Send + Sync + 'static,
+        f: impl Fn(usize, Held<'_, T>) -> Result<Vec<U>> + Send + Sync + 'static,
     ) -> Bag<U> {
-        let layer = Layer::new(
-            name,
-            self.npartitions(),
-            vec![Input::Layer(self.layer.clone())],
-            Deps::Blockwise,
-            move |b: usize, ins: &[&Chunk]| {
-                let p: &Vec<T> = arg(ins[0], Some(decode::<Vec<T>>))?;
-                let out = f(b, p)?;
-                let n = out.len();
-                Ok(data_chunk(out, part_bytes::<U>(n)))
-            },
-        );
+        let layer = Layer::stage(name, &self.layer, move |b: usize, part: Part<'_>| {
+            let out = f(b, part.items::<T>()?)?;
+            let n = out.len();
+            Ok(data_chunk(out, part_bytes::<U>(n)))
+        });
         Bag::from_layer(layer, self.origin.clone().filter(|_| keep_origin))
     }
 
@@ -236,8 +237,9 @@ impl<T: Data> Bag<T> {
     where
         T: Clone,
     {
+        // The items are moved, not copied, when the partition is this task's own.
         self.partitionwise("filter", false, move |_, p| {
-            Ok(p.iter().filter(|x| f(x)).cloned().collect())
+            Ok(p.into_vec().into_iter().filter(|x| f(x)).collect())
         })
     }
 
@@ -256,7 +258,7 @@ impl<T: Data> Bag<T> {
         &self,
         f: impl Fn(&[T]) -> Vec<U> + Send + Sync + 'static,
     ) -> Bag<U> {
-        self.partitionwise("map_partitions", false, move |_, p| Ok(f(p)))
+        self.partitionwise("map_partitions", false, move |_, p| Ok(f(&p)))
     }
 
     /// Encodes every item as one line of JSON.
@@ -272,14 +274,12 @@ impl<T: Data> Bag<T> {
         partial: impl Fn(&[T]) -> Result<A> + Send + Sync + 'static,
         combine: impl Fn(Vec<&A>) -> Result<A> + Send + Sync + 'static,
     ) -> Delayed<A> {
-        let mut level = Layer::new(
+        let mut level = Layer::stage(
             format!("{name}-partial"),
-            self.npartitions(),
-            vec![Input::Layer(self.layer.clone())],
-            Deps::Blockwise,
-            move |_: usize, ins: &[&Chunk]| {
-                let p: &Vec<T> = arg(ins[0], Some(decode::<Vec<T>>))?;
-                Ok(data_chunk(partial(p)?, std::mem::size_of::<A>()))
+            &self.layer,
+            move |_: usize, part: Part<'_>| {
+                let p = part.items::<T>()?;
+                Ok(data_chunk(partial(&p)?, std::mem::size_of::<A>()))
             },
         );
         let combine = Arc::new(combine);

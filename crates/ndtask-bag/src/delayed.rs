@@ -563,6 +563,16 @@ tuple_collection!(A, B, C, D);
 tuple_collection!(A, B, C, D, E);
 tuple_collection!(A, B, C, D, E, F);
 
+/// The one task graph that computing `c` runs.
+///
+/// # Errors
+/// An error of an array it reads.
+pub fn task_graph<C: Collection>(c: &C) -> Result<TaskGraph> {
+    let mut outputs = Outputs::default();
+    c.add_outputs(&mut outputs);
+    Ok(build(&outputs.0)?.0)
+}
+
 /// Computes `c` on the default (threaded) scheduler, over one graph.
 ///
 /// # Errors

@@ -87,6 +87,65 @@ impl<F: Fn(usize, &[&Chunk]) -> Result<Chunk> + Send + Sync> Kernel for F {
     }
 }
 
+/// A layer's input block, for a [`Stage`]: shared with other readers (a result of the graph),
+/// or the stage's own (made just before it in the same task, by a layer fused into it).
+pub(crate) enum Part<'a> {
+    Shared(&'a Chunk),
+    Owned(Chunk),
+}
+
+/// The input partition as a stage sees it: borrowed, or its own (moved out of a fused
+/// predecessor's result without a copy).
+pub(crate) enum Held<'a, T> {
+    Shared(&'a Vec<T>),
+    Mine(Arc<Vec<T>>),
+}
+
+impl<T> std::ops::Deref for Held<'_, T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        match self {
+            Held::Shared(v) => v,
+            Held::Mine(v) => v,
+        }
+    }
+}
+
+impl<T: Clone> Held<'_, T> {
+    /// The items by value: moved when they are the stage's own, copied when shared.
+    pub fn into_vec(self) -> Vec<T> {
+        match self {
+            Held::Shared(v) => v.clone(),
+            Held::Mine(v) => Arc::try_unwrap(v).unwrap_or_else(|v| (*v).clone()),
+        }
+    }
+}
+
+impl<'a> Part<'a> {
+    /// The partition of `Vec<T>` this part holds.
+    pub fn items<T: Data>(self) -> Result<Held<'a, T>> {
+        match self {
+            Part::Shared(c) => arg(c, Some(decode::<Vec<T>>)).map(Held::Shared),
+            Part::Owned(Chunk::Value(v)) => v.into_shared(Some(decode::<Vec<T>>)).map(Held::Mine),
+            Part::Owned(_) => Err(Error::internal("a partition that is an array chunk")),
+        }
+    }
+}
+
+/// A layer that computes block `b` from block `b` of its one input layer alone (a bag's
+/// `map`, `filter`, a reduction's partial): one that the graph fuses with the layer before it
+/// when it is that layer's only reader, so a chain of them is one task per partition, each
+/// stage handed its predecessor's result to own.
+pub(crate) trait Stage: Send + Sync {
+    fn apply(&self, block: usize, input: Part<'_>) -> Result<Chunk>;
+}
+
+impl<F: Fn(usize, Part<'_>) -> Result<Chunk> + Send + Sync> Stage for F {
+    fn apply(&self, block: usize, input: Part<'_>) -> Result<Chunk> {
+        self(block, input)
+    }
+}
+
 /// Which blocks of its inputs each block of a layer reads.
 pub(crate) enum Deps {
     /// Block `b` reads block `b` of every input (which all have as many blocks).
@@ -135,6 +194,9 @@ pub(crate) struct Layer {
     pub inputs: Vec<Input>,
     pub deps: Deps,
     pub kernel: Arc<dyn Kernel>,
+    /// The same computation as a fusable stage, for a layer that reads block `b` of its one
+    /// input layer only.
+    pub stage: Option<Arc<dyn Stage>>,
     /// Names block `b` in errors ("partition 3").
     pub block_name: &'static str,
 }
@@ -155,6 +217,27 @@ impl Layer {
             inputs,
             deps,
             kernel: Arc::new(kernel),
+            stage: None,
+            block_name: "partition",
+        })
+    }
+
+    /// A layer of `blocks` blocks, block `b` computed by `stage` from block `b` of `input`.
+    pub fn stage(
+        name: impl Into<String>,
+        input: &Arc<Layer>,
+        stage: impl Stage + 'static,
+    ) -> Arc<Layer> {
+        let stage: Arc<dyn Stage> = Arc::new(stage);
+        let s = stage.clone();
+        Arc::new(Layer {
+            name: name.into(),
+            ident: 0,
+            blocks: input.blocks,
+            inputs: vec![Input::Layer(input.clone())],
+            deps: Deps::Blockwise,
+            kernel: Arc::new(move |b: usize, ins: &[&Chunk]| s.apply(b, Part::Shared(ins[0]))),
+            stage: Some(stage),
             block_name: "partition",
         })
     }
@@ -172,6 +255,7 @@ impl Layer {
                 Deps::Listed(v) => Deps::Listed(v.clone()),
             },
             kernel: l.kernel.clone(),
+            stage: l.stage.clone(),
             block_name: l.block_name,
         });
         l.ident = ident;
@@ -200,12 +284,13 @@ impl Layer {
     }
 }
 
-/// One op of the task graph: a layer's kernel.
+/// One op of the task graph: a layer's kernel, then the stages of the layers fused after it.
 struct LayerOp {
     name: String,
     ident: u64,
     block_name: &'static str,
     kernel: Arc<dyn Kernel>,
+    stages: Vec<Arc<dyn Stage>>,
 }
 
 impl Op for LayerOp {
@@ -213,7 +298,11 @@ impl Op for LayerOp {
         self.name.clone()
     }
     fn run(&self, block: usize, inputs: &[&Chunk]) -> Result<Chunk> {
-        self.kernel.run(block, inputs)
+        let mut c = self.kernel.run(block, inputs)?;
+        for s in &self.stages {
+            c = s.apply(block, Part::Owned(c))?;
+        }
+        Ok(c)
     }
     fn describe_block(&self, block: usize) -> String {
         format!("{} {block}", self.block_name)
@@ -249,15 +338,62 @@ pub(crate) fn build(outputs: &[(Arc<Layer>, Vec<usize>)]) -> Result<(TaskGraph, 
     } else {
         lower_targets(&targets)?
     };
+    // A stage layer absorbs the layer it reads when it is that layer's only reader and the
+    // layer is not wanted itself: the two run as one task per block.
+    let mut readers = vec![0usize; order.len()];
+    for l in &order {
+        for i in &l.inputs {
+            if let Input::Layer(c) = i {
+                readers[seen[&Arc::as_ptr(c)]] += 1;
+            }
+        }
+    }
+    let wanted_layers: Vec<usize> = outputs.iter().map(|(l, _)| seen[&Arc::as_ptr(l)]).collect();
+    let mut absorbed = vec![false; order.len()];
+    for l in &order {
+        if let (Some(_), [Input::Layer(p)]) = (&l.stage, &l.inputs[..]) {
+            let k = seen[&Arc::as_ptr(p)];
+            absorbed[k] = readers[k] == 1 && !wanted_layers.contains(&k);
+        }
+    }
+    // Per layer: the layer its fused chain starts with, and the stages after it.
+    let mut chains: Vec<(usize, Vec<usize>)> = Vec::with_capacity(order.len());
     let mut tasks: Vec<Vec<TaskId>> = Vec::with_capacity(order.len());
-    for layer in &order {
+    for (k, layer) in order.iter().enumerate() {
+        let chain = match (&layer.stage, &layer.inputs[..]) {
+            (Some(_), [Input::Layer(p)]) if absorbed[seen[&Arc::as_ptr(p)]] => {
+                let (root, mut stages) = chains[seen[&Arc::as_ptr(p)]].clone();
+                stages.push(k);
+                (root, stages)
+            }
+            _ => (k, Vec::new()),
+        };
+        chains.push(chain.clone());
+        if absorbed[k] {
+            tasks.push(Vec::new());
+            continue;
+        }
+        let (root, stages) = chain;
+        let root = &order[root];
+        let mut name = root.name.clone();
+        let mut h = Fingerprint::new();
+        h.u64(root.ident);
+        for &st in &stages {
+            name.push('+');
+            name.push_str(&order[st].name);
+            h.u64(order[st].ident);
+        }
         let op = graph.add_op(Arc::new(LayerOp {
-            name: layer.name.clone(),
-            ident: layer.ident,
-            block_name: layer.block_name,
-            kernel: layer.kernel.clone(),
+            name,
+            ident: h.finish(),
+            block_name: root.block_name,
+            kernel: root.kernel.clone(),
+            stages: stages
+                .iter()
+                .filter_map(|&st| order[st].stage.clone())
+                .collect(),
         }));
-        let input_tasks: Vec<&[TaskId]> = layer
+        let input_tasks: Vec<&[TaskId]> = root
             .inputs
             .iter()
             .map(|i| match i {
@@ -267,7 +403,7 @@ pub(crate) fn build(outputs: &[(Arc<Layer>, Vec<usize>)]) -> Result<(TaskGraph, 
             .collect();
         let mut mine = Vec::with_capacity(layer.blocks);
         for b in 0..layer.blocks {
-            let deps = layer
+            let deps = root
                 .reads(b)
                 .into_iter()
                 .map(|(i, k)| {
@@ -278,7 +414,7 @@ pub(crate) fn build(outputs: &[(Arc<Layer>, Vec<usize>)]) -> Result<(TaskGraph, 
                         .ok_or_else(|| {
                             Error::internal(format!(
                                 "{} block {b} reads block {k} of input {i}, which it lacks",
-                                layer.name
+                                root.name
                             ))
                         })
                 })

@@ -37,7 +37,7 @@ mod text;
 
 pub use bag::{from_array, Bag, Key, SPLIT_EVERY};
 pub use delayed::{
-    compute, compute_local_in, compute_local_with, compute_with, Collection, Delayed,
+    compute, compute_local_in, compute_local_with, compute_with, task_graph, Collection, Delayed,
 };
 pub use layer::Data;
 #[doc(hidden)]

@@ -5,7 +5,7 @@
 
 use crate::bag::{Bag, Origin};
 use crate::delayed::{combine, Delayed};
-use crate::layer::{arg, data_chunk, decode, Data, Deps, Input, Layer};
+use crate::layer::{data_chunk, Data, Deps, Input, Layer, Part};
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use ndtask_core::{Chunk, Error, Fingerprint, Result};
@@ -21,6 +21,13 @@ pub struct ReadText {
     /// the lines that start in its byte range (Dask's `blocksize`). `None`: one partition per
     /// file. Gzip files are never cut.
     pub blocksize: Option<u64>,
+}
+
+/// The files of a bag made by [`read_text`] and their identity.
+#[derive(Debug, Clone)]
+pub(crate) struct TextSource {
+    pieces: Arc<Vec<Piece>>,
+    ident: u64,
 }
 
 /// One partition of a text bag: a file, or a byte range of one.
@@ -130,21 +137,44 @@ pub fn read_text_with(pattern: &str, options: &ReadText) -> Result<Bag<String>> 
         })
         .collect();
     let pieces = Arc::new(pieces);
+    let text = TextSource {
+        pieces: pieces.clone(),
+        ident: h.finish(),
+    };
     let layer = Layer::new(
         "read_text",
         pieces.len(),
         Vec::new(),
         Deps::All,
         move |b: usize, _: &[&Chunk]| {
-            let lines = read_piece(&pieces[b])?;
+            let p = &pieces[b];
+            let mut lines = Vec::new();
+            each_line(p, |line, n| {
+                let s = std::str::from_utf8(line).map_err(|_| {
+                    Error::InvalidArgument(format!("{}: not UTF-8", line_name(p, n)))
+                })?;
+                lines.push(s.to_string());
+                Ok(())
+            })?;
             let bytes = lines.iter().map(|l| l.len() + 24).sum();
             Ok(data_chunk(lines, bytes))
         },
     );
-    Ok(Bag::from_layer(
-        layer.with_ident(h.finish()),
-        Some(Arc::new(origin)),
-    ))
+    let mut bag = Bag::from_layer(layer.with_ident(text.ident), Some(Arc::new(origin)));
+    bag.text = Some(text);
+    Ok(bag)
+}
+
+/// How an error names line `n` (0-based) of a piece.
+fn line_name(p: &Piece, n: usize) -> String {
+    match p.start {
+        0 => format!("{}, line {}", p.path.display(), n + 1),
+        s => format!(
+            "{}, line {} of the block from byte {s}",
+            p.path.display(),
+            n + 1
+        ),
+    }
 }
 
 /// Orders paths with their digit runs compared as numbers.
@@ -177,14 +207,15 @@ fn natural(a: &str, b: &str) -> std::cmp::Ordering {
     ra.len().cmp(&rb.len()).then_with(|| a.cmp(b))
 }
 
-/// The lines of one piece.
-fn read_piece(p: &Piece) -> Result<Vec<String>> {
+/// Calls `f` with each line of one piece (without its line end) and its number in the piece,
+/// from one reused buffer.
+fn each_line(p: &Piece, mut f: impl FnMut(&[u8], usize) -> Result<()>) -> Result<()> {
     let what = || format!("read_text: {}", p.path.display());
     let file = File::open(&p.path).map_err(|e| Error::io(what(), e))?;
     let mut r: Box<dyn BufRead> = if p.gzip {
-        Box::new(BufReader::new(GzDecoder::new(file)))
+        Box::new(BufReader::with_capacity(1 << 16, GzDecoder::new(file)))
     } else {
-        let mut r = BufReader::new(file);
+        let mut r = BufReader::with_capacity(1 << 16, file);
         // A block owns the lines that start in it: skip the end of the line that the byte
         // before its start belongs to.
         if p.start > 0 {
@@ -194,15 +225,14 @@ fn read_piece(p: &Piece) -> Result<Vec<String>> {
         Box::new(r)
     };
     let mut pos = p.start;
+    let mut buf = Vec::new();
     if p.start > 0 {
-        let mut skip = Vec::new();
         let n = r
-            .read_until(b'\n', &mut skip)
+            .read_until(b'\n', &mut buf)
             .map_err(|e| Error::io(what(), e))?;
         pos = p.start - 1 + n as u64;
     }
-    let mut lines = Vec::new();
-    let mut buf = Vec::new();
+    let mut count = 0;
     while p.gzip || pos < p.end {
         buf.clear();
         let n = r
@@ -212,22 +242,14 @@ fn read_piece(p: &Piece) -> Result<Vec<String>> {
             break;
         }
         pos += n as u64;
-        if buf.last() == Some(&b'\n') {
-            buf.pop();
-            if buf.last() == Some(&b'\r') {
-                buf.pop();
-            }
+        let mut line = &buf[..];
+        if let Some(l) = line.strip_suffix(b"\n") {
+            line = l.strip_suffix(b"\r").unwrap_or(l);
         }
-        let line = String::from_utf8(std::mem::take(&mut buf)).map_err(|_| {
-            let at = match p.start {
-                0 => format!("line {}", lines.len() + 1),
-                s => format!("line {} of the block from byte {s}", lines.len() + 1),
-            };
-            Error::InvalidArgument(format!("{}, {at}: not UTF-8", p.path.display()))
-        })?;
-        lines.push(line);
+        f(line, count)?;
+        count += 1;
     }
-    Ok(lines)
+    Ok(())
 }
 
 impl Bag<String> {
@@ -235,7 +257,30 @@ impl Bag<String> {
     /// with `#[derive(Deserialize)]`). A line that does not decode fails the compute with an
     /// error naming its file and line (for a bag read by [`read_text`]).
     pub fn decode_json<U: Data>(&self) -> Bag<U> {
-        self.try_map(|line: &String| serde_json::from_str::<U>(line))
+        let Some(text) = &self.text else {
+            return self.try_map(|line: &String| serde_json::from_str::<U>(line));
+        };
+        // Straight from the files: each line decoded from the read buffer.
+        let pieces = text.pieces.clone();
+        let layer = Layer::new(
+            "read_text+decode_json",
+            pieces.len(),
+            Vec::new(),
+            Deps::All,
+            move |b: usize, _: &[&Chunk]| {
+                let p = &pieces[b];
+                let mut out = Vec::new();
+                each_line(p, |line, n| {
+                    let v = serde_json::from_slice::<U>(line)
+                        .map_err(|e| Error::InvalidArgument(format!("{}: {e}", line_name(p, n))))?;
+                    out.push(v);
+                    Ok(())
+                })?;
+                let n = out.len();
+                Ok(data_chunk(out, n.saturating_mul(std::mem::size_of::<U>())))
+            },
+        );
+        Bag::from_layer(layer.with_ident(text.ident), self.origin.clone())
     }
 
     /// Writes partition `i` to the file named by `pattern` with `*` replaced by `i`, one item
@@ -269,15 +314,13 @@ impl Bag<String> {
         let pattern = pattern.to_string();
         let mut h = Fingerprint::new();
         h.str(&pattern);
-        let writes = Layer::new(
+        let writes = Layer::stage(
             "to_textfiles",
-            self.npartitions(),
-            vec![Input::Layer(self.layer.clone())],
-            Deps::Blockwise,
-            move |b: usize, ins: &[&Chunk]| {
-                let lines: &Vec<String> = arg(ins[0], Some(decode::<Vec<String>>))?;
+            &self.layer,
+            move |b: usize, part: Part<'_>| {
+                let lines = part.items::<String>()?;
                 let path = pattern.replacen('*', &b.to_string(), 1);
-                write_lines(Path::new(&path), lines)?;
+                write_lines(Path::new(&path), &lines)?;
                 let n = path.len();
                 Ok(data_chunk(path, n))
             },

@@ -167,6 +167,8 @@ proptest! {
         prop_assert_eq!(files.len(), p);
         let back = ndtask_bag::read_text_with(&format!("{}/*.{ext}", dir.display()), &ReadText { blocksize: block }).unwrap();
         prop_assert_eq!(on_all(&back.decode_json::<i64>()), v.clone());
+        // Decoding straight from the files and decoding the lines give the same items.
+        prop_assert_eq!(on_all(&back.map(|l| l.clone()).decode_json::<i64>()), v.clone());
         if !gz && block.is_some() {
             prop_assert!(back.npartitions() >= p);
         }
@@ -255,9 +257,13 @@ fn errors_name_what_went_wrong() {
     let b = ndtask_bag::read_text(&format!("{}/*.json", dir.display()))
         .unwrap()
         .decode_json::<i64>();
+    let lines = ndtask_bag::read_text(&format!("{}/*.json", dir.display())).unwrap();
+    let from_lines = lines.map(|l| l.clone()).decode_json::<i64>();
     for s in schedulers() {
-        let e = b.compute_with(&*s).unwrap_err().to_string();
-        assert!(e.contains("1.json, line 2"), "{e}");
+        for b in [&b, &from_lines] {
+            let e = b.compute_with(&*s).unwrap_err().to_string();
+            assert!(e.contains("1.json, line 2"), "{e}");
+        }
     }
     // A panicking closure is an error on every scheduler.
     let p = Bag::from_vec((0..100).collect::<Vec<i64>>(), 7)
@@ -314,9 +320,32 @@ fn shared_inputs_run_once_in_one_graph() {
     let (n, s, items) = ndtask_bag::compute((&b.count(), &b.sum(), &b)).unwrap();
     assert_eq!((n, s), (50, (0..50).map(|x| x * 2).sum::<i64>()));
     assert_eq!(items.len(), 50);
-    // One graph: the map layer's five tasks appear once.
-    let g = b.task_graph().unwrap();
-    assert_eq!(g.len(), 10);
-    let text = b.count().explain().unwrap();
-    assert!(text.contains("count-partial: 5 tasks"), "{text}");
+    // One graph: the map's five tasks appear once (with the source fused into them), read by
+    // both partial reductions and returned.
+    let g = ndtask_bag::task_graph(&(&b.count(), &b.sum(), &b)).unwrap();
+    let names = g.op_names();
+    let per_op = g.tasks_per_op();
+    let tasks_of = |name: &str| {
+        names
+            .iter()
+            .zip(&per_op)
+            .filter(|(n, _)| *n == name)
+            .map(|(_, k)| k)
+            .sum::<usize>()
+    };
+    assert_eq!(tasks_of("from_vec+map"), 5, "{names:?}");
+    assert_eq!(
+        tasks_of("count-partial") + tasks_of("sum-partial"),
+        10,
+        "{names:?}"
+    );
+    assert_eq!(g.len(), 17, "{names:?}");
+    // Alone, a chain of partition-wise steps is one task per partition.
+    let chain = b.filter(|x| x % 3 == 0).map(|x| x + 1).count();
+    let text = chain.explain().unwrap();
+    assert!(
+        text.contains("from_vec+map+filter+map+count-partial: 5 tasks"),
+        "{text}"
+    );
+    assert_eq!(chain.compute().unwrap(), 17);
 }
