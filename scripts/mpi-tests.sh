@@ -205,6 +205,12 @@ print(len(recs), sum(r["age"] > 30 for r in recs))' "$bdir/people-threaded")
 counted=$(printf '%s' "$want" | python3 -c 'import json, sys; d = json.load(sys.stdin); print(d[0], d[1])')
 [ -n "$plain" ] && [ "$plain" = "$counted" ] && pass "people threaded: count and count over 30 ($counted) equal a plain count of the files" \
   || fail "people threaded: counts '$counted', a plain count of the files '$plain'"
+got=$("$EX/people" --dir "$bdir/people-sync" --scheduler sync "${people_args[@]}" | people_key)
+if [ -n "$got" ] && [ "$got" = "$want" ] && diff -r "$bdir/people-threaded" "$bdir/people-sync" >/dev/null; then
+  pass "people --scheduler sync: the threaded output and files"
+else
+  fail "people --scheduler sync: '$got' (threaded '$want'), or the files differ"
+fi
 for k in 2 3; do
   got=$(timeout 120 "${MPIRUN[@]}" -n "$k" "$EX/people" --dir "$bdir/people-mpi$k" --scheduler mpi \
     "${people_args[@]}" 2>/dev/null | people_key)

@@ -6,7 +6,8 @@
 
 use crate::delayed::{explain_graph, next_result, take_value, write_dot, Collection, Delayed};
 use crate::layer::{
-    arg, data_chunk, decode, ident_of, ArrayInput, Data, Deps, Held, Input, Layer, Part,
+    arg, data_chunk, decode, ident_of, ArrayInput, Data, Deps, Folder, Held, Input, Layer, Part,
+    PieceSource, PIECE,
 };
 use crate::layer::{Outputs, Results};
 use ndarray::{ArrayD, IxDyn};
@@ -107,24 +108,16 @@ impl Bag<u64> {
         check_partitions("range", npartitions)?;
         let p = npartitions as u64;
         let start = move |b: u64| b * (n / p) + b.min(n % p);
-        let layer = Layer::new(
-            "range",
-            npartitions,
-            Vec::new(),
-            Deps::All,
-            move |b: usize, _: &[&Chunk]| {
-                let (lo, hi) = (start(b as u64), start(b as u64 + 1));
-                let mut v = Vec::new();
-                let len = usize::try_from(hi - lo).map_err(|_| {
-                    Error::Memory(format!("range: a partition of {} items", hi - lo))
-                })?;
-                v.try_reserve_exact(len).map_err(|_| {
-                    Error::Memory(format!("range: no memory for a partition of {len} items"))
-                })?;
-                v.extend(lo..hi);
-                Ok(data_chunk(v, part_bytes::<u64>(len)))
-            },
-        );
+        let layer = Layer::pieced("range", npartitions, move |b, sink| {
+            let (lo, hi) = (start(b as u64), start(b as u64 + 1));
+            let mut at = lo;
+            while at < hi {
+                let end = hi.min(at + PIECE as u64);
+                sink((at..end).collect())?;
+                at = end;
+            }
+            Ok(())
+        });
         let mut h = ndtask_core::Fingerprint::new();
         h.u64(n);
         Ok(Bag::from_layer(layer.with_ident(h.finish()), None))
@@ -146,7 +139,10 @@ impl<T: Data> Bag<T> {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] if `npartitions` is zero.
-    pub fn from_vec(items: Vec<T>, npartitions: usize) -> Result<Self> {
+    pub fn from_vec(items: Vec<T>, npartitions: usize) -> Result<Self>
+    where
+        T: Clone,
+    {
         check_partitions("from_vec", npartitions)?;
         let mut rest = items.into_iter();
         let parts = split_sizes(rest.len(), npartitions)
@@ -160,7 +156,10 @@ impl<T: Data> Bag<T> {
     ///
     /// # Errors
     /// As [`Bag::from_vec`].
-    pub fn from_iter(items: impl IntoIterator<Item = T>, npartitions: usize) -> Result<Self> {
+    pub fn from_iter(items: impl IntoIterator<Item = T>, npartitions: usize) -> Result<Self>
+    where
+        T: Clone,
+    {
         Self::from_vec(items.into_iter().collect(), npartitions)
     }
 
@@ -168,22 +167,19 @@ impl<T: Data> Bag<T> {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] if there are no partitions.
-    pub fn from_partitions(parts: Vec<Vec<T>>) -> Result<Self> {
+    pub fn from_partitions(parts: Vec<Vec<T>>) -> Result<Self>
+    where
+        T: Clone,
+    {
         check_partitions("from_partitions", parts.len())?;
         let ident = ident_of(&parts);
         let parts = Arc::new(parts);
         let n = parts.len();
-        let layer = Layer::new(
-            "from_vec",
-            n,
-            Vec::new(),
-            Deps::All,
-            move |b: usize, _: &[&Chunk]| {
-                let p: Vec<T> = rmp_roundtrip(&parts[b])?;
-                let n = p.len();
-                Ok(data_chunk(p, part_bytes::<T>(n)))
-            },
-        );
+        let layer = Layer::pieced("from_vec", n, move |b, sink| {
+            parts[b]
+                .chunks(PIECE)
+                .try_for_each(|piece| sink(piece.to_vec()))
+        });
         Ok(Self::from_layer(layer.with_ident(ident), None))
     }
 
@@ -194,23 +190,30 @@ impl<T: Data> Bag<T> {
 
     /// A bag computed partition by partition: `f(partition number, items)`, fused with the
     /// layer before it when it is that layer's only reader.
+    ///
+    /// `itemwise`: `f` maps items alone, not their positions (so it can run on pieces of a
+    /// partition); `keep_origin`: item `i` of the result is item `i` of the input.
     fn partitionwise<U: Data>(
         &self,
         name: &str,
         keep_origin: bool,
+        itemwise: bool,
         f: impl Fn(usize, Held<'_, T>) -> Result<Vec<U>> + Send + Sync + 'static,
     ) -> Bag<U> {
         let layer = Layer::stage(name, &self.layer, move |b: usize, part: Part<'_>| {
             let out = f(b, part.items::<T>()?)?;
             let n = out.len();
             Ok(data_chunk(out, part_bytes::<U>(n)))
-        });
+        })
+        .with(|l| l.itemwise = itemwise);
         Bag::from_layer(layer, self.origin.clone().filter(|_| keep_origin))
     }
 
     /// `f` of every item.
     pub fn map<U: Data>(&self, f: impl Fn(&T) -> U + Send + Sync + 'static) -> Bag<U> {
-        self.partitionwise("map", true, move |_, p| Ok(p.iter().map(&f).collect()))
+        self.partitionwise("map", true, true, move |_, p| {
+            Ok(p.iter().map(&f).collect())
+        })
     }
 
     /// `f` of every item, where `f` may fail: the first failure fails the compute with an
@@ -220,7 +223,7 @@ impl<T: Data> Bag<T> {
         f: impl Fn(&T) -> std::result::Result<U, E> + Send + Sync + 'static,
     ) -> Bag<U> {
         let origin = self.origin.clone();
-        self.partitionwise("try_map", true, move |b, p| {
+        self.partitionwise("try_map", true, false, move |b, p| {
             p.iter()
                 .enumerate()
                 .map(|(i, x)| {
@@ -238,7 +241,7 @@ impl<T: Data> Bag<T> {
         T: Clone,
     {
         // The items are moved, not copied, when the partition is this task's own.
-        self.partitionwise("filter", false, move |_, p| {
+        self.partitionwise("filter", false, true, move |_, p| {
             Ok(p.into_vec().into_iter().filter(|x| f(x)).collect())
         })
     }
@@ -248,7 +251,7 @@ impl<T: Data> Bag<T> {
         &self,
         f: impl Fn(&T) -> I + Send + Sync + 'static,
     ) -> Bag<U> {
-        self.partitionwise("flat_map", false, move |_, p| {
+        self.partitionwise("flat_map", false, true, move |_, p| {
             Ok(p.iter().flat_map(&f).collect())
         })
     }
@@ -258,7 +261,7 @@ impl<T: Data> Bag<T> {
         &self,
         f: impl Fn(&[T]) -> Vec<U> + Send + Sync + 'static,
     ) -> Bag<U> {
-        self.partitionwise("map_partitions", false, move |_, p| Ok(f(&p)))
+        self.partitionwise("map_partitions", false, false, move |_, p| Ok(f(&p)))
     }
 
     /// Encodes every item as one line of JSON.
@@ -274,7 +277,7 @@ impl<T: Data> Bag<T> {
         partial: impl Fn(&[T]) -> Result<A> + Send + Sync + 'static,
         combine: impl Fn(Vec<&A>) -> Result<A> + Send + Sync + 'static,
     ) -> Delayed<A> {
-        let mut level = Layer::stage(
+        let level = Layer::stage(
             format!("{name}-partial"),
             &self.layer,
             move |_: usize, part: Part<'_>| {
@@ -282,34 +285,31 @@ impl<T: Data> Bag<T> {
                 Ok(data_chunk(partial(&p)?, std::mem::size_of::<A>()))
             },
         );
-        let combine = Arc::new(combine);
-        loop {
-            let n = level.blocks;
-            if n == 1 {
-                return Delayed::from_layer(level);
-            }
-            let groups: Vec<Vec<(usize, usize)>> = (0..n.div_ceil(SPLIT_EVERY))
-                .map(|g| {
-                    (g * SPLIT_EVERY..((g + 1) * SPLIT_EVERY).min(n))
-                        .map(|k| (0, k))
-                        .collect()
-                })
-                .collect();
-            let c = combine.clone();
-            level = Layer::new(
-                format!("{name}-combine"),
-                groups.len(),
-                vec![Input::Layer(level)],
-                Deps::Listed(groups),
-                move |_: usize, ins: &[&Chunk]| {
-                    let parts = ins
-                        .iter()
-                        .map(|c| arg(c, Some(decode::<A>)))
-                        .collect::<Result<Vec<&A>>>()?;
-                    Ok(data_chunk(c(parts)?, std::mem::size_of::<A>()))
-                },
-            );
-        }
+        tree(name, level, combine)
+    }
+
+    /// A tree reduction whose partial folds the items one by one into an accumulator
+    /// (`init`, then `step` per item, then `finish`), so that a partition read in pieces
+    /// folds piece by piece, never held whole, to the same result.
+    fn folding<Acc: Send + 'static, A: Data>(
+        &self,
+        name: &str,
+        init: impl Fn() -> Acc + Send + Sync + 'static,
+        step: impl Fn(&mut Acc, &T) + Send + Sync + 'static,
+        finish: impl Fn(Acc) -> Result<A> + Send + Sync + 'static,
+        combine: impl Fn(Vec<&A>) -> Result<A> + Send + Sync + 'static,
+    ) -> Delayed<A> {
+        let folder = FoldItems {
+            init,
+            step,
+            finish,
+            _t: PhantomData::<fn(&T, Acc) -> A>,
+        };
+        tree(
+            name,
+            Layer::folding(format!("{name}-partial"), &self.layer, folder),
+            combine,
+        )
     }
 
     /// Folds every partition from `init` with `fold`, then merges the partial results with
@@ -320,9 +320,15 @@ impl<T: Data> Bag<T> {
         fold: impl Fn(A, &T) -> A + Send + Sync + 'static,
         combine: impl Fn(A, A) -> A + Send + Sync + 'static,
     ) -> Delayed<A> {
-        self.reduction(
+        let (first, last) = (init.clone(), init);
+        self.folding(
             "fold",
-            move |p| Ok(p.iter().fold(init.clone(), &fold)),
+            || None::<A>,
+            move |acc, x| {
+                let a = acc.take().unwrap_or_else(|| first.clone());
+                *acc = Some(fold(a, x));
+            },
+            move |acc| Ok(acc.unwrap_or_else(|| last.clone())),
             move |parts| {
                 let mut it = parts.into_iter().cloned();
                 let first = it.next().ok_or_else(|| Error::internal("no partial"))?;
@@ -333,17 +339,30 @@ impl<T: Data> Bag<T> {
 
     /// The number of items.
     pub fn count(&self) -> Delayed<usize> {
-        self.reduction("count", |p| Ok(p.len()), |c| Ok(c.into_iter().sum()))
+        self.folding(
+            "count",
+            || 0usize,
+            |n, _| *n += 1,
+            Ok,
+            |c| Ok(c.into_iter().sum()),
+        )
     }
 
-    /// The sum of the items (partition sums, then a tree of sums).
+    /// The sum of the items (each partition's, in order, then a tree of sums).
     pub fn sum(&self) -> Delayed<T>
     where
-        T: Clone + std::iter::Sum<T>,
+        T: Clone + std::iter::Sum<T> + std::ops::Add<Output = T>,
     {
-        self.reduction(
+        self.folding(
             "sum",
-            |p| Ok(p.iter().cloned().sum()),
+            || None::<T>,
+            |acc, x| {
+                *acc = Some(match acc.take() {
+                    None => x.clone(),
+                    Some(a) => a + x.clone(),
+                })
+            },
+            |acc| Ok(acc.unwrap_or_else(|| std::iter::empty::<T>().sum())),
             |s| Ok(s.into_iter().cloned().sum()),
         )
     }
@@ -352,17 +371,21 @@ impl<T: Data> Bag<T> {
     where
         T: Clone,
     {
-        let pick = move |it: &mut dyn Iterator<Item = &T>| {
-            it.fold(None::<&T>, |best, x| match best {
-                Some(b) if !better(x, b) => Some(b),
-                _ => Some(x),
-            })
-            .cloned()
+        let keep = move |best: &mut Option<T>, x: &T| {
+            if best.as_ref().is_none_or(|b| better(x, b)) {
+                *best = Some(x.clone());
+            }
         };
-        self.reduction(
+        self.folding(
             name,
-            move |p| Ok(pick(&mut p.iter())),
-            move |parts| Ok(pick(&mut parts.into_iter().flatten())),
+            || None::<T>,
+            keep,
+            Ok,
+            move |parts| {
+                let mut best = None;
+                parts.into_iter().flatten().for_each(|x| keep(&mut best, x));
+                Ok(best)
+            },
         )
         .try_map(move |m: &Option<T>| m.clone().ok_or_else(|| format!("{name} of an empty bag")))
     }
@@ -394,9 +417,14 @@ impl<T: Data> Bag<T> {
     where
         T: Copy + Into<f64>,
     {
-        self.reduction(
+        self.folding(
             "mean",
-            |p| Ok((p.iter().map(|&x| x.into()).sum::<f64>(), p.len())),
+            || (0.0f64, 0usize),
+            |(sum, n), &x| {
+                *sum += x.into();
+                *n += 1;
+            },
+            Ok,
             |s| Ok(s.into_iter().fold((0.0, 0), |a, b| (a.0 + b.0, a.1 + b.1))),
         )
         .try_map(|&(sum, n): &(f64, usize)| match n {
@@ -419,9 +447,15 @@ impl<T: Data> Bag<T> {
     where
         T: Clone + Hash + Eq,
     {
-        let d = self.reduction(
+        let d = self.folding(
             "distinct",
-            |p| Ok(first_seen(p.iter().cloned())),
+            || (std::collections::HashSet::new(), Vec::new()),
+            |(seen, out), x: &T| {
+                if seen.insert(x.clone()) {
+                    out.push(x.clone());
+                }
+            },
+            |(_, out)| Ok(out),
             |parts| Ok(first_seen(parts.into_iter().flatten().cloned())),
         );
         Bag::from_layer(d.layer, None)
@@ -437,15 +471,11 @@ impl<T: Data> Bag<T> {
         fold: impl Fn(A, &T) -> A + Send + Sync + 'static,
         combine: impl Fn(A, A) -> A + Send + Sync + 'static,
     ) -> Bag<(K, A)> {
-        let d = self.reduction(
+        let d = self.folding(
             "foldby",
-            move |p| {
-                let mut groups = Groups::default();
-                for x in p {
-                    groups.update(key(x), || fold(init.clone(), x), |a| fold(a, x));
-                }
-                Ok(groups.into_items())
-            },
+            Groups::default,
+            move |groups, x| groups.update(key(x), || fold(init.clone(), x), |a| fold(a, x)),
+            |groups| Ok(groups.into_items()),
             move |parts| {
                 let mut groups = Groups::default();
                 for (k, v) in parts.into_iter().flatten() {
@@ -632,6 +662,71 @@ impl<T: Data> Bag<T> {
     }
 }
 
+/// Combines the partial results of `level` (one per partition) with `combine`, up to
+/// [`SPLIT_EVERY`] at a time, level by level, in order, down to one.
+fn tree<A: Data>(
+    name: &str,
+    mut level: Arc<Layer>,
+    combine: impl Fn(Vec<&A>) -> Result<A> + Send + Sync + 'static,
+) -> Delayed<A> {
+    let combine = Arc::new(combine);
+    loop {
+        let n = level.blocks;
+        if n == 1 {
+            return Delayed::from_layer(level);
+        }
+        let groups: Vec<Vec<(usize, usize)>> = (0..n.div_ceil(SPLIT_EVERY))
+            .map(|g| {
+                (g * SPLIT_EVERY..((g + 1) * SPLIT_EVERY).min(n))
+                    .map(|k| (0, k))
+                    .collect()
+            })
+            .collect();
+        let c = combine.clone();
+        level = Layer::new(
+            format!("{name}-combine"),
+            groups.len(),
+            vec![Input::Layer(level)],
+            Deps::Listed(groups),
+            move |_: usize, ins: &[&Chunk]| {
+                let parts = ins
+                    .iter()
+                    .map(|c| arg(c, Some(decode::<A>)))
+                    .collect::<Result<Vec<&A>>>()?;
+                Ok(data_chunk(c(parts)?, std::mem::size_of::<A>()))
+            },
+        );
+    }
+}
+
+/// A reduction's partial as a fold over items: `init`, `step` per item, `finish`.
+struct FoldItems<I, S, F, M> {
+    init: I,
+    step: S,
+    finish: F,
+    _t: PhantomData<M>,
+}
+
+impl<T, Acc, A, I, S, F> Folder for FoldItems<I, S, F, fn(&T, Acc) -> A>
+where
+    T: Data,
+    Acc: Send + 'static,
+    A: Data,
+    I: Fn() -> Acc + Send + Sync,
+    S: Fn(&mut Acc, &T) + Send + Sync,
+    F: Fn(Acc) -> Result<A> + Send + Sync,
+{
+    fn fold(&self, _block: usize, pieces: &mut PieceSource<'_>) -> Result<Chunk> {
+        let mut acc = (self.init)();
+        pieces(&mut |part| {
+            let items = part.items::<T>()?;
+            items.iter().for_each(|x| (self.step)(&mut acc, x));
+            Ok(())
+        })?;
+        Ok(data_chunk((self.finish)(acc)?, std::mem::size_of::<A>()))
+    }
+}
+
 /// What [`Bag::pluck`] takes out of a JSON record: a field of an object, or an element of an
 /// array.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -677,7 +772,7 @@ impl Bag<serde_json::Value> {
     pub fn pluck(&self, key: impl Into<Key>) -> Bag<serde_json::Value> {
         let key = key.into();
         let origin = self.origin.clone();
-        self.partitionwise("pluck", true, move |b, p| {
+        self.partitionwise("pluck", true, false, move |b, p| {
             p.iter()
                 .enumerate()
                 .map(|(i, r)| {
@@ -723,13 +818,6 @@ pub fn from_array<T: Element + Data>(a: &Array<T>) -> Bag<T> {
         },
     );
     Bag::from_layer(layer, None)
-}
-
-/// A copy of `v` through its encoding: a `from_vec` partition is handed out as a fresh value
-/// (the bag's items need no `Clone`).
-fn rmp_roundtrip<T: Data>(v: &T) -> Result<T> {
-    let bytes = rmp_serde::to_vec(v).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-    decode(&bytes)
 }
 
 /// How an error names item `i` of partition `b`: its file and line when known.

@@ -146,7 +146,36 @@ impl<F: Fn(usize, Part<'_>) -> Result<Chunk> + Send + Sync> Stage for F {
     }
 }
 
+/// Folds a partition, handed out in pieces, into one result: the partial of a reduction.
+/// Folding the pieces one after another gives the same result as folding the whole partition
+/// (the fold goes item by item), so a partition read in pieces is never held whole.
+pub(crate) trait Folder: Send + Sync {
+    /// Block `block`'s result, folding what `pieces` hands to its argument, in order.
+    fn fold(&self, block: usize, pieces: &mut PieceSource<'_>) -> Result<Chunk>;
+}
+
+/// Hands each piece of a partition, in order, to the function it is given.
+pub(crate) type PieceSource<'a> =
+    dyn FnMut(&mut dyn FnMut(Part<'_>) -> Result<()>) -> Result<()> + 'a;
+
+/// A source that can make block `b` in pieces (a file read some lines at a time), each a
+/// value of the same type as the whole block.
+pub(crate) trait Pieces: Send + Sync {
+    fn produce(&self, block: usize, sink: &mut dyn FnMut(Chunk) -> Result<()>) -> Result<()>;
+}
+
+impl<F: Fn(usize, &mut dyn FnMut(Chunk) -> Result<()>) -> Result<()> + Send + Sync> Pieces for F {
+    fn produce(&self, block: usize, sink: &mut dyn FnMut(Chunk) -> Result<()>) -> Result<()> {
+        self(block, sink)
+    }
+}
+
+/// How many items a piece holds: small enough for a piece and what is made from it to stay
+/// in the CPU's caches.
+pub(crate) const PIECE: usize = 1024;
+
 /// Which blocks of its inputs each block of a layer reads.
+#[derive(Clone)]
 pub(crate) enum Deps {
     /// Block `b` reads block `b` of every input (which all have as many blocks).
     Blockwise,
@@ -197,6 +226,13 @@ pub(crate) struct Layer {
     /// The same computation as a fusable stage, for a layer that reads block `b` of its one
     /// input layer only.
     pub stage: Option<Arc<dyn Stage>>,
+    /// Whether the stage works item by item (`f(a ++ b) = f(a) ++ f(b)`, not using positions),
+    /// so it can run on pieces of a partition.
+    pub itemwise: bool,
+    /// The stage as a fold over pieces (a reduction's partial).
+    pub folder: Option<Arc<dyn Folder>>,
+    /// For a source: how to make a block in pieces.
+    pub pieces: Option<Arc<dyn Pieces>>,
     /// Names block `b` in errors ("partition 3").
     pub block_name: &'static str,
 }
@@ -218,6 +254,9 @@ impl Layer {
             deps,
             kernel: Arc::new(kernel),
             stage: None,
+            itemwise: false,
+            folder: None,
+            pieces: None,
             block_name: "partition",
         })
     }
@@ -238,27 +277,97 @@ impl Layer {
             deps: Deps::Blockwise,
             kernel: Arc::new(move |b: usize, ins: &[&Chunk]| s.apply(b, Part::Shared(ins[0]))),
             stage: Some(stage),
+            itemwise: false,
+            folder: None,
+            pieces: None,
             block_name: "partition",
         })
     }
 
+    /// A source of `blocks` partitions of `T`, partition `b` made by `produce(b, sink)` in
+    /// pieces handed to `sink`: whole (the pieces concatenated) where the partition is held,
+    /// piece by piece into a fused reduction.
+    pub fn pieced<T: Data>(
+        name: impl Into<String>,
+        blocks: usize,
+        produce: impl Fn(usize, &mut dyn FnMut(Vec<T>) -> Result<()>) -> Result<()>
+            + Send
+            + Sync
+            + 'static,
+    ) -> Arc<Layer> {
+        let produce = Arc::new(produce);
+        let p = produce.clone();
+        let whole = move |b: usize, _: &[&Chunk]| {
+            let mut all: Vec<T> = Vec::new();
+            p(b, &mut |mut piece| {
+                if all.is_empty() {
+                    all = piece;
+                    return Ok(());
+                }
+                all.try_reserve(piece.len()).map_err(|_| {
+                    Error::Memory(format!(
+                        "no memory for partition {b} past {} items",
+                        all.len()
+                    ))
+                })?;
+                all.append(&mut piece);
+                Ok(())
+            })?;
+            let n = all.len();
+            Ok(data_chunk(all, n.saturating_mul(std::mem::size_of::<T>())))
+        };
+        let pieces = move |b: usize, sink: &mut dyn FnMut(Chunk) -> Result<()>| {
+            produce(b, &mut |piece: Vec<T>| {
+                let n = piece.len();
+                sink(data_chunk(
+                    piece,
+                    n.saturating_mul(std::mem::size_of::<T>()),
+                ))
+            })
+        };
+        Layer::new(name, blocks, Vec::new(), Deps::All, whole)
+            .with(|l| l.pieces = Some(Arc::new(pieces)))
+    }
+
+    /// A reduction's partial layer: block `b` folds block `b` of `input` with `folder`.
+    pub fn folding(
+        name: impl Into<String>,
+        input: &Arc<Layer>,
+        folder: impl Folder + 'static,
+    ) -> Arc<Layer> {
+        let folder: Arc<dyn Folder> = Arc::new(folder);
+        let f = folder.clone();
+        Layer::stage(name, input, move |b: usize, part: Part<'_>| {
+            let mut part = Some(part);
+            f.fold(b, &mut |consume| match part.take() {
+                Some(p) => consume(p),
+                None => Ok(()),
+            })
+        })
+        .with(|l| l.folder = Some(folder))
+    }
+
     /// The same layer with `ident` in its identity.
     pub fn with_ident(self: Arc<Self>, ident: u64) -> Arc<Self> {
+        self.with(|l| l.ident = ident)
+    }
+
+    /// The same layer changed by `f` (a copy if it is shared).
+    pub fn with(self: Arc<Self>, f: impl FnOnce(&mut Layer)) -> Arc<Self> {
         let mut l = Arc::try_unwrap(self).unwrap_or_else(|l| Layer {
             name: l.name.clone(),
             ident: l.ident,
             blocks: l.blocks,
             inputs: l.inputs.clone(),
-            deps: match &l.deps {
-                Deps::Blockwise => Deps::Blockwise,
-                Deps::All => Deps::All,
-                Deps::Listed(v) => Deps::Listed(v.clone()),
-            },
+            deps: l.deps.clone(),
             kernel: l.kernel.clone(),
             stage: l.stage.clone(),
+            itemwise: l.itemwise,
+            folder: l.folder.clone(),
+            pieces: l.pieces.clone(),
             block_name: l.block_name,
         });
-        l.ident = ident;
+        f(&mut l);
         Arc::new(l)
     }
 
@@ -291,6 +400,9 @@ struct LayerOp {
     block_name: &'static str,
     kernel: Arc<dyn Kernel>,
     stages: Vec<Arc<dyn Stage>>,
+    /// Set when the chain can run piece by piece: the source's pieces, passed through the
+    /// item-wise stages (all of `stages` but the last) into the last one's fold.
+    piecewise: Option<(Arc<dyn Pieces>, Arc<dyn Folder>)>,
 }
 
 impl Op for LayerOp {
@@ -298,6 +410,18 @@ impl Op for LayerOp {
         self.name.clone()
     }
     fn run(&self, block: usize, inputs: &[&Chunk]) -> Result<Chunk> {
+        if let Some((pieces, folder)) = &self.piecewise {
+            let items = &self.stages[..self.stages.len().saturating_sub(1)];
+            return folder.fold(block, &mut |consume| {
+                pieces.produce(block, &mut |piece| {
+                    let mut c = piece;
+                    for s in items {
+                        c = s.apply(block, Part::Owned(c))?;
+                    }
+                    consume(Part::Owned(c))
+                })
+            });
+        }
         let mut c = self.kernel.run(block, inputs)?;
         for s in &self.stages {
             c = s.apply(block, Part::Owned(c))?;
@@ -356,9 +480,35 @@ pub(crate) fn build(outputs: &[(Arc<Layer>, Vec<usize>)]) -> Result<(TaskGraph, 
             absorbed[k] = readers[k] == 1 && !wanted_layers.contains(&k);
         }
     }
+    // Only the blocks the outputs need, from the outputs back (a `take` of the first
+    // partitions runs only what they read).
+    let mut needed: Vec<Vec<bool>> = order.iter().map(|l| vec![false; l.blocks]).collect();
+    for (l, blocks) in outputs {
+        let k = seen[&Arc::as_ptr(l)];
+        for &b in blocks {
+            if let Some(n) = needed[k].get_mut(b) {
+                *n = true;
+            }
+        }
+    }
+    for k in (0..order.len()).rev() {
+        let layer = &order[k];
+        for b in 0..layer.blocks {
+            if !needed[k][b] {
+                continue;
+            }
+            for (i, kb) in layer.reads(b) {
+                if let Some(Input::Layer(c)) = layer.inputs.get(i) {
+                    if let Some(n) = needed[seen[&Arc::as_ptr(c)]].get_mut(kb) {
+                        *n = true;
+                    }
+                }
+            }
+        }
+    }
     // Per layer: the layer its fused chain starts with, and the stages after it.
     let mut chains: Vec<(usize, Vec<usize>)> = Vec::with_capacity(order.len());
-    let mut tasks: Vec<Vec<TaskId>> = Vec::with_capacity(order.len());
+    let mut tasks: Vec<Vec<Option<TaskId>>> = Vec::with_capacity(order.len());
     for (k, layer) in order.iter().enumerate() {
         let chain = match (&layer.stage, &layer.inputs[..]) {
             (Some(_), [Input::Layer(p)]) if absorbed[seen[&Arc::as_ptr(p)]] => {
@@ -370,7 +520,7 @@ pub(crate) fn build(outputs: &[(Arc<Layer>, Vec<usize>)]) -> Result<(TaskGraph, 
         };
         chains.push(chain.clone());
         if absorbed[k] {
-            tasks.push(Vec::new());
+            tasks.push(vec![None; layer.blocks]);
             continue;
         }
         let (root, stages) = chain;
@@ -392,34 +542,34 @@ pub(crate) fn build(outputs: &[(Arc<Layer>, Vec<usize>)]) -> Result<(TaskGraph, 
                 .iter()
                 .filter_map(|&st| order[st].stage.clone())
                 .collect(),
+            piecewise: match (&root.pieces, stages.split_last()) {
+                (Some(p), Some((&last, items))) if items.iter().all(|&st| order[st].itemwise) => {
+                    order[last].folder.clone().map(|f| (p.clone(), f))
+                }
+                _ => None,
+            },
         }));
-        let input_tasks: Vec<&[TaskId]> = root
-            .inputs
-            .iter()
-            .map(|i| match i {
-                Input::Layer(l) => &tasks[seen[&Arc::as_ptr(l)]][..],
-                Input::Array(a) => &array_tasks[array_index[&Arc::as_ptr(a)]][..],
-            })
-            .collect();
-        let mut mine = Vec::with_capacity(layer.blocks);
-        for b in 0..layer.blocks {
+        let input_task = |i: usize, b: usize| -> Option<TaskId> {
+            match root.inputs.get(i)? {
+                Input::Layer(l) => *tasks[seen[&Arc::as_ptr(l)]].get(b)?,
+                Input::Array(a) => array_tasks[array_index[&Arc::as_ptr(a)]].get(b).copied(),
+            }
+        };
+        let mut mine = vec![None; layer.blocks];
+        for b in (0..layer.blocks).filter(|&b| needed[k][b]) {
             let deps = root
                 .reads(b)
                 .into_iter()
                 .map(|(i, k)| {
-                    input_tasks
-                        .get(i)
-                        .and_then(|t| t.get(k))
-                        .copied()
-                        .ok_or_else(|| {
-                            Error::internal(format!(
-                                "{} block {b} reads block {k} of input {i}, which it lacks",
-                                root.name
-                            ))
-                        })
+                    input_task(i, k).ok_or_else(|| {
+                        Error::internal(format!(
+                            "{} block {b} reads block {k} of input {i}, which it lacks",
+                            root.name
+                        ))
+                    })
                 })
                 .collect::<Result<Vec<_>>>()?;
-            mine.push(graph.add_task(op, b, &deps)?);
+            mine[b] = Some(graph.add_task(op, b, &deps)?);
         }
         tasks.push(mine);
     }
@@ -427,9 +577,17 @@ pub(crate) fn build(outputs: &[(Arc<Layer>, Vec<usize>)]) -> Result<(TaskGraph, 
         .iter()
         .map(|(l, blocks)| {
             let t = &tasks[seen[&Arc::as_ptr(l)]];
-            blocks.iter().map(|&b| t[b]).collect()
+            blocks
+                .iter()
+                .map(|&b| {
+                    t.get(b)
+                        .copied()
+                        .flatten()
+                        .ok_or_else(|| Error::internal(format!("{} has no block {b}", l.name)))
+                })
+                .collect::<Result<Vec<TaskId>>>()
         })
-        .collect::<Vec<Vec<TaskId>>>();
+        .collect::<Result<Vec<Vec<TaskId>>>>()?;
     graph.set_outputs(wanted.concat());
     Ok((graph, wanted))
 }

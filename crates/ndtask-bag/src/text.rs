@@ -5,7 +5,7 @@
 
 use crate::bag::{Bag, Origin};
 use crate::delayed::{combine, Delayed};
-use crate::layer::{data_chunk, Data, Deps, Input, Layer, Part};
+use crate::layer::{data_chunk, Data, Deps, Input, Layer, Part, PIECE};
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use ndtask_core::{Chunk, Error, Fingerprint, Result};
@@ -141,25 +141,14 @@ pub fn read_text_with(pattern: &str, options: &ReadText) -> Result<Bag<String>> 
         pieces: pieces.clone(),
         ident: h.finish(),
     };
-    let layer = Layer::new(
-        "read_text",
-        pieces.len(),
-        Vec::new(),
-        Deps::All,
-        move |b: usize, _: &[&Chunk]| {
-            let p = &pieces[b];
-            let mut lines = Vec::new();
-            each_line(p, |line, n| {
-                let s = std::str::from_utf8(line).map_err(|_| {
-                    Error::InvalidArgument(format!("{}: not UTF-8", line_name(p, n)))
-                })?;
-                lines.push(s.to_string());
-                Ok(())
-            })?;
-            let bytes = lines.iter().map(|l| l.len() + 24).sum();
-            Ok(data_chunk(lines, bytes))
-        },
-    );
+    let layer = Layer::pieced("read_text", pieces.len(), move |b, sink| {
+        let p = &pieces[b];
+        in_pieces(p, sink, |line, n| {
+            std::str::from_utf8(line)
+                .map(str::to_string)
+                .map_err(|_| Error::InvalidArgument(format!("{}: not UTF-8", line_name(p, n))))
+        })
+    });
     let mut bag = Bag::from_layer(layer.with_ident(text.ident), Some(Arc::new(origin)));
     bag.text = Some(text);
     Ok(bag)
@@ -252,6 +241,23 @@ fn each_line(p: &Piece, mut f: impl FnMut(&[u8], usize) -> Result<()>) -> Result
     Ok(())
 }
 
+/// Hands the items `item` makes of the lines of a piece to `sink`, [`PIECE`] at a time.
+fn in_pieces<U>(
+    p: &Piece,
+    sink: &mut dyn FnMut(Vec<U>) -> Result<()>,
+    item: impl Fn(&[u8], usize) -> Result<U>,
+) -> Result<()> {
+    let mut out = Vec::with_capacity(PIECE);
+    each_line(p, |line, n| {
+        out.push(item(line, n)?);
+        if out.len() == PIECE {
+            sink(std::mem::replace(&mut out, Vec::with_capacity(PIECE)))?;
+        }
+        Ok(())
+    })?;
+    sink(out)
+}
+
 impl Bag<String> {
     /// Decodes every line as JSON into a `U` (a `serde_json::Value`, or a type of your own
     /// with `#[derive(Deserialize)]`). A line that does not decode fails the compute with an
@@ -262,24 +268,13 @@ impl Bag<String> {
         };
         // Straight from the files: each line decoded from the read buffer.
         let pieces = text.pieces.clone();
-        let layer = Layer::new(
-            "read_text+decode_json",
-            pieces.len(),
-            Vec::new(),
-            Deps::All,
-            move |b: usize, _: &[&Chunk]| {
-                let p = &pieces[b];
-                let mut out = Vec::new();
-                each_line(p, |line, n| {
-                    let v = serde_json::from_slice::<U>(line)
-                        .map_err(|e| Error::InvalidArgument(format!("{}: {e}", line_name(p, n))))?;
-                    out.push(v);
-                    Ok(())
-                })?;
-                let n = out.len();
-                Ok(data_chunk(out, n.saturating_mul(std::mem::size_of::<U>())))
-            },
-        );
+        let layer = Layer::pieced("read_text+decode_json", pieces.len(), move |b, sink| {
+            let p = &pieces[b];
+            in_pieces(p, sink, |line, n| {
+                serde_json::from_slice::<U>(line)
+                    .map_err(|e| Error::InvalidArgument(format!("{}: {e}", line_name(p, n))))
+            })
+        });
         Bag::from_layer(layer.with_ident(text.ident), self.origin.clone())
     }
 

@@ -349,3 +349,124 @@ fn shared_inputs_run_once_in_one_graph() {
     );
     assert_eq!(chain.compute().unwrap(), 17);
 }
+
+#[test]
+fn take_computes_only_the_partitions_it_needs() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let made = Arc::new(AtomicUsize::new(0));
+    let m = made.clone();
+    let b = Bag::range(100, 10).unwrap().map(move |&x| {
+        m.fetch_add(1, Ordering::SeqCst);
+        x * 10
+    });
+    for s in schedulers() {
+        made.store(0, Ordering::SeqCst);
+        assert_eq!(b.take_with(3, &*s).unwrap(), vec![0, 10, 20]);
+        assert_eq!(made.load(Ordering::SeqCst), 10, "only partition 0 was made");
+        made.store(0, Ordering::SeqCst);
+        // 25 items: partition 0, then 1 and 2 (twice as many at a time).
+        assert_eq!(b.take_with(25, &*s).unwrap().len(), 25);
+        assert_eq!(made.load(Ordering::SeqCst), 30);
+    }
+    // The graph of one partition holds that partition's tasks only.
+    let first = &b.to_delayed()[0];
+    assert_eq!(first.task_graph().unwrap().len(), 2);
+}
+
+/// Partitions much larger than a piece: a source that makes its partitions in pieces folds
+/// them piece by piece into a fused reduction, with the results of folding them whole.
+#[test]
+fn pieces_fold_like_whole_partitions() {
+    let n = 10_007u64;
+    let want: Vec<u64> = (0..n).collect();
+    let b = Bag::range(n, 3).unwrap();
+    let x = b.map(|&i| ((i * 7919) % 1000) as f64 / 7.0);
+    let xs: Vec<f64> = want
+        .iter()
+        .map(|&i| ((i * 7919) % 1000) as f64 / 7.0)
+        .collect();
+    for s in schedulers() {
+        let s = &*s;
+        // Fused (piece by piece) and held (the bag is also an output, so it is made whole):
+        // the same bits.
+        // Alone, each reduction folds the pieces (range+map+...-partial); computed with the
+        // bag as an output too, it folds whole partitions: the same bits.
+        let (sum, mean) = (
+            x.sum().compute_with(s).unwrap(),
+            x.mean().compute_with(s).unwrap(),
+        );
+        let (min, max) = (
+            x.min().compute_with(s).unwrap(),
+            x.max().compute_with(s).unwrap(),
+        );
+        let (sum2, mean2, items) = ndtask_bag::compute_with((x.sum(), x.mean(), &x), s).unwrap();
+        assert_eq!(
+            (sum.to_bits(), mean.to_bits()),
+            (sum2.to_bits(), mean2.to_bits())
+        );
+        assert_eq!(items, xs);
+        assert_eq!(min, xs.iter().copied().fold(f64::INFINITY, f64::min));
+        assert_eq!(max, xs.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+        assert!((mean - xs.iter().sum::<f64>() / n as f64).abs() < 1e-9);
+        let evens = b.filter(|i| i % 2 == 0);
+        assert_eq!(
+            evens.count().compute_with(s).unwrap(),
+            want.iter().filter(|i| *i % 2 == 0).count()
+        );
+        assert_eq!(
+            b.fold(0u64, |a, &i| a + i * i, |a, c| a + c)
+                .compute_with(s)
+                .unwrap(),
+            want.iter().map(|i| i * i).sum::<u64>()
+        );
+        assert_eq!(
+            b.map(|i| i % 13).frequencies().compute_with(s).unwrap(),
+            grouped(
+                &want.iter().map(|&i| i as i64).collect::<Vec<_>>(),
+                |i| (i % 13) as u64,
+                0usize,
+                |c, _| c + 1
+            )
+        );
+        assert_eq!(
+            b.map(|i| i % 5).distinct().compute_with(s).unwrap(),
+            vec![0, 1, 2, 3, 4]
+        );
+    }
+    let text = x.sum().explain().unwrap();
+    assert!(text.contains("range+map+sum-partial: 3 tasks"), "{text}");
+}
+
+/// Files of more lines than a piece, decoded and counted piece by piece; errors still name
+/// the right line.
+#[test]
+fn long_files_in_pieces() {
+    let dir = tempdir();
+    let lines: Vec<String> = (0..5000).map(|i| format!("{{\"v\": {i}}}")).collect();
+    std::fs::write(dir.join("0.json"), lines.join("\n")).unwrap();
+    let mut bad = lines.clone();
+    bad[3333] = "{\"v\": oops}".into();
+    std::fs::write(dir.join("1.json"), bad.join("\n")).unwrap();
+    #[derive(serde::Deserialize, serde::Serialize, Clone)]
+    struct V {
+        v: u64,
+    }
+    let good = ndtask_bag::read_text(&format!("{}/0.json", dir.display()))
+        .unwrap()
+        .decode_json::<V>();
+    let broken = ndtask_bag::read_text(&format!("{}/*.json", dir.display()))
+        .unwrap()
+        .decode_json::<V>();
+    for s in schedulers() {
+        let v = good.map(|r| r.v);
+        assert_eq!(v.sum().compute_with(&*s).unwrap(), (0..5000).sum::<u64>());
+        assert_eq!(
+            v.filter(|x| x % 3 == 0).count().compute_with(&*s).unwrap(),
+            1667
+        );
+        let e = broken.count().compute_with(&*s).unwrap_err().to_string();
+        assert!(e.contains("1.json, line 3334"), "{e}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
