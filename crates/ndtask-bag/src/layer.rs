@@ -2,8 +2,11 @@
 //! is a layer of one block, a bag a layer of one block per partition), each computed by a
 //! kernel from blocks of earlier layers or from the chunks of arrays. Building a graph visits
 //! the layers in a deterministic post-order, lowers the arrays they read first (one shared
-//! array graph), then adds one op per layer and one task per block, so every process that
-//! builds the same collection gets the same task graph, which the MPI scheduler checks.
+//! array graph), then adds one op per layer, or per chain of layers fused into one (a
+//! partition-wise *stage* absorbs the layer it reads when it is its only reader), and one task
+//! per block the outputs need, so every process that builds the same collection gets the same
+//! task graph, which the MPI scheduler checks. A fused chain from a source that makes its
+//! blocks in pieces into a reduction's fold runs piece by piece.
 
 use ndtask_array::{lower_targets, Computable, Targets};
 use ndtask_core::{
@@ -46,7 +49,8 @@ pub(crate) fn decode<T: Data>(b: &[u8]) -> Result<T> {
     })
 }
 
-/// A task's result holding `v` (of about `nbytes` bytes), encodable when `encodable`.
+/// A task's result holding `v` (of about `nbytes` bytes), encoded by `encode` (if any) when
+/// it has to cross ranks.
 pub(crate) fn value_chunk<T: Send + Sync + 'static>(
     v: T,
     nbytes: usize,
