@@ -265,6 +265,15 @@ fn errors_name_what_went_wrong() {
             assert!(e.contains("1.json, line 2"), "{e}");
         }
     }
+    // A line that is not UTF-8 names its file and line, read as text or as JSON.
+    std::fs::write(dir.join("2.txt"), b"1\n\xff\xfe\n").unwrap();
+    let text = ndtask_bag::read_text(&format!("{}/2.txt", dir.display())).unwrap();
+    for e in [
+        text.compute().unwrap_err().to_string(),
+        text.decode_json::<i64>().compute().unwrap_err().to_string(),
+    ] {
+        assert!(e.contains("2.txt, line 2: not UTF-8"), "{e}");
+    }
     // A panicking closure is an error on every scheduler.
     let p = Bag::from_vec((0..100).collect::<Vec<i64>>(), 7)
         .unwrap()
