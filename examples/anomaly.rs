@@ -48,7 +48,8 @@ const USAGE: &str =
                        cannot run within it fails before anything runs
   --scheduler S        sync, threaded (default), mpi (needs --features mpi and mpirun), or auto
   --threads N          threads of the threaded scheduler (default: all cores)
-  --json               end with one JSON line
+  --json               end with one JSON line (under MPI with tasks_per_rank and
+                       bytes_sent_per_rank, indexed by rank)
   --explain            print the optimized plan first";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -194,7 +195,8 @@ fn main() {
 }
 
 fn run(a: &Args) -> Result<(), Error> {
-    let s = cli::make_scheduler(a.scheduler, a.threads)?;
+    let chosen = cli::Chosen::new(a.scheduler, a.threads, false)?;
+    let s = chosen.get();
     let peak = Arc::new(Peak::default());
     let mut ctx = RunContext::new().observe(peak.clone());
     if let Some(b) = a.budget {
@@ -207,8 +209,10 @@ fn run(a: &Args) -> Result<(), Error> {
     let tasks = e.task_graph()?.len();
     let projected = e.memory_report(s.threads())?.profile.peak_bytes;
     let t = Instant::now();
-    let got = compute_local_in(&e, &*s, &ctx)?;
+    let got = compute_local_in(&e, s, &ctx)?;
     let secs = t.elapsed().as_secs_f64();
+    // Under MPI: what each rank did (every rank takes part in gathering it).
+    let per_rank = chosen.per_rank();
     let Some(value) = got else { return Ok(()) };
     println!(
         "{} of a {n} x {n} array in {c} x {c} chunks = {value:.15}",
@@ -231,10 +235,25 @@ fn run(a: &Args) -> Result<(), Error> {
             .map(|b| format!(" (budget {})", human_bytes(b)))
             .unwrap_or_default()
     );
+    if let Some((tasks, bytes)) = &per_rank {
+        println!("tasks per rank: {tasks:?}; bytes sent per rank: {bytes:?}");
+    }
     if a.json {
         let budget = a.budget.map_or("null".to_string(), |b| b.to_string());
+        let list = |v: &[usize]| {
+            let items: Vec<String> = v.iter().map(|x| x.to_string()).collect();
+            format!("[{}]", items.join(","))
+        };
+        let ranks = match &per_rank {
+            Some((tasks, bytes)) => format!(
+                ",\"tasks_per_rank\":{},\"bytes_sent_per_rank\":{}",
+                list(tasks),
+                list(bytes)
+            ),
+            None => String::new(),
+        };
         println!(
-            "{{\"pattern\":\"{}\",\"value\":{value:?},\"shape\":{},\"chunk\":{},\"seed\":{},\"seconds\":{secs:?},\"tasks\":{tasks},\"projected_peak_bytes\":{projected},\"peak_live_bytes\":{peak},\"memory_budget\":{budget},\"scheduler\":\"{}\",\"threads\":{},\"ranks\":{}}}",
+            "{{\"pattern\":\"{}\",\"value\":{value:?},\"shape\":{},\"chunk\":{},\"seed\":{},\"seconds\":{secs:?},\"tasks\":{tasks},\"projected_peak_bytes\":{projected},\"peak_live_bytes\":{peak},\"memory_budget\":{budget},\"scheduler\":\"{}\",\"threads\":{},\"ranks\":{}{ranks}}}",
             a.pattern.name(),
             a.n,
             a.chunk,

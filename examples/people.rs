@@ -15,7 +15,7 @@ mod cli;
 use cli::parse_count;
 use ndtask::bag::{read_text, Bag};
 use ndtask::scheduler::Kind;
-use ndtask::{Error, Scheduler};
+use ndtask::Error;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -188,24 +188,10 @@ fn main() {
     cli::main_with("people", parse_args, run);
 }
 
-/// The scheduler: under MPI every rank gets the results (`take` decides on every rank whether
-/// to read on).
-fn make_scheduler(a: &Args) -> Result<Box<dyn Scheduler>, Error> {
-    let kind = a.scheduler.unwrap_or_else(ndtask::scheduler::auto_kind);
-    #[cfg(feature = "mpi")]
-    if kind == Kind::Mpi {
-        let mut b = ndtask::MpiScheduler::builder().gather_to_all(true);
-        if let Some(n) = a.threads {
-            b = b.threads(n);
-        }
-        return Ok(Box::new(b.build()?));
-    }
-    cli::make_scheduler(Some(kind), a.threads)
-}
-
 fn run(a: &Args) -> Result<(), Error> {
-    let s = make_scheduler(a)?;
-    let s = &*s;
+    // Under MPI every rank gets the results: `take` decides on every rank whether to read on.
+    let chosen = cli::Chosen::new(a.scheduler, a.threads, true)?;
+    let s = chosen.get();
     let say = s.rank() == 0;
     let start = Instant::now();
     let pattern = format!("{}/*.json", a.dir.trim_end_matches('/'));

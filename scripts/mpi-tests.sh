@@ -138,6 +138,22 @@ for pattern in center anomaly transpose rechunk; do
   done
 done
 
+echo "== anomaly --json under MPI: tasks and bytes per rank, the tasks balanced within 10% on 4 ranks"
+for pattern in center anomaly; do
+  line=$(timeout 120 "${MPIRUN[@]}" -n 4 "$EX/anomaly" --scheduler mpi --pattern "$pattern" --shape 4000 \
+    --chunk 500 --threads 1 --json 2>&1 | tail -n 1)
+  verdict=$(printf '%s' "$line" | python3 -c 'import json, sys
+d = json.loads(sys.stdin.read())
+t, b = d["tasks_per_rank"], d["bytes_sent_per_rank"]
+mean = sum(t) / len(t)
+ok = len(t) == len(b) == 4 and sum(t) == d["tasks"] and all(abs(x - mean) <= 0.1 * mean for x in t)
+print(("ok" if ok else "bad") + f" tasks {t} bytes {b}")' 2>&1)
+  case "$verdict" in
+    ok*) pass "anomaly --pattern $pattern -n 4: ${verdict#ok }" ;;
+    *) fail "anomaly --pattern $pattern -n 4: $verdict ($line)" ;;
+  esac
+done
+
 echo "== zarr_tool random: the store mpirun -n K writes is byte for byte the threaded one"
 zdir=$(mktemp -d)
 "$EX/zarr_tool" random "$zdir/threaded.zarr" --shape 300,200 --chunks 40,50 --shard 80,100 --seed 7 >/dev/null

@@ -40,6 +40,63 @@ pub fn make_scheduler(
     }
 }
 
+/// The scheduler an example runs on, keeping the MPI scheduler's own type (for what only it
+/// tells: each rank's figures).
+pub enum Chosen {
+    /// The MPI scheduler.
+    #[cfg(feature = "mpi")]
+    Mpi(ndtask::MpiScheduler),
+    /// Any other.
+    Other(Box<dyn Scheduler>),
+}
+
+impl Chosen {
+    /// The scheduler chosen (`None`: auto) with `threads` threads; under MPI, results go to
+    /// every rank when `gather_to_all`.
+    pub fn new(
+        kind: Option<Kind>,
+        threads: Option<usize>,
+        gather_to_all: bool,
+    ) -> Result<Self, Error> {
+        let kind = kind.unwrap_or_else(scheduler::auto_kind);
+        #[cfg(feature = "mpi")]
+        if kind == Kind::Mpi {
+            let mut b = ndtask::MpiScheduler::builder().gather_to_all(gather_to_all);
+            if let Some(n) = threads {
+                b = b.threads(n);
+            }
+            return Ok(Chosen::Mpi(b.build()?));
+        }
+        let _ = gather_to_all;
+        make_scheduler(Some(kind), threads).map(Chosen::Other)
+    }
+
+    /// The scheduler.
+    pub fn get(&self) -> &dyn Scheduler {
+        match self {
+            #[cfg(feature = "mpi")]
+            Chosen::Mpi(m) => m,
+            Chosen::Other(s) => &**s,
+        }
+    }
+
+    /// Tasks run and bytes sent by each rank in the last run (a collective call under MPI,
+    /// made by every rank); `None` for a scheduler of one process.
+    pub fn per_rank(&self) -> Option<(Vec<usize>, Vec<usize>)> {
+        match self {
+            #[cfg(feature = "mpi")]
+            Chosen::Mpi(m) => {
+                let all = m.last_run_per_rank();
+                Some((
+                    all.iter().map(|r| r.tasks_run).collect(),
+                    all.iter().map(|r| r.bytes_sent).collect(),
+                ))
+            }
+            Chosen::Other(_) => None,
+        }
+    }
+}
+
 /// Parses the arguments, then runs: a usage error exits with 2, a run error with 1 (prefixed
 /// with the program's `name`).
 pub fn main_with<A>(

@@ -187,6 +187,31 @@ impl MpiScheduler {
         self.last_run.get()
     }
 
+    /// What every rank did in the last run ([`MpiScheduler::last_run`]), indexed by rank, on
+    /// every rank. A collective call: every rank makes it, after the same compute.
+    pub fn last_run_per_rank(&self) -> Vec<RunStats> {
+        let s = self.last_run();
+        let mine = [
+            s.tasks_run,
+            s.messages_sent,
+            s.bytes_sent,
+            s.messages_received,
+            s.bytes_received,
+        ]
+        .map(|x| x as u64);
+        let mut all = vec![0u64; mine.len() * self.ranks];
+        self.comm.all_gather_into(&mine[..], &mut all[..]);
+        all.chunks_exact(mine.len())
+            .map(|c| RunStats {
+                tasks_run: c[0] as usize,
+                messages_sent: c[1] as usize,
+                bytes_sent: c[2] as usize,
+                messages_received: c[3] as usize,
+                bytes_received: c[4] as usize,
+            })
+            .collect()
+    }
+
     /// The collective check at the start of every compute, on every rank: did every rank build
     /// its graph (`local` is this rank's graph, or the error that stopped it), and the same
     /// graph with the same options? Every rank gets the same answer: `Ok` everywhere, or the
