@@ -30,7 +30,8 @@ const USAGE: &str =
   --scheduler S  sync, threaded (default), mpi (needs --features mpi and mpirun), or auto
   --threads N    threads of the threaded scheduler (default: all cores)
   --seed S       random seed (default 42)
-  --scaling      rerun on 1..=cores threads and print a strong-scaling table
+  --scaling      rerun on 1..=cores threads and print a strong-scaling table; under MPI, a
+                 weak-scaling table: --throws per rank on the first 1, 2, 4, ... ranks
   --progress     draw a progress bar on stderr (runs longer than 0.5 s; rank 0 under MPI)
   --trace FILE   write a Chrome trace (Perfetto, chrome://tracing): one event per task; under
                  MPI rank 0 writes one file holding every rank's events
@@ -102,22 +103,35 @@ fn pi_expression(throws: usize, chunk: usize, seed: u64) -> Result<Scalar<i64>, 
     Ok((&x * &x + &y * &y).less_equal(1.0)?.count_true())
 }
 
-/// What one run gave: the estimate, the seconds, and the number of tasks that ran.
+/// What one run gave: the estimate, the hits it comes from (an exact count), the seconds, and
+/// the number of tasks that ran.
 struct Outcome {
     pi: f64,
+    hits: i64,
     secs: f64,
     tasks: usize,
 }
 
 /// Runs once under `ctx`; `None` on an MPI rank that does not receive the result.
 fn run_once(a: &Args, s: &dyn Scheduler, ctx: &RunContext) -> Result<Option<Outcome>, Error> {
-    let hits = pi_expression(a.throws, a.chunk, a.seed)?;
+    run_throws(a.throws, a, s, ctx)
+}
+
+/// As [`run_once`] with `throws` throws.
+fn run_throws(
+    throws: usize,
+    a: &Args,
+    s: &dyn Scheduler,
+    ctx: &RunContext,
+) -> Result<Option<Outcome>, Error> {
+    let hits = pi_expression(throws, a.chunk, a.seed)?;
     let tasks = hits.task_graph()?.len();
     let t = Instant::now();
     let got = compute_local_in(&hits, s, ctx)?;
     let secs = t.elapsed().as_secs_f64();
     Ok(got.map(|h| Outcome {
-        pi: 4.0 * h as f64 / a.throws as f64,
+        pi: 4.0 * h as f64 / throws as f64,
+        hits: h,
         secs,
         tasks,
     }))
@@ -128,7 +142,10 @@ fn main() {
 }
 
 fn run(a: &Args) -> Result<(), Error> {
-    let s = cli::make_scheduler(a.scheduler, a.threads)?;
+    let started = Instant::now();
+    let chosen = cli::Chosen::new(a.scheduler, a.threads, false)?;
+    let startup = started.elapsed().as_secs_f64();
+    let s = chosen.get();
     let mut ctx = RunContext::new();
     if a.progress {
         ctx = ctx.observe(Arc::new(ProgressBar::new()));
@@ -140,7 +157,18 @@ fn run(a: &Args) -> Result<(), Error> {
     if let (Some(path), 0) = (&a.dot, s.rank()) {
         pi_expression(a.throws, a.chunk, a.seed)?.visualize(path)?;
     }
-    let Some(Outcome { pi, secs, tasks }) = run_once(a, &*s, &ctx)? else {
+    let outcome = run_once(a, s, &ctx)?;
+    #[cfg(feature = "mpi")]
+    if let (true, cli::Chosen::Mpi(mpi)) = (a.scaling, &chosen) {
+        weak_scaling_table(a, mpi)?;
+    }
+    let Some(Outcome {
+        pi,
+        hits,
+        secs,
+        tasks,
+    }) = outcome
+    else {
         return Ok(());
     };
     if let (Some(t), Some(path)) = (&trace, &a.trace) {
@@ -161,12 +189,12 @@ fn run(a: &Args) -> Result<(), Error> {
         s.threads(),
         s.ranks()
     );
-    if a.scaling {
+    if a.scaling && s.ranks() == 1 {
         scaling_table(a)?;
     }
     if a.json {
         println!(
-            "{{\"pi\":{pi:?},\"error\":{err:?},\"throws\":{},\"chunk\":{},\"scheduler\":\"{}\",\"threads\":{},\"ranks\":{},\"seconds\":{secs:?},\"throws_per_second\":{rate:?},\"seed\":{},\"tasks\":{tasks}}}",
+            "{{\"pi\":{pi:?},\"error\":{err:?},\"throws\":{},\"chunk\":{},\"scheduler\":\"{}\",\"threads\":{},\"ranks\":{},\"seconds\":{secs:?},\"throws_per_second\":{rate:?},\"seed\":{},\"tasks\":{tasks},\"hits\":{hits},\"startup_seconds\":{startup:?}}}",
             a.throws,
             a.chunk,
             s.name(),
@@ -174,6 +202,51 @@ fn run(a: &Args) -> Result<(), Error> {
             s.ranks(),
             a.seed
         );
+    }
+    Ok(())
+}
+
+/// Weak scaling under MPI: `--throws` per rank, on the first 1, 2, 4, ... ranks of the
+/// program and on all of them (best of three runs each), with the exact hit counts (each equal
+/// to the threaded scheduler's for the same throws) and the efficiency relative to one rank.
+#[cfg(feature = "mpi")]
+fn weak_scaling_table(a: &Args, mpi: &ndtask::MpiScheduler) -> Result<(), Error> {
+    let ranks = mpi.ranks();
+    let mut rows: Vec<usize> = std::iter::successors(Some(1usize), |k| Some(k * 2))
+        .take_while(|&k| k < ranks)
+        .collect();
+    rows.push(ranks);
+    if mpi.rank() == 0 {
+        println!(
+            "\nweak scaling, {} throws per rank, {} per chunk (best of 3):",
+            a.throws, a.chunk
+        );
+        println!(
+            "{:>5} {:>14} {:>14} {:>10} {:>11}",
+            "ranks", "throws", "hits", "seconds", "efficiency"
+        );
+    }
+    let mut base = None;
+    for k in rows {
+        let throws = a.throws.checked_mul(k).ok_or_else(|| {
+            Error::InvalidArgument(format!("{} throws x {k} ranks overflows", a.throws))
+        })?;
+        let row = mpi.on_first_ranks(k, |m| -> Result<Option<(f64, i64)>, Error> {
+            let mut best: Option<(f64, i64)> = None;
+            for _ in 0..3 {
+                if let Some(o) = run_throws(throws, a, m, &RunContext::new())? {
+                    best = Some(best.map_or((o.secs, o.hits), |b| (b.0.min(o.secs), o.hits)));
+                }
+            }
+            Ok(best)
+        })?;
+        if let Some(Some((secs, hits))) = row.transpose()? {
+            let b = *base.get_or_insert(secs);
+            println!(
+                "{k:>5} {throws:>14} {hits:>14} {secs:>10.3} {:>10.0}%",
+                100.0 * b / secs
+            );
+        }
     }
     Ok(())
 }

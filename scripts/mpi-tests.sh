@@ -105,6 +105,22 @@ for k in 1 2 3 4 32; do
   fi
 done
 
+echo "== pi --scaling under MPI: a weak-scaling table whose exact hit counts equal the threaded ones"
+table=$(timeout 120 "${MPIRUN[@]}" -n 3 "$EX/pi_chunked" --scheduler mpi --throws 2e6 --chunk 3e5 --scaling \
+  --threads 1 2>&1 | grep -E '^ +[0-9]+ +[0-9]+ +[0-9]+ ')
+rows=$(printf '%s\n' "$table" | grep -c .)
+bad=0
+while read -r k throws hits _; do
+  want=$("$EX/pi_chunked" --scheduler threaded --throws "$throws" --chunk 3e5 --json | tail -n 1 | field hits)
+  [ "$hits" = "$want" ] || bad=1
+done <<<"$table"
+if [ "$rows" = 3 ] && [ "$bad" = 0 ]; then
+  pass "pi_chunked -n 3 --scaling: rows for 1, 2, 3 ranks, hits equal to threaded"
+else
+  fail "pi_chunked -n 3 --scaling: $rows rows, hits differ: $bad"
+  printf '%s\n' "$table"
+fi
+
 echo "== pi --trace: one complete event per task, from every rank"
 trace=$(mktemp)
 for k in 1 2; do

@@ -6,14 +6,14 @@ use crate::wire;
 use mpi::collective::SystemOperation;
 use mpi::datatype::PartitionMut;
 use mpi::environment::Universe;
-use mpi::topology::SimpleCommunicator;
+use mpi::topology::{Color, SimpleCommunicator};
 use mpi::traits::{Communicator, CommunicatorCollectives, Root};
 use mpi::Count;
 use mpi::{Tag, Threading};
 use ndtask_core::{Chunk, Error, Observer, Result, RunContext, RunInfo, Scheduler, TaskGraph};
 use ndtask_sched::LocalRun;
 use rayon::ThreadPool;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::thread::ThreadId;
 
@@ -49,12 +49,16 @@ use std::thread::ThreadId;
 /// # Ok::<(), ndtask_core::Error>(())
 /// ```
 pub struct MpiScheduler {
-    // Field order is drop order: the communicator is freed before MPI is finalised.
-    comm: SimpleCommunicator,
+    // Field order is drop order: the communicators are freed before MPI is finalised.
+    /// The communicator runs use: `all`, or while [`MpiScheduler::on_first_ranks`] runs, one of
+    /// the first ranks only.
+    comm: RefCell<SimpleCommunicator>,
+    /// Every rank of the program.
+    all: SimpleCommunicator,
     pool: ThreadPool,
     threads: usize,
-    rank: usize,
-    ranks: usize,
+    rank: Cell<usize>,
+    ranks: Cell<usize>,
     gather_to_all: bool,
     thread: ThreadId,
     runs: Cell<u32>,
@@ -65,8 +69,8 @@ pub struct MpiScheduler {
 impl std::fmt::Debug for MpiScheduler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MpiScheduler")
-            .field("rank", &self.rank)
-            .field("ranks", &self.ranks)
+            .field("rank", &self.rank.get())
+            .field("ranks", &self.ranks.get())
             .field("threads", &self.threads)
             .field("gather_to_all", &self.gather_to_all)
             .finish()
@@ -143,9 +147,10 @@ impl MpiSchedulerBuilder {
             .build()
             .map_err(|e| Error::Scheduler(format!("cannot start {threads} threads: {e}")))?;
         Ok(MpiScheduler {
-            rank: comm.rank() as usize,
-            ranks: comm.size() as usize,
-            comm,
+            rank: Cell::new(comm.rank() as usize),
+            ranks: Cell::new(comm.size() as usize),
+            all: comm.duplicate(),
+            comm: RefCell::new(comm),
             pool,
             threads,
             gather_to_all: self.gather_to_all,
@@ -187,6 +192,58 @@ impl MpiScheduler {
         self.last_run.get()
     }
 
+    /// Runs `f` with this scheduler restricted to the first `k` ranks of the program (a weak
+    /// scaling table's row): on those ranks the scheduler computes as if the program had been
+    /// started on `k` ranks while `f` runs, and `f`'s result is returned; the other ranks skip
+    /// `f` and get `None`. Then every rank waits for the others. A collective call: every rank
+    /// makes it, with the same `k`.
+    ///
+    /// # Errors
+    /// [`Error::Scheduler`] if `k` is zero or more than the program's ranks, or if called
+    /// inside another `on_first_ranks`.
+    pub fn on_first_ranks<R>(&self, k: usize, f: impl FnOnce(&Self) -> R) -> Result<Option<R>> {
+        let size = self.all.size() as usize;
+        if k == 0 || k > size || self.ranks.get() != size {
+            return Err(Error::Scheduler(format!(
+                "on_first_ranks({k}) on a program of {size} ranks, {} of them active",
+                self.ranks.get()
+            )));
+        }
+        let me = self.all.rank() as usize;
+        let color = match me < k {
+            true => Color::with_value(0),
+            false => Color::undefined(),
+        };
+        let sub = self.all.split_by_color(color);
+        let got = sub.map(|sub| {
+            let (rank, ranks) = (sub.rank() as usize, sub.size() as usize);
+            let full = self.comm.replace(sub);
+            self.rank.set(rank);
+            self.ranks.set(ranks);
+            // Put the whole program back even if `f` panics.
+            struct Restore<'a>(&'a MpiScheduler, Option<SimpleCommunicator>);
+            impl Drop for Restore<'_> {
+                fn drop(&mut self) {
+                    if let Some(full) = self.1.take() {
+                        let s = self.0;
+                        s.rank.set(full.rank() as usize);
+                        s.ranks.set(full.size() as usize);
+                        drop(s.comm.replace(full));
+                    }
+                }
+            }
+            let _restore = Restore(self, Some(full));
+            f(self)
+        });
+        // The ranks that ran `f` counted its runs; every rank takes the highest count, so the
+        // next run's message tag is the same everywhere.
+        let mut runs = 0u32;
+        self.all
+            .all_reduce_into(&self.runs.get(), &mut runs, SystemOperation::max());
+        self.runs.set(runs);
+        Ok(got)
+    }
+
     /// What every rank did in the last run ([`MpiScheduler::last_run`]), indexed by rank, on
     /// every rank. A collective call: every rank makes it, after the same compute.
     pub fn last_run_per_rank(&self) -> Vec<RunStats> {
@@ -199,8 +256,8 @@ impl MpiScheduler {
             s.bytes_received,
         ]
         .map(|x| x as u64);
-        let mut all = vec![0u64; mine.len() * self.ranks];
-        self.comm.all_gather_into(&mine[..], &mut all[..]);
+        let mut all = vec![0u64; mine.len() * self.ranks.get()];
+        self.comm.borrow().all_gather_into(&mine[..], &mut all[..]);
         all.chunks_exact(mine.len())
             .map(|c| RunStats {
                 tasks_run: c[0] as usize,
@@ -225,7 +282,7 @@ impl MpiScheduler {
         self.runs.set(self.runs.get().wrapping_add(1));
         let failed_rank = match local {
             Ok(_) => u64::MAX,
-            Err(_) => self.rank as u64,
+            Err(_) => self.rank.get() as u64,
         };
         let fingerprint = local.map_or(0, |g| g.fingerprint());
         let mine = [
@@ -236,8 +293,10 @@ impl MpiScheduler {
         ];
         let (mut lo, mut hi) = ([0u64; 4], [0u64; 4]);
         self.comm
+            .borrow()
             .all_reduce_into(&mine[..], &mut lo[..], SystemOperation::min());
         self.comm
+            .borrow()
             .all_reduce_into(&mine[..], &mut hi[..], SystemOperation::max());
         if lo[2] != u64::MAX {
             let every_rank_failed = hi[2] != u64::MAX;
@@ -248,7 +307,9 @@ impl MpiScheduler {
                 "the {} ranks built different task graphs (fingerprints from {:#018x} to \
                  {:#018x}): every rank must build the same expression, with the same seeds, \
                  scalars, shapes, chunks, element types and options",
-                self.ranks, lo[0], hi[0]
+                self.ranks.get(),
+                lo[0],
+                hi[0]
             )));
         }
         if lo[1] != hi[1] {
@@ -264,8 +325,9 @@ impl MpiScheduler {
     /// them in rank order. A collective call on every rank.
     fn gather_payloads(&self, observer: Option<&dyn Observer>) {
         let payload = observer.and_then(|o| o.payload()).unwrap_or_default();
-        let mut lens = vec![0u64; self.ranks];
+        let mut lens = vec![0u64; self.ranks.get()];
         self.comm
+            .borrow()
             .all_gather_into(&(payload.len() as u64), &mut lens[..]);
         let total: u64 = lens.iter().sum();
         if total == 0 {
@@ -275,19 +337,21 @@ impl MpiScheduler {
         // way: past 2^31 - 1 bytes in all, rank 0 keeps its own payload and the others' are
         // dropped (reported on each rank's stderr).
         if total > i32::MAX as u64 {
-            match (self.rank, observer) {
+            match (self.rank.get(), observer) {
                 (0, Some(o)) => o.absorb(0, &payload),
                 _ => eprintln!(
                     "ndtask: rank {}: observer data of {total} bytes on all ranks is more than \
                      one MPI gather carries; rank {} keeps its own",
-                    self.rank, self.rank
+                    self.rank.get(),
+                    self.rank.get()
                 ),
             }
             return;
         }
         let counts: Vec<Count> = lens.iter().map(|&n| n as Count).collect();
-        let root = self.comm.process_at_rank(0);
-        if self.rank != 0 {
+        let comm = self.comm.borrow();
+        let root = comm.process_at_rank(0);
+        if self.rank.get() != 0 {
             root.gather_varcount_into(&payload[..]);
             return;
         }
@@ -315,8 +379,9 @@ impl MpiScheduler {
     /// returns it on every rank: as it is when every rank failed, wrapped in an [`Error::Mpi`]
     /// naming the rank when only some did (the ranks then disagree on the expression).
     fn share_error(&self, root: usize, mine: Option<&Error>, every_rank_failed: bool) -> Error {
-        let process = self.comm.process_at_rank(root as i32);
-        let mut bytes = match (self.rank == root, mine) {
+        let comm = self.comm.borrow();
+        let process = comm.process_at_rank(root as i32);
+        let mut bytes = match (self.rank.get() == root, mine) {
             (true, Some(e)) => wire::abort(0, e),
             _ => Vec::new(),
         };
@@ -333,7 +398,7 @@ impl MpiScheduler {
         } else {
             Error::Mpi(format!(
                 "rank {root} of {} could not build the expression that other ranks built: {error}",
-                self.ranks
+                self.ranks.get()
             ))
         }
     }
@@ -349,11 +414,11 @@ impl Scheduler for MpiScheduler {
     }
 
     fn ranks(&self) -> usize {
-        self.ranks
+        self.ranks.get()
     }
 
     fn rank(&self) -> usize {
-        self.rank
+        self.rank.get()
     }
 
     /// Runs this rank's share of `graph`; every rank must call it with the same graph.
@@ -375,22 +440,23 @@ impl Scheduler for MpiScheduler {
         // tags up to at least 32767.
         let tag = (self.runs.get() % 32768) as Tag;
         let observed = self.agree(Ok(graph), ctx.observer().is_some())?;
-        let plan = RankPlan::new(graph, self.rank, self.ranks, self.gather_to_all);
+        let plan = RankPlan::new(graph, self.rank.get(), self.ranks.get(), self.gather_to_all);
         self.last_run.set(RunStats::default());
         let stats = Arc::new(StatsObserver::default());
         let ctx = ctx.with_observer(stats.clone());
-        let run = LocalRun::with_context(graph, &ctx, self.rank);
+        let run = LocalRun::with_context(graph, &ctx, self.rank.get());
         run.start(|| RunInfo {
             graph,
             scheduler: self.name(),
             tasks: graph.len(),
             local_tasks: plan.owned,
             threads: self.threads,
-            rank: self.rank,
-            ranks: self.ranks,
+            rank: self.rank.get(),
+            ranks: self.ranks.get(),
         });
         let observer = ctx.observer().unwrap_or(&*stats);
-        let result = exchange::run_rank(&self.comm, tag, &self.pool, &run, &plan, observer);
+        let result =
+            exchange::run_rank(&self.comm.borrow(), tag, &self.pool, &run, &plan, observer);
         run.end(result.is_ok());
         self.last_run.set(stats.stats());
         if observed {
