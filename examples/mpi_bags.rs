@@ -109,12 +109,15 @@ fn run<'a>(mpi: &'a MpiScheduler, dir: &str) -> Result<Suite<'a>, Error> {
         // JSON values cross ranks too (MessagePack is self-describing).
         let json = b.to_json().decode_json::<serde_json::Value>();
         s.check("json pluck", json.pluck("group"))?;
-        if mpi.gathers_to_all() {
-            let want = records(200).into_iter().take(5).collect::<Vec<_>>();
-            match b.take_with(5, mpi)? == want {
-                true => s.passed += 1,
-                false => s.failed.push("take".into()),
-            }
+        let want = records(200).into_iter().take(5).collect::<Vec<_>>();
+        match (
+            b.take_with(5, mpi),
+            mpi.gathers_to_all() || mpi.ranks() == 1,
+        ) {
+            (Ok(got), true) if got == want => s.passed += 1,
+            // Without results on every rank, take refuses on every rank, before computing.
+            (Err(e), false) if e.to_string().contains("gather_to_all") => s.passed += 1,
+            (got, _) => s.failed.push(format!("take: {:?}", got.map(|g| g.len()))),
         }
         // Text files: written on MPI, the same bytes as written on sync.
         let strings = b.to_json();

@@ -548,6 +548,16 @@ impl<T: Data> Bag<T> {
     where
         T: Clone,
     {
+        // Every rank must see the items to decide alike whether to read on; decided before any
+        // compute, on every rank alike.
+        if !scheduler.delivers_to_all() {
+            return Err(Error::Scheduler(format!(
+                "take on the {} scheduler needs the items on every rank, to know whether to \
+                 read further partitions: build it to gather results to every rank \
+                 (MpiScheduler::builder().gather_to_all(true))",
+                scheduler.name()
+            )));
+        }
         let mut out = Vec::new();
         let (mut next, mut batch) = (0, 1);
         while out.len() < n && next < self.npartitions() {
@@ -556,12 +566,7 @@ impl<T: Data> Bag<T> {
             // Every rank needs the items to know whether to go on: gather them everywhere.
             let items = crate::delayed::compute_local_with(&part, scheduler)?;
             let Some(items) = items else {
-                return Err(Error::Scheduler(format!(
-                    "take on the {} scheduler needs the items on every rank, to know whether \
-                     to read further partitions: build it to gather results to every rank \
-                     (MpiScheduler::builder().gather_to_all(true))",
-                    scheduler.name()
-                )));
+                return Err(Error::internal("take: a batch's items did not arrive"));
             };
             out.extend(items.into_iter().take(n - out.len()));
             next = end;

@@ -266,7 +266,8 @@ pub fn combine<T: Send + Sync + 'static, U: Data>(
     inputs: &[Delayed<T>],
     f: impl Fn(&[&T]) -> U + Send + Sync + 'static,
 ) -> Delayed<U> {
-    let dec = inputs.first().and_then(|d| d.decode);
+    // Every input has the same type: any decoder serves them all.
+    let dec = inputs.iter().find_map(|d| d.decode);
     Delayed::of(
         "combine",
         inputs.iter().map(Delayed::input).collect(),

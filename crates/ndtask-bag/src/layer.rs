@@ -30,7 +30,7 @@ pub(crate) fn encode<T: Data>(v: &AnyValue) -> Result<Vec<u8>> {
     let t = v
         .downcast_ref::<T>()
         .ok_or_else(|| Error::internal("encoding a value of another type"))?;
-    rmp_serde::to_vec(t).map_err(|e| {
+    rmp_serde::to_vec_named(t).map_err(|e| {
         Error::InvalidArgument(format!(
             "encoding a {} for another rank: {e}",
             std::any::type_name::<T>()
@@ -477,11 +477,14 @@ pub(crate) fn build(outputs: &[(Arc<Layer>, Vec<usize>)]) -> Result<(TaskGraph, 
         }
     }
     let wanted_layers: Vec<usize> = outputs.iter().map(|(l, _)| seen[&Arc::as_ptr(l)]).collect();
+    // A fold (a reduction's partial) ends its chain: what reads its small result runs apart,
+    // so the fold still runs piece by piece.
     let mut absorbed = vec![false; order.len()];
     for l in &order {
         if let (Some(_), [Input::Layer(p)]) = (&l.stage, &l.inputs[..]) {
             let k = seen[&Arc::as_ptr(p)];
-            absorbed[k] = readers[k] == 1 && !wanted_layers.contains(&k);
+            absorbed[k] =
+                readers[k] == 1 && !wanted_layers.contains(&k) && order[k].folder.is_none();
         }
     }
     // Only the blocks the outputs need, from the outputs back (a `take` of the first
@@ -510,23 +513,25 @@ pub(crate) fn build(outputs: &[(Arc<Layer>, Vec<usize>)]) -> Result<(TaskGraph, 
             }
         }
     }
-    // Per layer: the layer its fused chain starts with, and the stages after it.
+    // Per layer: the layer its fused chain starts with, and the stages after it (kept only
+    // while the chain grows: an absorbed layer's chain moves to its one reader).
     let mut chains: Vec<(usize, Vec<usize>)> = Vec::with_capacity(order.len());
     let mut tasks: Vec<Vec<Option<TaskId>>> = Vec::with_capacity(order.len());
     for (k, layer) in order.iter().enumerate() {
         let chain = match (&layer.stage, &layer.inputs[..]) {
             (Some(_), [Input::Layer(p)]) if absorbed[seen[&Arc::as_ptr(p)]] => {
-                let (root, mut stages) = chains[seen[&Arc::as_ptr(p)]].clone();
+                let (root, mut stages) = std::mem::take(&mut chains[seen[&Arc::as_ptr(p)]]);
                 stages.push(k);
                 (root, stages)
             }
             _ => (k, Vec::new()),
         };
-        chains.push(chain.clone());
         if absorbed[k] {
+            chains.push(chain);
             tasks.push(vec![None; layer.blocks]);
             continue;
         }
+        chains.push((k, Vec::new()));
         let (root, stages) = chain;
         let root = &order[root];
         let mut name = root.name.clone();
@@ -613,9 +618,9 @@ fn visit(
             stack.push((layer.clone(), next + 1));
             match input {
                 Input::Layer(child) => {
-                    if !seen.contains_key(&Arc::as_ptr(child))
-                        && !stack.iter().any(|(s, _)| Arc::ptr_eq(s, child))
-                    {
+                    // Layers are `Arc`s made from earlier ones: no cycle can put a child on
+                    // the path to itself.
+                    if !seen.contains_key(&Arc::as_ptr(child)) {
                         stack.push((child.clone(), 0));
                     }
                 }

@@ -44,4 +44,11 @@ pub use layer::Data;
 pub use layer::{Outputs, Results};
 #[doc(hidden)]
 pub use text::read_all;
+
+/// A value through the encoding that carries it between MPI ranks, for tests.
+#[doc(hidden)]
+pub fn __roundtrip<T: Data>(v: &T) -> ndtask_core::Result<T> {
+    let bytes = layer::encode::<T>(v)?;
+    layer::decode::<T>(&bytes)
+}
 pub use text::{read_text, read_text_with, ReadText};

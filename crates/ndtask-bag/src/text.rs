@@ -6,7 +6,7 @@
 use crate::bag::{Bag, Origin};
 use crate::delayed::{combine, Delayed};
 use crate::layer::{data_chunk, Data, Deps, Input, Layer, Part, PIECE};
-use flate2::read::GzDecoder;
+use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use ndtask_core::{Chunk, Error, Fingerprint, Result};
 use std::fs::File;
@@ -202,7 +202,7 @@ fn each_line(p: &Piece, mut f: impl FnMut(&[u8], usize) -> Result<()>) -> Result
     let what = || format!("read_text: {}", p.path.display());
     let file = File::open(&p.path).map_err(|e| Error::io(what(), e))?;
     let mut r: Box<dyn BufRead> = if p.gzip {
-        Box::new(BufReader::with_capacity(1 << 16, GzDecoder::new(file)))
+        Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(file)))
     } else {
         let mut r = BufReader::with_capacity(1 << 16, file);
         // A block owns the lines that start in it: skip the end of the line that the byte
@@ -374,7 +374,7 @@ pub fn read_all(path: &Path) -> Result<String> {
     let file = File::open(path).map_err(|e| Error::io(what(), e))?;
     let mut s = String::new();
     let mut r: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(GzDecoder::new(file))
+        Box::new(MultiGzDecoder::new(file))
     } else {
         Box::new(file)
     };

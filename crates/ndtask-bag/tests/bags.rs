@@ -479,3 +479,69 @@ fn long_files_in_pieces() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A gzip file of several members (concatenated, or bgzip) reads whole.
+#[test]
+fn gzip_of_several_members() {
+    use flate2::write::GzEncoder;
+    use std::io::Write;
+    let gz = |text: &str| {
+        let mut e = GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(text.as_bytes()).unwrap();
+        e.finish().unwrap()
+    };
+    let dir = tempdir();
+    let mut bytes = gz("one\ntwo\n");
+    bytes.extend(gz("three\n"));
+    std::fs::write(dir.join("0.txt.gz"), bytes).unwrap();
+    let b = ndtask_bag::read_text(&format!("{}/*.gz", dir.display())).unwrap();
+    assert_eq!(on_all(&b), vec!["one", "two", "three"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Records whose encoding skips a field decode to themselves (fields are encoded by name).
+#[test]
+fn records_with_skipped_fields_cross_encodings() {
+    #[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
+    struct P {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        email: Option<String>,
+        #[serde(default)]
+        name: String,
+    }
+    let items = vec![
+        P {
+            email: None,
+            name: "Ada".into(),
+        },
+        P {
+            email: Some("a@b".into()),
+            name: "Alan".into(),
+        },
+    ];
+    let b = Bag::from_vec(items.clone(), 2).unwrap();
+    assert_eq!(on_all(&b), items);
+    assert_eq!(ndtask_bag::__roundtrip(&items).unwrap(), items);
+}
+
+/// What reads a fold's result runs apart from it, so the fold still goes piece by piece; a
+/// long chain of steps builds and runs.
+#[test]
+fn folds_end_their_chain() {
+    let b = Bag::range(10_000, 1).unwrap().map(|x| x % 10);
+    let counts = b.frequencies().map(|p| p.1);
+    let text = counts.explain().unwrap();
+    assert!(
+        text.contains("range+map+foldby-partial: 1 task") && text.contains("map: 1 task"),
+        "{text}"
+    );
+    assert_eq!(on_all(&counts), vec![1000; 10]);
+    let mut long = Bag::range(100, 3).unwrap();
+    for _ in 0..5000 {
+        long = long.map(|x| x + 1);
+    }
+    assert_eq!(
+        long.sum().compute().unwrap(),
+        (0..100u64).map(|x| x + 5000).sum::<u64>()
+    );
+}

@@ -389,6 +389,12 @@ pub trait Scheduler {
     fn rank(&self) -> usize {
         0
     }
+    /// Whether every process taking part receives the results of a run (so that each can
+    /// decide alone what to compute next, as a bag's `take` does): true for one process; for
+    /// MPI, when the scheduler gathers the outputs to every rank.
+    fn delivers_to_all(&self) -> bool {
+        self.ranks() == 1
+    }
     /// Runs the graph with an empty [`RunContext`]. Returns the results of `graph.outputs()` in
     /// order, or `None` on a process that does not receive outputs (MPI ranks other than the
     /// root, by default).

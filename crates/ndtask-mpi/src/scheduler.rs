@@ -233,7 +233,8 @@ impl MpiScheduler {
                 }
             }
             let _restore = Restore(self, Some(full));
-            f(self)
+            // A panic in `f` still reaches the agreement below, so no rank waits for it.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)))
         });
         // The ranks that ran `f` counted its runs; every rank takes the highest count, so the
         // next run's message tag is the same everywhere.
@@ -241,7 +242,11 @@ impl MpiScheduler {
         self.all
             .all_reduce_into(&self.runs.get(), &mut runs, SystemOperation::max());
         self.runs.set(runs);
-        Ok(got)
+        match got {
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            Some(Ok(r)) => Ok(Some(r)),
+            None => Ok(None),
+        }
     }
 
     /// What every rank did in the last run ([`MpiScheduler::last_run`]), indexed by rank, on
@@ -419,6 +424,10 @@ impl Scheduler for MpiScheduler {
 
     fn rank(&self) -> usize {
         self.rank.get()
+    }
+
+    fn delivers_to_all(&self) -> bool {
+        self.gather_to_all || self.ranks.get() == 1
     }
 
     /// Runs this rank's share of `graph`; every rank must call it with the same graph.
