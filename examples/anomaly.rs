@@ -127,13 +127,8 @@ fn parse_args() -> Result<Args, String> {
         json: false,
         explain: false,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || {
-            it.next()
-                .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))
-        };
-        match flag.as_str() {
+    cli::each_arg(USAGE, |flag, value| {
+        match flag {
             "--pattern" => {
                 a.pattern = match value()?.as_str() {
                     "mean" => Pattern::Mean,
@@ -152,10 +147,10 @@ fn parse_args() -> Result<Args, String> {
             "--scheduler" => a.scheduler = cli::parse_scheduler(&value()?)?,
             "--json" => a.json = true,
             "--explain" => a.explain = true,
-            "-h" | "--help" => return Err(USAGE.to_string()),
-            _ => return Err(format!("unknown argument {flag:?}\n{USAGE}")),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     if a.n == 0 || a.chunk == 0 {
         return Err("--shape and --chunk must be positive".into());
     }

@@ -57,13 +57,8 @@ fn parse_args() -> Result<Args, String> {
         age_only: false,
         json: false,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || {
-            it.next()
-                .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))
-        };
-        match flag.as_str() {
+    cli::each_arg(USAGE, |flag, value| {
+        match flag {
             "--dir" => a.dir = value()?,
             "--records" => a.records = parse_count("--records", &value()?)?,
             "--partitions" => a.partitions = parse_count("--partitions", &value()?)?,
@@ -77,10 +72,10 @@ fn parse_args() -> Result<Args, String> {
                 v => return Err(format!("--decode takes person or age, got {v:?}")),
             },
             "--json" => a.json = true,
-            "-h" | "--help" => return Err(USAGE.to_string()),
-            _ => return Err(format!("unknown argument {flag:?}\n{USAGE}")),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     if a.dir.is_empty() {
         return Err(format!("--dir is required\n{USAGE}"));
     }

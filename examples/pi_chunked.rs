@@ -65,13 +65,8 @@ fn parse_args() -> Result<Args, String> {
         dot: None,
         json: false,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || {
-            it.next()
-                .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))
-        };
-        match flag.as_str() {
+    cli::each_arg(USAGE, |flag, value| {
+        match flag {
             "--throws" => a.throws = parse_count("--throws", &value()?)?,
             "--chunk" => a.chunk = parse_count("--chunk", &value()?)?,
             "--threads" => a.threads = Some(parse_count("--threads", &value()?)?),
@@ -82,10 +77,10 @@ fn parse_args() -> Result<Args, String> {
             "--trace" => a.trace = Some(value()?),
             "--dot" => a.dot = Some(value()?),
             "--json" => a.json = true,
-            "-h" | "--help" => return Err(USAGE.to_string()),
-            _ => return Err(format!("unknown argument {flag:?}\n{USAGE}")),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     if a.throws == 0 || a.chunk == 0 {
         return Err("--throws and --chunk must be positive".into());
     }

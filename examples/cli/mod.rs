@@ -21,6 +21,29 @@ pub fn parse_count(flag: &str, s: &str) -> Result<usize, String> {
     }
 }
 
+/// Walks the command line: `on(flag, value)` for each argument, where `value()` takes the
+/// argument after it (a usage error naming the flag when there is none). `on` says whether it
+/// knows the flag; an unknown one, `-h` and `--help` are usage errors.
+pub fn each_arg(
+    usage: &str,
+    mut on: impl FnMut(&str, &mut dyn FnMut() -> Result<String, String>) -> Result<bool, String>,
+) -> Result<(), String> {
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        if flag == "-h" || flag == "--help" {
+            return Err(usage.to_string());
+        }
+        let mut value = || {
+            it.next()
+                .ok_or_else(|| format!("{flag} needs a value\n{usage}"))
+        };
+        if !on(&flag, &mut value)? {
+            return Err(format!("unknown argument {flag:?}\n{usage}"));
+        }
+    }
+    Ok(())
+}
+
 /// The value of `--scheduler`: a kind, or `None` for `auto`.
 pub fn parse_scheduler(v: &str) -> Result<Option<Kind>, String> {
     match v {

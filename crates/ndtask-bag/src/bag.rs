@@ -10,6 +10,7 @@ use crate::layer::{
     PieceSource, PIECE,
 };
 use crate::layer::{Outputs, Results};
+use crate::text::{item_name, TextSource};
 use ndarray::{ArrayD, IxDyn};
 use ndtask_array::Array;
 use ndtask_core::{Chunk, Chunks, Element, Error, Result, Scheduler, TaskGraph};
@@ -21,17 +22,6 @@ use std::sync::Arc;
 
 /// How many partial results one combine task merges.
 pub const SPLIT_EVERY: usize = 8;
-
-/// Where a partition's items came from, so that an error can name the file and line.
-#[derive(Debug, Clone)]
-pub(crate) struct Origin {
-    pub path: String,
-    /// The line number (1-based) of the partition's first item, when known (a block of a file
-    /// that starts past its first byte does not know it).
-    pub first_line: Option<usize>,
-    /// The byte offset of the partition's first item in the file.
-    pub offset: u64,
-}
 
 /// A lazy collection of `T` in partitions.
 ///
@@ -47,10 +37,12 @@ pub(crate) struct Origin {
 /// ```
 pub struct Bag<T> {
     pub(crate) layer: Arc<Layer>,
-    pub(crate) origin: Option<Arc<Vec<Origin>>>,
-    /// The files, for a bag that [`crate::read_text`] made (its JSON decoding then reads
-    /// them directly, with no string per line).
-    pub(crate) text: Option<crate::text::TextSource>,
+    /// The files the items come from, item `i` of partition `b` being line `i` of piece `b`
+    /// (kept by the steps that map item for item), so that an error can name file and line.
+    pub(crate) origin: Option<TextSource>,
+    /// Whether the items are the files' lines as [`crate::read_text`] read them: JSON
+    /// decoding then reads the files directly, with no string per line.
+    pub(crate) as_read: bool,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -59,7 +51,7 @@ impl<T> Clone for Bag<T> {
         Bag {
             layer: self.layer.clone(),
             origin: self.origin.clone(),
-            text: self.text.clone(),
+            as_read: self.as_read,
             _t: PhantomData,
         }
     }
@@ -125,11 +117,11 @@ impl Bag<u64> {
 }
 
 impl<T: Data> Bag<T> {
-    pub(crate) fn from_layer(layer: Arc<Layer>, origin: Option<Arc<Vec<Origin>>>) -> Self {
+    pub(crate) fn from_layer(layer: Arc<Layer>, origin: Option<TextSource>) -> Self {
         Bag {
             layer,
             origin,
-            text: None,
+            as_read: false,
             _t: PhantomData,
         }
     }
@@ -823,21 +815,6 @@ pub fn from_array<T: Element + Data>(a: &Array<T>) -> Bag<T> {
         },
     );
     Bag::from_layer(layer, None)
-}
-
-/// How an error names item `i` of partition `b`: its file and line when known.
-pub(crate) fn item_name(origin: &Option<Arc<Vec<Origin>>>, b: usize, i: usize) -> String {
-    match origin.as_deref().and_then(|o| o.get(b)) {
-        Some(Origin {
-            path,
-            first_line: Some(l),
-            ..
-        }) => format!("{path}, line {}", l + i),
-        Some(Origin { path, offset, .. }) => {
-            format!("{path}, line {} of the block from byte {offset}", i + 1)
-        }
-        None => format!("partition {b}, item {i}"),
-    }
 }
 
 /// Items in the order they first occur, each once.

@@ -68,8 +68,8 @@ fn shallow<T>() -> usize {
 }
 
 impl<T: Data> Delayed<T> {
-    /// A delayed value computed by `kernel` from `inputs` (each a one-block layer or an array),
-    /// encodable across ranks.
+    /// A delayed value computed by `kernel` from the blocks of `inputs` (layers or arrays) that
+    /// `deps` lists, encodable across ranks.
     pub(crate) fn of(
         name: &str,
         inputs: Vec<Input>,

@@ -273,19 +273,14 @@ impl Layer {
     ) -> Arc<Layer> {
         let stage: Arc<dyn Stage> = Arc::new(stage);
         let s = stage.clone();
-        Arc::new(Layer {
-            name: name.into(),
-            ident: 0,
-            blocks: input.blocks,
-            inputs: vec![Input::Layer(input.clone())],
-            deps: Deps::Blockwise,
-            kernel: Arc::new(move |b: usize, ins: &[&Chunk]| s.apply(b, Part::Shared(ins[0]))),
-            stage: Some(stage),
-            itemwise: false,
-            folder: None,
-            pieces: None,
-            block_name: "partition",
-        })
+        Layer::new(
+            name,
+            input.blocks,
+            vec![Input::Layer(input.clone())],
+            Deps::Blockwise,
+            move |b: usize, ins: &[&Chunk]| s.apply(b, Part::Shared(ins[0])),
+        )
+        .with(|l| l.stage = Some(stage))
     }
 
     /// A source of `blocks` partitions of `T`, partition `b` made by `produce(b, sink)` in

@@ -42,8 +42,6 @@ pub use delayed::{
 pub use layer::Data;
 #[doc(hidden)]
 pub use layer::{Outputs, Results};
-#[doc(hidden)]
-pub use text::read_all;
 
 /// A value through the encoding that carries it between MPI ranks, for tests.
 #[doc(hidden)]

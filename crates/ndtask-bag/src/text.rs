@@ -3,14 +3,14 @@
 //! written by the partition's own task, in parallel), with JSON lines on top
 //! ([`Bag::decode_json`], [`Bag::to_json`]).
 
-use crate::bag::{Bag, Origin};
-use crate::delayed::{combine, Delayed};
-use crate::layer::{data_chunk, Data, Deps, Input, Layer, Part, PIECE};
+use crate::bag::Bag;
+use crate::delayed::Delayed;
+use crate::layer::{arg, data_chunk, decode, Data, Deps, Input, Layer, Part, PIECE};
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
-use ndtask_core::{Chunk, Error, Fingerprint, Result};
+use ndtask_core::{Error, Fingerprint, Result};
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -128,14 +128,6 @@ pub fn read_text_with(pattern: &str, options: &ReadText) -> Result<Bag<String>> 
             }),
         }
     }
-    let origin = pieces
-        .iter()
-        .map(|p| Origin {
-            path: p.path.display().to_string(),
-            first_line: (p.start == 0).then_some(1),
-            offset: p.start,
-        })
-        .collect();
     let pieces = Arc::new(pieces);
     let text = TextSource {
         pieces: pieces.clone(),
@@ -149,9 +141,18 @@ pub fn read_text_with(pattern: &str, options: &ReadText) -> Result<Bag<String>> 
                 .map_err(|_| Error::InvalidArgument(format!("{}: not UTF-8", line_name(p, n))))
         })
     });
-    let mut bag = Bag::from_layer(layer.with_ident(text.ident), Some(Arc::new(origin)));
-    bag.text = Some(text);
+    let mut bag = Bag::from_layer(layer.with_ident(text.ident), Some(text));
+    bag.as_read = true;
     Ok(bag)
+}
+
+/// How an error names item `i` of partition `b`: its file and line when the items come
+/// from files, its position otherwise.
+pub(crate) fn item_name(origin: &Option<TextSource>, b: usize, i: usize) -> String {
+    match origin.as_ref().and_then(|t| t.pieces.get(b)) {
+        Some(p) => line_name(p, i),
+        None => format!("partition {b}, item {i}"),
+    }
 }
 
 /// How an error names line `n` (0-based) of a piece.
@@ -263,7 +264,7 @@ impl Bag<String> {
     /// with `#[derive(Deserialize)]`). A line that does not decode fails the compute with an
     /// error naming its file and line (for a bag read by [`read_text`]).
     pub fn decode_json<U: Data>(&self) -> Bag<U> {
-        let Some(text) = &self.text else {
+        let Some(text) = self.origin.as_ref().filter(|_| self.as_read) else {
             return self.try_map(|line: &String| serde_json::from_str::<U>(line));
         };
         // Straight from the files: each line decoded from the read buffer.
@@ -325,23 +326,16 @@ impl Bag<String> {
             },
         )
         .with_ident(h.finish());
-        let paths: Vec<Delayed<String>> = (0..self.npartitions())
-            .map(|p| {
-                Delayed::from_layer(Layer::new(
-                    "written",
-                    1,
-                    vec![Input::Layer(writes.clone())],
-                    Deps::Listed(vec![vec![(0, p)]]),
-                    |_: usize, ins: &[&Chunk]| match ins[0] {
-                        Chunk::Value(v) => Ok(Chunk::Value(v.clone())),
-                        _ => Err(Error::internal("a path that is not a value")),
-                    },
-                ))
-            })
-            .collect();
-        Ok(combine(&paths, |p: &[&String]| {
-            p.iter().map(|s| s.to_string()).collect::<Vec<String>>()
-        }))
+        Ok(Delayed::of(
+            "written",
+            vec![Input::Layer(writes)],
+            Deps::All,
+            |ins| {
+                ins.iter()
+                    .map(|c| arg(c, Some(decode::<String>)).cloned())
+                    .collect::<Result<Vec<String>>>()
+            },
+        ))
     }
 }
 
@@ -365,19 +359,4 @@ fn write_lines(path: &Path, lines: &[String]) -> Result<()> {
         put(&mut w, lines).and_then(|_| w.flush())
     };
     done.map_err(|e| Error::io(what(), e))
-}
-
-/// Reads a whole (possibly gzip) text file, for tests and tools.
-#[doc(hidden)]
-pub fn read_all(path: &Path) -> Result<String> {
-    let what = || format!("reading {}", path.display());
-    let file = File::open(path).map_err(|e| Error::io(what(), e))?;
-    let mut s = String::new();
-    let mut r: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(MultiGzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
-    r.read_to_string(&mut s).map_err(|e| Error::io(what(), e))?;
-    Ok(s)
 }
