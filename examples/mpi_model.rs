@@ -97,6 +97,8 @@ fn graph(pattern: &str, size: usize, chunk: usize) -> Result<(TaskGraph, Run), E
     let rng = random::default_rng(1);
     Ok(match pattern {
         "pi" => {
+            // The f64 throws of `pi_chunked --dtype f64` (docs/scaling.md was measured on them;
+            // f32 throws make the same graph and messages, with cheaper tasks).
             let x = rng.uniform::<f64>([size], [chunk])?;
             let y = rng.uniform::<f64>([size], [chunk])?;
             let hits = (&x * &x + &y * &y).less_equal(1.0)?.count_true();

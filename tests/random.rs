@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use ndarray::{ArrayD, Axis, SliceInfoElem};
-use ndtask::random::{default_rng, Philox};
+use ndtask::random::{default_rng, Philox, RandomFloat};
 use ndtask::{Array, Chunks, SyncScheduler};
 use proptest::prelude::*;
 
@@ -323,22 +323,27 @@ fn numpy_philox_stream_bit_for_bit() {
     assert_eq!(Philox::numpy(0).next_u64_at(3), 0x907d_7a05_2fd5_b4dc);
 }
 
-/// The Monte Carlo pi of `examples/pi_chunked.rs` counts the same hits for any chunk size.
+/// The Monte Carlo pi of `examples/pi_chunked.rs` counts the same hits for any chunk size, with
+/// `f32` coordinates (its default) and with `f64` ones.
 #[test]
 fn pi_does_not_depend_on_chunk_size() {
-    let hits = |chunk: usize| {
+    fn hits<T: RandomFloat>(chunk: usize) -> i64 {
         let rng = default_rng(42);
-        let x = rng.uniform::<f64>([5_000_000], [chunk]).unwrap();
-        let y = rng.uniform::<f64>([5_000_000], [chunk]).unwrap();
+        let x = rng.uniform::<T>([5_000_000], [chunk]).unwrap();
+        let y = rng.uniform::<T>([5_000_000], [chunk]).unwrap();
         (&x * &x + &y * &y)
-            .less_equal(1.0)
+            .less_equal(T::from_f64(1.0))
             .unwrap()
             .count_true()
             .compute()
             .unwrap()
-    };
-    let h = hits(1_000_000);
-    assert_eq!(hits(300_000), h);
-    assert_eq!(hits(1_234_567), h);
-    assert!((4.0 * h as f64 / 5e6 - std::f64::consts::PI).abs() < 3e-3);
+    }
+    let (h32, h64) = (hits::<f32>(1_000_000), hits::<f64>(1_000_000));
+    for chunk in [300_000, 1_234_567, 5_000_000] {
+        assert_eq!(hits::<f32>(chunk), h32, "f32, chunk {chunk}");
+        assert_eq!(hits::<f64>(chunk), h64, "f64, chunk {chunk}");
+    }
+    for h in [h32, h64] {
+        assert!((4.0 * h as f64 / 5e6 - std::f64::consts::PI).abs() < 3e-3);
+    }
 }

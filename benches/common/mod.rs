@@ -192,11 +192,12 @@ pub fn uniform_2d(n: usize, c: usize) -> Result<Array<f64>, Error> {
     random::uniform::<f64>([n, n], [c, c], SEED)
 }
 
-/// The pi workload's lazy hit count: throws with x² + y² <= 1.
+/// The pi workload's lazy hit count: `f32` throws (as `examples/pi_chunked.rs` makes by
+/// default) with x² + y² <= 1. The baseline loop throws `f64` values, unchanged.
 pub fn pi_hits(throws: usize, chunk: usize) -> Result<Scalar<i64>, Error> {
     let rng = random::default_rng(SEED);
-    let x = rng.uniform::<f64>([throws], [chunk])?;
-    let y = rng.uniform::<f64>([throws], [chunk])?;
+    let x = rng.uniform::<f32>([throws], [chunk])?;
+    let y = rng.uniform::<f32>([throws], [chunk])?;
     Ok((&x * &x + &y * &y).less_equal(1.0)?.count_true())
 }
 

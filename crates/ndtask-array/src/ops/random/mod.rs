@@ -327,24 +327,20 @@ fn units<T: RandomFloat, const L: usize>(
     let mut g = first;
     while i < out.len() {
         let (block, w) = (g / per, (g % per) as usize);
-        if w != 0 || out.len() - i < L * T::PER_BLOCK {
-            // The head inside a block, or the tail: a batch, of which the values needed.
-            let x = philox4x32_lanes::<L>(block, hi, s.key);
-            let mut l = 0;
-            let mut w = w;
-            while i < out.len() && l < L {
-                out[i] = f(T::unit_of([x[0][l], x[1][l], x[2][l], x[3][l]], w));
-                i += 1;
-                g += 1;
-                w += 1;
-                if w == T::PER_BLOCK {
-                    w = 0;
-                    l += 1;
-                }
-            }
+        let x = philox4x32_lanes::<L>(block, hi, s.key);
+        let left = out.len() - i;
+        if w != 0 || left < L * T::PER_BLOCK {
+            // The head inside a block, or the tail: the whole batch, of which the values needed
+            // (in vector code too: a value at a time would cost as much as the batch).
+            let mut all = [[T::default(); 4]; L];
+            T::batch(&x, all.as_flattened_mut(), &f);
+            let values = &all.as_flattened()[w..L * T::PER_BLOCK];
+            let take = values.len().min(left);
+            out[i..i + take].copy_from_slice(&values[..take]);
+            i += take;
+            g += take as u64;
             continue;
         }
-        let x = philox4x32_lanes::<L>(block, hi, s.key);
         T::batch(&x, &mut out[i..i + L * T::PER_BLOCK], &f);
         i += L * T::PER_BLOCK;
         g += (L * T::PER_BLOCK) as u64;
@@ -774,6 +770,35 @@ mod tests {
             units::<f64, LANES>(&s.stream, first, &mut c, |u| u);
             assert_eq!(c[0], f64::unit_of(u.map(u64::from), (first % 2) as usize));
         }
+    }
+
+    /// Every value a batch fills, its head and tail included, is the value of its own index:
+    /// unit `g % per` of block `g / per` of the scalar generator.
+    #[test]
+    fn batches_give_each_index_its_value() {
+        fn check<T: RandomFloat, const L: usize>(s: &Stream) {
+            let per = T::PER_BLOCK as u64;
+            for first in [0u64, 1, 2, 3, 5, 127, 128, 129, (1 << 32) - 3] {
+                for n in [1usize, 2, 3, 4 * L - 1, 4 * L, 4 * L + 1, 1024, 1031] {
+                    let mut out = vec![T::default(); n];
+                    units::<T, L>(s, first, &mut out, |u| u);
+                    for (k, &v) in out.iter().enumerate() {
+                        let g = first + k as u64;
+                        let block = s.block(g / per, 0).map(u64::from);
+                        assert_eq!(
+                            v,
+                            T::unit_of(block, (g % per) as usize),
+                            "first {first}, n {n}, index {g}"
+                        );
+                    }
+                }
+            }
+        }
+        let s = source::<f64>(Dist::Unit).stream;
+        check::<f64, LANES>(&s);
+        check::<f64, LANES_WIDE>(&s);
+        check::<f32, LANES>(&s);
+        check::<f32, LANES_WIDE>(&s);
     }
 
     /// A rejected draw takes the element's own further draws: the first of them is the second

@@ -11,11 +11,12 @@
 /// Counters per call of [`philox4x32_lanes`] in code dispatched to AVX-512 (32 lanes of four
 /// words in 512-bit vectors fill 16 of its 32 registers).
 pub(crate) const LANES_WIDE: usize = 32;
-/// Counters per call elsewhere: 24 in a build for an AVX-512 CPU (`-C target-cpu=native`, where
-/// LLVM prefers 256-bit vectors but has 32 registers), 16 otherwise (AVX2's 16 registers). More
-/// lanes in flight hide the multiplies' latency until the state no longer fits the registers.
+/// Counters per call elsewhere: 32 in a build for an AVX-512 CPU (`-C target-cpu=native`), 16
+/// otherwise (AVX2's 16 registers). More lanes in flight hide the multiplies' latency until the
+/// state no longer fits the registers. Batches of 32 (16) lanes also divide a tile of
+/// [`ndtask_core::TILE`] values evenly, so no tile ends in a partly used batch.
 pub(crate) const LANES: usize = if cfg!(target_feature = "avx512f") {
-    24
+    32
 } else {
     16
 };
