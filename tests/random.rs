@@ -91,6 +91,49 @@ proptest! {
         }
     }
 
+    /// A transpose of a random array (made in transposed order, not gathered) gives the
+    /// transposed values, for any permutation, chunking and scheduler, sliced before or after.
+    #[test]
+    fn transposes_are_the_transposed_values(
+        (shape, c1, c2) in shape(9).prop_flat_map(|s| (Just(s.clone()), chunks_for(s.clone()), chunks_for(s))),
+        seed in any::<u64>(),
+        rot in 0usize..6,
+    ) {
+        let mut perm: Vec<usize> = (0..shape.len()).collect();
+        perm.rotate_left(rot % shape.len());
+        if rot >= 3 && shape.len() > 1 {
+            perm.swap(0, 1);
+        }
+        let sel = selection(&shape, seed);
+        let unit: Vec<SliceInfoElem> = sel
+            .iter()
+            .map(|e| match *e {
+                SliceInfoElem::Slice { start, end, .. } => SliceInfoElem::Slice { start, end, step: 1 },
+                other => other,
+            })
+            .collect();
+        let a = all_kinds(seed, &shape, c1);
+        let b = all_kinds(seed, &shape, c2);
+        for ((name, x), (_, y)) in a.iter().zip(&b) {
+            let want = x.compute_with(&SyncScheduler).unwrap();
+            let t = want.view().permuted_axes(perm.clone()).to_owned();
+            let lazy = y.permuted_axes(&perm).unwrap();
+            for s in schedulers() {
+                prop_assert!(same_bits(&lazy.compute_with(&*s).unwrap(), &t), "{} {:?} on {}", name, perm, s.name());
+            }
+            for sel in [&sel, &unit] {
+                // Sliced, then transposed; and the transposed array sliced.
+                let st = want.slice(sel.as_slice()).permuted_axes(perm.clone()).to_owned();
+                let got = y.slice(sel).unwrap().permuted_axes(&perm).unwrap().compute().unwrap();
+                prop_assert!(same_bits(&got, &st), "{} sliced then {:?}", name, perm);
+                let psel: Vec<SliceInfoElem> = perm.iter().map(|&p| sel[p]).collect();
+                let ts = t.slice(psel.as_slice()).to_owned();
+                let got = lazy.slice(&psel).unwrap().compute().unwrap();
+                prop_assert!(same_bits(&got, &ts), "{} {:?} then sliced", name, perm);
+            }
+        }
+    }
+
     /// A shorter array is a prefix of a longer one (row-major), for every distribution.
     #[test]
     fn prefixes_agree(rows in 1usize..40, more in 0usize..40, cols in 1usize..7, c in 1usize..9, seed in any::<u64>()) {
@@ -321,6 +364,57 @@ fn numpy_philox_stream_bit_for_bit() {
     }
     assert_eq!(Philox::numpy(0).next_u64_at(1), 0x3dd6_2b0b_9ca8_c5b2);
     assert_eq!(Philox::numpy(0).next_u64_at(3), 0x907d_7a05_2fd5_b4dc);
+}
+
+/// Transposed random matrices and stacks of them, made in groups of rows sharing Philox blocks:
+/// rows a whole number of blocks long or not (odd widths), regions starting inside a block, and
+/// rows longer than a batch of lanes.
+#[test]
+fn transposed_regions_match_for_any_width_and_offset() {
+    for (shape, chunks) in [
+        (vec![67, 131], vec![20, 33]),
+        (vec![64, 130], vec![64, 130]),
+        (vec![70, 132], vec![33, 65]),
+        (vec![3, 41, 37], vec![2, 17, 9]),
+    ] {
+        for (name, x) in all_kinds(7, &shape, Chunks::Block(chunks.clone())) {
+            let want = x.compute().unwrap();
+            let n = shape.len();
+            let mut perm: Vec<usize> = (0..n).collect();
+            perm.swap(n - 2, n - 1);
+            let t = x.permuted_axes(&perm).unwrap();
+            let got = t.compute().unwrap();
+            let eager = want.view().permuted_axes(perm.clone()).to_owned();
+            assert!(same_bits(&got, &eager), "{name} {shape:?}");
+            // A window starting at an odd column and row.
+            let sel: Vec<SliceInfoElem> = shape
+                .iter()
+                .map(|&d| SliceInfoElem::Slice {
+                    start: 1,
+                    end: Some(d as isize - 2),
+                    step: 1,
+                })
+                .collect();
+            let got = x
+                .slice(&sel)
+                .unwrap()
+                .permuted_axes(&perm)
+                .unwrap()
+                .compute()
+                .unwrap();
+            let eager = want
+                .slice(sel.as_slice())
+                .permuted_axes(perm.clone())
+                .to_owned();
+            assert!(same_bits(&got, &eager), "{name} {shape:?} sliced");
+            for s in schedulers() {
+                assert!(same_bits(
+                    &t.compute_with(&*s).unwrap(),
+                    &want.view().permuted_axes(perm.clone()).to_owned()
+                ));
+            }
+        }
+    }
 }
 
 /// The Monte Carlo pi of `examples/pi_chunked.rs` counts the same hits for any chunk size, with

@@ -543,9 +543,177 @@ impl Buf {
     }
 }
 
+/// Reads the transpose of a 2-D chunk tile by tile, as [`Buf::load_permuted`] with `[1, 0]`
+/// does, but a block of [`TransposedRows::ROWS`] rows of the transpose at a time: the block is
+/// gathered in one pass over the chunk that uses every cache line it touches, and the tiles are
+/// then copied from it. Gathering each tile straight from the chunk would read one cache line
+/// (and often one page) per value, for values a row apart. Other permutations, and chunks
+/// that are not 2-D in standard layout, go to [`Buf::load_permuted`].
+#[derive(Debug, Default)]
+pub struct TransposedRows {
+    /// The first row of the transpose in `block`, and how many rows it holds.
+    first: usize,
+    rows: usize,
+    block: Option<Buf>,
+}
+
+impl TransposedRows {
+    /// Rows of the transpose gathered at a time: 16 values of a row of the chunk, two cache
+    /// lines of `f64`.
+    pub const ROWS: usize = 16;
+
+    /// Replaces the contents of `out` with values `start..start + n` (in C order) of `src`
+    /// with its axes permuted by `perm`.
+    ///
+    /// # Errors
+    /// As [`Buf::load_permuted`].
+    pub fn load(
+        &mut self,
+        out: &mut Buf,
+        src: &Chunk,
+        perm: &[usize],
+        start: usize,
+        n: usize,
+    ) -> Result<()> {
+        let &[r, c] = src.shape() else {
+            return out.load_permuted(src, perm, start, n);
+        };
+        if perm != [1, 0] || !src.is_standard_layout() {
+            return out.load_permuted(src, perm, start, n);
+        }
+        if start.checked_add(n).is_none_or(|e| e > r * c) {
+            return Err(Error::internal(format!(
+                "values {start}..{} of the transpose of a chunk of shape [{r}, {c}]",
+                start.saturating_add(n)
+            )));
+        }
+        let block = self
+            .block
+            .get_or_insert_with(|| Buf::with_capacity(out.dtype(), 0));
+        let at = (&mut self.first, &mut self.rows);
+        match (&mut *out, src, block) {
+            (Buf::F64(d), Chunk::F64(a), Buf::F64(b)) => transposed(d, b, at, a, start, n),
+            (Buf::F32(d), Chunk::F32(a), Buf::F32(b)) => transposed(d, b, at, a, start, n),
+            (Buf::I64(d), Chunk::I64(a), Buf::I64(b)) => transposed(d, b, at, a, start, n),
+            (Buf::Bool(d), Chunk::Bool(a), Buf::Bool(b)) => transposed(d, b, at, a, start, n),
+            (d, a, _) => Err(Error::internal(format!(
+                "cannot load a {:?} chunk into a {} tile",
+                a.dtype(),
+                d.dtype()
+            ))),
+        }
+    }
+}
+
+/// Values `start..start + n` of the transpose of the 2-D standard-layout `a` into `dst`,
+/// through `block`, which holds rows `at.0..at.0 + at.1` of the transpose.
+fn transposed<T: Copy + Default>(
+    dst: &mut Vec<T>,
+    block: &mut Vec<T>,
+    at: (&mut usize, &mut usize),
+    a: &ArrayD<T>,
+    start: usize,
+    n: usize,
+) -> Result<()> {
+    let (first, rows) = at;
+    let s = a
+        .as_slice()
+        .ok_or_else(|| Error::internal("a standard-layout chunk has no slice"))?;
+    let (r, c) = (a.shape()[0], a.shape()[1]);
+    dst.clear();
+    let (mut p, end) = (start, start + n);
+    // Row `i` of the transpose is column `i` of `a`: `r` values, `c` apart.
+    while p < end {
+        let (i, j) = (p / r, p % r);
+        if i < *first || i >= *first + *rows {
+            let k = TransposedRows::ROWS.min(c - i);
+            block.clear();
+            block.resize(k * r, T::default());
+            for (j, line) in s.chunks_exact(c).enumerate() {
+                for (q, &v) in line[i..i + k].iter().enumerate() {
+                    block[q * r + j] = v;
+                }
+            }
+            (*first, *rows) = (i, k);
+        }
+        let len = (r - j).min(end - p);
+        let from = (i - *first) * r + j;
+        dst.extend_from_slice(&block[from..from + len]);
+        p += len;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transposed_rows_match_ndarray_transpose() {
+        // Every range of small transposes, and tiles walked forwards, backwards and across
+        // blocks of rows of larger ones.
+        for (r, c) in [
+            (3, 4),
+            (1, 6),
+            (6, 1),
+            (20, 37),
+            (37, 20),
+            (0, 5),
+            (5, 0),
+            (2, 40),
+        ] {
+            let a = ArrayD::from_shape_vec(IxDyn(&[r, c]), (0..(r * c) as i64).collect()).unwrap();
+            let want: Vec<i64> = a.t().iter().copied().collect();
+            let src = Chunk::I64(a);
+            let len = r * c;
+            let ranges: Vec<(usize, usize)> = if len <= 24 {
+                (0..=len)
+                    .flat_map(|s| (0..=len - s).map(move |n| (s, n)))
+                    .collect()
+            } else {
+                let tiles = |t: usize| (0..len).step_by(t).map(move |s| (s, t.min(len - s)));
+                let mut v: Vec<_> = tiles(7).chain(tiles(100)).collect();
+                v.extend(tiles(13).collect::<Vec<_>>().into_iter().rev());
+                v
+            };
+            let mut t = TransposedRows::default();
+            for (start, n) in ranges {
+                let mut b = Buf::I64(Vec::new());
+                t.load(&mut b, &src, &[1, 0], start, n).unwrap();
+                assert_eq!(
+                    b,
+                    Buf::I64(want[start..start + n].to_vec()),
+                    "[{r}, {c}] {start}+{n}"
+                );
+            }
+            let mut b = Buf::I64(Vec::new());
+            assert!(t.load(&mut b, &src, &[1, 0], len, 1).is_err());
+        }
+        // Other element types, and permutations it hands to `load_permuted`.
+        let a = ArrayD::from_shape_fn(IxDyn(&[5, 33]), |i| (i[0] * 100 + i[1]) as f64);
+        let mut t = TransposedRows::default();
+        let mut b = Buf::F64(Vec::new());
+        t.load(&mut b, &Chunk::F64(a.clone()), &[1, 0], 7, 90)
+            .unwrap();
+        let want: Vec<f64> = a.t().iter().copied().collect();
+        assert_eq!(b, Buf::F64(want[7..97].to_vec()));
+        let a3 = ArrayD::from_shape_fn(IxDyn(&[2, 3, 4]), |i| {
+            (i[0] * 100 + i[1] * 10 + i[2]) as f64
+        });
+        t.load(&mut b, &Chunk::F64(a3.clone()), &[2, 0, 1], 0, 24)
+            .unwrap();
+        let want: Vec<f64> = a3
+            .view()
+            .permuted_axes(vec![2, 0, 1])
+            .iter()
+            .copied()
+            .collect();
+        assert_eq!(b, Buf::F64(want));
+        let mut b = Buf::I64(Vec::new());
+        assert!(TransposedRows::default()
+            .load(&mut b, &Chunk::F64(a), &[1, 0], 0, 1)
+            .is_err());
+    }
 
     #[test]
     fn load_permuted_matches_ndarray_permuted_axes() {

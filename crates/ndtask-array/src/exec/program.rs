@@ -6,7 +6,7 @@
 
 use crate::plan::reader::TileSource;
 use crate::plan::{MapKernel, SourceNode};
-use ndtask_core::{Buf, Chunk, ChunkGrid, DType, Error, Fingerprint, Result, TILE};
+use ndtask_core::{Buf, Chunk, ChunkGrid, DType, Error, Fingerprint, Result, TransposedRows, TILE};
 use std::sync::Arc;
 
 /// One step of a fused kernel; its tile is register `i` for step `i`.
@@ -184,6 +184,12 @@ impl Program {
             })
             .collect();
         let last = self.slots[self.steps.len() - 1];
+        // A transposed input is gathered a block of rows at a time (one per permuted step).
+        let mut transposed: Vec<TransposedRows> = self
+            .steps
+            .iter()
+            .map(|_| TransposedRows::default())
+            .collect();
         let mut off = 0;
         while off < len {
             let n = TILE.min(len - off);
@@ -206,7 +212,7 @@ impl Program {
                         None => Err(Error::internal(format!("missing input chunk {k}"))),
                     },
                     Step::Permuted(k, perm) => match leaves.get(*k) {
-                        Some(chunk) => out.load_permuted(chunk, perm, off, n),
+                        Some(chunk) => transposed[i].load(out, chunk, perm, off, n),
                         None => Err(Error::internal(format!("missing input chunk {k}"))),
                     },
                     Step::Map(kernel, args) => {
@@ -234,12 +240,17 @@ impl Program {
         leaves: &[&Chunk],
     ) -> Result<Chunk> {
         let shape = grid.chunk_shape(block);
+        let len = shape.iter().product();
         let mut acc = Buf::try_with_capacity(
             self.out_dtype(),
-            shape.iter().product(),
+            len,
             format_args!("a chunk of shape {shape:?}"),
         )?;
-        self.for_each_tile(grid, block, leaves, &mut |t, n| acc.extend_from(t, n))?;
+        match &self.steps[..] {
+            // A lone source fills the chunk itself, with no tiles to copy.
+            [Step::Source(k)] => k.open(grid, block)?.fill(&mut acc, len)?,
+            _ => self.for_each_tile(grid, block, leaves, &mut |t, n| acc.extend_from(t, n))?,
+        }
         acc.into_chunk(&shape)
     }
 }

@@ -161,6 +161,9 @@ impl<T: Element> BlockKernel for Transpose<T> {
     fn read_through(&self) -> Option<Through> {
         Some(Through::Permute(self.perm.clone()))
     }
+    fn pushdown(&self) -> Option<Pushdown> {
+        Some(Pushdown::Permute(self.perm.clone()))
+    }
     fn deps(&self, block: &[usize]) -> Vec<(usize, usize)> {
         let mut idx = vec![0; block.len()];
         for (i, &p) in self.perm.iter().enumerate() {

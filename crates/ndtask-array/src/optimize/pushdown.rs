@@ -1,7 +1,9 @@
 //! Source pushdown: a block kernel that reads a source only to select a box of it (a slice
-//! with unit steps) or to cut it into other chunks (a rechunk) is replaced by the source
-//! itself, reading that box or cut that way. Every source reads any region directly, so the
-//! values are the same and no chunk is read whole to keep a part of it.
+//! with unit steps), to cut it into other chunks (a rechunk) or to permute its axes (a
+//! transpose) is replaced by the source itself, reading that box, cut that way or in that
+//! order. Every source reads any region directly, so the values are the same and no chunk is
+//! read whole to keep a part of it; a random source makes a transposed region in transposed
+//! order, so `x.T` costs what `x` does.
 //!
 //! Through a cheap element-wise expression of sources (see [`super::remat::cheap`]) the
 //! kernel moves to the expression's inputs: `(x * 2 + y).rechunk(c)` becomes
@@ -43,6 +45,7 @@ fn pushed(n: &Arc<Node>) -> Option<Arc<Node>> {
             let source = match how {
                 Pushdown::Regrid => source.clone(),
                 Pushdown::Window(w) => source.window(&w),
+                Pushdown::Permute(perm) => source.permuted(&perm),
             };
             Some(Node::new(NodeKind::Source(source), n.grid.clone(), n.dtype))
         }

@@ -185,6 +185,9 @@ pub(crate) enum Pushdown {
     Regrid,
     /// The kernel selects a box (a slice with unit steps): the source can read that box only.
     Window(Window),
+    /// The kernel permutes the axes (output axis `j` is input axis `perm[j]`, a transpose):
+    /// the source can make its values in that order.
+    Permute(Vec<usize>),
 }
 
 /// How a fused region reads an input through a block kernel ([`BlockKernel::read_through`]).

@@ -7,7 +7,7 @@
 //! them in C order, tile by tile: then a fused kernel that reads it never holds the source's
 //! values, only one tile of them. A reader of stored data implements [`ChunkReader::read`].
 
-use ndtask_core::{Buf, Chunk, DType, Error, Fingerprint, Result, TILE};
+use ndtask_core::{Buf, Chunk, DType, Error, Fingerprint, Result, TransposedRows, TILE};
 
 /// A box of a reader's array: for each axis, the first index and the length.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +130,18 @@ pub trait ChunkReader: Send + Sync + 'static {
         let _ = region;
         None
     }
+    /// The values of `region` with its axes taken in `order` (outermost first, a permutation
+    /// of the array's axes), tile by tile: what a transpose of the region reads, if the reader
+    /// can make them in that order directly (the default: no, and the region is read or
+    /// streamed in C order, then permuted).
+    fn stream_permuted<'a>(
+        &'a self,
+        region: &Region,
+        order: &[usize],
+    ) -> Option<Box<dyn TileSource + 'a>> {
+        let _ = (region, order);
+        None
+    }
 }
 
 /// Streams a chunk that a reader read, in C order.
@@ -141,6 +153,23 @@ pub(crate) struct ChunkCursor {
 impl TileSource for ChunkCursor {
     fn fill(&mut self, out: &mut Buf, n: usize) -> Result<()> {
         out.load_from(&self.chunk, self.pos, n)?;
+        self.pos += n;
+        Ok(())
+    }
+}
+
+/// Streams a chunk that a reader read with its axes permuted (output axis `j` is axis
+/// `perm[j]` of the chunk), a block of rows at a time for a 2-D transpose.
+pub(crate) struct PermutedCursor {
+    pub chunk: Chunk,
+    pub perm: Vec<usize>,
+    pub pos: usize,
+    pub rows: TransposedRows,
+}
+
+impl TileSource for PermutedCursor {
+    fn fill(&mut self, out: &mut Buf, n: usize) -> Result<()> {
+        self.rows.load(out, &self.chunk, &self.perm, self.pos, n)?;
         self.pos += n;
         Ok(())
     }

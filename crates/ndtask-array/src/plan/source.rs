@@ -1,12 +1,13 @@
 //! Sources in the plan: a reader ([`ChunkReader`]) and the window of its array that a node is,
-//! after slices with unit steps.
+//! after slices with unit steps and transposes.
 
-use crate::plan::reader::{ChunkCursor, ChunkReader, Region, TileSource};
-use ndtask_core::{ChunkGrid, Error, Fingerprint, Result};
+use crate::plan::reader::{ChunkCursor, ChunkReader, PermutedCursor, Region, TileSource};
+use ndtask_core::{Chunk, ChunkGrid, Error, Fingerprint, Result, TransposedRows};
 use std::sync::Arc;
 
 /// A source in the plan: a reader, and the sub-box of its array that this node's array is
-/// (after slices with unit steps, which ask the reader for the selected region only).
+/// (after slices with unit steps, which ask the reader for the selected region only), with its
+/// axes in the order this node takes them (after transposes).
 pub(crate) struct SourceNode {
     reader: Arc<dyn ChunkReader>,
     /// The shape of the reader's whole array.
@@ -81,8 +82,18 @@ impl SourceNode {
         block: &[usize],
     ) -> Result<Box<dyn TileSource + 'a>> {
         let region = self.region(grid, block);
-        if let Some(s) = self.reader.stream(&region) {
-            return Ok(s);
+        let order = self.order(&region);
+        match &order {
+            None => {
+                if let Some(s) = self.reader.stream(&region) {
+                    return Ok(s);
+                }
+            }
+            Some(order) => {
+                if let Some(s) = self.reader.stream_permuted(&region, order) {
+                    return Ok(s);
+                }
+            }
         }
         let chunk = self.reader.read(&region)?;
         let (want, got) = (self.reader.dtype(), chunk.dtype());
@@ -97,10 +108,60 @@ impl SourceNode {
                 region.shape
             )));
         }
-        Ok(Box::new(ChunkCursor {
-            chunk: chunk.into_standard_layout(),
+        let chunk = chunk.into_standard_layout();
+        let Some(order) = order else {
+            return Ok(Box::new(ChunkCursor { chunk, pos: 0 }));
+        };
+        // Without its axes of length 1 (which do not change the order of the values), a
+        // transposed matrix is read a block of rows at a time.
+        let kept: Vec<usize> = (0..region.shape.len())
+            .filter(|&a| region.shape[a] != 1)
+            .collect();
+        let shape: Vec<usize> = kept.iter().map(|&a| region.shape[a]).collect();
+        let perm = order
+            .iter()
+            .filter_map(|a| kept.iter().position(|k| k == a))
+            .collect();
+        Ok(Box::new(PermutedCursor {
+            chunk: reshaped(chunk, &shape)?,
+            perm,
             pos: 0,
+            rows: TransposedRows::default(),
         }))
+    }
+
+    /// The array's axes in the order this node takes them, outermost first (axes it does not
+    /// have first), if that is not C order for `region` (axes of length 1 aside).
+    fn order(&self, region: &Region) -> Option<Vec<usize>> {
+        let w = self.window.as_ref()?;
+        let taken: Vec<usize> = w.axes.iter().filter_map(|&a| a).collect();
+        let mut order: Vec<usize> = (0..self.shape.len())
+            .filter(|a| !taken.contains(a))
+            .collect();
+        order.extend(taken);
+        let long: Vec<usize> = order
+            .iter()
+            .copied()
+            .filter(|&a| region.shape[a] != 1)
+            .collect();
+        (!long.is_sorted()).then_some(order)
+    }
+
+    /// The same source with its axes permuted: output axis `j` is this node's axis `perm[j]`.
+    pub fn permuted(&self, perm: &[usize]) -> Arc<SourceNode> {
+        let inner = self.window.clone().unwrap_or_else(|| Window {
+            start: vec![0; self.shape.len()],
+            axes: (0..self.shape.len()).map(Some).collect(),
+        });
+        let axes = perm.iter().map(|&p| inner.axes[p]).collect();
+        Arc::new(SourceNode {
+            reader: self.reader.clone(),
+            shape: self.shape.clone(),
+            window: Some(Window {
+                start: inner.start,
+                axes,
+            }),
+        })
     }
 
     /// The same source restricted to a sub-box of this node's array.
@@ -130,9 +191,22 @@ impl SourceNode {
     }
 }
 
+/// A standard-layout chunk's values as an array of `shape` (as many values).
+fn reshaped(chunk: Chunk, shape: &[usize]) -> Result<Chunk> {
+    let to = ndarray::IxDyn(shape);
+    let e = |e: ndarray::ShapeError| Error::internal(format!("a chunk as shape {shape:?}: {e}"));
+    Ok(match chunk {
+        Chunk::F64(a) => Chunk::F64(a.into_shape_with_order(to).map_err(e)?),
+        Chunk::F32(a) => Chunk::F32(a.into_shape_with_order(to).map_err(e)?),
+        Chunk::I64(a) => Chunk::I64(a.into_shape_with_order(to).map_err(e)?),
+        Chunk::Bool(a) => Chunk::Bool(a.into_shape_with_order(to).map_err(e)?),
+        other => other,
+    })
+}
+
 /// A sub-box of a source's array, as a slice with unit steps selects it: the first selected
 /// index of each of the array's axes, and for each output axis the array axis it comes from
-/// (`None`: a new axis of length 1). Array axes that no output axis comes from are indexed
+/// (`None`: a new axis of length 1; not in increasing order after a transpose). Array axes that no output axis comes from are indexed
 /// (length 1 at `start`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Window {

@@ -25,7 +25,7 @@ use crate::exec::kernels::{wide_to, Vectorized, Width};
 use crate::ops::creation::source;
 use crate::plan::reader::{ChunkReader, Region, TileSource};
 use ndtask_core::{Buf, Chunks, DType, Element, Error, Fingerprint, Numeric, Result};
-use philox::{philox4x32, philox4x32_lanes, philox4x64, LANES, LANES_WIDE};
+use philox::{philox4x32, philox4x32_lanes, philox4x32_lanes_at, philox4x64, LANES, LANES_WIDE};
 use std::cell::Cell;
 use std::sync::Arc;
 
@@ -38,6 +38,14 @@ pub trait RandomFloat: Numeric {
     /// 53 bits of a 64-bit word (`f64`: words 2w, 2w+1) or the top 24 bits of word `w` (`f32`).
     #[doc(hidden)]
     fn unit_of(block: [u64; 4], w: usize) -> Self;
+    /// Value `w` of each lane's block, mapped by `f` (the same `w` for every lane, so the
+    /// loop is vector code).
+    #[doc(hidden)]
+    fn lane_units<const L: usize>(
+        x: &[[u64; L]; 4],
+        w: usize,
+        f: impl Fn(Self) -> Self,
+    ) -> [Self; L];
     /// The values of a whole batch of blocks, in order, mapped by `f`.
     #[doc(hidden)]
     #[inline(always)]
@@ -55,6 +63,11 @@ impl RandomFloat for f64 {
     #[inline(always)]
     fn unit_of(b: [u64; 4], w: usize) -> Self {
         unit53((b[2 * w] & 0xFFFF_FFFF) | b[2 * w + 1] << 32)
+    }
+    #[inline(always)]
+    fn lane_units<const L: usize>(x: &[[u64; L]; 4], w: usize, f: impl Fn(f64) -> f64) -> [f64; L] {
+        let (lo, hi) = (&x[2 * w], &x[2 * w + 1]);
+        std::array::from_fn(|l| f(unit53((lo[l] & 0xFFFF_FFFF) | hi[l] << 32)))
     }
     #[inline(always)]
     fn batch<const L: usize>(x: &[[u64; L]; 4], dst: &mut [f64], f: impl Fn(f64) -> f64) {
@@ -78,8 +91,18 @@ impl RandomFloat for f32 {
     const PER_BLOCK: usize = 4;
     #[inline(always)]
     fn unit_of(b: [u64; 4], w: usize) -> Self {
-        ((b[w] as u32) >> 8) as f32 * (1.0 / (1u32 << 24) as f32)
+        unit24(b[w])
     }
+    #[inline(always)]
+    fn lane_units<const L: usize>(x: &[[u64; L]; 4], w: usize, f: impl Fn(f32) -> f32) -> [f32; L] {
+        let v = &x[w];
+        std::array::from_fn(|l| f(unit24(v[l])))
+    }
+}
+
+#[inline(always)]
+fn unit24(word: u64) -> f32 {
+    ((word as u32) >> 8) as f32 * (1.0 / (1u32 << 24) as f32)
 }
 
 /// Makes seeded random arrays; each array it makes gets the next stream.
@@ -218,15 +241,44 @@ impl<T: Sample> ChunkReader for RandomSource<T> {
             source: self,
         }))
     }
+    fn stream_permuted<'a>(
+        &'a self,
+        r: &Region,
+        order: &[usize],
+    ) -> Option<Box<dyn TileSource + 'a>> {
+        T::permuted(self, r, order)
+    }
 }
 
 /// The element types a random source fills, with how each distribution fills a run of values
 /// at consecutive indices.
 trait Sample: Element {
     fn fill(src: &RandomSource<Self>, first: u64, out: &mut [Self]);
+    /// A cursor over `r` with its axes in `order`, made in that order directly, where the
+    /// distribution and the order allow it (see [`Transposed`]).
+    fn permuted<'a>(
+        src: &'a RandomSource<Self>,
+        r: &Region,
+        order: &[usize],
+    ) -> Option<Box<dyn TileSource + 'a>> {
+        let _ = (src, r, order);
+        None
+    }
 }
 
 impl<T: RandomFloat> Sample for T {
+    fn permuted<'a>(
+        src: &'a RandomSource<T>,
+        r: &Region,
+        order: &[usize],
+    ) -> Option<Box<dyn TileSource + 'a>> {
+        match src.dist {
+            Dist::Unit | Dist::Range(..) => {
+                Transposed::new(src, r, order).map(|t| Box::new(t) as Box<dyn TileSource + 'a>)
+            }
+            _ => None,
+        }
+    }
     fn fill(src: &RandomSource<T>, first: u64, out: &mut [T]) {
         match src.dist {
             Dist::Unit => fill_units(&src.stream, first, out, |u| u),
@@ -481,6 +533,205 @@ impl<T: Sample> TileSource for Cursor<'_, T> {
             done += take;
         }
         Ok(())
+    }
+}
+
+/// A uniform region made in an order whose innermost axis `p` is not the array's last axis and
+/// whose next axis is: the transpose of a matrix, or of the last two axes. Consecutive
+/// values of the output then lie a row of the array apart, but consecutive output rows are
+/// consecutive array columns, which share Philox blocks. So the cursor makes a group of output
+/// rows at a time (the values one block holds, at most [`RandomFloat::PER_BLOCK`]), one block
+/// per lane, each block giving every row of the group its value: a transposed region costs
+/// what the region does. When the array's rows are not a whole number of blocks long (an odd
+/// number of `f64` columns), the values of a column sit at different places in their blocks,
+/// and each output row is made alone.
+struct Transposed<'a, T> {
+    source: &'a RandomSource<T>,
+    /// Elements between consecutive values of an output row (the array's stride of `p`).
+    step: u64,
+    /// The region's length along `p` (an output row) and along the array's last axis (the
+    /// output rows of a plane).
+    row_len: usize,
+    rows: usize,
+    /// The global index of the first value of each plane (one per position of the outer axes),
+    /// walked in order.
+    planes: Vec<u64>,
+    plane: usize,
+    /// The output row and the position in it of the next value.
+    row: usize,
+    pos: usize,
+    /// Output rows `first..first + count` of the current plane.
+    group: Vec<T>,
+    first: usize,
+    count: usize,
+}
+
+impl<'a, T: RandomFloat> Transposed<'a, T> {
+    fn new(source: &'a RandomSource<T>, r: &Region, order: &[usize]) -> Option<Self> {
+        let n = r.array.len();
+        let (&p, rest) = order.split_last()?;
+        if n < 2 || rest.last() != Some(&(n - 1)) || p == n - 1 {
+            return None;
+        }
+        let mut strides = vec![1u64; n];
+        for a in (0..n - 1).rev() {
+            strides[a] = strides[a + 1].checked_mul(r.array[a + 1] as u64)?;
+        }
+        let corner: u64 = r
+            .start
+            .iter()
+            .zip(&strides)
+            .map(|(&s, &st)| s as u64 * st)
+            .sum();
+        // The planes: every position of the outer axes, in the order's C order.
+        let mut planes = vec![corner];
+        for &a in &rest[..rest.len() - 1] {
+            let st = strides[a];
+            planes = planes
+                .iter()
+                .flat_map(|&base| (0..r.shape[a] as u64).map(move |i| base + i * st))
+                .collect();
+        }
+        Some(Transposed {
+            source,
+            step: strides[p],
+            row_len: r.shape[p],
+            rows: r.shape[n - 1],
+            planes,
+            plane: 0,
+            row: 0,
+            pos: 0,
+            group: Vec::new(),
+            first: 0,
+            count: 0,
+        })
+    }
+
+    /// Makes the group of output rows starting at `self.row` of the current plane.
+    fn make_group(&mut self) {
+        let per = T::PER_BLOCK as u64;
+        let base = self.planes[self.plane] + self.row as u64;
+        let aligned = self.step % per == 0;
+        let count = if aligned {
+            (T::PER_BLOCK - (base % per) as usize).min(self.rows - self.row)
+        } else {
+            1
+        };
+        self.group.clear();
+        self.group.resize(count * self.row_len, T::default());
+        wide_to(
+            Width::Avx512,
+            Columns {
+                s: &self.source.stream,
+                dist: self.source.dist,
+                base,
+                step: self.step,
+                aligned,
+                row_len: self.row_len,
+                count,
+                out: &mut self.group,
+            },
+        );
+        (self.first, self.count) = (self.row, count);
+    }
+}
+
+impl<T: RandomFloat> TileSource for Transposed<'_, T> {
+    fn fill(&mut self, out: &mut Buf, n: usize) -> Result<()> {
+        let v = T::buf_mut(out);
+        v.clear();
+        while v.len() < n {
+            if self.plane >= self.planes.len() {
+                return Err(Error::internal(
+                    "reading past the end of a transposed region",
+                ));
+            }
+            if self.row < self.first || self.row >= self.first + self.count {
+                self.make_group();
+            }
+            let take = (self.row_len - self.pos).min(n - v.len());
+            let at = (self.row - self.first) * self.row_len + self.pos;
+            v.extend_from_slice(&self.group[at..at + take]);
+            self.pos += take;
+            if self.pos == self.row_len {
+                (self.pos, self.row) = (0, self.row + 1);
+                if self.row == self.rows {
+                    (self.row, self.plane, self.count) = (0, self.plane + 1, 0);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The work of [`Transposed::make_group`], run in vector code: `count` output rows of
+/// `row_len` values, value `j` of row `q` being element `base + q + j * step`.
+struct Columns<'a, T> {
+    s: &'a Stream,
+    dist: Dist,
+    base: u64,
+    step: u64,
+    aligned: bool,
+    row_len: usize,
+    count: usize,
+    out: &'a mut [T],
+}
+
+impl<T: RandomFloat> Vectorized for Columns<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        self.columns::<LANES>();
+    }
+    #[inline(always)]
+    fn run_wide(self) {
+        self.columns::<LANES_WIDE>();
+    }
+}
+
+impl<T: RandomFloat> Columns<'_, T> {
+    #[inline(always)]
+    fn columns<const L: usize>(self) {
+        match self.dist {
+            Dist::Range(lo, hi) => {
+                let span = hi - lo;
+                self.columns_of::<L>(|u: T| {
+                    let v = lo + span * u.to_f64();
+                    T::from_f64(if v < hi { v } else { lo.max(below(hi)) })
+                })
+            }
+            _ => self.columns_of::<L>(|u| u),
+        }
+    }
+
+    #[inline(always)]
+    fn columns_of<const L: usize>(self, f: impl Fn(T) -> T) {
+        let per = T::PER_BLOCK as u64;
+        let hi = self.s.hi(0);
+        let mut j = 0;
+        while j < self.row_len {
+            // (Lanes past the row's end make values nobody reads.)
+            let at: [u64; L] = std::array::from_fn(|l| {
+                self.base
+                    .wrapping_add(((j + l) as u64).wrapping_mul(self.step))
+            });
+            let x = philox4x32_lanes_at::<L>(std::array::from_fn(|l| at[l] / per), hi, self.s.key);
+            let m = L.min(self.row_len - j);
+            for q in 0..self.count {
+                let row = &mut self.out[q * self.row_len + j..q * self.row_len + j + m];
+                if self.aligned {
+                    // Every lane's value sits at the same place in its block.
+                    let w = (self.base % per) as usize + q;
+                    row.copy_from_slice(&T::lane_units(&x, w, &f)[..m]);
+                } else {
+                    for (l, o) in row.iter_mut().enumerate() {
+                        let b = [x[0][l], x[1][l], x[2][l], x[3][l]];
+                        *o = f(T::unit_of(b, (at[l] % per) as usize));
+                    }
+                }
+            }
+            j += L;
+        }
     }
 }
 

@@ -63,9 +63,25 @@ pub(crate) fn philox4x32_lanes<const L: usize>(
     hi: [u32; 2],
     key: [u32; 2],
 ) -> [[u64; L]; 4] {
+    philox4x32_lanes_at(
+        std::array::from_fn(|l| first.wrapping_add(l as u64)),
+        hi,
+        key,
+    )
+}
+
+/// As [`philox4x32_lanes`], of the counters `(counters[l], hi)`: any `L` counters.
+#[inline(always)]
+pub(crate) fn philox4x32_lanes_at<const L: usize>(
+    counters: [u64; L],
+    hi: [u32; 2],
+    key: [u32; 2],
+) -> [[u64; L]; 4] {
     const LOW: u64 = 0xFFFF_FFFF;
-    let mut x0: [u64; L] = std::array::from_fn(|l| first.wrapping_add(l as u64) & LOW);
-    let mut x1: [u64; L] = std::array::from_fn(|l| first.wrapping_add(l as u64) >> 32);
+    // (`from_fn`, not `map`: `map` of a large array is not inlined, and the lanes would run
+    // as scalar code.)
+    let mut x0: [u64; L] = std::array::from_fn(|l| counters[l] & LOW);
+    let mut x1: [u64; L] = std::array::from_fn(|l| counters[l] >> 32);
     let mut x2 = [hi[0] as u64; L];
     let mut x3 = [hi[1] as u64; L];
     let (mut k0, mut k1) = (key[0] as u64, key[1] as u64);
