@@ -1,8 +1,9 @@
 //! Arithmetic trees: inside every fused kernel, float arithmetic of depth two
 //! (`x * x + y * y`, `(x + 1) * 2`) becomes one step, monomorphised for its operators (see
 //! `exec::trees`). An arithmetic step absorbs each operand that is an arithmetic step read by
-//! it alone; the tree's scalars live in the kernel and a tile it reads twice is one input. The
-//! IEEE operations and their order are unchanged, so the bits are.
+//! it alone (or, for a square, reads twice); the tree's scalars live in the kernel and a tile it
+//! reads twice is one input. The IEEE operations and their order are unchanged, so the bits
+//! are.
 
 use super::{Enabled, OptimizedPlan, Pass};
 use crate::exec::program::{Program, Step};
@@ -85,8 +86,14 @@ fn compile_trees(steps: Vec<Step>, dtypes: Vec<DType>) -> (Vec<Step>, Vec<DType>
         let Some(root) = views[j].as_ref().filter(|_| !absorbed[j]) else {
             continue;
         };
+        // A square of a step that only it reads (`(x - m) * (x - m)`) absorbs that step as
+        // both operands: the tree computes it twice, in the same IEEE operations, instead of
+        // making a tile of it.
+        let square = matches!(&root.legs, [Leg::Step(a), Leg::Step(b)] if a == b);
         let kid = |leg: &Leg| match *leg {
-            Leg::Step(k) if reads[k] == 1 && dtypes[k] == dtypes[j] => {
+            Leg::Step(k)
+                if (reads[k] == 1 || square && reads[k] == 2) && dtypes[k] == dtypes[j] =>
+            {
                 views[k].as_ref().map(|v| (k, v))
             }
             _ => None,
