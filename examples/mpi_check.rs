@@ -97,10 +97,24 @@ impl Suite<'_> {
     where
         C::Output: Bits,
     {
-        let got = compute_local_with(&c, self.mpi)?;
+        self.compare(name, &c, &c)
+    }
+
+    /// Computes `c` on MPI and, where the result arrives, `reference` on the sync scheduler;
+    /// compares bits.
+    fn compare<C: Computable, D: Computable<Output = C::Output>>(
+        &mut self,
+        name: &str,
+        c: &C,
+        reference: &D,
+    ) -> Result<(), Error>
+    where
+        C::Output: Bits,
+    {
+        let got = compute_local_with(c, self.mpi)?;
         match (got, self.receives()) {
             (Some(got), true) => {
-                let want = compute_local_with(&c, &SyncScheduler)?.ok_or_else(|| {
+                let want = compute_local_with(reference, &SyncScheduler)?.ok_or_else(|| {
                     Error::Scheduler("the sync scheduler returned nothing".into())
                 })?;
                 let (mut a, mut b) = (Vec::new(), Vec::new());
@@ -471,6 +485,95 @@ fn readers(s: &mut Suite) -> Result<(), Error> {
     s.check("reader slice", x.slice(ndarray::s![3..40, 5])?)
 }
 
+/// `persist` on K ranks: each chunk stays on the rank that computed it (persisting an
+/// element-wise expression moves no chunk at all); what is built on the kept array runs none of
+/// the tasks that made it and gives sync's bits for the same expression of the original; and
+/// another scheduler cannot read chunks kept on other ranks.
+fn persist(s: &mut Suite, e: &Array<f64>) -> Result<(), Error> {
+    let ranks = s.mpi.ranks();
+    let kept = e.persist_with(s.mpi, &RunContext::new())?;
+    let moved = s
+        .mpi
+        .last_run_per_rank()
+        .iter()
+        .map(|r| r.messages_sent)
+        .sum::<usize>();
+    match moved {
+        0 => s.passed += 1,
+        n => s
+            .failed
+            .push(format!("persist on {ranks} ranks sent {n} messages")),
+    }
+    let centred = |a: &Array<f64>| a - &a.mean().into_array();
+    let pairs = [
+        ("persist sum_axis", kept.sum_axis(0)?, e.sum_axis(0)?),
+        (
+            "persist slice",
+            kept.slice(ndarray::s![3..40, 5..30])?,
+            e.slice(ndarray::s![3..40, 5..30])?,
+        ),
+        (
+            "persist rechunk",
+            kept.rechunk([13, 7])?,
+            e.rechunk([13, 7])?,
+        ),
+        (
+            "persist transpose",
+            kept.t().sum_axis(0)?,
+            e.t().sum_axis(0)?,
+        ),
+        ("persist centred", centred(&kept), centred(e)),
+    ];
+    for (name, got, want) in &pairs {
+        // Nothing that made the kept array is in the graph: only the kept chunks and what is
+        // built on them, and every rank runs exactly its tasks of that graph.
+        let g = got.task_graph()?;
+        if g.op_names().iter().any(|n| n.contains("uniform")) {
+            s.failed
+                .push(format!("{name}: the graph recomputes the persisted array"));
+        }
+        s.compare(name, got, want)?;
+        let tasks: usize = s.mpi.last_run_per_rank().iter().map(|r| r.tasks_run).sum();
+        match tasks == g.len() {
+            true => s.passed += 1,
+            false => s.failed.push(format!(
+                "{name}: {tasks} tasks ran for a graph of {}",
+                g.len()
+            )),
+        }
+    }
+    // Persisting a persisted array, and an error in a persisted expression, on every rank.
+    s.compare(
+        "persist twice",
+        &kept.persist_with(s.mpi, &RunContext::new())?.sum(),
+        &e.sum(),
+    )?;
+    let failing = e
+        .map_named("fails", |v| if v > 1.9 { f64::NAN } else { v })
+        .map(|v| {
+            assert!(!v.is_nan(), "a NaN");
+            v
+        });
+    match failing.persist_with(s.mpi, &RunContext::new()) {
+        Err(Error::Task { .. }) => s.passed += 1,
+        other => s.failed.push(format!(
+            "persist of a failing array: {:?}",
+            other.map(|_| ())
+        )),
+    }
+    // Chunks kept on other ranks are not here for another scheduler.
+    match (compute_local_with(&kept.sum(), &SyncScheduler), ranks) {
+        (Ok(Some(_)), 1) => s.passed += 1,
+        (Err(e), r) if r > 1 && e.to_string().contains("kept on MPI rank") => s.passed += 1,
+        (other, _) => s.failed.push(format!(
+            "a persisted array on the sync scheduler of rank {}: {:?}",
+            s.mpi.rank(),
+            other.map(|_| ())
+        )),
+    }
+    Ok(())
+}
+
 /// `.npy` files and Zarr stores from K ranks: every rank writes the chunks it computed; the
 /// file (the store) is byte for byte the one the sync scheduler writes, and reading it back on
 /// MPI gives the sync bits.
@@ -493,14 +596,7 @@ fn npy(s: &mut Suite) -> Result<(), Error> {
             )),
         }
     }
-    // persist keeps chunks in one process: on one rank it works, on several it says so.
-    match (e.persist_with(s.mpi, &RunContext::new()), ranks) {
-        (Ok(kept), 1) => s.check("persist on 1 rank", kept.sum())?,
-        (Err(Error::Scheduler(m)), r) if r > 1 && m.contains("not supported yet") => s.passed += 1,
-        (other, _) => s
-            .failed
-            .push(format!("persist on {ranks} ranks: {:?}", other.map(|_| ()))),
-    }
+    persist(s, &e)?;
     let y = ndtask::from_npy::<f64>(&path, [13, 7])?;
     s.check("npy read back", (&y - &e).abs().sum())?;
     s.check("npy slice", y.slice(ndarray::s![10..30, 3])?)?;

@@ -83,3 +83,18 @@ fn persisting_a_failing_or_empty_array() {
     let z = ndtask::full::<f64>([], [], 2.5).unwrap().persist().unwrap();
     assert_eq!(z.sum().compute().unwrap(), 2.5);
 }
+
+/// One process keeps every output of a run here (the default `Scheduler::execute_kept`, which
+/// `persist` uses on several MPI ranks): the same chunks `execute_with` returns, all on rank 0.
+#[test]
+fn one_process_keeps_every_output_here() {
+    let x = random::uniform::<f64>([30, 20], [7, 6], 3).unwrap();
+    let graph = (&x * 2.0).task_graph().unwrap();
+    for s in schedulers() {
+        let kept = s.execute_kept(&graph, &RunContext::new()).unwrap();
+        let all = s.execute_with(&graph, &RunContext::new()).unwrap().unwrap();
+        assert_eq!(kept.homes, vec![0; all.len()]);
+        let kept: Vec<_> = kept.chunks.into_iter().map(Option::unwrap).collect();
+        assert_eq!(kept, all, "{}", s.name());
+    }
+}

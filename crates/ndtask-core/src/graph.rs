@@ -79,6 +79,12 @@ pub trait Op: Send + Sync {
     fn fingerprint(&self, h: &mut Fingerprint) {
         h.str(&self.name());
     }
+    /// The rank that must run block `block`, if only one can: a chunk kept on the MPI rank that
+    /// computed it (a persisted array). The default, `None`, leaves the placement free.
+    fn block_home(&self, block: usize) -> Option<usize> {
+        let _ = block;
+        None
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -192,6 +198,12 @@ impl TaskGraph {
     /// The block number task `id` computes.
     pub fn block_of(&self, id: TaskId) -> usize {
         self.tasks[id as usize].block
+    }
+
+    /// The rank that must run task `id`, if only one can ([`Op::block_home`]).
+    pub fn home_of(&self, id: TaskId) -> Option<usize> {
+        let t = self.tasks[id as usize];
+        self.ops[t.op as usize].block_home(t.block)
     }
 
     /// The elements task `id` processes ([`Op::block_work`]).
@@ -427,4 +439,33 @@ pub trait Scheduler {
     fn fail_before_run(&self, error: Error) -> Error {
         error
     }
+
+    /// Runs the graph under `ctx` and keeps each output on the process that computed it, as
+    /// `persist` needs: no output is sent anywhere. The default, for one process, holds every
+    /// output here. A scheduler of several processes (MPI) returns on each one the outputs it
+    /// holds and, for every output, the rank that holds it, the same on every rank.
+    ///
+    /// # Errors
+    /// As [`Scheduler::execute_with`].
+    fn execute_kept(&self, graph: &TaskGraph, ctx: &RunContext) -> Result<Kept> {
+        let chunks = self.execute_with(graph, ctx)?.ok_or_else(|| {
+            Error::Scheduler(format!(
+                "the {} scheduler delivered the outputs to another process",
+                self.name()
+            ))
+        })?;
+        Ok(Kept {
+            homes: vec![self.rank(); chunks.len()],
+            chunks: chunks.into_iter().map(Some).collect(),
+        })
+    }
+}
+
+/// The outputs of [`Scheduler::execute_kept`], each where it was computed.
+#[derive(Debug, Clone, Default)]
+pub struct Kept {
+    /// Each output's result, on the process that holds it (`None` on the others).
+    pub chunks: Vec<Option<Arc<Chunk>>>,
+    /// The rank that holds each output.
+    pub homes: Vec<usize>,
 }

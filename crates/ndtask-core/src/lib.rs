@@ -21,7 +21,7 @@ pub use chunk::{Buf, Chunk, TransposedRows, TILE};
 pub use dtype::{DType, Element, Float, Numeric};
 pub use error::{catch_panic, panic_message, try_filled, try_vec, Error, IoSource, Result};
 pub use fingerprint::Fingerprint;
-pub use graph::{Layout, Op, Scheduler, TaskGraph, TaskId};
+pub use graph::{Kept, Layout, Op, Scheduler, TaskGraph, TaskId};
 pub use grid::{ravel, unravel, AxisSizes, ChunkGrid, Chunks};
 pub use memory::{human_bytes, MemoryProfile, MemoryReport};
 pub use picture::{TaskNode, MAX_DRAWN_TASKS};

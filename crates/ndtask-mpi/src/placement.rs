@@ -1,7 +1,8 @@
 //! Where each task runs, and what one rank therefore sends and waits for. Every rank computes
 //! this from the same graph with the same rules, so all ranks agree on it without talking.
 //!
-//! The rules: the source tasks (no dependencies) of each operation are split over the ranks in
+//! The rules: a task that only one rank can run ([`TaskGraph::home_of`]: a chunk of a
+//! persisted array, kept on the rank that computed it) runs there. The other source tasks (no dependencies) of each operation are split over the ranks in
 //! contiguous, balanced blocks, so block `i` of `n` goes to rank `i * ranks / n`; two arrays with
 //! the same chunking therefore put matching chunks on the same rank. Operations of a single
 //! task that is a source (independent `delayed` calls, one-chunk arrays) are split together,
@@ -76,6 +77,10 @@ impl Placement {
         let elements: Vec<usize> = (0..n as TaskId).map(|t| graph.elements_of(t)).collect();
         let mut owner: Vec<Option<u32>> = vec![None; n];
         for t in 0..n as TaskId {
+            if let Some(home) = graph.home_of(t) {
+                owner[t as usize] = Some(home.min(ranks - 1) as u32);
+                continue;
+            }
             let deps = graph.deps(t);
             if deps.is_empty() {
                 let op = graph.op_of(t) as usize;
@@ -160,6 +165,17 @@ impl Placement {
     }
 }
 
+/// Where a run's outputs go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outputs {
+    /// To rank 0.
+    ToRoot,
+    /// To every rank.
+    ToAll,
+    /// Nowhere: each stays on the rank that computed it (`persist`).
+    Kept,
+}
+
 /// What one rank does in one run: the tasks it owns, where each of their results goes, what it
 /// receives, and which uses of each result happen elsewhere.
 #[derive(Debug)]
@@ -185,9 +201,8 @@ pub(crate) struct RankPlan {
 }
 
 impl RankPlan {
-    /// The plan of `rank` among `ranks`; outputs go to rank 0, or to every rank when
-    /// `gather_to_all`.
-    pub(crate) fn new(graph: &TaskGraph, rank: usize, ranks: usize, gather_to_all: bool) -> Self {
+    /// The plan of `rank` among `ranks`, with the outputs going where `outputs` says.
+    pub(crate) fn new(graph: &TaskGraph, rank: usize, ranks: usize, outputs: Outputs) -> Self {
         let placement = Placement::new(graph, ranks);
         let n = graph.len();
         let (cons_off, cons) = graph.consumers();
@@ -196,7 +211,12 @@ impl RankPlan {
             .outputs()
             .iter()
             .for_each(|&o| out_uses[o as usize] += 1);
-        let receives = |r: usize| gather_to_all || r == 0;
+        // Whether rank `r` receives output task `t`'s result.
+        let receives = |r: usize, t: TaskId| match outputs {
+            Outputs::ToRoot => r == 0,
+            Outputs::ToAll => true,
+            Outputs::Kept => placement.owner(t) == r,
+        };
         let use_counts = graph.use_counts();
 
         let mut plan = RankPlan {
@@ -208,8 +228,12 @@ impl RankPlan {
             expected: vec![false; n],
             expected_count: 0,
             remote_uses: vec![0; n],
-            receives_outputs: receives(rank),
-            placement,
+            receives_outputs: match outputs {
+                Outputs::ToRoot => rank == 0,
+                Outputs::ToAll => true,
+                Outputs::Kept => false,
+            },
+            placement: placement.clone(),
         };
         plan.dest_off.push(0);
         let mut dests: Vec<u32> = Vec::new();
@@ -217,7 +241,7 @@ impl RankPlan {
             let consumers = &cons[cons_off[t as usize] as usize..cons_off[t as usize + 1] as usize];
             let owner_of = |c: TaskId| plan.placement.owner(c);
             let mut local = consumers.iter().filter(|&&c| owner_of(c) == rank).count() as u32;
-            if plan.receives_outputs {
+            if receives(rank, t) {
                 local += out_uses[t as usize];
             }
             plan.remote_uses[t as usize] = use_counts[t as usize] - local;
@@ -229,7 +253,7 @@ impl RankPlan {
                 dests.clear();
                 dests.extend(consumers.iter().map(|&c| owner_of(c) as u32));
                 if out_uses[t as usize] > 0 {
-                    dests.extend((0..ranks as u32).filter(|&r| receives(r as usize)));
+                    dests.extend((0..ranks as u32).filter(|&r| receives(r as usize, t)));
                 }
                 dests.sort_unstable();
                 dests.dedup();
@@ -313,6 +337,46 @@ mod tests {
         g
     }
 
+    /// An op whose blocks must run on given ranks (a persisted array's kept chunks).
+    struct Homed(Vec<usize>);
+    impl ndtask_core::Op for Homed {
+        fn name(&self) -> String {
+            "homed".into()
+        }
+        fn run(
+            &self,
+            _: usize,
+            _: &[&ndtask_core::Chunk],
+        ) -> ndtask_core::Result<ndtask_core::Chunk> {
+            Err(ndtask_core::Error::internal("not run"))
+        }
+        fn block_home(&self, block: usize) -> Option<usize> {
+            self.0.get(block).copied()
+        }
+    }
+
+    /// Tasks with a home run there, and what reads them follows them.
+    #[test]
+    fn tasks_with_a_home_run_there() {
+        let mut g = TaskGraph::new();
+        let kept = g.add_op(Arc::new(Homed(vec![2, 2, 0, 1])));
+        let map = g.add_op(Arc::new(Named("map")));
+        let chunks: Vec<TaskId> = (0..4).map(|b| g.add_task(kept, b, &[]).unwrap()).collect();
+        let outs: Vec<TaskId> = chunks
+            .iter()
+            .enumerate()
+            .map(|(b, &c)| g.add_task(map, b, &[c]).unwrap())
+            .collect();
+        g.set_outputs(outs.clone());
+        let p = Placement::new(&g, 3);
+        let homes: Vec<usize> = chunks.iter().map(|&t| p.owner(t)).collect();
+        assert_eq!(homes, [2, 2, 0, 1]);
+        let maps: Vec<usize> = outs.iter().map(|&t| p.owner(t)).collect();
+        assert_eq!(maps, homes);
+        // A home beyond the ranks (a plan made for more ranks) is clamped, not out of range.
+        assert_eq!(Placement::new(&g, 2).owner(chunks[0]), 1);
+    }
+
     /// Independent one-task sources (delayed calls), each its own op, with one consumer each.
     #[test]
     fn single_task_sources_are_spread_together() {
@@ -361,7 +425,7 @@ mod tests {
         let g = reduction(8);
         let ranks = 4;
         let plans: Vec<RankPlan> = (0..ranks)
-            .map(|r| RankPlan::new(&g, r, ranks, false))
+            .map(|r| RankPlan::new(&g, r, ranks, Outputs::ToRoot))
             .collect();
         // Chunks never move; only combines cross ranks, each once.
         let sent: usize = plans
@@ -387,9 +451,9 @@ mod tests {
         for n in [1, 2, 5, 9] {
             let g = reduction(n);
             for ranks in 1..=12 {
-                for all in [false, true] {
+                for outputs in [Outputs::ToRoot, Outputs::ToAll, Outputs::Kept] {
                     let plans: Vec<RankPlan> = (0..ranks)
-                        .map(|r| RankPlan::new(&g, r, ranks, all))
+                        .map(|r| RankPlan::new(&g, r, ranks, outputs))
                         .collect();
                     for t in 0..g.len() as TaskId {
                         let owner = plans[0].owner(t);
@@ -407,8 +471,16 @@ mod tests {
                     let out = g.outputs()[0];
                     for (r, p) in plans.iter().enumerate() {
                         // The ranks that receive outputs hold the output; the others only if
-                        // they computed it.
-                        assert_eq!(p.expects(out), (all || r == 0) && !p.owns(out));
+                        // they computed it. Kept outputs go nowhere.
+                        let receives = match outputs {
+                            Outputs::ToRoot => r == 0,
+                            Outputs::ToAll => true,
+                            Outputs::Kept => false,
+                        };
+                        assert_eq!(p.expects(out), receives && !p.owns(out));
+                        if outputs == Outputs::Kept {
+                            assert!(p.dests(out).is_empty() || g.len() > 1);
+                        }
                     }
                 }
             }

@@ -1,7 +1,7 @@
 //! The [`MpiScheduler`]: MPI set-up, the agreement check, and the [`Scheduler`] entry point.
 
 use crate::exchange::{self, RunStats, StatsObserver};
-use crate::placement::RankPlan;
+use crate::placement::{Outputs, RankPlan};
 use crate::wire;
 use mpi::collective::SystemOperation;
 use mpi::datatype::PartitionMut;
@@ -10,7 +10,9 @@ use mpi::topology::{Color, SimpleCommunicator};
 use mpi::traits::{Communicator, CommunicatorCollectives, Root};
 use mpi::Count;
 use mpi::{Tag, Threading};
-use ndtask_core::{Chunk, Error, Observer, Result, RunContext, RunInfo, Scheduler, TaskGraph};
+use ndtask_core::{
+    Chunk, Error, Kept, Observer, Result, RunContext, RunInfo, Scheduler, TaskGraph,
+};
 use ndtask_sched::LocalRun;
 use rayon::ThreadPool;
 use std::cell::{Cell, RefCell};
@@ -409,6 +411,54 @@ impl MpiScheduler {
     }
 }
 
+impl MpiScheduler {
+    /// Runs this rank's share of `graph` with the outputs going where `outputs` says, then
+    /// `finish` on the run that ended well.
+    fn run_graph<R>(
+        &self,
+        graph: &TaskGraph,
+        ctx: &RunContext,
+        outputs: Outputs,
+        finish: impl FnOnce(LocalRun<'_>, &RankPlan) -> Result<R>,
+    ) -> Result<R> {
+        if std::thread::current().id() != self.thread {
+            return Err(Error::Scheduler(
+                "the MPI scheduler must be used on the thread that created it (MPI runs with \
+                 Threading::Funneled)"
+                    .into(),
+            ));
+        }
+        // A tag per run, so a message can never be taken for one of another run. MPI promises
+        // tags up to at least 32767.
+        let tag = (self.runs.get() % 32768) as Tag;
+        let observed = self.agree(Ok(graph), ctx.observer().is_some())?;
+        let plan = RankPlan::new(graph, self.rank.get(), self.ranks.get(), outputs);
+        self.last_run.set(RunStats::default());
+        let stats = Arc::new(StatsObserver::default());
+        let ctx = ctx.with_observer(stats.clone());
+        let run = LocalRun::with_context(graph, &ctx, self.rank.get());
+        run.start(|| RunInfo {
+            graph,
+            scheduler: self.name(),
+            tasks: graph.len(),
+            local_tasks: plan.owned,
+            threads: self.threads,
+            rank: self.rank.get(),
+            ranks: self.ranks.get(),
+        });
+        let observer = ctx.observer().unwrap_or(&*stats);
+        let result =
+            exchange::run_rank(&self.comm.borrow(), tag, &self.pool, &run, &plan, observer);
+        run.end(result.is_ok());
+        self.last_run.set(stats.stats());
+        if observed {
+            self.gather_payloads(Some(observer));
+        }
+        result?;
+        finish(run, &plan)
+    }
+}
+
 impl Scheduler for MpiScheduler {
     fn name(&self) -> &str {
         "mpi"
@@ -438,45 +488,31 @@ impl Scheduler for MpiScheduler {
     /// created the scheduler (on that rank only: the others then wait for it, as MPI programs
     /// do when one rank skips a collective call).
     fn execute_with(&self, graph: &TaskGraph, ctx: &RunContext) -> Result<Option<Vec<Arc<Chunk>>>> {
-        if std::thread::current().id() != self.thread {
-            return Err(Error::Scheduler(
-                "the MPI scheduler must be used on the thread that created it (MPI runs with \
-                 Threading::Funneled)"
-                    .into(),
-            ));
-        }
-        // A tag per run, so a message can never be taken for one of another run. MPI promises
-        // tags up to at least 32767.
-        let tag = (self.runs.get() % 32768) as Tag;
-        let observed = self.agree(Ok(graph), ctx.observer().is_some())?;
-        let plan = RankPlan::new(graph, self.rank.get(), self.ranks.get(), self.gather_to_all);
-        self.last_run.set(RunStats::default());
-        let stats = Arc::new(StatsObserver::default());
-        let ctx = ctx.with_observer(stats.clone());
-        let run = LocalRun::with_context(graph, &ctx, self.rank.get());
-        run.start(|| RunInfo {
-            graph,
-            scheduler: self.name(),
-            tasks: graph.len(),
-            local_tasks: plan.owned,
-            threads: self.threads,
-            rank: self.rank.get(),
-            ranks: self.ranks.get(),
-        });
-        let observer = ctx.observer().unwrap_or(&*stats);
-        let result =
-            exchange::run_rank(&self.comm.borrow(), tag, &self.pool, &run, &plan, observer);
-        run.end(result.is_ok());
-        self.last_run.set(stats.stats());
-        if observed {
-            self.gather_payloads(Some(observer));
-        }
-        result?;
-        if plan.receives_outputs {
-            run.finish().map(Some)
-        } else {
-            Ok(None)
-        }
+        let outputs = match self.gather_to_all {
+            true => Outputs::ToAll,
+            false => Outputs::ToRoot,
+        };
+        self.run_graph(graph, ctx, outputs, |run, plan| {
+            match plan.receives_outputs {
+                true => run.finish().map(Some),
+                false => Ok(None),
+            }
+        })
+    }
+
+    /// Runs this rank's share of `graph` and keeps each output on the rank that computed it
+    /// (nothing is gathered): each rank returns the outputs it holds, and every rank the same
+    /// home rank of each output.
+    ///
+    /// # Errors
+    /// As [`MpiScheduler::execute_with`].
+    fn execute_kept(&self, graph: &TaskGraph, ctx: &RunContext) -> Result<Kept> {
+        self.run_graph(graph, ctx, Outputs::Kept, |run, plan| {
+            Ok(Kept {
+                chunks: run.finish_kept()?,
+                homes: graph.outputs().iter().map(|&o| plan.owner(o)).collect(),
+            })
+        })
     }
 
     /// Joins the agreement of the other ranks with this rank's failure, so that every rank

@@ -321,18 +321,46 @@ impl<'g> LocalRun<'g> {
         result
     }
 
-    fn collect(&self) -> Result<Vec<Arc<Chunk>>> {
+    /// As [`LocalRun::finish`], for a run that kept each output where it was computed: the
+    /// outputs this process holds, `None` for the others.
+    ///
+    /// # Errors
+    /// As [`LocalRun::finish`].
+    pub fn finish_kept(self) -> Result<Vec<Option<Arc<Chunk>>>> {
+        let result = self.failure().map(|()| {
+            self.graph
+                .outputs()
+                .iter()
+                .map(|&o| {
+                    self.slots[o as usize]
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .clone()
+                })
+                .collect()
+        });
+        self.end(result.is_ok());
+        result
+    }
+
+    /// The run's failure, if it failed: cancellation, or the error that stopped it.
+    fn failure(&self) -> Result<()> {
         if self.cancelled() {
             return Err(Error::Cancelled);
         }
-        if let Some((_, e)) = self
+        match self
             .error
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
         {
-            return Err(e);
+            Some((_, e)) => Err(e),
+            None => Ok(()),
         }
+    }
+
+    fn collect(&self) -> Result<Vec<Arc<Chunk>>> {
+        self.failure()?;
         self.graph
             .outputs()
             .iter()

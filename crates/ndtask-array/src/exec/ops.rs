@@ -270,6 +270,9 @@ impl Op for BlocksOp {
     fn describe_block(&self, block: usize) -> String {
         self.kernel.describe_block(&self.grid.unravel(block))
     }
+    fn block_home(&self, block: usize) -> Option<usize> {
+        self.kernel.home(&self.grid.unravel(block))
+    }
 }
 
 /// A reduction over zero elements: the identity state, finalised.

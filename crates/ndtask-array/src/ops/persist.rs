@@ -1,18 +1,23 @@
 //! `persist`: compute an array's chunks once and keep them, so that later expressions built on
-//! it run none of the tasks that made it (Dask's `persist`). The kept chunks are a source like
-//! any other: they fuse into what reads them, and a slice or rechunk reads only the regions it
-//! needs.
+//! it run none of the tasks that made it (Dask's `persist`). In one process the kept chunks are
+//! a source like any other: they fuse into what reads them, and a slice or rechunk reads only
+//! the regions it needs. On several MPI ranks each chunk stays on the rank that computed it:
+//! the persisted array is one task per chunk that only that rank runs (the placement puts it
+//! there, and what reads the chunk follows it), so no chunk moves unless an expression needs it
+//! elsewhere.
 
 use crate::api::array::Array;
 use crate::api::compute::{compute_in, Computable, Results, Targets};
 use crate::ops::creation::source;
-use crate::ops::layout::{boxes, copy_overlap, overlapping};
+use crate::ops::layout::{blocks, boxes, copy_overlap, overlapping};
 use crate::plan::chunks::try_array;
-use crate::plan::dispatch_dtype;
 use crate::plan::reader::{ChunkReader, Region};
+use crate::plan::{dispatch_dtype, BlockKernel};
 use ndtask_core::{
-    Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Result, RunContext, Scheduler,
+    catch_panic, Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Result, RunContext,
+    Scheduler,
 };
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -74,6 +79,54 @@ impl ChunkReader for Persisted {
     }
 }
 
+/// The chunks of an array persisted on several MPI ranks, each kept on the rank that computed
+/// it (its home), the only rank that runs the task handing it out.
+struct KeptChunks<T> {
+    grid: ChunkGrid,
+    chunks: Vec<Option<Arc<Chunk>>>,
+    homes: Vec<usize>,
+    /// This process's rank, and how many ranks kept the chunks.
+    rank: usize,
+    ranks: usize,
+    id: u64,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Element> BlockKernel for KeptChunks<T> {
+    fn name(&self) -> String {
+        format!("persisted#{}", self.id)
+    }
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str("persisted");
+        h.u64(self.id);
+        h.str(T::DTYPE.name());
+        h.usize(self.ranks);
+        self.homes.iter().for_each(|&r| h.usize(r));
+    }
+    fn exact(&self) -> bool {
+        true
+    }
+    fn deps(&self, _: &[usize]) -> Vec<(usize, usize)> {
+        Vec::new()
+    }
+    fn home(&self, block: &[usize]) -> Option<usize> {
+        self.homes.get(self.grid.ravel(block)).copied()
+    }
+    fn run(&self, block: &[usize], _: &[&Chunk]) -> Result<Chunk> {
+        let b = self.grid.ravel(block);
+        match self.chunks.get(b) {
+            Some(Some(chunk)) => Ok(Chunk::clone(chunk)),
+            _ => Err(Error::Scheduler(format!(
+                "chunk {block:?} of a persisted array is kept on MPI rank {} of {}, not on rank \
+                 {}: compute what reads it with the MPI scheduler that persisted it",
+                self.homes.get(b).copied().unwrap_or(0),
+                self.ranks,
+                self.rank
+            ))),
+        }
+    }
+}
+
 impl<T: Element> Array<T> {
     /// Computes the array's chunks on the default scheduler and keeps them in memory: the
     /// returned array reads them, so expressions built on it run none of the tasks that made
@@ -94,21 +147,19 @@ impl<T: Element> Array<T> {
         self.persist_with(s, &RunContext::new())
     }
 
-    /// [`Array::persist`] on `scheduler`, under `ctx`.
+    /// [`Array::persist`] on `scheduler`, under `ctx`. On several MPI ranks (call it on every
+    /// rank, as `compute`), each chunk stays on the rank that computed it, and expressions built
+    /// on the result must run on the same scheduler: their tasks that read a chunk run on its
+    /// rank.
     ///
     /// # Errors
-    /// The array's error or a task's; [`Error::Scheduler`] on a scheduler of several MPI ranks
-    /// (keeping each chunk on the rank that computed it is not built yet).
+    /// The array's error or a task's.
     pub fn persist_with(&self, scheduler: &dyn Scheduler, ctx: &RunContext) -> Result<Array<T>> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
         if scheduler.ranks() > 1 {
-            return Err(Error::Scheduler(format!(
-                "persist on {} MPI ranks is not supported yet (chunks would have to stay on the \
-                 ranks that computed them); compute the array, or write it with to_npy/to_zarr",
-                scheduler.ranks()
-            )));
+            return self.persist_on_ranks(scheduler, ctx, NEXT.fetch_add(1, Ordering::Relaxed));
         }
         self.check()?;
-        static NEXT: AtomicU64 = AtomicU64::new(0);
         let chunks = compute_in(ChunksOf(self), scheduler, ctx)?;
         let reader = Persisted {
             grid: self.grid().clone(),
@@ -121,5 +172,46 @@ impl<T: Element> Array<T> {
             Chunks::Explicit(self.chunks()),
             Arc::new(reader),
         )
+    }
+}
+
+impl<T: Element> Array<T> {
+    /// [`Array::persist_with`] on several MPI ranks: the chunks stay where they were computed.
+    fn persist_on_ranks(
+        &self,
+        scheduler: &dyn Scheduler,
+        ctx: &RunContext,
+        id: u64,
+    ) -> Result<Array<T>> {
+        let mut targets = Targets::default();
+        ChunksOf(self).add_targets(&mut targets);
+        let graph = match self
+            .check()
+            .and_then(|_| crate::api::compute::lower_targets(&targets))
+        {
+            Ok((graph, _)) => graph,
+            Err(e) => return Err(scheduler.fail_before_run(e)),
+        };
+        let kept = catch_panic(&format!("the {} scheduler", scheduler.name()), || {
+            scheduler.execute_kept(&graph, ctx)
+        })?;
+        if kept.chunks.len() != self.grid().num_chunks() || kept.homes.len() != kept.chunks.len() {
+            return Err(Error::internal(format!(
+                "persist kept {} chunks ({} homes) of an array of {}",
+                kept.chunks.len(),
+                kept.homes.len(),
+                self.grid().num_chunks()
+            )));
+        }
+        let kernel = KeptChunks::<T> {
+            grid: self.grid().clone(),
+            chunks: kept.chunks,
+            homes: kept.homes,
+            rank: scheduler.rank(),
+            ranks: scheduler.ranks(),
+            id,
+            _t: PhantomData,
+        };
+        Ok(blocks(Vec::new(), self.grid().clone(), kernel))
     }
 }

@@ -260,4 +260,10 @@ pub(crate) trait BlockKernel: Send + Sync {
     fn read_through(&self) -> Option<Through> {
         None
     }
+    /// The rank that must run block `block` (see [`ndtask_core::Op::block_home`]; default:
+    /// any).
+    fn home(&self, block: &[usize]) -> Option<usize> {
+        let _ = block;
+        None
+    }
 }

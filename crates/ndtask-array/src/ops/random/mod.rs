@@ -611,7 +611,7 @@ impl<'a, T: RandomFloat> Transposed<'a, T> {
     fn make_group(&mut self) {
         let per = T::PER_BLOCK as u64;
         let base = self.planes[self.plane] + self.row as u64;
-        let aligned = self.step % per == 0;
+        let aligned = self.step.is_multiple_of(per);
         let count = if aligned {
             (T::PER_BLOCK - (base % per) as usize).min(self.rows - self.row)
         } else {
