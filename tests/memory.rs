@@ -247,3 +247,42 @@ fn a_rechunk_or_slice_of_a_cheap_expression_cuts_its_sources() {
         .iter()
         .any(|n| n.starts_with("rechunk")));
 }
+
+/// Broadcasts over chunks of many tiles: a row (loaded once per tile length, every tile being
+/// whole rows), a scalar, a column (loaded per tile), a row of a computed array; rows that fill
+/// a tile exactly or not, and a last tile shorter than the others.
+#[test]
+fn broadcasts_over_many_tiles_match_ndarray() {
+    for (rows, cols, chunk_rows) in [(300, 50, 300), (97, 37, 41), (64, 1024, 10), (5, 1500, 5)] {
+        let a = data(&[rows, cols], 3);
+        let x = from_ndarray(a.clone(), Chunks::Block(vec![chunk_rows, cols])).unwrap();
+        let row = data(&[cols], 4);
+        let col = data(&[rows, 1], 5);
+        let r = from_ndarray(row.clone(), Chunks::Block(vec![cols])).unwrap();
+        let c = from_ndarray(col.clone(), Chunks::Block(vec![chunk_rows, 1])).unwrap();
+        let m = x.mean_axis(0).unwrap();
+        let eager_m = a.mean_axis(Axis(0)).unwrap();
+        let cases = [
+            (&x - &r, &a - &row),
+            ((&x - &r) * (&x - &r), (&a - &row).mapv(|v| v * v)),
+            (&x * 2.0 + &c, &a * 2.0 + &col),
+            (&x - &m, &a - &eager_m),
+            // Steps after the broadcast's last use take its register: it is loaded again.
+            (
+                ((&x - &m) * 3.0 + 1.0).exp(),
+                (&a - &eager_m).mapv(|v| (v * 3.0 + 1.0).exp()),
+            ),
+        ];
+        for (lazy, want) in &cases {
+            for s in schedulers() {
+                let got = lazy.compute_with(&*s).unwrap();
+                assert_close(&got, want, 1e-12);
+            }
+            // Folded straight into reductions, as the fused kernels stream them.
+            let total = lazy.sum().compute().unwrap();
+            assert!((total - want.sum()).abs() <= 1e-9 * want.sum().abs().max(1.0));
+            let cols_sum = lazy.sum_axis(0).unwrap().compute().unwrap();
+            assert_close(&cols_sum, &want.sum_axis(Axis(0)), 1e-9);
+        }
+    }
+}

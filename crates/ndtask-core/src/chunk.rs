@@ -11,6 +11,18 @@ use ndarray::{ArrayD, IxDyn};
 /// stay in L1/L2 cache, large enough that per-tile dispatch costs nothing measurable.
 pub const TILE: usize = 1024;
 
+/// The tile length for a chunk of `shape`: whole rows (runs of the last axis) when a row is
+/// at most a [`TILE`], so that a tile never ends inside a row: a source then makes each tile
+/// in one run of consecutive elements, and a broadcast row fills it the same way every time;
+/// [`TILE`] otherwise. Everything that folds a chunk tile by tile uses it, so a fused and a
+/// materialised chunk fold alike.
+pub fn tile_len(shape: &[usize]) -> usize {
+    match shape.last() {
+        Some(&row) if row > 0 && row <= TILE => TILE / row * row,
+        _ => TILE,
+    }
+}
+
 /// One task's result.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -647,6 +659,18 @@ fn transposed<T: Copy + Default>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tiles_are_whole_rows_when_a_row_fits() {
+        assert_eq!(tile_len(&[1000, 1000]), 1000);
+        assert_eq!(tile_len(&[7, 300]), 900);
+        assert_eq!(tile_len(&[3, 1024]), 1024);
+        assert_eq!(tile_len(&[3, 1025]), TILE);
+        assert_eq!(tile_len(&[10, 1]), TILE);
+        assert_eq!(tile_len(&[10, 0]), TILE);
+        assert_eq!(tile_len(&[]), TILE);
+        assert_eq!(tile_len(&[1_000_000]), TILE);
+    }
 
     #[test]
     fn transposed_rows_match_ndarray_transpose() {

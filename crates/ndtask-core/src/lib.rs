@@ -17,7 +17,7 @@ mod picture;
 mod run;
 mod value;
 
-pub use chunk::{Buf, Chunk, TransposedRows, TILE};
+pub use chunk::{tile_len, Buf, Chunk, TransposedRows, TILE};
 pub use dtype::{DType, Element, Float, Numeric};
 pub use error::{catch_panic, panic_message, try_filled, try_vec, Error, IoSource, Result};
 pub use fingerprint::Fingerprint;

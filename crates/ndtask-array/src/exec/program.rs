@@ -1,12 +1,14 @@
 //! The fused program interpreter: a fused kernel is a list of steps (read a source, read an
 //! input chunk, apply an element-wise kernel to earlier steps) evaluated tile by tile
-//! ([`TILE`] elements at a time), each step reading the tiles of earlier steps, so a whole
+//! ([`ndtask_core::tile_len`] elements at a time: whole rows, about a [`ndtask_core::TILE`]), each step reading the tiles of earlier steps, so a whole
 //! chain makes one pass over the data with no temporary array per operator. Tiles live in a
 //! few registers that are reused once their value is dead, so they stay in L1 cache.
 
 use crate::plan::reader::TileSource;
 use crate::plan::{MapKernel, SourceNode};
-use ndtask_core::{Buf, Chunk, ChunkGrid, DType, Error, Fingerprint, Result, TransposedRows, TILE};
+use ndtask_core::{
+    tile_len, Buf, Chunk, ChunkGrid, DType, Error, Fingerprint, Result, TransposedRows,
+};
 use std::sync::Arc;
 
 /// One step of a fused kernel; its tile is register `i` for step `i`.
@@ -177,10 +179,11 @@ impl Program {
             })
             .collect::<Result<_>>()?;
         let nregs = self.slots.iter().max().map_or(0, |m| m + 1);
+        let tile = tile_len(&shape);
         let mut regs: Vec<Buf> = (0..nregs)
             .map(|r| {
                 let i = self.slots.iter().position(|&s| s == r).unwrap_or(0);
-                Buf::with_capacity(self.dtypes[i], TILE.min(len))
+                Buf::with_capacity(self.dtypes[i], tile.min(len))
             })
             .collect();
         let last = self.slots[self.steps.len() - 1];
@@ -190,10 +193,34 @@ impl Program {
             .iter()
             .map(|_| TransposedRows::default())
             .collect();
+        // A broadcast leaf that varies along the last axis only (a row, or a scalar) fills every
+        // tile of whole rows alike: with a register of its own, it is loaded once per tile
+        // length, not once per tile.
+        let row = shape.last().copied().unwrap_or(1).max(1);
+        let repeats: Vec<bool> = (0..self.steps.len())
+            .map(|i| {
+                let Step::Leaf(k) = &self.steps[i] else {
+                    return false;
+                };
+                let own = self.slots.iter().filter(|&&s| s == self.slots[i]).count() == 1;
+                let rows = leaves.get(*k).is_some_and(|c| {
+                    let from = c.shape();
+                    from != shape.as_slice()
+                        && from
+                            .split_last()
+                            .is_none_or(|(_, lead)| lead.iter().all(|&d| d == 1))
+                });
+                own && rows && tile.is_multiple_of(row)
+            })
+            .collect();
+        let mut loaded: Vec<Option<usize>> = vec![None; self.steps.len()];
         let mut off = 0;
         while off < len {
-            let n = TILE.min(len - off);
+            let n = tile.min(len - off);
             for (i, step) in self.steps.iter().enumerate() {
+                if repeats[i] && off.is_multiple_of(row) && loaded[i] == Some(n) {
+                    continue;
+                }
                 // Take the output register out, so the inputs (other registers) can be borrowed.
                 let slot = self.slots[i];
                 let mut out = std::mem::replace(&mut regs[slot], Buf::Bool(Vec::new()));
@@ -208,7 +235,10 @@ impl Program {
                             out.load_from(chunk, off, n)
                         }
                         // A leaf the region broadcasts (a fused `broadcast_to`).
-                        Some(chunk) => out.load_broadcast(chunk, &shape, off, n),
+                        Some(chunk) => {
+                            loaded[i] = (repeats[i] && off.is_multiple_of(row)).then_some(n);
+                            out.load_broadcast(chunk, &shape, off, n)
+                        }
                         None => Err(Error::internal(format!("missing input chunk {k}"))),
                     },
                     Step::Permuted(k, perm) => match leaves.get(*k) {

@@ -5,7 +5,9 @@
 use crate::plan::chunks::typed;
 use crate::plan::reduce::{leading, Place, ReduceKernel, Reduction, State, TileStream};
 use ndarray::{ArrayD, IxDyn};
-use ndtask_core::{try_filled, Chunk, DType, Element, Error, Fingerprint, Layout, Result, TILE};
+use ndtask_core::{
+    tile_len, try_filled, Chunk, DType, Element, Error, Fingerprint, Layout, Result, TILE,
+};
 
 /// Adapts a [`Reduction`] to [`ReduceKernel`].
 pub(crate) struct Kernel<R>(pub R);
@@ -57,8 +59,9 @@ impl<R: Reduction> ReduceKernel for Kernel<R> {
             .as_slice()
             .ok_or_else(|| Error::internal("standard layout without a slice"))?;
         // Same tiling as `partial_tiles`, so a materialised and a fused input give the same bits.
-        for (t, run) in xs.chunks(TILE).enumerate() {
-            self.0.fold_at(&mut s, run, &|k| place.flat(t * TILE + k));
+        let tile = tile_len(a.shape());
+        for (t, run) in xs.chunks(tile).enumerate() {
+            self.0.fold_at(&mut s, run, &|k| place.flat(t * tile + k));
         }
         <R::State as State>::encode(vec![s], &vec![1; a.ndim()])
     }
@@ -164,6 +167,9 @@ impl<R: Reduction> ReduceKernel for Kernel<R> {
 struct Rows<'k, R: Reduction> {
     kernel: &'k Kernel<R>,
     states: Vec<R::State>,
+    /// The columns' running sums, for a reduction that folds rows as sums
+    /// ([`Reduction::row_sums`]); `states` are made from them at the end.
+    sums: Option<Vec<f64>>,
     /// Position within the current row, and the current row's number.
     col: usize,
     row: usize,
@@ -187,9 +193,18 @@ impl<'k, R: Reduction> Rows<'k, R> {
             kernel.0.init(),
             format_args!("{} states", kernel.0.name()),
         )?;
+        let sums = match kernel.0.row_sums() {
+            true => Some(try_filled(
+                kept,
+                0.0,
+                format_args!("{} sums", kernel.0.name()),
+            )?),
+            false => None,
+        };
         Ok(Rows {
             kernel,
             states,
+            sums,
             col: 0,
             row: 0,
             first_index,
@@ -202,9 +217,17 @@ impl<'k, R: Reduction> Rows<'k, R> {
         while !xs.is_empty() && width > 0 {
             let n = (width - self.col).min(xs.len());
             let index = (self.first_index + self.row) as i64;
-            self.kernel
-                .0
-                .fold_row(&mut self.states[self.col..self.col + n], &xs[..n], index);
+            match &mut self.sums {
+                Some(sums) => self
+                    .kernel
+                    .0
+                    .fold_row_sums(&mut sums[self.col..self.col + n], &xs[..n]),
+                None => self.kernel.0.fold_row(
+                    &mut self.states[self.col..self.col + n],
+                    &xs[..n],
+                    index,
+                ),
+            }
             xs = &xs[n..];
             self.col += n;
             if self.col == width {
@@ -214,7 +237,14 @@ impl<'k, R: Reduction> Rows<'k, R> {
         }
     }
 
-    fn finish(self) -> Result<Chunk> {
+    fn finish(mut self) -> Result<Chunk> {
+        if let Some(sums) = &self.sums {
+            // Every column has a value of each whole row, and those before `col` one more.
+            for (c, (s, &sum)) in self.states.iter_mut().zip(sums).enumerate() {
+                let count = (self.row + usize::from(c < self.col)) as f64;
+                *s = self.kernel.0.state_of_sums(sum, count);
+            }
+        }
         <R::State as State>::encode(self.states, &self.shape)
     }
 }

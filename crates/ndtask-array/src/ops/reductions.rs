@@ -151,6 +151,17 @@ impl<T: Numeric> Reduction for Mean<T> {
     fn finish(&self, s: &(f64, f64)) -> f64 {
         s.0 / s.1
     }
+    fn row_sums(&self) -> bool {
+        !self.skip_nan
+    }
+    fn fold_row_sums(&self, sums: &mut [f64], row: &[T]) {
+        for (s, &x) in sums.iter_mut().zip(row) {
+            *s += x.to_f64();
+        }
+    }
+    fn state_of_sums(&self, sum: f64, count: f64) -> (f64, f64) {
+        (sum, count)
+    }
     fn fold_row(&self, states: &mut [(f64, f64)], row: &[T], _: i64) {
         if !self.skip_nan {
             // No test per value: a loop the compiler vectorises.

@@ -48,6 +48,25 @@ pub(crate) trait Reduction: Send + Sync + 'static {
             self.fold_at(s, std::slice::from_ref(x), &|_| index);
         }
     }
+    /// Whether folding a row is adding each value, as `f64`, to its column's running sum and
+    /// counting it (a mean without NaN skipping). A fold over leading axes then keeps the sums
+    /// as one array ([`Reduction::fold_row_sums`]: no interleaved states to update) and the
+    /// count once, and makes the states at the end ([`Reduction::state_of_sums`]), with the
+    /// same adds in the same order. Default false.
+    fn row_sums(&self) -> bool {
+        false
+    }
+    /// Adds the values of `row` to the running sums of their columns (only called when
+    /// [`Reduction::row_sums`]).
+    fn fold_row_sums(&self, sums: &mut [f64], row: &[Self::In]) {
+        let _ = (sums, row);
+    }
+    /// The state of a column whose `count` values summed to `sum` (only called when
+    /// [`Reduction::row_sums`]).
+    fn state_of_sums(&self, sum: f64, count: f64) -> Self::State {
+        let _ = (sum, count);
+        self.init()
+    }
 }
 
 /// Whether `axes` (sorted) are the leading axes `0..k` of the array.
