@@ -367,8 +367,8 @@ fn numpy_philox_stream_bit_for_bit() {
 }
 
 /// Transposed random matrices and stacks of them, made in groups of rows sharing Philox blocks:
-/// rows a whole number of blocks long or not (odd widths), regions starting inside a block, and
-/// rows longer than a batch of lanes.
+/// rows a whole number of blocks long or not (odd widths), regions starting inside a block,
+/// rows longer than a batch of lanes, and rows that are whole tiles.
 #[test]
 fn transposed_regions_match_for_any_width_and_offset() {
     for (shape, chunks) in [
@@ -376,6 +376,9 @@ fn transposed_regions_match_for_any_width_and_offset() {
         (vec![64, 130], vec![64, 130]),
         (vec![70, 132], vec![33, 65]),
         (vec![3, 41, 37], vec![2, 17, 9]),
+        // Rows of the transpose longer than half a tile: each tile is one whole row.
+        (vec![600, 40], vec![600, 40]),
+        (vec![701, 7], vec![650, 5]),
     ] {
         for (name, x) in all_kinds(7, &shape, Chunks::Block(chunks.clone())) {
             let want = x.compute().unwrap();

@@ -560,8 +560,9 @@ struct Transposed<'a, T> {
     /// The output row and the position in it of the next value.
     row: usize,
     pos: usize,
-    /// Output rows `first..first + count` of the current plane.
-    group: Vec<T>,
+    /// Output rows `first..first + count` of the current plane, one buffer each (a tile that
+    /// is a whole row takes its buffer instead of a copy).
+    group: Vec<Vec<T>>,
     first: usize,
     count: usize,
 }
@@ -617,8 +618,11 @@ impl<'a, T: RandomFloat> Transposed<'a, T> {
         } else {
             1
         };
-        self.group.clear();
-        self.group.resize(count * self.row_len, T::default());
+        // Every value is written: buffers of the right length are kept as they are.
+        self.group.resize_with(count, Vec::new);
+        for row in &mut self.group {
+            row.resize(self.row_len, T::default());
+        }
         wide_to(
             Width::Avx512,
             Columns {
@@ -639,8 +643,11 @@ impl<'a, T: RandomFloat> Transposed<'a, T> {
 impl<T: RandomFloat> TileSource for Transposed<'_, T> {
     fn fill(&mut self, out: &mut Buf, n: usize) -> Result<()> {
         let v = T::buf_mut(out);
-        v.clear();
-        while v.len() < n {
+        let mut done = 0;
+        if n == 0 {
+            v.clear();
+        }
+        while done < n {
             if self.plane >= self.planes.len() {
                 return Err(Error::internal(
                     "reading past the end of a transposed region",
@@ -649,9 +656,19 @@ impl<T: RandomFloat> TileSource for Transposed<'_, T> {
             if self.row < self.first || self.row >= self.first + self.count {
                 self.make_group();
             }
-            let take = (self.row_len - self.pos).min(n - v.len());
-            let at = (self.row - self.first) * self.row_len + self.pos;
-            v.extend_from_slice(&self.group[at..at + take]);
+            let take = (self.row_len - self.pos).min(n - done);
+            let row = &mut self.group[self.row - self.first];
+            if done == 0 && take == n && take == self.row_len {
+                // The tile is this whole row: swap buffers (the row's is not read again, and
+                // the tile's old buffer, of the same length, is the row's next one).
+                std::mem::swap(v, row);
+            } else {
+                if done == 0 {
+                    v.clear();
+                }
+                v.extend_from_slice(&row[self.pos..self.pos + take]);
+            }
+            done += take;
             self.pos += take;
             if self.pos == self.row_len {
                 (self.pos, self.row) = (0, self.row + 1);
@@ -674,7 +691,7 @@ struct Columns<'a, T> {
     aligned: bool,
     row_len: usize,
     count: usize,
-    out: &'a mut [T],
+    out: &'a mut [Vec<T>],
 }
 
 impl<T: RandomFloat> Vectorized for Columns<'_, T> {
@@ -718,7 +735,7 @@ impl<T: RandomFloat> Columns<'_, T> {
             let x = philox4x32_lanes_at::<L>(std::array::from_fn(|l| at[l] / per), hi, self.s.key);
             let m = L.min(self.row_len - j);
             for q in 0..self.count {
-                let row = &mut self.out[q * self.row_len + j..q * self.row_len + j + m];
+                let row = &mut self.out[q][j..j + m];
                 if self.aligned {
                     // Every lane's value sits at the same place in its block.
                     let w = (self.base % per) as usize + q;
