@@ -327,20 +327,23 @@ impl<'g> LocalRun<'g> {
     /// # Errors
     /// As [`LocalRun::finish`].
     pub fn finish_kept(self) -> Result<Vec<Option<Arc<Chunk>>>> {
-        let result = self.failure().map(|()| {
-            self.graph
-                .outputs()
-                .iter()
-                .map(|&o| {
-                    self.slots[o as usize]
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .clone()
-                })
-                .collect()
-        });
+        let result = self.failure().map(|()| self.outputs_here());
         self.end(result.is_ok());
         result
+    }
+
+    /// Each output's result, where this process holds it.
+    fn outputs_here(&self) -> Vec<Option<Arc<Chunk>>> {
+        self.graph
+            .outputs()
+            .iter()
+            .map(|&o| {
+                self.slots[o as usize]
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone()
+            })
+            .collect()
     }
 
     /// The run's failure, if it failed: cancellation, or the error that stopped it.
@@ -361,15 +364,11 @@ impl<'g> LocalRun<'g> {
 
     fn collect(&self) -> Result<Vec<Arc<Chunk>>> {
         self.failure()?;
-        self.graph
-            .outputs()
-            .iter()
-            .map(|&o| {
-                self.slots[o as usize]
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .clone()
-                    .ok_or_else(|| Error::internal(format!("output task {o} has no result")))
+        let outputs = self.graph.outputs().iter();
+        outputs
+            .zip(self.outputs_here())
+            .map(|(&o, c)| {
+                c.ok_or_else(|| Error::internal(format!("output task {o} has no result")))
             })
             .collect()
     }
