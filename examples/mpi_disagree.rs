@@ -181,6 +181,47 @@ fn run(mpi: &MpiScheduler) -> Result<usize, String> {
     }
     still_works(mpi)?;
     checked += 1;
+
+    // Rank 0 computes an array while the others persist it: the graphs are the same, but the
+    // outputs would go to rank 0 on one side and stay put on the other. Every rank is told.
+    if ranks > 1 {
+        let e = match rank {
+            0 => compute_local_with(&a, mpi).err(),
+            _ => a.persist_with(mpi, &ndtask::RunContext::new()).err(),
+        }
+        .ok_or("computing on one rank and persisting on the others succeeded")?;
+        let text = e.to_string();
+        if !matches!(e, ndtask::Error::Mpi(_))
+            || !text.contains("where the outputs go")
+            || !same_everywhere(mpi, hash(&e))
+        {
+            return Err(format!("persist against compute: unexpected error {text}"));
+        }
+        still_works(mpi)?;
+        checked += 1;
+        // An array persisted on every rank, read on fewer: refused before it runs, on every
+        // rank of the smaller run.
+        let kept = a
+            .persist_with(mpi, &ndtask::RunContext::new())
+            .map_err(|e| e.to_string())?;
+        let fewer = mpi
+            .on_first_ranks(1, |m| {
+                compute_local_with(&kept.sum(), m)
+                    .err()
+                    .map(|e| e.to_string())
+            })
+            .map_err(|e| e.to_string())?;
+        if let Some(text) = fewer {
+            let text = text.ok_or("a persisted array computed on fewer ranks")?;
+            if !text.contains("compute what reads a persisted array on the ranks") {
+                return Err(format!(
+                    "persisted array on fewer ranks: unexpected error {text}"
+                ));
+            }
+        }
+        still_works(mpi)?;
+        checked += 1;
+    }
     Ok(checked)
 }
 

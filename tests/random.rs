@@ -378,6 +378,8 @@ fn transposed_regions_match_for_any_width_and_offset() {
         (vec![3, 41, 37], vec![2, 17, 9]),
         // Rows of the transpose longer than half a tile: each tile is one whole row.
         (vec![600, 40], vec![600, 40]),
+        // Rows too long for a group: the region is read and permuted instead.
+        (vec![70_000, 3], vec![70_000, 2]),
         (vec![701, 7], vec![650, 5]),
     ] {
         for (name, x) in all_kinds(7, &shape, Chunks::Block(chunks.clone())) {

@@ -573,6 +573,9 @@ impl TransposedRows {
     /// Rows of the transpose gathered at a time: 16 values of a row of the chunk, two cache
     /// lines of `f64`.
     pub const ROWS: usize = 16;
+    /// The most values a block holds (2 MiB of `f64`): fewer rows when the transpose's rows are
+    /// long, and no block at all (a plain gather) when one row is longer than this.
+    pub const MAX_BLOCK: usize = 1 << 18;
 
     /// Replaces the contents of `out` with values `start..start + n` (in C order) of `src`
     /// with its axes permuted by `perm`.
@@ -590,7 +593,7 @@ impl TransposedRows {
         let &[r, c] = src.shape() else {
             return out.load_permuted(src, perm, start, n);
         };
-        if perm != [1, 0] || !src.is_standard_layout() {
+        if perm != [1, 0] || !src.is_standard_layout() || r > Self::MAX_BLOCK {
             return out.load_permuted(src, perm, start, n);
         }
         if start.checked_add(n).is_none_or(|e| e > r * c) {
@@ -638,7 +641,9 @@ fn transposed<T: Copy + Default>(
     while p < end {
         let (i, j) = (p / r, p % r);
         if i < *first || i >= *first + *rows {
-            let k = TransposedRows::ROWS.min(c - i);
+            let k = TransposedRows::ROWS
+                .min(TransposedRows::MAX_BLOCK / r.max(1))
+                .min(c - i);
             block.clear();
             block.resize(k * r, T::default());
             for (j, line) in s.chunks_exact(c).enumerate() {
@@ -712,6 +717,22 @@ mod tests {
             }
             let mut b = Buf::I64(Vec::new());
             assert!(t.load(&mut b, &src, &[1, 0], len, 1).is_err());
+        }
+        // Transposes whose rows are too long for a block of 16: fewer rows, then a plain
+        // gather once one row is longer than a block holds.
+        for r in [TransposedRows::MAX_BLOCK / 3, TransposedRows::MAX_BLOCK + 5] {
+            let a = ArrayD::from_shape_fn(IxDyn(&[r, 3]), |i| (i[0] * 3 + i[1]) as i64);
+            let src = Chunk::I64(a.clone());
+            let mut t = TransposedRows::default();
+            for start in [0, r - 7, r + 11, 2 * r + 3] {
+                let n = 1000.min(3 * r - start);
+                let mut b = Buf::I64(Vec::new());
+                t.load(&mut b, &src, &[1, 0], start, n).unwrap();
+                let want: Vec<i64> = (start..start + n)
+                    .map(|p| ((p % r) * 3 + p / r) as i64)
+                    .collect();
+                assert_eq!(b, Buf::I64(want), "rows {r}, start {start}");
+            }
         }
         // Other element types, and permutations it hands to `load_permuted`.
         let a = ArrayD::from_shape_fn(IxDyn(&[5, 33]), |i| (i[0] * 100 + i[1]) as f64);

@@ -70,7 +70,14 @@ impl Placement {
         // Ops of one task that is a source (independent delayed calls, one-chunk arrays) are
         // spread together, as if they were one op: otherwise every one of them is block 0 of
         // its op, and all would run on rank 0.
-        let single = |op: usize| tasks_of_op[op] == 1 && roots_of_op[op] == 1;
+        // (A task with a home is placed there, and takes no share of the spread.)
+        let mut homed_op = vec![false; ops];
+        for t in 0..n as TaskId {
+            if graph.home_of(t).is_some() {
+                homed_op[graph.op_of(t) as usize] = true;
+            }
+        }
+        let single = |op: usize| tasks_of_op[op] == 1 && roots_of_op[op] == 1 && !homed_op[op];
         let singles = (0..ops).filter(|&op| single(op)).count();
         let mut singles_seen = 0;
         // Every task's size, asked of its op once.

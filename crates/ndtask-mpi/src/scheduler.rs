@@ -11,7 +11,7 @@ use mpi::traits::{Communicator, CommunicatorCollectives, Root};
 use mpi::Count;
 use mpi::{Tag, Threading};
 use ndtask_core::{
-    Chunk, Error, Kept, Observer, Result, RunContext, RunInfo, Scheduler, TaskGraph,
+    Chunk, Error, Kept, Observer, Result, RunContext, RunInfo, Scheduler, TaskGraph, TaskId,
 };
 use ndtask_sched::LocalRun;
 use rayon::ThreadPool;
@@ -285,6 +285,7 @@ impl MpiScheduler {
         &self,
         local: std::result::Result<&TaskGraph, &Error>,
         observed: bool,
+        outputs: Outputs,
     ) -> Result<bool> {
         self.runs.set(self.runs.get().wrapping_add(1));
         let failed_rank = match local {
@@ -292,12 +293,12 @@ impl MpiScheduler {
             Err(_) => self.rank.get() as u64,
         };
         let fingerprint = local.map_or(0, |g| g.fingerprint());
-        let mine = [
-            fingerprint,
-            self.gather_to_all as u64,
-            failed_rank,
-            observed as u64,
-        ];
+        let outputs_code = match outputs {
+            Outputs::ToRoot => 0,
+            Outputs::ToAll => 1,
+            Outputs::Kept => 2,
+        };
+        let mine = [fingerprint, outputs_code, failed_rank, observed as u64];
         let (mut lo, mut hi) = ([0u64; 4], [0u64; 4]);
         self.comm
             .borrow()
@@ -320,9 +321,15 @@ impl MpiScheduler {
             )));
         }
         if lo[1] != hi[1] {
-            return Err(Error::Mpi(
-                "the ranks disagree on gather_to_all: build every rank's scheduler alike".into(),
-            ));
+            return Err(Error::Mpi(match lo[1].max(hi[1]) {
+                2 => "the ranks disagree on where the outputs go: some persist the array (each \
+                      chunk kept on its rank) while others compute it; call the same on every \
+                      rank"
+                    .into(),
+                _ => {
+                    "the ranks disagree on gather_to_all: build every rank's scheduler alike".into()
+                }
+            }));
         }
         Ok(hi[3] == 1)
     }
@@ -431,7 +438,19 @@ impl MpiScheduler {
         // A tag per run, so a message can never be taken for one of another run. MPI promises
         // tags up to at least 32767.
         let tag = (self.runs.get() % 32768) as Tag;
-        let observed = self.agree(Ok(graph), ctx.observer().is_some())?;
+        let observed = self.agree(Ok(graph), ctx.observer().is_some(), outputs)?;
+        // Every rank agreed on the graph, homes included, so every rank refuses alike.
+        let ranks = self.ranks.get();
+        let homeless = (0..graph.len() as TaskId)
+            .find_map(|t| graph.home_of(t).filter(|&h| h >= ranks).map(|h| (t, h)));
+        if let Some((t, home)) = homeless {
+            return Err(Error::Scheduler(format!(
+                "chunk {} of {} is kept on MPI rank {home}, and this run has {ranks} ranks: \
+                 compute what reads a persisted array on the ranks that persisted it",
+                graph.describe_task(t),
+                graph.op_names()[graph.op_of(t) as usize]
+            )));
+        }
         let plan = RankPlan::new(graph, self.rank.get(), self.ranks.get(), outputs);
         self.last_run.set(RunStats::default());
         let stats = Arc::new(StatsObserver::default());
@@ -507,11 +526,16 @@ impl Scheduler for MpiScheduler {
     /// # Errors
     /// As [`MpiScheduler::execute_with`].
     fn execute_kept(&self, graph: &TaskGraph, ctx: &RunContext) -> Result<Kept> {
+        let rank = self.rank.get();
         self.run_graph(graph, ctx, Outputs::Kept, |run, plan| {
-            Ok(Kept {
-                chunks: run.finish_kept()?,
-                homes: graph.outputs().iter().map(|&o| plan.owner(o)).collect(),
-            })
+            let chunks = run.finish_kept()?;
+            let homes: Vec<usize> = graph.outputs().iter().map(|&o| plan.owner(o)).collect();
+            if let Some(i) = (0..homes.len()).find(|&i| homes[i] == rank && chunks[i].is_none()) {
+                return Err(Error::internal(format!(
+                    "output {i} of a kept run was computed on rank {rank} but is not here"
+                )));
+            }
+            Ok(Kept { chunks, homes })
         })
     }
 
@@ -521,7 +545,8 @@ impl Scheduler for MpiScheduler {
         if std::thread::current().id() != self.thread {
             return error;
         }
-        match self.agree(Err(&error), false) {
+        // (A failed rank's output mode does not matter: its failure is what every rank gets.)
+        match self.agree(Err(&error), false, Outputs::ToRoot) {
             Err(e) => e,
             Ok(_) => Error::internal("the MPI agreement passed over a failed rank"),
         }

@@ -94,10 +94,10 @@ struct KeptChunks<T> {
 
 impl<T: Element> BlockKernel for KeptChunks<T> {
     fn name(&self) -> String {
-        format!("persisted#{}", self.id)
+        format!("persisted-on-ranks#{}", self.id)
     }
     fn fingerprint(&self, h: &mut Fingerprint) {
-        h.str("persisted");
+        h.str("persisted-on-ranks");
         h.u64(self.id);
         h.str(T::DTYPE.name());
         h.usize(self.ranks);
@@ -156,8 +156,13 @@ impl<T: Element> Array<T> {
     /// The array's error or a task's.
     pub fn persist_with(&self, scheduler: &dyn Scheduler, ctx: &RunContext) -> Result<Array<T>> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
+        // Arrays persisted on several ranks count apart: every rank calls that path alike, so
+        // their ids (in the fingerprints the ranks compare) agree even when some rank also
+        // persists arrays of its own on another scheduler.
+        static NEXT_ON_RANKS: AtomicU64 = AtomicU64::new(0);
         if scheduler.ranks() > 1 {
-            return self.persist_on_ranks(scheduler, ctx, NEXT.fetch_add(1, Ordering::Relaxed));
+            let id = NEXT_ON_RANKS.fetch_add(1, Ordering::Relaxed);
+            return self.persist_on_ranks(scheduler, ctx, id);
         }
         self.check()?;
         let chunks = compute_in(ChunksOf(self), scheduler, ctx)?;

@@ -24,7 +24,9 @@ use crate::api::array::Array;
 use crate::exec::kernels::{wide_to, Vectorized, Width};
 use crate::ops::creation::source;
 use crate::plan::reader::{ChunkReader, Region, TileSource};
-use ndtask_core::{Buf, Chunks, DType, Element, Error, Fingerprint, Numeric, Result};
+use ndtask_core::{
+    Buf, Chunks, DType, Element, Error, Fingerprint, Numeric, Result, TransposedRows,
+};
 use philox::{philox4x32, philox4x32_lanes, philox4x32_lanes_at, philox4x64, LANES, LANES_WIDE};
 use std::cell::Cell;
 use std::sync::Arc;
@@ -572,6 +574,11 @@ impl<'a, T: RandomFloat> Transposed<'a, T> {
         let n = r.array.len();
         let (&p, rest) = order.split_last()?;
         if n < 2 || rest.last() != Some(&(n - 1)) || p == n - 1 {
+            return None;
+        }
+        // A group holds a few whole output rows: past that size, the region is read and
+        // permuted instead (one chunk held, as for any transpose of a computed chunk).
+        if r.shape[p].saturating_mul(T::PER_BLOCK) > TransposedRows::MAX_BLOCK {
             return None;
         }
         let mut strides = vec![1u64; n];
