@@ -104,6 +104,22 @@ fn same_everywhere(mpi: &MpiScheduler, v: u64) -> bool {
     lo == hi
 }
 
+/// The error a case must give: one that `expected` accepts (given its text), the same on every
+/// rank.
+fn same_error(
+    mpi: &MpiScheduler,
+    what: &str,
+    got: Option<ndtask::Error>,
+    expected: impl Fn(&ndtask::Error, &str) -> bool,
+) -> Result<(), String> {
+    let e = got.ok_or_else(|| format!("{what}: computed"))?;
+    let text = e.to_string();
+    if !expected(&e, &text) || !same_everywhere(mpi, hash(&e)) {
+        return Err(format!("{what}: unexpected error {text}"));
+    }
+    Ok(())
+}
+
 /// Computes `x.sum()` (4950) and checks the result: the scheduler still works.
 fn still_works(mpi: &MpiScheduler) -> Result<(), String> {
     match (
@@ -150,53 +166,39 @@ fn run(mpi: &MpiScheduler) -> Result<usize, String> {
     } else {
         a.clone()
     };
-    let e = compute_local_with(&(&a + &b).sum(), mpi)
-        .err()
-        .ok_or("an invalid expression on one rank computed")?;
-    let text = e.to_string();
-    let named = if ranks > 1 {
-        matches!(e, ndtask::Error::Mpi(_))
-            && text.contains(&format!("rank {last} of {ranks} could not build"))
-    } else {
-        matches!(e, ndtask::Error::Shape(_))
-    };
-    if !named || !text.contains("[100] and [7]") || !same_everywhere(mpi, hash(&e)) {
-        return Err(format!("invalid on rank {last}: unexpected error {text}"));
-    }
+    let got = compute_local_with(&(&a + &b).sum(), mpi).err();
+    same_error(mpi, &format!("invalid on rank {last}"), got, |e, text| {
+        let named = if ranks > 1 {
+            matches!(e, ndtask::Error::Mpi(_))
+                && text.contains(&format!("rank {last} of {ranks} could not build"))
+        } else {
+            matches!(e, ndtask::Error::Shape(_))
+        };
+        named && text.contains("[100] and [7]")
+    })?;
     still_works(mpi)?;
     checked += 1;
 
     // Every rank builds an invalid expression, each with its own shapes: every rank reports
     // rank 0's error, with its variant.
     let c = arange(0.0, 3.0 + rank as f64, 1.0, [2]).map_err(|e| e.to_string())?;
-    let e = compute_local_with(&(&a + &c).sum(), mpi)
-        .err()
-        .ok_or("invalid expressions on every rank computed")?;
-    let text = e.to_string();
-    if !matches!(e, ndtask::Error::Shape(_))
-        || !text.contains("[100] and [3]")
-        || !same_everywhere(mpi, hash(&e))
-    {
-        return Err(format!("invalid everywhere: unexpected error {text}"));
-    }
+    let got = compute_local_with(&(&a + &c).sum(), mpi).err();
+    same_error(mpi, "invalid everywhere", got, |e, text| {
+        matches!(e, ndtask::Error::Shape(_)) && text.contains("[100] and [3]")
+    })?;
     still_works(mpi)?;
     checked += 1;
 
     // Rank 0 computes an array while the others persist it: the graphs are the same, but the
     // outputs would go to rank 0 on one side and stay put on the other. Every rank is told.
     if ranks > 1 {
-        let e = match rank {
+        let got = match rank {
             0 => compute_local_with(&a, mpi).err(),
             _ => a.persist_with(mpi, &ndtask::RunContext::new()).err(),
-        }
-        .ok_or("computing on one rank and persisting on the others succeeded")?;
-        let text = e.to_string();
-        if !matches!(e, ndtask::Error::Mpi(_))
-            || !text.contains("where the outputs go")
-            || !same_everywhere(mpi, hash(&e))
-        {
-            return Err(format!("persist against compute: unexpected error {text}"));
-        }
+        };
+        same_error(mpi, "persist against compute", got, |e, text| {
+            matches!(e, ndtask::Error::Mpi(_)) && text.contains("where the outputs go")
+        })?;
         still_works(mpi)?;
         checked += 1;
         // An array persisted on every rank, read on fewer: refused before it runs, on every

@@ -1,23 +1,23 @@
 //! Where each task runs, and what one rank therefore sends and waits for. Every rank computes
 //! this from the same graph with the same rules, so all ranks agree on it without talking.
 //!
-//! The rules: a task that only one rank can run ([`TaskGraph::home_of`]: a chunk of a
-//! persisted array, kept on the rank that computed it) runs there. The other source tasks (no dependencies) of each operation are split over the ranks in
-//! contiguous, balanced blocks, so block `i` of `n` goes to rank `i * ranks / n`; two arrays with
-//! the same chunking therefore put matching chunks on the same rank. Operations of a single
-//! task that is a source (independent `delayed` calls, one-chunk arrays) are split together,
-//! in task order, as if they were one operation. Every other task runs where
-//! its largest input ran (by elements, [`TaskGraph::elements_of`]; the first of equals), so
-//! element-wise work stays with its chunks whatever the operand order, and a small input — a
-//! reduced scalar or row broadcast against the chunks — travels to the work instead of pulling
-//! the work to the rank that holds it (`y.mean() - y` and `y - y.mean()` place alike). A task
-//! whose inputs are of one size but on several ranks (a reduction's combine) is spread over the
-//! ranks like sources, so no rank combines more than its share; a full reduction moves only
-//! small partial states between ranks. A task that makes far more
-//! than it reads (a broadcast of a reduced scalar or row to a chunk) runs on the rank of the
-//! task that consumes it, so only its small input crosses the network; one that *processes*
-//! far more than it reads (a fused kernel that makes its chunk from a source and reads only a
-//! broadcast scalar or row) is spread like a source.
+//! The rules: a task that only one rank can run ([`TaskGraph::home_of`]: a chunk of a persisted
+//! array, kept on the rank that computed it) runs there. The other source tasks (no dependencies)
+//! of each operation are split over the ranks in contiguous, balanced blocks, so block `i` of `n`
+//! goes to rank `i * ranks / n`; two arrays with the same chunking therefore put matching chunks on
+//! the same rank. Operations of a single task that is a source (independent `delayed` calls,
+//! one-chunk arrays) are split together, in task order, as if they were one operation. Every other
+//! task runs where its largest input ran (by elements, [`TaskGraph::elements_of`]; the first of
+//! equals), so element-wise work stays with its chunks whatever the operand order, and a small
+//! input — a reduced scalar or row broadcast against the chunks — travels to the work instead of
+//! pulling the work to the rank that holds it (`y.mean() - y` and `y - y.mean()` place alike). A
+//! task whose inputs are of one size but on several ranks (a reduction's combine) is spread over
+//! the ranks like sources, so no rank combines more than its share; a full reduction moves only
+//! small partial states between ranks. A task that makes far more than it reads (a broadcast of a
+//! reduced scalar or row to a chunk) runs on the rank of the task that consumes it, so only its
+//! small input crosses the network; one that *processes* far more than it reads (a fused kernel
+//! that makes its chunk from a source and reads only a broadcast scalar or row) is spread like a
+//! source.
 
 use ndtask_core::{TaskGraph, TaskId};
 
@@ -71,11 +71,10 @@ impl Placement {
         // spread together, as if they were one op: otherwise every one of them is block 0 of
         // its op, and all would run on rank 0.
         // (A task with a home is placed there, and takes no share of the spread.)
+        let homes: Vec<Option<usize>> = (0..n as TaskId).map(|t| graph.home_of(t)).collect();
         let mut homed_op = vec![false; ops];
-        for t in 0..n as TaskId {
-            if graph.home_of(t).is_some() {
-                homed_op[graph.op_of(t) as usize] = true;
-            }
+        for t in (0..n).filter(|&t| homes[t].is_some()) {
+            homed_op[graph.op_of(t as TaskId) as usize] = true;
         }
         let single = |op: usize| tasks_of_op[op] == 1 && roots_of_op[op] == 1 && !homed_op[op];
         let singles = (0..ops).filter(|&op| single(op)).count();
@@ -84,7 +83,7 @@ impl Placement {
         let elements: Vec<usize> = (0..n as TaskId).map(|t| graph.elements_of(t)).collect();
         let mut owner: Vec<Option<u32>> = vec![None; n];
         for t in 0..n as TaskId {
-            if let Some(home) = graph.home_of(t) {
+            if let Some(home) = homes[t as usize] {
                 owner[t as usize] = Some(home.min(ranks - 1) as u32);
                 continue;
             }

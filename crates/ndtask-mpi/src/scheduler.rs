@@ -321,7 +321,7 @@ impl MpiScheduler {
             )));
         }
         if lo[1] != hi[1] {
-            return Err(Error::Mpi(match lo[1].max(hi[1]) {
+            return Err(Error::Mpi(match hi[1] {
                 2 => "the ranks disagree on where the outputs go: some persist the array (each \
                       chunk kept on its rank) while others compute it; call the same on every \
                       rank"

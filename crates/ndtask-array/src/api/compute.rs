@@ -3,7 +3,7 @@
 //! input they share is computed once.
 
 use crate::api::array::{Array, Scalar};
-use crate::lower::lower;
+use crate::lower::{lower, Lowered};
 use crate::optimize::explain::{self, PlanNode};
 use crate::optimize::optimize;
 use crate::plan::chunks::{try_array, typed};
@@ -142,7 +142,7 @@ tuple_computable!(A, B, C, D, E, F, G);
 tuple_computable!(A, B, C, D, E, F, G, H);
 
 /// The arrays `c` asks for.
-fn targets_of<C: Computable>(c: &C) -> Targets {
+pub(crate) fn targets_of<C: Computable>(c: &C) -> Targets {
     let mut t = Targets::default();
     c.add_targets(&mut t);
     t
@@ -293,6 +293,24 @@ fn not_here(scheduler: &dyn Scheduler) -> Error {
     ))
 }
 
+/// Lowers `t` for a run on `scheduler` and hands the graph to `run` (a scheduler's entry point):
+/// a failure to lower is shared with the run's other processes
+/// ([`Scheduler::fail_before_run`]), and a panic in the scheduler is an [`Error::Internal`].
+pub(crate) fn run_lowered<R>(
+    t: &Targets,
+    scheduler: &dyn Scheduler,
+    run: impl FnOnce(&TaskGraph) -> Result<R>,
+) -> Result<(Lowered, R)> {
+    let lowered = match catch_panic("lowering", || lower(&optimize(&t.nodes)?)) {
+        Ok(l) => l,
+        Err(e) => return Err(scheduler.fail_before_run(e)),
+    };
+    let got = catch_panic(&format!("the {} scheduler", scheduler.name()), || {
+        run(&lowered.graph)
+    })?;
+    Ok((lowered, got))
+}
+
 /// As [`compute_in`]; `None` on a process that takes part but does not receive results (an
 /// MPI rank other than the root).
 ///
@@ -304,13 +322,7 @@ pub fn compute_local_in<C: Computable>(
     ctx: &RunContext,
 ) -> Result<Option<C::Output>> {
     let t = targets_of(c);
-    let lowered = match catch_panic("lowering", || lower(&optimize(&t.nodes)?)) {
-        Ok(l) => l,
-        Err(e) => return Err(scheduler.fail_before_run(e)),
-    };
-    let run = catch_panic(&format!("the {} scheduler", scheduler.name()), || {
-        scheduler.execute_with(&lowered.graph, ctx)
-    })?;
+    let (lowered, run) = run_lowered(&t, scheduler, |g| scheduler.execute_with(g, ctx))?;
     let Some(mut chunks) = run else {
         return Ok(None);
     };

@@ -1,8 +1,9 @@
-//! The fused program interpreter: a fused kernel is a list of steps (read a source, read an
-//! input chunk, apply an element-wise kernel to earlier steps) evaluated tile by tile
-//! ([`ndtask_core::tile_len`] elements at a time: whole rows, about a [`ndtask_core::TILE`]), each step reading the tiles of earlier steps, so a whole
-//! chain makes one pass over the data with no temporary array per operator. Tiles live in a
-//! few registers that are reused once their value is dead, so they stay in L1 cache.
+//! The fused program interpreter: a fused kernel is a list of steps (read a source, read an input
+//! chunk, apply an element-wise kernel to earlier steps) evaluated tile by tile
+//! ([`ndtask_core::tile_len`] elements at a time: whole rows, about a [`ndtask_core::TILE`]), each
+//! step reading the tiles of earlier steps, so a whole chain makes one pass over the data with no
+//! temporary array per operator. Tiles live in a few registers that are reused once their value is
+//! dead, so they stay in L1 cache.
 
 use crate::plan::reader::TileSource;
 use crate::plan::{MapKernel, SourceNode};

@@ -7,15 +7,14 @@
 //! elsewhere.
 
 use crate::api::array::Array;
-use crate::api::compute::{compute_in, Computable, Results, Targets};
+use crate::api::compute::{compute_in, run_lowered, targets_of, Computable, Results, Targets};
 use crate::ops::creation::source;
 use crate::ops::layout::{blocks, boxes, copy_overlap, overlapping};
 use crate::plan::chunks::try_array;
 use crate::plan::reader::{ChunkReader, Region};
 use crate::plan::{dispatch_dtype, BlockKernel};
 use ndtask_core::{
-    catch_panic, Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Result, RunContext,
-    Scheduler,
+    Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Result, RunContext, Scheduler,
 };
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -188,18 +187,8 @@ impl<T: Element> Array<T> {
         ctx: &RunContext,
         id: u64,
     ) -> Result<Array<T>> {
-        let mut targets = Targets::default();
-        ChunksOf(self).add_targets(&mut targets);
-        let graph = match self
-            .check()
-            .and_then(|_| crate::api::compute::lower_targets(&targets))
-        {
-            Ok((graph, _)) => graph,
-            Err(e) => return Err(scheduler.fail_before_run(e)),
-        };
-        let kept = catch_panic(&format!("the {} scheduler", scheduler.name()), || {
-            scheduler.execute_kept(&graph, ctx)
-        })?;
+        let targets = targets_of(&ChunksOf(self));
+        let (_, kept) = run_lowered(&targets, scheduler, |g| scheduler.execute_kept(g, ctx))?;
         if kept.chunks.len() != self.grid().num_chunks() || kept.homes.len() != kept.chunks.len() {
             return Err(Error::internal(format!(
                 "persist kept {} chunks ({} homes) of an array of {}",

@@ -206,8 +206,8 @@ fn reshaped(chunk: Chunk, shape: &[usize]) -> Result<Chunk> {
 
 /// A sub-box of a source's array, as a slice with unit steps selects it: the first selected
 /// index of each of the array's axes, and for each output axis the array axis it comes from
-/// (`None`: a new axis of length 1; not in increasing order after a transpose). Array axes that no output axis comes from are indexed
-/// (length 1 at `start`).
+/// (`None`: a new axis of length 1; not in increasing order after a transpose). Array axes that
+/// no output axis comes from are indexed (length 1 at `start`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Window {
     pub start: Vec<usize>,

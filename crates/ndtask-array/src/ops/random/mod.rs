@@ -284,14 +284,7 @@ impl<T: RandomFloat> Sample for T {
     fn fill(src: &RandomSource<T>, first: u64, out: &mut [T]) {
         match src.dist {
             Dist::Unit => fill_units(&src.stream, first, out, |u| u),
-            Dist::Range(lo, hi) => {
-                let span = hi - lo;
-                fill_units(&src.stream, first, out, |u: T| {
-                    let v = lo + span * u.to_f64();
-                    // Rounding can reach `hi`: the interval is half-open.
-                    T::from_f64(if v < hi { v } else { lo.max(below(hi)) })
-                })
-            }
+            Dist::Range(lo, hi) => fill_units(&src.stream, first, out, in_range(lo, hi)),
             Dist::Normal(mean, std) => {
                 let t = ziggurat::tables();
                 fill_own_blocks(&src.stream, first, out, |bits, more| {
@@ -312,6 +305,17 @@ impl Sample for i64 {
                 lo.wrapping_add(lemire(range, bits, more) as i64)
             });
         }
+    }
+}
+
+/// A unit value mapped to `[lo, hi)` (`uniform_range`).
+#[inline(always)]
+fn in_range<T: RandomFloat>(lo: f64, hi: f64) -> impl Fn(T) -> T + Copy {
+    let span = hi - lo;
+    move |u: T| {
+        let v = lo + span * u.to_f64();
+        // Rounding can reach `hi`: the interval is half-open.
+        T::from_f64(if v < hi { v } else { lo.max(below(hi)) })
     }
 }
 
@@ -717,13 +721,7 @@ impl<T: RandomFloat> Columns<'_, T> {
     #[inline(always)]
     fn columns<const L: usize>(self) {
         match self.dist {
-            Dist::Range(lo, hi) => {
-                let span = hi - lo;
-                self.columns_of::<L>(|u: T| {
-                    let v = lo + span * u.to_f64();
-                    T::from_f64(if v < hi { v } else { lo.max(below(hi)) })
-                })
-            }
+            Dist::Range(lo, hi) => self.columns_of::<L>(in_range(lo, hi)),
             _ => self.columns_of::<L>(|u| u),
         }
     }
