@@ -17,12 +17,18 @@
 //! next run, and a failure announced by any rank has reached every rank (Hoefler et al.'s
 //! non-blocking consensus).
 //!
+//! # Under a memory budget
+//! The workers start the rank's steps in the global memory order, each when it fits, and a
+//! result goes to another rank only once that rank has granted it ([`crate::flow`]): until
+//! then it waits here, parked, and counts against this rank's budget.
+//!
 //! # Failures
 //! When a task fails, its rank sends the error (the poison) to every other rank. Each rank that
 //! learns of a failure stops starting tasks, drops results not yet sent, and finishes the run as
 //! above. The error of the lowest failed task id wins everywhere, so all ranks return the same
 //! `Err`.
 
+use crate::flow::{Admit, Flow, Hooks};
 use crate::placement::RankPlan;
 use crate::wire::{self, Msg, Part};
 use mpi::datatype::Equivalence;
@@ -38,7 +44,7 @@ use ndtask_core::{
 use ndtask_sched::{AfterTask, LocalRun, Workers};
 use rayon::{Scope, ThreadPool};
 use std::borrow::Cow;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -62,6 +68,14 @@ const CANCELLED: TaskId = TaskId::MAX - 1;
 /// How often a rank reports its progress to rank 0 when rank 0's observer wants it.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
+/// What a worker tells the MPI thread.
+enum Report {
+    /// A task has run.
+    Done(Done),
+    /// This rank has made room for the result of a task another rank runs (under a budget).
+    Take(TaskId),
+}
+
 /// What a worker tells the MPI thread after running a task.
 struct Done {
     task: TaskId,
@@ -76,7 +90,7 @@ struct Done {
 struct Reporter<'a, 'g> {
     run: &'a LocalRun<'g>,
     plan: &'a RankPlan,
-    done: Sender<Done>,
+    done: Sender<Report>,
 }
 
 impl AfterTask for Reporter<'_, '_> {
@@ -95,20 +109,26 @@ impl AfterTask for Reporter<'_, '_> {
         }
         // The receiver outlives every worker (it is dropped after the scope), so this only fails
         // if the MPI thread is gone, and then nobody waits for the report.
-        let _ = self.done.send(Done {
+        let _ = self.done.send(Report::Done(Done {
             task: t,
             ok,
             message,
-        });
+        }));
         ready.retain(|&c| self.plan.owns(c));
     }
 
     fn after_panic(&self, t: TaskId) {
-        let _ = self.done.send(Done {
+        let _ = self.done.send(Report::Done(Done {
             task: t,
             ok: false,
             message: None,
-        });
+        }));
+    }
+}
+
+impl Hooks for Reporter<'_, '_> {
+    fn take(&self, t: TaskId) {
+        let _ = self.done.send(Report::Take(t));
     }
 }
 
@@ -147,6 +167,42 @@ fn outgoing_header(t: TaskId, chunk: &Chunk) -> Result<Vec<u8>> {
 }
 
 type RankWorkers<'a, 'g> = Workers<'a, 'g, Reporter<'a, 'g>>;
+type RankAdmit<'a, 'g> = Admit<'a, 'g, Reporter<'a, 'g>>;
+
+/// How a rank's workers run its tasks.
+#[derive(Clone, Copy)]
+enum Drive<'a, 'g> {
+    /// Without a budget: chains of tasks from each source, results sent as soon as made.
+    Chains(&'a RankWorkers<'a, 'g>),
+    /// Under a budget: the rank's steps in order, each when it fits; results sent when granted.
+    Admit(&'a RankAdmit<'a, 'g>),
+}
+
+impl Drive<'_, '_> {
+    /// Work spawned and not yet finished: zero means no task runs or is about to.
+    fn outstanding(self) -> usize {
+        match self {
+            Drive::Chains(w) => w.outstanding(),
+            Drive::Admit(a) => a.outstanding(),
+        }
+    }
+
+    /// A result arrived, a send completed or the run failed: steps waiting may start.
+    fn notify(self) {
+        if let Drive::Admit(a) = self {
+            a.notify();
+        }
+    }
+}
+
+/// A result made here waiting for grants (under a budget): sent to each rank that grants it,
+/// dropped once every rank that needs it has it.
+struct Parked {
+    bytes: Arc<Vec<u8>>,
+    chunk: Arc<Chunk>,
+    /// Ranks that need it and do not have it yet.
+    waiting: usize,
+}
 
 /// A message waiting to be sent: bytes (a failure, or a result's header) and, for a result,
 /// the chunk whose arrays follow the header as typed messages.
@@ -155,6 +211,21 @@ struct Outgoing {
     bytes: Arc<Vec<u8>>,
     chunk: Option<Arc<Chunk>>,
     poison: bool,
+    /// The task whose result this is (a result under a budget: parked until sent).
+    task: Option<TaskId>,
+}
+
+impl Outgoing {
+    /// A message of bytes alone to `dest`.
+    fn note(dest: usize, bytes: Vec<u8>) -> Self {
+        Outgoing {
+            dest: dest as i32,
+            bytes: Arc::new(bytes),
+            chunk: None,
+            poison: false,
+            task: None,
+        }
+    }
 }
 
 /// The most bytes of results in flight to one peer (sent and not yet matched): a round sends at
@@ -273,6 +344,10 @@ pub struct RunStats {
     pub messages_received: usize,
     /// Bytes in those messages.
     pub bytes_received: usize,
+    /// Under a memory budget, the most bytes of results this rank held at once by their
+    /// projected sizes: its own (those waiting to be sent included) and those it received or
+    /// made room for. Never above the budget. 0 without a budget.
+    pub peak_held_bytes: usize,
 }
 
 /// Counts what a rank does into a [`RunStats`]: the MPI scheduler adds it to every run's
@@ -295,6 +370,7 @@ impl StatsObserver {
             bytes_sent: get(&self.bytes_sent),
             messages_received: get(&self.messages_received),
             bytes_received: get(&self.bytes_received),
+            peak_held_bytes: 0,
         }
     }
 }
@@ -321,11 +397,16 @@ struct Exchange<'a, 'g> {
     comm: &'a SimpleCommunicator,
     tag: Tag,
     size: usize,
-    sh: &'a RankWorkers<'a, 'g>,
+    run: &'a LocalRun<'g>,
+    drive: Drive<'a, 'g>,
     plan: &'a RankPlan,
     observer: &'a dyn Observer,
-    done: Receiver<Done>,
+    done: Receiver<Report>,
     outbox: VecDeque<Outgoing>,
+    /// Under a budget: results made here that wait for grants.
+    parked: HashMap<TaskId, Parked>,
+    /// Under a budget: grants that came before their result was made (task, rank).
+    early: BTreeSet<(TaskId, u32)>,
     owned_done: usize,
     received: Vec<bool>,
     received_count: usize,
@@ -338,17 +419,19 @@ struct Exchange<'a, 'g> {
     progress: Option<(usize, Instant)>,
 }
 
-/// Runs this rank's share of the graph; afterwards `run` holds the outputs this rank receives.
-/// `observer` sees every message (and, through `run`, every task). Returns the failure of the
-/// lowest failed task id on any rank (the same error on every rank) if the run failed.
+/// Runs this rank's share of the graph, under `flow` when there is a budget; afterwards `run`
+/// holds the outputs this rank receives. `observer` sees every message (and, through `run`,
+/// every task). Returns the failure of the lowest failed task id on any rank (the same error on
+/// every rank) if the run failed, and under a budget the most bytes this rank held.
 pub(crate) fn run_rank(
     comm: &SimpleCommunicator,
     tag: Tag,
     pool: &ThreadPool,
     run: &LocalRun<'_>,
     plan: &RankPlan,
+    flow: Option<&Flow>,
     observer: &dyn Observer,
-) -> Result<()> {
+) -> (Result<()>, Option<usize>) {
     for (t, &n) in plan.remote_uses.iter().enumerate() {
         run.drop_uses(t as TaskId, n);
     }
@@ -359,18 +442,30 @@ pub(crate) fn run_rank(
         done: tx,
     };
     let threads = pool.current_num_threads();
-    let budget = run.context().budget();
-    let workers = Workers::new(run, &plan.roots, threads, budget, reporter);
+    let (workers, admit);
+    let drive = match flow {
+        None => {
+            workers = Workers::new(run, &plan.roots, threads, reporter);
+            Drive::Chains(&workers)
+        }
+        Some(flow) => {
+            admit = Admit::new(run, flow, plan, threads, reporter);
+            Drive::Admit(&admit)
+        }
+    };
     let wants_progress = plan.rank() != 0 && observer.wants_remote_progress();
     let mut ex = Exchange {
         comm,
         tag,
         size: comm.size() as usize,
-        sh: &workers,
+        run,
+        drive,
         plan,
         observer,
         done: rx,
         outbox: VecDeque::new(),
+        parked: HashMap::new(),
+        early: BTreeSet::new(),
         owned_done: 0,
         received: vec![false; run.graph().len()],
         received_count: 0,
@@ -380,7 +475,10 @@ pub(crate) fn run_rank(
         progress: wants_progress.then(|| (0, Instant::now())),
     };
     pool.in_place_scope(|s| {
-        s.spawn_broadcast(|s, _| workers.feed(s));
+        match drive {
+            Drive::Chains(w) => s.spawn_broadcast(|s, _| w.feed(s)),
+            Drive::Admit(a) => s.spawn_broadcast(|_, _| a.work()),
+        }
         // A panic in the loop's book-keeping fails the run on every rank (announced like an
         // internal error); the loop then runs again to wind the run down, sends included.
         if let Err(p) = catch_unwind(AssertUnwindSafe(|| ex.work(s))) {
@@ -392,9 +490,13 @@ pub(crate) fn run_rank(
         }
     });
     ex.close();
+    let peak = match drive {
+        Drive::Chains(_) => None,
+        Drive::Admit(a) => Some(a.peak()),
+    };
     match ex.failure {
-        Some((_, e)) => Err(e),
-        None => Ok(()),
+        Some((_, e)) => (Err(e), peak),
+        None => (Ok(()), peak),
     }
 }
 
@@ -407,7 +509,8 @@ impl<'a, 'g> Exchange<'a, 'g> {
     /// everything done or the run failed.
     fn local_work_over(&self) -> bool {
         self.outbox.is_empty()
-            && self.sh.outstanding() == 0
+            && self.parked.is_empty()
+            && self.drive.outstanding() == 0
             && (self.failed()
                 || (self.owned_done == self.plan.owned
                     && self.received_count == self.plan.expected_count))
@@ -415,7 +518,7 @@ impl<'a, 'g> Exchange<'a, 'g> {
 
     /// A cancellation seen on this rank fails the run on every rank.
     fn check_cancelled(&mut self) {
-        if !self.failed() && self.sh.run().failed() && self.sh.run().cancelled() {
+        if !self.failed() && self.run.failed() && self.run.cancelled() {
             self.announce(CANCELLED, Error::Cancelled);
         }
     }
@@ -430,12 +533,8 @@ impl<'a, 'g> Exchange<'a, 'g> {
             return;
         }
         self.progress = Some((self.owned_done, Instant::now()));
-        self.outbox.push_back(Outgoing {
-            dest: 0,
-            bytes: Arc::new(wire::progress(self.owned_done)),
-            chunk: None,
-            poison: false,
-        });
+        self.outbox
+            .push_back(Outgoing::note(0, wire::progress(self.owned_done)));
     }
 
     /// Runs the loop while the workers compute.
@@ -443,8 +542,11 @@ impl<'a, 'g> Exchange<'a, 'g> {
     where
         'a: 's,
     {
-        let sh = self.sh;
-        let mut spawn = |t: TaskId| sh.spawn(s, t);
+        let drive = self.drive;
+        let mut spawn = |t: TaskId| match drive {
+            Drive::Chains(w) => w.spawn(s, t),
+            Drive::Admit(a) => a.notify(),
+        };
         loop {
             self.check_cancelled();
             self.report_progress(false);
@@ -549,6 +651,9 @@ impl<'a, 'g> Exchange<'a, 'g> {
                 self.service(spawn);
             }
         });
+        for m in &batch {
+            self.on_sent(m);
+        }
         for (m, arrays) in batch.iter().zip(&arrays) {
             let peer = m.dest as usize;
             let sent = |bytes| MessageEvent {
@@ -584,7 +689,7 @@ impl<'a, 'g> Exchange<'a, 'g> {
         if busy {
             self.nap = NAP_MIN;
         } else if let Ok(d) = self.done.recv_timeout(self.nap) {
-            self.on_done(d);
+            self.on_report(d);
             self.nap = NAP_MIN;
         } else {
             self.nap = (self.nap * 2).min(NAP_MAX);
@@ -595,29 +700,68 @@ impl<'a, 'g> Exchange<'a, 'g> {
     fn drain_reports(&mut self) -> bool {
         let mut any = false;
         while let Ok(d) = self.done.try_recv() {
-            self.on_done(d);
+            self.on_report(d);
             any = true;
         }
         any
     }
 
+    fn on_report(&mut self, report: Report) {
+        match report {
+            Report::Done(d) => self.on_done(d),
+            Report::Take(t) if !self.failed() => {
+                let owner = self.plan.owner(t);
+                self.outbox.push_back(Outgoing::note(owner, wire::grant(t)));
+            }
+            Report::Take(_) => {}
+        }
+    }
+
+    /// The message of the result of `task` to `dest`.
+    fn result_to(dest: u32, task: TaskId, bytes: &Arc<Vec<u8>>, chunk: &Arc<Chunk>) -> Outgoing {
+        Outgoing {
+            dest: dest as i32,
+            bytes: bytes.clone(),
+            chunk: Some(chunk.clone()),
+            poison: false,
+            task: Some(task),
+        }
+    }
+
     fn on_done(&mut self, d: Done) {
         if d.ok {
             self.owned_done += 1;
-            if let (Some((bytes, chunk)), false) = (d.message, self.failed()) {
-                for &dest in self.plan.dests(d.task) {
-                    self.outbox.push_back(Outgoing {
-                        dest: dest as i32,
-                        bytes: bytes.clone(),
-                        chunk: Some(chunk.clone()),
-                        poison: false,
-                    });
+            let Some((bytes, chunk)) = d.message.filter(|_| !self.failed()) else {
+                return;
+            };
+            let dests = self.plan.dests(d.task);
+            if let Drive::Chains(_) = self.drive {
+                for &dest in dests {
+                    let m = Self::result_to(dest, d.task, &bytes, &chunk);
+                    self.outbox.push_back(m);
+                }
+                return;
+            }
+            // Under a budget: to the ranks that granted it already; the others wait.
+            for &dest in dests {
+                if self.early.remove(&(d.task, dest)) {
+                    let m = Self::result_to(dest, d.task, &bytes, &chunk);
+                    self.outbox.push_back(m);
                 }
             }
+            let waiting = dests.len();
+            self.parked.insert(
+                d.task,
+                Parked {
+                    bytes,
+                    chunk,
+                    waiting,
+                },
+            );
             return;
         }
         // Failed or skipped: announce the lowest failure if it is this rank's and news.
-        if let Some((t, e)) = self.sh.run().first_error() {
+        if let Some((t, e)) = self.run.first_error() {
             if t != NO_TASK && self.plan.owns(t) && !self.announced.contains(&t) {
                 self.announce(t, e);
             }
@@ -656,6 +800,7 @@ impl<'a, 'g> Exchange<'a, 'g> {
                 bytes: bytes.clone(),
                 chunk: None,
                 poison: true,
+                task: None,
             });
         }
     }
@@ -665,8 +810,54 @@ impl<'a, 'g> Exchange<'a, 'g> {
         if self.failure.as_ref().is_none_or(|(t, _)| task < *t) {
             self.failure = Some((task, error.clone()));
         }
-        self.sh.run().fail(task, error);
+        self.run.fail(task, error);
         self.outbox.retain(|m| m.poison);
+        self.parked.clear();
+        self.early.clear();
+        self.drive.notify();
+    }
+
+    /// A message of this round has been matched: under a budget, a result sent to every rank
+    /// that needs it no longer counts here.
+    fn on_sent(&mut self, m: &Outgoing) {
+        let (Drive::Admit(admit), Some(t)) = (self.drive, m.task) else {
+            return;
+        };
+        let Some(p) = self.parked.get_mut(&t) else {
+            return;
+        };
+        p.waiting -= 1;
+        if p.waiting == 0 {
+            self.parked.remove(&t);
+            admit.sent(t);
+        }
+    }
+
+    /// Rank `from` has made room for the result of `task`: send it now if it is made, when it
+    /// is otherwise.
+    fn on_grant(&mut self, from: i32, task: TaskId) {
+        let wanted = matches!(self.drive, Drive::Admit(_))
+            && self.plan.owns(task)
+            && self.plan.dests(task).contains(&(from as u32));
+        if !wanted {
+            return self.internal(format!(
+                "rank {} got a grant of the result of task {task} from rank {from}, which does not \
+                 need it from here",
+                self.plan.rank()
+            ));
+        }
+        if self.failed() {
+            return;
+        }
+        match self.parked.get(&task) {
+            Some(p) => {
+                let m = Self::result_to(from as u32, task, &p.bytes, &p.chunk);
+                self.outbox.push_back(m);
+            }
+            None => {
+                self.early.insert((task, from as u32));
+            }
+        }
     }
 
     fn on_message(&mut self, from: i32, bytes: &[u8], spawn: &mut dyn FnMut(TaskId)) {
@@ -675,6 +866,7 @@ impl<'a, 'g> Exchange<'a, 'g> {
             Ok(Msg::Progress { tasks_done }) => self
                 .observer
                 .remote_progress(from as usize, tasks_done as usize),
+            Ok(Msg::Grant { task }) => self.on_grant(from, task),
             Ok(Msg::Data { task, tuple, parts }) => {
                 // The arrays follow from the same rank, in order: receive them even after a
                 // failure, so that the sender's sends complete.
@@ -745,7 +937,7 @@ impl<'a, 'g> Exchange<'a, 'g> {
         self.received[task as usize] = true;
         self.received_count += 1;
         let mut ready = Vec::new();
-        self.sh.run().provide(task, Arc::new(chunk), &mut ready);
+        self.run.provide(task, Arc::new(chunk), &mut ready);
         ready
             .into_iter()
             .filter(|&c| plan.owns(c))
@@ -766,10 +958,8 @@ mod tests {
 
     fn msg(dest: i32, bytes: usize, poison: bool) -> Outgoing {
         Outgoing {
-            dest,
-            bytes: Arc::new(vec![0; bytes]),
-            chunk: None,
             poison,
+            ..Outgoing::note(dest as usize, vec![0; bytes])
         }
     }
 

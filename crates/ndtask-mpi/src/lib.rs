@@ -28,12 +28,18 @@
 //! 4. The thread that created the scheduler runs the communication loop: immediate synchronous
 //!    sends, probing for messages while they are in flight, a non-blocking barrier at the end.
 //!    A failed task's rank sends the error to every rank, and every rank returns it.
+//! 5. Under a memory budget ([`MpiSchedulerBuilder::memory_budget`]) each rank starts its steps
+//!    in the global memory order, each when it fits, and a result is sent only to ranks that
+//!    have made room for it (a grant); a plan that cannot fit fails on every rank before it
+//!    runs.
 //!
 //! ## Crate layout
 //!
 //! - `placement`: owners, and what each rank sends and waits for.
-//! - `wire`: the two messages (a result, a failure) as bytes.
+//! - `wire`: the messages (a result, a failure, a progress report, a grant) as bytes.
 //! - `exchange`: one run on one rank: workers, the communication loop, ending and failing.
+//! - `flow`: flow control under a memory budget per rank: each rank's steps in the global
+//!   memory order, grants before sends, and the plan-time check.
 //! - `scheduler`: MPI set-up, the agreement check, the `Scheduler` implementation.
 //! - `model`: [`predict`], every rank's tasks, messages and bytes for any rank count, without
 //!   running.
@@ -41,6 +47,7 @@
 #![warn(missing_docs)]
 
 mod exchange;
+mod flow;
 mod model;
 mod placement;
 mod scheduler;
@@ -48,7 +55,7 @@ mod wire;
 
 /// The rsmpi crate this scheduler is built on, for programs that make MPI calls of their own.
 pub use exchange::RunStats;
-pub use model::predict;
+pub use model::{predict, predict_under_budget};
 pub use mpi;
 pub use placement::Placement;
 pub use scheduler::{MpiScheduler, MpiSchedulerBuilder};

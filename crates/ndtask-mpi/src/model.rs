@@ -24,6 +24,26 @@ use ndtask_core::{TaskGraph, TaskId};
 /// # Ok::<(), ndtask_core::Error>(())
 /// ```
 pub fn predict(graph: &TaskGraph, ranks: usize, gather_to_all: bool) -> Option<Vec<RunStats>> {
+    predict_with(graph, ranks, gather_to_all, false)
+}
+
+/// As [`predict`], for a run under a memory budget (that fits): each result a rank receives
+/// costs it one more message, the grant it sends the result's owner
+/// ([`crate::MpiSchedulerBuilder::memory_budget`]).
+pub fn predict_under_budget(
+    graph: &TaskGraph,
+    ranks: usize,
+    gather_to_all: bool,
+) -> Option<Vec<RunStats>> {
+    predict_with(graph, ranks, gather_to_all, true)
+}
+
+fn predict_with(
+    graph: &TaskGraph,
+    ranks: usize,
+    gather_to_all: bool,
+    grants: bool,
+) -> Option<Vec<RunStats>> {
     let ranks = ranks.max(1);
     let placement = Placement::new(graph, ranks);
     let (cons_off, cons) = graph.consumers();
@@ -60,6 +80,12 @@ pub fn predict(graph: &TaskGraph, ranks: usize, gather_to_all: bool) -> Option<V
             stats[owner].bytes_sent += bytes;
             stats[d].messages_received += messages;
             stats[d].bytes_received += bytes;
+            if grants {
+                stats[d].messages_sent += 1;
+                stats[d].bytes_sent += wire::GRANT_LEN;
+                stats[owner].messages_received += 1;
+                stats[owner].bytes_received += wire::GRANT_LEN;
+            }
         }
     }
     Some(stats)

@@ -286,6 +286,11 @@ impl RankPlan {
         self.rank
     }
 
+    /// The number of ranks.
+    pub(crate) fn ranks(&self) -> usize {
+        self.placement.ranks()
+    }
+
     /// Whether this rank runs task `t` (false for an id outside the graph).
     pub(crate) fn owns(&self, t: TaskId) -> bool {
         self.placement
@@ -311,7 +316,7 @@ impl RankPlan {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use ndtask_core::{Chunk, Op, Result};
     use std::sync::Arc;
@@ -331,7 +336,13 @@ mod tests {
         let mut g = TaskGraph::new();
         let src = g.add_op(Arc::new(Named("src")));
         let comb = g.add_op(Arc::new(Named("combine")));
-        let mut level: Vec<TaskId> = (0..n).map(|b| g.add_task(src, b, &[]).unwrap()).collect();
+        let level: Vec<TaskId> = (0..n).map(|b| g.add_task(src, b, &[]).unwrap()).collect();
+        combine_to_one(g, comb, level)
+    }
+
+    /// Combines `level` with tasks of op `comb`, in pairs, until one is left: the graph's only
+    /// output.
+    pub(crate) fn combine_to_one(mut g: TaskGraph, comb: u32, mut level: Vec<TaskId>) -> TaskGraph {
         while level.len() > 1 {
             level = level
                 .chunks(2)

@@ -1,6 +1,7 @@
 //! The [`MpiScheduler`]: MPI set-up, the agreement check, and the [`Scheduler`] entry point.
 
 use crate::exchange::{self, RunStats, StatsObserver};
+use crate::flow::Flow;
 use crate::placement::{Outputs, RankPlan};
 use crate::wire;
 use mpi::collective::SystemOperation;
@@ -62,6 +63,7 @@ pub struct MpiScheduler {
     rank: Cell<usize>,
     ranks: Cell<usize>,
     gather_to_all: bool,
+    budget: Option<usize>,
     thread: ThreadId,
     runs: Cell<u32>,
     last_run: Cell<RunStats>,
@@ -75,6 +77,7 @@ impl std::fmt::Debug for MpiScheduler {
             .field("ranks", &self.ranks.get())
             .field("threads", &self.threads)
             .field("gather_to_all", &self.gather_to_all)
+            .field("budget", &self.budget)
             .finish()
     }
 }
@@ -90,6 +93,7 @@ impl std::fmt::Debug for MpiScheduler {
 pub struct MpiSchedulerBuilder {
     threads: Option<usize>,
     gather_to_all: bool,
+    budget: Option<usize>,
 }
 
 impl MpiSchedulerBuilder {
@@ -103,6 +107,16 @@ impl MpiSchedulerBuilder {
     /// Whether every rank receives the outputs (default: only rank 0).
     pub fn gather_to_all(mut self, yes: bool) -> Self {
         self.gather_to_all = yes;
+        self
+    }
+
+    /// Bounds the bytes of results each rank holds at once — its own, those waiting to be sent,
+    /// and those received — by `bytes` (default: no bound; see the `flow` module of this crate
+    /// for the discipline). A plan that cannot run within it on some rank fails on every rank
+    /// before anything runs. [`ndtask_core::RunContext::memory_budget`] overrides it for one
+    /// run. Every rank must use the same budget.
+    pub fn memory_budget(mut self, bytes: usize) -> Self {
+        self.budget = Some(bytes);
         self
     }
 
@@ -156,6 +170,7 @@ impl MpiSchedulerBuilder {
             pool,
             threads,
             gather_to_all: self.gather_to_all,
+            budget: self.budget,
             thread: std::thread::current().id(),
             runs: Cell::new(0),
             last_run: Cell::new(RunStats::default()),
@@ -186,6 +201,12 @@ impl MpiScheduler {
     /// Whether every rank receives the outputs.
     pub fn gathers_to_all(&self) -> bool {
         self.gather_to_all
+    }
+
+    /// The memory budget per rank of every run, if one was set
+    /// ([`MpiSchedulerBuilder::memory_budget`]).
+    pub fn memory_budget(&self) -> Option<usize> {
+        self.budget
     }
 
     /// What this rank did in the last run: tasks run, messages and bytes sent and received.
@@ -261,6 +282,7 @@ impl MpiScheduler {
             s.bytes_sent,
             s.messages_received,
             s.bytes_received,
+            s.peak_held_bytes,
         ]
         .map(|x| x as u64);
         let mut all = vec![0u64; mine.len() * self.ranks.get()];
@@ -272,6 +294,7 @@ impl MpiScheduler {
                 bytes_sent: c[2] as usize,
                 messages_received: c[3] as usize,
                 bytes_received: c[4] as usize,
+                peak_held_bytes: c[5] as usize,
             })
             .collect()
     }
@@ -286,6 +309,7 @@ impl MpiScheduler {
         local: std::result::Result<&TaskGraph, &Error>,
         observed: bool,
         outputs: Outputs,
+        budget: Option<usize>,
     ) -> Result<bool> {
         self.runs.set(self.runs.get().wrapping_add(1));
         let failed_rank = match local {
@@ -298,8 +322,15 @@ impl MpiScheduler {
             Outputs::ToAll => 1,
             Outputs::Kept => 2,
         };
-        let mine = [fingerprint, outputs_code, failed_rank, observed as u64];
-        let (mut lo, mut hi) = ([0u64; 4], [0u64; 4]);
+        let budget_code = budget.map_or(u64::MAX, |b| b as u64);
+        let mine = [
+            fingerprint,
+            outputs_code,
+            failed_rank,
+            observed as u64,
+            budget_code,
+        ];
+        let (mut lo, mut hi) = ([0u64; 5], [0u64; 5]);
         self.comm
             .borrow()
             .all_reduce_into(&mine[..], &mut lo[..], SystemOperation::min());
@@ -318,6 +349,18 @@ impl MpiScheduler {
                 self.ranks.get(),
                 lo[0],
                 hi[0]
+            )));
+        }
+        if lo[4] != hi[4] {
+            let show = |b: u64| match b {
+                u64::MAX => "none".to_string(),
+                b => ndtask_core::memory::human_bytes(b as usize),
+            };
+            return Err(Error::Mpi(format!(
+                "the ranks disagree on the memory budget (from {} to {}): give every rank the \
+                 same",
+                show(lo[4]),
+                show(hi[4])
             )));
         }
         if lo[1] != hi[1] {
@@ -393,6 +436,19 @@ impl MpiScheduler {
     /// returns it on every rank: as it is when every rank failed, wrapped in an [`Error::Mpi`]
     /// naming the rank when only some did (the ranks then disagree on the expression).
     fn share_error(&self, root: usize, mine: Option<&Error>, every_rank_failed: bool) -> Error {
+        let error = self.broadcast_error(root, mine);
+        if every_rank_failed {
+            error
+        } else {
+            Error::Mpi(format!(
+                "rank {root} of {} could not build the expression that other ranks built: {error}",
+                self.ranks.get()
+            ))
+        }
+    }
+
+    /// The error `mine` of rank `root`, on every rank. A collective call.
+    fn broadcast_error(&self, root: usize, mine: Option<&Error>) -> Error {
         let comm = self.comm.borrow();
         let process = comm.process_at_rank(root as i32);
         let mut bytes = match (self.rank.get() == root, mine) {
@@ -403,17 +459,26 @@ impl MpiScheduler {
         process.broadcast_into(&mut len);
         bytes.resize(len as usize, 0);
         process.broadcast_into(&mut bytes[..]);
-        let error = match wire::decode(&bytes) {
+        match wire::decode(&bytes) {
             Ok(wire::Msg::Abort { error, .. }) => error,
             _ => Error::internal(format!("rank {root} sent a malformed error")),
+        }
+    }
+
+    /// Every rank's `local` check, agreed: `Ok` everywhere, or the lowest failing rank's error
+    /// everywhere. A collective call.
+    fn agree_on<T>(&self, local: Result<T>) -> Result<T> {
+        let failed_rank = match &local {
+            Ok(_) => u64::MAX,
+            Err(_) => self.rank.get() as u64,
         };
-        if every_rank_failed {
-            error
-        } else {
-            Error::Mpi(format!(
-                "rank {root} of {} could not build the expression that other ranks built: {error}",
-                self.ranks.get()
-            ))
+        let mut lowest = 0u64;
+        self.comm
+            .borrow()
+            .all_reduce_into(&failed_rank, &mut lowest, SystemOperation::min());
+        match (local, lowest) {
+            (local, u64::MAX) => local,
+            (local, root) => Err(self.broadcast_error(root as usize, local.err().as_ref())),
         }
     }
 }
@@ -438,7 +503,8 @@ impl MpiScheduler {
         // A tag per run, so a message can never be taken for one of another run. MPI promises
         // tags up to at least 32767.
         let tag = (self.runs.get() % 32768) as Tag;
-        let observed = self.agree(Ok(graph), ctx.observer().is_some(), outputs)?;
+        let budget = ctx.budget().or(self.budget);
+        let observed = self.agree(Ok(graph), ctx.observer().is_some(), outputs, budget)?;
         // Every rank agreed on the graph, homes included, so every rank refuses alike.
         let ranks = self.ranks.get();
         let homeless = (0..graph.len() as TaskId)
@@ -453,6 +519,12 @@ impl MpiScheduler {
         }
         let plan = RankPlan::new(graph, self.rank.get(), self.ranks.get(), outputs);
         self.last_run.set(RunStats::default());
+        // Every rank agreed on the budget, so every rank checks its steps and agrees on the
+        // outcome (before anything runs).
+        let flow = match budget {
+            Some(b) => Some(self.agree_on(Flow::new(graph, &plan, b))?),
+            None => None,
+        };
         let stats = Arc::new(StatsObserver::default());
         let ctx = ctx.with_observer(stats.clone());
         let run = LocalRun::with_context(graph, &ctx, self.rank.get());
@@ -466,10 +538,15 @@ impl MpiScheduler {
             ranks: self.ranks.get(),
         });
         let observer = ctx.observer().unwrap_or(&*stats);
-        let result =
-            exchange::run_rank(&self.comm.borrow(), tag, &self.pool, &run, &plan, observer);
+        let comm = self.comm.borrow();
+        let (result, peak) =
+            exchange::run_rank(&comm, tag, &self.pool, &run, &plan, flow.as_ref(), observer);
+        drop(comm);
         run.end(result.is_ok());
-        self.last_run.set(stats.stats());
+        self.last_run.set(RunStats {
+            peak_held_bytes: peak.unwrap_or(0),
+            ..stats.stats()
+        });
         if observed {
             self.gather_payloads(Some(observer));
         }
@@ -546,7 +623,7 @@ impl Scheduler for MpiScheduler {
             return error;
         }
         // (A failed rank's output mode does not matter: its failure is what every rank gets.)
-        match self.agree(Err(&error), false, Outputs::ToRoot) {
+        match self.agree(Err(&error), false, Outputs::ToRoot, None) {
             Err(e) => e,
             Ok(_) => Error::internal("the MPI agreement passed over a failed rank"),
         }

@@ -1,6 +1,7 @@
 //! The messages ranks exchange during a run: a task's result, the news that a task failed (the
-//! poison that makes every rank stop and return the same error), or a rank's progress (its count
-//! of finished tasks, for rank 0's observer).
+//! poison that makes every rank stop and return the same error), a rank's progress (its count
+//! of finished tasks, for rank 0's observer), or, under a memory budget, a grant (the receiver
+//! has made room for a result and its owner may send it).
 //!
 //! A result is a small header — a kind byte, the task id (`u32`, little-endian), whether it is a
 //! tuple (a partial state of several arrays), and each array's element type and shape — followed
@@ -16,6 +17,10 @@ use ndtask_core::{ChunkGrid, DType, Error, Result, TaskId};
 const DATA: u8 = 0;
 const ABORT: u8 = 1;
 const PROGRESS: u8 = 2;
+const GRANT: u8 = 3;
+
+/// The length of a grant: the kind byte and the task id.
+pub(crate) const GRANT_LEN: usize = 5;
 
 const ERR_TASK: u8 = 0;
 const ERR_INTERNAL: u8 = 1;
@@ -64,6 +69,15 @@ pub(crate) enum Msg {
     Abort { task: TaskId, error: Error },
     /// The sender has finished `tasks_done` of its tasks.
     Progress { tasks_done: u64 },
+    /// The sender has made room for the result of `task` (under a memory budget): send it.
+    Grant { task: TaskId },
+}
+
+/// Encodes a grant of the result of `task`: the kind byte, then the task id.
+pub(crate) fn grant(task: TaskId) -> Vec<u8> {
+    let mut out = vec![GRANT];
+    out.extend_from_slice(&task.to_le_bytes());
+    out
 }
 
 /// Encodes a progress report: the kind byte, a task id of 0, then the count.
@@ -320,6 +334,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Msg> {
             let error = error_from_parts(err_kind, &mut texts).ok_or_else(bad)?;
             Ok(Msg::Abort { task, error })
         }
+        GRANT if rest.is_empty() => Ok(Msg::Grant { task }),
         PROGRESS => {
             let count: [u8; 8] = rest.try_into().map_err(|_| bad())?;
             Ok(Msg::Progress {
@@ -463,6 +478,16 @@ mod tests {
             let got = decode(&abort(7, &error)).unwrap();
             assert_eq!(got, Msg::Abort { task: 7, error });
         }
+    }
+
+    #[test]
+    fn grants_round_trip() {
+        assert_eq!(grant(77).len(), GRANT_LEN);
+        assert_eq!(decode(&grant(77)).unwrap(), Msg::Grant { task: 77 });
+        let mut long = grant(1);
+        long.push(0);
+        assert!(decode(&long).is_err());
+        assert!(decode(&grant(1)[..4]).is_err());
     }
 
     #[test]

@@ -109,7 +109,7 @@ impl Scheduler for ThreadedScheduler {
             }
             None => {
                 let roots = run.roots(&order);
-                let workers = Workers::new(&run, &roots, self.threads, None, ());
+                let workers = Workers::new(&run, &roots, self.threads, ());
                 self.pool
                     .scope(|s| s.spawn_broadcast(|s, _| workers.feed(s)));
             }

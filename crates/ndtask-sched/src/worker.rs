@@ -1,6 +1,6 @@
 //! The two worker loops.
 //!
-//! [`Workers`] (the threaded scheduler without a budget, and every MPI rank): start source tasks
+//! [`Workers`] (the threaded scheduler and every MPI rank, without a budget): start source tasks
 //! one at a time, in the memory order; after a task, go on with one consumer it made ready
 //! (depth-first, so intermediates are freed soon after they are made) and hand the others to
 //! the rayon pool. A scheduler adds what it needs after each task through [`AfterTask`] (MPI:
@@ -17,7 +17,6 @@ use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 /// What a scheduler does after each task a worker runs.
 pub trait AfterTask: Sync {
@@ -47,28 +46,19 @@ pub struct Workers<'a, 'g, H> {
     active: AtomicUsize,
     /// Feeders not yet finished.
     feeders: AtomicUsize,
-    budget: Option<usize>,
     hooks: H,
 }
 
 impl<'a, 'g, H: AfterTask> Workers<'a, 'g, H> {
     /// Workers for `run` that start the source tasks `roots`, in order, from `feeders` feeding
-    /// threads (one per rayon worker, or 1 for the sync scheduler). With a memory `budget`,
-    /// feeders hold back new sources while the results alive exceed it and other work runs.
-    pub fn new(
-        run: &'a LocalRun<'g>,
-        roots: &'a [TaskId],
-        feeders: usize,
-        budget: Option<usize>,
-        hooks: H,
-    ) -> Self {
+    /// threads (one per rayon worker).
+    pub fn new(run: &'a LocalRun<'g>, roots: &'a [TaskId], feeders: usize, hooks: H) -> Self {
         Workers {
             run,
             roots,
             next_root: AtomicUsize::new(0),
             active: AtomicUsize::new(0),
             feeders: AtomicUsize::new(feeders),
-            budget,
             hooks,
         }
     }
@@ -93,7 +83,6 @@ impl<'a, 'g, H: AfterTask> Workers<'a, 'g, H> {
     pub fn feed<'s>(&'s self, s: &Scope<'s>) {
         loop {
             while let Some(Yield::Executed) = rayon::yield_local() {}
-            self.hold_back();
             let i = self.next_root.fetch_add(1, Ordering::Relaxed);
             let Some(&root) = self.roots.get(i) else {
                 break;
@@ -111,20 +100,6 @@ impl<'a, 'g, H: AfterTask> Workers<'a, 'g, H> {
     pub fn spawn<'s>(&'s self, s: &Scope<'s>, t: TaskId) {
         self.active.fetch_add(1, Ordering::AcqRel);
         s.spawn(move |s| self.chain(t, &mut |r| self.spawn(s, r)));
-    }
-
-    /// With a budget: waits while the live results exceed it and some chain runs (so progress
-    /// never stops), helping the pool meanwhile.
-    fn hold_back(&self) {
-        let Some(budget) = self.budget else { return };
-        while self.run.live_bytes() > budget
-            && self.active.load(Ordering::Acquire) > 0
-            && !self.run.failed()
-        {
-            if !matches!(rayon::yield_now(), Some(Yield::Executed)) {
-                std::thread::sleep(Duration::from_micros(50));
-            }
-        }
     }
 
     /// Runs `t`, then keeps going with the first consumer it made ready and spawns the rest.

@@ -1,0 +1,674 @@
+//! Flow control under a memory budget per rank.
+//!
+//! Without a budget a rank sends each result as soon as it is made, and receives whatever
+//! arrives. Under a budget ([`ndtask_core::RunContext::memory_budget`], or
+//! [`crate::MpiSchedulerBuilder::memory_budget`]) every rank instead follows one discipline,
+//! which bounds the bytes of results it holds — its own, those waiting to be sent, and those it
+//! has received or made room for — by the budget at every moment:
+//!
+//! 1. **Steps in the global order.** The memory order of the whole graph
+//!    ([`ndtask_core::memory::memory_order`], the same on every rank) gives each rank a list of
+//!    steps: *run* each task it owns, and *take* each result it receives from another rank, at
+//!    the producer's place in the order. A rank starts its steps strictly in that order.
+//! 2. **Admission.** A step starts only when its result's projected bytes fit in the budget with
+//!    what the rank holds. Running a task holds its result until its last local reader is done
+//!    and every rank it goes to has taken it. Taking a result reserves its bytes and sends the
+//!    producer a *grant*; the producer sends a result to a rank only once that rank has granted
+//!    it, so nothing arrives that was not made room for.
+//! 3. **A plan-time check.** Before anything runs, every rank simulates its own steps on one
+//!    thread, with every send completing at once ([`Flow::new`]), and records what it holds at
+//!    each step. When some step does not fit, every rank fails the run with the same
+//!    [`Error::Memory`], naming the rank and the step.
+//! 4. **Looking ahead.** A rank whose first unstarted step (its *head*) waits for a result from
+//!    another rank may start a later step of the next [`LOOKAHEAD`] early, if its bytes, with
+//!    those still held of the other steps started early and not yet reached by the head, fit on
+//!    top of what the simulation holds at every step from the head up to it. Once the head
+//!    passes the step, the simulation counts it itself.
+//!
+//! # Why it cannot stall
+//! What a rank holds is at most what the simulation holds at its head, plus what it holds of
+//! steps started early, plus sends and tasks in flight (which finish by themselves). Rule 4
+//! keeps the simulation's bytes at the head plus those early bytes within the budget: the step
+//! started early most recently checked that sum, with every early result still held (one
+//! freed since is never held again), at every step up to its own. Now take the rank whose head
+//! comes first in the global order. Every other rank has started all its steps before that
+//! point: every result this rank needs from them has been made (or is being made), and every
+//! result of its own that they need has been granted, so its sends complete. Its head therefore
+//! fits once what is in flight has finished, its inputs come, and it starts: the run moves on.
+//! The bound is kept on the projected sizes ([`ndtask_core::Op::block_layout`]); results whose
+//! size is only known when they run (a boolean selection) count as 0, as for the threaded
+//! scheduler.
+
+use crate::placement::RankPlan;
+use ndtask_core::memory::{human_bytes, memory_order, result_bytes};
+use ndtask_core::{panic_message, Error, Result, TaskGraph, TaskId};
+use ndtask_sched::{AfterTask, LocalRun};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+/// How long a worker waiting for a step sleeps before it looks again (a safety net: whatever
+/// can let a step start wakes the workers at once).
+const RECHECK: Duration = Duration::from_millis(5);
+
+/// How many steps past its head a rank may look for one to start early.
+const LOOKAHEAD: usize = 4096;
+
+/// One step of a rank's share of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Run a task this rank owns.
+    Run(TaskId),
+    /// Make room for the result of a task another rank runs, and grant it.
+    Take(TaskId),
+}
+
+impl Step {
+    fn task(self) -> TaskId {
+        match self {
+            Step::Run(t) | Step::Take(t) => t,
+        }
+    }
+}
+
+/// A rank's steps under a budget, checked to fit before the run.
+#[derive(Debug)]
+pub(crate) struct Flow {
+    steps: Vec<Step>,
+    /// Projected result bytes of every task.
+    bytes: Vec<usize>,
+    /// Uses of every result on this rank (its consumers here, and this rank's copy of an
+    /// output).
+    uses: Vec<u32>,
+    /// What the check held at each step, the step's own bytes included.
+    simulated: Vec<usize>,
+    budget: usize,
+}
+
+/// The bytes a rank holds, by the projected sizes.
+#[derive(Debug, Clone)]
+struct Ledger {
+    held: usize,
+    peak: usize,
+    /// Uses left of each result on this rank.
+    uses: Vec<u32>,
+    /// Own results that other ranks have not all taken yet.
+    unsent: Vec<bool>,
+    /// Results of steps started early, still held, that the head has not reached.
+    early: Vec<bool>,
+    /// Their bytes.
+    early_held: usize,
+}
+
+impl Ledger {
+    fn fits(&self, need: usize, budget: usize) -> bool {
+        self.held.saturating_add(need) <= budget
+    }
+
+    fn hold(&mut self, need: usize) {
+        self.held = self.held.saturating_add(need);
+        self.peak = self.peak.max(self.held);
+    }
+
+    /// Holds the result of `t`, a step started before the head reached it.
+    fn hold_early(&mut self, bytes: &[usize], t: TaskId) {
+        self.hold(bytes[t as usize]);
+        self.early[t as usize] = true;
+        self.early_held += bytes[t as usize];
+    }
+
+    /// The head has reached the step of `t`: from here the simulation counts its result.
+    fn reached(&mut self, bytes: &[usize], t: TaskId) {
+        if std::mem::take(&mut self.early[t as usize]) {
+            self.early_held -= bytes[t as usize];
+        }
+    }
+
+    /// Task `t` has run (or failed): its inputs lose a use; its result stays while this rank
+    /// uses it or, when `sends`, until every rank it goes to has it.
+    fn finished(&mut self, graph: &TaskGraph, bytes: &[usize], t: TaskId, sends: bool) {
+        for &d in graph.deps(t) {
+            let u = &mut self.uses[d as usize];
+            *u = u.saturating_sub(1);
+            if *u == 0 && !self.unsent[d as usize] {
+                self.free(bytes, d);
+            }
+        }
+        match sends {
+            true => self.unsent[t as usize] = true,
+            false => self.release(bytes, t),
+        }
+    }
+
+    /// Every rank that needs the result of `t` has it.
+    fn sent(&mut self, bytes: &[usize], t: TaskId) {
+        if std::mem::take(&mut self.unsent[t as usize]) {
+            self.release(bytes, t);
+        }
+    }
+
+    fn release(&mut self, bytes: &[usize], t: TaskId) {
+        if self.uses[t as usize] == 0 {
+            self.free(bytes, t);
+        }
+    }
+
+    fn free(&mut self, bytes: &[usize], t: TaskId) {
+        self.held = self.held.saturating_sub(bytes[t as usize]);
+        self.reached(bytes, t);
+    }
+}
+
+impl Flow {
+    /// The steps of `plan`'s rank in `graph` under `budget` bytes, after checking that they fit.
+    ///
+    /// # Errors
+    /// [`Error::Memory`] naming the first step that does not fit on this rank.
+    pub(crate) fn new(graph: &TaskGraph, plan: &RankPlan, budget: usize) -> Result<Self> {
+        let (bytes, _) = result_bytes(graph);
+        let uses = graph
+            .use_counts()
+            .iter()
+            .zip(&plan.remote_uses)
+            .map(|(&all, &remote)| all.saturating_sub(remote))
+            .collect();
+        let steps = memory_order(graph)
+            .into_iter()
+            .filter_map(|t| match (plan.owns(t), plan.expects(t)) {
+                (true, _) => Some(Step::Run(t)),
+                (false, true) => Some(Step::Take(t)),
+                (false, false) => None,
+            })
+            .collect();
+        let mut flow = Flow {
+            steps,
+            bytes,
+            uses,
+            simulated: Vec::new(),
+            budget,
+        };
+        flow.simulated = flow.check(graph, plan)?;
+        Ok(flow)
+    }
+
+    fn ledger(&self) -> Ledger {
+        Ledger {
+            held: 0,
+            peak: 0,
+            uses: self.uses.clone(),
+            unsent: vec![false; self.uses.len()],
+            early: vec![false; self.uses.len()],
+            early_held: 0,
+        }
+    }
+
+    /// Runs the steps on one thread, every send completing at once; returns what it held at
+    /// each step.
+    fn check(&self, graph: &TaskGraph, plan: &RankPlan) -> Result<Vec<usize>> {
+        let mut ledger = self.ledger();
+        let mut simulated = Vec::with_capacity(self.steps.len());
+        for &step in &self.steps {
+            let t = step.task();
+            let need = self.bytes[t as usize];
+            if !ledger.fits(need, self.budget) {
+                let op = &graph.op_names()[graph.op_of(t) as usize];
+                let what = match step {
+                    Step::Run(_) => format!("task {op} on chunk {}", graph.describe_task(t)),
+                    Step::Take(_) => format!(
+                        "the result of task {op} on chunk {} from rank {}",
+                        graph.describe_task(t),
+                        plan.owner(t)
+                    ),
+                };
+                return Err(Error::Memory(format!(
+                    "the plan cannot run within the memory budget of {} per rank: on MPI rank {} \
+                     of {}, {what} needs {} while {} of other results must stay on that rank \
+                     (the largest result of one task is {})",
+                    human_bytes(self.budget),
+                    plan.rank(),
+                    plan.ranks(),
+                    human_bytes(need),
+                    human_bytes(ledger.held),
+                    human_bytes(self.bytes.iter().copied().max().unwrap_or(0)),
+                )));
+            }
+            ledger.hold(need);
+            simulated.push(ledger.held);
+            if let Step::Run(t) = step {
+                ledger.finished(graph, &self.bytes, t, false);
+            }
+        }
+        Ok(simulated)
+    }
+}
+
+/// What the workers under a budget tell the MPI thread: each task's result (as
+/// [`AfterTask`]), and each result this rank has made room for.
+pub(crate) trait Hooks: AfterTask {
+    /// This rank has made room for the result of `t`: grant it to its owner.
+    fn take(&self, t: TaskId);
+}
+
+/// The workers of a rank under a budget: they start the rank's steps in order, each when it
+/// fits (see the module doc), and tell the MPI thread through `hooks`.
+pub(crate) struct Admit<'a, 'g, H> {
+    run: &'a LocalRun<'g>,
+    flow: &'a Flow,
+    plan: &'a RankPlan,
+    hooks: H,
+    state: Mutex<Cursor>,
+    wake: Condvar,
+    /// Workers that have not returned yet.
+    working: AtomicUsize,
+}
+
+struct Cursor {
+    /// The first step not started.
+    head: usize,
+    /// Steps past the head started early (the head skips them when it gets there).
+    ahead: Vec<bool>,
+    ledger: Ledger,
+}
+
+impl<'a, 'g, H: Hooks> Admit<'a, 'g, H> {
+    /// Workers for `run` following `flow`, `threads` of them.
+    pub(crate) fn new(
+        run: &'a LocalRun<'g>,
+        flow: &'a Flow,
+        plan: &'a RankPlan,
+        threads: usize,
+        hooks: H,
+    ) -> Self {
+        Admit {
+            run,
+            flow,
+            plan,
+            hooks,
+            state: Mutex::new(Cursor {
+                head: 0,
+                ahead: vec![false; flow.steps.len()],
+                ledger: flow.ledger(),
+            }),
+            wake: Condvar::new(),
+            working: AtomicUsize::new(threads),
+        }
+    }
+
+    /// Workers that have not returned: zero means no task is running or about to run.
+    pub(crate) fn outstanding(&self) -> usize {
+        self.working.load(Ordering::Acquire)
+    }
+
+    /// The most bytes this rank has held at once so far.
+    pub(crate) fn peak(&self) -> usize {
+        self.lock().ledger.peak
+    }
+
+    /// Something happened that may let a step start (a result arrived, a send completed, the
+    /// run failed).
+    pub(crate) fn notify(&self) {
+        // Under the lock, so that a worker between its look at the step and its wait cannot
+        // miss the news.
+        let c = self.lock();
+        self.wake.notify_all();
+        drop(c);
+    }
+
+    /// Every rank that needs the result of `t` has it: its bytes no longer count here.
+    pub(crate) fn sent(&self, t: TaskId) {
+        self.lock().ledger.sent(&self.flow.bytes, t);
+        self.wake.notify_all();
+    }
+
+    /// One worker's share: starts steps until none is left, or the run stops.
+    pub(crate) fn work(&self) {
+        let mut ready = Vec::new();
+        while let Some(t) = self.next_task() {
+            ready.clear();
+            let ran = catch_unwind(AssertUnwindSafe(|| {
+                let result = self.run.run(t, &mut ready);
+                self.hooks.after_task(t, result.as_ref(), &mut ready);
+                result.is_some()
+            }));
+            let made = ran.unwrap_or_else(|p| {
+                let message = format!("a worker panicked: {}", panic_message(p.as_ref()));
+                self.run.fail(t, Error::internal(message));
+                self.hooks.after_panic(t);
+                false
+            });
+            let sends = made && !self.plan.dests(t).is_empty();
+            self.lock()
+                .ledger
+                .finished(self.run.graph(), &self.flow.bytes, t, sends);
+            self.wake.notify_all();
+        }
+        self.working.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Cursor> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until a step may start (the head, or one within [`LOOKAHEAD`] of it under rule 4
+    /// of the module doc); takes every grant step on the way and returns the next task to run
+    /// (`None` when no step is left or the run is stopping).
+    fn next_task(&self) -> Option<TaskId> {
+        let mut c = self.lock();
+        loop {
+            if self.run.failed() {
+                c.head = self.flow.steps.len();
+                return None;
+            }
+            match self.start_step(&mut c)? {
+                Some(Step::Take(t)) => self.hooks.take(t),
+                Some(Step::Run(t)) => return Some(t),
+                None => {
+                    c = self
+                        .wake
+                        .wait_timeout(c, RECHECK)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                }
+            }
+        }
+    }
+
+    /// Starts the first step that may start and returns it: `Some(None)` when none may yet,
+    /// `None` when no step is left.
+    fn start_step(&self, c: &mut Cursor) -> Option<Option<Step>> {
+        let (steps, bytes, budget) = (&self.flow.steps, &self.flow.bytes, self.flow.budget);
+        let need = |step: Step| bytes[step.task() as usize];
+        // The head passes the steps started early: the simulation counts them from here.
+        while c.head < steps.len() && c.ahead[c.head] {
+            c.ahead[c.head] = false;
+            c.ledger.reached(bytes, steps[c.head].task());
+            c.head += 1;
+        }
+        let head = c.head;
+        steps.get(head)?;
+        // The head by the simulation's own rule; then later steps, each only if it fits on top
+        // of what the simulation holds at every step before it from the head on.
+        let mut most = 0usize;
+        for (q, &step) in steps.iter().enumerate().skip(head).take(LOOKAHEAD) {
+            let startable = match step {
+                Step::Take(_) => true,
+                Step::Run(t) => self.run.is_ready(t),
+            };
+            let fits = c.ledger.fits(need(step), budget)
+                && (q == head
+                    || most
+                        .saturating_add(c.ledger.early_held)
+                        .saturating_add(need(step))
+                        <= budget);
+            if (q == head || !c.ahead[q]) && startable && fits {
+                match q == head {
+                    true => {
+                        c.ledger.hold(need(step));
+                        c.head += 1;
+                    }
+                    false => {
+                        c.ledger.hold_early(bytes, step.task());
+                        c.ahead[q] = true;
+                    }
+                }
+                return Some(Some(step));
+            }
+            most = most.max(self.flow.simulated[q]);
+        }
+        Some(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::placement::Outputs;
+    use ndtask_core::{Chunk, DType, Layout, Op};
+    use std::sync::Arc;
+
+    /// An op whose every block is a vector of `len` f64.
+    struct Vector(&'static str, usize);
+    impl Op for Vector {
+        fn name(&self) -> String {
+            self.0.into()
+        }
+        fn run(&self, _: usize, _: &[&Chunk]) -> Result<Chunk> {
+            Err(Error::internal("not run"))
+        }
+        fn block_layout(&self, _: usize) -> Option<Layout> {
+            Some(Layout::array(DType::F64, vec![self.1]))
+        }
+        fn block_elements(&self, _: usize) -> usize {
+            self.1
+        }
+    }
+
+    /// `n` chunks of 1000 f64 (8000 bytes), each mapped, then a reduction with fan-in 2 of
+    /// 1-element partials.
+    fn mapped_sum(n: usize) -> TaskGraph {
+        let mut g = TaskGraph::new();
+        let src = g.add_op(Arc::new(Vector("src", 1000)));
+        let map = g.add_op(Arc::new(Vector("map", 1000)));
+        let part = g.add_op(Arc::new(Vector("partial", 1)));
+        let comb = g.add_op(Arc::new(Vector("combine", 1)));
+        let level: Vec<TaskId> = (0..n)
+            .map(|b| {
+                let s = g.add_task(src, b, &[]).unwrap();
+                let m = g.add_task(map, b, &[s]).unwrap();
+                g.add_task(part, b, &[m]).unwrap()
+            })
+            .collect();
+        crate::placement::tests::combine_to_one(g, comb, level)
+    }
+
+    fn flows(g: &TaskGraph, ranks: usize, budget: usize) -> Vec<Result<Flow>> {
+        (0..ranks)
+            .map(|r| Flow::new(g, &RankPlan::new(g, r, ranks, Outputs::ToRoot), budget))
+            .collect()
+    }
+
+    #[test]
+    fn each_rank_runs_its_tasks_and_takes_what_it_receives() {
+        let g = mapped_sum(8);
+        for ranks in 1..=5 {
+            let mut runs = 0;
+            for (r, flow) in flows(&g, ranks, usize::MAX).into_iter().enumerate() {
+                let flow = flow.unwrap();
+                let plan = RankPlan::new(&g, r, ranks, Outputs::ToRoot);
+                let run = flow
+                    .steps
+                    .iter()
+                    .filter(|s| matches!(s, Step::Run(_)))
+                    .count();
+                let take = flow.steps.len() - run;
+                assert_eq!((run, take), (plan.owned, plan.expected_count));
+                runs += run;
+            }
+            assert_eq!(runs, g.len());
+        }
+    }
+
+    #[test]
+    fn the_check_holds_a_source_and_its_map_at_once() {
+        let g = mapped_sum(8);
+        // A source and its mapped chunk (16000 bytes) and a few partials must fit; one
+        // chunk's bytes are not enough.
+        for ranks in [1, 2, 3] {
+            assert!(
+                flows(&g, ranks, 16_100).iter().all(Result::is_ok),
+                "{ranks}"
+            );
+            for flow in flows(&g, ranks, 15_999).into_iter().take(1) {
+                let e = flow.unwrap_err().to_string();
+                assert!(e.contains("task map on chunk"), "{e}");
+                assert!(e.contains(&format!("on MPI rank 0 of {ranks}")), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_received_result_counts_from_its_grant_to_its_last_use() {
+        // Two sources of 1000 f64 on two ranks, added on rank 0: rank 0 takes rank 1's chunk
+        // while it holds its own, so it needs both and the sum.
+        let mut g = TaskGraph::new();
+        let src = g.add_op(Arc::new(Vector("src", 1000)));
+        let add = g.add_op(Arc::new(Vector("add", 1000)));
+        let a = g.add_task(src, 0, &[]).unwrap();
+        let b = g.add_task(src, 1, &[]).unwrap();
+        let s = g.add_task(add, 0, &[a, b]).unwrap();
+        g.set_outputs(vec![s]);
+        let plan = |r| RankPlan::new(&g, r, 2, Outputs::ToRoot);
+        let owner = plan(0).owner(s);
+        let (here, there) = (owner, 1 - owner);
+        assert!(Flow::new(&g, &plan(here), 24_000).is_ok());
+        let e = Flow::new(&g, &plan(here), 23_999).unwrap_err().to_string();
+        assert!(e.contains("task add"), "{e}");
+        // The other rank holds only its chunk (sent at once, in the check).
+        let other = Flow::new(&g, &plan(there), 8000).unwrap();
+        assert_eq!(other.steps, [Step::Run(if there == 0 { a } else { b })]);
+        // A take that does not fit is named as one: rank 0 holds its chunk `a` (for `pair`)
+        // when it takes rank 1's reduced `f` of 8 bytes.
+        let mut g2 = TaskGraph::new();
+        let src = g2.add_op(Arc::new(Vector("src", 1000)));
+        let tiny = g2.add_op(Arc::new(Vector("first", 1)));
+        let a = g2.add_task(src, 0, &[]).unwrap();
+        let b = g2.add_task(src, 1, &[]).unwrap();
+        let f = g2.add_task(tiny, 0, &[b]).unwrap();
+        let pair = g2.add_task(tiny, 1, &[a, f]).unwrap();
+        g2.set_outputs(vec![pair]);
+        let p0 = RankPlan::new(&g2, 0, 2, Outputs::ToRoot);
+        assert!(p0.owns(a) && p0.owns(pair) && p0.expects(f));
+        let e = Flow::new(&g2, &p0, 8000).unwrap_err().to_string();
+        assert!(e.contains("the result of task first on chunk"), "{e}");
+        assert!(e.contains("from rank 1"), "{e}");
+        assert!(Flow::new(&g2, &p0, 8016).is_ok());
+    }
+
+    /// An op that makes a vector of 1000 zeros per block, each block on the rank `homes` says
+    /// (free where it says nothing).
+    struct Made(&'static str, Vec<usize>);
+    impl Op for Made {
+        fn name(&self) -> String {
+            self.0.into()
+        }
+        fn run(&self, _: usize, _: &[&Chunk]) -> Result<Chunk> {
+            Ok(Chunk::F64(ndarray::ArrayD::zeros(ndarray::IxDyn(&[1000]))))
+        }
+        fn block_layout(&self, _: usize) -> Option<Layout> {
+            Some(Layout::array(DType::F64, vec![1000]))
+        }
+        fn block_home(&self, block: usize) -> Option<usize> {
+            self.1.get(block).copied()
+        }
+    }
+
+    enum Seen {
+        Ran,
+        Took(TaskId),
+    }
+
+    struct Record(std::sync::mpsc::Sender<Seen>);
+    impl AfterTask for Record {
+        fn after_task(&self, _: TaskId, _: Option<&Arc<Chunk>>, _: &mut Vec<TaskId>) {
+            let _ = self.0.send(Seen::Ran);
+        }
+    }
+    impl Hooks for Record {
+        fn take(&self, t: TaskId) {
+            let _ = self.0.send(Seen::Took(t));
+        }
+    }
+
+    /// Rank 0's first task waits for a result from rank 1 that comes only once rank 0 has
+    /// nothing else to do: it runs the later steps early meanwhile, as far as the budget lets
+    /// it, and never holds more than the budget.
+    #[test]
+    fn a_rank_runs_later_steps_while_its_head_waits() {
+        let mut g = TaskGraph::new();
+        let pinned = g.add_op(Arc::new(Made("pinned", vec![0, 1])));
+        let add = g.add_op(Arc::new(Made("add", vec![])));
+        let local = g.add_op(Arc::new(Made("local", vec![0; 20])));
+        let map = g.add_op(Arc::new(Made("map", vec![])));
+        let here = g.add_task(pinned, 0, &[]).unwrap();
+        let there = g.add_task(pinned, 1, &[]).unwrap();
+        let first = g.add_task(add, 0, &[here, there]).unwrap();
+        let mut outputs = vec![first];
+        for b in 0..20 {
+            let q = g.add_task(local, b, &[]).unwrap();
+            outputs.push(g.add_task(map, b, &[q]).unwrap());
+        }
+        g.set_outputs(outputs);
+        let plan = RankPlan::new(&g, 0, 2, Outputs::ToRoot);
+        assert_eq!(plan.owner(first), 0);
+        // Ran before rank 1's result came, and the most held.
+        let case = |budget: usize| {
+            let flow = Flow::new(&g, &plan, budget).unwrap();
+            assert_eq!(
+                flow.steps[..3],
+                [Step::Run(here), Step::Take(there), Step::Run(first)]
+            );
+            let run = LocalRun::new(&g);
+            for (t, &n) in plan.remote_uses.iter().enumerate() {
+                run.drop_uses(t as TaskId, n);
+            }
+            let (tx, rx) = std::sync::mpsc::channel();
+            let admit = Admit::new(&run, &flow, &plan, 1, Record(tx));
+            let (mut took, mut ran, mut before, mut sent) = (Vec::new(), 0, 0, false);
+            std::thread::scope(|s| {
+                s.spawn(|| admit.work());
+                // Play rank 1: send its result once rank 0 has stopped for 200 ms.
+                loop {
+                    match rx.recv_timeout(Duration::from_millis(200)) {
+                        Ok(Seen::Took(t)) => took.push(t),
+                        Ok(Seen::Ran) => {
+                            ran += 1;
+                            if ran == plan.owned {
+                                break;
+                            }
+                        }
+                        Err(_) if !sent => {
+                            before = ran;
+                            sent = true;
+                            let zeros = ndarray::ArrayD::zeros(ndarray::IxDyn(&[1000]));
+                            run.provide(there, Arc::new(Chunk::F64(zeros)), &mut Vec::new());
+                            admit.notify();
+                        }
+                        Err(_) => break,
+                    }
+                }
+                // (Ends the worker whatever happened, so a failure cannot hang the test.)
+                run.fail(TaskId::MAX, Error::Cancelled);
+                admit.notify();
+            });
+            assert_eq!(took, [there]);
+            assert_eq!(ran, plan.owned, "every task ran");
+            assert_eq!(admit.outstanding(), 0);
+            assert!(admit.peak() <= budget, "{} > {budget}", admit.peak());
+            before
+        };
+        // With room for everything, all 40 later tasks run while the head waits (its own
+        // input `here` ran first); with less, fewer do.
+        assert_eq!(case(100 * 8000), 41);
+        let fewer = case(30 * 8000);
+        assert!((1..41).contains(&fewer), "{fewer}");
+    }
+
+    #[test]
+    fn the_ledger_keeps_a_result_until_it_is_sent_and_used() {
+        let g = mapped_sum(2);
+        let plan = RankPlan::new(&g, 0, 1, Outputs::ToRoot);
+        let flow = Flow::new(&g, &plan, usize::MAX).unwrap();
+        let mut l = flow.ledger();
+        l.hold(8000); // the source, task 0
+        l.finished(&g, &flow.bytes, 0, true); // sent elsewhere too: still held
+        assert_eq!(l.held, 8000);
+        l.hold(8000); // its map reads it
+        l.finished(&g, &flow.bytes, 1, false);
+        assert_eq!(l.held, 16_000, "the source still waits for its send");
+        l.sent(&flow.bytes, 0);
+        assert_eq!(l.held, 8000);
+        l.sent(&flow.bytes, 0); // a second notice changes nothing
+        assert_eq!((l.held, l.peak), (8000, 16_000));
+    }
+}
