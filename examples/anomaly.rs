@@ -44,12 +44,13 @@ const USAGE: &str =
   --shape N            the array is N x N (default 10000)
   --chunk C            in C x C chunks (default 1000)
   --seed S             the random seed (default 42)
-  --memory-budget B    bound the bytes of live chunks (e.g. 64MiB, 1GB, 1048576); a plan that
-                       cannot run within it fails before anything runs
+  --memory-budget B    bound the bytes of live chunks (e.g. 64MiB, 1GB, 1048576; under MPI per
+                       rank); a plan that cannot run within it fails before anything runs
   --scheduler S        sync, threaded (default), mpi (needs --features mpi and mpirun), or auto
   --threads N          threads of the threaded scheduler (default: all cores)
-  --json               end with one JSON line (under MPI with tasks_per_rank and
-                       bytes_sent_per_rank, indexed by rank)
+  --json               end with one JSON line (under MPI with tasks_per_rank,
+                       bytes_sent_per_rank and, with a budget, peak_held_bytes_per_rank,
+                       indexed by rank)
   --explain            print the optimized plan first";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -230,8 +231,11 @@ fn run(a: &Args) -> Result<(), Error> {
             .map(|b| format!(" (budget {})", human_bytes(b)))
             .unwrap_or_default()
     );
-    if let Some((tasks, bytes)) = &per_rank {
+    if let Some([tasks, bytes, held]) = &per_rank {
         println!("tasks per rank: {tasks:?}; bytes sent per rank: {bytes:?}");
+        if a.budget.is_some() {
+            println!("most bytes held per rank (budget per rank): {held:?}");
+        }
     }
     if a.json {
         let budget = a.budget.map_or("null".to_string(), |b| b.to_string());
@@ -240,10 +244,14 @@ fn run(a: &Args) -> Result<(), Error> {
             format!("[{}]", items.join(","))
         };
         let ranks = match &per_rank {
-            Some((tasks, bytes)) => format!(
-                ",\"tasks_per_rank\":{},\"bytes_sent_per_rank\":{}",
+            Some([tasks, bytes, held]) => format!(
+                ",\"tasks_per_rank\":{},\"bytes_sent_per_rank\":{}{}",
                 list(tasks),
-                list(bytes)
+                list(bytes),
+                match a.budget {
+                    Some(_) => format!(",\"peak_held_bytes_per_rank\":{}", list(held)),
+                    None => String::new(),
+                }
             ),
             None => String::new(),
         };

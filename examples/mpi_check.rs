@@ -7,6 +7,7 @@
 //! mpirun -n 3 target/release/examples/mpi_check
 //! mpirun -n 3 target/release/examples/mpi_check --gather-to-all   # every rank checks outputs
 //! mpirun -n 2 target/release/examples/mpi_check --threads 3       # 3 worker threads per rank
+//! mpirun -n 3 target/release/examples/mpi_check --memory-budget 1073741824  # every run budgeted
 //! ```
 
 // The random expression chains of `tests/chains.rs`, built from seeds alike on every rank.
@@ -111,7 +112,21 @@ impl Suite<'_> {
     where
         C::Output: Bits,
     {
-        let got = compute_local_with(c, self.mpi)?;
+        self.compare_in(name, c, reference, &RunContext::new())
+    }
+
+    /// As [`Suite::compare`], computing `c` on MPI under `ctx`.
+    fn compare_in<C: Computable, D: Computable<Output = C::Output>>(
+        &mut self,
+        name: &str,
+        c: &C,
+        reference: &D,
+        ctx: &RunContext,
+    ) -> Result<(), Error>
+    where
+        C::Output: Bits,
+    {
+        let got = compute_local_in(c, self.mpi, ctx)?;
         match (got, self.receives()) {
             (Some(got), true) => {
                 let want = compute_local_with(reference, &SyncScheduler)?.ok_or_else(|| {
@@ -267,9 +282,14 @@ fn one_d(s: &mut Suite) -> Result<(), Error> {
     // Many chunks: a deep reduction tree crossing ranks.
     let u = random::uniform::<f64>([100_000], [1_000], 3)?;
     s.check("100 chunks sum", u.sum())?;
-    // A full reduction moves partial states (a few dozen bytes each), never 8 KB chunks.
+    // A full reduction moves partial states (a few dozen bytes each), never 8 KB chunks. (Under
+    // a budget, each partial a rank receives costs it a grant of 5 bytes more.)
     let st = s.mpi.last_run();
-    if st.bytes_sent > 4096 || st.messages_sent > 16 {
+    let most = match s.mpi.memory_budget() {
+        Some(_) => 32,
+        None => 16,
+    };
+    if st.bytes_sent > 4096 || st.messages_sent > most {
         s.failed.push(format!(
             "100 chunks sum: this rank sent {} bytes in {} messages; only partials should move",
             st.bytes_sent, st.messages_sent
@@ -434,8 +454,18 @@ fn model(s: &mut Suite) -> Result<(), Error> {
     let product = x.dot(&x.t())?;
     let (rank, ranks) = (s.mpi.rank(), s.mpi.ranks());
     let gather = s.mpi.gathers_to_all();
+    let budgeted = s.mpi.memory_budget().is_some();
     let mut check = |name: &str, graph: ndtask::TaskGraph, got: ndtask_mpi::RunStats| {
-        match ndtask_mpi::predict(&graph, ranks, gather) {
+        let predicted = match budgeted {
+            true => ndtask_mpi::predict_under_budget(&graph, ranks, gather),
+            false => ndtask_mpi::predict(&graph, ranks, gather),
+        };
+        // The peak held under a budget is measured, not modelled.
+        let got = ndtask_mpi::RunStats {
+            peak_held_bytes: 0,
+            ..got
+        };
+        match predicted {
             Some(p) if p[rank] == got => s.passed += 1,
             Some(p) => s.failed.push(format!(
                 "model of {name}: predicted {:?}, measured {got:?}",
@@ -453,6 +483,113 @@ fn model(s: &mut Suite) -> Result<(), Error> {
     compute_local_with(&product, s.mpi)?;
     check("matmul", ndtask::task_graph(&product)?, s.mpi.last_run());
     Ok(())
+}
+
+/// Under a memory budget per rank: the bits of sync with no rank holding more than the budget
+/// (for each pattern, at the smallest of a few budgets its plan fits in), a plan that cannot fit
+/// failing on every rank before anything runs, and a failing task failing every rank.
+fn budget(s: &mut Suite) -> Result<(), Error> {
+    let rng = random::default_rng(21);
+    let x = rng.uniform::<f64>([240, 240], [30, 25])?; // 8 x 10 chunks of up to 6000 bytes
+    let y = rng.uniform::<f64>([240, 240], [48, 40])?; // chunked differently
+    let chunk = 30 * 25 * 8;
+    let c = &x - &x.mean().into_array();
+    let a = &x - &x.mean_axis(0)?;
+    // Chunks made by a user's function cannot be regenerated inside a fused kernel: they are
+    // materialised, and a transpose moves them between ranks.
+    let m = x.map_blocks(|b| b.mapv(|v| v * 2.0 - 1.0));
+    let cases: Vec<(&str, Array<f64>)> = vec![
+        ("blocks transposed", (&m.t() + &m).sum_axis(0)?),
+        ("cumsum", m.cumsum(0)?.sum_axis(1)?),
+        ("center", (&c * &c).mean().into_array()),
+        ("anomaly", (&a * &a).mean().into_array()),
+        ("transpose", (&x.t() * &x).mean().into_array()),
+        (
+            "rechunk",
+            x.rechunk([240, 5])?
+                .std_with(&ndtask::ReduceOptions::axes([0]), 0.0)?
+                .mean()
+                .into_array(),
+        ),
+        ("mixed chunks", (&x * &y + &y.t().t()).sum_axis(1)?),
+        ("matmul", x.dot(&y.t())?.sum_axis(0)?),
+        (
+            "slices",
+            x.slice(ndarray::s![7..200, 3..190])?.t().sum_axis(1)?,
+        ),
+    ];
+    let mut held = Vec::new();
+    for (name, e) in &cases {
+        // The smallest budget that fits: the plan-time check answers alike on every rank.
+        let fits = |b: usize| {
+            let ctx = RunContext::new().memory_budget(b);
+            !matches!(compute_local_in(e, s.mpi, &ctx), Err(Error::Memory(_)))
+        };
+        let Some(b) = [3, 4, 6, 8, 12, 16, 24, 32, 64, 128]
+            .map(|k| k * chunk)
+            .into_iter()
+            .find(|&b| fits(b))
+        else {
+            s.failed
+                .push(format!("budget {name}: no budget up to 128 chunks fits"));
+            continue;
+        };
+        let ctx = RunContext::new().memory_budget(b);
+        s.compare_in(&format!("budget {name} ({b} bytes)"), e, e, &ctx)?;
+        let peaks: Vec<usize> = s
+            .mpi
+            .last_run_per_rank()
+            .iter()
+            .map(|r| r.peak_held_bytes)
+            .collect();
+        let fullest = peaks.iter().copied().max().unwrap_or(0);
+        held.push(format!("{name} {fullest}/{b}"));
+        match peaks.iter().all(|&p| p <= b) && fullest > 0 {
+            true => s.passed += 1,
+            false => s.failed.push(format!(
+                "budget {name}: peaks held per rank {peaks:?} with a budget of {b}"
+            )),
+        }
+    }
+    if s.mpi.rank() == 0 {
+        println!(
+            "mpi_check: bytes held on the fullest rank / budget: {}",
+            held.join(", ")
+        );
+    }
+    // A budget below one chunk: the same plan-time error on every rank, nothing run or sent.
+    let ranks = s.mpi.ranks();
+    let tiny = RunContext::new().memory_budget(100);
+    match compute_local_in(&(&c * &c).mean(), s.mpi, &tiny) {
+        Err(Error::Memory(m)) if m.contains(&format!("on MPI rank 0 of {ranks}")) => {
+            match s.mpi.last_run() {
+                r if r.tasks_run == 0 && r.messages_sent == 0 => s.passed += 1,
+                r => s
+                    .failed
+                    .push(format!("budget of 100 bytes: ran before failing: {r:?}")),
+            }
+        }
+        other => s.failed.push(format!(
+            "budget of 100 bytes: expected rank 0's plan-time error, got {:?}",
+            other.map(|_| ())
+        )),
+    }
+    // A failing task under a budget fails every rank, and the scheduler computes again.
+    let failing = x
+        .map_named("fails", |v| if v > 0.999 { f64::NAN } else { v })
+        .map(|v| {
+            assert!(!v.is_nan(), "a NaN");
+            v
+        });
+    let ctx = RunContext::new().memory_budget(16 * chunk);
+    match compute_local_in(&failing.sum(), s.mpi, &ctx) {
+        Err(Error::Task { .. }) => s.passed += 1,
+        other => s.failed.push(format!(
+            "a failing task under a budget: {:?}",
+            other.map(|_| ())
+        )),
+    }
+    s.check("after a failure under a budget", x.sum())
 }
 
 /// A user's reader of the values `i * 7 + j` (every rank builds one alike).
@@ -790,6 +927,7 @@ fn run(mpi: &MpiScheduler) -> Result<Suite<'_>, Error> {
     mismatch(&mut s)?;
     chains(&mut s)?;
     model(&mut s)?;
+    budget(&mut s)?;
     observers(&mut s)?;
     readers(&mut s)?;
     npy(&mut s)?;
@@ -806,12 +944,15 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let gather_to_all = args.iter().any(|a| a == "--gather-to-all");
     let mut builder = MpiScheduler::builder().gather_to_all(gather_to_all);
-    if let Some(n) = args
-        .iter()
-        .position(|a| a == "--threads")
-        .and_then(|i| args.get(i + 1)?.parse().ok())
-    {
+    let value = |flag: &str| -> Option<usize> {
+        let i = args.iter().position(|a| a == flag)?;
+        args.get(i + 1)?.parse().ok()
+    };
+    if let Some(n) = value("--threads") {
         builder = builder.threads(n);
+    }
+    if let Some(b) = value("--memory-budget") {
+        builder = builder.memory_budget(b);
     }
     let code = match builder.build() {
         Err(e) => {
@@ -834,10 +975,14 @@ fn main() {
                 Ok(s) => {
                     if rank == 0 {
                         println!(
-                            "mpi_check: {} checks passed on {ranks} ranks ({} threads each{}); results bit-identical to sync",
+                            "mpi_check: {} checks passed on {ranks} ranks ({} threads each{}{}); results bit-identical to sync",
                             s.passed,
                             mpi.threads(),
-                            if gather_to_all { ", outputs on every rank" } else { "" }
+                            if gather_to_all { ", outputs on every rank" } else { "" },
+                            match mpi.memory_budget() {
+                                Some(b) => format!(", a memory budget of {b} bytes per rank"),
+                                None => String::new(),
+                            }
                         );
                     }
                     0

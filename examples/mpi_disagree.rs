@@ -223,6 +223,31 @@ fn run(mpi: &MpiScheduler) -> Result<usize, String> {
         }
         still_works(mpi)?;
         checked += 1;
+        // Rank 0 runs without a memory budget, the others with one: every rank is told.
+        let ctx = match rank {
+            0 => ndtask::RunContext::new(),
+            _ => ndtask::RunContext::new().memory_budget(1 << 30),
+        };
+        let got = ndtask::compute_local_in(&a.sum(), mpi, &ctx).err();
+        same_error(mpi, "budget on some ranks", got, |e, text| {
+            matches!(e, ndtask::Error::Mpi(_)) && text.contains("disagree on the memory budget")
+        })?;
+        still_works(mpi)?;
+        checked += 1;
+        // A budget that only the rank of the second chunk (rank `ranks / 2`) cannot keep: that
+        // chunk of 9 elements, made by a user's function, is 72 bytes. Every rank gets that
+        // rank's plan-time error.
+        let uneven = ones::<f64>([10], vec![vec![1, 9]])
+            .map_err(|e| e.to_string())?
+            .map_blocks(|b| b.to_owned());
+        let ctx = ndtask::RunContext::new().memory_budget(40);
+        let got = ndtask::compute_local_in(&uneven.sum(), mpi, &ctx).err();
+        same_error(mpi, "a budget one rank cannot keep", got, |e, text| {
+            matches!(e, ndtask::Error::Memory(_))
+                && text.contains(&format!("on MPI rank {} of {ranks}", ranks / 2))
+        })?;
+        still_works(mpi)?;
+        checked += 1;
     }
     Ok(checked)
 }

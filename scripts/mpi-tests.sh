@@ -54,6 +54,13 @@ for n in 2 3; do
   check "mpi_check -n $n --gather-to-all" "${MPIRUN[@]}" -n "$n" "$EX/mpi_check" --gather-to-all
 done
 check "mpi_check -n 2 --threads 3" "${MPIRUN[@]}" -n 2 --bind-to none "$EX/mpi_check" --threads 3
+# Every run of the suite under a memory budget per rank (flow control: steps in order, grants
+# before sends), with a budget that fits every check.
+for n in 2 3 4; do
+  check "mpi_check -n $n --memory-budget 1GiB" "${MPIRUN[@]}" -n "$n" "$EX/mpi_check" --memory-budget 1073741824
+done
+check "mpi_check -n 2 --threads 3 --memory-budget 1GiB" "${MPIRUN[@]}" -n 2 --bind-to none "$EX/mpi_check" \
+  --threads 3 --memory-budget 1073741824
 # The suite's one-chunk arrays leave ranks idle at any size; 6 ranks also splits 4-chunk ones unevenly.
 check "mpi_check -n 6 (more ranks than chunks)" "${MPIRUN[@]}" -n 6 "$EX/mpi_check"
 
@@ -152,6 +159,22 @@ for pattern in center anomaly transpose rechunk; do
       fail "anomaly --pattern $pattern -n $k: '$line' (threaded value '$want')"
     fi
   done
+done
+
+echo "== anomaly --memory-budget under MPI: the threaded bits, no rank holding more than the budget"
+for pattern in center transpose; do
+  args=(--pattern "$pattern" --shape 2000 --chunk 250 --json)
+  want=$("$EX/anomaly" --scheduler threaded "${args[@]}" | tail -n 1 | field value)
+  line=$(timeout 120 "${MPIRUN[@]}" -n 3 "$EX/anomaly" --scheduler mpi "${args[@]}" --memory-budget 1MiB 2>&1 | tail -n 1)
+  verdict=$(printf '%s' "$line" | python3 -c 'import json, sys
+d = json.loads(sys.stdin.read())
+held, b = d["peak_held_bytes_per_rank"], d["memory_budget"]
+ok = len(held) == 3 and all(0 < h <= b for h in held) and d["value"] == float(sys.argv[1])
+print(("ok" if ok else "bad") + f" bytes held per rank {held}, budget {b}")' "$want" 2>&1)
+  case "$verdict" in
+    ok*) pass "anomaly --pattern $pattern -n 3 --memory-budget 1MiB: value = $want, ${verdict#ok }" ;;
+    *) fail "anomaly --pattern $pattern -n 3 --memory-budget 1MiB: $verdict ($line; threaded $want)" ;;
+  esac
 done
 
 echo "== anomaly --json under MPI: tasks and bytes per rank, the tasks balanced within 10% on 4 ranks"

@@ -103,17 +103,19 @@ impl Chosen {
         }
     }
 
-    /// Tasks run and bytes sent by each rank in the last run (a collective call under MPI,
-    /// made by every rank); `None` for a scheduler of one process.
-    pub fn per_rank(&self) -> Option<(Vec<usize>, Vec<usize>)> {
+    /// Tasks run, bytes sent and (under a memory budget) the most bytes held by each rank in the
+    /// last run (a collective call under MPI, made by every rank); `None` for a scheduler of one
+    /// process.
+    pub fn per_rank(&self) -> Option<[Vec<usize>; 3]> {
         match self {
             #[cfg(feature = "mpi")]
             Chosen::Mpi(m) => {
                 let all = m.last_run_per_rank();
-                Some((
+                Some([
                     all.iter().map(|r| r.tasks_run).collect(),
                     all.iter().map(|r| r.bytes_sent).collect(),
-                ))
+                    all.iter().map(|r| r.peak_held_bytes).collect(),
+                ])
             }
             Chosen::Other(_) => None,
         }
