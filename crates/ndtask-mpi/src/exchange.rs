@@ -760,9 +760,14 @@ impl<'a, 'g> Exchange<'a, 'g> {
             );
             return;
         }
-        // Failed or skipped: announce the lowest failure if it is this rank's and news.
+        // Failed or skipped: announce the lowest failure if it is this rank's and news (a
+        // worker's own failure outside any task, reported as one of no task, included).
         if let Some((t, e)) = self.run.first_error() {
-            if t != NO_TASK && self.plan.owns(t) && !self.announced.contains(&t) {
+            let mine = match t {
+                NO_TASK => d.task == NO_TASK,
+                t => self.plan.owns(t),
+            };
+            if mine && !self.announced.contains(&t) {
                 self.announce(t, e);
             }
         }

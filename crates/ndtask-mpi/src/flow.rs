@@ -37,12 +37,15 @@
 //! fits once what is in flight has finished, its inputs come, and it starts: the run moves on.
 //! The bound is kept on the projected sizes ([`ndtask_core::Op::block_layout`]); results whose
 //! size is only known when they run (a boolean selection) count as 0, as for the threaded
-//! scheduler.
+//! scheduler. Transient copies are not counted either: the contiguous copy of a strided result
+//! made to send it, and the bytes of an encoded value, live only while their message is in
+//! flight.
 
 use crate::placement::RankPlan;
 use ndtask_core::memory::{human_bytes, memory_order, result_bytes};
 use ndtask_core::{panic_message, Error, Result, TaskGraph, TaskId};
 use ndtask_sched::{AfterTask, LocalRun};
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -78,9 +81,10 @@ pub(crate) struct Flow {
     steps: Vec<Step>,
     /// Projected result bytes of every task.
     bytes: Vec<usize>,
-    /// Uses of every result on this rank (its consumers here, and this rank's copy of an
-    /// output).
-    uses: Vec<u32>,
+    /// Why every result is held when it is made or taken (see [`Ledger::holds`]): its uses on
+    /// this rank (its consumers here, and this rank's copy of an output), and for a task this
+    /// rank runs, its run and its sends.
+    holds: Vec<u32>,
     /// What the check held at each step, the step's own bytes included.
     simulated: Vec<usize>,
     budget: usize,
@@ -91,10 +95,11 @@ pub(crate) struct Flow {
 struct Ledger {
     held: usize,
     peak: usize,
-    /// Uses left of each result on this rank.
-    uses: Vec<u32>,
-    /// Own results that other ranks have not all taken yet.
-    unsent: Vec<bool>,
+    /// Why each result is still held: one for each use left on this rank, one while its task
+    /// runs here, and one until every rank it goes to has it. The result is freed when none is
+    /// left, in whatever order the three kinds end (a send can complete, and a reader here can
+    /// finish, before the worker that ran the task has reported back).
+    holds: Vec<u32>,
     /// Results of steps started early, still held, that the head has not reached.
     early: Vec<bool>,
     /// Their bytes.
@@ -125,38 +130,30 @@ impl Ledger {
         }
     }
 
-    /// Task `t` has run (or failed): its inputs lose a use; its result stays while this rank
-    /// uses it or, when `sends`, until every rank it goes to has it.
-    fn finished(&mut self, graph: &TaskGraph, bytes: &[usize], t: TaskId, sends: bool) {
+    /// Task `t` has run (or failed): its inputs lose a use, and its result the hold of its
+    /// run.
+    fn finished(&mut self, graph: &TaskGraph, bytes: &[usize], t: TaskId) {
         for &d in graph.deps(t) {
-            let u = &mut self.uses[d as usize];
-            *u = u.saturating_sub(1);
-            if *u == 0 && !self.unsent[d as usize] {
-                self.free(bytes, d);
+            self.let_go(bytes, d);
+        }
+        self.let_go(bytes, t);
+    }
+
+    /// Every rank that needs the result of `t` has it, or it will never be sent.
+    fn sent(&mut self, bytes: &[usize], t: TaskId) {
+        self.let_go(bytes, t);
+    }
+
+    /// One reason to hold the result of `t` has ended.
+    fn let_go(&mut self, bytes: &[usize], t: TaskId) {
+        let h = &mut self.holds[t as usize];
+        if *h > 0 {
+            *h -= 1;
+            if *h == 0 {
+                self.held = self.held.saturating_sub(bytes[t as usize]);
+                self.reached(bytes, t);
             }
         }
-        match sends {
-            true => self.unsent[t as usize] = true,
-            false => self.release(bytes, t),
-        }
-    }
-
-    /// Every rank that needs the result of `t` has it.
-    fn sent(&mut self, bytes: &[usize], t: TaskId) {
-        if std::mem::take(&mut self.unsent[t as usize]) {
-            self.release(bytes, t);
-        }
-    }
-
-    fn release(&mut self, bytes: &[usize], t: TaskId) {
-        if self.uses[t as usize] == 0 {
-            self.free(bytes, t);
-        }
-    }
-
-    fn free(&mut self, bytes: &[usize], t: TaskId) {
-        self.held = self.held.saturating_sub(bytes[t as usize]);
-        self.reached(bytes, t);
     }
 }
 
@@ -167,11 +164,16 @@ impl Flow {
     /// [`Error::Memory`] naming the first step that does not fit on this rank.
     pub(crate) fn new(graph: &TaskGraph, plan: &RankPlan, budget: usize) -> Result<Self> {
         let (bytes, _) = result_bytes(graph);
-        let uses = graph
+        let holds = graph
             .use_counts()
             .iter()
             .zip(&plan.remote_uses)
-            .map(|(&all, &remote)| all.saturating_sub(remote))
+            .enumerate()
+            .map(|(t, (&all, &remote))| {
+                let t = t as TaskId;
+                let (runs, sends) = (plan.owns(t), !plan.dests(t).is_empty());
+                all.saturating_sub(remote) + u32::from(runs) + u32::from(runs && sends)
+            })
             .collect();
         let steps = memory_order(graph)
             .into_iter()
@@ -184,7 +186,7 @@ impl Flow {
         let mut flow = Flow {
             steps,
             bytes,
-            uses,
+            holds,
             simulated: Vec::new(),
             budget,
         };
@@ -196,9 +198,8 @@ impl Flow {
         Ledger {
             held: 0,
             peak: 0,
-            uses: self.uses.clone(),
-            unsent: vec![false; self.uses.len()],
-            early: vec![false; self.uses.len()],
+            holds: self.holds.clone(),
+            early: vec![false; self.holds.len()],
             early_held: 0,
         }
     }
@@ -236,7 +237,10 @@ impl Flow {
             ledger.hold(need);
             simulated.push(ledger.held);
             if let Step::Run(t) = step {
-                ledger.finished(graph, &self.bytes, t, false);
+                ledger.finished(graph, &self.bytes, t);
+                if !plan.dests(t).is_empty() {
+                    ledger.sent(&self.bytes, t);
+                }
             }
         }
         Ok(simulated)
@@ -321,10 +325,30 @@ impl<'a, 'g, H: Hooks> Admit<'a, 'g, H> {
         self.wake.notify_all();
     }
 
-    /// One worker's share: starts steps until none is left, or the run stops.
+    /// One worker's share: starts steps until none is left, or the run stops. A panic in this
+    /// book-keeping (not in a task: those are caught around the task) fails the run like a task
+    /// failure, blamed on the task being handled or, between tasks, on none.
     pub(crate) fn work(&self) {
+        let current = Cell::new(TaskId::MAX);
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| self.steps(&current))) {
+            let message = format!("a worker panicked: {}", panic_message(p.as_ref()));
+            let t = current.get();
+            self.run.fail(t, Error::internal(message));
+            self.hooks.after_panic(t);
+            self.notify();
+        }
+        self.working.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Runs the steps of [`Admit::work`]; `current` is the task being handled.
+    fn steps(&self, current: &Cell<TaskId>) {
         let mut ready = Vec::new();
-        while let Some(t) = self.next_task() {
+        loop {
+            current.set(TaskId::MAX);
+            let Some(t) = self.next_task() else {
+                return;
+            };
+            current.set(t);
             ready.clear();
             let ran = catch_unwind(AssertUnwindSafe(|| {
                 let result = self.run.run(t, &mut ready);
@@ -337,13 +361,15 @@ impl<'a, 'g, H: Hooks> Admit<'a, 'g, H> {
                 self.hooks.after_panic(t);
                 false
             });
-            let sends = made && !self.plan.dests(t).is_empty();
-            self.lock()
-                .ledger
-                .finished(self.run.graph(), &self.flow.bytes, t, sends);
+            let mut c = self.lock();
+            c.ledger.finished(self.run.graph(), &self.flow.bytes, t);
+            if !made && !self.plan.dests(t).is_empty() {
+                // Nothing will be sent: the hold of the sends ends too.
+                c.ledger.sent(&self.flow.bytes, t);
+            }
+            drop(c);
             self.wake.notify_all();
         }
-        self.working.fetch_sub(1, Ordering::AcqRel);
     }
 
     fn lock(&self) -> MutexGuard<'_, Cursor> {
@@ -655,20 +681,49 @@ mod tests {
     }
 
     #[test]
-    fn the_ledger_keeps_a_result_until_it_is_sent_and_used() {
+    fn the_ledger_keeps_a_result_until_it_is_sent_used_and_reported_in_any_order() {
         let g = mapped_sum(2);
         let plan = RankPlan::new(&g, 0, 1, Outputs::ToRoot);
         let flow = Flow::new(&g, &plan, usize::MAX).unwrap();
-        let mut l = flow.ledger();
-        l.hold(8000); // the source, task 0
-        l.finished(&g, &flow.bytes, 0, true); // sent elsewhere too: still held
-        assert_eq!(l.held, 8000);
-        l.hold(8000); // its map reads it
-        l.finished(&g, &flow.bytes, 1, false);
-        assert_eq!(l.held, 16_000, "the source still waits for its send");
-        l.sent(&flow.bytes, 0);
-        assert_eq!(l.held, 8000);
-        l.sent(&flow.bytes, 0); // a second notice changes nothing
-        assert_eq!((l.held, l.peak), (8000, 16_000));
+        // Task 0 (the source) is read here by task 1 (its map) and also goes to another rank:
+        // three holds (the read, its run, its send), ending in any order.
+        #[derive(Clone, Copy, Debug)]
+        enum Event {
+            ReaderDone,
+            SourceDone,
+            Sent,
+        }
+        use Event::*;
+        let orders = [
+            [ReaderDone, SourceDone, Sent],
+            [ReaderDone, Sent, SourceDone],
+            [SourceDone, ReaderDone, Sent],
+            [SourceDone, Sent, ReaderDone],
+            [Sent, ReaderDone, SourceDone],
+            [Sent, SourceDone, ReaderDone],
+        ];
+        for order in orders {
+            let mut l = flow.ledger();
+            l.holds[0] = 3;
+            l.holds[1] = 1;
+            l.hold(8000); // the source
+            l.hold(8000); // the map, started once the source was provided
+            for (i, &event) in order.iter().enumerate() {
+                match event {
+                    ReaderDone => l.finished(&g, &flow.bytes, 1),
+                    SourceDone => l.finished(&g, &flow.bytes, 0),
+                    Sent => l.sent(&flow.bytes, 0),
+                }
+                let map = if i >= order.iter().position(|e| matches!(e, ReaderDone)).unwrap() {
+                    0
+                } else {
+                    8000
+                };
+                let source = if i < 2 { 8000 } else { 0 };
+                assert_eq!(l.held, source + map, "{order:?} after {event:?}");
+            }
+            l.sent(&flow.bytes, 0); // a late notice changes nothing
+            assert_eq!((l.held, l.peak), (0, 16_000), "{order:?}");
+        }
     }
 }

@@ -114,7 +114,7 @@ impl MpiSchedulerBuilder {
     /// and those received — by `bytes` (default: no bound; see the `flow` module of this crate
     /// for the discipline). A plan that cannot run within it on some rank fails on every rank
     /// before anything runs. [`ndtask_core::RunContext::memory_budget`] overrides it for one
-    /// run. Every rank must use the same budget.
+    /// run. Every rank must use the same budget. `usize::MAX` is the same as none.
     pub fn memory_budget(mut self, bytes: usize) -> Self {
         self.budget = Some(bytes);
         self
@@ -503,7 +503,9 @@ impl MpiScheduler {
         // A tag per run, so a message can never be taken for one of another run. MPI promises
         // tags up to at least 32767.
         let tag = (self.runs.get() % 32768) as Tag;
-        let budget = ctx.budget().or(self.budget);
+        // A budget of every addressable byte bounds nothing: it runs as none (the agreement
+        // also encodes "none" as that value, so every rank must read it the same way).
+        let budget = ctx.budget().or(self.budget).filter(|&b| b != usize::MAX);
         let observed = self.agree(Ok(graph), ctx.observer().is_some(), outputs, budget)?;
         // Every rank agreed on the graph, homes included, so every rank refuses alike.
         let ranks = self.ranks.get();
