@@ -592,6 +592,50 @@ fn budget(s: &mut Suite) -> Result<(), Error> {
     s.check("after a failure under a budget", x.sum())
 }
 
+/// A computed array rechunked through a file in a directory every rank sees: each rank writes
+/// the chunks it computed, and reads the new chunks its tasks need; also within a budget.
+fn spill(s: &mut Suite) -> Result<(), Error> {
+    let ranks = s.mpi.ranks();
+    let dir = std::env::temp_dir().join(format!("ndtask-mpi-check-spill-{ranks}"));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    let x = random::uniform::<f64>([120, 90], [30, 25], 5)?.map_blocks(|b| b.mapv(|v| v * 2.0));
+    let direct = x.rechunk([120, 7])?;
+    let columns = x.rechunk_through_with([120, 7], &dir, s.mpi, &RunContext::new())?;
+    s.compare(
+        "rechunk through a file",
+        &columns.sum_axis(0)?,
+        &direct.sum_axis(0)?,
+    )?;
+    let cut = ndarray::s![5..100, 3..80];
+    s.compare(
+        "rechunk through a file, a slice",
+        &columns.slice(cut)?.t().sum_axis(1)?,
+        &direct.slice(cut)?.t().sum_axis(1)?,
+    )?;
+    let ctx = RunContext::new().memory_budget(8 * 30 * 25 * 8);
+    let budgeted = x.rechunk_through_with([120, 7], &dir, s.mpi, &ctx)?;
+    s.compare_in(
+        "rechunk through a file within 8 chunks",
+        &budgeted.mean_axis(0)?,
+        &direct.mean_axis(0)?,
+        &ctx,
+    )?;
+    drop((columns, budgeted));
+    // Every rank has dropped its arrays before this collective run ends.
+    s.check("after rechunks through a file", x.sum())?;
+    if s.mpi.rank() == 0 {
+        match std::fs::read_dir(&dir).map(|d| d.count()) {
+            Ok(0) => s.passed += 1,
+            other => s.failed.push(format!(
+                "rechunk through a file: {other:?} files left in the directory"
+            )),
+        }
+        let _ = std::fs::remove_dir(&dir);
+    }
+    Ok(())
+}
+
 /// A user's reader of the values `i * 7 + j` (every rank builds one alike).
 struct Formula;
 
@@ -931,6 +975,7 @@ fn run(mpi: &MpiScheduler) -> Result<Suite<'_>, Error> {
     observers(&mut s)?;
     readers(&mut s)?;
     npy(&mut s)?;
+    spill(&mut s)?;
     // MPI is initialised once per process: a second scheduler is a clear error, not a panic.
     match MpiScheduler::new() {
         Err(Error::Mpi(_)) => s.passed += 1,

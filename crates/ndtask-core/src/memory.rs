@@ -18,7 +18,7 @@
 
 use crate::{Error, TaskGraph, TaskId};
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 /// The order in which tasks start: depth first from the outputs, each task after the inputs it
 /// reads (in the order it reads them), then any task no output reaches, in id order. A pure
@@ -194,26 +194,69 @@ pub fn check_budget(
 ) -> crate::Result<Vec<usize>> {
     let (bytes, _) = result_bytes(graph);
     let mut alive = Alive::new(graph, &bytes);
-    for &t in order {
+    for (i, &t) in order.iter().enumerate() {
         let need = bytes[t as usize];
         if alive.now.saturating_add(need) > budget {
             let op = graph.op_names().get(graph.op_of(t) as usize).cloned();
             return Err(Error::Memory(format!(
                 "the plan cannot run within the memory budget of {}: task {} on chunk {} needs \
                  {} for its result while {} of other results must stay alive (the largest \
-                 result of one task is {})",
+                 result of one task is {}){}",
                 human_bytes(budget),
                 op.unwrap_or_default(),
                 graph.describe_task(t),
                 human_bytes(need),
                 human_bytes(alive.now),
                 human_bytes(bytes.iter().copied().max().unwrap_or(0)),
+                held_for(graph, &bytes, &alive.uses, order, i),
             )));
         }
         alive.start(t);
         alive.finish(t);
     }
     Ok(bytes)
+}
+
+/// What the results alive before step `at` of `order` wait for: the ops of the tasks still to
+/// run that read them, with how many results each waits on (and a hint where a rechunk is
+/// among them).
+fn held_for(
+    graph: &TaskGraph,
+    bytes: &[usize],
+    uses: &[u32],
+    order: &[TaskId],
+    at: usize,
+) -> String {
+    let mut held = vec![false; graph.len()];
+    for &d in &order[..at] {
+        held[d as usize] = uses[d as usize] > 0 && bytes[d as usize] > 0;
+    }
+    let names = graph.op_names();
+    let mut readers: BTreeMap<&str, BTreeSet<TaskId>> = Default::default();
+    for &r in &order[at..] {
+        let op = names[graph.op_of(r) as usize].as_str();
+        for &d in graph.deps(r).iter().filter(|&&d| held[d as usize]) {
+            readers.entry(op).or_default().insert(d);
+        }
+    }
+    if readers.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = readers
+        .iter()
+        .map(|(op, ds)| match ds.len() {
+            1 => format!("{op} (1 result)"),
+            n => format!("{op} ({n} results)"),
+        })
+        .collect();
+    let hint = match readers.keys().any(|op| op.starts_with("rechunk")) {
+        true => {
+            "; a rechunk of a computed array between very different chunkings can go \
+             through a file instead (Array::rechunk_through), holding a few chunks"
+        }
+        false => "",
+    };
+    format!("; they wait to be read by {}{hint}", list.join(", "))
 }
 
 /// Bytes as B, KiB, MiB, GiB or TiB with two decimals ("7.63 MiB").

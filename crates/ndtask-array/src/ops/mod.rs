@@ -16,6 +16,7 @@ pub(crate) mod reductions;
 pub(crate) mod scan;
 pub(crate) mod sink;
 pub(crate) mod slice;
+pub(crate) mod spill;
 pub(crate) mod stats;
 pub(crate) mod userfn;
 #[cfg(feature = "zarr")]

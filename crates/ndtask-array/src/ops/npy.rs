@@ -187,19 +187,19 @@ fn read_header(path: &Path, file: &mut File) -> Result<Header> {
 
 /// Fills `buf` from `file` at `offset` (positioned: threads share one file handle).
 #[cfg(unix)]
-fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+pub(crate) fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
     std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
 }
 
 /// Writes `buf` to `file` at `offset`.
 #[cfg(unix)]
-fn write_at(file: &File, buf: &[u8], offset: u64) -> std::io::Result<()> {
+pub(crate) fn write_at(file: &File, buf: &[u8], offset: u64) -> std::io::Result<()> {
     std::os::unix::fs::FileExt::write_all_at(file, buf, offset)
 }
 
 /// Fills `buf` from `file` at `offset`.
 #[cfg(not(unix))]
-fn read_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+pub(crate) fn read_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
     while !buf.is_empty() {
         match std::os::windows::fs::FileExt::seek_read(file, buf, offset)? {
             0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
@@ -214,7 +214,7 @@ fn read_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<
 
 /// Writes `buf` to `file` at `offset`.
 #[cfg(not(unix))]
-fn write_at(file: &File, mut buf: &[u8], mut offset: u64) -> std::io::Result<()> {
+pub(crate) fn write_at(file: &File, mut buf: &[u8], mut offset: u64) -> std::io::Result<()> {
     while !buf.is_empty() {
         let n = std::os::windows::fs::FileExt::seek_write(file, buf, offset)?;
         buf = &buf[n..];
@@ -250,8 +250,20 @@ fn decode<T: Element>(h: &Header, bytes: &[u8], out: &mut Vec<T>) {
     }
 }
 
+/// Decodes little-endian values of element type `dtype` (as [`encode`] writes them) into
+/// `out`.
+pub(crate) fn decode_le<T: Element>(dtype: DType, bytes: &[u8], out: &mut Vec<T>) {
+    let header = Header {
+        stored: Stored::of(dtype),
+        big_endian: false,
+        shape: Vec::new(),
+        data_offset: 0,
+    };
+    decode(&header, bytes, out);
+}
+
 /// Appends the little-endian bytes of `values` (of element type `T`) to `out`.
-fn encode<T: Element>(values: impl Iterator<Item = T>, out: &mut Vec<u8>) {
+pub(crate) fn encode<T: Element>(values: impl Iterator<Item = T>, out: &mut Vec<u8>) {
     match T::DTYPE {
         DType::F64 => values.for_each(|v| out.extend_from_slice(&v.to_f64().to_le_bytes())),
         DType::F32 => {
@@ -264,7 +276,7 @@ fn encode<T: Element>(values: impl Iterator<Item = T>, out: &mut Vec<u8>) {
 
 /// The C-order runs of a box of an array: (first element's flat index, length) of each row
 /// along the last axis, or of the whole box when it spans the trailing axes.
-fn runs(array: &[usize], start: &[usize], shape: &[usize]) -> Vec<(usize, usize)> {
+pub(crate) fn runs(array: &[usize], start: &[usize], shape: &[usize]) -> Vec<(usize, usize)> {
     let nd = array.len();
     if shape.contains(&0) {
         return Vec::new();
