@@ -8,7 +8,7 @@
 mod common;
 
 use common::*;
-use ndarray::{s, ArrayD, IxDyn};
+use ndarray::{ArrayD, IxDyn};
 use ndtask::{
     from_ndarray, Chunks, Element, Error, Numeric, RunContext, SyncScheduler, ThreadedScheduler,
 };
@@ -121,6 +121,8 @@ fn every_element_type_and_empty_size_one_and_no_axes() {
         &b,
         &Chunks::Block(vec![1, 1]),
     );
+    let none = Chunks::Block(Vec::new());
+    round_trip::<f64>(&[], &none, &none, &none);
     let flags = ArrayD::from_shape_fn(IxDyn(&[6, 4]), |i| (i[0] * 3 + i[1]) % 5 == 0);
     let x = from_ndarray(flags.clone(), [4, 3]).unwrap().logical_not();
     let dir = fresh_dir();
@@ -191,15 +193,18 @@ fn errors_name_the_file_and_leave_nothing_behind() {
         }
         other => panic!("expected a chunks error, got {other:?}"),
     }
-    let failing = x.map(|v| {
-        assert!(v < 9.0, "too large");
+    // The last chunk fails, after the file was made and the others were written (in the sync
+    // scheduler's order: the file first).
+    let failing = from_ndarray(
+        ArrayD::from_shape_fn(IxDyn(&[8, 6]), |i| (i[0] * 6 + i[1]) as f64),
+        [4, 3],
+    )
+    .unwrap()
+    .map(|v| {
+        assert!(v < 47.0, "too large");
         v
     });
-    let got = failing
-        .slice(s![.., 0..1])
-        .unwrap()
-        .map(|v| v + 100.0)
-        .rechunk_through([1, 1], &dir);
+    let got = failing.rechunk_through_with([1, 6], &dir, &SyncScheduler, &RunContext::new());
     assert!(matches!(got, Err(Error::Task { .. })), "{got:?}");
     assert_eq!(files(&dir), 0, "a failed write leaves no file");
     std::fs::remove_dir(&dir).unwrap();

@@ -761,10 +761,11 @@ impl<'a, 'g> Exchange<'a, 'g> {
             return;
         }
         // Failed or skipped: announce the lowest failure if it is this rank's and news (a
-        // worker's own failure outside any task, reported as one of no task, included).
+        // worker's own failure outside any task, reported as one of no task, included, unless a
+        // failure of no task came from elsewhere first).
         if let Some((t, e)) = self.run.first_error() {
             let mine = match t {
-                NO_TASK => d.task == NO_TASK,
+                NO_TASK => d.task == NO_TASK && self.failure.is_none(),
                 t => self.plan.owns(t),
             };
             if mine && !self.announced.contains(&t) {

@@ -329,6 +329,14 @@ impl<'a, 'g, H: Hooks> Admit<'a, 'g, H> {
     /// book-keeping (not in a task: those are caught around the task) fails the run like a task
     /// failure, blamed on the task being handled or, between tasks, on none.
     pub(crate) fn work(&self) {
+        /// Counts the worker out however it leaves (even by a panic in the panic handler).
+        struct Leave<'w>(&'w AtomicUsize);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        let _leave = Leave(&self.working);
         let current = Cell::new(TaskId::MAX);
         if let Err(p) = catch_unwind(AssertUnwindSafe(|| self.steps(&current))) {
             let message = format!("a worker panicked: {}", panic_message(p.as_ref()));
@@ -337,7 +345,6 @@ impl<'a, 'g, H: Hooks> Admit<'a, 'g, H> {
             self.hooks.after_panic(t);
             self.notify();
         }
-        self.working.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// Runs the steps of [`Admit::work`]; `current` is the task being handled.
@@ -513,6 +520,33 @@ mod tests {
             }
             assert_eq!(runs, g.len());
         }
+    }
+
+    #[test]
+    fn a_result_is_held_for_its_readers_here_its_run_and_its_sends() {
+        let g = mapped_sum(8);
+        let (off, ids) = g.consumers();
+        let output = g.len() as TaskId - 1; // the last combine
+        let mut crossing = 0;
+        for r in 0..3 {
+            let plan = RankPlan::new(&g, r, 3, Outputs::ToRoot);
+            let flow = Flow::new(&g, &plan, usize::MAX).unwrap();
+            for t in 0..output {
+                let readers = &ids[off[t as usize] as usize..off[t as usize + 1] as usize];
+                let here = readers.iter().filter(|&&c| plan.owns(c)).count() as u32;
+                let want = match (plan.owns(t), plan.dests(t).is_empty(), plan.expects(t)) {
+                    (true, false, _) => {
+                        crossing += 1;
+                        here + 2
+                    }
+                    (true, true, _) => here + 1,
+                    (false, _, true) => here,
+                    (false, _, false) => continue,
+                };
+                assert_eq!(flow.holds[t as usize], want, "rank {r}, task {t}");
+            }
+        }
+        assert!(crossing > 0, "some results go to other ranks");
     }
 
     #[test]

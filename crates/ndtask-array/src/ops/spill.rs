@@ -11,7 +11,7 @@
 //! intermediate stores. The file goes when the last array reading it is dropped.
 
 use crate::api::array::Array;
-use crate::api::compute::default_scheduler;
+use crate::api::compute::{compute_local_in, default_scheduler};
 use crate::ops::creation::source;
 use crate::ops::npy::{decode_le, encode, read_at, runs, write_at};
 use crate::ops::sink::{write_all, Sink};
@@ -28,9 +28,32 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// Files made by this process so far (part of each file's name; the same sequence on every MPI
-/// rank of a program that makes the same calls).
+/// Files made by this process so far on one process (part of each file's name).
 static SPILLS: AtomicU64 = AtomicU64::new(0);
+
+/// Files made so far on several MPI ranks: a count of its own, so that one rank's files of
+/// its own do not shift the names the ranks must agree on (they make these calls alike).
+static SHARED_SPILLS: AtomicU64 = AtomicU64::new(0);
+
+/// The launcher's name for this MPI job, the same on every rank and different for every job
+/// (PMIx, Open MPI, Slurm, MPICH/Hydra), in characters fit for a file name; empty if none is
+/// known.
+fn job_id() -> String {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let id = var("PMIX_NAMESPACE")
+        .or_else(|| var("OMPI_MCA_orte_ess_jobid"))
+        .or_else(|| {
+            var("SLURM_JOB_ID").map(|j| format!("{j}.{}", var("SLURM_STEP_ID").unwrap_or_default()))
+        })
+        .or_else(|| var("PMI_KVSNAME"))
+        .unwrap_or_default();
+    id.chars()
+        .map(|c| match c.is_ascii_alphanumeric() || c == '.' {
+            true => c,
+            false => '_',
+        })
+        .collect()
+}
 
 /// Where each new chunk's values start in the file, in elements, and the file's length in
 /// elements.
@@ -144,8 +167,18 @@ impl<T: Element> Sink for SpillSink<T> {
             .write(true)
             .create_new(true)
             .open(&self.file.path)
-            .map_err(|e| Error::io(what(), e))?;
-        f.set_len(self.len).map_err(|e| Error::io(what(), e))
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => Error::io(
+                    format!("{} (it exists: left by a run that was killed?)", what()),
+                    e,
+                ),
+                _ => Error::io(what(), e),
+            })?;
+        f.set_len(self.len).map_err(|e| {
+            // This run made it: it goes (a later error of the run removes it too).
+            let _ = std::fs::remove_file(&self.file.path);
+            Error::io(format!("sizing {}", self.file.path.display()), e)
+        })
     }
     fn write(&self, block: usize, chunk: &Chunk) -> Result<()> {
         let idx = self.from.unravel(block);
@@ -186,17 +219,20 @@ impl<T: Element> Sink for SpillSink<T> {
     }
 }
 
-/// Reads regions of the file; removes it when dropped.
+/// Reads regions of the file; removes it when dropped (on MPI, rank 0 only: removing a file
+/// that another node has open makes its handle stale on network file systems).
 struct SpillReader {
     file: Arc<Layout>,
     handle: File,
     dtype: DType,
+    removes: bool,
 }
 
 impl Drop for SpillReader {
     fn drop(&mut self) {
-        // Another MPI rank may have removed it already.
-        let _ = std::fs::remove_file(&self.file.path);
+        if self.removes {
+            let _ = std::fs::remove_file(&self.file.path);
+        }
     }
 }
 
@@ -291,7 +327,8 @@ impl<T: Element> Array<T> {
     /// [`Array::rechunk_through`] on `scheduler`, under `ctx` (a memory budget bounds the
     /// writing run). On MPI every rank calls it alike, and `dir` must be on a file system every
     /// rank sees: each rank writes the chunks it computed, and reads whichever new chunks its
-    /// tasks need.
+    /// tasks need; the file is named after the launcher's job id (PMIx, Open MPI, Slurm or
+    /// Hydra), and rank 0 removes it when its array goes.
     ///
     /// # Errors
     /// As [`Array::rechunk_through`].
@@ -313,14 +350,23 @@ impl<T: Element> Array<T> {
                 self.shape()
             ))
         })?;
-        // One process's files differ by the sequence number; two processes' by the process id
-        // (MPI ranks must agree on the name, so there it is the ranks' number).
-        let n = SPILLS.fetch_add(1, Ordering::Relaxed);
-        let who = match scheduler.ranks() {
-            1 => format!("p{}", std::process::id()),
-            r => format!("mpi{r}"),
+        // One process's files differ by the sequence number; two processes' by the process id.
+        // MPI ranks must agree on the name: there it is the job's name (from the launcher) and
+        // a sequence of the calls on all ranks.
+        let ranks = scheduler.ranks();
+        let who = match ranks {
+            1 => format!(
+                "p{}-{}",
+                std::process::id(),
+                SPILLS.fetch_add(1, Ordering::Relaxed)
+            ),
+            r => format!(
+                "mpi{r}-{}-{}",
+                job_id(),
+                SHARED_SPILLS.fetch_add(1, Ordering::Relaxed)
+            ),
         };
-        let path = dir.as_ref().join(format!("ndtask-rechunk-{who}-{n}.bin"));
+        let path = dir.as_ref().join(format!("ndtask-rechunk-{who}.bin"));
         let file = Arc::new(Layout {
             path,
             grid: grid.clone(),
@@ -343,12 +389,26 @@ impl<T: Element> Array<T> {
             }
             return Err(e);
         }
-        let handle = File::open(&file.path)
-            .map_err(|e| Error::io(format!("opening {}", file.path.display()), e))?;
+        let handle = File::open(&file.path).map_err(|e| {
+            remove();
+            Error::io(format!("opening {}", file.path.display()), e)
+        });
+        if ranks > 1 {
+            // Every rank has the file open before any can drop the array (and rank 0 remove
+            // the file): a collective run of one task is the barrier. (A directory that is not
+            // shared fails before this, in the write: the ranks that did not create the file
+            // cannot open it to write their chunks.)
+            compute_local_in(
+                &crate::zeros::<i64>([1], [1])?.sum(),
+                scheduler,
+                &RunContext::new(),
+            )?;
+        }
         let reader = SpillReader {
             file,
-            handle,
+            handle: handle?,
             dtype: T::DTYPE,
+            removes: scheduler.rank() == 0,
         };
         source(&self.shape(), chunks, Arc::new(reader))
     }
