@@ -226,3 +226,34 @@ fn readers_fingerprint_their_identity() {
         .fingerprint();
     assert_ne!(fa, fb);
 }
+
+/// A chunk a reader read whole becomes the storage of a fused kernel's result, each tile
+/// written over the values it came from: over chunks of many tiles, with a broadcast row, a
+/// second reader, the same source read twice, a slice, a transpose and a change of type, the
+/// values are eager ndarray's on every scheduler.
+#[test]
+fn a_fused_kernel_writing_over_the_chunk_it_reads_computes_like_eager_ndarray() {
+    let (xe, ye) = (data(&[300, 70], 3), data(&[300, 70], 4));
+    let x = from_reader::<f64>(Stored::new(xe.clone()).0, &[300, 70], [130, 70]).unwrap();
+    let y = from_reader::<f64>(Stored::new(ye.clone()).0, &[300, 70], [130, 35]).unwrap();
+    // (The mean as ndtask sums it, so that the comparison is of bits.)
+    let mean = x.mean_axis(0).unwrap().compute().unwrap();
+    let cases: Vec<(ndtask::Array<f64>, ArrayD<f64>)> = vec![
+        (&x - &x.mean_axis(0).unwrap(), &xe - &mean),
+        (&x * &y + &x * 0.5, &xe * &ye + &xe * 0.5),
+        ((&x * &x).sqrt() - &y, xe.mapv(|v| (v * v).sqrt()) - &ye),
+        (
+            x.slice(s![7..290, 3..60]).unwrap() * 3.0,
+            xe.slice(s![7..290, 3..60]).to_owned().into_dyn() * 3.0,
+        ),
+        (x.t() + 1.0, xe.t().to_owned().into_dyn() + 1.0),
+    ];
+    for s in schedulers() {
+        for (i, (got, want)) in cases.iter().enumerate() {
+            let got = got.compute_with(&*s).unwrap();
+            assert!(same_bits(&got, want), "case {i} on {}", s.name());
+        }
+        let big = x.greater(0.5).unwrap().compute_with(&*s).unwrap();
+        assert_eq!(big, xe.mapv(|v| v > 0.5), "{}", s.name());
+    }
+}

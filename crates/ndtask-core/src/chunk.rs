@@ -358,6 +358,41 @@ impl Buf {
         }
     }
 
+    /// Writes the first `n` values of this tile over `dst[start..start + n]`, in C order, of a
+    /// chunk of the same type in standard layout.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] if the types differ, `dst` is not in standard layout, or the range
+    /// is outside the tile or the chunk.
+    pub fn store_into(&self, dst: &mut Chunk, start: usize, n: usize) -> Result<()> {
+        fn put<T: Copy>(src: &[T], a: &mut ArrayD<T>, start: usize, n: usize) -> Result<()> {
+            let shape = a.shape().to_vec();
+            let end = start.checked_add(n);
+            match (a.as_slice_mut(), end) {
+                (Some(d), Some(end)) if end <= d.len() && n <= src.len() => {
+                    d[start..end].copy_from_slice(&src[..n]);
+                    Ok(())
+                }
+                _ => Err(Error::internal(format!(
+                    "writing values {start}..{} of a tile of {} into a chunk of shape {shape:?}",
+                    start.saturating_add(n),
+                    src.len()
+                ))),
+            }
+        }
+        match (self, dst) {
+            (Buf::F64(s), Chunk::F64(a)) => put(s, a, start, n),
+            (Buf::F32(s), Chunk::F32(a)) => put(s, a, start, n),
+            (Buf::I64(s), Chunk::I64(a)) => put(s, a, start, n),
+            (Buf::Bool(s), Chunk::Bool(a)) => put(s, a, start, n),
+            (s, a) => Err(Error::internal(format!(
+                "cannot store a {} tile into a {:?} chunk",
+                s.dtype(),
+                a.dtype()
+            ))),
+        }
+    }
+
     /// Replaces the contents with values `start..start + n` (in C order) of `src` broadcast
     /// to `shape` (NumPy rules: `src` has at most as many axes, aligned to the right, each of
     /// the same length or 1). A run of the last axis is one copy or one fill, so a row or a

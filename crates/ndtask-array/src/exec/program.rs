@@ -6,11 +6,15 @@
 //! dead, so they stay in L1 cache.
 
 use crate::plan::reader::TileSource;
+use crate::plan::source::Cursor;
 use crate::plan::{MapKernel, SourceNode};
 use ndtask_core::{
     tile_len, Buf, Chunk, ChunkGrid, DType, Error, Fingerprint, Result, TransposedRows,
 };
 use std::sync::Arc;
+
+/// The cursor of each step that reads a source.
+type Cursors<'a> = Vec<Option<Cursor<'a>>>;
 
 /// One step of a fused kernel; its tile is register `i` for step `i`.
 #[derive(Clone)]
@@ -169,16 +173,33 @@ impl Program {
         leaves: &[&Chunk],
         sink: &mut dyn FnMut(&Buf, usize) -> Result<()>,
     ) -> Result<()> {
-        let shape = grid.chunk_shape(block);
-        let len: usize = shape.iter().product();
-        let mut cursors: Vec<Option<Box<dyn TileSource + '_>>> = self
-            .steps
+        let mut cursors = self.open_sources(grid, block)?;
+        self.run_tiles(grid, block, leaves, &mut cursors, &mut |t, n, _| sink(t, n))
+    }
+
+    /// The cursor of each source step at `block` (`None` for the other steps).
+    fn open_sources<'a>(&'a self, grid: &ChunkGrid, block: &[usize]) -> Result<Cursors<'a>> {
+        self.steps
             .iter()
             .map(|s| match s {
                 Step::Source(k) => k.open(grid, block).map(Some),
                 _ => Ok(None),
             })
-            .collect::<Result<_>>()?;
+            .collect()
+    }
+
+    /// [`Program::for_each_tile`] from opened `cursors`, which `sink` gets too (after each
+    /// tile's steps have read their values).
+    fn run_tiles<'a>(
+        &self,
+        grid: &ChunkGrid,
+        block: &[usize],
+        leaves: &[&Chunk],
+        cursors: &mut Cursors<'a>,
+        sink: &mut dyn FnMut(&Buf, usize, &mut Cursors<'a>) -> Result<()>,
+    ) -> Result<()> {
+        let shape = grid.chunk_shape(block);
+        let len: usize = shape.iter().product();
         let nregs = self.slots.iter().max().map_or(0, |m| m + 1);
         let tile = tile_len(&shape);
         let mut regs: Vec<Buf> = (0..nregs)
@@ -257,7 +278,7 @@ impl Program {
                 regs[slot] = std::mem::replace(out, Buf::Bool(Vec::new()));
                 result?;
             }
-            sink(&regs[last], n)?;
+            sink(&regs[last], n, cursors)?;
             off += n;
         }
         Ok(())
@@ -272,16 +293,41 @@ impl Program {
     ) -> Result<Chunk> {
         let shape = grid.chunk_shape(block);
         let len = shape.iter().product();
-        let mut acc = Buf::try_with_capacity(
-            self.out_dtype(),
-            len,
-            format_args!("a chunk of shape {shape:?}"),
-        )?;
-        match &self.steps[..] {
-            // A lone source fills the chunk itself, with no tiles to copy.
-            [Step::Source(k)] => k.open(grid, block)?.fill(&mut acc, len)?,
-            _ => self.for_each_tile(grid, block, leaves, &mut |t, n| acc.extend_from(t, n))?,
+        let dtype = self.out_dtype();
+        let mut cursors = self.open_sources(grid, block)?;
+        let lost = || Error::internal("a fused kernel lost its source's cursor");
+        // A lone source is the chunk itself: the chunk a reader read, or the values it streams.
+        if let [Step::Source(_)] = &self.steps[..] {
+            return cursors
+                .pop()
+                .flatten()
+                .ok_or_else(lost)?
+                .into_chunk(dtype, &shape);
         }
+        // A chunk a reader read whole, of the result's type, is the result's storage: each
+        // tile is written over the values it came from once every step has read them, so the
+        // task holds one chunk, not two.
+        let whole = cursors
+            .iter_mut()
+            .position(|c| c.as_mut().is_some_and(|c| c.reuse(dtype, len).is_some()));
+        if let Some(i) = whole {
+            let mut at = 0;
+            self.run_tiles(grid, block, leaves, &mut cursors, &mut |t, n, cursors| {
+                let c = cursors[i].as_mut().and_then(|c| c.reuse(dtype, len));
+                c.ok_or_else(lost)?.write_back(t, at, n)?;
+                at += n;
+                Ok(())
+            })?;
+            return cursors[i]
+                .take()
+                .ok_or_else(lost)?
+                .into_chunk(dtype, &shape);
+        }
+        let mut acc =
+            Buf::try_with_capacity(dtype, len, format_args!("a chunk of shape {shape:?}"))?;
+        self.run_tiles(grid, block, leaves, &mut cursors, &mut |t, n, _| {
+            acc.extend_from(t, n)
+        })?;
         acc.into_chunk(&shape)
     }
 }

@@ -150,6 +150,30 @@ pub(crate) struct ChunkCursor {
     pub pos: usize,
 }
 
+impl ChunkCursor {
+    /// Whether the chunk has `len` values of `dtype` in C order.
+    pub fn holds(&self, dtype: DType, len: usize) -> bool {
+        self.chunk.dtype() == Some(dtype)
+            && self.chunk.is_standard_layout()
+            && self.chunk.shape().iter().product::<usize>() == len
+    }
+
+    /// Writes the first `n` values of `tile` at `at`, over values already handed out.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] for values not read yet, or a tile of another type.
+    pub fn write_back(&mut self, tile: &Buf, at: usize, n: usize) -> Result<()> {
+        if at.saturating_add(n) > self.pos {
+            return Err(Error::internal(format!(
+                "writing values {at}..{} of a chunk read up to {}",
+                at.saturating_add(n),
+                self.pos
+            )));
+        }
+        tile.store_into(&mut self.chunk, at, n)
+    }
+}
+
 impl TileSource for ChunkCursor {
     fn fill(&mut self, out: &mut Buf, n: usize) -> Result<()> {
         out.load_from(&self.chunk, self.pos, n)?;

@@ -2,7 +2,7 @@
 //! after slices with unit steps and transposes.
 
 use crate::plan::reader::{ChunkCursor, ChunkReader, PermutedCursor, Region, TileSource};
-use ndtask_core::{Chunk, ChunkGrid, Error, Fingerprint, Result, TransposedRows};
+use ndtask_core::{Buf, Chunk, ChunkGrid, DType, Error, Fingerprint, Result, TransposedRows};
 use std::sync::Arc;
 
 /// A source in the plan: a reader, and the sub-box of its array that this node's array is
@@ -76,22 +76,18 @@ impl SourceNode {
 
     /// Starts the values of block `block` of `grid`, in C order: streamed when the reader
     /// streams, read (and checked) otherwise.
-    pub fn open<'a>(
-        &'a self,
-        grid: &ChunkGrid,
-        block: &[usize],
-    ) -> Result<Box<dyn TileSource + 'a>> {
+    pub fn open<'a>(&'a self, grid: &ChunkGrid, block: &[usize]) -> Result<Cursor<'a>> {
         let region = self.region(grid, block);
         let order = self.order(&region);
         match &order {
             None => {
                 if let Some(s) = self.reader.stream(&region) {
-                    return Ok(s);
+                    return Ok(Cursor::Stream(s));
                 }
             }
             Some(order) => {
                 if let Some(s) = self.reader.stream_permuted(&region, order) {
-                    return Ok(s);
+                    return Ok(Cursor::Stream(s));
                 }
             }
         }
@@ -110,7 +106,7 @@ impl SourceNode {
         }
         let chunk = chunk.into_standard_layout();
         let Some(order) = order else {
-            return Ok(Box::new(ChunkCursor { chunk, pos: 0 }));
+            return Ok(Cursor::Whole(ChunkCursor { chunk, pos: 0 }));
         };
         // Without its axes of length 1 (which do not change the order of the values), a
         // transposed matrix is read a block of rows at a time.
@@ -122,12 +118,12 @@ impl SourceNode {
             .iter()
             .filter_map(|a| kept.iter().position(|k| k == a))
             .collect();
-        Ok(Box::new(PermutedCursor {
+        Ok(Cursor::Stream(Box::new(PermutedCursor {
             chunk: reshaped(chunk, &shape)?,
             perm,
             pos: 0,
             rows: TransposedRows::default(),
-        }))
+        })))
     }
 
     /// The array's axes in the order this node takes them, outermost first (axes it does not
@@ -202,6 +198,48 @@ fn reshaped(chunk: Chunk, shape: &[usize]) -> Result<Chunk> {
         Chunk::Bool(a) => Chunk::Bool(a.into_shape_with_order(to).map_err(e)?),
         other => other,
     })
+}
+
+/// The values of a source's block as they come: streamed (or gathered through a transpose), or
+/// a whole chunk the reader read, in C order, which a fused kernel may take as its result's
+/// storage ([`Cursor::reuse`]).
+pub(crate) enum Cursor<'a> {
+    Stream(Box<dyn TileSource + 'a>),
+    Whole(ChunkCursor),
+}
+
+impl Cursor<'_> {
+    /// The chunk read, to be the storage of a result of `dtype` and `len` values: each tile is
+    /// written back over the values it was computed from, once they are read.
+    pub fn reuse(&mut self, dtype: DType, len: usize) -> Option<&mut ChunkCursor> {
+        match self {
+            Cursor::Whole(c) if c.holds(dtype, len) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The values as a chunk of `shape`: the chunk read itself, or the stream's values.
+    pub fn into_chunk(self, dtype: DType, shape: &[usize]) -> Result<Chunk> {
+        let len = shape.iter().product();
+        match self {
+            Cursor::Whole(c) if c.holds(dtype, len) => reshaped(c.chunk, shape),
+            mut other => {
+                let mut acc =
+                    Buf::try_with_capacity(dtype, len, format_args!("a chunk of shape {shape:?}"))?;
+                other.fill(&mut acc, len)?;
+                acc.into_chunk(shape)
+            }
+        }
+    }
+}
+
+impl TileSource for Cursor<'_> {
+    fn fill(&mut self, out: &mut Buf, n: usize) -> Result<()> {
+        match self {
+            Cursor::Stream(s) => s.fill(out, n),
+            Cursor::Whole(c) => c.fill(out, n),
+        }
+    }
 }
 
 /// A sub-box of a source's array, as a slice with unit steps selects it: the first selected
