@@ -35,7 +35,7 @@ impl Observer for Peak {
 const USAGE: &str =
     "usage: anomaly [--pattern center|anomaly|transpose|rechunk|mean] [--shape N] [--chunk C]
                [--seed S] [--memory-budget BYTES] [--scheduler sync|threaded|mpi|auto]
-               [--threads N] [--json] [--explain]
+               [--threads N] [--computed] [--through DIR] [--json] [--explain]
   --pattern P          center:    ((x - x.mean())^2).mean()
                        anomaly:   ((x - x.mean_axis(0))^2).mean()
                        transpose: (x.T * x).mean()
@@ -48,6 +48,10 @@ const USAGE: &str =
                        rank); a plan that cannot run within it fails before anything runs
   --scheduler S        sync, threaded (default), mpi (needs --features mpi and mpirun), or auto
   --threads N          threads of the threaded scheduler (default: all cores)
+  --computed           x is a user function's output (map_blocks), which is held rather than
+                       made again where it is needed twice
+  --through DIR        rechunk through a temporary file in DIR (rechunk_through: computed and
+                       written first, within the budget; seconds include the writing)
   --json               end with one JSON line (under MPI with tasks_per_rank,
                        bytes_sent_per_rank and, with a budget, peak_held_bytes_per_rank,
                        indexed by rank)
@@ -82,6 +86,8 @@ struct Args {
     budget: Option<usize>,
     scheduler: Option<Kind>,
     threads: Option<usize>,
+    computed: bool,
+    through: Option<std::path::PathBuf>,
     json: bool,
     explain: bool,
 }
@@ -125,6 +131,8 @@ fn parse_args() -> Result<Args, String> {
         budget: None,
         scheduler: Some(Kind::Threaded),
         threads: None,
+        computed: false,
+        through: None,
         json: false,
         explain: false,
     };
@@ -146,6 +154,8 @@ fn parse_args() -> Result<Args, String> {
             "--memory-budget" => a.budget = Some(parse_bytes("--memory-budget", &value()?)?),
             "--threads" => a.threads = Some(parse_count("--threads", &value()?)?),
             "--scheduler" => a.scheduler = cli::parse_scheduler(&value()?)?,
+            "--computed" => a.computed = true,
+            "--through" => a.through = Some(value()?.into()),
             "--json" => a.json = true,
             "--explain" => a.explain = true,
             _ => return Ok(false),
@@ -158,13 +168,22 @@ fn parse_args() -> Result<Args, String> {
     if a.threads == Some(0) {
         return Err("--threads must be at least 1".into());
     }
+    if a.through.is_some() && a.pattern != Pattern::Rechunk {
+        return Err("--through stages a rechunk: use it with --pattern rechunk".into());
+    }
     Ok(a)
 }
 
-/// The pattern's expression on an N x N uniform array in C x C chunks.
-fn expression(a: &Args) -> Result<Scalar<f64>, Error> {
+/// The pattern's expression on an N x N uniform array in C x C chunks (with `--through`, the
+/// rechunk is staged now, on `s` under `ctx`).
+fn expression(a: &Args, s: &dyn Scheduler, ctx: &RunContext) -> Result<Scalar<f64>, Error> {
     let (n, c) = (a.n, a.chunk);
     let x: Array<f64> = random::default_rng(a.seed).uniform([n, n], [c, c])?;
+    // A user function's chunks cannot be made again inside another kernel: they are held.
+    let x = match a.computed {
+        true => x.map_blocks(|b| b.to_owned()),
+        false => x,
+    };
     Ok(match a.pattern {
         Pattern::Mean => x.mean(),
         Pattern::Center => {
@@ -179,9 +198,11 @@ fn expression(a: &Args) -> Result<Scalar<f64>, Error> {
         Pattern::Rechunk => {
             // Short-fat to tall-skinny: the same elements per chunk, full columns.
             let width = (c.saturating_mul(c) / n).clamp(1, n);
-            x.rechunk([n, width])?
-                .std_with(&ReduceOptions::axes([0]), 0.0)?
-                .mean()
+            let columns = match &a.through {
+                Some(dir) => x.rechunk_through_with([n, width], dir, s, ctx)?,
+                None => x.rechunk([n, width])?,
+            };
+            columns.std_with(&ReduceOptions::axes([0]), 0.0)?.mean()
         }
     })
 }
@@ -198,7 +219,12 @@ fn run(a: &Args) -> Result<(), Error> {
     if let Some(b) = a.budget {
         ctx = ctx.memory_budget(b);
     }
-    let e = expression(a)?;
+    let staging = Instant::now();
+    let e = expression(a, s, &ctx)?;
+    let staged = match a.through {
+        Some(_) => staging.elapsed().as_secs_f64(),
+        None => 0.0,
+    };
     if a.explain && s.rank() == 0 {
         println!("{}", e.explain()?);
     }
@@ -206,7 +232,7 @@ fn run(a: &Args) -> Result<(), Error> {
     let projected = e.memory_report(s.threads())?.profile.peak_bytes;
     let t = Instant::now();
     let got = compute_local_in(&e, s, &ctx)?;
-    let secs = t.elapsed().as_secs_f64();
+    let secs = staged + t.elapsed().as_secs_f64();
     // Under MPI: what each rank did (every rank takes part in gathering it).
     let per_rank = chosen.per_rank();
     let Some(value) = got else { return Ok(()) };
