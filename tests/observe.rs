@@ -350,3 +350,53 @@ fn task_graphs_convert_to_petgraph_and_small_pictures() {
     assert!((2..=200).contains(&nodes), "{nodes} nodes");
     assert!(dot.contains("× 1000000 tasks"), "{dot}");
 }
+
+/// Counts the tasks of an op running at once.
+#[derive(Default)]
+struct Overlap {
+    now: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+impl Observer for Overlap {
+    fn task_started(&self, e: &ndtask::TaskEvent<'_>) {
+        use std::sync::atomic::Ordering::SeqCst;
+        if e.op == "map_blocks" {
+            let n = self.now.fetch_add(1, SeqCst) + 1;
+            self.most.fetch_max(n, SeqCst);
+        }
+    }
+    fn task_finished(&self, e: &ndtask::TaskEvent<'_>) {
+        if e.op == "map_blocks" {
+            self.now.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
+#[test]
+fn under_a_budget_threads_start_later_tasks_while_the_next_waits_for_its_inputs() {
+    // Each chunk: a source, a slow user function, a partial sum. In the memory order the next
+    // task after a chunk's function is its partial sum, which waits for the function; a second
+    // thread takes a later chunk's source and function meanwhile, where the budget leaves room
+    // for them, and the bound still holds.
+    let x = random::uniform::<f64>([64, 64], [16, 16], 2).unwrap();
+    let slow = x.map_blocks(|b| {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        b.to_owned()
+    });
+    let e = slow.sum_axis(0).unwrap();
+    let want = e.compute_with(&ndtask::SyncScheduler).unwrap();
+    let budget = 8 * 16 * 16 * 8;
+    let s = ThreadedScheduler::with_threads(2).unwrap();
+    let rec = Arc::new(Recorder::default());
+    let overlap = Arc::new(Overlap::default());
+    let ctx = RunContext::new()
+        .memory_budget(budget)
+        .observe(rec.clone())
+        .observe(overlap.clone());
+    assert_eq!(compute_in(&e, &s, &ctx).unwrap(), want);
+    let peak = rec.summaries.lock().unwrap()[0].peak_bytes;
+    assert!(peak <= budget, "peak {peak} > budget {budget}");
+    let most = overlap.most.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(most, 2, "the user function ran on {most} threads at once");
+}

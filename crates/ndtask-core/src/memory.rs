@@ -192,7 +192,31 @@ pub fn check_budget(
     order: &[TaskId],
     budget: usize,
 ) -> crate::Result<Vec<usize>> {
+    plan_budget(graph, order, budget).map(|p| p.bytes)
+}
+
+/// What [`plan_budget`] found: what a scheduler holding the budget admits tasks by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetPlan {
+    /// The result bytes of every task ([`result_bytes`]).
+    pub bytes: Vec<usize>,
+    /// The bytes alive at each step of the order, when its task starts (its own result
+    /// included), in the one-at-a-time run the check simulates.
+    pub held: Vec<usize>,
+}
+
+/// [`check_budget`], returning also the bytes alive at each step of the simulated run, which
+/// let a scheduler start a later task early without losing the bound.
+///
+/// # Errors
+/// As [`check_budget`].
+pub fn plan_budget(
+    graph: &TaskGraph,
+    order: &[TaskId],
+    budget: usize,
+) -> crate::Result<BudgetPlan> {
     let (bytes, _) = result_bytes(graph);
+    let mut held = Vec::with_capacity(order.len());
     let mut alive = Alive::new(graph, &bytes);
     for (i, &t) in order.iter().enumerate() {
         let need = bytes[t as usize];
@@ -212,9 +236,10 @@ pub fn check_budget(
             )));
         }
         alive.start(t);
+        held.push(alive.now);
         alive.finish(t);
     }
-    Ok(bytes)
+    Ok(BudgetPlan { bytes, held })
 }
 
 /// What the results alive before step `at` of `order` wait for: the ops of the tasks still to

@@ -1,7 +1,7 @@
 //! The threaded scheduler: a rayon pool of its own, dependency counters, depth-first chains.
 
 use crate::{InOrder, LocalRun, Workers};
-use ndtask_core::memory::{check_budget, memory_order};
+use ndtask_core::memory::{memory_order, plan_budget};
 use ndtask_core::{Chunk, Error, Result, RunContext, RunInfo, Scheduler, TaskGraph};
 use rayon::ThreadPool;
 use std::sync::Arc;
@@ -13,11 +13,11 @@ use std::sync::Arc;
 /// became ready itself and hands the others to the pool, and it drains that local work before
 /// it starts another source: depth-first, so memory stays bounded by a few chunks per worker.
 ///
-/// With a memory budget, tasks start strictly in the memory order, each only when its result
-/// fits in the budget beside the results alive and those being made ([`crate::InOrder`]), so
-/// the live results never exceed it; a plan that cannot run within the budget at all fails
-/// before any task runs, naming the task that does not fit
-/// ([`ndtask_core::memory::check_budget`]).
+/// With a memory budget, tasks start in the memory order, each only when its result fits in
+/// the budget beside the results alive and those being made, a later one early only where the
+/// plan-time check leaves room for it ([`crate::InOrder`]), so the live results never exceed
+/// it; a plan that cannot run within the budget at all fails before any task runs, naming the
+/// task that does not fit ([`ndtask_core::memory::check_budget`]).
 ///
 /// # Examples
 /// ```
@@ -97,14 +97,14 @@ impl Scheduler for ThreadedScheduler {
     fn execute_with(&self, graph: &TaskGraph, ctx: &RunContext) -> Result<Option<Vec<Arc<Chunk>>>> {
         let order = memory_order(graph);
         let budget = match ctx.budget().or(self.budget) {
-            Some(b) => Some((check_budget(graph, &order, b)?, b)),
+            Some(b) => Some((plan_budget(graph, &order, b)?, b)),
             None => None,
         };
         let run = LocalRun::with_context(graph, ctx, 0);
         run.start(|| RunInfo::local(self.name(), graph, self.threads));
         match &budget {
-            Some((bytes, b)) => {
-                let in_order = InOrder::with_budget(&run, &order, bytes, *b);
+            Some((plan, b)) => {
+                let in_order = InOrder::with_budget(&run, &order, &plan.bytes, &plan.held, *b);
                 self.pool.broadcast(|_| in_order.work());
             }
             None => {

@@ -136,17 +136,30 @@ impl<'a, 'g, H: AfterTask> Workers<'a, 'g, H> {
     }
 }
 
-/// Starts tasks strictly in a given order (the memory order), each only once its inputs are
-/// done and its result fits in the budget with the results alive and the results being made
-/// by running tasks. When nothing runs, the head of the order starts whatever its size, so a
-/// run never stalls; with a budget the plan passed [`ndtask_core::memory::check_budget`], so
-/// the head fits then: nothing runs means every earlier task is done, which is the state that
-/// check simulated. The live results therefore never exceed the budget (for results whose size
-/// is known before the run). One thread (the sync scheduler) runs the order as it is.
+/// How many tasks past the head of the order [`InOrder`] may look for one to start early.
+const LOOKAHEAD: usize = 4096;
+
+/// Starts tasks in a given order (the memory order), each only once its inputs are done and
+/// its result fits in the budget with the results alive and the results being made by running
+/// tasks. When nothing runs, the head of the order starts whatever its size, so a run never
+/// stalls; with a budget the plan passed [`ndtask_core::memory::plan_budget`], so the head fits
+/// then: nothing runs means every earlier task is done, which is the state that check
+/// simulated.
+///
+/// While the head waits for its inputs (being made by other threads), a later task of the next
+/// [`LOOKAHEAD`] whose inputs are done may start early, if its result, with those of the other
+/// tasks started early that the head has not reached, fits on top of what the check held at
+/// every step from the head up to it. What is alive is at most what the check held at the head
+/// plus those early results (plus the results being made), so the head still fits when nothing
+/// else runs, and the live results never exceed the budget (for results whose size is known
+/// before the run). One thread (the sync scheduler) runs the order as it is.
 pub struct InOrder<'a, 'g> {
     run: &'a LocalRun<'g>,
     order: &'a [TaskId],
     bytes: &'a [usize],
+    /// What the check held at each step ([`ndtask_core::memory::BudgetPlan::held`]); empty
+    /// without a budget (then nothing starts early).
+    held: &'a [usize],
     budget: usize,
     cursor: Mutex<Cursor>,
     wake: Condvar,
@@ -160,28 +173,41 @@ struct Cursor {
     reserved: usize,
     /// Tasks running.
     running: usize,
+    /// Positions past the head started early (the head skips them when it gets there).
+    ahead: Vec<bool>,
+    /// The result bytes of the tasks started early that the head has not reached.
+    early: usize,
 }
 
 impl<'a, 'g> InOrder<'a, 'g> {
     /// Runs `run`'s tasks in `order`, with no budget.
     pub fn new(run: &'a LocalRun<'g>, order: &'a [TaskId]) -> Self {
-        Self::with_budget(run, order, &[], usize::MAX)
+        Self::with_budget(run, order, &[], &[], usize::MAX)
     }
 
     /// Runs `run`'s tasks in `order`, keeping live results (`bytes` per task, as projected by
-    /// [`ndtask_core::memory::check_budget`]) within `budget`.
+    /// [`ndtask_core::memory::plan_budget`], which held `held` at each step) within `budget`.
     pub fn with_budget(
         run: &'a LocalRun<'g>,
         order: &'a [TaskId],
         bytes: &'a [usize],
+        held: &'a [usize],
         budget: usize,
     ) -> Self {
+        let ahead = match held.len() == order.len() {
+            true => vec![false; order.len()],
+            false => Vec::new(),
+        };
         InOrder {
             run,
             order,
             bytes,
+            held: if ahead.is_empty() { &[] } else { held },
             budget,
-            cursor: Mutex::new(Cursor::default()),
+            cursor: Mutex::new(Cursor {
+                ahead,
+                ..Cursor::default()
+            }),
             wake: Condvar::new(),
         }
     }
@@ -216,11 +242,20 @@ impl<'a, 'g> InOrder<'a, 'g> {
         self.cursor.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Waits until the head of the order may start and takes it; `None` when none is left.
+    /// Waits until the head of the order (or a task within [`LOOKAHEAD`] of it, see the type's
+    /// doc) may start and takes it; `None` when none is left.
     fn next_task(&self) -> Option<TaskId> {
         let mut c = self.lock();
         loop {
             let &t = self.order.get(c.next)?;
+            if c.ahead.get(c.next).copied().unwrap_or(false) {
+                // Started early: from here the check's own count holds its result.
+                let at = c.next;
+                c.ahead[at] = false;
+                c.early -= self.bytes_of(t);
+                c.next += 1;
+                continue;
+            }
             if self.run.skips(t) {
                 c.next += 1;
                 continue;
@@ -246,7 +281,38 @@ impl<'a, 'g> InOrder<'a, 'g> {
                 );
                 continue;
             }
+            if let Some(q) = self.early_start(&c) {
+                let t = self.order[q];
+                let need = self.bytes_of(t);
+                c.ahead[q] = true;
+                c.early += need;
+                c.reserved = c.reserved.saturating_add(need);
+                c.running += 1;
+                return Some(t);
+            }
             c = self.wake.wait(c).unwrap_or_else(PoisonError::into_inner);
         }
+    }
+
+    /// The position of a task past the head that may start now: its inputs are done, and its
+    /// result fits in the budget now and on top of what the check held at every step from the
+    /// head to it (with the other early results).
+    fn early_start(&self, c: &Cursor) -> Option<usize> {
+        if self.held.is_empty() {
+            return None;
+        }
+        let live = self.run.live_bytes().saturating_add(c.reserved);
+        let mut most = self.held[c.next];
+        for q in c.next + 1..self.order.len().min(c.next + 1 + LOOKAHEAD) {
+            let t = self.order[q];
+            let need = self.bytes_of(t);
+            let fits = live.saturating_add(need) <= self.budget
+                && most.saturating_add(c.early).saturating_add(need) <= self.budget;
+            if fits && !c.ahead[q] && !self.run.skips(t) && self.run.is_ready(t) {
+                return Some(q);
+            }
+            most = most.max(self.held[q]);
+        }
+        None
     }
 }
