@@ -242,6 +242,39 @@ pub fn plan_budget(
     Ok(BudgetPlan { bytes, held })
 }
 
+/// How many steps past the head of its order a scheduler holding a budget may look for one to
+/// start early ([`early_step`]).
+pub const LOOKAHEAD: usize = 4096;
+
+/// The first step past `head` (within [`LOOKAHEAD`]) that may start before the head does
+/// without losing the budget: its bytes (`need`), with `early` (the bytes of steps started
+/// early that the head has not reached), fit in `budget` on top of what the plan-time check
+/// held (`held`, [`BudgetPlan::held`]) at every step from the head up to it, and `may` (given
+/// the step and its bytes) says it can start now (inputs done, not started yet, room for it
+/// beside what is alive).
+///
+/// What is alive then stays at most what the check held at the head plus the early bytes (plus
+/// what is being made), so the head still fits once nothing else runs: the threaded scheduler
+/// and each MPI rank under a budget start later work this way while their head waits.
+pub fn early_step(
+    held: &[usize],
+    head: usize,
+    early: usize,
+    budget: usize,
+    need: impl Fn(usize) -> usize,
+    mut may: impl FnMut(usize, usize) -> bool,
+) -> Option<usize> {
+    let mut most = *held.get(head)?;
+    for (q, &h) in held.iter().enumerate().skip(head + 1).take(LOOKAHEAD) {
+        let n = need(q);
+        if most.saturating_add(early).saturating_add(n) <= budget && may(q, n) {
+            return Some(q);
+        }
+        most = most.max(h);
+    }
+    None
+}
+
 /// What the results alive before step `at` of `order` wait for: the ops of the tasks still to
 /// run that read them, with how many results each waits on (and a hint where a rechunk is
 /// among them).

@@ -20,10 +20,11 @@
 //!    each step. When some step does not fit, every rank fails the run with the same
 //!    [`Error::Memory`], naming the rank and the step.
 //! 4. **Looking ahead.** A rank whose first unstarted step (its *head*) waits for a result from
-//!    another rank may start a later step of the next [`LOOKAHEAD`] early, if its bytes, with
-//!    those still held of the other steps started early and not yet reached by the head, fit on
-//!    top of what the simulation holds at every step from the head up to it. Once the head
-//!    passes the step, the simulation counts it itself.
+//!    another rank may start a later step early ([`ndtask_core::memory::early_step`], the
+//!    threaded scheduler's rule too), if its bytes, with those still held of the other steps
+//!    started early and not yet reached by the head, fit on top of what the simulation holds at
+//!    every step from the head up to it. Once the head passes the step, the simulation counts
+//!    it itself.
 //!
 //! # Why it cannot stall
 //! What a rank holds is at most what the simulation holds at its head, plus what it holds of
@@ -42,7 +43,7 @@
 //! flight.
 
 use crate::placement::RankPlan;
-use ndtask_core::memory::{human_bytes, memory_order, result_bytes};
+use ndtask_core::memory::{early_step, human_bytes, memory_order, result_bytes};
 use ndtask_core::{panic_message, Error, Result, TaskGraph, TaskId};
 use ndtask_sched::{AfterTask, LocalRun};
 use std::cell::Cell;
@@ -54,9 +55,6 @@ use std::time::Duration;
 /// How long a worker waiting for a step sleeps before it looks again (a safety net: whatever
 /// can let a step start wakes the workers at once).
 const RECHECK: Duration = Duration::from_millis(5);
-
-/// How many steps past its head a rank may look for one to start early.
-const LOOKAHEAD: usize = 4096;
 
 /// One step of a rank's share of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -383,9 +381,9 @@ impl<'a, 'g, H: Hooks> Admit<'a, 'g, H> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Waits until a step may start (the head, or one within [`LOOKAHEAD`] of it under rule 4
-    /// of the module doc); takes every grant step on the way and returns the next task to run
-    /// (`None` when no step is left or the run is stopping).
+    /// Waits until a step may start (the head, or a later one under rule 4 of the module doc);
+    /// takes every grant step on the way and returns the next task to run (`None` when no step
+    /// is left or the run is stopping).
     fn next_task(&self) -> Option<TaskId> {
         let mut c = self.lock();
         loop {
@@ -419,37 +417,31 @@ impl<'a, 'g, H: Hooks> Admit<'a, 'g, H> {
             c.head += 1;
         }
         let head = c.head;
-        steps.get(head)?;
-        // The head by the simulation's own rule; then later steps, each only if it fits on top
-        // of what the simulation holds at every step before it from the head on.
-        let mut most = 0usize;
-        for (q, &step) in steps.iter().enumerate().skip(head).take(LOOKAHEAD) {
-            let startable = match step {
-                Step::Take(_) => true,
-                Step::Run(t) => self.run.is_ready(t),
-            };
-            let fits = c.ledger.fits(need(step), budget)
-                && (q == head
-                    || most
-                        .saturating_add(c.ledger.early_held)
-                        .saturating_add(need(step))
-                        <= budget);
-            if (q == head || !c.ahead[q]) && startable && fits {
-                match q == head {
-                    true => {
-                        c.ledger.hold(need(step));
-                        c.head += 1;
-                    }
-                    false => {
-                        c.ledger.hold_early(bytes, step.task());
-                        c.ahead[q] = true;
-                    }
-                }
-                return Some(Some(step));
-            }
-            most = most.max(self.flow.simulated[q]);
+        let startable = |step: Step| match step {
+            Step::Take(_) => true,
+            Step::Run(t) => self.run.is_ready(t),
+        };
+        // The head by the simulation's own rule; then a later step, only if it fits on top of
+        // what the simulation holds at every step before it from the head on.
+        let &step = steps.get(head)?;
+        if startable(step) && c.ledger.fits(need(step), budget) {
+            c.ledger.hold(need(step));
+            c.head += 1;
+            return Some(Some(step));
         }
-        Some(None)
+        let early = early_step(
+            &self.flow.simulated,
+            head,
+            c.ledger.early_held,
+            budget,
+            |q| need(steps[q]),
+            |q, n| !c.ahead[q] && startable(steps[q]) && c.ledger.fits(n, budget),
+        );
+        Some(early.map(|q| {
+            c.ledger.hold_early(bytes, steps[q].task());
+            c.ahead[q] = true;
+            steps[q]
+        }))
     }
 }
 

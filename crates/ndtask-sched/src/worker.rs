@@ -11,6 +11,7 @@
 //! in the budget.
 
 use crate::LocalRun;
+use ndtask_core::memory::early_step;
 use ndtask_core::{panic_message, Chunk, Error, TaskId};
 use rayon::{Scope, Yield};
 use std::cell::Cell;
@@ -136,9 +137,6 @@ impl<'a, 'g, H: AfterTask> Workers<'a, 'g, H> {
     }
 }
 
-/// How many tasks past the head of the order [`InOrder`] may look for one to start early.
-const LOOKAHEAD: usize = 4096;
-
 /// Starts tasks in a given order (the memory order), each only once its inputs are done and
 /// its result fits in the budget with the results alive and the results being made by running
 /// tasks. When nothing runs, the head of the order starts whatever its size, so a run never
@@ -147,7 +145,7 @@ const LOOKAHEAD: usize = 4096;
 /// simulated.
 ///
 /// While the head waits for its inputs (being made by other threads), a later task of the next
-/// [`LOOKAHEAD`] whose inputs are done may start early, if its result, with those of the other
+/// [`ndtask_core::memory::LOOKAHEAD`] whose inputs are done may start early, if its result, with those of the other
 /// tasks started early that the head has not reached, fits on top of what the check held at
 /// every step from the head up to it. What is alive is at most what the check held at the head
 /// plus those early results (plus the results being made), so the head still fits when nothing
@@ -194,18 +192,14 @@ impl<'a, 'g> InOrder<'a, 'g> {
         held: &'a [usize],
         budget: usize,
     ) -> Self {
-        let ahead = match held.len() == order.len() {
-            true => vec![false; order.len()],
-            false => Vec::new(),
-        };
         InOrder {
             run,
             order,
             bytes,
-            held: if ahead.is_empty() { &[] } else { held },
+            held,
             budget,
             cursor: Mutex::new(Cursor {
-                ahead,
+                ahead: vec![false; held.len()],
                 ..Cursor::default()
             }),
             wake: Condvar::new(),
@@ -242,8 +236,8 @@ impl<'a, 'g> InOrder<'a, 'g> {
         self.cursor.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Waits until the head of the order (or a task within [`LOOKAHEAD`] of it, see the type's
-    /// doc) may start and takes it; `None` when none is left.
+    /// Waits until the head of the order (or a task past it, see the type's doc) may start and
+    /// takes it; `None` when none is left.
     fn next_task(&self) -> Option<TaskId> {
         let mut c = self.lock();
         loop {
@@ -294,25 +288,24 @@ impl<'a, 'g> InOrder<'a, 'g> {
         }
     }
 
-    /// The position of a task past the head that may start now: its inputs are done, and its
-    /// result fits in the budget now and on top of what the check held at every step from the
-    /// head to it (with the other early results).
+    /// The position of a task past the head that may start now
+    /// ([`ndtask_core::memory::early_step`]): its inputs are done and its result fits beside
+    /// what is alive.
     fn early_start(&self, c: &Cursor) -> Option<usize> {
-        if self.held.is_empty() {
-            return None;
-        }
         let live = self.run.live_bytes().saturating_add(c.reserved);
-        let mut most = self.held[c.next];
-        for q in c.next + 1..self.order.len().min(c.next + 1 + LOOKAHEAD) {
-            let t = self.order[q];
-            let need = self.bytes_of(t);
-            let fits = live.saturating_add(need) <= self.budget
-                && most.saturating_add(c.early).saturating_add(need) <= self.budget;
-            if fits && !c.ahead[q] && !self.run.skips(t) && self.run.is_ready(t) {
-                return Some(q);
-            }
-            most = most.max(self.held[q]);
-        }
-        None
+        early_step(
+            self.held,
+            c.next,
+            c.early,
+            self.budget,
+            |q| self.bytes_of(self.order[q]),
+            |q, need| {
+                let t = self.order[q];
+                live.saturating_add(need) <= self.budget
+                    && !c.ahead[q]
+                    && !self.run.skips(t)
+                    && self.run.is_ready(t)
+            },
+        )
     }
 }

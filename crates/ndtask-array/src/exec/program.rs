@@ -308,13 +308,15 @@ impl Program {
         // tile is written over the values it came from once every step has read them, so the
         // task holds one chunk, not two.
         let whole = cursors
-            .iter_mut()
-            .position(|c| c.as_mut().is_some_and(|c| c.reuse(dtype, len).is_some()));
+            .iter()
+            .position(|c| c.as_ref().is_some_and(|c| c.can_hold(dtype, len)));
         if let Some(i) = whole {
             let mut at = 0;
             self.run_tiles(grid, block, leaves, &mut cursors, &mut |t, n, cursors| {
-                let c = cursors[i].as_mut().and_then(|c| c.reuse(dtype, len));
-                c.ok_or_else(lost)?.write_back(t, at, n)?;
+                let Some(Cursor::Whole(c)) = &mut cursors[i] else {
+                    return Err(lost());
+                };
+                c.write_back(t, at, n)?;
                 at += n;
                 Ok(())
             })?;

@@ -202,20 +202,18 @@ fn reshaped(chunk: Chunk, shape: &[usize]) -> Result<Chunk> {
 
 /// The values of a source's block as they come: streamed (or gathered through a transpose), or
 /// a whole chunk the reader read, in C order, which a fused kernel may take as its result's
-/// storage ([`Cursor::reuse`]).
+/// storage ([`Cursor::can_hold`]).
 pub(crate) enum Cursor<'a> {
     Stream(Box<dyn TileSource + 'a>),
     Whole(ChunkCursor),
 }
 
 impl Cursor<'_> {
-    /// The chunk read, to be the storage of a result of `dtype` and `len` values: each tile is
-    /// written back over the values it was computed from, once they are read.
-    pub fn reuse(&mut self, dtype: DType, len: usize) -> Option<&mut ChunkCursor> {
-        match self {
-            Cursor::Whole(c) if c.holds(dtype, len) => Some(c),
-            _ => None,
-        }
+    /// Whether this is a chunk read whole that can be the storage of a result of `dtype` and
+    /// `len` values (each tile written back over the values it was computed from, once they
+    /// are read: [`ChunkCursor::write_back`]).
+    pub fn can_hold(&self, dtype: DType, len: usize) -> bool {
+        matches!(self, Cursor::Whole(c) if c.holds(dtype, len))
     }
 
     /// The values as a chunk of `shape`: the chunk read itself, or the stream's values.
