@@ -403,3 +403,68 @@ fn storing_a_region_that_does_not_fit_is_an_error_naming_both() {
     assert_eq!(got, 0.0);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A stored chunk read whole is decoded straight into the chunk's values (bytes alone or
+/// zstd, f64/f32/i64, formats 2 and 3); one whose bytes are another size than its values
+/// (a frame of a smaller or a larger chunk, a raw file cut short) is an error naming the
+/// region and the array, never values read past or short of what is there.
+#[test]
+fn a_stored_chunk_of_the_wrong_size_is_an_error_not_a_misread() {
+    let dir = temp("size.zarr");
+    for (codec, format) in [
+        (ZarrCodec::Zstd, ZarrFormat::V3),
+        (ZarrCodec::None, ZarrFormat::V3),
+        (ZarrCodec::Zstd, ZarrFormat::V2),
+    ] {
+        let opts = |n| ZarrOptions {
+            chunks: Some(vec![n]),
+            codec,
+            shard: None,
+            format,
+        };
+        let x = ndtask::arange(0.0, 12.0, 1.0, [12]).unwrap();
+        // Whole chunks and an edge chunk (stored padded) read back exactly, in every type.
+        for s in schedulers() {
+            x.to_zarr_with(&dir, "/x", &opts(5), &*s, &RunContext::new())
+                .unwrap();
+            let got = from_zarr::<f64>(&dir, "/x").unwrap();
+            assert_eq!(got.compute_with(&*s).unwrap(), x.compute().unwrap());
+            let i = x.astype::<i64>();
+            i.to_zarr(&dir, "/i", &opts(5)).unwrap();
+            let got = from_zarr::<i64>(&dir, "/i").unwrap();
+            assert_eq!(got.compute_with(&*s).unwrap(), i.compute().unwrap());
+        }
+        let f = x.astype::<f32>();
+        f.to_zarr(&dir, "/f", &opts(4)).unwrap();
+        assert_eq!(
+            from_zarr::<f32>(&dir, "/f").unwrap().compute().unwrap(),
+            f.compute().unwrap()
+        );
+        // The chunks of arrays chunked by 4 and 6, put where a chunk of 5 belongs.
+        x.to_zarr(&dir, "/small", &opts(4)).unwrap();
+        x.to_zarr(&dir, "/large", &opts(6)).unwrap();
+        let key = |a: &str| match format {
+            ZarrFormat::V3 => dir.join(a).join("c").join("1"),
+            ZarrFormat::V2 => dir.join(a).join("1"),
+        };
+        for other in ["small", "large"] {
+            x.to_zarr(&dir, "/x", &opts(5)).unwrap();
+            std::fs::copy(key(other), key("x")).unwrap();
+            let e = from_zarr::<f64>(&dir, "/x")
+                .unwrap()
+                .compute()
+                .unwrap_err();
+            assert!(
+                matches!(&e, Error::Io { what, .. } if what.contains("reading region [5..10]") && what.contains("/x")),
+                "{codec:?} {format:?} {other}: {e}"
+            );
+        }
+        // A chunk cut short.
+        x.to_zarr(&dir, "/x", &opts(5)).unwrap();
+        let bytes = std::fs::read(key("x")).unwrap();
+        std::fs::write(key("x"), &bytes[..bytes.len() - 3]).unwrap();
+        let e = from_zarr::<f64>(&dir, "/x").unwrap().sum().compute();
+        assert!(matches!(&e, Err(Error::Io { .. })), "{codec:?} {format:?}: {e:?}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
