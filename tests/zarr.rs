@@ -450,10 +450,7 @@ fn a_stored_chunk_of_the_wrong_size_is_an_error_not_a_misread() {
         for other in ["small", "large"] {
             x.to_zarr(&dir, "/x", &opts(5)).unwrap();
             std::fs::copy(key(other), key("x")).unwrap();
-            let e = from_zarr::<f64>(&dir, "/x")
-                .unwrap()
-                .compute()
-                .unwrap_err();
+            let e = from_zarr::<f64>(&dir, "/x").unwrap().compute().unwrap_err();
             assert!(
                 matches!(&e, Error::Io { what, .. } if what.contains("reading region [5..10]") && what.contains("/x")),
                 "{codec:?} {format:?} {other}: {e}"
@@ -464,7 +461,10 @@ fn a_stored_chunk_of_the_wrong_size_is_an_error_not_a_misread() {
         let bytes = std::fs::read(key("x")).unwrap();
         std::fs::write(key("x"), &bytes[..bytes.len() - 3]).unwrap();
         let e = from_zarr::<f64>(&dir, "/x").unwrap().sum().compute();
-        assert!(matches!(&e, Err(Error::Io { .. })), "{codec:?} {format:?}: {e:?}");
+        assert!(
+            matches!(&e, Err(Error::Io { .. })),
+            "{codec:?} {format:?}: {e:?}"
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
