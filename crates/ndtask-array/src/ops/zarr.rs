@@ -13,10 +13,10 @@ use crate::api::array::Array;
 use crate::ops::creation::source;
 use crate::ops::sink::{write_all, Sink};
 use crate::plan::chunks::typed;
-use crate::plan::reader::{ChunkReader, Region};
-use ndarray::{ArrayD, IxDyn};
+use crate::plan::reader::{ChunkReader, Region, TileSource};
+use ndarray::ArrayD;
 use ndtask_core::{
-    try_filled, Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Result, RunContext,
+    Buf, Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Result, RunContext,
     Scheduler,
 };
 use std::path::{Path, PathBuf};
@@ -32,6 +32,7 @@ use zarrs::array::{
     DataType,
 };
 use zarrs::filesystem::FilesystemStore;
+use zstd::stream::raw::{InBuffer, Operation, OutBuffer};
 
 type ZArray = zarrs::array::Array<FilesystemStore>;
 
@@ -149,15 +150,16 @@ struct ZarrReader {
     dtype: DType,
     /// The array's metadata, as text: its identity (with the store path).
     metadata: String,
-    /// How a whole stored chunk decodes straight into a chunk's values, where it can.
+    /// How a whole stored chunk streams from its file, where it can.
     direct: Option<Direct>,
 }
 
 /// Stored chunks whose bytes are the values themselves, little-endian and of the reader's
-/// type, as they are or in one zstd frame: a region that is one whole stored chunk is decoded
-/// straight into the chunk's values. zarrs decodes into a byte buffer and then copies it into
-/// a new typed array (zeroed first); for a 32 MB chunk that is two more passes over it than the
-/// decoding itself.
+/// type, as they are or in zstd frames: a region that is one whole stored chunk is streamed
+/// from its file ([`StoredChunk`]), a piece at a time, straight into the tiles that read it.
+/// zarrs reads the whole file, decodes it into a byte buffer and copies that into a new typed
+/// array (zeroed first): for a 32 MB chunk, three buffers of its size and two more passes over
+/// it than the decoding itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Direct {
     /// The `bytes` codec alone.
@@ -170,7 +172,7 @@ impl Direct {
     /// How the chunks of `array` decode when read by a reader of `dtype`: `None` unless the
     /// stored type is `dtype` (no widening), the codecs are `bytes` (little-endian, on a
     /// little-endian machine) and at most `zstd`, with nothing before them (a transpose: Zarr
-    /// format 2's Fortran order) and no sharding.
+    /// format 2's Fortran order), no sharding and no storage transformer.
     fn of(array: &ZArray, dtype: DType) -> Option<Direct> {
         let stored = array.data_type();
         let same = match dtype {
@@ -179,7 +181,10 @@ impl Direct {
             DType::I64 => stored == &data_type::int64(),
             _ => false,
         };
-        if !same || cfg!(target_endian = "big") {
+        if !same
+            || cfg!(target_endian = "big")
+            || !array.storage_transformers().create_metadatas().is_empty()
+        {
             return None;
         }
         let chain = array.codecs();
@@ -198,76 +203,168 @@ impl Direct {
             _ => None,
         }
     }
+}
 
-    /// The values of `shape` that the stored bytes `encoded` hold.
-    ///
-    /// # Errors
-    /// A message if the bytes are not a valid frame or hold another number of bytes than the
-    /// values take (a corrupt or truncated chunk).
-    fn decode<T: bytemuck::Pod + Default>(
-        self,
-        encoded: &[u8],
-        shape: &[usize],
-    ) -> std::result::Result<ArrayD<T>, String> {
-        let n: usize = shape.iter().product();
-        let mut values = try_filled(n, T::default(), "a Zarr chunk").map_err(|e| e.to_string())?;
-        let out: &mut [u8] = bytemuck::cast_slice_mut(&mut values);
-        let len = match self {
-            Direct::Raw => {
-                if encoded.len() == out.len() {
-                    out.copy_from_slice(encoded);
-                }
-                encoded.len()
-            }
-            Direct::Zstd => zstd::bulk::decompress_to_buffer(encoded, out)
-                .map_err(|e| format!("zstd could not decode the chunk: {e}"))?,
+/// How many compressed bytes a [`StoredChunk`] reads from its file at a time: zstd's own
+/// suggestion for a streaming input (a block and its header), rounded up.
+const READ_AHEAD: usize = 1 << 17;
+
+/// The values of one whole stored chunk, read from its file and decoded a piece at a time
+/// (a [`TileSource`]): whatever reads them holds a tile, never the chunk. The bytes must
+/// decode to exactly the chunk's values; fewer (a frame of a smaller chunk, a file cut short)
+/// or more (a larger chunk's frame) is an error naming the region and the array.
+struct StoredChunk {
+    file: std::fs::File,
+    /// `None` for chunks stored as they are (the `bytes` codec alone).
+    decoder: Option<zstd::stream::raw::Decoder<'static>>,
+    /// Compressed bytes read and not yet decoded: `input[start..end]`.
+    input: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Whether the file has no more bytes.
+    eof: bool,
+    /// Whether the decoder ended a frame with its last call and holds nothing more.
+    frame_done: bool,
+    /// Values not yet handed out.
+    left: usize,
+    /// "reading region [..] of zarr:..", for errors.
+    what: String,
+}
+
+impl StoredChunk {
+    fn error(&self, message: impl std::fmt::Display) -> Error {
+        failed(&self.what, message)
+    }
+
+    /// Fills `out` with the next decoded bytes.
+    fn decode_into(&mut self, out: &mut [u8]) -> Result<()> {
+        let Some(decoder) = &mut self.decoder else {
+            return std::io::Read::read_exact(&mut self.file, out)
+                .map_err(|e| Error::io(self.what.clone(), e));
         };
-        if len != out.len() {
-            return Err(format!(
-                "the chunk holds {len} bytes, not the {} of its {n} values",
-                out.len()
-            ));
+        let mut at = 0;
+        while at < out.len() {
+            if self.start == self.end && !self.eof {
+                let k = std::io::Read::read(&mut self.file, &mut self.input)
+                    .map_err(|e| Error::io(self.what.clone(), e))?;
+                (self.start, self.end, self.eof) = (0, k, k == 0);
+            }
+            let mut input = InBuffer::around(&self.input[self.start..self.end]);
+            let mut output = OutBuffer::around(&mut out[at..]);
+            let hint = decoder.run(&mut input, &mut output);
+            let (used, made) = (input.pos(), output.pos());
+            let hint = hint
+                .map_err(|e| failed(&self.what, format!("zstd could not decode the chunk: {e}")))?;
+            self.start += used;
+            at += made;
+            self.frame_done = hint == 0;
+            if at < out.len() && used == 0 && made == 0 && (self.eof || self.frame_done) {
+                return Err(self.error("the chunk holds fewer bytes than its values take"));
+            }
         }
-        ArrayD::from_shape_vec(IxDyn(shape), values).map_err(|e| e.to_string())
+        Ok(())
+    }
+
+    /// Checks that nothing follows the values: the file ends, and whatever is left of it
+    /// decodes to no bytes.
+    fn finish(&mut self) -> Result<()> {
+        let mut scratch = [0u8; 64];
+        if self.decoder.is_none() {
+            let k = std::io::Read::read(&mut self.file, &mut scratch)
+                .map_err(|e| Error::io(self.what.clone(), e))?;
+            return match k {
+                0 => Ok(()),
+                _ => Err(self.error("the chunk holds more bytes than its values take")),
+            };
+        }
+        loop {
+            if self.start == self.end && !self.eof {
+                let k = std::io::Read::read(&mut self.file, &mut self.input)
+                    .map_err(|e| Error::io(self.what.clone(), e))?;
+                (self.start, self.end, self.eof) = (0, k, k == 0);
+            }
+            if self.frame_done && self.start == self.end && self.eof {
+                return Ok(());
+            }
+            let Some(decoder) = &mut self.decoder else {
+                return Ok(());
+            };
+            let mut input = InBuffer::around(&self.input[self.start..self.end]);
+            let mut output = OutBuffer::around(&mut scratch[..]);
+            let hint = decoder.run(&mut input, &mut output);
+            let hint =
+                hint.map_err(|e| self.error(format!("zstd could not decode the chunk: {e}")))?;
+            self.start += input.pos();
+            self.frame_done = hint == 0;
+            if output.pos() > 0 {
+                return Err(self.error("the chunk holds more bytes than its values take"));
+            }
+            if input.pos() == 0 && self.eof && !self.frame_done {
+                return Err(self.error("the chunk's last zstd frame is cut short"));
+            }
+        }
+    }
+}
+
+/// An error of the read `what` ("reading region [..] of zarr:.."), saying `message`.
+fn failed(what: &str, message: impl std::fmt::Display) -> Error {
+    Error::io(what, std::io::Error::other(message.to_string()))
+}
+
+/// The first `n` values of `out`, as bytes (resized to `n`).
+fn value_bytes(out: &mut Buf, n: usize) -> Result<&mut [u8]> {
+    Ok(match out {
+        Buf::F64(v) => {
+            v.resize(n, 0.0);
+            bytemuck::cast_slice_mut(v.as_mut_slice())
+        }
+        Buf::F32(v) => {
+            v.resize(n, 0.0);
+            bytemuck::cast_slice_mut(v.as_mut_slice())
+        }
+        Buf::I64(v) => {
+            v.resize(n, 0);
+            bytemuck::cast_slice_mut(v.as_mut_slice())
+        }
+        other => {
+            return Err(Error::internal(format!(
+                "a stored Zarr chunk streamed into a {} tile",
+                other.dtype()
+            )))
+        }
+    })
+}
+
+impl TileSource for StoredChunk {
+    fn fill(&mut self, out: &mut Buf, n: usize) -> Result<()> {
+        if n > self.left {
+            return Err(Error::internal(format!(
+                "{}: {n} values asked for, {} left",
+                self.what, self.left
+            )));
+        }
+        let bytes = value_bytes(out, n)?;
+        self.decode_into(bytes)?;
+        self.left -= n;
+        if self.left == 0 {
+            self.finish()?;
+        }
+        Ok(())
     }
 }
 
 impl ZarrReader {
-    /// The values of a region that is one whole stored chunk, decoded straight into the
-    /// chunk ([`Direct`]); `None` where the general path reads it (other codecs or types, part
-    /// of a chunk, a chunk at the array's edge or never written).
-    fn read_whole(&self, subset: &ArraySubset) -> std::result::Result<Option<Chunk>, String> {
-        let Some(direct) = self.direct else {
-            return Ok(None);
-        };
-        let Some(chunks) = self
-            .array
-            .chunks_in_array_subset(subset)
-            .map_err(|e| e.to_string())?
-        else {
-            return Ok(None);
-        };
+    /// The stored chunk that `subset` is, whole, when its bytes can be streamed
+    /// ([`Direct`]): `None` where the general path reads it (other codecs or types, part of a
+    /// chunk, a chunk at the array's edge).
+    fn whole_chunk(&self, subset: &ArraySubset) -> Option<(Direct, Vec<u64>)> {
+        let direct = self.direct?;
+        let chunks = self.array.chunks_in_array_subset(subset).ok()??;
         if chunks.num_elements() != 1 {
-            return Ok(None);
+            return None;
         }
-        let idx = chunks.start();
-        if self.array.chunk_subset(idx).map_err(|e| e.to_string())? != *subset {
-            return Ok(None);
-        }
-        let Some(encoded) = self
-            .array
-            .retrieve_encoded_chunk(idx)
-            .map_err(|e| e.to_string())?
-        else {
-            return Ok(None);
-        };
-        let shape: Vec<usize> = subset.shape().iter().map(|&d| d as usize).collect();
-        Ok(Some(match self.dtype {
-            DType::F64 => Chunk::F64(direct.decode(&encoded, &shape)?),
-            DType::F32 => Chunk::F32(direct.decode(&encoded, &shape)?),
-            DType::I64 => Chunk::I64(direct.decode(&encoded, &shape)?),
-            _ => return Ok(None),
-        }))
+        let idx = chunks.start().to_vec();
+        (self.array.chunk_subset(&idx).ok()? == *subset).then_some((direct, idx))
     }
 
     /// The region's values as a chunk of the reader's element type: retrieved straight into
@@ -310,17 +407,51 @@ impl ChunkReader for ZarrReader {
     }
 
     fn read(&self, r: &Region) -> Result<Chunk> {
-        let what = || format!("reading region {} of {}", r.describe(), self.name);
-        let start: Vec<u64> = r.start.iter().map(|&s| s as u64).collect();
-        let shape: Vec<u64> = r.shape.iter().map(|&s| s as u64).collect();
-        let subset =
-            ArraySubset::new_with_start_shape(start, shape).map_err(|e| Error::io(what(), e))?;
-        let io = |e: String| Error::io(what(), std::io::Error::other(e));
-        match self.read_whole(&subset).map_err(io)? {
-            Some(chunk) => Ok(chunk),
-            None => self.retrieve(&subset).map_err(io),
+        if let Some(mut whole) = self.stream(r) {
+            let n = r.len();
+            let what = || format!("region {} of {}", r.describe(), self.name);
+            let mut values = Buf::try_with_capacity(self.dtype, n, what())?;
+            whole.fill(&mut values, n)?;
+            return values.into_chunk(&r.shape);
         }
+        let what = || format!("reading region {} of {}", r.describe(), self.name);
+        let io = |e: String| Error::io(what(), std::io::Error::other(e));
+        self.retrieve(&subset_of(r).map_err(io)?).map_err(io)
     }
+
+    /// A region that is one whole stored chunk of bytes (and at most zstd) streams from its
+    /// file; a chunk never written (no file) reads through [`ChunkReader::read`] as the fill
+    /// value, and so does a file that cannot be opened, where the read reports why.
+    fn stream<'a>(&'a self, r: &Region) -> Option<Box<dyn TileSource + 'a>> {
+        let (direct, idx) = self.whole_chunk(&subset_of(r).ok()?)?;
+        let path = self
+            .array
+            .storage()
+            .key_to_fspath(&self.array.chunk_key(&idx));
+        let file = std::fs::File::open(path).ok()?;
+        let decoder = match direct {
+            Direct::Raw => None,
+            Direct::Zstd => Some(zstd::stream::raw::Decoder::new().ok()?),
+        };
+        Some(Box::new(StoredChunk {
+            file,
+            decoder,
+            input: vec![0; READ_AHEAD],
+            start: 0,
+            end: 0,
+            eof: false,
+            frame_done: false,
+            left: r.len(),
+            what: format!("reading region {} of {}", r.describe(), self.name),
+        }))
+    }
+}
+
+/// The Zarr subset that `r` is.
+fn subset_of(r: &Region) -> std::result::Result<ArraySubset, String> {
+    let start: Vec<u64> = r.start.iter().map(|&s| s as u64).collect();
+    let shape: Vec<u64> = r.shape.iter().map(|&s| s as u64).collect();
+    ArraySubset::new_with_start_shape(start, shape).map_err(|e| e.to_string())
 }
 
 /// Opens the Zarr array at `array_path` (`"/"` for the root) of the directory store at
