@@ -203,6 +203,16 @@ fn two_d(s: &mut Suite, shape: [usize; 2], chunks: [usize; 2]) -> Result<(), Err
     s.check(&n("sum axis 1"), y.sum_axis(1)?)?;
     s.check(&n("mean axis 0"), x.mean_axis(0)?)?;
     s.check(&n("mean axis 1"), y.mean_axis(1)?)?;
+    // Several reductions of one input fold it in one pass (one task per chunk for all).
+    let z = &x * 2.0 - &y;
+    s.check(
+        &n("sum, std, argmax, mean axis 0 of one input"),
+        (z.sum(), z.std(1.0), z.argmax()?, z.mean_axis(0)?),
+    )?;
+    s.check(
+        &n("min, max, sum axis 1 of one input"),
+        (z.min(), z.max(), z.sum_axis(1)?),
+    )?;
     for split in [2, 3, 4, 16] {
         let all = ReduceOptions::all().split_every(split);
         let ax0 = ReduceOptions::axes([0]).keepdims(true).split_every(split);

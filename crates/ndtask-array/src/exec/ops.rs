@@ -2,7 +2,7 @@
 //! partial, combine and finalise steps, a block kernel per chunk, and the reduction of nothing.
 
 use crate::exec::program::Program;
-use crate::plan::reduce::{leading, Place, ReduceKernel, TileSink};
+use crate::plan::reduce::{leading, Place, ReduceKernel, TileFolder};
 use crate::plan::BlockKernel;
 use ndtask_core::{unravel, Chunk, ChunkGrid, DType, Error, Fingerprint, Layout, Op, Result};
 use std::sync::Arc;
@@ -117,18 +117,18 @@ impl Op for PartialOp {
             .get(k)
             .ok_or_else(|| Error::internal("unknown source"))?;
         let idx = grid.unravel(local);
-        let mut tiles = |sink: &mut TileSink<'_>| program.for_each_tile(grid, &idx, inputs, sink);
         let state = match (self.all, program.is_leaf()) {
             (true, true) => self.kernel.partial_all(first_input(inputs)?, &place)?,
-            (true, false) => self.kernel.partial_tiles(&mut tiles, &place)?,
             (false, true) => self
                 .kernel
                 .partial_axes(first_input(inputs)?, &self.axes, &place)?,
-            (false, false) if leading(&self.axes) => {
-                self.kernel
-                    .partial_leading_tiles(&mut tiles, self.axes.len(), &place)?
+            (_, false) if self.all || leading(&self.axes) => {
+                let nreduced = (!self.all).then_some(self.axes.len());
+                let mut folder = self.kernel.folder(nreduced, place)?;
+                program.for_each_tile(grid, &idx, inputs, &mut |b, n| folder.feed(b, n))?;
+                folder.finish()?
             }
-            (false, false) => {
+            (_, false) => {
                 let chunk = program.materialize(grid, &idx, inputs)?;
                 self.kernel.partial_axes(&chunk, &self.axes, &place)?
             }
@@ -140,6 +140,127 @@ impl Op for PartialOp {
     }
     fn describe_block(&self, block: usize) -> String {
         format!("{:?}", self.grid.unravel(block))
+    }
+}
+
+/// The first layer of several reductions of one input that only they read, each reading it
+/// directly: each chunk of the input is made once, and its tiles are folded into every
+/// reduction's partial state in the same pass (`x.sum()`, `x.std()` and `x.max()` read `x`
+/// once, and a streamed source is never held). The states come out together, as one tuple of
+/// all their arrays in order; each reduction's first combine layer picks its own
+/// ([`CombineOp::pick`]).
+pub(crate) struct SharedPartialOp {
+    pub program: Program,
+    /// The input's grid.
+    pub grid: ChunkGrid,
+    /// Each reduction and its reduced axes.
+    pub reductions: Vec<(Arc<dyn ReduceKernel>, Vec<usize>)>,
+}
+
+impl SharedPartialOp {
+    /// Whether every reduction folds tiles (over all axes, or leading axes), so the chunk is
+    /// streamed once rather than materialised.
+    fn streams(&self) -> bool {
+        !self.program.is_leaf()
+            && self
+                .reductions
+                .iter()
+                .all(|(_, axes)| axes.len() == self.grid.ndim() || leading(axes))
+    }
+}
+
+/// The arrays of a partial state (one, or a tuple's parts).
+fn state_parts(state: Chunk) -> Vec<Chunk> {
+    match state {
+        Chunk::Tuple(parts) => parts,
+        one => vec![one],
+    }
+}
+
+impl Op for SharedPartialOp {
+    fn name(&self) -> String {
+        let kernels: Vec<&str> = self.reductions.iter().map(|(k, _)| k.name()).collect();
+        format!("{}-partial({})", kernels.join("+"), self.program.name())
+    }
+    fn block_work(&self, block: usize) -> usize {
+        elements(&self.grid, block)
+    }
+    fn block_layout(&self, block: usize) -> Option<Layout> {
+        let idx = self.grid.unravel(block);
+        let parts = self
+            .reductions
+            .iter()
+            .flat_map(|(k, axes)| k.state_layout(&state_shape(&self.grid, axes, &idx)).parts)
+            .collect();
+        Some(Layout { tuple: true, parts })
+    }
+    fn fingerprint(&self, h: &mut Fingerprint) {
+        h.str("shared-partial");
+        self.grid.fingerprint(h);
+        self.program.fingerprint(h);
+        h.usize(self.reductions.len());
+        for (kernel, axes) in &self.reductions {
+            kernel.fingerprint(h);
+            h.usize(axes.len());
+            axes.iter().for_each(|&a| h.usize(a));
+        }
+    }
+    fn run(&self, block: usize, inputs: &[&Chunk]) -> Result<Chunk> {
+        let idx = self.grid.unravel(block);
+        let place = Place::new(&self.grid, &idx);
+        let nd = self.grid.ndim();
+        let states: Vec<Chunk> = if self.streams() {
+            let mut folders = self
+                .reductions
+                .iter()
+                .map(|(k, axes)| k.folder((axes.len() != nd).then_some(axes.len()), place.clone()))
+                .collect::<Result<Vec<_>>>()?;
+            self.program
+                .for_each_tile(&self.grid, &idx, inputs, &mut |b, n| {
+                    folders.iter_mut().try_for_each(|f| f.feed(b, n))
+                })?;
+            folders
+                .into_iter()
+                .map(TileFolder::finish)
+                .collect::<Result<_>>()?
+        } else {
+            let made;
+            let chunk = match self.program.is_leaf() {
+                true => first_input(inputs)?,
+                false => {
+                    made = self.program.materialize(&self.grid, &idx, inputs)?;
+                    &made
+                }
+            };
+            self.reductions
+                .iter()
+                .map(|(k, axes)| match axes.len() == nd {
+                    true => k.partial_all(chunk, &place),
+                    false => k.partial_axes(chunk, axes, &place),
+                })
+                .collect::<Result<_>>()?
+        };
+        Ok(Chunk::Tuple(
+            states.into_iter().flat_map(state_parts).collect(),
+        ))
+    }
+    fn describe_block(&self, block: usize) -> String {
+        format!("{:?}", self.grid.unravel(block))
+    }
+}
+
+/// Parts `first..first + n` of a [`SharedPartialOp`]'s result: one reduction's state.
+fn pick(shared: &Chunk, (first, n): (usize, usize)) -> Result<Chunk> {
+    match shared {
+        Chunk::Tuple(parts) if first + n <= parts.len() => Ok(match n {
+            1 => parts[first].clone(),
+            _ => Chunk::Tuple(parts[first..first + n].to_vec()),
+        }),
+        other => Err(Error::internal(format!(
+            "picking parts {first}..{} of a shared partial state {:?}",
+            first + n,
+            other.dtype()
+        ))),
     }
 }
 
@@ -158,6 +279,9 @@ pub(crate) struct CombineOp {
     /// The reduction's input grid, its reduced axes, and this layer's blocks per axis: the
     /// shape of block `j`'s state.
     pub state: (ChunkGrid, Vec<usize>, Vec<usize>),
+    /// Where the inputs are [`SharedPartialOp`] results: the first of this reduction's parts
+    /// in them, and how many.
+    pub pick: Option<(usize, usize)>,
 }
 
 /// The layout of block `block` of a reduction layer: the result chunk when the layer finalises
@@ -207,9 +331,26 @@ impl Op for CombineOp {
         self.kernel.fingerprint(h);
         h.usize(self.depth);
         fingerprint_finalize(h, &self.finalize);
+        match self.pick {
+            Some((first, n)) => {
+                h.u8(1);
+                h.usize(first);
+                h.usize(n);
+            }
+            None => h.u8(0),
+        }
     }
     fn run(&self, block: usize, inputs: &[&Chunk]) -> Result<Chunk> {
-        let state = self.kernel.combine(inputs)?;
+        let state = match self.pick {
+            None => self.kernel.combine(inputs)?,
+            Some(at) => {
+                let own = inputs
+                    .iter()
+                    .map(|c| pick(c, at))
+                    .collect::<Result<Vec<_>>>()?;
+                self.kernel.combine(&own.iter().collect::<Vec<_>>())?
+            }
+        };
         match &self.finalize {
             Some(out) => self.kernel.finalize(&state, &out.block_shape(block)),
             None => Ok(state),

@@ -3,10 +3,10 @@
 //! states, and finishing them.
 
 use crate::plan::chunks::typed;
-use crate::plan::reduce::{leading, Place, ReduceKernel, Reduction, State, TileStream};
+use crate::plan::reduce::{leading, Place, ReduceKernel, Reduction, State, TileFolder};
 use ndarray::{ArrayD, IxDyn};
 use ndtask_core::{
-    tile_len, try_filled, Chunk, DType, Element, Error, Fingerprint, Layout, Result, TILE,
+    tile_len, try_filled, Buf, Chunk, DType, Element, Error, Fingerprint, Layout, Result, TILE,
 };
 
 /// Adapts a [`Reduction`] to [`ReduceKernel`].
@@ -37,18 +37,20 @@ impl<R: Reduction> ReduceKernel for Kernel<R> {
         self.0.positional()
     }
 
-    fn partial_tiles(&self, tiles: &mut TileStream<'_>, place: &Place) -> Result<Chunk> {
-        let mut s = self.0.init();
-        let mut off = 0;
-        tiles(&mut |b, n| {
-            let xs = R::In::buf_ref(b).ok_or_else(|| {
-                Error::internal(format!("{}: tile of type {}", self.0.name(), b.dtype()))
-            })?;
-            self.0.fold_at(&mut s, &xs[..n], &|k| place.flat(off + k));
-            off += n;
-            Ok(())
-        })?;
-        <R::State as State>::encode(vec![s], &vec![1; place.shape.len()])
+    fn folder<'a>(
+        &'a self,
+        nreduced: Option<usize>,
+        place: Place,
+    ) -> Result<Box<dyn TileFolder + 'a>> {
+        Ok(match nreduced {
+            None => Box::new(Whole {
+                kernel: self,
+                state: self.0.init(),
+                off: 0,
+                place,
+            }),
+            Some(k) => Box::new(Rows::new(self, k, &place)?),
+        })
     }
 
     fn partial_all(&self, chunk: &Chunk, place: &Place) -> Result<Chunk> {
@@ -66,23 +68,6 @@ impl<R: Reduction> ReduceKernel for Kernel<R> {
         <R::State as State>::encode(vec![s], &vec![1; a.ndim()])
     }
 
-    fn partial_leading_tiles(
-        &self,
-        tiles: &mut TileStream<'_>,
-        nreduced: usize,
-        place: &Place,
-    ) -> Result<Chunk> {
-        let mut rows = Rows::new(self, nreduced, place)?;
-        tiles(&mut |b, n| {
-            let xs = R::In::buf_ref(b).ok_or_else(|| {
-                Error::internal(format!("{}: tile of type {}", self.0.name(), b.dtype()))
-            })?;
-            rows.feed(&xs[..n]);
-            Ok(())
-        })?;
-        rows.finish()
-    }
-
     fn partial_axes(&self, chunk: &Chunk, axes: &[usize], place: &Place) -> Result<Chunk> {
         let a = typed::<R::In>(chunk, self.0.name())?;
         if leading(axes) && axes.len() < a.ndim() {
@@ -92,8 +77,8 @@ impl<R: Reduction> ReduceKernel for Kernel<R> {
                 .as_slice()
                 .ok_or_else(|| Error::internal("standard layout without a slice"))?;
             let mut rows = Rows::new(self, axes.len(), place)?;
-            rows.feed(xs);
-            return rows.finish();
+            rows.feed_values(xs);
+            return rows.state();
         }
         let kept: Vec<usize> = (0..a.ndim()).filter(|i| !axes.contains(i)).collect();
         let perm: Vec<usize> = kept.iter().chain(axes).copied().collect();
@@ -162,6 +147,38 @@ impl<R: Reduction> ReduceKernel for Kernel<R> {
     }
 }
 
+/// The tile `b`'s values as the reduction's input type.
+fn values_of<'b, R: Reduction>(kernel: &Kernel<R>, b: &'b Buf) -> Result<&'b [R::In]> {
+    R::In::buf_ref(b)
+        .map(Vec::as_slice)
+        .ok_or_else(|| Error::internal(format!("{}: tile of type {}", kernel.0.name(), b.dtype())))
+}
+
+/// Folds a chunk's tiles, in C order, into one state over all its values.
+struct Whole<'k, R: Reduction> {
+    kernel: &'k Kernel<R>,
+    state: R::State,
+    /// The chunk position of the next tile's first value.
+    off: usize,
+    place: Place,
+}
+
+impl<R: Reduction> TileFolder for Whole<'_, R> {
+    fn feed(&mut self, b: &Buf, n: usize) -> Result<()> {
+        let xs = values_of(self.kernel, b)?;
+        let (place, off) = (&self.place, self.off);
+        self.kernel
+            .0
+            .fold_at(&mut self.state, &xs[..n], &|k| place.flat(off + k));
+        self.off += n;
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> Result<Chunk> {
+        <R::State as State>::encode(vec![self.state], &vec![1; self.place.shape.len()])
+    }
+}
+
 /// Folds a chunk's values, arriving in C order in runs of any length, row by row into the states
 /// of the kept (trailing) positions.
 struct Rows<'k, R: Reduction> {
@@ -212,7 +229,7 @@ impl<'k, R: Reduction> Rows<'k, R> {
         })
     }
 
-    fn feed(&mut self, mut xs: &[R::In]) {
+    fn feed_values(&mut self, mut xs: &[R::In]) {
         let width = self.states.len();
         while !xs.is_empty() && width > 0 {
             let n = (width - self.col).min(xs.len());
@@ -237,7 +254,7 @@ impl<'k, R: Reduction> Rows<'k, R> {
         }
     }
 
-    fn finish(mut self) -> Result<Chunk> {
+    fn state(mut self) -> Result<Chunk> {
         if let Some(sums) = &self.sums {
             // Every column has a value of each whole row, and those before `col` one more.
             for (c, (s, &sum)) in self.states.iter_mut().zip(sums).enumerate() {
@@ -246,5 +263,17 @@ impl<'k, R: Reduction> Rows<'k, R> {
             }
         }
         <R::State as State>::encode(self.states, &self.shape)
+    }
+}
+
+impl<R: Reduction> TileFolder for Rows<'_, R> {
+    fn feed(&mut self, b: &Buf, n: usize) -> Result<()> {
+        let xs = values_of(self.kernel, b)?;
+        self.feed_values(&xs[..n]);
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> Result<Chunk> {
+        self.state()
     }
 }

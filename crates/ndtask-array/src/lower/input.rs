@@ -16,6 +16,10 @@ pub(crate) enum Role {
     /// Roots a region that its one consumer, a reduction (directly or through a concatenation
     /// that only the reduction reads), streams through.
     Streamed,
+    /// Roots a region that several reductions, its only readers (each reading it directly),
+    /// fold in one pass: one task per chunk makes it once and folds it into every
+    /// reduction's partial state.
+    Shared,
 }
 
 /// The consumers of every node (each consumer once per node it reads, in post-order).

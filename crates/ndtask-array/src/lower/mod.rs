@@ -25,6 +25,7 @@ pub(crate) fn lower(plan: &OptimizedPlan) -> Result<Lowered> {
     let mut l = Lowerer {
         graph: TaskGraph::new(),
         tasks: HashMap::new(),
+        shared: HashMap::new(),
         plan,
     };
     for n in &plan.order {
@@ -64,6 +65,8 @@ pub(crate) fn lower(plan: &OptimizedPlan) -> Result<Lowered> {
 struct Lowerer<'p> {
     graph: TaskGraph,
     tasks: HashMap<*const Node, Arc<Vec<TaskId>>>,
+    /// The partial tasks of each input that several reductions fold in one pass.
+    shared: HashMap<*const Node, reduce::Shared>,
     plan: &'p OptimizedPlan,
 }
 

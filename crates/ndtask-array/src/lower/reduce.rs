@@ -3,7 +3,7 @@
 //! finalised on the last layer.
 
 use super::{check_leaves, concat_route, deps_for, Lowerer};
-use crate::exec::ops::{CombineOp, EmptyReduceOp, PartialOp};
+use crate::exec::ops::{CombineOp, EmptyReduceOp, PartialOp, SharedPartialOp};
 use crate::exec::program::Program;
 use crate::lower::input::{Region, Role};
 use crate::plan::{Node, NodeKind, ReduceSpec};
@@ -22,9 +22,13 @@ struct PartialInput {
 impl Lowerer<'_> {
     pub(super) fn lower_reduce(&mut self, n: &Arc<Node>, spec: &ReduceSpec) -> Result<Vec<TaskId>> {
         let input = &spec.input;
+        if self.plan.role_of(input) == Some(Role::Shared) && input.grid.num_chunks() > 0 {
+            let (level, pick) = self.shared_partials(input, n)?;
+            return self.reduce_tree(spec, &n.grid, level, Some(pick));
+        }
         let source = |l: &Self, n: &Arc<Node>| -> Result<PartialInput> {
             let region = match l.plan.role_of(n) {
-                Some(Role::Streamed) => l.plan.region(n)?.clone(),
+                Some(Role::Streamed | Role::Shared) => l.plan.region(n)?.clone(),
                 _ => Region {
                     program: Program::leaf(n.dtype),
                     leaves: vec![n.clone()],
@@ -70,7 +74,7 @@ impl Lowerer<'_> {
         let out_grid = n.grid.clone();
         let axes = spec.axes.clone();
         let kernel = spec.kernel.clone();
-        let mut dims = in_grid.nblocks();
+        let dims = in_grid.nblocks();
 
         if in_grid.num_chunks() == 0 {
             let op = self.graph.add_op(Arc::new(EmptyReduceOp {
@@ -134,8 +138,25 @@ impl Lowerer<'_> {
             level.push(t);
         }
 
+        self.reduce_tree(spec, &out_grid, level, None)
+    }
+
+    /// The combine layers of a reduction over the partial states `level` (one per input
+    /// block), down to one block per output chunk, finalised on the last layer. With `pick`,
+    /// the states are parts of [`SharedPartialOp`] results, which the first layer picks (a
+    /// layer is then made even where no states need merging, to pick and finalise).
+    fn reduce_tree(
+        &mut self,
+        spec: &ReduceSpec,
+        out_grid: &ChunkGrid,
+        mut level: Vec<TaskId>,
+        pick: Option<(usize, usize)>,
+    ) -> Result<Vec<TaskId>> {
+        let in_grid = &spec.input.grid;
+        let axes = &spec.axes;
+        let mut dims = in_grid.nblocks();
         let mut depth = 0;
-        while axes.iter().any(|&a| dims[a] > 1) {
+        while axes.iter().any(|&a| dims[a] > 1) || (depth == 0 && pick.is_some()) {
             let f = fan_in(
                 spec.split_every,
                 axes.iter().filter(|&&a| dims[a] > 1).count(),
@@ -148,10 +169,11 @@ impl Lowerer<'_> {
             let last = axes.iter().all(|&a| new_dims[a] == 1);
             depth += 1;
             let combine = CombineOp {
-                kernel: kernel.clone(),
+                kernel: spec.kernel.clone(),
                 depth,
                 finalize: last.then(|| out_grid.clone()),
                 state: (in_grid.clone(), axes.clone(), new_dims.clone()),
+                pick: pick.filter(|_| depth == 1),
             };
             let op = self.graph.add_op(Arc::new(combine));
             let mut next = Vec::with_capacity(new_dims.iter().product());
@@ -182,6 +204,80 @@ impl Lowerer<'_> {
         }
         Ok(level)
     }
+
+    /// The partial tasks of a [`Role::Shared`] input (made on the first call, for all its
+    /// readers), and the parts of their results that belong to `reader`.
+    fn shared_partials(
+        &mut self,
+        input: &Arc<Node>,
+        reader: &Arc<Node>,
+    ) -> Result<(Vec<TaskId>, (usize, usize))> {
+        if !self.shared.contains_key(&input.key()) {
+            let readers: Vec<Arc<Node>> = self
+                .plan
+                .consumers
+                .get(&input.key())
+                .cloned()
+                .unwrap_or_default();
+            let mut reductions = Vec::with_capacity(readers.len());
+            let mut parts = Vec::with_capacity(readers.len());
+            let mut first = 0;
+            for r in &readers {
+                let NodeKind::Reduce(spec) = &r.kind else {
+                    return Err(Error::internal(format!(
+                        "a shared reduction input is read by {}",
+                        r.label()
+                    )));
+                };
+                let n = spec.kernel.state_layout(&[]).parts.len();
+                parts.push((first, n));
+                first += n;
+                reductions.push((spec.kernel.clone(), spec.axes.clone()));
+            }
+            let region = self.plan.region(input)?;
+            check_leaves(input, region)?;
+            let leaf_tasks = self.leaf_tasks(&region.leaves)?;
+            let op = self.graph.add_op(Arc::new(SharedPartialOp {
+                program: region.program.clone(),
+                grid: input.grid.clone(),
+                reductions,
+            }));
+            let tasks = (0..input.grid.num_chunks())
+                .map(|b| {
+                    let deps = deps_for(&input.grid, region, &leaf_tasks, b)?;
+                    self.graph.add_task(op, b, &deps)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let readers = readers.iter().map(|r| r.key()).collect();
+            self.shared.insert(
+                input.key(),
+                Shared {
+                    tasks,
+                    readers,
+                    parts,
+                },
+            );
+        }
+        let s = self
+            .shared
+            .get(&input.key())
+            .ok_or_else(|| Error::internal("a shared partial layer was not made"))?;
+        let j = s
+            .readers
+            .iter()
+            .position(|&r| r == reader.key())
+            .ok_or_else(|| Error::internal("a reduction is not among its input's readers"))?;
+        Ok((s.tasks.clone(), s.parts[j]))
+    }
+}
+
+/// The partial tasks that several reductions of one input share ([`SharedPartialOp`]).
+pub(super) struct Shared {
+    tasks: Vec<TaskId>,
+    /// The reductions, in the order of their states in the tasks' results.
+    readers: Vec<*const Node>,
+    /// Per reduction, its first part in the results and how many parts its state has.
+    parts: Vec<(usize, usize)>,
 }
 
 /// Fan-in per axis when `k` axes still have several blocks: the largest `f >= 2` with

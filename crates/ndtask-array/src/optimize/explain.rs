@@ -21,6 +21,9 @@ pub enum Fused {
     /// The root of a fused region that the reduction reading it folds tile by tile (its chunks
     /// are never stored).
     Streamed,
+    /// The root of a fused region that several reductions, its only readers, fold in one pass
+    /// (one task per chunk makes it and folds it into all their states).
+    Shared,
     /// Evaluated inside the region of the node with the given id.
     Into(usize),
 }
@@ -91,6 +94,7 @@ fn nodes(plan: &OptimizedPlan) -> (Vec<PlanNode>, HashMap<*const Node, usize>) {
                 None => Fused::No,
                 Some(Role::Materialized) => Fused::Materialized,
                 Some(Role::Streamed) => Fused::Streamed,
+                Some(Role::Shared) => Fused::Shared,
                 Some(Role::Member(root)) => ids.get(&root).map_or(Fused::No, |&r| Fused::Into(r)),
             },
             output: outputs.contains(&n.key()),
@@ -140,6 +144,9 @@ pub(crate) fn explain(plan: &OptimizedPlan) -> String {
                 Fused::No => String::new(),
                 Fused::Materialized => "  [fused region, materialized]".into(),
                 Fused::Streamed => "  [fused region, streamed into its reduction]".into(),
+                Fused::Shared => {
+                    "  [fused region, streamed into its reductions in one pass]".into()
+                }
                 Fused::Into(r) => format!("  [fused into #{r}]"),
             };
             let recomputed = match p.recomputed {

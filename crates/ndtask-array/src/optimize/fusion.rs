@@ -6,7 +6,8 @@
 //! [`Program`] (see `exec::program`), which makes one pass over the data per chunk. A node read
 //! twice inside a region (`x * x + x`) is one step. A region whose only consumer is a
 //! reduction is *streamed*: the reduction folds its tiles directly and the chunk is never
-//! materialised. Switched off, every fusable node is a region of its own (materialised),
+//! materialised. A region read by several reductions and nothing else is *shared*: one task
+//! per chunk folds its tiles into all their partial states in one pass. Switched off, every fusable node is a region of its own (materialised),
 //! which is how a plan runs unfused.
 
 use super::{Enabled, OptimizedPlan, Pass, Region};
@@ -30,7 +31,7 @@ impl Pass for Fusion {
         for n in &plan.order {
             if matches!(
                 plan.role.get(&n.key()),
-                Some(Role::Materialized | Role::Streamed)
+                Some(Role::Materialized | Role::Streamed | Role::Shared)
             ) {
                 let region = build_program(n, &plan.role);
                 plan.regions.insert(n.key(), region);
@@ -74,10 +75,13 @@ pub(crate) fn assign_regions(
                 && !outputs.iter().any(|o| Arc::ptr_eq(o, c))
                 && matches!(consumers.get(&c.key()).map(|v| v.as_slice()), Some([r]) if matches!(r.kind, NodeKind::Reduce(_)))
         };
+        // Several reductions of the node, and nothing else, fold it in one pass.
+        let reduced = |c: &Arc<Node>| matches!(&c.kind, NodeKind::Reduce(spec) if Arc::ptr_eq(&spec.input, n));
         let r = match (is_output || !fuse, shared_root, cons) {
             (false, Some(root), _) => Role::Member(root),
             (false, None, [c]) if matches!(c.kind, NodeKind::Reduce(_)) => Role::Streamed,
             (false, None, [c]) if concat_into_reduce(c) => Role::Streamed,
+            (false, None, [_, _, ..]) if cons.iter().all(reduced) => Role::Shared,
             _ => Role::Materialized,
         };
         role.insert(n.key(), r);

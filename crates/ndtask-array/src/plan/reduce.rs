@@ -75,6 +75,7 @@ pub(crate) fn leading(axes: &[usize]) -> bool {
 }
 
 /// Where a chunk sits in its array, to turn positions inside it into indices of the array.
+#[derive(Clone)]
 pub(crate) struct Place {
     /// The whole array's shape.
     pub shape: Vec<usize>,
@@ -182,30 +183,31 @@ impl<A: Element, B: Element, C: Element> State for (A, B, C) {
     }
 }
 
-/// Receives the tiles of one chunk: `(tile, number of valid values)`.
-pub(crate) type TileSink<'a> = dyn FnMut(&Buf, usize) -> Result<()> + 'a;
-/// Streams the tiles of one chunk into a sink.
-pub(crate) type TileStream<'a> = dyn FnMut(&mut TileSink<'_>) -> Result<()> + 'a;
+/// Folds the tiles of one chunk, in C order, into its partial state.
+pub(crate) trait TileFolder {
+    /// Folds the first `n` values of `tile`.
+    fn feed(&mut self, tile: &Buf, n: usize) -> Result<()>;
+    /// The partial state of every value fed.
+    fn finish(self: Box<Self>) -> Result<Chunk>;
+}
 
 /// A type-erased reduction as lowering uses it.
 pub(crate) trait ReduceKernel: Send + Sync {
     fn name(&self) -> &'static str;
     /// See [`Reduction::positional`].
     fn positional(&self) -> bool;
-    /// The partial state of a whole chunk from its tiles (`tiles` calls `sink` once per tile).
-    fn partial_tiles(&self, tiles: &mut TileStream<'_>, place: &Place) -> Result<Chunk>;
+    /// A folder of the tiles of the chunk at `place` into its partial state: over all axes
+    /// (`nreduced` `None`), or over the leading `nreduced` axes, where the rows of the kept
+    /// positions fold into their states without the chunk ever being materialised.
+    fn folder<'a>(
+        &'a self,
+        nreduced: Option<usize>,
+        place: Place,
+    ) -> Result<Box<dyn TileFolder + 'a>>;
     /// The partial state of a whole materialised chunk.
     fn partial_all(&self, chunk: &Chunk, place: &Place) -> Result<Chunk>;
     /// The partial state over `axes` of a materialised chunk (reduced axes kept with length 1).
     fn partial_axes(&self, chunk: &Chunk, axes: &[usize], place: &Place) -> Result<Chunk>;
-    /// The partial state over the leading `nreduced` axes of a chunk streamed as tiles: rows of
-    /// the kept positions fold into their states without the chunk ever being materialised.
-    fn partial_leading_tiles(
-        &self,
-        tiles: &mut TileStream<'_>,
-        nreduced: usize,
-        place: &Place,
-    ) -> Result<Chunk>;
     /// The state of zero elements, for every position of `shape`.
     fn identity(&self, shape: &[usize]) -> Result<Chunk>;
     /// Merges states of equal shape, in the given order.
