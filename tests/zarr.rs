@@ -465,6 +465,20 @@ fn a_stored_chunk_of_the_wrong_size_is_an_error_not_a_misread() {
             matches!(&e, Err(Error::Io { .. })),
             "{codec:?} {format:?}: {e:?}"
         );
+        // Bytes after the values (a second frame, or anything else), read whole or streamed
+        // into a reduction.
+        x.to_zarr(&dir, "/x", &opts(5)).unwrap();
+        let mut bytes = std::fs::read(key("x")).unwrap();
+        let extra = std::fs::read(key("small")).unwrap();
+        bytes.extend_from_slice(&extra);
+        std::fs::write(key("x"), &bytes).unwrap();
+        let y = from_zarr::<f64>(&dir, "/x").unwrap();
+        for e in [y.compute().unwrap_err(), y.sum().compute().unwrap_err()] {
+            assert!(
+                matches!(&e, Error::Io { what, .. } if what.contains("reading region [5..10]")),
+                "{codec:?} {format:?}: {e}"
+            );
+        }
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
