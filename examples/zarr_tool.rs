@@ -25,11 +25,11 @@ use ndtask::{
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The allocator. Zarr chunks are big (2000² f64 is 32 MB, and reading one makes three buffers
-/// of about that size: the stored bytes, the decoded bytes, the array); glibc's malloc hands
-/// buffers that large back to the kernel when they are freed, so every chunk is faulted in page
-/// by page again (a third of `stats`' time on 2 cores). mimalloc keeps them for the next chunk.
-/// Any program using ndtask can choose it the same way.
+/// The allocator. Zarr chunks are big (2000² f64 is 32 MB, and writing one makes buffers of
+/// about that size: the computed chunk, its encoded bytes; so does reading one with codecs
+/// that do not stream); glibc's malloc hands buffers that large back to the kernel when they
+/// are freed, so every chunk is faulted in page by page again. mimalloc keeps them for the next
+/// chunk. Any program using ndtask can choose it the same way.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
