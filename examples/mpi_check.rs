@@ -213,6 +213,14 @@ fn two_d(s: &mut Suite, shape: [usize; 2], chunks: [usize; 2]) -> Result<(), Err
         &n("min, max, sum axis 1 of one input"),
         (z.min(), z.max(), z.sum_axis(1)?),
     )?;
+    // 18 state arrays in one shared partial result, sent whole between ranks.
+    s.check(
+        &n("std, var, min, max, argmax, argmin of one input"),
+        (
+            (z.std(0.0), z.var(0.0), z.min()),
+            (z.max(), z.argmax()?, z.argmin()?),
+        ),
+    )?;
     for split in [2, 3, 4, 16] {
         let all = ReduceOptions::all().split_every(split);
         let ax0 = ReduceOptions::axes([0]).keepdims(true).split_every(split);

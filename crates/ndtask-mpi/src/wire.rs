@@ -34,8 +34,9 @@ const ERR_CHUNKS: u8 = 8;
 const ERR_CANCELLED: u8 = 9;
 const ERR_IO: u8 = 10;
 
-/// The most arrays in one result (partial states have up to three).
-const MAX_PARTS: usize = 16;
+/// The fewest header bytes one array of a result takes (its tag and its number of
+/// dimensions): a header claiming more arrays than its bytes can hold is malformed.
+const PART_BYTES: usize = 5;
 /// The most dimensions of one array.
 const MAX_NDIM: usize = 64;
 
@@ -174,8 +175,9 @@ fn u64_of(rest: &mut &[u8]) -> Option<u64> {
     Some(u64::from_le_bytes(take(rest, 8)?.try_into().ok()?))
 }
 
-/// The parts of a result header, checked: known element types, at most [`MAX_PARTS`] arrays of
-/// at most [`MAX_NDIM`] dimensions, each no larger than an array may be.
+/// The parts of a result header, checked: known element types, no more arrays than the header's
+/// bytes hold (a partial state has up to three; several reductions sharing one pass send all
+/// theirs together), each of at most [`MAX_NDIM`] dimensions and no larger than an array may be.
 fn decode_parts(mut rest: &[u8]) -> Option<(bool, Parts)> {
     let tuple = match take(&mut rest, 1)? {
         [0] => false,
@@ -183,7 +185,7 @@ fn decode_parts(mut rest: &[u8]) -> Option<(bool, Parts)> {
         _ => return None,
     };
     let n = u32_of(&mut rest)? as usize;
-    if n > MAX_PARTS || (!tuple && n != 1) {
+    if n > rest.len() / PART_BYTES || (!tuple && n != 1) {
         return None;
     }
     let mut parts = Vec::with_capacity(n);
@@ -349,6 +351,27 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Msg> {
 mod tests {
     use super::*;
     use ndarray::{ArrayD, IxDyn};
+
+    #[test]
+    fn a_result_of_many_arrays_round_trips_and_a_header_claiming_more_is_refused() {
+        let parts: Vec<Chunk> = (0..40)
+            .map(|k| Chunk::I64(ArrayD::from_elem(IxDyn(&[k % 3]), 1)))
+            .collect();
+        let h = header(5, &Chunk::Tuple(parts)).unwrap();
+        let Ok(Msg::Data { tuple, parts, .. }) = decode(&h) else {
+            panic!("a header of 40 arrays did not decode");
+        };
+        assert!(tuple);
+        assert_eq!(parts.len(), 40);
+        assert_eq!(parts[4], (Part::Array(DType::I64), vec![1]));
+        // The count (after the kind, the task and the tuple flag) says 41 arrays, or 2^32 - 1;
+        // the bytes hold 40.
+        let mut bad = h.clone();
+        bad[6..10].copy_from_slice(&41u32.to_le_bytes());
+        assert!(decode(&bad).is_err());
+        bad[6..10].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(decode(&bad).is_err());
+    }
 
     #[test]
     fn headers_round_trip() {
