@@ -482,3 +482,45 @@ fn a_stored_chunk_of_the_wrong_size_is_an_error_not_a_misread() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A stored chunk of a few MB streams through many reads of its file and many tiles: read
+/// whole, summed (streamed into a reduction) and sliced (part of the chunk, through zarrs), it
+/// gives the values written, on every scheduler; cut short in the middle, or followed by
+/// another frame, it is an error naming the region.
+#[test]
+fn a_large_stored_chunk_streams_exactly_and_a_damaged_one_is_an_error() {
+    let dir = temp("large.zarr");
+    let x = ndtask::random::uniform::<f64>([600, 500], [600, 500], 4).unwrap();
+    let want = x.compute().unwrap();
+    let want_sum = x.sum().compute().unwrap();
+    for codec in [ZarrCodec::Zstd, ZarrCodec::None] {
+        let options = ZarrOptions {
+            codec,
+            ..ZarrOptions::default()
+        };
+        x.to_zarr(&dir, "/x", &options).unwrap();
+        let key = dir.join("x").join("c").join("0").join("0");
+        assert!(std::fs::metadata(&key).unwrap().len() > 1 << 20);
+        let y = from_zarr::<f64>(&dir, "/x").unwrap();
+        for s in schedulers() {
+            assert_eq!(y.compute_with(&*s).unwrap(), want, "{codec:?}");
+            let sum = y.sum().compute_with(&*s).unwrap();
+            assert_eq!(sum.to_bits(), want_sum.to_bits(), "{codec:?}");
+        }
+        let part = y.slice(s![7..593, 3..401]).unwrap().compute().unwrap();
+        assert_eq!(part, want.slice(s![7..593, 3..401]).into_dyn());
+        let bytes = std::fs::read(&key).unwrap();
+        let mut longer = bytes.clone();
+        longer.extend_from_slice(&bytes);
+        for damaged in [&bytes[..bytes.len() / 2], &longer[..]] {
+            std::fs::write(&key, damaged).unwrap();
+            for e in [y.compute().unwrap_err(), y.sum().compute().unwrap_err()] {
+                assert!(
+                    matches!(&e, Error::Io { what, .. } if what.contains("reading region [0..600, 0..500]")),
+                    "{codec:?}: {e}"
+                );
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -431,7 +431,14 @@ impl ChunkReader for ZarrReader {
         let file = std::fs::File::open(path).ok()?;
         let decoder = match direct {
             Direct::Raw => None,
-            Direct::Zstd => Some(zstd::stream::raw::Decoder::new().ok()?),
+            Direct::Zstd => {
+                // Any window a frame asks for, as zarrs' one-shot decoding allows (frames
+                // written in zstd's long mode use windows above the streaming default).
+                let mut d = zstd::stream::raw::Decoder::new().ok()?;
+                d.set_parameter(zstd::stream::raw::DParameter::WindowLogMax(31))
+                    .ok()?;
+                Some(d)
+            }
         };
         Some(Box::new(StoredChunk {
             file,
