@@ -9,7 +9,9 @@ mod common;
 
 use common::*;
 use ndarray::{ArrayD, Axis, IxDyn};
-use ndtask::{compute_with, from_ndarray, random, Array, Chunks, Fused, SyncScheduler};
+use ndtask::{
+    compute_with, from_ndarray, random, Array, Chunks, Fused, ReduceOptions, SyncScheduler,
+};
 use proptest::prelude::*;
 
 /// A shape of 1 to 3 axes of length 0 to `max`, and a chunking of it.
@@ -93,6 +95,68 @@ proptest! {
             prop_assert_eq!(max, want_max);
             let first_max = eager.iter().position(|&v| v == want_max).unwrap();
             prop_assert_eq!(argmax as usize, first_max);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// With options, together: keepdims, a fan-in of 2, a reduction over the last axes (a
+    /// materialised chunk) and a positional one (argmax along the last axis) beside ones over
+    /// the leading axes and all axes; each has the bits it has alone, on every scheduler.
+    #[test]
+    fn reductions_with_options_computed_together_give_what_each_gives_alone(
+        (shape, chunks) in shape_and_chunks(6),
+        kind in 0u8..3,
+        seed in 0u64..1000,
+    ) {
+        let nd = shape.len();
+        let x = from_ndarray(data(&shape, seed), chunks).unwrap();
+        let row = from_ndarray(data(&shape[nd - 1..], seed + 1), [2]).unwrap();
+        let z = input(&x, &row, kind);
+        let lead = ReduceOptions::axes([0]).keepdims(true).split_every(2);
+        let tail = ReduceOptions::axes((1..nd).collect::<Vec<_>>()).split_every(2);
+        let last = ReduceOptions::axes([nd - 1]).keepdims(true);
+        let all = ReduceOptions::all().split_every(2).keepdims(true);
+        let a = z.sum_with(&lead).unwrap();
+        let b = z.std_with(&tail, 1.0).unwrap();
+        let c = z.argmax_with(&last).unwrap();
+        let d = z.max_with(&all).unwrap();
+        let e = z.var_with(&all, 0.0).unwrap();
+        for s in schedulers() {
+            let (ga, gb, gc, (gd, ge)) =
+                compute_with((a.clone(), b.clone(), c.clone(), (d.clone(), e.clone())), &*s)
+                    .unwrap();
+            prop_assert!(same_bits(&ga, &a.compute_with(&SyncScheduler).unwrap()));
+            prop_assert!(same_bits(&gb, &b.compute_with(&SyncScheduler).unwrap()));
+            prop_assert_eq!(&gc, &c.compute_with(&SyncScheduler).unwrap());
+            prop_assert!(same_bits(&gd, &d.compute_with(&SyncScheduler).unwrap()));
+            prop_assert!(same_bits(&ge, &e.compute_with(&SyncScheduler).unwrap()));
+        }
+        let eager = z.compute().unwrap();
+        let want_c = eager.map_axis(Axis(nd - 1), |lane| {
+            let m = lane.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            lane.iter().position(|&v| v == m).unwrap() as i64
+        });
+        prop_assert_eq!(c.compute().unwrap(), want_c.insert_axis(Axis(nd - 1)));
+        assert_close(&a.compute().unwrap(), &eager.sum_axis(Axis(0)).insert_axis(Axis(0)), 1e-12);
+    }
+}
+
+/// A 0-d input and a size-1 one: the shared pass folds their one value into every state.
+#[test]
+fn reductions_of_one_value_computed_together() {
+    let one = ArrayD::from_elem(IxDyn(&[]), 2.5);
+    for x in [
+        from_ndarray(one.clone(), Vec::<usize>::new()).unwrap(),
+        from_ndarray(one.into_shape_with_order(IxDyn(&[1, 1])).unwrap(), [1, 1]).unwrap(),
+    ] {
+        let z = &x * 2.0;
+        for s in schedulers() {
+            let (sum, mean, std, max) =
+                compute_with((z.sum(), z.mean(), z.std(0.0), z.max()), &*s).unwrap();
+            assert_eq!((sum, mean, std, max), (5.0, 5.0, 0.0, 5.0), "{}", s.name());
         }
     }
 }

@@ -10,7 +10,7 @@ mod reduce;
 use crate::exec::ops::{BlocksOp, FusedOp};
 use crate::plan::{Node, NodeKind};
 use input::{OptimizedPlan, Region, Role};
-use ndtask_core::{ravel, unravel, ChunkGrid, Error, Result, TaskGraph, TaskId};
+use ndtask_core::{ravel, unravel, ChunkGrid, Error, Op, Result, TaskGraph, TaskId};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -77,19 +77,12 @@ impl Lowerer<'_> {
                 if self.plan.role_of(n) != Some(Role::Materialized) {
                     return Ok(());
                 }
-                let region = self.plan.region(n)?;
-                check_leaves(n, region)?;
-                let leaf_tasks = self.leaf_tasks(&region.leaves)?;
-                let op = self.graph.add_op(Arc::new(FusedOp {
-                    program: region.program.clone(),
-                    grid: n.grid.clone(),
-                }));
-                (0..n.grid.num_chunks())
-                    .map(|b| {
-                        let deps = deps_for(&n.grid, region, &leaf_tasks, b)?;
-                        self.graph.add_task(op, b, &deps)
+                self.region_tasks(n, |region| {
+                    Arc::new(FusedOp {
+                        program: region.program.clone(),
+                        grid: n.grid.clone(),
                     })
-                    .collect::<Result<Vec<_>>>()?
+                })?
             }
             NodeKind::Concat { inputs, .. }
                 if inputs
@@ -123,6 +116,25 @@ impl Lowerer<'_> {
         };
         self.tasks.insert(n.key(), Arc::new(tasks));
         Ok(())
+    }
+
+    /// One task per chunk of the fused region rooted at `n`, of the op `make` makes from the
+    /// region, each reading the leaf chunks its block reads.
+    fn region_tasks(
+        &mut self,
+        n: &Arc<Node>,
+        make: impl FnOnce(&Region) -> Arc<dyn Op>,
+    ) -> Result<Vec<TaskId>> {
+        let region = self.plan.region(n)?;
+        check_leaves(n, region)?;
+        let leaf_tasks = self.leaf_tasks(&region.leaves)?;
+        let op = self.graph.add_op(make(region));
+        (0..n.grid.num_chunks())
+            .map(|b| {
+                let deps = deps_for(&n.grid, region, &leaf_tasks, b)?;
+                self.graph.add_task(op, b, &deps)
+            })
+            .collect()
     }
 
     fn leaf_tasks(&self, leaves: &[Arc<Node>]) -> Result<Vec<Arc<Vec<TaskId>>>> {

@@ -234,20 +234,13 @@ impl Lowerer<'_> {
                 first += n;
                 reductions.push((spec.kernel.clone(), spec.axes.clone()));
             }
-            let region = self.plan.region(input)?;
-            check_leaves(input, region)?;
-            let leaf_tasks = self.leaf_tasks(&region.leaves)?;
-            let op = self.graph.add_op(Arc::new(SharedPartialOp {
-                program: region.program.clone(),
-                grid: input.grid.clone(),
-                reductions,
-            }));
-            let tasks = (0..input.grid.num_chunks())
-                .map(|b| {
-                    let deps = deps_for(&input.grid, region, &leaf_tasks, b)?;
-                    self.graph.add_task(op, b, &deps)
+            let tasks = self.region_tasks(input, |region| {
+                Arc::new(SharedPartialOp {
+                    program: region.program.clone(),
+                    grid: input.grid.clone(),
+                    reductions,
                 })
-                .collect::<Result<Vec<_>>>()?;
+            })?;
             let readers = readers.iter().map(|r| r.key()).collect();
             self.shared.insert(
                 input.key(),
