@@ -116,23 +116,17 @@ impl Op for PartialOp {
             .sources
             .get(k)
             .ok_or_else(|| Error::internal("unknown source"))?;
-        let idx = grid.unravel(local);
-        let state = match (self.all, program.is_leaf()) {
-            (true, true) => self.kernel.partial_all(first_input(inputs)?, &place)?,
-            (false, true) => self
-                .kernel
-                .partial_axes(first_input(inputs)?, &self.axes, &place)?,
-            (_, false) if self.all || leading(&self.axes) => {
-                let nreduced = (!self.all).then_some(self.axes.len());
-                let mut folder = self.kernel.folder(nreduced, place)?;
-                program.for_each_tile(grid, &idx, inputs, &mut |b, n| folder.feed(b, n))?;
-                folder.finish()?
-            }
-            (_, false) => {
-                let chunk = program.materialize(grid, &idx, inputs)?;
-                self.kernel.partial_axes(&chunk, &self.axes, &place)?
-            }
-        };
+        let reduction = [(&*self.kernel, self.axes.as_slice())];
+        let state = partial_states(
+            program,
+            grid,
+            &grid.unravel(local),
+            inputs,
+            &place,
+            &reduction,
+        )?
+        .pop()
+        .ok_or_else(|| Error::internal("a partial without its state"))?;
         match &self.finalize {
             Some(out) => self.kernel.finalize(&state, &out.block_shape(block)),
             None => Ok(state),
@@ -155,18 +149,6 @@ pub(crate) struct SharedPartialOp {
     pub grid: ChunkGrid,
     /// Each reduction and its reduced axes.
     pub reductions: Vec<(Arc<dyn ReduceKernel>, Vec<usize>)>,
-}
-
-impl SharedPartialOp {
-    /// Whether every reduction folds tiles (over all axes, or leading axes), so the chunk is
-    /// streamed once rather than materialised.
-    fn streams(&self) -> bool {
-        !self.program.is_leaf()
-            && self
-                .reductions
-                .iter()
-                .all(|(_, axes)| axes.len() == self.grid.ndim() || leading(axes))
-    }
 }
 
 /// The arrays of a partial state (one, or a tuple's parts).
@@ -208,38 +190,12 @@ impl Op for SharedPartialOp {
     fn run(&self, block: usize, inputs: &[&Chunk]) -> Result<Chunk> {
         let idx = self.grid.unravel(block);
         let place = Place::new(&self.grid, &idx);
-        let nd = self.grid.ndim();
-        let states: Vec<Chunk> = if self.streams() {
-            let mut folders = self
-                .reductions
-                .iter()
-                .map(|(k, axes)| k.folder((axes.len() != nd).then_some(axes.len()), place.clone()))
-                .collect::<Result<Vec<_>>>()?;
-            self.program
-                .for_each_tile(&self.grid, &idx, inputs, &mut |b, n| {
-                    folders.iter_mut().try_for_each(|f| f.feed(b, n))
-                })?;
-            folders
-                .into_iter()
-                .map(TileFolder::finish)
-                .collect::<Result<_>>()?
-        } else {
-            let made;
-            let chunk = match self.program.is_leaf() {
-                true => first_input(inputs)?,
-                false => {
-                    made = self.program.materialize(&self.grid, &idx, inputs)?;
-                    &made
-                }
-            };
-            self.reductions
-                .iter()
-                .map(|(k, axes)| match axes.len() == nd {
-                    true => k.partial_all(chunk, &place),
-                    false => k.partial_axes(chunk, axes, &place),
-                })
-                .collect::<Result<_>>()?
-        };
+        let reductions: Vec<(&dyn ReduceKernel, &[usize])> = self
+            .reductions
+            .iter()
+            .map(|(k, axes)| (&**k, axes.as_slice()))
+            .collect();
+        let states = partial_states(&self.program, &self.grid, &idx, inputs, &place, &reductions)?;
         Ok(Chunk::Tuple(
             states.into_iter().flat_map(state_parts).collect(),
         ))
@@ -262,6 +218,51 @@ fn pick(shared: &Chunk, (first, n): (usize, usize)) -> Result<Chunk> {
             other.dtype()
         ))),
     }
+}
+
+/// The partial states of `reductions` (each with its reduced axes) of the chunk at `place`,
+/// whose values `program` makes at block `idx` of `grid` from `inputs`. Where every reduction
+/// folds tiles (over all axes, or leading axes) the program's tiles are folded into all of
+/// them in one pass and the chunk is never held; otherwise the chunk (the input itself, or
+/// materialised once) is reduced by each.
+fn partial_states(
+    program: &Program,
+    grid: &ChunkGrid,
+    idx: &[usize],
+    inputs: &[&Chunk],
+    place: &Place,
+    reductions: &[(&dyn ReduceKernel, &[usize])],
+) -> Result<Vec<Chunk>> {
+    let nd = place.shape.len();
+    let all = |axes: &[usize]| axes.len() == nd;
+    let streams = reductions
+        .iter()
+        .all(|(_, axes)| all(axes) || leading(axes));
+    if streams && !program.is_leaf() {
+        let mut folders = reductions
+            .iter()
+            .map(|(k, axes)| k.folder((!all(axes)).then_some(axes.len()), place.clone()))
+            .collect::<Result<Vec<_>>>()?;
+        program.for_each_tile(grid, idx, inputs, &mut |b, n| {
+            folders.iter_mut().try_for_each(|f| f.feed(b, n))
+        })?;
+        return folders.into_iter().map(TileFolder::finish).collect();
+    }
+    let made;
+    let chunk = match program.is_leaf() {
+        true => first_input(inputs)?,
+        false => {
+            made = program.materialize(grid, idx, inputs)?;
+            &made
+        }
+    };
+    reductions
+        .iter()
+        .map(|(k, axes)| match all(axes) {
+            true => k.partial_all(chunk, place),
+            false => k.partial_axes(chunk, axes, place),
+        })
+        .collect()
 }
 
 fn first_input<'a>(inputs: &[&'a Chunk]) -> Result<&'a Chunk> {

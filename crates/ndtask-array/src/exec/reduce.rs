@@ -43,29 +43,23 @@ impl<R: Reduction> ReduceKernel for Kernel<R> {
         place: Place,
     ) -> Result<Box<dyn TileFolder + 'a>> {
         Ok(match nreduced {
-            None => Box::new(Whole {
-                kernel: self,
-                state: self.0.init(),
-                off: 0,
-                place,
-            }),
+            None => Box::new(Whole::new(self, place)),
             Some(k) => Box::new(Rows::new(self, k, &place)?),
         })
     }
 
     fn partial_all(&self, chunk: &Chunk, place: &Place) -> Result<Chunk> {
         let a = typed::<R::In>(chunk, self.0.name())?;
-        let mut s = self.0.init();
         let std = a.as_standard_layout();
         let xs = std
             .as_slice()
             .ok_or_else(|| Error::internal("standard layout without a slice"))?;
-        // Same tiling as `partial_tiles`, so a materialised and a fused input give the same bits.
-        let tile = tile_len(a.shape());
-        for (t, run) in xs.chunks(tile).enumerate() {
-            self.0.fold_at(&mut s, run, &|k| place.flat(t * tile + k));
-        }
-        <R::State as State>::encode(vec![s], &vec![1; a.ndim()])
+        // The tiles a fused input is folded in, so a materialised and a fused input give the
+        // same bits.
+        let mut whole = Whole::new(self, place.clone());
+        xs.chunks(tile_len(a.shape()))
+            .for_each(|run| whole.feed_values(run));
+        whole.state()
     }
 
     fn partial_axes(&self, chunk: &Chunk, axes: &[usize], place: &Place) -> Result<Chunk> {
@@ -163,19 +157,38 @@ struct Whole<'k, R: Reduction> {
     place: Place,
 }
 
-impl<R: Reduction> TileFolder for Whole<'_, R> {
-    fn feed(&mut self, b: &Buf, n: usize) -> Result<()> {
-        let xs = values_of(self.kernel, b)?;
+impl<'k, R: Reduction> Whole<'k, R> {
+    fn new(kernel: &'k Kernel<R>, place: Place) -> Self {
+        Whole {
+            kernel,
+            state: kernel.0.init(),
+            off: 0,
+            place,
+        }
+    }
+
+    fn feed_values(&mut self, xs: &[R::In]) {
         let (place, off) = (&self.place, self.off);
         self.kernel
             .0
-            .fold_at(&mut self.state, &xs[..n], &|k| place.flat(off + k));
-        self.off += n;
+            .fold_at(&mut self.state, xs, &|k| place.flat(off + k));
+        self.off += xs.len();
+    }
+
+    fn state(self) -> Result<Chunk> {
+        <R::State as State>::encode(vec![self.state], &vec![1; self.place.shape.len()])
+    }
+}
+
+impl<R: Reduction> TileFolder for Whole<'_, R> {
+    fn feed(&mut self, b: &Buf, n: usize) -> Result<()> {
+        let xs = values_of(self.kernel, b)?;
+        self.feed_values(&xs[..n]);
         Ok(())
     }
 
     fn finish(self: Box<Self>) -> Result<Chunk> {
-        <R::State as State>::encode(vec![self.state], &vec![1; self.place.shape.len()])
+        self.state()
     }
 }
 

@@ -232,32 +232,50 @@ struct StoredChunk {
 }
 
 impl StoredChunk {
+    /// An error of this read, saying `message`.
     fn error(&self, message: impl std::fmt::Display) -> Error {
-        failed(&self.what, message)
+        Error::io(&self.what, std::io::Error::other(message.to_string()))
+    }
+
+    fn io(&self, e: std::io::Error) -> Error {
+        Error::io(self.what.clone(), e)
+    }
+
+    /// Reads the next piece of the file once every byte read so far is decoded.
+    fn refill(&mut self) -> Result<()> {
+        if self.start == self.end && !self.eof {
+            let k = std::io::Read::read(&mut self.file, &mut self.input).map_err(|e| self.io(e))?;
+            (self.start, self.end, self.eof) = (0, k, k == 0);
+        }
+        Ok(())
+    }
+
+    /// Decodes what it can of the bytes read (reading more when they are all decoded) into
+    /// `out`: how many bytes it took and how many it made.
+    fn step(&mut self, out: &mut [u8]) -> Result<(usize, usize)> {
+        self.refill()?;
+        let Some(decoder) = &mut self.decoder else {
+            return Err(Error::internal("decoding a stored chunk that has no codec"));
+        };
+        let mut input = InBuffer::around(&self.input[self.start..self.end]);
+        let mut output = OutBuffer::around(out);
+        let hint = decoder.run(&mut input, &mut output);
+        let (used, made) = (input.pos(), output.pos());
+        let hint = hint.map_err(|e| self.error(format!("zstd could not decode the chunk: {e}")))?;
+        self.start += used;
+        self.frame_done = hint == 0;
+        Ok((used, made))
     }
 
     /// Fills `out` with the next decoded bytes.
     fn decode_into(&mut self, out: &mut [u8]) -> Result<()> {
-        let Some(decoder) = &mut self.decoder else {
-            return std::io::Read::read_exact(&mut self.file, out)
-                .map_err(|e| Error::io(self.what.clone(), e));
-        };
+        if self.decoder.is_none() {
+            return std::io::Read::read_exact(&mut self.file, out).map_err(|e| self.io(e));
+        }
         let mut at = 0;
         while at < out.len() {
-            if self.start == self.end && !self.eof {
-                let k = std::io::Read::read(&mut self.file, &mut self.input)
-                    .map_err(|e| Error::io(self.what.clone(), e))?;
-                (self.start, self.end, self.eof) = (0, k, k == 0);
-            }
-            let mut input = InBuffer::around(&self.input[self.start..self.end]);
-            let mut output = OutBuffer::around(&mut out[at..]);
-            let hint = decoder.run(&mut input, &mut output);
-            let (used, made) = (input.pos(), output.pos());
-            let hint = hint
-                .map_err(|e| failed(&self.what, format!("zstd could not decode the chunk: {e}")))?;
-            self.start += used;
+            let (used, made) = self.step(&mut out[at..])?;
             at += made;
-            self.frame_done = hint == 0;
             if at < out.len() && used == 0 && made == 0 && (self.eof || self.frame_done) {
                 return Err(self.error("the chunk holds fewer bytes than its values take"));
             }
@@ -268,47 +286,29 @@ impl StoredChunk {
     /// Checks that nothing follows the values: the file ends, and whatever is left of it
     /// decodes to no bytes.
     fn finish(&mut self) -> Result<()> {
+        let more = || "the chunk holds more bytes than its values take";
         let mut scratch = [0u8; 64];
         if self.decoder.is_none() {
-            let k = std::io::Read::read(&mut self.file, &mut scratch)
-                .map_err(|e| Error::io(self.what.clone(), e))?;
+            let k = std::io::Read::read(&mut self.file, &mut scratch).map_err(|e| self.io(e))?;
             return match k {
                 0 => Ok(()),
-                _ => Err(self.error("the chunk holds more bytes than its values take")),
+                _ => Err(self.error(more())),
             };
         }
         loop {
-            if self.start == self.end && !self.eof {
-                let k = std::io::Read::read(&mut self.file, &mut self.input)
-                    .map_err(|e| Error::io(self.what.clone(), e))?;
-                (self.start, self.end, self.eof) = (0, k, k == 0);
-            }
+            self.refill()?;
             if self.frame_done && self.start == self.end && self.eof {
                 return Ok(());
             }
-            let Some(decoder) = &mut self.decoder else {
-                return Ok(());
-            };
-            let mut input = InBuffer::around(&self.input[self.start..self.end]);
-            let mut output = OutBuffer::around(&mut scratch[..]);
-            let hint = decoder.run(&mut input, &mut output);
-            let hint =
-                hint.map_err(|e| self.error(format!("zstd could not decode the chunk: {e}")))?;
-            self.start += input.pos();
-            self.frame_done = hint == 0;
-            if output.pos() > 0 {
-                return Err(self.error("the chunk holds more bytes than its values take"));
+            let (used, made) = self.step(&mut scratch)?;
+            if made > 0 {
+                return Err(self.error(more()));
             }
-            if input.pos() == 0 && self.eof && !self.frame_done {
+            if used == 0 && self.eof && !self.frame_done {
                 return Err(self.error("the chunk's last zstd frame is cut short"));
             }
         }
     }
-}
-
-/// An error of the read `what` ("reading region [..] of zarr:.."), saying `message`.
-fn failed(what: &str, message: impl std::fmt::Display) -> Error {
-    Error::io(what, std::io::Error::other(message.to_string()))
 }
 
 /// The first `n` values of `out`, as bytes (resized to `n`).

@@ -7,8 +7,8 @@
 //! twice inside a region (`x * x + x`) is one step. A region whose only consumer is a
 //! reduction is *streamed*: the reduction folds its tiles directly and the chunk is never
 //! materialised. A region read by several reductions and nothing else is *shared*: one task
-//! per chunk folds its tiles into all their partial states in one pass. Switched off, every fusable node is a region of its own (materialised),
-//! which is how a plan runs unfused.
+//! per chunk folds its tiles into all their partial states in one pass. Switched off, every
+//! fusable node is a region of its own (materialised), which is how a plan runs unfused.
 
 use super::{Enabled, OptimizedPlan, Pass, Region};
 use crate::exec::program::{Program, Step};
