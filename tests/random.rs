@@ -446,3 +446,58 @@ fn pi_does_not_depend_on_chunk_size() {
         assert!((4.0 * h as f64 / 5e6 - std::f64::consts::PI).abs() < 3e-3);
     }
 }
+
+/// The NumPy counterpart is `Philox(key=key)`: NumPy's first positional argument is a seed
+/// (hashed through `SeedSequence`), so the positional form gives other numbers. Checked with
+/// NumPy itself, and every doc that names the counterpart must write the key by name.
+#[test]
+fn the_numpy_counterpart_takes_the_key_by_name() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("README.md")];
+    for dir in ["docs", "crates/ndtask-array/src/ops/random"] {
+        for e in std::fs::read_dir(root.join(dir)).unwrap() {
+            files.push(e.unwrap().path());
+        }
+    }
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        for (i, line) in text.lines().enumerate() {
+            let mut rest = line;
+            while let Some(at) = rest.find("Philox(") {
+                let arg = &rest[at + "Philox(".len()..];
+                assert!(
+                    arg.starts_with("key=") || arg.starts_with(')'),
+                    "{}:{}: write NumPy's Philox with key= (its positional argument is a seed): {line}",
+                    f.display(),
+                    i + 1
+                );
+                rest = arg;
+            }
+        }
+    }
+    let Some(py) = common::python(&["numpy"]) else {
+        return;
+    };
+    let out = std::process::Command::new(&py)
+        .args([
+            "-c",
+            "import numpy as np\n\
+             print(repr(float(np.random.Generator(np.random.Philox(key=12345)).random())))\n\
+             print(repr(float(np.random.Generator(np.random.Philox(12345)).random())))",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let v: Vec<f64> = text.lines().map(|l| l.parse().unwrap()).collect();
+    let ours = Philox::numpy(12345)
+        .random([3], [2])
+        .unwrap()
+        .compute()
+        .unwrap()[[0]];
+    assert_eq!(ours, v[0], "Philox(key=12345)");
+    assert_ne!(
+        ours, v[1],
+        "the positional Philox(12345) is a seed, not the key"
+    );
+}

@@ -11,7 +11,8 @@
 //! (Doornik's ziggurat) and bounded `integers` (Lemire's method) — give every element its own
 //! counter block, and a rejection draws again from that element's further counters only, so it
 //! never shifts another element. [`Philox::numpy`] reproduces NumPy's
-//! `Generator(Philox(key)).random()` stream bit for bit.
+//! `Generator(Philox(key=key)).random()` stream bit for bit (`key=` by name: NumPy's first
+//! positional argument is a seed, hashed through `SeedSequence`, which gives other numbers).
 //!
 //! (Before this generator, each chunk had its own xoshiro256++ stream seeded from (seed, array,
 //! chunk): values changed with the chunking. The streams changed with it: the same seed gives
