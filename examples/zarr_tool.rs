@@ -19,8 +19,8 @@ mod cli;
 use ndtask::prelude::*;
 use ndtask::scheduler::Kind;
 use ndtask::{
-    compute_local_in, from_npy, from_zarr, npy_shape, RunContext, ZarrCodec, ZarrFormat,
-    ZarrOptions,
+    compute_local_in, npy_shape, open_npy, open_zarr, AnyArray, AnyValue, DType, RunContext,
+    ZarrCodec, ZarrFormat, ZarrOptions,
 };
 use std::sync::Arc;
 use std::time::Instant;
@@ -34,7 +34,7 @@ use std::time::Instant;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const USAGE: &str = "usage:
-  zarr_tool random OUT --shape A,B,.. --chunks A,B,.. [--seed S] [--dtype f64|f32|i64]
+  zarr_tool random OUT --shape A,B,.. --chunks A,B,.. [--seed S] [--dtype f64|f32|i64|bool]
                        [--codec none|zstd|blosc] [--shard A,B,..] [--format 2|3]
   zarr_tool stats IN [--json]
   zarr_tool anomaly IN OUT [--json]
@@ -44,13 +44,16 @@ options for every command:
   --threads N         threads of the threaded scheduler (default: all cores)
   --progress          a progress bar on stderr
 OUT or IN ending in .npy is an .npy file; anything else is a Zarr directory store.
-Zarr formats 2 and 3 are read; arrays are written in format 3 unless --format 2 (no --shard).";
+Zarr formats 2 and 3 are read; arrays are written in format 3 unless --format 2 (no --shard).
+stats and anomaly read any stored element type (float64, float32, integers, bool): sums of
+integers are exact, and the anomaly of an integer or bool array is float64 (as NumPy's).";
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Dtype {
     F64,
     F32,
     I64,
+    Bool,
 }
 
 struct Args {
@@ -119,7 +122,8 @@ fn parse_args() -> Result<Args, String> {
                     "f64" => Dtype::F64,
                     "f32" => Dtype::F32,
                     "i64" => Dtype::I64,
-                    d => return Err(format!("--dtype is f64, f32 or i64, got {d:?}")),
+                    "bool" => Dtype::Bool,
+                    d => return Err(format!("--dtype is f64, f32, i64 or bool, got {d:?}")),
                 }
             }
             "--codec" => {
@@ -176,9 +180,9 @@ fn is_npy(path: &str) -> bool {
     path.ends_with(".npy")
 }
 
-/// Opens IN as f64 values (an .npy file with its own chunking of 2^22 elements along axis 0,
-/// or a Zarr array with its stored chunks).
-fn open(a: &Args, path: &str) -> Result<Array<f64>, Error> {
+/// Opens IN with the element type it holds (an .npy file with its own chunking of 2^22
+/// elements along axis 0, or a Zarr array with its stored chunks).
+fn open(a: &Args, path: &str) -> Result<AnyArray, Error> {
     if is_npy(path) {
         let (shape, _) = npy_shape(path)?;
         let row: usize = shape.iter().skip(1).product::<usize>().max(1);
@@ -186,14 +190,27 @@ fn open(a: &Args, path: &str) -> Result<Array<f64>, Error> {
         if let Some(first) = chunks.first_mut() {
             *first = ((1usize << 22) / row).clamp(1, (*first).max(1));
         }
-        return from_npy::<f64>(path, chunks);
+        return open_npy(path, chunks);
     }
-    from_zarr::<f64>(path, &a.array)
+    open_zarr(path, &a.array)
 }
 
-fn write<T: Element>(
+/// A value as JSON: floats as Rust's `{:?}` prints them (NaN and infinities as strings),
+/// integers and bools as themselves.
+fn json(v: AnyValue) -> String {
+    match v {
+        AnyValue::F64(x) if !x.is_finite() => format!("\"{x}\""),
+        AnyValue::F32(x) if !x.is_finite() => format!("\"{x}\""),
+        AnyValue::F64(x) => format!("{x:?}"),
+        AnyValue::F32(x) => format!("{:?}", x as f64),
+        AnyValue::I64(x) => x.to_string(),
+        AnyValue::Bool(x) => x.to_string(),
+    }
+}
+
+fn write(
     a: &Args,
-    x: &Array<T>,
+    x: &AnyArray,
     path: &str,
     s: &dyn Scheduler,
     ctx: &RunContext,
@@ -225,21 +242,30 @@ fn run(a: &Args) -> Result<(), Error> {
             match a.dtype {
                 Dtype::F64 => write(
                     a,
-                    &rng.uniform::<f64>(&a.shape, a.chunks.clone())?,
+                    &rng.uniform::<f64>(&a.shape, a.chunks.clone())?.into(),
                     out,
                     &*s,
                     &ctx,
                 )?,
                 Dtype::F32 => write(
                     a,
-                    &rng.uniform::<f32>(&a.shape, a.chunks.clone())?,
+                    &rng.uniform::<f32>(&a.shape, a.chunks.clone())?.into(),
                     out,
                     &*s,
                     &ctx,
                 )?,
                 Dtype::I64 => write(
                     a,
-                    &rng.integers(0, 1000, &a.shape, a.chunks.clone())?,
+                    &rng.integers(0, 1000, &a.shape, a.chunks.clone())?.into(),
+                    out,
+                    &*s,
+                    &ctx,
+                )?,
+                Dtype::Bool => write(
+                    a,
+                    &rng.uniform::<f64>(&a.shape, a.chunks.clone())?
+                        .less(0.5)?
+                        .into(),
                     out,
                     &*s,
                     &ctx,
@@ -262,27 +288,44 @@ fn run(a: &Args) -> Result<(), Error> {
             };
             let secs = t.elapsed().as_secs_f64();
             let count = x.len();
-            println!("{}: shape {:?}, {count} values", a.paths[0], x.shape());
+            let dtype = x.stored_dtype();
+            println!(
+                "{}: shape {:?}, {count} values of {dtype}",
+                a.paths[0],
+                x.shape()
+            );
             println!("sum {sum}  mean {mean}  std {std}  min {min}  max {max}  ({secs:.3} s)");
             if a.json {
                 println!(
-                    "{{\"shape\":{:?},\"dtype\":\"f64\",\"count\":{count},\"sum\":{sum:?},\"mean\":{mean:?},\"std\":{std:?},\"min\":{min:?},\"max\":{max:?},\"seconds\":{secs:?}}}",
-                    x.shape()
+                    "{{\"shape\":{:?},\"dtype\":\"{dtype}\",\"count\":{count},\"sum\":{},\"mean\":{},\"std\":{},\"min\":{},\"max\":{},\"seconds\":{secs:?}}}",
+                    x.shape(),
+                    json(sum),
+                    json(mean),
+                    json(std),
+                    json(min),
+                    json(max)
                 );
             }
         }
         _ => {
             let x = open(a, &a.paths[0])?;
-            let anomaly = &x - &x.mean_axis(0)?;
+            // The mean in the array's float type (NumPy's mean of float32 is float32); of
+            // integers and bools in float64, so their anomaly is float64.
+            let mean = match x.dtype() {
+                DType::F32 => x.mean_axis(0)?.astype(DType::F32),
+                _ => x.mean_axis(0)?,
+            };
+            let anomaly = x.try_sub(&mean)?;
             write(a, &anomaly, &a.paths[1], &*s, &ctx)?;
             let secs = t.elapsed().as_secs_f64();
             if root {
                 println!("wrote {}: x - mean(x, axis 0), {secs:.3} s", a.paths[1]);
                 if a.json {
                     println!(
-                        "{{\"out\":{:?},\"shape\":{:?},\"seconds\":{secs:?}}}",
+                        "{{\"out\":{:?},\"shape\":{:?},\"dtype\":\"{}\",\"seconds\":{secs:?}}}",
                         a.paths[1],
-                        x.shape()
+                        x.shape(),
+                        anomaly.dtype()
                     );
                 }
             }

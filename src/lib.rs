@@ -45,12 +45,13 @@ pub use ndtask_array::reader;
 pub use ndtask_array::{
     arange, compute, compute_in, compute_local_in, compute_local_with, compute_with, concatenate,
     default_scheduler, explain, from_ndarray, from_npy, full, linspace, memory_report, npy_shape,
-    ones, plan_graph, random, stack, task_graph, visualize, where_, zeros, Array, Computable,
-    Fused, Masked, Operand, PlanNode, ReduceOptions, Scalar, DEFAULT_SPLIT_EVERY,
+    ones, open_npy, plan_graph, promote_types, random, stack, task_graph, visualize, where_, zeros,
+    AnyArray, AnyNdArray, AnyOperand, AnyScalar, AnyValue, Array, Computable, Fused, Masked,
+    Operand, PlanNode, ReduceOptions, Scalar, Typed, DEFAULT_SPLIT_EVERY,
 };
 /// Zarr stores (feature `zarr`).
 #[cfg(feature = "zarr")]
-pub use ndtask_array::{from_zarr, ZarrCodec, ZarrFormat, ZarrOptions};
+pub use ndtask_array::{from_zarr, open_zarr, ZarrCodec, ZarrFormat, ZarrOptions};
 /// The memory model: the order tasks start in, the projected peak of a run, the plan-time
 /// budget check ([`Array::memory_report`] shows it for an expression).
 pub use ndtask_core::memory;

@@ -524,3 +524,112 @@ fn a_large_stored_chunk_streams_exactly_and_a_damaged_one_is_an_error() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Stores zarr-python wrote, of every element type it writes that ndtask reads, open without a
+/// type parameter ([`ndtask::open_zarr`]) and give NumPy's statistics (integer sums exact) on
+/// every scheduler; the anomaly against the mean over axis 0 is float64 for integers and bools
+/// (float32 for float32), and zarr-python reads it back as NumPy computes it.
+#[test]
+fn stores_of_every_type_open_without_a_type_parameter() {
+    let Some(py) = python(&["numpy", "zarr"]) else {
+        return;
+    };
+    let dir = temp("types");
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.display();
+    run_python(&py, &format!(
+        "import numpy as np, zarr, json\n\
+         rng = np.random.default_rng(11)\n\
+         s = (29, 17)\n\
+         arrs = dict(f8=rng.uniform(-5, 5, s), f4=rng.uniform(-5, 5, s).astype('f4'),\n\
+         \x20 i8=rng.integers(-9, 9, s) + 2**44, i4=rng.integers(-2**31, 2**31 - 1, s, dtype='i4'),\n\
+         \x20 u1=rng.integers(0, 256, s, dtype='u1'), b1=rng.random(s) < 0.3)\n\
+         want = {{}}\n\
+         for k, a in arrs.items():\n\
+         \x20 for fmt in (2, 3):\n\
+         \x20   z = zarr.create_array('{d}/' + k + '-v' + str(fmt) + '.zarr', shape=s, chunks=(8, 5), dtype=a.dtype, zarr_format=fmt)\n\
+         \x20   z[:] = a\n\
+         \x20 integer = a.dtype.kind in 'iub'\n\
+         \x20 f = a.astype('f8')\n\
+         \x20 want[k] = dict(sum=int(a.sum(dtype='i8')) if integer else float(a.sum(dtype='f8')), mean=float(f.mean()), min=float(f.min()), max=float(f.max()))\n\
+         json.dump(want, open('{d}/want.json', 'w'))\n"
+    ));
+    let want: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("want.json")).unwrap()).unwrap();
+    for (k, dtype, stored) in [
+        ("f8", ndtask::DType::F64, "f64"),
+        ("f4", ndtask::DType::F32, "f32"),
+        ("i8", ndtask::DType::I64, "i64"),
+        ("i4", ndtask::DType::I64, "i32"),
+        ("u1", ndtask::DType::I64, "u8"),
+        ("b1", ndtask::DType::Bool, "bool"),
+    ] {
+        for fmt in [2, 3] {
+            let path = dir.join(format!("{k}-v{fmt}.zarr"));
+            let x = ndtask::open_zarr(&path, "/").unwrap();
+            assert_eq!(
+                (x.dtype(), x.stored_dtype().as_str()),
+                (dtype, stored),
+                "{k}"
+            );
+            assert_eq!(x.chunks()[0], vec![8, 8, 8, 5]);
+            let w = &want[k];
+            for s in schedulers() {
+                let (sum, mean, min, max) =
+                    ndtask::compute_with((x.sum(), x.mean(), x.min(), x.max()), &*s).unwrap();
+                match sum {
+                    ndtask::AnyValue::I64(v) => assert_eq!(v, w["sum"].as_i64().unwrap(), "{k}"),
+                    v => {
+                        let t = if k == "f4" { 1e-5 } else { 1e-12 };
+                        let e = w["sum"].as_f64().unwrap();
+                        assert!((v.to_f64() - e).abs() <= t * e.abs().max(1.0), "{k}");
+                    }
+                }
+                for (got, name) in [(mean, "mean"), (min, "min"), (max, "max")] {
+                    let e = w[name].as_f64().unwrap();
+                    assert!(
+                        (got.to_f64() - e).abs() <= 1e-12 * e.abs().max(1.0),
+                        "{k} {name}"
+                    );
+                }
+            }
+            if fmt == 3 {
+                // The anomaly, as zarr_tool writes it.
+                let mean = match x.dtype() {
+                    ndtask::DType::F32 => x.mean_axis(0).unwrap().astype(ndtask::DType::F32),
+                    _ => x.mean_axis(0).unwrap(),
+                };
+                let anomaly = x.try_sub(&mean).unwrap();
+                let out = dir.join(format!("{k}-anomaly.zarr"));
+                anomaly.to_zarr(&out, "/", &ZarrOptions::default()).unwrap();
+            }
+        }
+    }
+    run_python(&py, &format!(
+        "import numpy as np, zarr\n\
+         for k, t in [('f8', 'float64'), ('f4', 'float32'), ('i8', 'float64'), ('i4', 'float64'), ('u1', 'float64'), ('b1', 'float64')]:\n\
+         \x20 a = zarr.open_array('{d}/' + k + '-v3.zarr', mode='r')[:]\n\
+         \x20 got = zarr.open_array('{d}/' + k + '-anomaly.zarr', mode='r')[:]\n\
+         \x20 assert str(got.dtype) == t, (k, got.dtype)\n\
+         \x20 want = a.astype('f8') - a.astype('f8').mean(axis=0)\n\
+         \x20 tol = 1e-5 if k == 'f4' else 1e-9\n\
+         \x20 assert np.allclose(got, want, rtol=tol, atol=tol), k\n"
+    ));
+    // A store or an array that is not there is named as such.
+    let missing = dir.join("nowhere.zarr");
+    let e = ndtask::open_zarr(&missing, "/").unwrap_err().to_string();
+    assert!(
+        e.contains("no such directory") && e.contains(&missing.display().to_string()),
+        "{e}"
+    );
+    let e = ndtask::open_zarr(dir.join("f8-v3.zarr"), "/nope")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("there is no array at \"/nope\""), "{e}");
+    let e = from_zarr::<f64>(dir.join("i4-v2.zarr"), "/")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("holds i64 values, not f64"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -18,22 +18,24 @@ mod ops;
 mod optimize;
 mod plan;
 
+pub use api::any::{AnyArray, AnyNdArray, AnyScalar, AnyValue, Typed};
 pub use api::array::{Array, Scalar};
 pub use api::compute::{
     compute, compute_in, compute_local_in, compute_local_with, compute_with, default_scheduler,
     explain, lower_targets, memory_report, plan_graph, task_graph, visualize, Computable, Results,
     Targets,
 };
+pub use ops::any_math::{promote_types, AnyOperand};
 pub use ops::arith::Operand;
 pub use ops::concat::{concatenate, stack};
 pub use ops::creation::{arange, from_ndarray, full, linspace, ones, zeros};
 pub use ops::math::where_;
-pub use ops::npy::{from_npy, npy_shape};
+pub use ops::npy::{from_npy, npy_shape, open_npy};
 pub use ops::random;
 pub use ops::reduce::{ReduceOptions, DEFAULT_SPLIT_EVERY};
 pub use ops::stats::Masked;
 #[cfg(feature = "zarr")]
-pub use ops::zarr::{from_zarr, ZarrCodec, ZarrFormat, ZarrOptions};
+pub use ops::zarr::{from_zarr, open_zarr, ZarrCodec, ZarrFormat, ZarrOptions};
 pub use optimize::explain::{Fused, PlanNode};
 
 /// The source extension point: [`reader::ChunkReader`], and [`reader::from_reader`] to make an

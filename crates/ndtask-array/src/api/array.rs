@@ -9,6 +9,54 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+/// The accessors of an array handle that read its plan node: shape, axes, length, chunks.
+macro_rules! node_accessors {
+    () => {
+        /// The shape.
+        pub fn shape(&self) -> Vec<usize> {
+            self.node.shape()
+        }
+
+        /// Number of dimensions.
+        pub fn ndim(&self) -> usize {
+            self.node.grid.ndim()
+        }
+
+        /// Number of elements.
+        pub fn len(&self) -> usize {
+            self.shape().iter().product()
+        }
+
+        /// Whether the array has no elements.
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+
+        /// The chunk grid.
+        pub fn grid(&self) -> &ChunkGrid {
+            &self.node.grid
+        }
+
+        /// The chunk sizes along each axis (Dask's `chunks`).
+        pub fn chunks(&self) -> Vec<Vec<usize>> {
+            (0..self.ndim())
+                .map(|a| self.node.grid.axis_sizes(a))
+                .collect()
+        }
+
+        /// Number of chunks.
+        pub fn num_chunks(&self) -> usize {
+            self.node.grid.num_chunks()
+        }
+
+        /// Bytes the whole array would take in memory.
+        pub fn nbytes(&self) -> usize {
+            self.len() * self.dtype().size()
+        }
+    };
+}
+pub(crate) use node_accessors;
+
 /// A lazy, chunked n-dimensional array of `T`.
 ///
 /// Operations build a plan and return at once; nothing is computed until
@@ -89,51 +137,11 @@ impl<T: Element> Array<T> {
         }
     }
 
-    /// The shape.
-    pub fn shape(&self) -> Vec<usize> {
-        self.node.shape()
-    }
-
-    /// Number of dimensions.
-    pub fn ndim(&self) -> usize {
-        self.node.grid.ndim()
-    }
-
-    /// Number of elements.
-    pub fn len(&self) -> usize {
-        self.shape().iter().product()
-    }
-
-    /// Whether the array has no elements.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The chunk grid.
-    pub fn grid(&self) -> &ChunkGrid {
-        &self.node.grid
-    }
-
-    /// The chunk sizes along each axis (Dask's `chunks`).
-    pub fn chunks(&self) -> Vec<Vec<usize>> {
-        (0..self.ndim())
-            .map(|a| self.node.grid.axis_sizes(a))
-            .collect()
-    }
-
-    /// Number of chunks.
-    pub fn num_chunks(&self) -> usize {
-        self.node.grid.num_chunks()
-    }
+    node_accessors!();
 
     /// The element type.
     pub fn dtype(&self) -> DType {
         T::DTYPE
-    }
-
-    /// Bytes the whole array would take in memory.
-    pub fn nbytes(&self) -> usize {
-        self.len() * T::DTYPE.size()
     }
 }
 

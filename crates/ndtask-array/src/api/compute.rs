@@ -36,6 +36,13 @@ pub struct Targets {
     nodes: Vec<Arc<Node>>,
 }
 
+impl Targets {
+    /// Adds one array node to compute.
+    pub(crate) fn push(&mut self, node: Arc<Node>) {
+        self.nodes.push(node);
+    }
+}
+
 /// The computed chunks of each target, in the order they were added.
 pub struct Results {
     outputs: VecDeque<(ChunkGrid, Vec<Arc<Chunk>>)>,

@@ -1,6 +1,8 @@
 //! The operations, one module per family, each with its API (methods on `Array`, functions)
 //! and its kernels side by side. A new operation is one module here plus its tests.
 
+pub(crate) mod any_math;
+pub(crate) mod any_reduce;
 pub(crate) mod arith;
 pub(crate) mod concat;
 pub(crate) mod creation;

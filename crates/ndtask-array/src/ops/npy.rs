@@ -12,6 +12,7 @@
 //! `i64`) and `b1` (bool), little- or big-endian; Fortran-order files are refused with an error
 //! that says so.
 
+use crate::api::any::AnyArray;
 use crate::api::array::Array;
 use crate::ops::creation::source;
 use crate::ops::sink::{write_all, Sink};
@@ -67,6 +68,18 @@ impl Stored {
         }
     }
 
+    /// The stored type's Rust name.
+    fn name(self) -> &'static str {
+        match self {
+            Stored::F64 => "f64",
+            Stored::F32 => "f32",
+            Stored::I64 => "i64",
+            Stored::I32 => "i32",
+            Stored::U8 => "u8",
+            Stored::Bool => "bool",
+        }
+    }
+
     /// NumPy's `descr` for this type, little-endian.
     fn descr(self) -> &'static str {
         match self {
@@ -101,9 +114,27 @@ fn bad(path: &Path, why: impl std::fmt::Display) -> Error {
 
 /// Reads and checks the header of the file at `path`.
 fn read_header(path: &Path, file: &mut File) -> Result<Header> {
-    let io = |e: std::io::Error| Error::io(format!("reading {}", path.display()), e);
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    // A file that ends inside its header is named as such, with what the header needs.
+    let mut read = |buf: &mut [u8], at: usize, part: &str| -> Result<()> {
+        file.read_exact(buf).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                bad(
+                    path,
+                    format!(
+                        "the file is cut short inside its header: its {part} needs bytes \
+                         {at}..{} ({} bytes at least), and the file has {size}",
+                        at + buf.len(),
+                        at + buf.len()
+                    ),
+                )
+            } else {
+                Error::io(format!("reading {}", path.display()), e)
+            }
+        })
+    };
     let mut lead = [0u8; 10];
-    file.read_exact(&mut lead).map_err(io)?;
+    read(&mut lead, 0, "magic, version and header length")?;
     if &lead[..6] != MAGIC {
         return Err(bad(path, "not an .npy file (no \\x93NUMPY magic)"));
     }
@@ -112,7 +143,7 @@ fn read_header(path: &Path, file: &mut File) -> Result<Header> {
         1 => (u16::from_le_bytes([lead[8], lead[9]]) as usize, 10),
         2 | 3 => {
             let mut more = [0u8; 2];
-            file.read_exact(&mut more).map_err(io)?;
+            read(&mut more, 10, "header length")?;
             (
                 u32::from_le_bytes([lead[8], lead[9], more[0], more[1]]) as usize,
                 12,
@@ -124,7 +155,7 @@ fn read_header(path: &Path, file: &mut File) -> Result<Header> {
         return Err(bad(path, format!("a header of {len} bytes")));
     }
     let mut text = vec![0u8; len];
-    file.read_exact(&mut text).map_err(io)?;
+    read(&mut text, start, "header text")?;
     let text = String::from_utf8_lossy(&text);
     let field = |key: &str| -> Result<&str> {
         let at = text
@@ -341,6 +372,10 @@ impl ChunkReader for NpyReader {
         self.header.stored.dtype()
     }
 
+    fn stored_dtype(&self) -> String {
+        self.header.stored.name().to_string()
+    }
+
     fn read(&self, r: &Region) -> Result<Chunk> {
         let what = || format!("reading region {} of {}", r.describe(), self.path.display());
         dispatch_dtype!(self.dtype(), T => {
@@ -370,6 +405,29 @@ pub fn npy_shape(path: impl AsRef<Path>) -> Result<(Vec<usize>, DType)> {
         File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
     let h = read_header(path, &mut file)?;
     Ok((h.shape, h.stored.dtype()))
+}
+
+/// A lazy array of the `.npy` file at `path`, cut into `chunks`, of the element type its
+/// header gives (NumPy's `np.load(mmap_mode='r')` without knowing the type): `f8`, `f4`, `i8`
+/// and `b1` as themselves, `i4` and `u1` as `i64` ([`AnyArray::stored_dtype`] tells which).
+///
+/// # Errors
+/// As [`from_npy`].
+///
+/// # Examples
+/// ```
+/// use ndtask_core::DType;
+/// let path = std::env::temp_dir().join(format!("ndtask-doc-any-{}.npy", std::process::id()));
+/// ndtask_array::arange(0i64, 10, 1, [4])?.to_npy(&path)?;
+/// let x = ndtask_array::open_npy(&path, [5])?;
+/// assert_eq!(x.dtype(), DType::I64);
+/// assert_eq!(x.sum().compute()?, ndtask_array::AnyValue::I64(45));
+/// # std::fs::remove_file(&path).unwrap();
+/// # Ok::<(), ndtask_core::Error>(())
+/// ```
+pub fn open_npy(path: impl AsRef<Path>, chunks: impl Into<Chunks>) -> Result<AnyArray> {
+    let (_, dtype) = npy_shape(path.as_ref())?;
+    dispatch_dtype!(dtype, T => Ok(from_npy::<T>(path, chunks)?.into()))
 }
 
 /// A lazy array of the `.npy` file at `path`, cut into `chunks`: each chunk task reads only

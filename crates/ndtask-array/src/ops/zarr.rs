@@ -9,10 +9,12 @@
 //! exists before any chunk is written, and it is written once), and writes each chunk from the
 //! task that computed it, with no lock.
 
+use crate::api::any::{with_typed, AnyArray};
 use crate::api::array::Array;
 use crate::ops::creation::source;
 use crate::ops::sink::{write_all, Sink};
 use crate::plan::chunks::typed;
+use crate::plan::dispatch_dtype;
 use crate::plan::reader::{ChunkReader, Region, TileSource};
 use ndarray::ArrayD;
 use ndtask_core::{
@@ -141,6 +143,27 @@ fn dtype_of(t: &DataType, path: &str) -> Result<DType> {
              integers that fit in int64"
         )));
     })
+}
+
+/// The Rust name of a stored Zarr data type that ndtask reads (`"i32"` for `int32`, ...).
+fn stored_name(t: &DataType) -> &'static str {
+    type Named = (fn() -> DataType, &'static str);
+    let names: [Named; 10] = [
+        (data_type::float64, "f64"),
+        (data_type::float32, "f32"),
+        (data_type::int64, "i64"),
+        (data_type::int32, "i32"),
+        (data_type::int16, "i16"),
+        (data_type::int8, "i8"),
+        (data_type::uint32, "u32"),
+        (data_type::uint16, "u16"),
+        (data_type::uint8, "u8"),
+        (data_type::bool, "bool"),
+    ];
+    names
+        .iter()
+        .find(|(d, _)| &d() == t)
+        .map_or("unknown", |(_, n)| n)
 }
 
 /// Reads regions of a Zarr array.
@@ -396,6 +419,10 @@ impl ChunkReader for ZarrReader {
         self.name.clone()
     }
 
+    fn stored_dtype(&self) -> String {
+        stored_name(self.array.data_type()).to_string()
+    }
+
     fn fingerprint(&self, h: &mut Fingerprint) {
         h.str("zarr");
         h.str(&self.name);
@@ -465,14 +492,41 @@ fn subset_of(r: &Region) -> std::result::Result<ArraySubset, String> {
 /// `store_path`.
 fn open(store_path: &Path, array_path: &str) -> Result<(ZArray, String)> {
     let name = format!("zarr:{}:{array_path}", store_path.display());
+    if !store_path.is_dir() {
+        let why = if store_path.exists() {
+            "it is not a directory"
+        } else {
+            "no such directory"
+        };
+        return Err(Error::io(
+            format!("opening the Zarr store {}", store_path.display()),
+            std::io::Error::new(std::io::ErrorKind::NotFound, why),
+        ));
+    }
     let store = FilesystemStore::new(store_path).map_err(|e| {
         Error::io(
             format!("opening the Zarr store {}", store_path.display()),
             e,
         )
     })?;
-    let array = ZArray::open(Arc::new(store), array_path)
-        .map_err(|e| Error::io(format!("opening the Zarr array {name}"), e))?;
+    let array = ZArray::open(Arc::new(store), array_path).map_err(|e| {
+        let inside = store_path.join(array_path.trim_start_matches('/'));
+        if !inside.join("zarr.json").exists() && !inside.join(".zarray").exists() {
+            return Error::io(
+                format!("opening the Zarr array {name}"),
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!(
+                        "there is no array at {array_path:?} in the store (neither {} nor {} \
+                         exists)",
+                        inside.join("zarr.json").display(),
+                        inside.join(".zarray").display()
+                    ),
+                ),
+            );
+        }
+        Error::io(format!("opening the Zarr array {name}"), e)
+    })?;
     Ok((array, name))
 }
 
@@ -513,6 +567,63 @@ pub fn from_zarr<T: Element>(store_path: impl AsRef<Path>, array_path: &str) -> 
         direct,
     };
     source(&shape, Chunks::Block(chunks), Arc::new(reader))
+}
+
+/// A lazy array of the Zarr array at `array_path` of the directory store at `store_path`, of
+/// the element type its metadata gives (as Dask's `from_zarr` and Xarray do): `float64`,
+/// `float32`, `int64` and `bool` as themselves, narrower integers as `i64`
+/// ([`AnyArray::stored_dtype`] tells which).
+///
+/// # Errors
+/// As [`from_zarr`]: the store or the array does not exist (naming it), bad metadata, a data
+/// type ndtask does not read.
+///
+/// # Examples
+/// ```
+/// use ndtask_core::DType;
+/// let dir = std::env::temp_dir().join(format!("ndtask-doc-any-{}.zarr", std::process::id()));
+/// ndtask_array::arange(0.0f32, 6.0, 1.0, [4])?.to_zarr(&dir, "/", &Default::default())?;
+/// let x = ndtask_array::open_zarr(&dir, "/")?;
+/// assert_eq!((x.dtype(), x.stored_dtype().as_str()), (DType::F32, "f32"));
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), ndtask_core::Error>(())
+/// ```
+pub fn open_zarr(store_path: impl AsRef<Path>, array_path: &str) -> Result<AnyArray> {
+    let store_path = store_path.as_ref();
+    let (array, name) = open(store_path, array_path)?;
+    let dtype = dtype_of(array.data_type(), &name)?;
+    drop(array);
+    dispatch_dtype!(dtype, T => Ok(from_zarr::<T>(store_path, array_path)?.into()))
+}
+
+impl AnyArray {
+    /// Writes the array as a Zarr array of its element type (as [`Array::to_zarr`]).
+    ///
+    /// # Errors
+    /// As [`Array::to_zarr`].
+    pub fn to_zarr(
+        &self,
+        store_path: impl AsRef<Path>,
+        array_path: &str,
+        options: &ZarrOptions,
+    ) -> Result<()> {
+        with_typed!(self, x => x.to_zarr(store_path, array_path, options))
+    }
+
+    /// [`AnyArray::to_zarr`] on `scheduler` under `ctx`.
+    ///
+    /// # Errors
+    /// As [`Array::to_zarr`].
+    pub fn to_zarr_with(
+        &self,
+        store_path: impl AsRef<Path>,
+        array_path: &str,
+        options: &ZarrOptions,
+        scheduler: &dyn Scheduler,
+        ctx: &RunContext,
+    ) -> Result<()> {
+        with_typed!(self, x => x.to_zarr_with(store_path, array_path, options, scheduler, ctx))
+    }
 }
 
 /// A Zarr array being written: its metadata is stored once, then each chunk of the

@@ -99,6 +99,12 @@ pub trait ChunkReader: Send + Sync + 'static {
     fn fingerprint(&self, h: &mut Fingerprint);
     /// The element type of the values.
     fn dtype(&self) -> DType;
+    /// The element type of the values where they are stored, when it is not
+    /// [`ChunkReader::dtype`]: a file's `i32` or `u8` values read as `i64` (the default: the
+    /// name of `dtype`).
+    fn stored_dtype(&self) -> String {
+        self.dtype().name().to_string()
+    }
     /// The values of `region`, as a chunk of shape `region.shape` and element type
     /// [`ChunkReader::dtype`]. The default collects [`ChunkReader::stream`].
     ///

@@ -29,6 +29,11 @@ impl SourceNode {
         self.reader.name()
     }
 
+    /// The element type of the reader's stored values ([`ChunkReader::stored_dtype`]).
+    pub fn stored_dtype(&self) -> String {
+        self.reader.stored_dtype()
+    }
+
     /// The reader's identity, its array's shape and the window.
     pub fn fingerprint(&self, h: &mut Fingerprint) {
         self.reader.fingerprint(h);
