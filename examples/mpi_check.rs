@@ -592,6 +592,31 @@ fn budget(s: &mut Suite) -> Result<(), Error> {
             other.map(|_| ())
         )),
     }
+    // A budget that the ranks answer differently at plan time: rank 0 holds every output chunk
+    // until the end (they are gathered there), the other ranks one or two chunks at a time. The
+    // check fails on rank 0 only, and every rank must return rank 0's error, none run. (Under
+    // MPICH 4.0 the agreement read "no rank failed", a u64::MAX, as -1: the other ranks ran
+    // and waited for rank 0 forever, issue 33.)
+    if ranks > 1 {
+        let out = random::uniform::<f64>([8 * 4 * ranks, 100], [8, 100], 3)?;
+        let some = RunContext::new().memory_budget(3 * 8 * 100 * 8);
+        match compute_local_in(&out, s.mpi, &some) {
+            Err(Error::Memory(m)) if m.contains(&format!("on MPI rank 0 of {ranks}")) => {
+                match s.mpi.last_run() {
+                    r if r.tasks_run == 0 && r.messages_sent == 0 => s.passed += 1,
+                    r => s.failed.push(format!(
+                        "a budget only some ranks fit: ran before failing: {r:?}"
+                    )),
+                }
+            }
+            other => s.failed.push(format!(
+                "a budget only some ranks fit: expected rank 0's plan-time error on every rank, \
+                 got {:?}",
+                other.map(|_| ())
+            )),
+        }
+        s.check("after a budget only some ranks fit", out.sum())?;
+    }
     // A failing task under a budget fails every rank, and the scheduler computes again.
     let failing = x
         .map_named("fails", |v| if v > 0.999 { f64::NAN } else { v })

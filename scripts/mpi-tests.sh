@@ -3,23 +3,52 @@
 # rsmpi's ci/run-examples.sh does. Each example asserts its own results; this script checks exit
 # codes (and, for the failure test and pi, what the ranks printed).
 #
-#   bash scripts/mpi-tests.sh            # needs an MPI library (Open MPI: libopenmpi-dev openmpi-bin)
+#   bash scripts/mpi-tests.sh                  # Open MPI (libopenmpi-dev openmpi-bin)
+#   MPI_IMPL=mpich bash scripts/mpi-tests.sh   # MPICH (libmpich-dev mpich), built apart in target/mpich
+#
+# MPI_IMPL picks the library: rsmpi builds against the MPI whose compiler wrapper MPICC names
+# (mpicc.openmpi or mpicc.mpich on Debian, where both can be installed), and the programs run
+# under that library's launcher (mpirun.openmpi, mpiexec.mpich). Each library gets its own
+# target directory, so switching does not rebuild the other. NDTASK_MPI_JITTER (microseconds)
+# adds random delays to every run's messages (see the jitter checks below).
 #
 # Ends with "mpi: N passed, M failed"; exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v mpirun >/dev/null; then
-  echo "mpirun not found: install an MPI library (e.g. apt-get install libopenmpi-dev openmpi-bin libclang-dev)" >&2
+MPI_IMPL=${MPI_IMPL:-openmpi}
+case "$MPI_IMPL" in
+  openmpi)
+    launcher=mpirun.openmpi
+    command -v "$launcher" >/dev/null || launcher=mpirun
+    command -v mpicc.openmpi >/dev/null && export MPICC=mpicc.openmpi
+    # More ranks than cores is part of the suite; Open MPI refuses it unless asked.
+    MPIRUN=("$launcher" --oversubscribe)
+    BIND=(--bind-to none)
+    ;;
+  mpich)
+    launcher=mpiexec.mpich
+    export MPICC=mpicc.mpich
+    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/mpich}
+    # Hydra oversubscribes by default.
+    MPIRUN=("$launcher")
+    BIND=(-bind-to none)
+    ;;
+  *)
+    echo "MPI_IMPL is openmpi or mpich, got '$MPI_IMPL'" >&2
+    exit 1
+    ;;
+esac
+if ! command -v "$launcher" >/dev/null; then
+  echo "$launcher not found: install an MPI library (apt-get install libopenmpi-dev openmpi-bin libclang-dev, or libmpich-dev mpich)" >&2
   exit 1
 fi
 if [ "$(id -u)" = 0 ]; then
   # Open MPI refuses to run as root without these.
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
-# More ranks than cores is part of the suite.
-MPIRUN=(mpirun --oversubscribe)
-EX=target/release/examples
+EX=${CARGO_TARGET_DIR:-target}/release/examples
+echo "== MPI library: $MPI_IMPL ($launcher; MPICC=${MPICC:-mpicc}; examples in $EX)"
 
 echo "== cargo build --release --features \"mpi zarr\" --examples"
 cargo build --release --features "mpi zarr" --examples || exit 1
@@ -53,16 +82,37 @@ done
 for n in 2 3; do
   check "mpi_check -n $n --gather-to-all" "${MPIRUN[@]}" -n "$n" "$EX/mpi_check" --gather-to-all
 done
-check "mpi_check -n 2 --threads 3" "${MPIRUN[@]}" -n 2 --bind-to none "$EX/mpi_check" --threads 3
+check "mpi_check -n 2 --threads 3" "${MPIRUN[@]}" -n 2 "${BIND[@]}" "$EX/mpi_check" --threads 3
 # Every run of the suite under a memory budget per rank (flow control: steps in order, grants
 # before sends), with a budget that fits every check.
 for n in 2 3 4; do
   check "mpi_check -n $n --memory-budget 1GiB" "${MPIRUN[@]}" -n "$n" "$EX/mpi_check" --memory-budget 1073741824
 done
-check "mpi_check -n 2 --threads 3 --memory-budget 1GiB" "${MPIRUN[@]}" -n 2 --bind-to none "$EX/mpi_check" \
+check "mpi_check -n 2 --threads 3 --memory-budget 1GiB" "${MPIRUN[@]}" -n 2 "${BIND[@]}" "$EX/mpi_check" \
   --threads 3 --memory-budget 1073741824
 # The suite's one-chunk arrays leave ranks idle at any size; 6 ranks also splits 4-chunk ones unevenly.
 check "mpi_check -n 6 (more ranks than chunks)" "${MPIRUN[@]}" -n 6 "$EX/mpi_check"
+
+# A rank must never leave a run another rank still needs (issue 33): the whole check again and
+# again, with random delays before every report, grant and round of sends.
+REPEAT=${MPI_REPEAT:-20}
+echo "== mpi_check $REPEAT times in a row on 2 and 3 ranks, with random delays in every run's messages"
+for n in 2 3; do
+  ok=0
+  for i in $(seq "$REPEAT"); do
+    jitter=$(( (i % 4) * 100 ))
+    budget=()
+    [ $((i % 2)) = 0 ] && budget=(--memory-budget 1073741824)
+    if out=$(NDTASK_MPI_JITTER=$jitter timeout 300 "${MPIRUN[@]}" -n "$n" "$EX/mpi_check" --threads 2 "${budget[@]}" 2>&1); then
+      ok=$((ok + 1))
+    else
+      printf '%s\n' "$out" | grep -v '^ ' | tail -n 20
+      break
+    fi
+  done
+  [ "$ok" = "$REPEAT" ] && pass "mpi_check -n $n: $REPEAT runs in a row (delays up to 300 us, half under a budget)" \
+    || fail "mpi_check -n $n: run $((ok + 1)) of $REPEAT failed or hung"
+done
 
 echo "== the scaling model's messages and bytes equal the measured ones, 8 and 16 ranks (oversubscribed)"
 for n in 8 16; do

@@ -29,6 +29,7 @@
 //! `Err`.
 
 use crate::flow::{Admit, Flow, Hooks};
+use crate::jitter::{maybe_delay, Jitter};
 use crate::placement::RankPlan;
 use crate::wire::{self, Msg, Part};
 use mpi::datatype::Equivalence;
@@ -91,6 +92,7 @@ struct Reporter<'a, 'g> {
     run: &'a LocalRun<'g>,
     plan: &'a RankPlan,
     done: Sender<Report>,
+    jitter: Option<&'a Jitter>,
 }
 
 impl AfterTask for Reporter<'_, '_> {
@@ -107,6 +109,7 @@ impl AfterTask for Reporter<'_, '_> {
                 }
             }
         }
+        maybe_delay(self.jitter);
         // The receiver outlives every worker (it is dropped after the scope), so this only fails
         // if the MPI thread is gone, and then nobody waits for the report.
         let _ = self.done.send(Report::Done(Done {
@@ -128,6 +131,7 @@ impl AfterTask for Reporter<'_, '_> {
 
 impl Hooks for Reporter<'_, '_> {
     fn take(&self, t: TaskId) {
+        maybe_delay(self.jitter);
         let _ = self.done.send(Report::Take(t));
     }
 }
@@ -392,6 +396,14 @@ impl Observer for StatsObserver {
     }
 }
 
+/// How a run reaches the other ranks: the communicator, the run's message tag, and the
+/// testing delays (if any).
+pub(crate) struct Peers<'a> {
+    pub comm: &'a SimpleCommunicator,
+    pub tag: Tag,
+    pub jitter: Option<&'a Jitter>,
+}
+
 /// The MPI thread's side of a run.
 struct Exchange<'a, 'g> {
     comm: &'a SimpleCommunicator,
@@ -417,6 +429,8 @@ struct Exchange<'a, 'g> {
     nap: Duration,
     /// Rank 0's observer wants this rank's progress: the count last reported, and when.
     progress: Option<(usize, Instant)>,
+    /// Random delays before each round of sends (testing).
+    jitter: Option<&'a Jitter>,
 }
 
 /// Runs this rank's share of the graph, under `flow` when there is a budget; afterwards `run`
@@ -424,14 +438,14 @@ struct Exchange<'a, 'g> {
 /// every task). Returns the failure of the lowest failed task id on any rank (the same error on
 /// every rank) if the run failed, and under a budget the most bytes this rank held.
 pub(crate) fn run_rank(
-    comm: &SimpleCommunicator,
-    tag: Tag,
+    peers: Peers<'_>,
     pool: &ThreadPool,
     run: &LocalRun<'_>,
     plan: &RankPlan,
     flow: Option<&Flow>,
     observer: &dyn Observer,
 ) -> (Result<()>, Option<usize>) {
+    let Peers { comm, tag, jitter } = peers;
     for (t, &n) in plan.remote_uses.iter().enumerate() {
         run.drop_uses(t as TaskId, n);
     }
@@ -440,6 +454,7 @@ pub(crate) fn run_rank(
         run,
         plan,
         done: tx,
+        jitter,
     };
     let threads = pool.current_num_threads();
     let (workers, admit);
@@ -473,6 +488,7 @@ pub(crate) fn run_rank(
         announced: BTreeSet::new(),
         nap: NAP_MIN,
         progress: wants_progress.then(|| (0, Instant::now())),
+        jitter,
     };
     pool.in_place_scope(|s| {
         match drive {
@@ -586,6 +602,7 @@ impl<'a, 'g> Exchange<'a, 'g> {
     /// all of it has been matched. New messages wait in the outbox for the next round (the send
     /// buffers must outlive the requests, which rsmpi ties to a scope).
     fn send_round(&mut self, spawn: &mut dyn FnMut(TaskId)) {
+        maybe_delay(self.jitter);
         let batch = take_round(&mut self.outbox, self.size, WINDOW);
         // The arrays each result sends after its header, in order (a strided one as a copy in
         // standard layout, which outlives the sends).

@@ -48,6 +48,7 @@
 
 mod exchange;
 mod flow;
+mod jitter;
 mod model;
 mod placement;
 mod scheduler;

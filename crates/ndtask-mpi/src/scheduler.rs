@@ -1,7 +1,8 @@
 //! The [`MpiScheduler`]: MPI set-up, the agreement check, and the [`Scheduler`] entry point.
 
-use crate::exchange::{self, RunStats, StatsObserver};
+use crate::exchange::{self, Peers, RunStats, StatsObserver};
 use crate::flow::Flow;
+use crate::jitter::Jitter;
 use crate::placement::{Outputs, RankPlan};
 use crate::wire;
 use mpi::collective::SystemOperation;
@@ -19,6 +20,10 @@ use rayon::ThreadPool;
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::thread::ThreadId;
+
+/// "No rank" and "no budget" in the agreements' reductions: the largest value that MPI_MIN and
+/// MPI_MAX order alike in every MPI (see `MpiScheduler::agree`).
+const NONE: i64 = i64::MAX;
 
 /// Runs task graphs across MPI ranks, SPMD style: every rank builds the same expression, calls
 /// `compute`, and runs its own share of the tasks.
@@ -67,6 +72,8 @@ pub struct MpiScheduler {
     thread: ThreadId,
     runs: Cell<u32>,
     last_run: Cell<RunStats>,
+    /// Random delays in every run, for testing (`NDTASK_MPI_JITTER`).
+    jitter: Option<Jitter>,
     universe: Universe,
 }
 
@@ -162,8 +169,9 @@ impl MpiSchedulerBuilder {
             .thread_name(|i| format!("ndtask-mpi-worker-{i}"))
             .build()
             .map_err(|e| Error::Scheduler(format!("cannot start {threads} threads: {e}")))?;
+        let comm_rank = comm.rank() as usize;
         Ok(MpiScheduler {
-            rank: Cell::new(comm.rank() as usize),
+            rank: Cell::new(comm_rank),
             ranks: Cell::new(comm.size() as usize),
             all: comm.duplicate(),
             comm: RefCell::new(comm),
@@ -174,6 +182,7 @@ impl MpiSchedulerBuilder {
             thread: std::thread::current().id(),
             runs: Cell::new(0),
             last_run: Cell::new(RunStats::default()),
+            jitter: Jitter::from_env(comm_rank),
             universe,
         })
     }
@@ -312,34 +321,53 @@ impl MpiScheduler {
         budget: Option<usize>,
     ) -> Result<bool> {
         self.runs.set(self.runs.get().wrapping_add(1));
+        // Every field is reduced as a signed 64-bit integer and kept below 2^63: MPICH 4.0
+        // computes MPI_MIN and MPI_MAX over MPI_UINT64_T as if the values were signed, so a
+        // sentinel of u64::MAX ("no rank failed") read as -1 there and beat every real rank.
+        // Ranks then disagreed on whether to run at all, and one ran a run the others had left
+        // (issue 33).
         let failed_rank = match local {
-            Ok(_) => u64::MAX,
-            Err(_) => self.rank.get() as u64,
+            Ok(_) => NONE,
+            Err(_) => self.rank.get() as i64,
         };
-        let fingerprint = local.map_or(0, |g| g.fingerprint());
+        // Only compared for equality, so any 64 bits will do.
+        let fingerprint = local.map_or(0, |g| g.fingerprint()) as i64;
         let outputs_code = match outputs {
             Outputs::ToRoot => 0,
             Outputs::ToAll => 1,
             Outputs::Kept => 2,
         };
-        let budget_code = budget.map_or(u64::MAX, |b| b as u64);
+        let budget_code = budget.map_or(NONE, |b| b as i64);
+        // The run counter: ranks that reach this agreement after different numbers of runs have
+        // lost step with each other, which must be an error, not a run with mixed-up tags.
+        let runs = i64::from(self.runs.get());
         let mine = [
             fingerprint,
             outputs_code,
             failed_rank,
-            observed as u64,
+            observed as i64,
             budget_code,
+            runs,
         ];
-        let (mut lo, mut hi) = ([0u64; 5], [0u64; 5]);
+        let (mut lo, mut hi) = ([0i64; 6], [0i64; 6]);
         self.comm
             .borrow()
             .all_reduce_into(&mine[..], &mut lo[..], SystemOperation::min());
         self.comm
             .borrow()
             .all_reduce_into(&mine[..], &mut hi[..], SystemOperation::max());
-        if lo[2] != u64::MAX {
-            let every_rank_failed = hi[2] != u64::MAX;
+        if lo[2] != NONE {
+            let every_rank_failed = hi[2] != NONE;
             return Err(self.share_error(lo[2] as usize, local.err(), every_rank_failed));
+        }
+        if lo[5] != hi[5] {
+            return Err(Error::Mpi(format!(
+                "the {} ranks reached a compute after different numbers of runs (from {} to {}): \
+                 every rank must make the same calls in the same order",
+                self.ranks.get(),
+                lo[5],
+                hi[5]
+            )));
         }
         if lo[0] != hi[0] {
             return Err(Error::Mpi(format!(
@@ -347,13 +375,13 @@ impl MpiScheduler {
                  {:#018x}): every rank must build the same expression, with the same seeds, \
                  scalars, shapes, chunks, element types and options",
                 self.ranks.get(),
-                lo[0],
-                hi[0]
+                lo[0] as u64,
+                hi[0] as u64
             )));
         }
         if lo[4] != hi[4] {
-            let show = |b: u64| match b {
-                u64::MAX => "none".to_string(),
+            let show = |b: i64| match b {
+                NONE => "none".to_string(),
                 b => ndtask_core::memory::human_bytes(b as usize),
             };
             return Err(Error::Mpi(format!(
@@ -468,16 +496,17 @@ impl MpiScheduler {
     /// Every rank's `local` check, agreed: `Ok` everywhere, or the lowest failing rank's error
     /// everywhere. A collective call.
     fn agree_on<T>(&self, local: Result<T>) -> Result<T> {
+        // Signed, below 2^63: see `agree`.
         let failed_rank = match &local {
-            Ok(_) => u64::MAX,
-            Err(_) => self.rank.get() as u64,
+            Ok(_) => NONE,
+            Err(_) => self.rank.get() as i64,
         };
-        let mut lowest = 0u64;
+        let mut lowest = 0i64;
         self.comm
             .borrow()
             .all_reduce_into(&failed_rank, &mut lowest, SystemOperation::min());
         match (local, lowest) {
-            (local, u64::MAX) => local,
+            (local, NONE) => local,
             (local, root) => Err(self.broadcast_error(root as usize, local.err().as_ref())),
         }
     }
@@ -505,7 +534,8 @@ impl MpiScheduler {
         let tag = (self.runs.get() % 32768) as Tag;
         // A budget of every addressable byte bounds nothing: it runs as none (the agreement
         // also encodes "none" as that value, so every rank must read it the same way).
-        let budget = ctx.budget().or(self.budget).filter(|&b| b != usize::MAX);
+        // (Nor does one of 2^63 bytes or more, which the agreement could not carry.)
+        let budget = ctx.budget().or(self.budget).filter(|&b| b < NONE as usize);
         let observed = self.agree(Ok(graph), ctx.observer().is_some(), outputs, budget)?;
         // Every rank agreed on the graph, homes included, so every rank refuses alike.
         let ranks = self.ranks.get();
@@ -541,8 +571,18 @@ impl MpiScheduler {
         });
         let observer = ctx.observer().unwrap_or(&*stats);
         let comm = self.comm.borrow();
-        let (result, peak) =
-            exchange::run_rank(&comm, tag, &self.pool, &run, &plan, flow.as_ref(), observer);
+        let (result, peak) = exchange::run_rank(
+            Peers {
+                comm: &comm,
+                tag,
+                jitter: self.jitter.as_ref(),
+            },
+            &self.pool,
+            &run,
+            &plan,
+            flow.as_ref(),
+            observer,
+        );
         drop(comm);
         run.end(result.is_ok());
         self.last_run.set(RunStats {
