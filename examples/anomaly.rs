@@ -15,9 +15,10 @@
 mod cli;
 
 use cli::parse_count;
+use ndtask::engine::human_bytes;
+use ndtask::observe::{Observer, RunSummary};
 use ndtask::prelude::*;
 use ndtask::scheduler::Kind;
-use ndtask::{compute_local_in, human_bytes, Observer, RunContext, RunSummary};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -92,36 +93,6 @@ struct Args {
     explain: bool,
 }
 
-/// Bytes with an optional unit: 1048576, 64MiB, 64MB, 1.5GiB, 512k.
-fn parse_bytes(flag: &str, s: &str) -> Result<usize, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kb" => 1e3,
-        "kib" => 1024.0,
-        "m" | "mb" => 1e6,
-        "mib" => 1024.0 * 1024.0,
-        "g" | "gb" => 1e9,
-        "gib" => 1024.0 * 1024.0 * 1024.0,
-        _ => {
-            return Err(format!(
-                "{flag}: unknown unit in {s:?} (use B, kB, KiB, MB, MiB, GB, GiB)"
-            ))
-        }
-    };
-    let v: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("{flag} expects bytes like 64MiB, got {s:?}"))?;
-    let bytes = v * factor;
-    if !(0.0..1.8e19).contains(&bytes) {
-        return Err(format!("{flag}: {s:?} is out of range"));
-    }
-    Ok(bytes as usize)
-}
-
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         pattern: Pattern::Center,
@@ -151,7 +122,11 @@ fn parse_args() -> Result<Args, String> {
             "--shape" => a.n = parse_count("--shape", &value()?)?,
             "--chunk" => a.chunk = parse_count("--chunk", &value()?)?,
             "--seed" => a.seed = parse_count("--seed", &value()?)? as u64,
-            "--memory-budget" => a.budget = Some(parse_bytes("--memory-budget", &value()?)?),
+            "--memory-budget" => {
+                let v = value()?;
+                let b = ndtask::parse_bytes(&v).map_err(|e| format!("--memory-budget: {e}"))?;
+                a.budget = Some(b);
+            }
             "--threads" => a.threads = Some(parse_count("--threads", &value()?)?),
             "--scheduler" => a.scheduler = cli::parse_scheduler(&value()?)?,
             "--computed" => a.computed = true,
@@ -175,8 +150,8 @@ fn parse_args() -> Result<Args, String> {
 }
 
 /// The pattern's expression on an N x N uniform array in C x C chunks (with `--through`, the
-/// rechunk is staged now, on `s` under `ctx`).
-fn expression(a: &Args, s: &dyn Scheduler, ctx: &RunContext) -> Result<Scalar<f64>, Error> {
+/// rechunk is staged now, with `cfg`).
+fn expression(a: &Args, cfg: &Config) -> Result<Scalar<f64>, Error> {
     let (n, c) = (a.n, a.chunk);
     let x: Array<f64> = random::default_rng(a.seed).uniform([n, n], [c, c])?;
     // A user function's chunks cannot be made again inside another kernel: they are held.
@@ -199,7 +174,7 @@ fn expression(a: &Args, s: &dyn Scheduler, ctx: &RunContext) -> Result<Scalar<f6
             // Short-fat to tall-skinny: the same elements per chunk, full columns.
             let width = (c.saturating_mul(c) / n).clamp(1, n);
             let columns = match &a.through {
-                Some(dir) => x.rechunk_through_with([n, width], dir, s, ctx)?,
+                Some(dir) => x.rechunk_through_with([n, width], dir, cfg)?,
                 None => x.rechunk([n, width])?,
             };
             columns.std_with(&ReduceOptions::axes([0]), 0.0)?.mean()
@@ -215,23 +190,23 @@ fn run(a: &Args) -> Result<(), Error> {
     let chosen = cli::Chosen::new(a.scheduler, a.threads, false)?;
     let s = chosen.get();
     let peak = Arc::new(Peak::default());
-    let mut ctx = RunContext::new().observe(peak.clone());
+    let mut cfg = chosen.config().observe(peak.clone());
     if let Some(b) = a.budget {
-        ctx = ctx.memory_budget(b);
+        cfg = cfg.memory_budget(b);
     }
     let staging = Instant::now();
-    let e = expression(a, s, &ctx)?;
+    let e = expression(a, &cfg)?;
     let staged = match a.through {
         Some(_) => staging.elapsed().as_secs_f64(),
         None => 0.0,
     };
     if a.explain && s.rank() == 0 {
-        println!("{}", e.explain()?);
+        println!("{}", cfg.explain(&e)?);
     }
     let tasks = e.task_graph()?.len();
-    let projected = e.memory_report(s.threads())?.profile.peak_bytes;
+    let projected = cfg.memory_report(&e, s.threads())?.profile.peak_bytes;
     let t = Instant::now();
-    let got = compute_local_in(&e, s, &ctx)?;
+    let got = cfg.compute_local(&e)?;
     let secs = staged + t.elapsed().as_secs_f64();
     // Under MPI: what each rank did (every rank takes part in gathering it).
     let per_rank = chosen.per_rank();

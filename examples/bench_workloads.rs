@@ -21,7 +21,6 @@ mod common;
 use common::Workload;
 use ndtask::observe::ProgressBar;
 use ndtask::prelude::*;
-use ndtask::RunContext;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -38,31 +37,6 @@ struct Args {
     threads: usize,
     warmup: usize,
     progress: bool,
-}
-
-/// A scheduler that runs every graph under one context (here: with a progress bar).
-struct Observed {
-    inner: ThreadedScheduler,
-    ctx: RunContext,
-}
-
-impl Scheduler for Observed {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn threads(&self) -> usize {
-        self.inner.threads()
-    }
-
-    fn execute_with(
-        &self,
-        graph: &ndtask::TaskGraph,
-        ctx: &RunContext,
-    ) -> Result<Option<Vec<Arc<ndtask::Chunk>>>, Error> {
-        let _ = ctx;
-        self.inner.execute_with(graph, &self.ctx)
-    }
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -115,18 +89,17 @@ fn main() {
     };
     let run: Box<dyn Fn() -> Result<f64, Error>> =
         if a.ndtask || a.workload.baseline_is_plain_mean() {
-            let s = match ThreadedScheduler::with_threads(a.threads) {
+            let s = match Config::new().threads(a.threads) {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("bench_workloads: {e}");
                     std::process::exit(1);
                 }
             };
-            let ctx = match a.progress {
-                true => RunContext::new().observe(Arc::new(ProgressBar::new())),
-                false => RunContext::new(),
+            let s = match a.progress {
+                true => s.observe(Arc::new(ProgressBar::new())),
+                false => s,
             };
-            let s = Observed { inner: s, ctx };
             match a.ndtask {
                 true => Box::new(move || a.workload.ndtask(&s)),
                 false => Box::new(move || Workload::plain_mean(&s)),

@@ -8,12 +8,17 @@
 //!
 //! `DIR` is a scratch directory shared by the ranks (text files are written there).
 
-use ndtask::bag::{self, read_text_with, Bag, Collection, ReadText};
+use ndtask::bag::{read_text_with, Bag, ReadText};
 use ndtask::delayed;
+use ndtask::observe::{Observer, TaskEvent};
 use ndtask::prelude::*;
-use ndtask::MpiScheduler;
+use ndtask::scheduler::MpiScheduler;
+use ndtask_mpi::mpi::collective::SystemOperation;
 use ndtask_mpi::mpi::traits::CommunicatorCollectives;
 use serde::{Deserialize, Serialize};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// Every rank waits here for the others (a rank other than the root returns from a compute
 /// before the others have finished their tasks).
@@ -28,8 +33,15 @@ struct Rec {
     weight: f64,
 }
 
+/// A configuration on the sync scheduler, the reference.
+fn sync() -> Config {
+    Config::new().scheduler(SyncScheduler)
+}
+
 struct Suite<'a> {
     mpi: &'a MpiScheduler,
+    /// Every run on `mpi`.
+    cfg: Config,
     passed: usize,
     failed: Vec<String>,
 }
@@ -44,10 +56,10 @@ impl Suite<'_> {
     where
         C::Output: PartialEq + std::fmt::Debug,
     {
-        let got = bag::compute_local_with(&c, self.mpi)?;
+        let got = self.cfg.compute_local(&c)?;
         match (got, self.receives()) {
             (Some(got), true) => {
-                let want = bag::compute_with(&c, &SyncScheduler)?;
+                let want = sync().compute(&c)?;
                 match got == want {
                     true => self.passed += 1,
                     false => self
@@ -64,7 +76,7 @@ impl Suite<'_> {
 
     /// `c` fails on MPI on every rank, with an error containing `text`.
     fn fails<C: Collection>(&mut self, name: &str, c: C, text: &str) {
-        match bag::compute_local_with(&c, self.mpi) {
+        match self.cfg.compute_local(&c) {
             Err(e) if e.to_string().contains(text) => self.passed += 1,
             Err(e) => self.failed.push(format!("{name}: wrong error {e}")),
             Ok(_) => self.failed.push(format!("{name}: no error")),
@@ -82,9 +94,85 @@ fn records(n: u64) -> Vec<Rec> {
         .collect()
 }
 
-fn run<'a>(mpi: &'a MpiScheduler, dir: &str) -> Result<Suite<'a>, Error> {
+/// Counts the finished tasks of one op.
+struct OpCount(&'static str, AtomicUsize);
+
+impl Observer for OpCount {
+    fn task_finished(&self, e: &TaskEvent<'_>) {
+        if e.op == self.0 {
+            self.1.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The sum over the ranks of `v` (a collective call).
+fn total(mpi: &MpiScheduler, v: usize) -> usize {
+    let mut all = 0u64;
+    mpi.universe()
+        .world()
+        .all_reduce_into(&(v as u64), &mut all, SystemOperation::sum());
+    all as usize
+}
+
+/// One protocol across ranks: an array mean, a bag count, a delayed value and an `.npy` write
+/// of one computed array, in one compute, run the array's tasks once in all (counted by the
+/// function that makes them and by an observer on each rank, summed over the ranks), and give
+/// the sync scheduler's values and file.
+fn protocol(s: &mut Suite, dir: &str) -> Result<(), Error> {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let x = random::uniform::<f64>([40, 30], [10, 15], 3)?.map_blocks(move |b| {
+        c.fetch_add(1, Ordering::SeqCst);
+        b.mapv(|v| (v * 8.0).floor())
+    });
+    let path = format!("{dir}/protocol-mpi.npy");
+    let all = (
+        x.mean(),
+        ndtask::bag::from_array(&x).filter(|&v| v > 3.0).count(),
+        delayed::from_array(&x).map(|a| a.iter().copied().fold(0.0, f64::max)),
+        x.to_npy(&path)?,
+    );
+    let seen = Arc::new(OpCount("map_blocks", AtomicUsize::new(0)));
+    let got = s.cfg.clone().observe(seen.clone()).compute_local(&all)?;
+    let (ran, observed) = (
+        total(s.mpi, calls.load(Ordering::SeqCst)),
+        total(s.mpi, seen.1.load(Ordering::SeqCst)),
+    );
+    match ran == x.num_chunks() && observed == x.num_chunks() {
+        true => s.passed += 1,
+        false => s.failed.push(format!(
+            "protocol: the shared input's {} chunks ran {ran} times ({observed} tasks seen)",
+            x.num_chunks()
+        )),
+    }
+    barrier(s.mpi);
+    if let Some((mean, n, max, ())) = got {
+        let reference = format!("{dir}/protocol-sync-{}.npy", s.mpi.rank());
+        let want = sync().compute((
+            x.mean(),
+            ndtask::bag::from_array(&x).filter(|&v| v > 3.0).count(),
+            delayed::from_array(&x).map(|a| a.iter().copied().fold(0.0, f64::max)),
+            x.to_npy(&reference)?,
+        ))?;
+        let same_file = std::fs::read(&path).ok() == std::fs::read(&reference).ok();
+        match (mean.to_bits(), n, max.to_bits()) == (want.0.to_bits(), want.1, want.2.to_bits())
+            && same_file
+        {
+            true => s.passed += 1,
+            false => s
+                .failed
+                .push("protocol: MPI results or file differ from sync".into()),
+        }
+    }
+    barrier(s.mpi);
+    Ok(())
+}
+
+fn run<'a>(mpi: &'a Rc<MpiScheduler>, dir: &str) -> Result<Suite<'a>, Error> {
+    let cfg = Config::new().shared_scheduler(mpi.clone());
     let mut s = Suite {
         mpi,
+        cfg: cfg.clone(),
         passed: 0,
         failed: Vec::new(),
     };
@@ -111,7 +199,7 @@ fn run<'a>(mpi: &'a MpiScheduler, dir: &str) -> Result<Suite<'a>, Error> {
         s.check("json pluck", json.pluck("group"))?;
         let want = records(200).into_iter().take(5).collect::<Vec<_>>();
         match (
-            b.take_with(5, mpi),
+            b.take_with(5, &cfg),
             mpi.gathers_to_all() || mpi.ranks() == 1,
         ) {
             (Ok(got), true) if got == want => s.passed += 1,
@@ -125,10 +213,10 @@ fn run<'a>(mpi: &'a MpiScheduler, dir: &str) -> Result<Suite<'a>, Error> {
             format!("{dir}/mpi-{p}/*.json"),
             format!("{dir}/sync-{p}-{}/*.json", mpi.rank()),
         );
-        let files = bag::compute_local_with(&strings.to_textfiles(&m)?, mpi)?;
+        let files = cfg.compute_local(&strings.to_textfiles(&m)?)?;
         barrier(mpi);
         if s.receives() {
-            let theirs = strings.to_textfiles(&w)?.compute_with(&SyncScheduler)?;
+            let theirs = strings.to_textfiles(&w)?.compute_with(&sync())?;
             let files = files.unwrap_or_default();
             let same = files.len() == theirs.len()
                 && files
@@ -164,7 +252,7 @@ fn run<'a>(mpi: &'a MpiScheduler, dir: &str) -> Result<Suite<'a>, Error> {
     s.check("delayed from_array", delayed::from_array(&y))?;
     s.check(
         "delayed zip_with",
-        total.zip_with(&norms, |t, n| t - n.iter().sum::<f64>()),
+        total.zip_map(&norms, |t, n| t - n.iter().sum::<f64>()),
     )?;
     let parts: Vec<_> = chunks.iter().map(|c| c.map(|a| a * 2.0)).collect();
     let grid = y.grid();
@@ -173,13 +261,14 @@ fn run<'a>(mpi: &'a MpiScheduler, dir: &str) -> Result<Suite<'a>, Error> {
         [40, 30],
         ndtask::Chunks::Explicit(vec![grid.axis_sizes(0), grid.axis_sizes(1)]),
     )?;
-    let sum_mpi = compute_local_with(&z.sum(), mpi)?;
+    let sum_mpi = cfg.compute_local(&z.sum())?;
     if let Some(v) = sum_mpi {
-        match v == z.sum().compute_with(&SyncScheduler)? {
+        match v == z.sum().compute_with(&sync())? {
             true => s.passed += 1,
             false => s.failed.push("delayed to_array".into()),
         }
     }
+    protocol(&mut s, dir)?;
     // Failures: the same error on every rank.
     let bad = Bag::from_vec((0..64).collect::<Vec<u64>>(), 8)?.map(|&x| {
         if x == 45 {
@@ -217,6 +306,7 @@ fn main() {
                 2
             }
             Ok(mpi) => {
+                let mpi = Rc::new(mpi);
                 let (rank, ranks) = (mpi.rank(), mpi.ranks());
                 match run(&mpi, dir) {
                     Err(e) => {

@@ -17,10 +17,10 @@ mod chain;
 use ndarray::{Array2, ArrayD};
 use ndtask::observe::{ChromeTrace, ProgressBar};
 use ndtask::prelude::*;
-use ndtask::{
-    arange, compute_local_in, from_ndarray, full, linspace, ones, zeros, CancelToken, Computable,
-    MpiScheduler, RunContext,
-};
+use ndtask::scheduler::MpiScheduler;
+use ndtask::{arange, from_ndarray, full, linspace, ones, zeros, CancelToken, Collection};
+use ndtask_mpi::mpi::traits::CommunicatorCollectives;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -82,8 +82,15 @@ tuple_bits!(A, B);
 tuple_bits!(A, B, C);
 tuple_bits!(A, B, C, D);
 
+/// A configuration on the sync scheduler, the reference.
+fn sync() -> Config {
+    Config::new().scheduler(SyncScheduler)
+}
+
 struct Suite<'a> {
     mpi: &'a MpiScheduler,
+    /// Every run of the suite: on `mpi`, under the budget given on the command line.
+    cfg: Config,
     passed: usize,
     failed: Vec<String>,
 }
@@ -94,7 +101,7 @@ impl Suite<'_> {
     }
 
     /// Computes `c` on MPI and, where the result arrives, on the sync scheduler; compares bits.
-    fn check<C: Computable>(&mut self, name: &str, c: C) -> Result<(), Error>
+    fn check<C: Collection>(&mut self, name: &str, c: C) -> Result<(), Error>
     where
         C::Output: Bits,
     {
@@ -103,7 +110,7 @@ impl Suite<'_> {
 
     /// Computes `c` on MPI and, where the result arrives, `reference` on the sync scheduler;
     /// compares bits.
-    fn compare<C: Computable, D: Computable<Output = C::Output>>(
+    fn compare<C: Collection, D: Collection<Output = C::Output>>(
         &mut self,
         name: &str,
         c: &C,
@@ -112,24 +119,25 @@ impl Suite<'_> {
     where
         C::Output: Bits,
     {
-        self.compare_in(name, c, reference, &RunContext::new())
+        let cfg = self.cfg.clone();
+        self.compare_in(name, c, reference, &cfg)
     }
 
     /// As [`Suite::compare`], computing `c` on MPI under `ctx`.
-    fn compare_in<C: Computable, D: Computable<Output = C::Output>>(
+    fn compare_in<C: Collection, D: Collection<Output = C::Output>>(
         &mut self,
         name: &str,
         c: &C,
         reference: &D,
-        ctx: &RunContext,
+        ctx: &Config,
     ) -> Result<(), Error>
     where
         C::Output: Bits,
     {
-        let got = compute_local_in(c, self.mpi, ctx)?;
+        let got = ctx.compute_local(c)?;
         match (got, self.receives()) {
             (Some(got), true) => {
-                let want = compute_local_with(reference, &SyncScheduler)?.ok_or_else(|| {
+                let want = sync().compute_local(reference)?.ok_or_else(|| {
                     Error::Scheduler("the sync scheduler returned nothing".into())
                 })?;
                 let (mut a, mut b) = (Vec::new(), Vec::new());
@@ -180,7 +188,7 @@ fn two_d(s: &mut Suite, shape: [usize; 2], chunks: [usize; 2]) -> Result<(), Err
     s.check(&n("-x"), -&x)?;
     s.check(&n("(x + 1) * 2 - g * g"), (&x + 1.0) * 2.0 - &g * &g)?;
     s.check(&n("map sin"), x.map(f64::sin))?;
-    s.check(&n("zip_with max"), x.zip_with(&y, f64::max)?)?;
+    s.check(&n("zip_with max"), x.zip_map(&y, f64::max)?)?;
 
     s.check(&n("x <= 0.5"), x.less_equal(0.5)?)?;
     s.check(&n("x < y"), x.less(&y)?)?;
@@ -303,7 +311,7 @@ fn one_d(s: &mut Suite) -> Result<(), Error> {
     // A full reduction moves partial states (a few dozen bytes each), never 8 KB chunks. (Under
     // a budget, each partial a rank receives costs it a grant of 5 bytes more.)
     let st = s.mpi.last_run();
-    let most = match s.mpi.memory_budget() {
+    let most = match s.cfg.budget() {
         Some(_) => 32,
         None => 16,
     };
@@ -429,7 +437,7 @@ fn mismatch(s: &mut Suite) -> Result<(), Error> {
     } else {
         (&x + 1).sum()
     };
-    let got = compute_local_with(&e, s.mpi);
+    let got = s.cfg.compute_local(&e);
     match (got, s.mpi.ranks()) {
         (Err(Error::Mpi(_)), r) if r > 1 => s.passed += 1,
         (Ok(_), 1) => s.passed += 1,
@@ -449,7 +457,7 @@ fn chains(s: &mut Suite) -> Result<(), Error> {
         let name = format!("chain {seed}: {}", c.text);
         s.check(&name, &c.lazy)?;
         if s.receives() {
-            let got = c.lazy.compute_with(&SyncScheduler)?;
+            let got = c.lazy.compute_with(&sync())?;
             if !chain::matches(&c, &got) {
                 s.failed.push(format!("{name}: differs from ndarray"));
             }
@@ -472,8 +480,8 @@ fn model(s: &mut Suite) -> Result<(), Error> {
     let product = x.dot(&x.t())?;
     let (rank, ranks) = (s.mpi.rank(), s.mpi.ranks());
     let gather = s.mpi.gathers_to_all();
-    let budgeted = s.mpi.memory_budget().is_some();
-    let mut check = |name: &str, graph: ndtask::TaskGraph, got: ndtask_mpi::RunStats| {
+    let budgeted = s.cfg.budget().is_some();
+    let mut check = |name: &str, graph: ndtask::engine::TaskGraph, got: ndtask_mpi::RunStats| {
         let predicted = match budgeted {
             true => ndtask_mpi::predict_under_budget(&graph, ranks, gather),
             false => ndtask_mpi::predict(&graph, ranks, gather),
@@ -492,14 +500,30 @@ fn model(s: &mut Suite) -> Result<(), Error> {
             None => s.failed.push(format!("model of {name}: no prediction")),
         }
     };
-    compute_local_with(&hits, s.mpi)?;
-    check("pi", ndtask::task_graph(&hits)?, s.mpi.last_run());
-    compute_local_with(&center, s.mpi)?;
-    check("center", ndtask::task_graph(&center)?, s.mpi.last_run());
-    compute_local_with(&cat, s.mpi)?;
-    check("concatenate", ndtask::task_graph(&cat)?, s.mpi.last_run());
-    compute_local_with(&product, s.mpi)?;
-    check("matmul", ndtask::task_graph(&product)?, s.mpi.last_run());
+    s.cfg.compute_local(&hits)?;
+    check(
+        "pi",
+        ndtask::Config::default().task_graph(&hits)?,
+        s.mpi.last_run(),
+    );
+    s.cfg.compute_local(&center)?;
+    check(
+        "center",
+        ndtask::Config::default().task_graph(&center)?,
+        s.mpi.last_run(),
+    );
+    s.cfg.compute_local(&cat)?;
+    check(
+        "concatenate",
+        ndtask::Config::default().task_graph(&cat)?,
+        s.mpi.last_run(),
+    );
+    s.cfg.compute_local(&product)?;
+    check(
+        "matmul",
+        ndtask::Config::default().task_graph(&product)?,
+        s.mpi.last_run(),
+    );
     Ok(())
 }
 
@@ -540,8 +564,8 @@ fn budget(s: &mut Suite) -> Result<(), Error> {
     for (name, e) in &cases {
         // The smallest budget that fits: the plan-time check answers alike on every rank.
         let fits = |b: usize| {
-            let ctx = RunContext::new().memory_budget(b);
-            !matches!(compute_local_in(e, s.mpi, &ctx), Err(Error::Memory(_)))
+            let ctx = s.cfg.clone().memory_budget(b);
+            !matches!(ctx.compute_local(e), Err(Error::Memory(_)))
         };
         let Some(b) = [3, 4, 6, 8, 12, 16, 24, 32, 64, 128]
             .map(|k| k * chunk)
@@ -552,7 +576,7 @@ fn budget(s: &mut Suite) -> Result<(), Error> {
                 .push(format!("budget {name}: no budget up to 128 chunks fits"));
             continue;
         };
-        let ctx = RunContext::new().memory_budget(b);
+        let ctx = s.cfg.clone().memory_budget(b);
         s.compare_in(&format!("budget {name} ({b} bytes)"), e, e, &ctx)?;
         let peaks: Vec<usize> = s
             .mpi
@@ -577,8 +601,8 @@ fn budget(s: &mut Suite) -> Result<(), Error> {
     }
     // A budget below one chunk: the same plan-time error on every rank, nothing run or sent.
     let ranks = s.mpi.ranks();
-    let tiny = RunContext::new().memory_budget(100);
-    match compute_local_in(&(&c * &c).mean(), s.mpi, &tiny) {
+    let tiny = s.cfg.clone().memory_budget(100);
+    match tiny.compute_local(&(&c * &c).mean()) {
         Err(Error::Memory(m)) if m.contains(&format!("on MPI rank 0 of {ranks}")) => {
             match s.mpi.last_run() {
                 r if r.tasks_run == 0 && r.messages_sent == 0 => s.passed += 1,
@@ -599,8 +623,8 @@ fn budget(s: &mut Suite) -> Result<(), Error> {
     // and waited for rank 0 forever, issue 33.)
     if ranks > 1 {
         let out = random::uniform::<f64>([8 * 4 * ranks, 100], [8, 100], 3)?;
-        let some = RunContext::new().memory_budget(3 * 8 * 100 * 8);
-        match compute_local_in(&out, s.mpi, &some) {
+        let some = s.cfg.clone().memory_budget(3 * 8 * 100 * 8);
+        match some.compute_local(&out) {
             Err(Error::Memory(m)) if m.contains(&format!("on MPI rank 0 of {ranks}")) => {
                 match s.mpi.last_run() {
                     r if r.tasks_run == 0 && r.messages_sent == 0 => s.passed += 1,
@@ -624,8 +648,8 @@ fn budget(s: &mut Suite) -> Result<(), Error> {
             assert!(!v.is_nan(), "a NaN");
             v
         });
-    let ctx = RunContext::new().memory_budget(16 * chunk);
-    match compute_local_in(&failing.sum(), s.mpi, &ctx) {
+    let ctx = s.cfg.clone().memory_budget(16 * chunk);
+    match ctx.compute_local(&failing.sum()) {
         Err(Error::Task { .. }) => s.passed += 1,
         other => s.failed.push(format!(
             "a failing task under a budget: {:?}",
@@ -644,7 +668,7 @@ fn spill(s: &mut Suite) -> Result<(), Error> {
         .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     let x = random::uniform::<f64>([120, 90], [30, 25], 5)?.map_blocks(|b| b.mapv(|v| v * 2.0));
     let direct = x.rechunk([120, 7])?;
-    let columns = x.rechunk_through_with([120, 7], &dir, s.mpi, &RunContext::new())?;
+    let columns = x.rechunk_through_with([120, 7], &dir, &s.cfg)?;
     s.compare(
         "rechunk through a file",
         &columns.sum_axis(0)?,
@@ -656,8 +680,8 @@ fn spill(s: &mut Suite) -> Result<(), Error> {
         &columns.slice(cut)?.t().sum_axis(1)?,
         &direct.slice(cut)?.t().sum_axis(1)?,
     )?;
-    let ctx = RunContext::new().memory_budget(8 * 30 * 25 * 8);
-    let budgeted = x.rechunk_through_with([120, 7], &dir, s.mpi, &ctx)?;
+    let ctx = s.cfg.clone().memory_budget(8 * 30 * 25 * 8);
+    let budgeted = x.rechunk_through_with([120, 7], &dir, &ctx)?;
     s.compare_in(
         "rechunk through a file within 8 chunks",
         &budgeted.mean_axis(0)?,
@@ -682,17 +706,17 @@ fn spill(s: &mut Suite) -> Result<(), Error> {
 /// A user's reader of the values `i * 7 + j` (every rank builds one alike).
 struct Formula;
 
-impl ndtask::reader::ChunkReader for Formula {
+impl ndtask::engine::reader::ChunkReader for Formula {
     fn name(&self) -> String {
         "formula".into()
     }
-    fn fingerprint(&self, h: &mut ndtask::Fingerprint) {
+    fn fingerprint(&self, h: &mut ndtask::engine::Fingerprint) {
         h.str("formula");
     }
     fn dtype(&self) -> ndtask::DType {
         ndtask::DType::F64
     }
-    fn read(&self, r: &ndtask::reader::Region) -> Result<ndtask::Chunk, Error> {
+    fn read(&self, r: &ndtask::engine::reader::Region) -> Result<ndtask::engine::Chunk, Error> {
         let a = ArrayD::from_shape_fn(ndarray::IxDyn(&r.shape), |i| {
             ((r.start[0] + i[0]) * 7 + r.start[1] + i[1]) as f64
         });
@@ -702,7 +726,7 @@ impl ndtask::reader::ChunkReader for Formula {
 
 /// Arrays from a reader: reductions, a broadcast against a random array, a slice.
 fn readers(s: &mut Suite) -> Result<(), Error> {
-    let x = ndtask::reader::from_reader::<f64>(Formula, [50, 40], [9, 11])?;
+    let x = ndtask::engine::reader::from_reader::<f64>(Formula, [50, 40], [9, 11])?;
     let y = random::uniform::<f64>([40], [13], 3)?;
     s.check("reader sum", x.sum())?;
     s.check("reader broadcast", (&x * &y).sum_axis(0)?)?;
@@ -715,7 +739,7 @@ fn readers(s: &mut Suite) -> Result<(), Error> {
 /// another scheduler cannot read chunks kept on other ranks.
 fn persist(s: &mut Suite, e: &Array<f64>) -> Result<(), Error> {
     let ranks = s.mpi.ranks();
-    let kept = e.persist_with(s.mpi, &RunContext::new())?;
+    let kept = e.persist_with(&s.cfg)?;
     let moved = s
         .mpi
         .last_run_per_rank()
@@ -767,18 +791,14 @@ fn persist(s: &mut Suite, e: &Array<f64>) -> Result<(), Error> {
         }
     }
     // Persisting a persisted array, and an error in a persisted expression, on every rank.
-    s.compare(
-        "persist twice",
-        &kept.persist_with(s.mpi, &RunContext::new())?.sum(),
-        &e.sum(),
-    )?;
+    s.compare("persist twice", &kept.persist_with(&s.cfg)?.sum(), &e.sum())?;
     let failing = e
         .map_named("fails", |v| if v > 1.9 { f64::NAN } else { v })
         .map(|v| {
             assert!(!v.is_nan(), "a NaN");
             v
         });
-    match failing.persist_with(s.mpi, &RunContext::new()) {
+    match failing.persist_with(&s.cfg) {
         Err(Error::Task { .. }) => s.passed += 1,
         other => s.failed.push(format!(
             "persist of a failing array: {:?}",
@@ -786,7 +806,7 @@ fn persist(s: &mut Suite, e: &Array<f64>) -> Result<(), Error> {
         )),
     }
     // Chunks kept on other ranks are not here for another scheduler.
-    match (compute_local_with(&kept.sum(), &SyncScheduler), ranks) {
+    match (sync().compute_local(&kept.sum()), ranks) {
         (Ok(Some(_)), 1) => s.passed += 1,
         (Err(e), r) if r > 1 && e.to_string().contains("kept on MPI rank") => s.passed += 1,
         (other, _) => s.failed.push(format!(
@@ -807,10 +827,10 @@ fn npy(s: &mut Suite) -> Result<(), Error> {
     let path = std::env::temp_dir().join(format!("ndtask-mpi-check-{ranks}.npy"));
     let x = random::uniform::<f64>([50, 40], [9, 11], 21)?;
     let e = &x * 3.0 - 1.0;
-    e.to_npy_with(&path, s.mpi, &RunContext::new())?;
+    e.to_npy(&path).and_then(|w| w.compute_with(&s.cfg))?;
     if s.mpi.rank() == 0 {
         let alone = std::env::temp_dir().join(format!("ndtask-mpi-check-{ranks}-sync.npy"));
-        e.to_npy_with(&alone, &SyncScheduler, &RunContext::new())?;
+        e.to_npy(&alone).and_then(|w| w.compute_with(&sync()))?;
         let same = std::fs::read(&path).ok() == std::fs::read(&alone).ok();
         let _ = std::fs::remove_file(&alone);
         match same {
@@ -820,6 +840,7 @@ fn npy(s: &mut Suite) -> Result<(), Error> {
             )),
         }
     }
+    sink(s, &e)?;
     persist(s, &e)?;
     let y = ndtask::from_npy::<f64>(&path, [13, 7])?;
     s.check("npy read back", (&y - &e).abs().sum())?;
@@ -832,6 +853,79 @@ fn npy(s: &mut Suite) -> Result<(), Error> {
     Ok(())
 }
 
+/// A format of the user's own: each chunk's values as raw bytes in a file named after it.
+struct RawFiles {
+    dir: std::path::PathBuf,
+    created: std::sync::atomic::AtomicUsize,
+}
+
+impl ndtask::io::Sink for RawFiles {
+    fn kind(&self) -> &'static str {
+        "raw"
+    }
+    fn target(&self) -> String {
+        self.dir.display().to_string()
+    }
+    fn fingerprint(&self, h: &mut ndtask::engine::Fingerprint) {
+        h.str("raw");
+    }
+    fn create(&self) -> Result<(), Error> {
+        self.created
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| Error::io(format!("creating {}", self.dir.display()), e))
+    }
+    fn write(&self, block: usize, chunk: &ndtask::engine::Chunk) -> Result<(), Error> {
+        let a = f64::chunk_ref(chunk).ok_or_else(|| Error::InvalidArgument("not f64".into()))?;
+        let bytes: Vec<u8> = a.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let path = self.dir.join(format!("{block}.raw"));
+        std::fs::write(&path, bytes)
+            .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+    }
+}
+
+/// A custom sink from K ranks: the sink is prepared once in all (on one rank), every chunk is
+/// written once, by the rank that computed it, and the files are those of the sync scheduler.
+fn sink(s: &mut Suite, e: &Array<f64>) -> Result<(), Error> {
+    let ranks = s.mpi.ranks();
+    let dir = std::env::temp_dir().join(format!("ndtask-mpi-check-{ranks}-raw"));
+    let raw = Arc::new(RawFiles {
+        dir: dir.clone(),
+        created: Default::default(),
+    });
+    e.to_sink(raw.clone())?.compute_with(&s.cfg)?;
+    let mut all = 0u64;
+    let created = raw.created.load(std::sync::atomic::Ordering::SeqCst) as u64;
+    s.mpi.universe().world().all_reduce_into(
+        &created,
+        &mut all,
+        ndtask_mpi::mpi::collective::SystemOperation::sum(),
+    );
+    if s.mpi.rank() == 0 {
+        let alone = std::env::temp_dir().join(format!("ndtask-mpi-check-{ranks}-raw-sync"));
+        let reference = Arc::new(RawFiles {
+            dir: alone.clone(),
+            created: Default::default(),
+        });
+        e.to_sink(reference)?.compute_with(&sync())?;
+        let same = (0..e.num_chunks()).all(|b| {
+            let name = format!("{b}.raw");
+            std::fs::read(dir.join(&name)).ok() == std::fs::read(alone.join(&name)).ok()
+        });
+        let files = std::fs::read_dir(&dir).map_or(0, |d| d.count());
+        let _ = std::fs::remove_dir_all(&alone);
+        let _ = std::fs::remove_dir_all(&dir);
+        match same && files == e.num_chunks() && all == 1 {
+            true => s.passed += 1,
+            false => s.failed.push(format!(
+                "custom sink: {files} files of {} chunks, created {all} times, same as sync: {same}",
+                e.num_chunks()
+            )),
+        }
+    }
+    Ok(())
+}
+
 /// Zarr (zstd, sharded, and a region stored into it) from K ranks (built with the `zarr`
 /// feature).
 #[cfg(feature = "zarr")]
@@ -840,21 +934,27 @@ fn zarr(s: &mut Suite, e: &Array<f64>) -> Result<(), Error> {
     // Zarr (zstd, sharded): every stored shard written by the rank that computed it; the store
     // is byte for byte the sync scheduler's.
     let store = std::env::temp_dir().join(format!("ndtask-mpi-check-{ranks}.zarr"));
-    let options = ndtask::ZarrOptions {
+    let options = ndtask::io::ZarrOptions {
         chunks: Some(vec![5, 10]),
-        codec: ndtask::ZarrCodec::Zstd,
+        codec: ndtask::io::ZarrCodec::Zstd,
         shard: Some(vec![10, 20]),
-        ..ndtask::ZarrOptions::default()
+        ..ndtask::io::ZarrOptions::default()
     };
     // Then a region stored into it, across shard boundaries (read, updated and written back
     // by the one task that owns each shard it touches).
     let region = random::uniform::<f64>([17, 23], [6, 7], 5)?;
-    e.to_zarr_with(&store, "/e", &options, s.mpi, &RunContext::new())?;
-    region.store_zarr_with(&store, "/e", &[7, 9], s.mpi, &RunContext::new())?;
+    e.to_zarr(&store, "/e", &options)
+        .and_then(|w| w.compute_with(&s.cfg))?;
+    region
+        .store_zarr(&store, "/e", &[7, 9])
+        .and_then(|w| w.compute_with(&s.cfg))?;
     if s.mpi.rank() == 0 {
         let alone = std::env::temp_dir().join(format!("ndtask-mpi-check-{ranks}-sync.zarr"));
-        e.to_zarr_with(&alone, "/e", &options, &SyncScheduler, &RunContext::new())?;
-        region.store_zarr_with(&alone, "/e", &[7, 9], &SyncScheduler, &RunContext::new())?;
+        e.to_zarr(&alone, "/e", &options)
+            .and_then(|w| w.compute_with(&sync()))?;
+        region
+            .store_zarr(&alone, "/e", &[7, 9])
+            .and_then(|w| w.compute_with(&sync()))?;
         let files = |root: &std::path::Path| -> Vec<(String, Vec<u8>)> {
             let mut out = Vec::new();
             let mut stack = vec![root.to_path_buf()];
@@ -894,7 +994,7 @@ fn zarr(s: &mut Suite, e: &Array<f64>) -> Result<(), Error> {
     s.check("zarr slice", z.slice(ndarray::s![7..33, 12..14])?)?;
     // Every rank has finished its own reads of the store (with gather_to_all, the sync ones
     // too) once it joins the next compute: only then may rank 0 remove it.
-    compute_local_with(&e.sum(), s.mpi)?;
+    s.cfg.compute_local(&e.sum())?;
     if s.mpi.rank() == 0 {
         let _ = std::fs::remove_dir_all(&store);
     }
@@ -908,14 +1008,12 @@ fn observers(s: &mut Suite) -> Result<(), Error> {
     let (rank, ranks) = (s.mpi.rank(), s.mpi.ranks());
     let x = random::uniform::<f64>([40, 300], [1, 300], 17)?;
     let expr = (&x * &x).sum_axis(1)?.sum();
-    let graph = ndtask::task_graph(&expr)?;
+    let graph = ndtask::Config::default().task_graph(&expr)?;
     let trace = Arc::new(ChromeTrace::new());
     let bar = Arc::new(ProgressBar::new().hidden().delay(Duration::ZERO));
-    let ctx = RunContext::new()
-        .observe(trace.clone())
-        .observe(bar.clone());
-    let got = compute_local_in(&expr, s.mpi, &ctx)?;
-    let want = compute_local_with(&expr, &SyncScheduler)?;
+    let ctx = s.cfg.clone().observe(trace.clone()).observe(bar.clone());
+    let got = ctx.compute_local(&expr)?;
+    let want = sync().compute_local(&expr)?;
     let mut fail = |what: String| s.failed.push(format!("observers: {what}"));
     let receives = s.mpi.rank() == 0 || s.mpi.gathers_to_all();
     if receives && got.map(f64::to_bits) != want.map(f64::to_bits) {
@@ -960,7 +1058,7 @@ fn observers(s: &mut Suite) -> Result<(), Error> {
     // Cancelling on rank 0 stops every rank. About 2.4e9 random values: seconds of work.
     let big = random::uniform::<f64>([240_000, 10_000], [100, 10_000], 1)?.sum();
     let token = CancelToken::new();
-    let ctx = RunContext::new().cancel_token(token.clone());
+    let ctx = s.cfg.clone().cancel_token(token.clone());
     let canceller = (rank == 0).then(|| {
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(300));
@@ -968,7 +1066,7 @@ fn observers(s: &mut Suite) -> Result<(), Error> {
             Instant::now()
         })
     });
-    let result = compute_local_in(&big, s.mpi, &ctx);
+    let result = ctx.compute_local(&big);
     let returned = Instant::now();
     let late = canceller
         .and_then(|c| c.join().ok())
@@ -994,9 +1092,14 @@ fn observers(s: &mut Suite) -> Result<(), Error> {
     s.check("after a cancellation", x.sum())
 }
 
-fn run(mpi: &MpiScheduler) -> Result<Suite<'_>, Error> {
+fn run(mpi: &Rc<MpiScheduler>, memory_budget: Option<usize>) -> Result<Suite<'_>, Error> {
+    let mut cfg = Config::new().shared_scheduler(mpi.clone());
+    if let Some(b) = memory_budget {
+        cfg = cfg.memory_budget(b);
+    }
     let mut s = Suite {
         mpi,
+        cfg,
         passed: 0,
         failed: Vec::new(),
     };
@@ -1039,17 +1142,15 @@ fn main() {
     if let Some(n) = value("--threads") {
         builder = builder.threads(n);
     }
-    if let Some(b) = value("--memory-budget") {
-        builder = builder.memory_budget(b);
-    }
-    let code = match builder.build() {
+    let budget = value("--memory-budget");
+    let code = match builder.build().map(Rc::new) {
         Err(e) => {
             eprintln!("mpi_check: {e}");
             2
         }
         Ok(mpi) => {
             let (rank, ranks) = (mpi.rank(), mpi.ranks());
-            match run(&mpi) {
+            match run(&mpi, budget) {
                 Err(e) => {
                     eprintln!("mpi_check: rank {rank} of {ranks}: {e}");
                     1
@@ -1067,7 +1168,7 @@ fn main() {
                             s.passed,
                             mpi.threads(),
                             if gather_to_all { ", outputs on every rank" } else { "" },
-                            match mpi.memory_budget() {
+                            match budget {
                                 Some(b) => format!(", a memory budget of {b} bytes per rank"),
                                 None => String::new(),
                             }

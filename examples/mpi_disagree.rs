@@ -17,10 +17,12 @@
 
 use ndtask::ndarray::s;
 use ndtask::prelude::*;
-use ndtask::{arange, full, ones, MpiScheduler};
+use ndtask::scheduler::MpiScheduler;
+use ndtask::{arange, full, ones};
 use ndtask_mpi::mpi::collective::SystemOperation;
 use ndtask_mpi::mpi::traits::CommunicatorCollectives;
 use std::hash::{Hash, Hasher};
+use std::rc::Rc;
 
 /// What one case computes on this rank: its own expression, reduced to one `f64`.
 type Case = fn(rank: usize) -> ndtask::Result<Scalar<f64>>;
@@ -121,10 +123,11 @@ fn same_error(
 }
 
 /// Computes `x.sum()` (4950) and checks the result: the scheduler still works.
-fn still_works(mpi: &MpiScheduler) -> Result<(), String> {
+fn still_works(mpi: &Rc<MpiScheduler>) -> Result<(), String> {
+    let cfg = Config::new().shared_scheduler(mpi.clone());
     match (
         mpi.rank(),
-        compute_local_with(&x().map_err(|e| e.to_string())?.sum(), mpi),
+        cfg.compute_local(&x().map_err(|e| e.to_string())?.sum()),
     ) {
         (0, Ok(Some(4950.0))) => Ok(()),
         (1.., Ok(None)) => Ok(()),
@@ -132,12 +135,13 @@ fn still_works(mpi: &MpiScheduler) -> Result<(), String> {
     }
 }
 
-fn run(mpi: &MpiScheduler) -> Result<usize, String> {
+fn run(mpi: &Rc<MpiScheduler>) -> Result<usize, String> {
+    let cfg = Config::new().shared_scheduler(mpi.clone());
     let (rank, ranks) = (mpi.rank(), mpi.ranks());
     let mut checked = 0;
     for (name, case) in differing() {
         let expr = case(rank).map_err(|e| format!("{name}: building: {e}"))?;
-        match compute_local_with(&expr, mpi) {
+        match cfg.compute_local(&expr) {
             Err(e) if ranks > 1 => {
                 let text = e.to_string();
                 if !matches!(e, ndtask::Error::Mpi(_)) || !text.contains("different task graphs") {
@@ -166,7 +170,7 @@ fn run(mpi: &MpiScheduler) -> Result<usize, String> {
     } else {
         a.clone()
     };
-    let got = compute_local_with(&(&a + &b).sum(), mpi).err();
+    let got = cfg.compute_local(&(&a + &b).sum()).err();
     same_error(mpi, &format!("invalid on rank {last}"), got, |e, text| {
         let named = if ranks > 1 {
             matches!(e, ndtask::Error::Mpi(_))
@@ -182,7 +186,7 @@ fn run(mpi: &MpiScheduler) -> Result<usize, String> {
     // Every rank builds an invalid expression, each with its own shapes: every rank reports
     // rank 0's error, with its variant.
     let c = arange(0.0, 3.0 + rank as f64, 1.0, [2]).map_err(|e| e.to_string())?;
-    let got = compute_local_with(&(&a + &c).sum(), mpi).err();
+    let got = cfg.compute_local(&(&a + &c).sum()).err();
     same_error(mpi, "invalid everywhere", got, |e, text| {
         matches!(e, ndtask::Error::Shape(_)) && text.contains("[100] and [3]")
     })?;
@@ -193,8 +197,8 @@ fn run(mpi: &MpiScheduler) -> Result<usize, String> {
     // outputs would go to rank 0 on one side and stay put on the other. Every rank is told.
     if ranks > 1 {
         let got = match rank {
-            0 => compute_local_with(&a, mpi).err(),
-            _ => a.persist_with(mpi, &ndtask::RunContext::new()).err(),
+            0 => cfg.compute_local(&a).err(),
+            _ => a.persist_with(&cfg).err(),
         };
         same_error(mpi, "persist against compute", got, |e, text| {
             matches!(e, ndtask::Error::Mpi(_)) && text.contains("where the outputs go")
@@ -203,14 +207,10 @@ fn run(mpi: &MpiScheduler) -> Result<usize, String> {
         checked += 1;
         // An array persisted on every rank, read on fewer: refused before it runs, on every
         // rank of the smaller run.
-        let kept = a
-            .persist_with(mpi, &ndtask::RunContext::new())
-            .map_err(|e| e.to_string())?;
+        let kept = a.persist_with(&cfg).map_err(|e| e.to_string())?;
         let fewer = mpi
-            .on_first_ranks(1, |m| {
-                compute_local_with(&kept.sum(), m)
-                    .err()
-                    .map(|e| e.to_string())
+            .on_first_ranks(1, |_| {
+                cfg.compute_local(&kept.sum()).err().map(|e| e.to_string())
             })
             .map_err(|e| e.to_string())?;
         if let Some(text) = fewer {
@@ -225,10 +225,10 @@ fn run(mpi: &MpiScheduler) -> Result<usize, String> {
         checked += 1;
         // Rank 0 runs without a memory budget, the others with one: every rank is told.
         let ctx = match rank {
-            0 => ndtask::RunContext::new(),
-            _ => ndtask::RunContext::new().memory_budget(1 << 30),
+            0 => cfg.clone(),
+            _ => cfg.clone().memory_budget(1 << 30),
         };
-        let got = ndtask::compute_local_in(&a.sum(), mpi, &ctx).err();
+        let got = ctx.compute_local(&a.sum()).err();
         same_error(mpi, "budget on some ranks", got, |e, text| {
             matches!(e, ndtask::Error::Mpi(_)) && text.contains("disagree on the memory budget")
         })?;
@@ -240,8 +240,8 @@ fn run(mpi: &MpiScheduler) -> Result<usize, String> {
         let uneven = ones::<f64>([10], vec![vec![1, 9]])
             .map_err(|e| e.to_string())?
             .map_blocks(|b| b.to_owned());
-        let ctx = ndtask::RunContext::new().memory_budget(40);
-        let got = ndtask::compute_local_in(&uneven.sum(), mpi, &ctx).err();
+        let ctx = cfg.clone().memory_budget(40);
+        let got = ctx.compute_local(&uneven.sum()).err();
         same_error(mpi, "a budget one rank cannot keep", got, |e, text| {
             matches!(e, ndtask::Error::Memory(_))
                 && text.contains(&format!("on MPI rank {} of {ranks}", ranks / 2))
@@ -259,6 +259,7 @@ fn main() {
             2
         }
         Ok(mpi) => {
+            let mpi = Rc::new(mpi);
             let (rank, ranks) = (mpi.rank(), mpi.ranks());
             let result = run(&mpi);
             let ok = same_everywhere(&mpi, result.is_ok() as u64) && result.is_ok();

@@ -10,12 +10,15 @@
 //! timeout 20 mpirun -n 3 target/release/examples/mpi_fail; echo $?   # 1
 //! ```
 
+use ndtask::arange;
 use ndtask::prelude::*;
-use ndtask::{arange, MpiScheduler};
+use ndtask::scheduler::MpiScheduler;
+use std::rc::Rc;
 
 const POISON: i64 = 25;
 
-fn run(mpi: &MpiScheduler) -> Result<String, String> {
+fn run(mpi: &Rc<MpiScheduler>) -> Result<String, String> {
+    let cfg = Config::new().shared_scheduler(mpi.clone());
     let (rank, ranks) = (mpi.rank(), mpi.ranks());
     let x = arange(0i64, 60, 1, 10).map_err(|e| e.to_string())?;
     let bad = x
@@ -26,7 +29,7 @@ fn run(mpi: &MpiScheduler) -> Result<String, String> {
             v * 2
         })
         .sum();
-    let error = match compute_local_with(&bad, mpi) {
+    let error = match cfg.compute_local(&bad) {
         Ok(v) => {
             return Err(format!(
                 "compute succeeded ({v:?}) although a task panicked"
@@ -44,7 +47,9 @@ fn run(mpi: &MpiScheduler) -> Result<String, String> {
         return Err(format!("unexpected error: {text}"));
     }
     // The failed run left nothing behind: the next compute works on every rank.
-    let good = compute_local_with(&x.sum(), mpi).map_err(|e| format!("after the failure: {e}"))?;
+    let good = cfg
+        .compute_local(&x.sum())
+        .map_err(|e| format!("after the failure: {e}"))?;
     match (rank, good) {
         (0, Some(1770)) | (1.., None) => Ok(text),
         (_, other) => Err(format!("after the failure: wrong result {other:?}")),
@@ -59,6 +64,7 @@ fn main() {
             2
         }
         Ok(mpi) => {
+            let mpi = Rc::new(mpi);
             let (rank, ranks) = (mpi.rank(), mpi.ranks());
             let code = match run(&mpi) {
                 Ok(text) => {

@@ -14,9 +14,14 @@
 //! cargo run --release --features mpi --example mpi_model -- --pattern center --size 1e6 --chunk 1e4
 //! ```
 
+use ndtask::engine::TaskGraph;
 use ndtask::prelude::*;
-use ndtask::TaskGraph;
 use std::time::Instant;
+
+/// A configuration on the sync scheduler.
+fn sync() -> Config {
+    Config::new().scheduler(SyncScheduler)
+}
 
 const USAGE: &str = "usage: mpi_model [--pattern pi|center|concat|matmul] [--size N] [--chunk C]
   [--ranks 1,2,4,...] [--threads T] [--latency-us L] [--bandwidth-gbs B] [--calibrate K] [--json]
@@ -102,10 +107,10 @@ fn graph(pattern: &str, size: usize, chunk: usize) -> Result<(TaskGraph, Run), E
             let x = rng.uniform::<f64>([size], [chunk])?;
             let y = rng.uniform::<f64>([size], [chunk])?;
             let hits = (&x * &x + &y * &y).less_equal(1.0)?.count_true();
-            let g = ndtask::task_graph(&hits)?;
+            let g = ndtask::Config::default().task_graph(&hits)?;
             (
                 g,
-                Box::new(move || hits.compute_with(&SyncScheduler).map(|h| h as f64)),
+                Box::new(move || hits.compute_with(&sync()).map(|h| h as f64)),
             )
         }
         "center" | "concat" | "matmul" => {
@@ -118,10 +123,10 @@ fn graph(pattern: &str, size: usize, chunk: usize) -> Result<(TaskGraph, Run), E
                 "concat" => ndtask::concatenate(&[&x, &x], 0)?.sum_axis(0)?,
                 _ => x.dot(&x.t())?,
             };
-            let g = ndtask::task_graph(&e)?;
+            let g = ndtask::Config::default().task_graph(&e)?;
             (
                 g,
-                Box::new(move || e.compute_with(&SyncScheduler).map(|a| a.sum())),
+                Box::new(move || e.compute_with(&sync()).map(|a| a.sum())),
             )
         }
         p => {

@@ -187,6 +187,7 @@ fn run(a: &Args) -> Result<(), Error> {
     // Under MPI every rank gets the results: `take` decides on every rank whether to read on.
     let chosen = cli::Chosen::new(a.scheduler, a.threads, true)?;
     let s = chosen.get();
+    let cfg = chosen.config();
     let say = s.rank() == 0;
     let start = Instant::now();
     let pattern = format!("{}/*.json", a.dir.trim_end_matches('/'));
@@ -196,7 +197,7 @@ fn run(a: &Args) -> Result<(), Error> {
             false => lines.decode_json::<Person>().filter(|p| p.age > 30).count(),
             true => lines.decode_json::<Age>().filter(|p| p.age > 30).count(),
         }
-        .compute_with(s)?;
+        .compute_with(&cfg)?;
         let seconds = start.elapsed().as_secs_f64();
         if say {
             println!(
@@ -221,12 +222,15 @@ fn run(a: &Args) -> Result<(), Error> {
     let seed = a.seed;
     let people =
         Bag::range(a.records as u64, a.partitions)?.map(move |&i| Person::generate(seed, i));
-    let files = people.to_json().to_textfiles(&pattern)?.compute_with(s)?;
+    let files = people
+        .to_json()
+        .to_textfiles(&pattern)?
+        .compute_with(&cfg)?;
     let written = start.elapsed().as_secs_f64();
 
     // Read them back.
     let b = read_text(&pattern)?.decode_json::<Person>();
-    let take = b.take_with(2, s)?;
+    let take = b.take_with(2, &cfg)?;
     let over_30 = b.filter(|p| p.age > 30).count();
     let count = b.count();
     let by_occupation = b.foldby(
@@ -235,8 +239,7 @@ fn run(a: &Args) -> Result<(), Error> {
         |(sum, n), p| (sum + p.age as u64, n + 1),
         |x, y| (x.0 + y.0, x.1 + y.1),
     );
-    let (count_over_30, count, groups) =
-        ndtask::bag::compute_with((&over_30, &count, &by_occupation), s)?;
+    let (count_over_30, count, groups) = cfg.compute((&over_30, &count, &by_occupation))?;
     let seconds = start.elapsed().as_secs_f64();
 
     if !say {

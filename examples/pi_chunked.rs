@@ -23,7 +23,6 @@ mod cli;
 use cli::parse_count;
 use ndtask::prelude::*;
 use ndtask::scheduler::Kind;
-use ndtask::{compute_local_in, RunContext};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -149,22 +148,17 @@ struct Outcome {
     tasks: usize,
 }
 
-/// Runs once under `ctx`; `None` on an MPI rank that does not receive the result.
-fn run_once(a: &Args, s: &dyn Scheduler, ctx: &RunContext) -> Result<Option<Outcome>, Error> {
-    run_throws(a.throws, a, s, ctx)
+/// Runs once with `cfg`; `None` on an MPI rank that does not receive the result.
+fn run_once(a: &Args, cfg: &Config) -> Result<Option<Outcome>, Error> {
+    run_throws(a.throws, a, cfg)
 }
 
 /// As [`run_once`] with `throws` throws.
-fn run_throws(
-    throws: usize,
-    a: &Args,
-    s: &dyn Scheduler,
-    ctx: &RunContext,
-) -> Result<Option<Outcome>, Error> {
+fn run_throws(throws: usize, a: &Args, cfg: &Config) -> Result<Option<Outcome>, Error> {
     let hits = pi_expression(throws, a)?;
     let tasks = hits.task_graph()?.len();
     let t = Instant::now();
-    let got = compute_local_in(&hits, s, ctx)?;
+    let got = cfg.compute_local(&hits)?;
     let secs = t.elapsed().as_secs_f64();
     Ok(got.map(|h| Outcome {
         pi: 4.0 * h as f64 / throws as f64,
@@ -183,21 +177,21 @@ fn run(a: &Args) -> Result<(), Error> {
     let chosen = cli::Chosen::new(a.scheduler, a.threads, false)?;
     let startup = started.elapsed().as_secs_f64();
     let s = chosen.get();
-    let mut ctx = RunContext::new();
+    let mut cfg = chosen.config();
     if a.progress {
-        ctx = ctx.observe(Arc::new(ProgressBar::new()));
+        cfg = cfg.observe(Arc::new(ProgressBar::new()));
     }
     let trace = a.trace.as_ref().map(|_| Arc::new(ChromeTrace::new()));
     if let Some(t) = &trace {
-        ctx = ctx.observe(t.clone());
+        cfg = cfg.observe(t.clone());
     }
     if let (Some(path), 0) = (&a.dot, s.rank()) {
         pi_expression(a.throws, a)?.visualize(path)?;
     }
-    let outcome = run_once(a, s, &ctx)?;
+    let outcome = run_once(a, &cfg)?;
     #[cfg(feature = "mpi")]
     if let (true, cli::Chosen::Mpi(mpi)) = (a.scaling, &chosen) {
-        weak_scaling_table(a, mpi)?;
+        weak_scaling_table(a, mpi, &chosen.config())?;
     }
     let Some(Outcome {
         pi,
@@ -249,7 +243,11 @@ fn run(a: &Args) -> Result<(), Error> {
 /// program and on all of them (best of three runs each), with the exact hit counts (each equal
 /// to the threaded scheduler's for the same throws) and the efficiency relative to one rank.
 #[cfg(feature = "mpi")]
-fn weak_scaling_table(a: &Args, mpi: &ndtask::MpiScheduler) -> Result<(), Error> {
+fn weak_scaling_table(
+    a: &Args,
+    mpi: &ndtask::scheduler::MpiScheduler,
+    cfg: &Config,
+) -> Result<(), Error> {
     let ranks = mpi.ranks();
     let mut rows: Vec<usize> = std::iter::successors(Some(1usize), |k| Some(k * 2))
         .take_while(|&k| k < ranks)
@@ -270,10 +268,11 @@ fn weak_scaling_table(a: &Args, mpi: &ndtask::MpiScheduler) -> Result<(), Error>
         let throws = a.throws.checked_mul(k).ok_or_else(|| {
             Error::InvalidArgument(format!("{} throws x {k} ranks overflows", a.throws))
         })?;
-        let row = mpi.on_first_ranks(k, |m| -> Result<Option<(f64, i64)>, Error> {
+        // `cfg` runs on `mpi`, which runs on its first `k` ranks inside `on_first_ranks`.
+        let row = mpi.on_first_ranks(k, |_| -> Result<Option<(f64, i64)>, Error> {
             let mut best: Option<(f64, i64)> = None;
             for _ in 0..3 {
-                if let Some(o) = run_throws(throws, a, m, &RunContext::new())? {
+                if let Some(o) = run_throws(throws, a, cfg)? {
                     best = Some(best.map_or((o.secs, o.hits), |b| (b.0.min(o.secs), o.hits)));
                 }
             }
@@ -304,10 +303,10 @@ fn scaling_table(a: &Args) -> Result<(), Error> {
     );
     let mut base = None;
     for t in 1..=cores {
-        let s = ThreadedScheduler::with_threads(t)?;
+        let cfg = Config::new().threads(t)?;
         let mut best = f64::INFINITY;
         for _ in 0..3 {
-            if let Some(o) = run_once(a, &s, &RunContext::new())? {
+            if let Some(o) = run_once(a, &cfg)? {
                 best = best.min(o.secs);
             }
         }

@@ -16,12 +16,10 @@ use ndtask::observe::ProgressBar;
 #[path = "cli/mod.rs"]
 mod cli;
 
+use ndtask::io::{npy_shape, ZarrCodec, ZarrFormat, ZarrOptions};
 use ndtask::prelude::*;
 use ndtask::scheduler::Kind;
-use ndtask::{
-    compute_local_in, npy_shape, open_npy, open_zarr, AnyArray, AnyValue, DType, RunContext,
-    ZarrCodec, ZarrFormat, ZarrOptions,
-};
+use ndtask::{open_npy, open_zarr, AnyArray, AnyValue, DType};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -208,15 +206,9 @@ fn json(v: AnyValue) -> String {
     }
 }
 
-fn write(
-    a: &Args,
-    x: &AnyArray,
-    path: &str,
-    s: &dyn Scheduler,
-    ctx: &RunContext,
-) -> Result<(), Error> {
+fn write(a: &Args, x: &AnyArray, path: &str, cfg: &Config) -> Result<(), Error> {
     if is_npy(path) {
-        return x.to_npy_with(path, s, ctx);
+        return x.to_npy(path)?.compute_with(cfg);
     }
     let options = ZarrOptions {
         chunks: Some(x.grid().max_chunk_shape()),
@@ -224,16 +216,15 @@ fn write(
         shard: a.shard.clone(),
         format: a.format,
     };
-    x.to_zarr_with(path, &a.array, &options, s, ctx)
+    x.to_zarr(path, &a.array, &options)?.compute_with(cfg)
 }
 
 fn run(a: &Args) -> Result<(), Error> {
-    let s = cli::make_scheduler(a.scheduler, a.threads)?;
-    let mut ctx = RunContext::new();
+    let mut cfg = cli::make_config(a.scheduler, a.threads)?;
     if a.progress {
-        ctx = ctx.observe(Arc::new(ProgressBar::new()));
+        cfg = cfg.observe(Arc::new(ProgressBar::new()));
     }
-    let root = s.rank() == 0;
+    let root = cfg.rank() == 0;
     let t = Instant::now();
     match a.command.as_str() {
         "random" => {
@@ -244,22 +235,19 @@ fn run(a: &Args) -> Result<(), Error> {
                     a,
                     &rng.uniform::<f64>(&a.shape, a.chunks.clone())?.into(),
                     out,
-                    &*s,
-                    &ctx,
+                    &cfg,
                 )?,
                 Dtype::F32 => write(
                     a,
                     &rng.uniform::<f32>(&a.shape, a.chunks.clone())?.into(),
                     out,
-                    &*s,
-                    &ctx,
+                    &cfg,
                 )?,
                 Dtype::I64 => write(
                     a,
                     &rng.integers(0, 1000, &a.shape, a.chunks.clone())?.into(),
                     out,
-                    &*s,
-                    &ctx,
+                    &cfg,
                 )?,
                 Dtype::Bool => write(
                     a,
@@ -267,8 +255,7 @@ fn run(a: &Args) -> Result<(), Error> {
                         .less(0.5)?
                         .into(),
                     out,
-                    &*s,
-                    &ctx,
+                    &cfg,
                 )?,
             }
             if root {
@@ -283,7 +270,7 @@ fn run(a: &Args) -> Result<(), Error> {
         "stats" => {
             let x = open(a, &a.paths[0])?;
             let all = (x.sum(), x.mean(), x.std(0.0), x.min(), x.max());
-            let Some((sum, mean, std, min, max)) = compute_local_in(&all, &*s, &ctx)? else {
+            let Some((sum, mean, std, min, max)) = cfg.compute_local(&all)? else {
                 return Ok(());
             };
             let secs = t.elapsed().as_secs_f64();
@@ -316,7 +303,7 @@ fn run(a: &Args) -> Result<(), Error> {
                 _ => x.mean_axis(0)?,
             };
             let anomaly = x.try_sub(&mean)?;
-            write(a, &anomaly, &a.paths[1], &*s, &ctx)?;
+            write(a, &anomaly, &a.paths[1], &cfg)?;
             let secs = t.elapsed().as_secs_f64();
             if root {
                 println!("wrote {}: x - mean(x, axis 0), {secs:.3} s", a.paths[1]);

@@ -1,6 +1,13 @@
-//! Choosing a scheduler by name, as command-line programs do (`--scheduler sync|threaded|mpi`).
+//! The schedulers, and choosing one by name as command-line programs do
+//! (`--scheduler sync|threaded|mpi|auto`). A [`Config`] runs on the scheduler it is given.
 
-use crate::{Error, Result, Scheduler, SyncScheduler, ThreadedScheduler};
+#[cfg(feature = "mpi")]
+pub use ndtask_mpi::{MpiScheduler, MpiSchedulerBuilder};
+pub use ndtask_sched::{SyncScheduler, ThreadedScheduler};
+
+use crate::{Config, Error, Result};
+pub use ndtask_core::Scheduler;
+use std::rc::Rc;
 
 /// Which scheduler to run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +68,26 @@ pub fn make(kind: Kind, threads: Option<usize>) -> Result<Box<dyn Scheduler>> {
             "the MPI scheduler is not available: rebuild with `--features mpi` (needs an MPI library)".into(),
         )),
     }
+}
+
+/// A configuration on the scheduler of `kind` (`None`: [`auto`]) with `threads` threads.
+///
+/// # Errors
+/// As [`make`].
+///
+/// # Examples
+/// ```
+/// use ndtask::scheduler::{config, Kind};
+/// let cfg = config(Some(Kind::Sync), None)?;
+/// assert_eq!(cfg.name(), "sync");
+/// # Ok::<(), ndtask::Error>(())
+/// ```
+pub fn config(kind: Option<Kind>, threads: Option<usize>) -> Result<Config> {
+    let s = match kind {
+        Some(kind) => make(kind, threads)?,
+        None => auto(threads)?,
+    };
+    Ok(Config::new().shared_scheduler(Rc::from(s)))
 }
 
 /// Picks a scheduler from how the program was launched: MPI when ndtask was built with the

@@ -13,7 +13,7 @@ use common::*;
 use ndarray::{ArrayD, IxDyn, Zip};
 use ndtask::{
     from_ndarray, open_npy, AnyArray, AnyNdArray, AnyValue, Chunks, DType, Element, Error, Numeric,
-    ReduceOptions, SyncScheduler,
+    ReduceOptions,
 };
 use proptest::prelude::*;
 use std::path::PathBuf;
@@ -240,7 +240,7 @@ proptest! {
             let result = if op == "less" { DType::Bool } else { t };
             prop_assert_eq!(got.dtype(), result);
             for s in schedulers() {
-                let v = got.compute_with(&*s).unwrap();
+                let v = got.compute_with(&s).unwrap();
                 prop_assert!(same(&v, &want), "{} {:?} {} {:?} on {}: {:?} vs {:?}", op, ta, tb, sa, s.name(), v, want);
             }
         }
@@ -260,24 +260,24 @@ proptest! {
         let x = lazy(&v, t, chunks, true);
         let axis = axis % shape.len();
         for s in schedulers() {
-            let sum = x.sum().compute_with(&*s).unwrap();
+            let sum = x.sum().compute_with(&s).unwrap();
             let want_sum = v.sum();
             match t {
                 DType::F64 => prop_assert!((sum.to_f64() - want_sum).abs() < 1e-9),
                 DType::F32 => prop_assert!((sum.to_f64() - want_sum).abs() < 1e-3),
                 _ => prop_assert_eq!(sum, AnyValue::I64(want_sum as i64)),
             }
-            let mean = x.mean().compute_with(&*s).unwrap();
+            let mean = x.mean().compute_with(&s).unwrap();
             prop_assert!(matches!(mean, AnyValue::F64(m) if (m - v.mean().unwrap()).abs() < 1e-9));
-            let (min, max) = (x.min().compute_with(&*s).unwrap(), x.max().compute_with(&*s).unwrap());
+            let (min, max) = (x.min().compute_with(&s).unwrap(), x.max().compute_with(&s).unwrap());
             prop_assert_eq!(min.dtype(), t);
             prop_assert_eq!(min.to_f64(), v.iter().copied().fold(f64::INFINITY, f64::min));
             prop_assert_eq!(max.to_f64(), v.iter().copied().fold(f64::NEG_INFINITY, f64::max));
             let along = x.sum_with(&ReduceOptions::axes([axis])).unwrap();
             prop_assert_eq!(along.dtype(), if t == DType::Bool { DType::I64 } else { t });
-            let got = as_f64(&along.compute_with(&*s).unwrap());
+            let got = as_f64(&along.compute_with(&s).unwrap());
             assert_close(&got, &v.sum_axis(ndarray::Axis(axis)), 1e-5);
-            let any = x.any_with(&ReduceOptions::axes([axis])).unwrap().compute_with(&*s).unwrap();
+            let any = x.any_with(&ReduceOptions::axes([axis])).unwrap().compute_with(&s).unwrap();
             prop_assert_eq!(any, AnyNdArray::Bool(v.map_axis(ndarray::Axis(axis), |r| r.iter().any(|&e| e != 0.0))));
         }
     }
@@ -467,9 +467,9 @@ fn numpy_is_the_oracle_for_every_stored_type() {
                     _ => "bool",
                 };
                 assert_eq!(x.stored_dtype(), stored);
-                let (sum, mean, std, min, max) =
-                    ndtask::compute_with((x.sum(), x.mean(), x.std(0.0), x.min(), x.max()), &*s)
-                        .unwrap();
+                let (sum, mean, std, min, max) = s
+                    .compute((x.sum(), x.mean(), x.std(0.0), x.min(), x.max()))
+                    .unwrap();
                 match sum {
                     // Integer sums are exact: 851 values near 2^44 sum beyond f64's precision.
                     AnyValue::I64(v) => assert_eq!(v, st["sum"].as_i64().unwrap(), "{k}"),
@@ -511,7 +511,7 @@ fn numpy_is_the_oracle_for_every_stored_type() {
                     };
                     let got = lazy_op(&x, &y, op).unwrap();
                     assert_eq!(got.dtype(), ours(numpy), "{key}: NumPy gives {numpy}");
-                    let v = as_f64(&got.compute_with(&*s).unwrap());
+                    let v = as_f64(&got.compute_with(&s).unwrap());
                     assert!(
                         same_bits(&v, &load(&format!("r_{key}.npy"))),
                         "{key} on {}",
@@ -529,7 +529,7 @@ fn numpy_is_the_oracle_for_every_stored_type() {
                         ours(want["res"][&key].as_str().unwrap()),
                         "{key}"
                     );
-                    let v = as_f64(&got.compute_with(&*s).unwrap());
+                    let v = as_f64(&got.compute_with(&s).unwrap());
                     assert!(same_bits(&v, &load(&format!("{key}.npy"))), "{key}");
                 }
                 if t != DType::Bool {
@@ -540,7 +540,7 @@ fn numpy_is_the_oracle_for_every_stored_type() {
                         ours(want["res"][&key].as_str().unwrap()),
                         "{key}"
                     );
-                    let v = as_f64(&got.compute_with(&*s).unwrap());
+                    let v = as_f64(&got.compute_with(&s).unwrap());
                     assert!(same_bits(&v, &load(&format!("{key}.npy"))), "{key}");
                 }
             }
@@ -551,6 +551,7 @@ fn numpy_is_the_oracle_for_every_stored_type() {
     x.try_mul(2i64)
         .unwrap()
         .to_npy(dir.join("back.npy"))
+        .and_then(|w| w.compute())
         .unwrap();
     run_python(
         &py,
@@ -571,6 +572,7 @@ fn a_file_cut_inside_its_header_says_so() {
     ndtask::arange(0.0, 10.0, 1.0, [4])
         .unwrap()
         .to_npy(&path)
+        .and_then(|w| w.compute())
         .unwrap();
     let bytes = std::fs::read(&path).unwrap();
     for cut in [4, 9, 30] {
@@ -587,7 +589,7 @@ fn a_file_cut_inside_its_header_says_so() {
     }
     let x = open_npy(&path, [4]).unwrap();
     assert_eq!(
-        x.compute_with(&SyncScheduler).unwrap(),
+        x.compute_with(&sync()).unwrap(),
         AnyNdArray::F64(ndarray::Array::range(0.0, 10.0, 1.0).into_dyn())
     );
     std::fs::remove_file(&path).unwrap();

@@ -19,7 +19,7 @@ proptest! {
         let c = chain(seed);
         prop_assert_eq!(c.lazy.shape(), c.eager.shape().to_vec(), "{}", c.text);
         for s in schedulers() {
-            let got = c.lazy.compute_with(&*s).unwrap_or_else(|e| panic!("{}: {e}", c.text));
+            let got = c.lazy.compute_with(&s).unwrap_or_else(|e| panic!("{}: {e}", c.text));
             prop_assert!(matches(&c, &got), "{} on {}: got {:?}, want {:?}", c.text, s.name(), got, c.eager);
         }
     }

@@ -16,10 +16,10 @@ proptest! {
     #[test]
     fn constants((shape, chunks) in shape_and_chunks(9), v in -5i64..5) {
         for s in schedulers() {
-            prop_assert_eq!(zeros::<f64>(&shape, chunks.clone()).unwrap().compute_with(&*s).unwrap(), ArrayD::<f64>::zeros(IxDyn(&shape)));
-            prop_assert_eq!(ones::<i64>(&shape, chunks.clone()).unwrap().compute_with(&*s).unwrap(), ArrayD::<i64>::ones(IxDyn(&shape)));
-            prop_assert_eq!(full(&shape, chunks.clone(), v).unwrap().compute_with(&*s).unwrap(), ArrayD::from_elem(IxDyn(&shape), v));
-            prop_assert_eq!(full(&shape, chunks.clone(), v > 0).unwrap().compute_with(&*s).unwrap(), ArrayD::from_elem(IxDyn(&shape), v > 0));
+            prop_assert_eq!(zeros::<f64>(&shape, chunks.clone()).unwrap().compute_with(&s).unwrap(), ArrayD::<f64>::zeros(IxDyn(&shape)));
+            prop_assert_eq!(ones::<i64>(&shape, chunks.clone()).unwrap().compute_with(&s).unwrap(), ArrayD::<i64>::ones(IxDyn(&shape)));
+            prop_assert_eq!(full(&shape, chunks.clone(), v).unwrap().compute_with(&s).unwrap(), ArrayD::from_elem(IxDyn(&shape), v));
+            prop_assert_eq!(full(&shape, chunks.clone(), v > 0).unwrap().compute_with(&s).unwrap(), ArrayD::from_elem(IxDyn(&shape), v > 0));
         }
     }
 
@@ -30,13 +30,13 @@ proptest! {
         let want: Vec<i64> = (start..stop).step_by(step as usize).collect();
         let fwant = ndarray::Array1::linspace(fstart, fstart + 2.5, num);
         for s in schedulers() {
-            prop_assert_eq!(arange(start, stop, step, [chunk]).unwrap().compute_with(&*s).unwrap().iter().copied().collect::<Vec<_>>(), want.clone());
-            let down = arange(stop, start, -step, [chunk]).unwrap().compute_with(&*s).unwrap().iter().copied().collect::<Vec<_>>();
+            prop_assert_eq!(arange(start, stop, step, [chunk]).unwrap().compute_with(&s).unwrap().iter().copied().collect::<Vec<_>>(), want.clone());
+            let down = arange(stop, start, -step, [chunk]).unwrap().compute_with(&s).unwrap().iter().copied().collect::<Vec<_>>();
             prop_assert_eq!(down, (0..want.len() as i64).map(|i| stop - i * step).collect::<Vec<_>>());
-            let f = arange(fstart, fstart + 3.0, 0.5, [chunk]).unwrap().compute_with(&*s).unwrap().iter().copied().collect::<Vec<_>>();
+            let f = arange(fstart, fstart + 3.0, 0.5, [chunk]).unwrap().compute_with(&s).unwrap().iter().copied().collect::<Vec<_>>();
             prop_assert_eq!(f, (0..6).map(|i| fstart + i as f64 * 0.5).collect::<Vec<_>>());
             if endpoint {
-                let got = linspace(fstart, fstart + 2.5, num, true, [chunk]).unwrap().compute_with(&*s).unwrap();
+                let got = linspace(fstart, fstart + 2.5, num, true, [chunk]).unwrap().compute_with(&s).unwrap();
                 prop_assert_eq!(got.len(), num);
                 for (g, w) in got.iter().zip(fwant.iter()) {
                     prop_assert!((g - w).abs() < 1e-12);
@@ -45,7 +45,7 @@ proptest! {
                     prop_assert_eq!(got[num - 1], fstart + 2.5);
                 }
             } else {
-                let got = linspace(0.0, 1.0, num, false, [chunk]).unwrap().compute_with(&*s).unwrap();
+                let got = linspace(0.0, 1.0, num, false, [chunk]).unwrap().compute_with(&s).unwrap();
                 prop_assert_eq!(got.iter().copied().collect::<Vec<_>>(), (0..num).map(|i| i as f64 * (1.0 / num as f64)).collect::<Vec<_>>());
             }
         }
@@ -58,12 +58,12 @@ proptest! {
         let n: Array<f64> = rng.normal(1.0, 2.0, &shape, chunks.clone()).unwrap();
         let i = rng.integers(-3, 9, &shape, chunks.clone()).unwrap();
         let f: Array<f32> = rng.uniform_range(-1.0, 1.0, &shape, chunks).unwrap();
-        let reference = ndtask::compute_with((&u, &n, &i, &f), &ndtask::SyncScheduler).unwrap();
+        let reference = sync().compute((&u, &n, &i, &f)).unwrap();
         prop_assert!(reference.0.iter().all(|&v| (0.0..1.0).contains(&v)));
         prop_assert!(reference.2.iter().all(|&v| (-3..9).contains(&v)));
         prop_assert!(reference.3.iter().all(|&v| (-1.0..1.0).contains(&v)));
         for s in schedulers() {
-            let got = ndtask::compute_with((&u, &n, &i, &f), &*s).unwrap();
+            let got = s.compute((&u, &n, &i, &f)).unwrap();
             prop_assert!(same_bits(&got.0, &reference.0) && same_bits(&got.1, &reference.1));
             prop_assert_eq!(&got.2, &reference.2);
             prop_assert_eq!(&got.3, &reference.3);
@@ -129,10 +129,7 @@ fn the_mean_of_a_large_uniform_array_is_one_half() {
     assert!((m - 0.5).abs() < 1e-4, "mean {m}");
     assert_eq!(
         m.to_bits(),
-        x.mean()
-            .compute_with(&ndtask::SyncScheduler)
-            .unwrap()
-            .to_bits()
+        x.mean().compute_with(&sync()).unwrap().to_bits()
     );
 }
 

@@ -125,7 +125,7 @@ fn a_panicking_task_is_an_error_naming_op_and_chunk() {
         }
     });
     for s in schedulers() {
-        let e = bad.sum().compute_with(&*s).unwrap_err();
+        let e = bad.sum().compute_with(&s).unwrap_err();
         match &e {
             Error::Task { op, chunk, message } => {
                 assert!(op.contains("map"), "{e}");
@@ -135,7 +135,7 @@ fn a_panicking_task_is_an_error_naming_op_and_chunk() {
             other => panic!("expected a task error, got {other}"),
         }
         // The scheduler is still usable afterwards.
-        assert_eq!(x.sum().compute_with(&*s).unwrap(), 4950);
+        assert_eq!(x.sum().compute_with(&s).unwrap(), 4950);
     }
 }
 
@@ -147,7 +147,7 @@ fn failure_in_many_chunks_stops_the_run() {
     let bad = x.map(|v| -> f64 { panic!("boom {}", v >= 0.0) });
     let concat = concatenate(&[&bad, &x], 0).unwrap().sum_axis(0).unwrap();
     for s in schedulers() {
-        let e = concat.compute_with(&*s).unwrap_err();
+        let e = concat.compute_with(&s).unwrap_err();
         match &e {
             Error::Task { chunk, message, .. } => {
                 assert!(chunk.starts_with('[') && chunk.ends_with(", 0]"), "{e}");

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use ndtask::{compute, concatenate, ones, random, task_graph, Array, Error, ReduceOptions};
+use ndtask::{compute, concatenate, ones, random, Array, Error, ReduceOptions};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -130,7 +130,9 @@ fn reduction_tree_uses_the_fan_in() {
 fn a_shared_input_is_computed_once() {
     let x = random::uniform::<f64>([100, 100], [10, 100], 1).unwrap() + 1.0;
     let (s, m, full) = (x.sum(), x.mean(), x.clone());
-    let g = task_graph(&(&s, &m, &full)).unwrap();
+    let g = ndtask::Config::default()
+        .task_graph(&(&s, &m, &full))
+        .unwrap();
     let fused: Vec<_> = g
         .op_names()
         .into_iter()
@@ -165,7 +167,7 @@ fn concatenate_adds_no_tasks() {
 fn a_reduction_through_a_repeated_concatenation_folds_each_chunk_once() {
     let x = random::uniform::<f64>([50, 20], [10, 10], 1).unwrap(); // 10 chunks
     let y = random::uniform::<f64>([10, 20], [10, 10], 2).unwrap(); // 2 chunks
-    let partials = |g: ndtask::TaskGraph| {
+    let partials = |g: ndtask::engine::TaskGraph| {
         let names = g.op_names();
         g.tasks_per_op()
             .iter()
@@ -221,10 +223,13 @@ fn a_memory_budget_changes_nothing_but_the_schedule() {
         .unwrap()
         .sum_axis(0)
         .unwrap();
-    let reference = c.compute_with(&ndtask::SyncScheduler).unwrap();
+    let reference = c
+        .compute_with(&ndtask::Config::new().scheduler(ndtask::scheduler::SyncScheduler))
+        .unwrap();
     // Below one chunk (4.7 KiB) the plan cannot run: an error before anything runs.
     for threads in [1, 2] {
-        let s = ndtask::ThreadedScheduler::with_threads(threads)
+        let s = ndtask::Config::new()
+            .threads(threads)
             .unwrap()
             .memory_budget(1);
         let e = c.compute_with(&s).unwrap_err();
@@ -233,7 +238,8 @@ fn a_memory_budget_changes_nothing_but_the_schedule() {
     }
     for budget in [128 << 10, 1 << 20, 1 << 30] {
         for threads in [1, 2, 3] {
-            let s = ndtask::ThreadedScheduler::with_threads(threads)
+            let s = ndtask::Config::new()
+                .threads(threads)
                 .unwrap()
                 .memory_budget(budget);
             assert_eq!(
@@ -270,7 +276,11 @@ fn a_reduction_streams_through_a_concatenation() {
     assert_eq!(names[0], "fused[uniform]", "{names:?}");
     // The same bits as when the concatenation is materialised (it is also an output here).
     let (streamed, _) = compute((&s, &c)).unwrap();
-    assert_eq!(s.compute_with(&ndtask::SyncScheduler).unwrap(), streamed);
+    assert_eq!(
+        s.compute_with(&ndtask::Config::new().scheduler(ndtask::scheduler::SyncScheduler))
+            .unwrap(),
+        streamed
+    );
     let full = c.sum().compute().unwrap();
     let (full_mat, _) = compute((c.sum(), &c)).unwrap();
     assert_eq!(full.to_bits(), full_mat.to_bits());
@@ -280,7 +290,7 @@ fn a_reduction_streams_through_a_concatenation() {
 /// shapes of its arrays), which the MPI scaling model counts bytes with.
 #[test]
 fn result_layouts_are_known_before_the_run() {
-    use ndtask::{Chunk, Layout, TaskGraph};
+    use ndtask::engine::{Chunk, Layout, TaskGraph};
     fn layout(c: &Chunk) -> Layout {
         match c {
             Chunk::Tuple(p) => Layout {

@@ -9,9 +9,10 @@ mod common;
 
 use common::*;
 use ndarray::{s, ArrayD, Axis, IxDyn, Zip};
+use ndtask::engine::{ChunkGrid, Scheduler, TaskGraph};
 use ndtask::{
-    arange, from_ndarray, full, ones, random, stack, where_, zeros, Array, ChunkGrid, Chunks,
-    Error, ReduceOptions, Scheduler, TaskGraph,
+    arange, from_ndarray, full, ones, random, stack, where_, zeros, Array, Chunks, Error,
+    ReduceOptions,
 };
 use proptest::prelude::*;
 use std::sync::Arc;
@@ -98,7 +99,7 @@ proptest! {
         let w = where_(&c, &x, &y).unwrap();
         prop_assert_eq!(w.shape(), want.shape().to_vec());
         for s in schedulers() {
-            prop_assert_eq!(&w.compute_with(&*s).unwrap(), &want);
+            prop_assert_eq!(&w.compute_with(&s).unwrap(), &want);
         }
     }
 }
@@ -129,7 +130,7 @@ fn where_cases_from_the_report() {
     let mut ecum = e34.clone();
     ecum.accumulate_axis_inplace(Axis(1), |&p, c| *c += p);
     for s in schedulers() {
-        let got = where_(&c, &x, &y).unwrap().compute_with(&*s).unwrap();
+        let got = where_(&c, &x, &y).unwrap().compute_with(&s).unwrap();
         assert_close(&got, &eager_where(&cond(&e34), &e34, &ecum), 1e-12);
     }
     // A 0-d argument: was a panic out of compute().
@@ -140,8 +141,8 @@ fn where_cases_from_the_report() {
     assert_eq!(got, want);
     // And with the binary operators.
     for s in schedulers() {
-        assert_eq!((&x - &m).compute_with(&*s).unwrap(), e34.mapv(|v| v - top));
-        assert_eq!((&m * &x).compute_with(&*s).unwrap(), e34.mapv(|v| top * v));
+        assert_eq!((&x - &m).compute_with(&s).unwrap(), e34.mapv(|v| v - top));
+        assert_eq!((&m * &x).compute_with(&s).unwrap(), e34.mapv(|v| top * v));
     }
 }
 
@@ -155,7 +156,7 @@ impl Scheduler for Panicky {
     fn threads(&self) -> usize {
         1
     }
-    fn execute(&self, _: &TaskGraph) -> ndtask::Result<Option<Vec<Arc<ndtask::Chunk>>>> {
+    fn execute(&self, _: &TaskGraph) -> ndtask::Result<Option<Vec<Arc<ndtask::engine::Chunk>>>> {
         panic!("book-keeping broke")
     }
 }
@@ -164,7 +165,10 @@ impl Scheduler for Panicky {
 #[test]
 fn no_panic_leaves_compute() {
     let x = ones::<f64>([4], [2]).unwrap();
-    match x.sum().compute_with(&Panicky) {
+    match x
+        .sum()
+        .compute_with(&ndtask::Config::new().scheduler(Panicky))
+    {
         Err(Error::Internal(m)) => {
             assert_eq!(m, "the panicky scheduler panicked: book-keeping broke")
         }
@@ -217,9 +221,9 @@ fn nan_reductions_of_empty_and_all_nan_input() {
     for chunks in [1, 2, 4] {
         let x = from_ndarray(v.clone(), [chunks]).unwrap();
         for s in schedulers() {
-            assert_eq!(x.nanargmax().unwrap().compute_with(&*s).unwrap(), 2);
-            assert_eq!(x.nanargmin().unwrap().compute_with(&*s).unwrap(), 5);
-            assert_eq!(x.argmax().unwrap().compute_with(&*s).unwrap(), 0);
+            assert_eq!(x.nanargmax().unwrap().compute_with(&s).unwrap(), 2);
+            assert_eq!(x.nanargmin().unwrap().compute_with(&s).unwrap(), 5);
+            assert_eq!(x.argmax().unwrap().compute_with(&s).unwrap(), 0);
         }
     }
     let rows = from_ndarray(
@@ -470,9 +474,9 @@ proptest! {
         // Chunks never grow past the input array itself, and stay within a few times the
         // input's chunk size (rows of the new shape may need whole rows).
         for s in schedulers() {
-            prop_assert_eq!(&y.compute_with(&*s).unwrap(), &want);
+            prop_assert_eq!(&y.compute_with(&s).unwrap(), &want);
             let back = y.reshape(&shape).unwrap();
-            prop_assert_eq!(&back.compute_with(&*s).unwrap(), &e);
+            prop_assert_eq!(&back.compute_with(&s).unwrap(), &e);
         }
     }
 
@@ -493,11 +497,11 @@ proptest! {
             if y == 0 { f64::NAN } else { rem(x, y) as f64 }
         });
         for s in schedulers() {
-            prop_assert_eq!(&a.floor_div(&b).unwrap().compute_with(&*s).unwrap(), &want_q);
-            prop_assert_eq!(&a.remainder(&b).unwrap().compute_with(&*s).unwrap(), &want_r);
-            prop_assert_eq!(&a.floor_div(k).unwrap().compute_with(&*s).unwrap(), &ea.mapv(|x| fdiv(x, k)));
-            prop_assert_eq!(&a.remainder(k).unwrap().compute_with(&*s).unwrap(), &ea.mapv(|x| rem(x, k)));
-            let fr = fa.remainder(b.astype::<f64>()).unwrap().compute_with(&*s).unwrap();
+            prop_assert_eq!(&a.floor_div(&b).unwrap().compute_with(&s).unwrap(), &want_q);
+            prop_assert_eq!(&a.remainder(&b).unwrap().compute_with(&s).unwrap(), &want_r);
+            prop_assert_eq!(&a.floor_div(k).unwrap().compute_with(&s).unwrap(), &ea.mapv(|x| fdiv(x, k)));
+            prop_assert_eq!(&a.remainder(k).unwrap().compute_with(&s).unwrap(), &ea.mapv(|x| rem(x, k)));
+            let fr = fa.remainder(b.astype::<f64>()).unwrap().compute_with(&s).unwrap();
             // Zeros of either sign and NaNs of any payload compare equal.
             let norm = |v: f64| if v.is_nan() { f64::NAN } else if v == 0.0 { 0.0 } else { v };
             prop_assert!(same_bits(&fr.mapv(norm), &want_fr.mapv(norm)));
@@ -604,7 +608,6 @@ fn error_messages_name_the_right_thing() {
 /// regular ones) and match ndarray for every bound and step, forwards and backwards.
 #[test]
 fn slices_of_regular_axes_match_ndarray_exhaustively() {
-    use ndtask::SyncScheduler;
     for len in [7usize, 13, 20] {
         let e = ArrayD::from_shape_fn(IxDyn(&[len, 2]), |i| (i[0] * 2 + i[1]) as f64);
         for block in 1..=5 {
@@ -615,7 +618,7 @@ fn slices_of_regular_axes_match_ndarray_exhaustively() {
                         let sel = s![lo..hi;step, 1..];
                         let want = e.slice(sel).to_owned().into_dyn();
                         let y = x.slice(sel).unwrap();
-                        let got = y.compute_with(&SyncScheduler).unwrap();
+                        let got = y.compute_with(&sync()).unwrap();
                         assert_eq!(got, want, "len {len} block {block} {lo}..{hi};{step}");
                         assert_eq!(y.chunks()[0].iter().sum::<usize>(), want.shape()[0]);
                     }
@@ -632,7 +635,7 @@ fn slices_of_regular_axes_match_ndarray_exhaustively() {
             let sel = s![1..22;t0, 0..18;t1];
             let want = e2.slice(sel).to_owned().into_dyn();
             for sch in schedulers() {
-                let got = x.slice(sel).unwrap().compute_with(&*sch).unwrap();
+                let got = x.slice(sel).unwrap().compute_with(&sch).unwrap();
                 assert_eq!(got, want, "blocks {b0}x{b1} steps {t0},{t1}");
             }
         }
@@ -675,7 +678,7 @@ proptest! {
         let x = ndtask::from_ndarray(v, [chunk]).unwrap();
         for s in schedulers() {
             let (mn, mx, nmn, nmx) =
-                ndtask::compute_with(&(x.min(), x.max(), x.nanmin(), x.nanmax()), &*s).unwrap();
+                s.compute(&(x.min(), x.max(), x.nanmin(), x.nanmax())).unwrap();
             if any_nan {
                 prop_assert!(mn.is_nan() && mx.is_nan());
             } else {

@@ -62,7 +62,7 @@ proptest! {
         ];
         for s in schedulers() {
             for (i, (lazy, eager)) in cases.iter().enumerate() {
-                prop_assert!(same_bits(&lazy.compute_with(&*s).unwrap(), eager), "case {}", i);
+                prop_assert!(same_bits(&lazy.compute_with(&s).unwrap(), eager), "case {}", i);
             }
         }
     }
@@ -78,23 +78,23 @@ proptest! {
         let (pa, pb) = (a.greater(0.0).unwrap(), b.greater(0.0).unwrap());
         let (epa, epb) = (ea.mapv(|v| v > 0.0), eb.mapv(|v| v > 0.0));
         for s in schedulers() {
-            prop_assert!(same_bits(&a.maximum(&b).unwrap().compute_with(&*s).unwrap(), &zip(np_max)));
-            prop_assert!(same_bits(&a.minimum(&b).unwrap().compute_with(&*s).unwrap(), &zip(np_min)));
-            prop_assert_eq!(a.is_nan().compute_with(&*s).unwrap(), ea.mapv(f64::is_nan));
-            let w = where_(&pa, &a, &b).unwrap().compute_with(&*s).unwrap();
+            prop_assert!(same_bits(&a.maximum(&b).unwrap().compute_with(&s).unwrap(), &zip(np_max)));
+            prop_assert!(same_bits(&a.minimum(&b).unwrap().compute_with(&s).unwrap(), &zip(np_min)));
+            prop_assert_eq!(a.is_nan().compute_with(&s).unwrap(), ea.mapv(f64::is_nan));
+            let w = where_(&pa, &a, &b).unwrap().compute_with(&s).unwrap();
             let ew = Zip::from(&epa).and(&ea).and(&eb).map_collect(|&c, &x, &y| if c { x } else { y });
             prop_assert!(same_bits(&w, &ew));
-            let w = where_(&pa, 1.0, &b).unwrap().compute_with(&*s).unwrap();
+            let w = where_(&pa, 1.0, &b).unwrap().compute_with(&s).unwrap();
             let want = Zip::from(&epa).and(&eb).map_collect(|&c, &y| if c { 1.0 } else { y });
             prop_assert!(same_bits(&w, &want));
-            let w = where_(&pa, &a, -1.0).unwrap().compute_with(&*s).unwrap();
+            let w = where_(&pa, &a, -1.0).unwrap().compute_with(&s).unwrap();
             let want = Zip::from(&epa).and(&ea).map_collect(|&c, &x| if c { x } else { -1.0 });
             prop_assert!(same_bits(&w, &want));
-            prop_assert_eq!(where_(&pa, 1i64, 0i64).unwrap().compute_with(&*s).unwrap(), epa.mapv(|c| c as i64));
-            prop_assert_eq!((&pa & &pb).compute_with(&*s).unwrap(), Zip::from(&epa).and(&epb).map_collect(|&x, &y| x && y));
-            prop_assert_eq!((&pa | &pb).compute_with(&*s).unwrap(), Zip::from(&epa).and(&epb).map_collect(|&x, &y| x || y));
-            prop_assert_eq!((&pa ^ &pb).compute_with(&*s).unwrap(), Zip::from(&epa).and(&epb).map_collect(|&x, &y| x ^ y));
-            prop_assert_eq!((!&pa).compute_with(&*s).unwrap(), epa.mapv(|x| !x));
+            prop_assert_eq!(where_(&pa, 1i64, 0i64).unwrap().compute_with(&s).unwrap(), epa.mapv(|c| c as i64));
+            prop_assert_eq!((&pa & &pb).compute_with(&s).unwrap(), Zip::from(&epa).and(&epb).map_collect(|&x, &y| x && y));
+            prop_assert_eq!((&pa | &pb).compute_with(&s).unwrap(), Zip::from(&epa).and(&epb).map_collect(|&x, &y| x || y));
+            prop_assert_eq!((&pa ^ &pb).compute_with(&s).unwrap(), Zip::from(&epa).and(&epb).map_collect(|&x, &y| x ^ y));
+            prop_assert_eq!((!&pa).compute_with(&s).unwrap(), epa.mapv(|x| !x));
         }
     }
 
@@ -105,10 +105,7 @@ proptest! {
         let v: Vec<f64> = e.iter().copied().collect();
         let small = from_ndarray(e.mapv(|v| 1.0 + v / 100.0), chunks.clone()).unwrap();
         let ddof = ddof as f64;
-        let reference = ndtask::compute_with(
-            (x.min(), x.max(), x.prod(), x.var(ddof), x.std(ddof), small.prod(), x.count_nonzero()),
-            &ndtask::SyncScheduler,
-        ).unwrap();
+        let reference = sync().compute((x.min(), x.max(), x.prod(), x.var(ddof), x.std(ddof), small.prod(), x.count_nonzero())).unwrap();
         prop_assert_eq!(reference.0, v.iter().copied().fold(f64::INFINITY, f64::min));
         prop_assert_eq!(reference.1, v.iter().copied().fold(f64::NEG_INFINITY, f64::max));
         prop_assert!(close(reference.3, variance(&v, ddof), 1e-9), "var {} vs {}", reference.3, variance(&v, ddof));
@@ -117,10 +114,7 @@ proptest! {
         prop_assert_eq!(reference.6, v.iter().filter(|&&x| x != 0.0).count() as i64);
         let b = x.greater(0.0).unwrap();
         for s in schedulers() {
-            let got = ndtask::compute_with(
-                (x.min(), x.max(), x.prod(), x.var(ddof), x.std(ddof), small.prod(), x.count_nonzero()),
-                &*s,
-            ).unwrap();
+            let got = s.compute((x.min(), x.max(), x.prod(), x.var(ddof), x.std(ddof), small.prod(), x.count_nonzero())).unwrap();
             prop_assert_eq!(got.0.to_bits(), reference.0.to_bits());
             prop_assert_eq!(got.1.to_bits(), reference.1.to_bits());
             prop_assert_eq!(got.2.to_bits(), reference.2.to_bits());
@@ -128,8 +122,8 @@ proptest! {
             prop_assert_eq!(got.4.to_bits(), reference.4.to_bits());
             prop_assert_eq!(got.5.to_bits(), reference.5.to_bits());
             prop_assert_eq!(got.6, reference.6);
-            prop_assert_eq!(b.any().compute_with(&*s).unwrap(), v.iter().any(|&x| x > 0.0));
-            prop_assert_eq!(b.all().compute_with(&*s).unwrap(), v.iter().all(|&x| x > 0.0));
+            prop_assert_eq!(b.any().compute_with(&s).unwrap(), v.iter().any(|&x| x > 0.0));
+            prop_assert_eq!(b.all().compute_with(&s).unwrap(), v.iter().all(|&x| x > 0.0));
         }
     }
 
@@ -139,19 +133,19 @@ proptest! {
         let x = from_ndarray(e.clone(), chunks).unwrap();
         let v = nan_skip(e.iter().copied());
         for s in schedulers() {
-            prop_assert!(close(x.nansum().compute_with(&*s).unwrap(), v.iter().sum(), 1e-9));
+            prop_assert!(close(x.nansum().compute_with(&s).unwrap(), v.iter().sum(), 1e-9));
             let mean = v.iter().sum::<f64>() / v.len() as f64;
-            prop_assert!(close(x.nanmean().compute_with(&*s).unwrap(), mean, 1e-9));
+            prop_assert!(close(x.nanmean().compute_with(&s).unwrap(), mean, 1e-9));
             let (lo, hi) = (v.iter().copied().fold(f64::NAN, f64::min), v.iter().copied().fold(f64::NAN, f64::max));
-            prop_assert!(close(x.nanmin().compute_with(&*s).unwrap(), lo, 0.0));
-            prop_assert!(close(x.nanmax().compute_with(&*s).unwrap(), hi, 0.0));
+            prop_assert!(close(x.nanmin().compute_with(&s).unwrap(), lo, 0.0));
+            prop_assert!(close(x.nanmax().compute_with(&s).unwrap(), hi, 0.0));
             let var0 = if v.is_empty() { f64::NAN } else { variance(&v, 0.0) };
             let std1 = if v.len() < 2 { f64::NAN } else { variance(&v, 1.0).sqrt() };
-            prop_assert!(close(x.nanvar(0.0).compute_with(&*s).unwrap(), var0, 1e-9));
-            prop_assert!(close(x.nanstd(1.0).compute_with(&*s).unwrap(), std1, 1e-9));
+            prop_assert!(close(x.nanvar(0.0).compute_with(&s).unwrap(), var0, 1e-9));
+            prop_assert!(close(x.nanstd(1.0).compute_with(&s).unwrap(), std1, 1e-9));
             let has_nan = e.iter().any(|v| v.is_nan());
-            prop_assert_eq!(x.max().compute_with(&*s).unwrap().is_nan(), has_nan);
-            prop_assert_eq!(x.sum().compute_with(&*s).unwrap().is_nan(), has_nan);
+            prop_assert_eq!(x.max().compute_with(&s).unwrap().is_nan(), has_nan);
+            prop_assert_eq!(x.sum().compute_with(&s).unwrap().is_nan(), has_nan);
         }
     }
 
@@ -164,12 +158,12 @@ proptest! {
         let fix = |mut a: ArrayD<f64>| { if keep { a.insert_axis_inplace(Axis(axis)); } a };
         let lanes = |f: &dyn Fn(&[f64]) -> f64| fix(e.map_axis(Axis(axis), |l| f(&l.to_vec())));
         for s in schedulers() {
-            prop_assert_eq!(x.min_with(&opts).unwrap().compute_with(&*s).unwrap(), lanes(&|l| l.iter().copied().fold(f64::INFINITY, f64::min)));
-            prop_assert_eq!(x.max_with(&opts).unwrap().compute_with(&*s).unwrap(), lanes(&|l| l.iter().copied().fold(f64::NEG_INFINITY, f64::max)));
-            assert_close(&x.var_with(&opts, 0.0).unwrap().compute_with(&*s).unwrap(), &lanes(&|l| variance(l, 0.0)), 1e-9);
-            assert_close(&x.std_with(&opts, 0.0).unwrap().compute_with(&*s).unwrap(), &lanes(&|l| variance(l, 0.0).sqrt()), 1e-9);
-            assert_close(&x.prod_with(&opts).unwrap().compute_with(&*s).unwrap(), &lanes(&|l| l.iter().product()), 1e-9);
-            let any = x.greater(5.0).unwrap().any_with(&opts).unwrap().compute_with(&*s).unwrap();
+            prop_assert_eq!(x.min_with(&opts).unwrap().compute_with(&s).unwrap(), lanes(&|l| l.iter().copied().fold(f64::INFINITY, f64::min)));
+            prop_assert_eq!(x.max_with(&opts).unwrap().compute_with(&s).unwrap(), lanes(&|l| l.iter().copied().fold(f64::NEG_INFINITY, f64::max)));
+            assert_close(&x.var_with(&opts, 0.0).unwrap().compute_with(&s).unwrap(), &lanes(&|l| variance(l, 0.0)), 1e-9);
+            assert_close(&x.std_with(&opts, 0.0).unwrap().compute_with(&s).unwrap(), &lanes(&|l| variance(l, 0.0).sqrt()), 1e-9);
+            assert_close(&x.prod_with(&opts).unwrap().compute_with(&s).unwrap(), &lanes(&|l| l.iter().product()), 1e-9);
+            let any = x.greater(5.0).unwrap().any_with(&opts).unwrap().compute_with(&s).unwrap();
             prop_assert_eq!(any.mapv(|b| b as u8 as f64), lanes(&|l| l.iter().any(|&v| v > 5.0) as u8 as f64));
         }
     }

@@ -9,7 +9,7 @@ mod common;
 
 use common::*;
 use ndarray::{ArrayD, Axis};
-use ndtask::memory::{check_budget, memory_order, MemoryProfile};
+use ndtask::engine::memory::{check_budget, memory_order, MemoryProfile};
 use ndtask::{from_ndarray, random, Array, Chunks, Error, ReduceOptions};
 use proptest::prelude::*;
 
@@ -49,10 +49,10 @@ proptest! {
         let x = from_ndarray(data.clone(), chunks).unwrap();
         let want = eager_patterns(&data);
         for (lazy, want) in patterns(&x).iter().zip(&want) {
-            let reference = lazy.compute_with(&ndtask::SyncScheduler).unwrap();
+            let reference = lazy.compute_with(&sync()).unwrap();
             assert_close(&reference, want, 1e-9);
             for s in schedulers() {
-                prop_assert!(same_bits(&lazy.compute_with(&*s).unwrap(), &reference));
+                prop_assert!(same_bits(&lazy.compute_with(&s).unwrap(), &reference));
             }
         }
     }
@@ -77,10 +77,10 @@ proptest! {
         let y = from_ndarray(b.clone(), Chunks::Block(vec![4; small.len()])).unwrap();
         let want = &(&a * 2.0) - &b;
         let lazy = &x - &y;
-        let reference = lazy.compute_with(&ndtask::SyncScheduler).unwrap();
+        let reference = lazy.compute_with(&sync()).unwrap();
         prop_assert!(same_bits(&reference, &want));
         for s in schedulers() {
-            prop_assert!(same_bits(&lazy.compute_with(&*s).unwrap(), &reference));
+            prop_assert!(same_bits(&lazy.compute_with(&s).unwrap(), &reference));
         }
         // Folded straight into a reduction too.
         let total = lazy.sum().compute().unwrap();
@@ -190,15 +190,12 @@ fn a_plan_that_cannot_fit_fails_before_running_naming_the_task() {
     assert!(check_budget(&g, &order, need - 1).is_err());
     // The same through compute, on every scheduler, and a sufficient budget gives the bits.
     let e = &x.t() + &x;
-    let want = e.compute_with(&ndtask::SyncScheduler).unwrap();
+    let want = e.compute_with(&sync()).unwrap();
     for s in schedulers() {
-        let small = ndtask::RunContext::new().memory_budget(need - 1);
-        assert!(matches!(
-            ndtask::compute_in(&e, &*s, &small),
-            Err(Error::Memory(_))
-        ));
-        let enough = ndtask::RunContext::new().memory_budget(need);
-        assert_eq!(ndtask::compute_in(&e, &*s, &enough).unwrap(), want);
+        let small = s.clone().memory_budget(need - 1);
+        assert!(matches!(small.compute(&e), Err(Error::Memory(_))));
+        let enough = s.clone().memory_budget(need);
+        assert_eq!(enough.compute(&e).unwrap(), want);
     }
 }
 
@@ -235,7 +232,7 @@ fn a_rechunk_or_slice_of_a_cheap_expression_cuts_its_sources() {
             );
         }
         for s in schedulers() {
-            assert!(same_bits(&lazy.compute_with(&*s).unwrap(), &want));
+            assert!(same_bits(&lazy.compute_with(&s).unwrap(), &want));
         }
     }
     // A reduction's result is not cheap: its rechunk stays a rechunk.
@@ -275,7 +272,7 @@ fn broadcasts_over_many_tiles_match_ndarray() {
         ];
         for (lazy, want) in &cases {
             for s in schedulers() {
-                let got = lazy.compute_with(&*s).unwrap();
+                let got = lazy.compute_with(&s).unwrap();
                 assert_close(&got, want, 1e-12);
             }
             // Folded straight into reductions, as the fused kernels stream them.

@@ -34,10 +34,9 @@ fn round_trip<T: Element>(shape: &[usize], write: ndtask::Chunks, read: ndtask::
     for s in schedulers() {
         let x = from_ndarray(want.clone(), write.clone()).unwrap();
         let x = x.map(|v| v); // a computed array, not a source
-        x.to_npy_with(&path, &*s, &ndtask::RunContext::new())
-            .unwrap();
+        x.to_npy(&path).and_then(|w| w.compute_with(&s)).unwrap();
         let y = from_npy::<T>(&path, read.clone()).unwrap();
-        assert_eq!(y.compute_with(&*s).unwrap(), want, "{} {shape:?}", s.name());
+        assert_eq!(y.compute_with(&s).unwrap(), want, "{} {shape:?}", s.name());
     }
     std::fs::remove_file(&path).unwrap();
 }
@@ -65,16 +64,16 @@ proptest! {
 fn bools_empty_arrays_and_0d_round_trip() {
     let path = temp("b.npy");
     let b = from_ndarray(values::<f64>(&[7, 5], 1).mapv(|v| v > 0.5), [3, 2]).unwrap();
-    b.to_npy(&path).unwrap();
+    b.to_npy(&path).and_then(|w| w.compute()).unwrap();
     assert_eq!(
         from_npy::<bool>(&path, [4, 5]).unwrap().compute().unwrap(),
         b.compute().unwrap()
     );
     let e = ndtask::zeros::<f64>([0, 4], [1, 2]).unwrap();
-    e.to_npy(&path).unwrap();
+    e.to_npy(&path).and_then(|w| w.compute()).unwrap();
     assert_eq!(from_npy::<f64>(&path, [1, 2]).unwrap().shape(), vec![0, 4]);
     let z = ndtask::full::<i64>([], [], 42).unwrap();
-    z.to_npy(&path).unwrap();
+    z.to_npy(&path).and_then(|w| w.compute()).unwrap();
     assert_eq!(
         from_npy::<i64>(&path, Vec::<usize>::new())
             .unwrap()
@@ -92,6 +91,7 @@ fn a_slice_of_a_file_reads_only_its_bytes_and_fuses() {
     from_ndarray(want.clone(), [60, 50])
         .unwrap()
         .to_npy(&path)
+        .and_then(|w| w.compute())
         .unwrap();
     let x = from_npy::<f64>(&path, [10, 10]).unwrap();
     let y = x.slice(s![13..27, 5..9]).unwrap();
@@ -191,7 +191,10 @@ fn bad_files_are_errors_naming_the_file() {
         "{e}"
     );
     // Writing where no file can be: an I/O error, nothing written.
-    let e = x.to_npy("/nonexistent-dir-ndtask/x.npy").unwrap_err();
+    let e = x
+        .to_npy("/nonexistent-dir-ndtask/x.npy")
+        .and_then(|w| w.compute())
+        .unwrap_err();
     assert!(
         matches!(&e, Error::Io { what, .. } if what.contains("creating /nonexistent-dir-ndtask/x.npy")),
         "{e}"
@@ -232,21 +235,21 @@ fn files_numpy_writes_read_exactly_and_numpy_reads_ours() {
         assert_eq!(
             from_npy::<f64>(dir.join("f8.npy"), c)
                 .unwrap()
-                .compute_with(&*s)
+                .compute_with(&s)
                 .unwrap(),
             floats
         );
         assert_eq!(
             from_npy::<f64>(dir.join("be.npy"), c)
                 .unwrap()
-                .compute_with(&*s)
+                .compute_with(&s)
                 .unwrap(),
             floats
         );
         assert_eq!(
             from_npy::<f32>(dir.join("f4.npy"), c)
                 .unwrap()
-                .compute_with(&*s)
+                .compute_with(&s)
                 .unwrap(),
             floats.mapv(|v| v as f32)
         );
@@ -254,14 +257,14 @@ fn files_numpy_writes_read_exactly_and_numpy_reads_ours() {
         assert_eq!(
             from_npy::<i64>(dir.join("i8.npy"), c)
                 .unwrap()
-                .compute_with(&*s)
+                .compute_with(&s)
                 .unwrap(),
             ints
         );
         assert_eq!(
             from_npy::<i64>(dir.join("i4.npy"), c)
                 .unwrap()
-                .compute_with(&*s)
+                .compute_with(&s)
                 .unwrap(),
             ints
         );
@@ -269,7 +272,7 @@ fn files_numpy_writes_read_exactly_and_numpy_reads_ours() {
         assert_eq!(
             from_npy::<i64>(dir.join("u1.npy"), c)
                 .unwrap()
-                .compute_with(&*s)
+                .compute_with(&s)
                 .unwrap(),
             bytes
         );
@@ -277,7 +280,7 @@ fn files_numpy_writes_read_exactly_and_numpy_reads_ours() {
         assert_eq!(
             from_npy::<bool>(dir.join("b1.npy"), c)
                 .unwrap()
-                .compute_with(&*s)
+                .compute_with(&s)
                 .unwrap(),
             bools
         );
@@ -290,10 +293,21 @@ fn files_numpy_writes_read_exactly_and_numpy_reads_ours() {
     }
     // ndtask writes, NumPy checks: values, dtype, shape, C order; and the bytes equal np.save's.
     let x = from_ndarray(floats.clone(), [2, 6, 3]).unwrap();
-    x.to_npy(dir.join("ours_f8.npy")).unwrap();
-    x.astype::<f32>().to_npy(dir.join("ours_f4.npy")).unwrap();
-    x.astype::<i64>().to_npy(dir.join("ours_i8.npy")).unwrap();
-    x.map(|v| v > 0.0).to_npy(dir.join("ours_b1.npy")).unwrap();
+    x.to_npy(dir.join("ours_f8.npy"))
+        .and_then(|w| w.compute())
+        .unwrap();
+    x.astype::<f32>()
+        .to_npy(dir.join("ours_f4.npy"))
+        .and_then(|w| w.compute())
+        .unwrap();
+    x.astype::<i64>()
+        .to_npy(dir.join("ours_i8.npy"))
+        .and_then(|w| w.compute())
+        .unwrap();
+    x.map(|v| v > 0.0)
+        .to_npy(dir.join("ours_b1.npy"))
+        .and_then(|w| w.compute())
+        .unwrap();
     run_python(&py, &format!(
         "import numpy as np\n\
          a = np.arange(210).reshape(7, 6, 5) * 0.25 - 3\n\

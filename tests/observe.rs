@@ -9,10 +9,8 @@ mod common;
 
 use common::*;
 use ndtask::observe::{ChromeTrace, ProgressBar};
-use ndtask::{
-    compute_in, random, CancelToken, Error, Observer, RunContext, RunInfo, RunSummary, Scheduler,
-    TaskEvent, ThreadedScheduler,
-};
+use ndtask::observe::{Observer, RunInfo, RunSummary, TaskEvent};
+use ndtask::{random, CancelToken, Config, Error};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -78,9 +76,9 @@ fn an_observer_sees_every_task_once_on_every_scheduler() {
     let names = graph.op_names();
     for s in schedulers() {
         let rec = Arc::new(Recorder::default());
-        let ctx = RunContext::new().observe(rec.clone());
-        let got = compute_in(&expr, &*s, &ctx).unwrap();
-        assert_eq!(got, expr.compute_with(&*s).unwrap(), "{}", s.name());
+        let ctx = s.clone().observe(rec.clone());
+        let got = ctx.compute(&expr).unwrap();
+        assert_eq!(got, expr.compute_with(&s).unwrap(), "{}", s.name());
         let info = rec.info.lock().unwrap().clone();
         assert_eq!(info.len(), 1);
         let (tasks, local, rank, ranks, threads, bytes) = info[0];
@@ -88,7 +86,7 @@ fn an_observer_sees_every_task_once_on_every_scheduler() {
             (tasks, local, rank, ranks),
             (graph.len(), graph.len(), 0, 1)
         );
-        assert_eq!(threads, s.threads());
+        assert_eq!(threads, s.threads_of());
         assert_eq!(bytes, graph.projected_bytes());
         assert!(bytes > 0);
         let mut started = rec.started.lock().unwrap().clone();
@@ -98,7 +96,11 @@ fn an_observer_sees_every_task_once_on_every_scheduler() {
         assert_eq!(finished.len(), graph.len());
         for (t, op, chunk, bytes, ok, thread) in finished {
             assert!(ok);
-            assert!(thread < s.threads(), "thread {thread} of {}", s.threads());
+            assert!(
+                thread < s.threads_of(),
+                "thread {thread} of {}",
+                s.threads_of()
+            );
             assert_eq!(op, names[graph.op_of(t) as usize]);
             assert_eq!(chunk, graph.describe_task(t));
             if let Some(layout) = graph.layout_of(t) {
@@ -123,11 +125,8 @@ fn a_failed_run_is_reported_as_failed() {
     });
     for s in schedulers() {
         let rec = Arc::new(Recorder::default());
-        let ctx = RunContext::new().observe(rec.clone());
-        assert!(matches!(
-            compute_in(&bad.sum(), &*s, &ctx),
-            Err(Error::Task { .. })
-        ));
+        let ctx = s.clone().observe(rec.clone());
+        assert!(matches!(ctx.compute(&bad.sum()), Err(Error::Task { .. })));
         let summaries = rec.summaries.lock().unwrap().clone();
         assert_eq!(summaries.len(), 1, "{}", s.name());
         assert!(!summaries[0].ok);
@@ -143,11 +142,11 @@ fn the_progress_bar_counts_every_task_and_draws_after_its_delay() {
     let tasks = m.task_graph().unwrap().len();
     for s in schedulers() {
         let quick = Arc::new(ProgressBar::new().hidden());
-        compute_in(&m, &*s, &RunContext::new().observe(quick.clone())).unwrap();
+        s.clone().observe(quick.clone()).compute(&m).unwrap();
         assert_eq!((quick.done(), quick.total()), (tasks, tasks));
         let eager = Arc::new(ProgressBar::new().hidden().delay(Duration::ZERO));
-        let ctx = RunContext::new().observe(eager.clone());
-        compute_in(&m, &*s, &ctx).unwrap();
+        let ctx = s.clone().observe(eager.clone());
+        ctx.compute(&m).unwrap();
         assert_eq!(eager.done(), tasks);
         // A zero delay draws at once; the bar is redrawn until the run ends.
         assert!(eager.drew(), "{}", s.name());
@@ -159,10 +158,9 @@ fn the_trace_has_one_complete_event_per_task() {
     let x = random::uniform::<f64>([64, 64], [16, 8], 2).unwrap();
     let expr = (&x * 2.0).sum();
     let graph = expr.task_graph().unwrap();
-    let s = ThreadedScheduler::with_threads(2).unwrap();
     let trace = Arc::new(ChromeTrace::new());
-    let ctx = RunContext::new().observe(trace.clone());
-    compute_in(&expr, &s, &ctx).unwrap();
+    let ctx = Config::new().threads(2).unwrap().observe(trace.clone());
+    ctx.compute(&expr).unwrap();
     assert_eq!(trace.events(), graph.len());
     let json = trace.to_json();
     assert_eq!(json, trace.to_json(), "writing twice gives the same file");
@@ -192,7 +190,7 @@ fn the_trace_has_one_complete_event_per_task() {
         .collect();
     assert_eq!(per_op, want);
     // A second run adds its events; the file holds both.
-    compute_in(&expr, &s, &ctx).unwrap();
+    ctx.compute(&expr).unwrap();
     assert_eq!(trace.events(), 2 * graph.len());
     let path = std::env::temp_dir().join(format!("ndtask-trace-{}.json", std::process::id()));
     trace.write(&path).unwrap();
@@ -227,18 +225,15 @@ fn cancelling_from_another_thread_stops_a_long_run_promptly() {
     // About 2e10 random values: minutes of work on two cores, so only a cancellation ends it.
     let x = random::uniform::<f64>([20_000, 1_000_000], [100, 10_000], 1).unwrap();
     let sum = x.sum();
-    for s in [
-        Box::new(ThreadedScheduler::with_threads(2).unwrap()) as Box<dyn Scheduler>,
-        Box::new(ndtask::SyncScheduler),
-    ] {
+    for s in [Config::new().threads(2).unwrap(), sync()] {
         let token = CancelToken::new();
-        let ctx = RunContext::new().cancel_token(token.clone());
+        let ctx = s.clone().cancel_token(token.clone());
         let canceller = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(200));
             token.cancel();
             Instant::now()
         });
-        let r = compute_in(&sum, &*s, &ctx);
+        let r = ctx.compute(&sum);
         let returned = Instant::now();
         let cancelled_at = canceller.join().unwrap();
         assert_eq!(r, Err(Error::Cancelled), "{}", s.name());
@@ -252,24 +247,24 @@ fn cancelling_from_another_thread_stops_a_long_run_promptly() {
     let token = CancelToken::new();
     token.cancel();
     let small = random::uniform::<f64>([100], [10], 1).unwrap().sum();
-    let ctx = RunContext::new().cancel_token(token);
     for s in schedulers() {
-        assert_eq!(compute_in(&small, &*s, &ctx), Err(Error::Cancelled));
+        let ctx = s.cancel_token(token.clone());
+        assert_eq!(ctx.compute(&small), Err(Error::Cancelled));
     }
-    let fresh = RunContext::new().cancel_token(CancelToken::new());
-    assert!(compute_in(&small, &*schedulers()[2], &fresh).is_ok());
+    let fresh = schedulers()[2].clone().cancel_token(CancelToken::new());
+    assert!(fresh.compute(&small).is_ok());
 }
 
 #[test]
 fn a_context_budget_bounds_a_run_and_keeps_its_results() {
     let x = random::uniform::<f64>([400, 300], [50, 50], 8).unwrap();
     let e = (&x - &x.mean().into_array()).abs().sum_axis(1).unwrap();
-    let want = e.compute_with(&ndtask::SyncScheduler).unwrap();
+    let want = e.compute_with(&sync()).unwrap();
     // Below what the plan needs: an error before any task runs, naming the task.
     for s in schedulers() {
         let rec = Arc::new(Recorder::default());
-        let ctx = RunContext::new().memory_budget(1).observe(rec.clone());
-        let err = compute_in(&e, &*s, &ctx).unwrap_err();
+        let ctx = s.clone().memory_budget(1).observe(rec.clone());
+        let err = ctx.compute(&e).unwrap_err();
         assert!(matches!(err, Error::Memory(_)), "{err}");
         assert!(
             err.to_string()
@@ -284,8 +279,8 @@ fn a_context_budget_bounds_a_run_and_keeps_its_results() {
     assert!(budget > 0);
     for s in schedulers() {
         let rec = Arc::new(Recorder::default());
-        let ctx = RunContext::new().memory_budget(budget).observe(rec.clone());
-        assert_eq!(compute_in(&e, &*s, &ctx).unwrap(), want, "{}", s.name());
+        let ctx = s.clone().memory_budget(budget).observe(rec.clone());
+        assert_eq!(ctx.compute(&e).unwrap(), want, "{}", s.name());
         let peak = rec.summaries.lock().unwrap()[0].peak_bytes;
         assert!(
             peak > 0 && peak <= budget,
@@ -301,15 +296,15 @@ fn a_budget_holds_where_an_unbounded_run_holds_more() {
     // the model allows holds on 1, 2 and 3 threads, run after run, with the same bits.
     let x = random::uniform::<f64>([240, 240], [20, 20], 3).unwrap();
     let e = (&x.t() + &x).sum_axis(0).unwrap();
-    let want = e.compute_with(&ndtask::SyncScheduler).unwrap();
+    let want = e.compute_with(&sync()).unwrap();
     let report = e.memory_report(3).unwrap();
     let budget = report.min_budget + 2 * 20 * 20 * 8;
     for threads in [1, 2, 3] {
-        let s = ThreadedScheduler::with_threads(threads).unwrap();
+        let s = Config::new().threads(threads).unwrap();
         for _ in 0..5 {
             let rec = Arc::new(Recorder::default());
-            let ctx = RunContext::new().memory_budget(budget).observe(rec.clone());
-            assert_eq!(compute_in(&e, &s, &ctx).unwrap(), want);
+            let ctx = s.clone().memory_budget(budget).observe(rec.clone());
+            assert_eq!(ctx.compute(&e).unwrap(), want);
             let peak = rec.summaries.lock().unwrap()[0].peak_bytes;
             assert!(
                 peak <= budget,
@@ -321,7 +316,7 @@ fn a_budget_holds_where_an_unbounded_run_holds_more() {
 
 #[test]
 fn task_graphs_convert_to_petgraph_and_small_pictures() {
-    use ndtask::petgraph::algo::{is_cyclic_directed, toposort};
+    use ndtask::engine::petgraph::algo::{is_cyclic_directed, toposort};
     let x = random::uniform::<f64>([60, 40], [20, 10], 1).unwrap();
     let expr = x.sum_axis(0).unwrap();
     let graph = expr.task_graph().unwrap();
@@ -337,7 +332,7 @@ fn task_graphs_convert_to_petgraph_and_small_pictures() {
     let counted: usize = by_op.node_weights().map(|n| n.tasks).sum();
     assert_eq!(counted, graph.len());
     // Small graphs are drawn task by task.
-    let dot = graph.to_dot(ndtask::MAX_DRAWN_TASKS);
+    let dot = graph.to_dot(ndtask::engine::MAX_DRAWN_TASKS);
     assert_eq!(dot.matches(" [ label = ").count(), graph.len());
 
     // A mean over a million chunks is drawn by op: a handful of nodes.
@@ -359,14 +354,14 @@ struct Overlap {
 }
 
 impl Observer for Overlap {
-    fn task_started(&self, e: &ndtask::TaskEvent<'_>) {
+    fn task_started(&self, e: &ndtask::observe::TaskEvent<'_>) {
         use std::sync::atomic::Ordering::SeqCst;
         if e.op == "map_blocks" {
             let n = self.now.fetch_add(1, SeqCst) + 1;
             self.most.fetch_max(n, SeqCst);
         }
     }
-    fn task_finished(&self, e: &ndtask::TaskEvent<'_>) {
+    fn task_finished(&self, e: &ndtask::observe::TaskEvent<'_>) {
         if e.op == "map_blocks" {
             self.now.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         }
@@ -385,16 +380,17 @@ fn under_a_budget_threads_start_later_tasks_while_the_next_waits_for_its_inputs(
         b.to_owned()
     });
     let e = slow.sum_axis(0).unwrap();
-    let want = e.compute_with(&ndtask::SyncScheduler).unwrap();
+    let want = e.compute_with(&sync()).unwrap();
     let budget = 8 * 16 * 16 * 8;
-    let s = ThreadedScheduler::with_threads(2).unwrap();
     let rec = Arc::new(Recorder::default());
     let overlap = Arc::new(Overlap::default());
-    let ctx = RunContext::new()
+    let ctx = Config::new()
+        .threads(2)
+        .unwrap()
         .memory_budget(budget)
         .observe(rec.clone())
         .observe(overlap.clone());
-    assert_eq!(compute_in(&e, &s, &ctx).unwrap(), want);
+    assert_eq!(ctx.compute(&e).unwrap(), want);
     let peak = rec.summaries.lock().unwrap()[0].peak_bytes;
     assert!(peak <= budget, "peak {peak} > budget {budget}");
     let most = overlap.most.load(std::sync::atomic::Ordering::SeqCst);

@@ -17,7 +17,7 @@ proptest! {
         let e = data(&shape, seed);
         let x = from_ndarray(e.clone(), chunks).unwrap();
         for s in schedulers() {
-            prop_assert_eq!(&x.compute_with(&*s).unwrap(), &e);
+            prop_assert_eq!(&x.compute_with(&s).unwrap(), &e);
         }
     }
 
@@ -49,7 +49,7 @@ proptest! {
             ((&a * &a) / 3.0, &ea * &ea / 3.0),
             ((k - &a) * (&b / 2.0) - (&a + k) / (0.5 - &b), ea.mapv(|v| k - v) * &eb.mapv(|v| v / 2.0) - &ea.mapv(|v| v + k) / &eb.mapv(|v| 0.5 - v)),
             (a.map(|v| v.sin()), ea.mapv(f64::sin)),
-            (a.zip_with(&b, f64::max).unwrap(), ndarray::Zip::from(&ea).and(&eb).map_collect(|&x, &y| x.max(y))),
+            (a.zip_map(&b, f64::max).unwrap(), ndarray::Zip::from(&ea).and(&eb).map_collect(|&x, &y| x.max(y))),
         ];
         let (fa, fb) = (a.astype::<f32>(), b.astype::<f32>());
         let (efa, efb) = (ea.mapv(|v| v as f32), eb.mapv(|v| v as f32));
@@ -57,10 +57,10 @@ proptest! {
         let want_f32 = (&efa - kf) * &efb + efa.mapv(|v| kf / v);
         for s in schedulers() {
             for (i, (lazy, eager)) in cases.iter().enumerate() {
-                let got = lazy.compute_with(&*s).unwrap();
+                let got = lazy.compute_with(&s).unwrap();
                 prop_assert!(same_bits(&got, eager), "case {} on {}", i, s.name());
             }
-            let got = ((&fa - kf) * &fb + kf / &fa).compute_with(&*s).unwrap();
+            let got = ((&fa - kf) * &fb + kf / &fa).compute_with(&s).unwrap();
             let bits = |x: &ArrayD<f32>| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             prop_assert_eq!(bits(&got), bits(&want_f32), "f32 tree on {}", s.name());
         }
@@ -85,11 +85,11 @@ proptest! {
         ];
         for s in schedulers() {
             for (lazy, eager) in &cases {
-                prop_assert_eq!(&lazy.compute_with(&*s).unwrap(), eager);
+                prop_assert_eq!(&lazy.compute_with(&s).unwrap(), eager);
             }
-            prop_assert_eq!(a.astype::<i64>().compute_with(&*s).unwrap(), ea.mapv(|x| x as i64));
-            prop_assert_eq!(a.astype::<f32>().compute_with(&*s).unwrap(), ea.mapv(|x| x as f32));
-            let n = a.less(&b).unwrap().count_true().compute_with(&*s).unwrap();
+            prop_assert_eq!(a.astype::<i64>().compute_with(&s).unwrap(), ea.mapv(|x| x as i64));
+            prop_assert_eq!(a.astype::<f32>().compute_with(&s).unwrap(), ea.mapv(|x| x as f32));
+            let n = a.less(&b).unwrap().count_true().compute_with(&s).unwrap();
             prop_assert_eq!(n, zip(|x, y| x < y).iter().filter(|&&t| t).count() as i64);
         }
     }
@@ -101,11 +101,11 @@ proptest! {
         let a = from_ndarray(ea.clone(), chunks.clone()).unwrap();
         let b = from_ndarray(eb.clone(), chunks).unwrap();
         for s in schedulers() {
-            prop_assert_eq!((&a * &b + 3).compute_with(&*s).unwrap(), &ea * &eb + 3);
-            prop_assert_eq!(((&a - 7) * (&b + &a)).compute_with(&*s).unwrap(), (&ea - 7) * &(&eb + &ea));
+            prop_assert_eq!((&a * &b + 3).compute_with(&s).unwrap(), &ea * &eb + 3);
+            prop_assert_eq!(((&a - 7) * (&b + &a)).compute_with(&s).unwrap(), (&ea - 7) * &(&eb + &ea));
             let div = ndarray::Zip::from(&ea).and(&eb).map_collect(|&x, &y| x.checked_div(y).unwrap_or(0));
-            prop_assert_eq!((&a / &b).compute_with(&*s).unwrap(), div);
-            prop_assert_eq!(a.sum().compute_with(&*s).unwrap(), ea.sum());
+            prop_assert_eq!((&a / &b).compute_with(&s).unwrap(), div);
+            prop_assert_eq!(a.sum().compute_with(&s).unwrap(), ea.sum());
         }
     }
 
@@ -114,13 +114,13 @@ proptest! {
         let e = data(&shape, seed);
         let x = from_ndarray(e.clone(), chunks).unwrap();
         let opts = ReduceOptions::all().split_every(split);
-        let (s_ref, m_ref) = (x.sum().compute_with(&ndtask::SyncScheduler).unwrap(), x.mean().compute_with(&ndtask::SyncScheduler).unwrap());
+        let (s_ref, m_ref) = (x.sum().compute_with(&sync()).unwrap(), x.mean().compute_with(&sync()).unwrap());
         prop_assert!((s_ref - e.sum()).abs() <= 1e-9 * e.len() as f64);
         prop_assert!((m_ref - e.mean().unwrap()).abs() <= 1e-12 * 10.0 * e.len() as f64);
         for s in schedulers() {
-            prop_assert_eq!(x.sum().compute_with(&*s).unwrap().to_bits(), s_ref.to_bits());
-            prop_assert_eq!(x.mean().compute_with(&*s).unwrap().to_bits(), m_ref.to_bits());
-            let with = x.sum_with(&opts).unwrap().compute_with(&*s).unwrap();
+            prop_assert_eq!(x.sum().compute_with(&s).unwrap().to_bits(), s_ref.to_bits());
+            prop_assert_eq!(x.mean().compute_with(&s).unwrap().to_bits(), m_ref.to_bits());
+            let with = x.sum_with(&opts).unwrap().compute_with(&s).unwrap();
             prop_assert_eq!(with.ndim(), 0);
             prop_assert!((with[IxDyn(&[])] - e.sum()).abs() <= 1e-9 * e.len() as f64);
         }
@@ -138,12 +138,12 @@ proptest! {
             want_sum.insert_axis_inplace(Axis(axis));
             want_mean.insert_axis_inplace(Axis(axis));
         }
-        let reference = x.sum_with(&opts).unwrap().compute_with(&ndtask::SyncScheduler).unwrap();
+        let reference = x.sum_with(&opts).unwrap().compute_with(&sync()).unwrap();
         assert_close(&reference, &want_sum, 1e-12);
         for s in schedulers() {
-            let got = x.sum_with(&opts).unwrap().compute_with(&*s).unwrap();
+            let got = x.sum_with(&opts).unwrap().compute_with(&s).unwrap();
             prop_assert!(same_bits(&got, &reference), "sum on {} not bit-identical", s.name());
-            assert_close(&x.mean_with(&opts).unwrap().compute_with(&*s).unwrap(), &want_mean, 1e-12);
+            assert_close(&x.mean_with(&opts).unwrap().compute_with(&s).unwrap(), &want_mean, 1e-12);
         }
         prop_assert_eq!(x.sum_axis(axis).unwrap().shape(), e.sum_axis(Axis(axis)).shape().to_vec());
     }
@@ -156,13 +156,13 @@ proptest! {
         let axes = [0, shape.len() - 1];
         let want = e.sum_axis(Axis(shape.len() - 1)).sum_axis(Axis(0));
         for s in schedulers() {
-            let got = x.sum_with(&ReduceOptions::axes(axes)).unwrap().compute_with(&*s).unwrap();
+            let got = x.sum_with(&ReduceOptions::axes(axes)).unwrap().compute_with(&s).unwrap();
             assert_close(&got, &want, 1e-12);
             let kept = x.mean_with(&ReduceOptions::axes(axes).keepdims(true)).unwrap();
             let mut expect_shape = shape.clone();
             expect_shape[0] = 1;
             *expect_shape.last_mut().unwrap() = 1;
-            let got = kept.compute_with(&*s).unwrap();
+            let got = kept.compute_with(&s).unwrap();
             prop_assert_eq!(got.shape(), &expect_shape[..]);
         }
     }
@@ -181,8 +181,8 @@ proptest! {
         let c = concatenate(&[&a, &b, &a], axis).unwrap();
         let want = ndarray::concatenate(Axis(axis), &[ea.view(), eb.view(), ea.view()]).unwrap();
         for s in schedulers() {
-            prop_assert_eq!(&c.compute_with(&*s).unwrap(), &want);
-            let summed = c.sum_axis(axis).unwrap().compute_with(&*s).unwrap();
+            prop_assert_eq!(&c.compute_with(&s).unwrap(), &want);
+            let summed = c.sum_axis(axis).unwrap().compute_with(&s).unwrap();
             assert_close(&summed, &want.sum_axis(Axis(axis)), 1e-12);
         }
     }
@@ -192,14 +192,14 @@ proptest! {
 fn reductions_of_empty_arrays() {
     let x = ndtask::zeros::<f64>([0, 3], [2, 2]).unwrap();
     for s in schedulers() {
-        assert_eq!(x.sum().compute_with(&*s).unwrap(), 0.0);
-        assert!(x.mean().compute_with(&*s).unwrap().is_nan());
+        assert_eq!(x.sum().compute_with(&s).unwrap(), 0.0);
+        assert!(x.mean().compute_with(&s).unwrap().is_nan());
         assert_eq!(
-            x.sum_axis(0).unwrap().compute_with(&*s).unwrap(),
+            x.sum_axis(0).unwrap().compute_with(&s).unwrap(),
             ArrayD::<f64>::zeros(IxDyn(&[3]))
         );
         assert_eq!(
-            x.sum_axis(1).unwrap().compute_with(&*s).unwrap().shape(),
+            x.sum_axis(1).unwrap().compute_with(&s).unwrap().shape(),
             &[0]
         );
     }
@@ -210,8 +210,8 @@ fn float32_arrays() {
     let e = data(&[37, 5], 9).mapv(|v| v as f32);
     let x = from_ndarray(e.clone(), [8, 2]).unwrap();
     for s in schedulers() {
-        assert_eq!((&x * 2.0f32).compute_with(&*s).unwrap(), &e * 2.0);
-        let m = x.mean().compute_with(&*s).unwrap();
+        assert_eq!((&x * 2.0f32).compute_with(&s).unwrap(), &e * 2.0);
+        let m = x.mean().compute_with(&s).unwrap();
         let want = e.iter().map(|&v| v as f64).sum::<f64>() / e.len() as f64;
         assert!((m - want).abs() < 1e-9);
     }
@@ -252,9 +252,9 @@ proptest! {
             .and(&eb.broadcast(want.shape()).unwrap())
             .map_collect(|&x, &y| x.max(y));
         for s in schedulers() {
-            prop_assert!(same_bits(&(&a + &b).compute_with(&*s).unwrap(), &want));
-            prop_assert!(same_bits(&a.maximum(&b).unwrap().compute_with(&*s).unwrap(), &want_max));
-            let m = (&a * &b).mean_with(&ReduceOptions::axes([0])).unwrap().compute_with(&*s).unwrap();
+            prop_assert!(same_bits(&(&a + &b).compute_with(&s).unwrap(), &want));
+            prop_assert!(same_bits(&a.maximum(&b).unwrap().compute_with(&s).unwrap(), &want_max));
+            let m = (&a * &b).mean_with(&ReduceOptions::axes([0])).unwrap().compute_with(&s).unwrap();
             assert_close(&m, &(&ea * &eb).mean_axis(Axis(0)).unwrap(), 1e-12);
         }
     }
@@ -266,8 +266,8 @@ proptest! {
         // `to` was drawn for another shape: only use it when it fits.
         if let Ok(y) = x.rechunk(to) {
             for s in schedulers() {
-                prop_assert_eq!(&y.compute_with(&*s).unwrap(), &e);
-                prop_assert_eq!(&(&y + &x).compute_with(&*s).unwrap(), &(&e * 2.0));
+                prop_assert_eq!(&y.compute_with(&s).unwrap(), &e);
+                prop_assert_eq!(&(&y + &x).compute_with(&s).unwrap(), &(&e * 2.0));
             }
         }
         let blocky = x.rechunk(vec![2; shape.len()]).unwrap();

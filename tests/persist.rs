@@ -7,7 +7,9 @@ mod common;
 
 use common::*;
 use ndarray::s;
-use ndtask::{compute_in, random, Observer, RunContext, TaskEvent};
+use ndtask::engine::RunContext;
+use ndtask::observe::{Observer, TaskEvent};
+use ndtask::random;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -27,15 +29,14 @@ fn a_persisted_array_runs_no_upstream_task_and_gives_the_same_bits() {
     let x = random::uniform::<f64>([90, 70], [20, 30], 5).unwrap();
     let e = (&x * 3.0 + 1.0).map_named("cube", |v| v * v * v);
     for s in schedulers() {
-        let ctx = RunContext::new();
-        let kept = e.persist_with(&*s, &ctx).unwrap();
+        let kept = e.persist_with(&s).unwrap();
         assert_eq!(kept.chunks(), e.chunks());
         let ops = Arc::new(Ops::default());
-        let watched = RunContext::new().observe(ops.clone());
-        let got = compute_in(&kept.sum(), &*s, &watched).unwrap();
+        let watched = s.clone().observe(ops.clone());
+        let got = watched.compute(&kept.sum()).unwrap();
         assert_eq!(
             got.to_bits(),
-            e.sum().compute_with(&*s).unwrap().to_bits(),
+            e.sum().compute_with(&s).unwrap().to_bits(),
             "{}",
             s.name()
         );
@@ -53,16 +54,16 @@ fn a_persisted_array_runs_no_upstream_task_and_gives_the_same_bits() {
             kept.sum().task_graph().unwrap().len()
         );
         // Slices and other chunkings read the kept chunks across their boundaries.
-        let want = e.compute_with(&*s).unwrap();
+        let want = e.compute_with(&s).unwrap();
         let sl = kept.slice(s![15..61, 25..33]).unwrap();
         assert_eq!(
-            sl.compute_with(&*s).unwrap(),
+            sl.compute_with(&s).unwrap(),
             want.slice(s![15..61, 25..33]).into_dyn()
         );
         let re = kept.rechunk([17, 23]).unwrap();
-        assert_eq!(re.compute_with(&*s).unwrap(), want);
+        assert_eq!(re.compute_with(&s).unwrap(), want);
         assert!(same_bits(
-            &(&kept - 1.0).compute_with(&*s).unwrap(),
+            &(&kept - 1.0).compute_with(&s).unwrap(),
             &want.mapv(|v| v - 1.0)
         ));
     }
@@ -91,8 +92,12 @@ fn one_process_keeps_every_output_here() {
     let x = random::uniform::<f64>([30, 20], [7, 6], 3).unwrap();
     let graph = (&x * 2.0).task_graph().unwrap();
     for s in schedulers() {
-        let kept = s.execute_kept(&graph, &RunContext::new()).unwrap();
-        let all = s.execute_with(&graph, &RunContext::new()).unwrap().unwrap();
+        let sched = s.get_scheduler().unwrap();
+        let kept = sched.execute_kept(&graph, &RunContext::new()).unwrap();
+        let all = sched
+            .execute_with(&graph, &RunContext::new())
+            .unwrap()
+            .unwrap();
         assert_eq!(kept.homes, vec![0; all.len()]);
         let kept: Vec<_> = kept.chunks.into_iter().map(Option::unwrap).collect();
         assert_eq!(kept, all, "{}", s.name());

@@ -3,10 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use ndtask::petgraph::algo::is_cyclic_directed;
-use ndtask::petgraph::visit::EdgeRef;
+use ndtask::array::Fused;
+use ndtask::engine::petgraph::algo::is_cyclic_directed;
+use ndtask::engine::petgraph::visit::EdgeRef;
 use ndtask::random;
-use ndtask::Fused;
 
 #[test]
 fn the_plan_graph_shows_fused_regions_and_shared_nodes() {
@@ -35,10 +35,10 @@ fn the_plan_graph_shows_fused_regions_and_shared_nodes() {
     assert!(!members.is_empty());
     for m in &members {
         assert!(m.id < root);
-        assert!(ndtask::petgraph::algo::has_path_connecting(
+        assert!(ndtask::engine::petgraph::algo::has_path_connecting(
             &g,
-            ndtask::petgraph::graph::NodeIndex::new(m.id),
-            ndtask::petgraph::graph::NodeIndex::new(root),
+            ndtask::engine::petgraph::graph::NodeIndex::new(m.id),
+            ndtask::engine::petgraph::graph::NodeIndex::new(root),
             None
         ));
     }
@@ -50,8 +50,8 @@ fn the_plan_graph_shows_fused_regions_and_shared_nodes() {
     assert_eq!(x_node.fused, Fused::Materialized);
     assert_eq!(
         g.edges_directed(
-            ndtask::petgraph::graph::NodeIndex::new(x_node.id),
-            ndtask::petgraph::Direction::Outgoing
+            ndtask::engine::petgraph::graph::NodeIndex::new(x_node.id),
+            ndtask::engine::petgraph::Direction::Outgoing
         )
         .count(),
         2

@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use ndarray::{ArrayD, Axis, SliceInfoElem};
 use ndtask::random::{default_rng, Philox, RandomFloat};
-use ndtask::{Array, Chunks, SyncScheduler};
+use ndtask::{Array, Chunks};
 use proptest::prelude::*;
 
 /// Every random source of one generator, as f64 arrays (f32 and integers converted exactly).
@@ -81,11 +81,11 @@ proptest! {
         let a = all_kinds(seed, &shape, c1);
         let b = all_kinds(seed, &shape, c2);
         for ((name, x), (_, y)) in a.iter().zip(&b) {
-            let want = x.compute_with(&SyncScheduler).unwrap();
+            let want = x.compute_with(&sync()).unwrap();
             for s in schedulers() {
-                let got = y.compute_with(&*s).unwrap();
+                let got = y.compute_with(&s).unwrap();
                 prop_assert!(same_bits(&got, &want), "{} with {} on {}", name, y, s.name());
-                let sliced = y.slice(&sel).unwrap().compute_with(&*s).unwrap();
+                let sliced = y.slice(&sel).unwrap().compute_with(&s).unwrap();
                 prop_assert!(same_bits(&sliced, &want.slice(sel.as_slice()).to_owned()), "{} sliced", name);
             }
         }
@@ -115,11 +115,11 @@ proptest! {
         let a = all_kinds(seed, &shape, c1);
         let b = all_kinds(seed, &shape, c2);
         for ((name, x), (_, y)) in a.iter().zip(&b) {
-            let want = x.compute_with(&SyncScheduler).unwrap();
+            let want = x.compute_with(&sync()).unwrap();
             let t = want.view().permuted_axes(perm.clone()).to_owned();
             let lazy = y.permuted_axes(&perm).unwrap();
             for s in schedulers() {
-                prop_assert!(same_bits(&lazy.compute_with(&*s).unwrap(), &t), "{} {:?} on {}", name, perm, s.name());
+                prop_assert!(same_bits(&lazy.compute_with(&s).unwrap(), &t), "{} {:?} on {}", name, perm, s.name());
             }
             for sel in [&sel, &unit] {
                 // Sliced, then transposed; and the transposed array sliced.
@@ -414,7 +414,7 @@ fn transposed_regions_match_for_any_width_and_offset() {
             assert!(same_bits(&got, &eager), "{name} {shape:?} sliced");
             for s in schedulers() {
                 assert!(same_bits(
-                    &t.compute_with(&*s).unwrap(),
+                    &t.compute_with(&s).unwrap(),
                     &want.view().permuted_axes(perm.clone()).to_owned()
                 ));
             }

@@ -9,8 +9,9 @@ mod common;
 
 use common::*;
 use ndarray::{s, ArrayD, IxDyn, Slice};
-use ndtask::reader::{from_reader, ChunkReader, Region};
-use ndtask::{Chunk, DType, Element, Error, Fingerprint, Result};
+use ndtask::engine::{Chunk, Fingerprint};
+use ndtask::io::{from_reader, ChunkReader, Region};
+use ndtask::{DType, Element, Error, Result};
 use proptest::prelude::*;
 use std::sync::{Arc, Mutex};
 
@@ -79,9 +80,9 @@ proptest! {
         let eager_y = data(&shape, other);
         let expr = &x * 2.0 + &y;
         for s in schedulers() {
-            prop_assert!(same_bits(&x.compute_with(&*s).unwrap(), &e));
-            prop_assert!(same_bits(&expr.compute_with(&*s).unwrap(), &(&e * 2.0 + &eager_y)));
-            let total = x.sum().compute_with(&*s).unwrap();
+            prop_assert!(same_bits(&x.compute_with(&s).unwrap(), &e));
+            prop_assert!(same_bits(&expr.compute_with(&s).unwrap(), &(&e * 2.0 + &eager_y)));
+            let total = x.sum().compute_with(&s).unwrap();
             prop_assert!((total - e.sum()).abs() <= 1e-9 * (1.0 + e.sum().abs()));
         }
     }
@@ -106,7 +107,7 @@ fn each_chunk_is_read_once_and_a_slice_reads_only_its_region() {
     let y = x.slice(s![12..15, 3..20]).unwrap();
     for sch in schedulers() {
         assert_eq!(
-            y.compute_with(&*sch).unwrap(),
+            y.compute_with(&sch).unwrap(),
             e.slice(s![12..15, 3..20]).into_dyn()
         );
     }
@@ -144,7 +145,7 @@ fn a_failed_read_is_an_io_error_naming_task_and_region() {
     reader.fail_at = Some(25);
     let x = from_reader::<f64>(reader, [40, 30], [10, 30]).unwrap();
     for sch in schedulers() {
-        let err = x.sum().compute_with(&*sch).unwrap_err();
+        let err = x.sum().compute_with(&sch).unwrap_err();
         let Error::Io { what, .. } = &err else {
             panic!("expected an I/O error, got {err}");
         };
@@ -200,7 +201,7 @@ fn a_reader_that_breaks_its_contract_gets_a_clear_error() {
     // A panic in a reader is a task error, not an abort.
     let x = from_reader::<i64>(Liar(DType::I64, vec![1]), [100], [1]).unwrap();
     for sch in schedulers() {
-        let e = x.sum().compute_with(&*sch).unwrap_err();
+        let e = x.sum().compute_with(&sch).unwrap_err();
         assert!(
             matches!(&e, Error::Task { message, .. } if message.contains("the reader broke")),
             "{e}"
@@ -250,10 +251,10 @@ fn a_fused_kernel_writing_over_the_chunk_it_reads_computes_like_eager_ndarray() 
     ];
     for s in schedulers() {
         for (i, (got, want)) in cases.iter().enumerate() {
-            let got = got.compute_with(&*s).unwrap();
+            let got = got.compute_with(&s).unwrap();
             assert!(same_bits(&got, want), "case {i} on {}", s.name());
         }
-        let big = x.greater(0.5).unwrap().compute_with(&*s).unwrap();
+        let big = x.greater(0.5).unwrap().compute_with(&s).unwrap();
         assert_eq!(big, xe.mapv(|v| v > 0.5), "{}", s.name());
     }
 }

@@ -9,9 +9,8 @@ mod common;
 
 use common::*;
 use ndarray::{ArrayD, Axis, IxDyn};
-use ndtask::{
-    compute_with, from_ndarray, random, Array, Chunks, Fused, ReduceOptions, SyncScheduler,
-};
+use ndtask::array::Fused;
+use ndtask::{from_ndarray, random, Array, Chunks, ReduceOptions};
 use proptest::prelude::*;
 
 /// A shape of 1 to 3 axes of length 0 to `max`, and a chunking of it.
@@ -64,11 +63,11 @@ proptest! {
         let mean_last = z.mean_axis(nd - 1).unwrap();
         for s in schedulers() {
             let (sum, mean, sum0, meanl) =
-                compute_with((z.sum(), z.mean(), sum_0.clone(), mean_last.clone()), &*s).unwrap();
-            prop_assert_eq!(bits(sum), bits(z.sum().compute_with(&SyncScheduler).unwrap()));
-            prop_assert_eq!(bits(mean), bits(z.mean().compute_with(&SyncScheduler).unwrap()));
-            prop_assert!(same_bits(&sum0, &sum_0.compute_with(&SyncScheduler).unwrap()));
-            prop_assert!(same_bits(&meanl, &mean_last.compute_with(&SyncScheduler).unwrap()));
+                s.compute((z.sum(), z.mean(), sum_0.clone(), mean_last.clone())).unwrap();
+            prop_assert_eq!(bits(sum), bits(z.sum().compute_with(&sync()).unwrap()));
+            prop_assert_eq!(bits(mean), bits(z.mean().compute_with(&sync()).unwrap()));
+            prop_assert!(same_bits(&sum0, &sum_0.compute_with(&sync()).unwrap()));
+            prop_assert!(same_bits(&meanl, &mean_last.compute_with(&sync()).unwrap()));
             assert_close(
                 &ArrayD::from_elem(IxDyn(&[]), sum),
                 &ArrayD::from_elem(IxDyn(&[]), eager.sum()),
@@ -86,8 +85,8 @@ proptest! {
             }
             // Whole-array statistics of a non-empty input, the argmax's position included.
             let (std, min, max, argmax) =
-                compute_with((z.std(0.0), z.min(), z.max(), z.argmax().unwrap()), &*s).unwrap();
-            prop_assert_eq!(bits(std), bits(z.std(0.0).compute_with(&SyncScheduler).unwrap()));
+                s.compute((z.std(0.0), z.min(), z.max(), z.argmax().unwrap())).unwrap();
+            prop_assert_eq!(bits(std), bits(z.std(0.0).compute_with(&sync()).unwrap()));
             prop_assert!((std - std_of(&eager)).abs() <= 1e-10);
             let want_min = eager.iter().copied().fold(f64::INFINITY, f64::min);
             let want_max = eager.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -126,13 +125,13 @@ proptest! {
         let e = z.var_with(&all, 0.0).unwrap();
         for s in schedulers() {
             let (ga, gb, gc, (gd, ge)) =
-                compute_with((a.clone(), b.clone(), c.clone(), (d.clone(), e.clone())), &*s)
+                s.compute((a.clone(), b.clone(), c.clone(), (d.clone(), e.clone())))
                     .unwrap();
-            prop_assert!(same_bits(&ga, &a.compute_with(&SyncScheduler).unwrap()));
-            prop_assert!(same_bits(&gb, &b.compute_with(&SyncScheduler).unwrap()));
-            prop_assert_eq!(&gc, &c.compute_with(&SyncScheduler).unwrap());
-            prop_assert!(same_bits(&gd, &d.compute_with(&SyncScheduler).unwrap()));
-            prop_assert!(same_bits(&ge, &e.compute_with(&SyncScheduler).unwrap()));
+            prop_assert!(same_bits(&ga, &a.compute_with(&sync()).unwrap()));
+            prop_assert!(same_bits(&gb, &b.compute_with(&sync()).unwrap()));
+            prop_assert_eq!(&gc, &c.compute_with(&sync()).unwrap());
+            prop_assert!(same_bits(&gd, &d.compute_with(&sync()).unwrap()));
+            prop_assert!(same_bits(&ge, &e.compute_with(&sync()).unwrap()));
         }
         let eager = z.compute().unwrap();
         let want_c = eager.map_axis(Axis(nd - 1), |lane| {
@@ -155,7 +154,7 @@ fn reductions_of_one_value_computed_together() {
         let z = &x * 2.0;
         for s in schedulers() {
             let (sum, mean, std, max) =
-                compute_with((z.sum(), z.mean(), z.std(0.0), z.max()), &*s).unwrap();
+                s.compute((z.sum(), z.mean(), z.std(0.0), z.max())).unwrap();
             assert_eq!((sum, mean, std, max), (5.0, 5.0, 0.0, 5.0), "{}", s.name());
         }
     }
@@ -167,7 +166,7 @@ fn the_input_is_made_once_per_chunk_for_all_its_reductions() {
     let x = random::uniform::<f64>([400, 300], [100, 100], 3).unwrap();
     let y = &x * 3.0;
     let all = (y.sum(), y.std(1.0), y.max(), y.mean_axis(0).unwrap());
-    let g = ndtask::task_graph(&all).unwrap();
+    let g = ndtask::Config::default().task_graph(&all).unwrap();
     let names = g.op_names();
     let counts = g.tasks_per_op();
     let shared: Vec<usize> = (0..names.len())
@@ -182,7 +181,7 @@ fn the_input_is_made_once_per_chunk_for_all_its_reductions() {
             .any(|n| n.contains("-partial(") && !n.starts_with("sum+std+max+mean")),
         "{names:?}"
     );
-    let plan = ndtask::explain(&all).unwrap();
+    let plan = ndtask::Config::default().explain(&all).unwrap();
     assert!(
         plan.contains("[fused region, streamed into its reductions in one pass]"),
         "{plan}"
@@ -190,7 +189,7 @@ fn the_input_is_made_once_per_chunk_for_all_its_reductions() {
     let nodes = y.mean().into_array().plan_graph().unwrap();
     assert!(nodes.node_weights().all(|n| n.fused != Fused::Shared));
     // The same values as computed one at a time.
-    let (sum, std, max, m0) = compute_with(all, &SyncScheduler).unwrap();
+    let (sum, std, max, m0) = sync().compute(all).unwrap();
     assert_eq!(sum.to_bits(), y.sum().compute().unwrap().to_bits());
     assert_eq!(std.to_bits(), y.std(1.0).compute().unwrap().to_bits());
     assert_eq!(max.to_bits(), y.max().compute().unwrap().to_bits());
@@ -207,7 +206,7 @@ fn a_failure_in_the_shared_pass_is_the_error_of_the_compute() {
     });
     let y = &bad + 1.0;
     for s in schedulers() {
-        let e = compute_with((y.sum(), y.max()), &*s).unwrap_err();
+        let e = s.compute((y.sum(), y.max())).unwrap_err();
         assert!(e.to_string().contains("no good"), "{e}");
     }
 }

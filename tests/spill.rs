@@ -9,9 +9,7 @@ mod common;
 
 use common::*;
 use ndarray::{ArrayD, IxDyn};
-use ndtask::{
-    from_ndarray, Chunks, Element, Error, Numeric, RunContext, SyncScheduler, ThreadedScheduler,
-};
+use ndtask::{from_ndarray, Chunks, Config, Element, Error, Numeric};
 use proptest::prelude::*;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -49,11 +47,9 @@ fn round_trip<T: Numeric + std::ops::Add<Output = T>>(
         let x = from_ndarray(xv.clone(), a.clone()).unwrap();
         let y = from_ndarray(yv.clone(), b.clone()).unwrap();
         let sum = &x + &y;
-        let through = sum
-            .rechunk_through_with(to.clone(), &dir, &*s, &RunContext::new())
-            .unwrap();
+        let through = sum.rechunk_through_with(to.clone(), &dir, &s).unwrap();
         assert_eq!(through.chunks(), sum.rechunk(to.clone()).unwrap().chunks());
-        assert_eq!(through.compute_with(&*s).unwrap(), want, "{}", s.name());
+        assert_eq!(through.compute_with(&s).unwrap(), want, "{}", s.name());
         // A slice reads only the parts of the new chunks it needs.
         if shape.iter().all(|&d| d > 1) {
             let cut: Vec<ndarray::SliceInfoElem> = shape
@@ -69,7 +65,7 @@ fn round_trip<T: Numeric + std::ops::Add<Output = T>>(
                 through
                     .slice(info.clone())
                     .unwrap()
-                    .compute_with(&*s)
+                    .compute_with(&s)
                     .unwrap(),
                 want.slice(info).to_owned()
             );
@@ -146,10 +142,11 @@ fn the_columns_fit_a_budget_the_direct_rechunk_cannot_keep() {
     let chunk = 30 * 30 * 8;
     let budget = 6 * chunk;
     let direct = made().rechunk([240, 4]).unwrap().sum_axis(0).unwrap();
-    let want = direct.compute_with(&SyncScheduler).unwrap();
+    let want = direct.compute_with(&sync()).unwrap();
     let dir = fresh_dir();
     for threads in [1, 2] {
-        let s = ThreadedScheduler::with_threads(threads)
+        let s = Config::new()
+            .threads(threads)
             .unwrap()
             .memory_budget(budget);
         match direct.compute_with(&s) {
@@ -159,9 +156,7 @@ fn the_columns_fit_a_budget_the_direct_rechunk_cannot_keep() {
             ),
             other => panic!("the direct rechunk ran within {budget} bytes: {other:?}"),
         }
-        let columns = made()
-            .rechunk_through_with([240, 4], &dir, &s, &RunContext::new())
-            .unwrap();
+        let columns = made().rechunk_through_with([240, 4], &dir, &s).unwrap();
         let got = columns.sum_axis(0).unwrap().compute_with(&s).unwrap();
         assert!(same_bits(&got, &want));
         let report = columns.sum_axis(0).unwrap().memory_report(threads).unwrap();
@@ -204,7 +199,7 @@ fn errors_name_the_file_and_leave_nothing_behind() {
         assert!(v < 47.0, "too large");
         v
     });
-    let got = failing.rechunk_through_with([1, 6], &dir, &SyncScheduler, &RunContext::new());
+    let got = failing.rechunk_through_with([1, 6], &dir, &sync());
     assert!(matches!(got, Err(Error::Task { .. })), "{got:?}");
     assert_eq!(files(&dir), 0, "a failed write leaves no file");
     std::fs::remove_dir(&dir).unwrap();

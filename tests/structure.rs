@@ -60,8 +60,8 @@ proptest! {
         let y = x.slice(&sel).unwrap();
         prop_assert_eq!(y.shape(), want.shape().to_vec());
         for s in schedulers() {
-            prop_assert_eq!(&y.compute_with(&*s).unwrap(), &want);
-            prop_assert_eq!(&(&y * 2.0).compute_with(&*s).unwrap(), &(&want * 2.0));
+            prop_assert_eq!(&y.compute_with(&s).unwrap(), &want);
+            prop_assert_eq!(&(&y * 2.0).compute_with(&s).unwrap(), &(&want * 2.0));
         }
     }
 
@@ -72,17 +72,17 @@ proptest! {
         let n = shape.len();
         let perm: Vec<usize> = (0..n).map(|i| (i + rot) % n).collect();
         for s in schedulers() {
-            prop_assert_eq!(x.t().compute_with(&*s).unwrap(), e.t().to_owned());
-            prop_assert_eq!(x.permuted_axes(&perm).unwrap().compute_with(&*s).unwrap(), e.clone().permuted_axes(perm.clone()));
+            prop_assert_eq!(x.t().compute_with(&s).unwrap(), e.t().to_owned());
+            prop_assert_eq!(x.permuted_axes(&perm).unwrap().compute_with(&s).unwrap(), e.clone().permuted_axes(perm.clone()));
             let ex = x.expand_dims(1.min(n)).unwrap();
-            prop_assert_eq!(ex.compute_with(&*s).unwrap(), e.clone().insert_axis(Axis(1.min(n))));
-            prop_assert_eq!(ex.squeeze(Some(&[1.min(n)])).unwrap().compute_with(&*s).unwrap(), e.clone());
+            prop_assert_eq!(ex.compute_with(&s).unwrap(), e.clone().insert_axis(Axis(1.min(n))));
+            prop_assert_eq!(ex.squeeze(Some(&[1.min(n)])).unwrap().compute_with(&s).unwrap(), e.clone());
             // Reshape to the flat array and back, through chunks that allow it.
             let rows = x.rechunk([[1usize].as_slice(), &shape[1..]].concat()).unwrap();
             let flat = rows.reshape([e.len()]).unwrap();
-            prop_assert_eq!(flat.compute_with(&*s).unwrap(), e.clone().into_shape_with_order(IxDyn(&[e.len()])).unwrap());
+            prop_assert_eq!(flat.compute_with(&s).unwrap(), e.clone().into_shape_with_order(IxDyn(&[e.len()])).unwrap());
             let back = flat.rechunk([e.len()]).unwrap().reshape(&shape).unwrap();
-            prop_assert_eq!(back.compute_with(&*s).unwrap(), e.clone());
+            prop_assert_eq!(back.compute_with(&s).unwrap(), e.clone());
         }
     }
 
@@ -94,7 +94,7 @@ proptest! {
         let (a, b) = (from_ndarray(ea.clone(), c.clone()).unwrap(), from_ndarray(eb.clone(), c).unwrap());
         let want = ndarray::stack(Axis(axis), &[ea.view(), eb.view(), ea.view()]).unwrap();
         for s in schedulers() {
-            prop_assert_eq!(stack(&[&a, &b, &a], axis).unwrap().compute_with(&*s).unwrap(), want.clone());
+            prop_assert_eq!(stack(&[&a, &b, &a], axis).unwrap().compute_with(&s).unwrap(), want.clone());
         }
     }
 
@@ -108,11 +108,11 @@ proptest! {
             from_ndarray(b.clone(), [cc, ca]).unwrap(),
             from_ndarray(v.clone(), [cc]).unwrap(),
         );
-        let reference = la.dot(&lb).unwrap().compute_with(&ndtask::SyncScheduler).unwrap();
+        let reference = la.dot(&lb).unwrap().compute_with(&sync()).unwrap();
         assert_close(&reference, &a.dot(&b).into_dyn(), 1e-12);
         for s in schedulers() {
-            prop_assert!(same_bits(&la.dot(&lb).unwrap().compute_with(&*s).unwrap(), &reference));
-            assert_close(&la.matmul(&lv).unwrap().compute_with(&*s).unwrap(), &a.dot(&v).into_dyn(), 1e-12);
+            prop_assert!(same_bits(&la.dot(&lb).unwrap().compute_with(&s).unwrap(), &reference));
+            assert_close(&la.matmul(&lv).unwrap().compute_with(&s).unwrap(), &a.dot(&v).into_dyn(), 1e-12);
         }
     }
 
@@ -134,9 +134,9 @@ proptest! {
         let mut ci = ints.clone();
         ci.accumulate_axis_inplace(Axis(axis), |&a, b| *b += a);
         for s in schedulers() {
-            assert_close(&x.cumsum(axis).unwrap().compute_with(&*s).unwrap(), &cs, 1e-12);
-            assert_close(&p.cumprod(axis).unwrap().compute_with(&*s).unwrap(), &cp, 1e-12);
-            prop_assert_eq!(i.cumsum(axis).unwrap().compute_with(&*s).unwrap(), ci.clone());
+            assert_close(&x.cumsum(axis).unwrap().compute_with(&s).unwrap(), &cs, 1e-12);
+            assert_close(&p.cumprod(axis).unwrap().compute_with(&s).unwrap(), &cp, 1e-12);
+            prop_assert_eq!(i.cumsum(axis).unwrap().compute_with(&s).unwrap(), ci.clone());
         }
     }
 
@@ -166,10 +166,10 @@ proptest! {
             best as i64
         });
         for s in schedulers() {
-            prop_assert_eq!(x.argmax().unwrap().compute_with(&*s).unwrap(), first(|a, b| a > b));
-            prop_assert_eq!(x.argmin().unwrap().compute_with(&*s).unwrap(), first(|a, b| a < b));
-            prop_assert_eq!(x.argmax_axis(axis).unwrap().compute_with(&*s).unwrap(), lane_arg(true));
-            prop_assert_eq!(x.argmin_axis(axis).unwrap().compute_with(&*s).unwrap(), lane_arg(false));
+            prop_assert_eq!(x.argmax().unwrap().compute_with(&s).unwrap(), first(|a, b| a > b));
+            prop_assert_eq!(x.argmin().unwrap().compute_with(&s).unwrap(), first(|a, b| a < b));
+            prop_assert_eq!(x.argmax_axis(axis).unwrap().compute_with(&s).unwrap(), lane_arg(true));
+            prop_assert_eq!(x.argmin_axis(axis).unwrap().compute_with(&s).unwrap(), lane_arg(false));
         }
     }
 
@@ -195,12 +195,12 @@ proptest! {
         let want_pos: Vec<f64> = e.iter().copied().filter(|&v| v > 0.0).collect();
         for s in schedulers() {
             let (counts, got_edges) = x.histogram(bins, (lo, hi)).unwrap();
-            let got_edges: Vec<f64> = got_edges.compute_with(&*s).unwrap().iter().copied().collect();
+            let got_edges: Vec<f64> = got_edges.compute_with(&s).unwrap().iter().copied().collect();
             prop_assert_eq!(got_edges, edges.to_vec());
-            prop_assert_eq!(counts.compute_with(&*s).unwrap().iter().copied().collect::<Vec<_>>(), want.clone());
-            prop_assert_eq!(xi.bincount(9).unwrap().compute_with(&*s).unwrap().iter().copied().collect::<Vec<_>>(), want_bc.clone());
+            prop_assert_eq!(counts.compute_with(&s).unwrap().iter().copied().collect::<Vec<_>>(), want.clone());
+            prop_assert_eq!(xi.bincount(9).unwrap().compute_with(&s).unwrap().iter().copied().collect::<Vec<_>>(), want_bc.clone());
             let pos = flat.compress(&flat.greater(0.0).unwrap()).unwrap();
-            prop_assert_eq!(ndtask::compute_with(&pos, &*s).unwrap().to_vec(), want_pos.clone());
+            prop_assert_eq!(s.compute(&pos).unwrap().to_vec(), want_pos.clone());
         }
     }
 }
@@ -252,24 +252,24 @@ fn map_blocks_variants() {
     let x = from_ndarray(e.clone(), [4, 3]).unwrap();
     for s in schedulers() {
         let doubled: Array<f64> = x.map_blocks(|c| c.mapv(|v| v * 2.0));
-        assert_eq!(doubled.compute_with(&*s).unwrap(), &e * 2.0);
+        assert_eq!(doubled.compute_with(&s).unwrap(), &e * 2.0);
         // One value per chunk: the chunk sums, declared as a 3x2 array of 1x1 chunks.
         let sums = x
             .map_blocks_with_chunks([3, 2], [1, 1], |c| {
                 ArrayD::from_elem(IxDyn(&[1, 1]), c.sum())
             })
             .unwrap();
-        let got = sums.compute_with(&*s).unwrap();
+        let got = sums.compute_with(&s).unwrap();
         assert!((got[[1, 1]] - e.slice(s![4..8, 3..6]).sum()).abs() < 1e-12);
         let y = from_ndarray(e.clone(), [5, 6]).unwrap();
         let both = x.map_blocks2(&y, |a, b| &a - &b).unwrap();
         assert_eq!(
-            both.compute_with(&*s).unwrap(),
+            both.compute_with(&s).unwrap(),
             ArrayD::<f64>::zeros(IxDyn(&[10, 6]))
         );
         // A closure that returns the wrong shape is an error naming the chunk, not a crash.
         let bad: Array<f64> = x.map_blocks(|c| c.slice(s![..1, ..]).to_owned().into_dyn());
-        let err = bad.sum().compute_with(&*s).unwrap_err().to_string();
+        let err = bad.sum().compute_with(&s).unwrap_err().to_string();
         assert!(
             err.contains("map_blocks") && err.contains("declared"),
             "{err}"

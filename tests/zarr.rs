@@ -13,9 +13,8 @@ mod common;
 
 use common::*;
 use ndarray::{s, ArrayD, IxDyn};
-use ndtask::{
-    from_ndarray, from_zarr, Element, Error, RunContext, ZarrCodec, ZarrFormat, ZarrOptions,
-};
+use ndtask::io::{ZarrCodec, ZarrFormat, ZarrOptions};
+use ndtask::{from_ndarray, from_zarr, Element, Error};
 use proptest::prelude::*;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,11 +36,12 @@ fn round_trip<T: Element>(shape: &[usize], chunks: ndtask::Chunks, options: &Zar
         let x = from_ndarray(want.clone(), chunks.clone())
             .unwrap()
             .map(|v| v);
-        x.to_zarr_with(&dir, "/a", options, &*s, &RunContext::new())
+        x.to_zarr(&dir, "/a", options)
+            .and_then(|w| w.compute_with(&s))
             .unwrap();
         let y = from_zarr::<T>(&dir, "/a").unwrap();
         assert_eq!(
-            y.compute_with(&*s).unwrap(),
+            y.compute_with(&s).unwrap(),
             want,
             "{} {shape:?} {options:?}",
             s.name()
@@ -76,13 +76,17 @@ fn sharded_arrays_bools_and_empty_arrays_round_trip() {
     round_trip::<f64>(&[17, 13], ndtask::Chunks::Block(vec![5, 5]), &shard);
     let dir = temp("b.zarr");
     let b = from_ndarray(values::<f64>(&[9, 7], 1).mapv(|v| v > 0.5), [4, 4]).unwrap();
-    b.to_zarr(&dir, "/", &ZarrOptions::default()).unwrap();
+    b.to_zarr(&dir, "/", &ZarrOptions::default())
+        .and_then(|w| w.compute())
+        .unwrap();
     assert_eq!(
         from_zarr::<bool>(&dir, "/").unwrap().compute().unwrap(),
         b.compute().unwrap()
     );
     let e = ndtask::zeros::<f64>([0, 4], [1, 2]).unwrap();
-    e.to_zarr(&dir, "/e", &ZarrOptions::default()).unwrap();
+    e.to_zarr(&dir, "/e", &ZarrOptions::default())
+        .and_then(|w| w.compute())
+        .unwrap();
     assert_eq!(from_zarr::<f64>(&dir, "/e").unwrap().shape(), vec![0, 4]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -98,6 +102,7 @@ fn the_stored_chunks_are_the_chunks_and_a_slice_reads_a_region() {
     from_ndarray(want.clone(), [40, 30])
         .unwrap()
         .to_zarr(&dir, "/", &opts)
+        .and_then(|w| w.compute())
         .unwrap();
     let x = from_zarr::<f64>(&dir, "/").unwrap();
     assert_eq!(x.chunks(), vec![vec![10; 4], vec![15; 2]]);
@@ -119,7 +124,9 @@ fn errors_name_the_store_the_array_and_the_chunk() {
         "{e}"
     );
     let x = ndtask::arange(0.0, 20.0, 1.0, [5]).unwrap();
-    x.to_zarr(&dir, "/x", &ZarrOptions::default()).unwrap();
+    x.to_zarr(&dir, "/x", &ZarrOptions::default())
+        .and_then(|w| w.compute())
+        .unwrap();
     let e = from_zarr::<i64>(&dir, "/x").unwrap_err();
     assert!(e.to_string().contains("holds f64 values, not i64"), "{e}");
     let e = from_zarr::<f64>(&dir, "/nothing-here").unwrap_err();
@@ -132,7 +139,10 @@ fn errors_name_the_store_the_array_and_the_chunk() {
         shard: Some(vec![6]),
         ..ZarrOptions::default()
     };
-    let e = x.to_zarr(&dir, "/y", &bad).unwrap_err();
+    let e = x
+        .to_zarr(&dir, "/y", &bad)
+        .and_then(|w| w.compute())
+        .unwrap_err();
     assert!(
         e.to_string()
             .contains("shard shape [6] is not a multiple of the chunk shape [4]"),
@@ -143,7 +153,10 @@ fn errors_name_the_store_the_array_and_the_chunk() {
         format: ZarrFormat::V2,
         ..ZarrOptions::default()
     };
-    let e = x.to_zarr(&dir, "/y", &v2_sharded).unwrap_err();
+    let e = x
+        .to_zarr(&dir, "/y", &v2_sharded)
+        .and_then(|w| w.compute())
+        .unwrap_err();
     assert!(
         e.to_string().contains("Zarr format 2 has no sharding"),
         "{e}"
@@ -157,6 +170,7 @@ fn errors_name_the_store_the_array_and_the_chunk() {
                 ..ZarrOptions::default()
             },
         )
+        .and_then(|w| w.compute())
         .unwrap_err();
     assert!(
         e.to_string().contains("chunk shape [0] does not fit"),
@@ -173,6 +187,7 @@ fn errors_name_the_store_the_array_and_the_chunk() {
             ..ZarrOptions::default()
         },
     )
+    .and_then(|w| w.compute())
     .unwrap();
     let short = ndtask::arange(0.0, 10.0, 1.0, [4]).unwrap();
     short
@@ -186,6 +201,7 @@ fn errors_name_the_store_the_array_and_the_chunk() {
                 format: ZarrFormat::V2,
             },
         )
+        .and_then(|w| w.compute())
         .unwrap();
     let got = from_zarr::<f64>(&dir, "/r").unwrap();
     assert_eq!(got.compute().unwrap(), short.compute().unwrap());
@@ -243,15 +259,15 @@ fn arrays_zarr_python_writes_read_exactly_and_it_reads_ours() {
                 // The chunk written with the fill value is not stored: read back as the fill.
                 want.slice_mut(s![0..7, 0..6]).fill(-1.0);
             }
-            assert_eq!(x.compute_with(&*s).unwrap(), want, "{name} on {}", s.name());
-            let m = x.mean().compute_with(&*s).unwrap();
+            assert_eq!(x.compute_with(&s).unwrap(), want, "{name} on {}", s.name());
+            let m = x.mean().compute_with(&s).unwrap();
             assert!(
                 (m - want.mean().unwrap()).abs() <= 1e-12 * want.mean().unwrap().abs().max(1.0)
             );
         }
         let i = from_zarr::<i64>(dir.join("i4.zarr"), "/")
             .unwrap()
-            .compute_with(&*s)
+            .compute_with(&s)
             .unwrap();
         assert_eq!(i, want.mapv(|v| ((v + 3.0) * 4.0) as i64 - 300));
     }
@@ -274,41 +290,52 @@ fn arrays_zarr_python_writes_read_exactly_and_it_reads_ours() {
         ("v2-none", ZarrCodec::None),
     ] {
         x.to_zarr(dir.join("ours.zarr"), &format!("/{name}"), &v2(codec))
+            .and_then(|w| w.compute())
             .unwrap();
     }
     x.astype::<f32>()
         .to_zarr(dir.join("ours.zarr"), "/v2-f4", &v2(ZarrCodec::Zstd))
+        .and_then(|w| w.compute())
         .unwrap();
     x.astype::<i64>()
         .to_zarr(dir.join("ours.zarr"), "/v2-i8", &v2(ZarrCodec::Blosc))
+        .and_then(|w| w.compute())
         .unwrap();
     x.map(|v| v > 0.0)
         .to_zarr(dir.join("ours.zarr"), "/v2-b1", &v2(ZarrCodec::Zstd))
+        .and_then(|w| w.compute())
         .unwrap();
     x.to_zarr(dir.join("ours.zarr"), "/zstd", &opts(ZarrCodec::Zstd, None))
+        .and_then(|w| w.compute())
         .unwrap();
     x.to_zarr(
         dir.join("ours.zarr"),
         "/blosc",
         &opts(ZarrCodec::Blosc, None),
     )
+    .and_then(|w| w.compute())
     .unwrap();
     x.to_zarr(dir.join("ours.zarr"), "/none", &opts(ZarrCodec::None, None))
+        .and_then(|w| w.compute())
         .unwrap();
     x.to_zarr(
         dir.join("ours.zarr"),
         "/sharded",
         &opts(ZarrCodec::Zstd, Some(vec![14, 12])),
     )
+    .and_then(|w| w.compute())
     .unwrap();
     x.astype::<f32>()
         .to_zarr(dir.join("ours.zarr"), "/f4", &opts(ZarrCodec::Zstd, None))
+        .and_then(|w| w.compute())
         .unwrap();
     x.astype::<i64>()
         .to_zarr(dir.join("ours.zarr"), "/i8", &opts(ZarrCodec::Zstd, None))
+        .and_then(|w| w.compute())
         .unwrap();
     x.map(|v| v > 0.0)
         .to_zarr(dir.join("ours.zarr"), "/b1", &opts(ZarrCodec::Zstd, None))
+        .and_then(|w| w.compute())
         .unwrap();
     run_python(&py, &format!(
         "import numpy as np, zarr\n\
@@ -360,9 +387,9 @@ proptest! {
         let dir = temp("store.zarr");
         for s in schedulers() {
             from_ndarray(before.clone(), [3, 3, 3][..nd].to_vec()).unwrap()
-                .to_zarr(&dir, "/t", &options).unwrap();
+                .to_zarr(&dir, "/t", &options).and_then(|w| w.compute()).unwrap();
             from_ndarray(x.clone(), chunks.clone()).unwrap()
-                .store_zarr_with(&dir, "/t", &offset, &*s, &RunContext::new()).unwrap();
+                .store_zarr(&dir, "/t", &offset).and_then(|w| w.compute_with(&s)).unwrap();
             let got = from_zarr::<f64>(&dir, "/t").unwrap().compute().unwrap();
             prop_assert_eq!(&got, &want, "{} {:?} at {:?}", s.name(), options, offset);
         }
@@ -376,23 +403,34 @@ fn storing_a_region_that_does_not_fit_is_an_error_naming_both() {
     ndtask::zeros::<f64>([10, 8], [5, 4])
         .unwrap()
         .to_zarr(&dir, "/t", &ZarrOptions::default())
+        .and_then(|w| w.compute())
         .unwrap();
     let x = ndtask::ones::<f64>([4, 4], [2, 2]).unwrap();
-    let e = x.store_zarr(&dir, "/t", &[7, 0]).unwrap_err();
+    let e = x
+        .store_zarr(&dir, "/t", &[7, 0])
+        .and_then(|w| w.compute())
+        .unwrap_err();
     assert!(
         e.to_string().contains(
             "an array of shape [4, 4] at offset [7, 0] does not fit inside the Zarr array"
         ) && e.to_string().contains("of shape [10, 8]"),
         "{e}"
     );
-    let e = x.store_zarr(&dir, "/t", &[0]).unwrap_err();
+    let e = x
+        .store_zarr(&dir, "/t", &[0])
+        .and_then(|w| w.compute())
+        .unwrap_err();
     assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
     let e = x
         .astype::<i64>()
         .store_zarr(&dir, "/t", &[0, 0])
+        .and_then(|w| w.compute())
         .unwrap_err();
     assert!(e.to_string().contains("this array's are i64"), "{e}");
-    let e = x.store_zarr(&dir, "/missing", &[0, 0]).unwrap_err();
+    let e = x
+        .store_zarr(&dir, "/missing", &[0, 0])
+        .and_then(|w| w.compute())
+        .unwrap_err();
     assert!(matches!(e, Error::Io { .. }), "{e}");
     // Nothing was written by the refused calls.
     let got = from_zarr::<f64>(&dir, "/t")
@@ -425,30 +463,41 @@ fn a_stored_chunk_of_the_wrong_size_is_an_error_not_a_misread() {
         let x = ndtask::arange(0.0, 12.0, 1.0, [12]).unwrap();
         // Whole chunks and an edge chunk (stored padded) read back exactly, in every type.
         for s in schedulers() {
-            x.to_zarr_with(&dir, "/x", &opts(5), &*s, &RunContext::new())
+            x.to_zarr(&dir, "/x", &opts(5))
+                .and_then(|w| w.compute_with(&s))
                 .unwrap();
             let got = from_zarr::<f64>(&dir, "/x").unwrap();
-            assert_eq!(got.compute_with(&*s).unwrap(), x.compute().unwrap());
+            assert_eq!(got.compute_with(&s).unwrap(), x.compute().unwrap());
             let i = x.astype::<i64>();
-            i.to_zarr(&dir, "/i", &opts(5)).unwrap();
+            i.to_zarr(&dir, "/i", &opts(5))
+                .and_then(|w| w.compute())
+                .unwrap();
             let got = from_zarr::<i64>(&dir, "/i").unwrap();
-            assert_eq!(got.compute_with(&*s).unwrap(), i.compute().unwrap());
+            assert_eq!(got.compute_with(&s).unwrap(), i.compute().unwrap());
         }
         let f = x.astype::<f32>();
-        f.to_zarr(&dir, "/f", &opts(4)).unwrap();
+        f.to_zarr(&dir, "/f", &opts(4))
+            .and_then(|w| w.compute())
+            .unwrap();
         assert_eq!(
             from_zarr::<f32>(&dir, "/f").unwrap().compute().unwrap(),
             f.compute().unwrap()
         );
         // The chunks of arrays chunked by 4 and 6, put where a chunk of 5 belongs.
-        x.to_zarr(&dir, "/small", &opts(4)).unwrap();
-        x.to_zarr(&dir, "/large", &opts(6)).unwrap();
+        x.to_zarr(&dir, "/small", &opts(4))
+            .and_then(|w| w.compute())
+            .unwrap();
+        x.to_zarr(&dir, "/large", &opts(6))
+            .and_then(|w| w.compute())
+            .unwrap();
         let key = |a: &str| match format {
             ZarrFormat::V3 => dir.join(a).join("c").join("1"),
             ZarrFormat::V2 => dir.join(a).join("1"),
         };
         for other in ["small", "large"] {
-            x.to_zarr(&dir, "/x", &opts(5)).unwrap();
+            x.to_zarr(&dir, "/x", &opts(5))
+                .and_then(|w| w.compute())
+                .unwrap();
             std::fs::copy(key(other), key("x")).unwrap();
             let e = from_zarr::<f64>(&dir, "/x").unwrap().compute().unwrap_err();
             assert!(
@@ -457,7 +506,9 @@ fn a_stored_chunk_of_the_wrong_size_is_an_error_not_a_misread() {
             );
         }
         // A chunk cut short.
-        x.to_zarr(&dir, "/x", &opts(5)).unwrap();
+        x.to_zarr(&dir, "/x", &opts(5))
+            .and_then(|w| w.compute())
+            .unwrap();
         let bytes = std::fs::read(key("x")).unwrap();
         std::fs::write(key("x"), &bytes[..bytes.len() - 3]).unwrap();
         let e = from_zarr::<f64>(&dir, "/x").unwrap().sum().compute();
@@ -467,7 +518,9 @@ fn a_stored_chunk_of_the_wrong_size_is_an_error_not_a_misread() {
         );
         // Bytes after the values (a second frame, or anything else), read whole or streamed
         // into a reduction.
-        x.to_zarr(&dir, "/x", &opts(5)).unwrap();
+        x.to_zarr(&dir, "/x", &opts(5))
+            .and_then(|w| w.compute())
+            .unwrap();
         let mut bytes = std::fs::read(key("x")).unwrap();
         let extra = std::fs::read(key("small")).unwrap();
         bytes.extend_from_slice(&extra);
@@ -498,13 +551,15 @@ fn a_large_stored_chunk_streams_exactly_and_a_damaged_one_is_an_error() {
             codec,
             ..ZarrOptions::default()
         };
-        x.to_zarr(&dir, "/x", &options).unwrap();
+        x.to_zarr(&dir, "/x", &options)
+            .and_then(|w| w.compute())
+            .unwrap();
         let key = dir.join("x").join("c").join("0").join("0");
         assert!(std::fs::metadata(&key).unwrap().len() > 1 << 20);
         let y = from_zarr::<f64>(&dir, "/x").unwrap();
         for s in schedulers() {
-            assert_eq!(y.compute_with(&*s).unwrap(), want, "{codec:?}");
-            let sum = y.sum().compute_with(&*s).unwrap();
+            assert_eq!(y.compute_with(&s).unwrap(), want, "{codec:?}");
+            let sum = y.sum().compute_with(&s).unwrap();
             assert_eq!(sum.to_bits(), want_sum.to_bits(), "{codec:?}");
         }
         let part = y.slice(s![7..593, 3..401]).unwrap().compute().unwrap();
@@ -576,7 +631,7 @@ fn stores_of_every_type_open_without_a_type_parameter() {
             let w = &want[k];
             for s in schedulers() {
                 let (sum, mean, min, max) =
-                    ndtask::compute_with((x.sum(), x.mean(), x.min(), x.max()), &*s).unwrap();
+                    s.compute((x.sum(), x.mean(), x.min(), x.max())).unwrap();
                 match sum {
                     ndtask::AnyValue::I64(v) => assert_eq!(v, w["sum"].as_i64().unwrap(), "{k}"),
                     v => {
@@ -601,7 +656,10 @@ fn stores_of_every_type_open_without_a_type_parameter() {
                 };
                 let anomaly = x.try_sub(&mean).unwrap();
                 let out = dir.join(format!("{k}-anomaly.zarr"));
-                anomaly.to_zarr(&out, "/", &ZarrOptions::default()).unwrap();
+                anomaly
+                    .to_zarr(&out, "/", &ZarrOptions::default())
+                    .and_then(|w| w.compute())
+                    .unwrap();
             }
         }
     }

@@ -111,7 +111,7 @@ impl Workload {
     }
 
     /// Runs the ndtask expression on `s` (building it included) and returns a summary value.
-    pub fn ndtask(self, s: &dyn Scheduler) -> Result<f64, Error> {
+    pub fn ndtask(self, s: &Config) -> Result<f64, Error> {
         Ok(match self {
             Workload::A => uniform_2d(10_000, 1_000)?.mean().compute_with(s)?,
             Workload::BSum => uniform_2d(10_000, 1_000)?.sum().compute_with(s)?,
@@ -182,7 +182,7 @@ impl Workload {
     }
 
     /// ndtask's plain mean of the array of I to L on `s`: their baseline.
-    pub fn plain_mean(s: &dyn Scheduler) -> Result<f64, Error> {
+    pub fn plain_mean(s: &Config) -> Result<f64, Error> {
         uniform_2d(PATTERN_N, PATTERN_C)?.mean().compute_with(s)
     }
 }
@@ -425,7 +425,7 @@ pub const THREADS: usize = 2;
 /// [`THREADS`] threads, as two functions of one criterion group named `name`.
 #[allow(clippy::expect_used)] // a benchmark that cannot run has nothing to report
 pub fn bench_pair(c: &mut criterion::Criterion, name: &str, w: Workload) {
-    let s = ThreadedScheduler::with_threads(THREADS).expect("threaded scheduler");
+    let s = Config::new().threads(THREADS).expect("threaded scheduler");
     let pool = pool(THREADS);
     let mut g = c.benchmark_group(name);
     // Runs of 0.01-1 s: ten single-iteration samples are plenty, and keep `cargo bench` short.

@@ -4,8 +4,10 @@
 // Each example uses a subset.
 #![allow(dead_code)]
 
+use ndtask::engine::Scheduler;
 use ndtask::scheduler::{self, Kind};
-use ndtask::{Error, Scheduler};
+use ndtask::{Config, Error};
+use std::rc::Rc;
 
 /// A whole number, written plainly, with `_` separators, or as `1e8`.
 pub fn parse_count(flag: &str, s: &str) -> Result<usize, String> {
@@ -52,15 +54,9 @@ pub fn parse_scheduler(v: &str) -> Result<Option<Kind>, String> {
     }
 }
 
-/// The scheduler chosen (`None`: auto) with `threads` threads.
-pub fn make_scheduler(
-    kind: Option<Kind>,
-    threads: Option<usize>,
-) -> Result<Box<dyn Scheduler>, Error> {
-    match kind {
-        Some(kind) => scheduler::make(kind, threads),
-        None => scheduler::auto(threads),
-    }
+/// A configuration on the scheduler chosen (`None`: auto) with `threads` threads.
+pub fn make_config(kind: Option<Kind>, threads: Option<usize>) -> Result<Config, Error> {
+    scheduler::config(kind, threads)
 }
 
 /// The scheduler an example runs on, keeping the MPI scheduler's own type (for what only it
@@ -68,9 +64,9 @@ pub fn make_scheduler(
 pub enum Chosen {
     /// The MPI scheduler.
     #[cfg(feature = "mpi")]
-    Mpi(ndtask::MpiScheduler),
+    Mpi(Rc<ndtask::scheduler::MpiScheduler>),
     /// Any other.
-    Other(Box<dyn Scheduler>),
+    Other(Rc<dyn Scheduler>),
 }
 
 impl Chosen {
@@ -84,21 +80,30 @@ impl Chosen {
         let kind = kind.unwrap_or_else(scheduler::auto_kind);
         #[cfg(feature = "mpi")]
         if kind == Kind::Mpi {
-            let mut b = ndtask::MpiScheduler::builder().gather_to_all(gather_to_all);
+            let mut b = ndtask::scheduler::MpiScheduler::builder().gather_to_all(gather_to_all);
             if let Some(n) = threads {
                 b = b.threads(n);
             }
-            return Ok(Chosen::Mpi(b.build()?));
+            return Ok(Chosen::Mpi(Rc::new(b.build()?)));
         }
         let _ = gather_to_all;
-        make_scheduler(Some(kind), threads).map(Chosen::Other)
+        Ok(Chosen::Other(Rc::from(scheduler::make(kind, threads)?)))
+    }
+
+    /// A configuration on this scheduler.
+    pub fn config(&self) -> Config {
+        match self {
+            #[cfg(feature = "mpi")]
+            Chosen::Mpi(m) => Config::new().shared_scheduler(m.clone()),
+            Chosen::Other(s) => Config::new().shared_scheduler(s.clone()),
+        }
     }
 
     /// The scheduler.
     pub fn get(&self) -> &dyn Scheduler {
         match self {
             #[cfg(feature = "mpi")]
-            Chosen::Mpi(m) => m,
+            Chosen::Mpi(m) => &**m,
             Chosen::Other(s) => &**s,
         }
     }

@@ -6,16 +6,18 @@
 pub mod chain;
 
 use ndarray::{ArrayD, IxDyn};
-use ndtask::{Chunks, Scheduler, SyncScheduler, ThreadedScheduler};
+use ndtask::scheduler::{SyncScheduler, ThreadedScheduler};
+use ndtask::{Chunks, Config};
 use proptest::prelude::*;
 
-/// The sync reference and threaded schedulers with 1, 2 and 3 threads.
-pub fn schedulers() -> Vec<Box<dyn Scheduler>> {
+/// Configurations on the sync reference scheduler and the threaded one with 1, 2 and 3
+/// threads.
+pub fn schedulers() -> Vec<Config> {
     vec![
-        Box::new(SyncScheduler),
-        Box::new(ThreadedScheduler::with_threads(1).unwrap()),
-        Box::new(ThreadedScheduler::with_threads(2).unwrap()),
-        Box::new(ThreadedScheduler::with_threads(3).unwrap()),
+        Config::new().scheduler(SyncScheduler),
+        Config::new().scheduler(ThreadedScheduler::with_threads(1).unwrap()),
+        Config::new().scheduler(ThreadedScheduler::with_threads(2).unwrap()),
+        Config::new().scheduler(ThreadedScheduler::with_threads(3).unwrap()),
     ]
 }
 
@@ -144,4 +146,9 @@ pub fn run_python(py: &std::path::Path, code: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A configuration on the sync scheduler, the reference every other is compared with.
+pub fn sync() -> Config {
+    Config::new().scheduler(SyncScheduler)
 }

@@ -12,6 +12,8 @@
 //! Most users want the `ndtask` crate, which re-exports this one.
 
 mod api;
+pub mod collection;
+mod config;
 mod exec;
 mod lower;
 mod ops;
@@ -20,11 +22,9 @@ mod plan;
 
 pub use api::any::{AnyArray, AnyNdArray, AnyScalar, AnyValue, Typed};
 pub use api::array::{Array, Scalar};
-pub use api::compute::{
-    compute, compute_in, compute_local_in, compute_local_with, compute_with, default_scheduler,
-    explain, lower_targets, memory_report, plan_graph, task_graph, visualize, Computable, Results,
-    Targets,
-};
+pub use api::compute::{compute, default_scheduler};
+pub use collection::{Collection, Write};
+pub use config::Config;
 pub use ops::any_math::{promote_types, AnyOperand};
 pub use ops::arith::Operand;
 pub use ops::concat::{concatenate, stack};
@@ -37,6 +37,17 @@ pub use ops::stats::Masked;
 #[cfg(feature = "zarr")]
 pub use ops::zarr::{from_zarr, open_zarr, ZarrCodec, ZarrFormat, ZarrOptions};
 pub use optimize::explain::{Fused, PlanNode};
+
+/// The sink extension point: [`sink::Sink`], written to by [`Array::to_sink`].
+pub mod sink {
+    pub use crate::ops::sink::Sink;
+}
+
+/// What the `collection_methods!` macro names from other crates.
+#[doc(hidden)]
+pub mod __private {
+    pub use ndtask_core::{MemoryReport, Result, TaskGraph};
+}
 
 /// The source extension point: [`reader::ChunkReader`], and [`reader::from_reader`] to make an
 /// array of one.

@@ -4,16 +4,18 @@
 //! fold each partition and merge the partial results in a fixed tree, so every scheduler,
 //! thread count and MPI rank count gives the same result, in the same order.
 
-use crate::delayed::{explain_graph, next_result, take_value, write_dot, Collection, Delayed};
+use crate::delayed::{take_value, Delayed};
 use crate::layer::{
-    arg, data_chunk, decode, ident_of, ArrayInput, Data, Deps, Folder, Held, Input, Layer, Part,
-    PieceSource, PIECE,
+    arg, data_chunk, decode, ident_of, items, pieced, ArrayInput, Data, Deps, Folder, Held, Input,
+    Layer, Part, PIECE,
 };
-use crate::layer::{Outputs, Results};
 use crate::text::{item_name, TextSource};
 use ndarray::{ArrayD, IxDyn};
+use ndtask_array::collection::layer::PieceSource;
+use ndtask_array::collection::{Collection, Results, Targets};
 use ndtask_array::Array;
-use ndtask_core::{Chunk, Chunks, Element, Error, Result, Scheduler, TaskGraph};
+use ndtask_array::Config;
+use ndtask_core::{Chunk, Chunks, Element, Error, Result};
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::hash::Hash;
@@ -100,7 +102,7 @@ impl Bag<u64> {
         check_partitions("range", npartitions)?;
         let p = npartitions as u64;
         let start = move |b: u64| b * (n / p) + b.min(n % p);
-        let layer = Layer::pieced("range", npartitions, move |b, sink| {
+        let layer = pieced("range", npartitions, move |b, sink| {
             let (lo, hi) = (start(b as u64), start(b as u64 + 1));
             let mut at = lo;
             while at < hi {
@@ -167,7 +169,7 @@ impl<T: Data> Bag<T> {
         let ident = ident_of(&parts);
         let parts = Arc::new(parts);
         let n = parts.len();
-        let layer = Layer::pieced("from_vec", n, move |b, sink| {
+        let layer = pieced("from_vec", n, move |b, sink| {
             parts[b]
                 .chunks(PIECE)
                 .try_for_each(|piece| sink(piece.to_vec()))
@@ -193,7 +195,7 @@ impl<T: Data> Bag<T> {
         f: impl Fn(usize, Held<'_, T>) -> Result<Vec<U>> + Send + Sync + 'static,
     ) -> Bag<U> {
         let layer = Layer::stage(name, &self.layer, move |b: usize, part: Part<'_>| {
-            let out = f(b, part.items::<T>()?)?;
+            let out = f(b, items::<T>(part)?)?;
             let n = out.len();
             Ok(data_chunk(out, part_bytes::<U>(n)))
         })
@@ -273,7 +275,7 @@ impl<T: Data> Bag<T> {
             format!("{name}-partial"),
             &self.layer,
             move |_: usize, part: Part<'_>| {
-                let p = part.items::<T>()?;
+                let p = items::<T>(part)?;
                 Ok(data_chunk(partial(&p)?, std::mem::size_of::<A>()))
             },
         );
@@ -528,18 +530,19 @@ impl<T: Data> Bag<T> {
     where
         T: Clone,
     {
-        self.take_with(n, ndtask_array::default_scheduler()?)
+        self.take_with(n, &Config::default())
     }
 
-    /// As [`Bag::take`] on `scheduler`. Under MPI every rank calls it, and the scheduler must
+    /// As [`Bag::take`] with `config`. Under MPI every rank calls it, and the scheduler must
     /// gather results to every rank (each decides alone whether to read on).
     ///
     /// # Errors
     /// As [`Bag::take`].
-    pub fn take_with(&self, n: usize, scheduler: &dyn Scheduler) -> Result<Vec<T>>
+    pub fn take_with(&self, n: usize, config: &Config) -> Result<Vec<T>>
     where
         T: Clone,
     {
+        let scheduler = config.get_scheduler()?;
         // Every rank must see the items to decide alike whether to read on; decided before any
         // compute, on every rank alike.
         if !scheduler.delivers_to_all() {
@@ -556,7 +559,7 @@ impl<T: Data> Bag<T> {
             let end = (next + batch).min(self.npartitions());
             let part = self.select((next..end).collect());
             // Every rank needs the items to know whether to go on: gather them everywhere.
-            let items = crate::delayed::compute_local_with(&part, scheduler)?;
+            let items = config.compute_local(&part)?;
             let Some(items) = items else {
                 return Err(Error::internal("take: a batch's items did not arrive"));
             };
@@ -567,58 +570,11 @@ impl<T: Data> Bag<T> {
         Ok(out)
     }
 
-    /// Computes the items, in order, on the default (threaded) scheduler.
-    ///
-    /// # Errors
-    /// The first failing task's error (a panic in a closure is an error too).
-    pub fn compute(&self) -> Result<Vec<T>>
-    where
-        T: Clone,
-    {
-        crate::delayed::compute(self)
-    }
-
-    /// Computes the items on `scheduler`.
-    ///
-    /// # Errors
-    /// As [`Bag::compute`].
-    pub fn compute_with(&self, scheduler: &dyn Scheduler) -> Result<Vec<T>>
-    where
-        T: Clone,
-    {
-        crate::delayed::compute_with(self, scheduler)
-    }
-
     /// The partitions as delayed `Vec`s.
     pub fn to_delayed(&self) -> Vec<Delayed<Vec<T>>> {
         (0..self.npartitions())
             .map(|p| Delayed::from_layer(self.select(vec![p]).layer))
             .collect()
-    }
-
-    /// The task graph computing the bag runs.
-    ///
-    /// # Errors
-    /// An error of an array it reads.
-    pub fn task_graph(&self) -> Result<TaskGraph> {
-        let all = (0..self.npartitions()).collect();
-        Ok(crate::layer::build(&[(self.layer.clone(), all)])?.0)
-    }
-
-    /// The graph as text: one line per op with its number of tasks.
-    ///
-    /// # Errors
-    /// As [`Bag::task_graph`].
-    pub fn explain(&self) -> Result<String> {
-        explain_graph(&self.task_graph()?)
-    }
-
-    /// Writes the task graph as Graphviz DOT.
-    ///
-    /// # Errors
-    /// As [`Bag::task_graph`]; [`Error::Io`] if the file cannot be written.
-    pub fn visualize(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
-        write_dot(&self.task_graph()?, path.as_ref())
     }
 
     /// The items as a 1-D lazy array, one chunk per non-empty partition. The partitions'
@@ -631,9 +587,7 @@ impl<T: Data> Bag<T> {
     where
         T: Element + Clone,
     {
-        let lengths = self
-            .map_partitions(|p| vec![p.len()])
-            .compute_with(ndtask_array::default_scheduler()?)?;
+        let lengths = self.map_partitions(|p| vec![p.len()]).compute()?;
         let keep: Vec<usize> = (0..lengths.len()).filter(|&p| lengths[p] > 0).collect();
         let total: usize = lengths.iter().sum();
         let parts: Vec<Delayed<ArrayD<T>>> = keep
@@ -716,7 +670,7 @@ where
     fn fold(&self, _block: usize, pieces: &mut PieceSource<'_>) -> Result<Chunk> {
         let mut acc = (self.init)();
         pieces(&mut |part| {
-            let items = part.items::<T>()?;
+            let items = items::<T>(part)?;
             items.iter().for_each(|x| (self.step)(&mut acc, x));
             Ok(())
         })?;
@@ -804,7 +758,7 @@ pub fn from_array<T: Element + Data>(a: &Array<T>) -> Bag<T> {
     let layer = Layer::new(
         "from_array",
         n,
-        vec![Input::Array(ArrayInput::of(a, n))],
+        vec![Input::Array(ArrayInput::of(a))],
         Deps::Blockwise,
         |_: usize, ins: &[&Chunk]| {
             let c =
@@ -862,14 +816,17 @@ impl<K: Clone + Hash + Eq, A> Groups<K, A> {
     }
 }
 
+impl<T: Data + Clone> Bag<T> {
+    ndtask_array::collection_methods!("bag", Vec<T>);
+}
+
 impl<T: Data + Clone> Collection for Bag<T> {
     type Output = Vec<T>;
-    fn add_outputs(&self, out: &mut Outputs) {
-        out.0
-            .push((self.layer.clone(), (0..self.npartitions()).collect()));
+    fn add_targets(&self, targets: &mut Targets) {
+        targets.push_layer(self.layer.clone(), (0..self.npartitions()).collect());
     }
     fn take_results(&self, results: &mut Results) -> Result<Vec<T>> {
-        let parts = next_result(results)?;
+        let parts = results.take_chunks()?;
         let mut out = Vec::new();
         for p in parts {
             out.extend(take_value::<Vec<T>>(p, Some(decode::<Vec<T>>))?);

@@ -4,17 +4,12 @@
 //! value they all read is computed once. The same schedulers run it as run arrays: sync,
 //! threaded, and MPI, where a value that another rank reads crosses as its serde encoding.
 
-use crate::layer::{
-    arg, build, data_chunk, decode, not_here, run, value_chunk, ArrayInput, Data, Deps, Input,
-    Layer, Outputs, Results,
-};
+use crate::layer::{arg, data_chunk, decode, value_chunk, ArrayInput, Data, Deps, Input, Layer};
 use ndarray::{ArrayD, IxDyn, Slice};
+use ndtask_array::collection::{Collection, Results, Targets};
 use ndtask_array::reader::{from_reader, ChunkReader, Region};
-use ndtask_array::{default_scheduler, Array, Scalar};
-use ndtask_core::{
-    Chunk, ChunkGrid, Chunks, DType, DecodeFn, Element, Error, Fingerprint, Result, RunContext,
-    Scheduler, TaskGraph,
-};
+use ndtask_array::{Array, Config, Scalar};
+use ndtask_core::{Chunk, ChunkGrid, Chunks, DType, DecodeFn, Element, Error, Fingerprint, Result};
 use ndtask_sched::SyncScheduler;
 use std::fmt::Display;
 use std::marker::PhantomData;
@@ -27,10 +22,10 @@ use std::sync::Arc;
 /// use ndtask_bag::delayed::{self, Delayed};
 /// let a = delayed::value(20_i64);
 /// let b = delayed::delayed(|| 22_i64);
-/// let sum: Delayed<i64> = a.zip_with(&b, |x, y| x + y);
+/// let sum: Delayed<i64> = a.zip_map(&b, |x, y| x + y);
 /// assert_eq!(sum.compute()?, 42);
 /// // Computed together, over one graph: `a` runs once.
-/// let (s, d) = delayed::compute((&sum, &a.map(|x| x * 2)))?;
+/// let (s, d) = ndtask_array::compute((&sum, &a.map(|x| x * 2)))?;
 /// assert_eq!((s, d), (42, 40));
 /// # Ok::<(), ndtask_core::Error>(())
 /// ```
@@ -170,14 +165,14 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     }
 
     /// `f` of this value and `other`.
-    pub fn zip_with<U: Send + Sync + 'static, V: Data>(
+    pub fn zip_map<U: Send + Sync + 'static, V: Data>(
         &self,
         other: &Delayed<U>,
         f: impl Fn(&T, &U) -> V + Send + Sync + 'static,
     ) -> Delayed<V> {
         let (da, db) = (self.decode, other.decode);
         Delayed::of(
-            "zip_with",
+            "zip_map",
             vec![self.input(), other.input()],
             Deps::All,
             move |ins| Ok(f(arg(ins[0], da)?, arg(ins[1], db)?)),
@@ -187,78 +182,10 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     pub(crate) fn input(&self) -> Input {
         Input::Layer(self.layer.clone())
     }
-
-    /// The task graph computing this value runs.
-    ///
-    /// # Errors
-    /// An error of an array it reads.
-    pub fn task_graph(&self) -> Result<TaskGraph> {
-        Ok(build(&[(self.layer.clone(), vec![0])])?.0)
-    }
-
-    /// The graph as text: one line per op with its number of tasks.
-    ///
-    /// # Errors
-    /// As [`Delayed::task_graph`].
-    pub fn explain(&self) -> Result<String> {
-        explain_graph(&self.task_graph()?)
-    }
-
-    /// Writes the task graph as Graphviz DOT (as `Array::visualize`).
-    ///
-    /// # Errors
-    /// As [`Delayed::task_graph`]; [`Error::Io`] if the file cannot be written.
-    pub fn visualize(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
-        write_dot(&self.task_graph()?, path.as_ref())
-    }
-}
-
-/// The ops of `g` by name (in the order they first occur), each with its number of tasks,
-/// then the totals.
-pub(crate) fn explain_graph(g: &TaskGraph) -> Result<String> {
-    let mut names: Vec<(String, usize)> = Vec::new();
-    for (name, n) in g.op_names().into_iter().zip(g.tasks_per_op()) {
-        match names.iter_mut().find(|(m, _)| *m == name) {
-            Some((_, k)) => *k += n,
-            None => names.push((name, n)),
-        }
-    }
-    let mut s = String::new();
-    for (name, n) in names {
-        s.push_str(&format!(
-            "{name}: {n} task{}\n",
-            if n == 1 { "" } else { "s" }
-        ));
-    }
-    s.push_str(&format!(
-        "{} tasks, {} outputs\n",
-        g.len(),
-        g.outputs().len()
-    ));
-    Ok(s)
-}
-
-pub(crate) fn write_dot(g: &TaskGraph, path: &std::path::Path) -> Result<()> {
-    std::fs::write(path, g.to_dot(ndtask_core::MAX_DRAWN_TASKS))
-        .map_err(|e| Error::io(format!("writing the graph picture {}", path.display()), e))
 }
 
 impl<T: Send + Sync + Clone + 'static> Delayed<T> {
-    /// Computes the value on the default (threaded) scheduler.
-    ///
-    /// # Errors
-    /// The first failing task's error (a panic in a closure is an error too).
-    pub fn compute(&self) -> Result<T> {
-        compute(self)
-    }
-
-    /// Computes the value on `scheduler`.
-    ///
-    /// # Errors
-    /// As [`Delayed::compute`].
-    pub fn compute_with(&self, scheduler: &dyn Scheduler) -> Result<T> {
-        compute_with(self, scheduler)
-    }
+    ndtask_array::collection_methods!("value", T);
 }
 
 /// The delayed value `f(values of inputs)`, for any number of inputs of one type.
@@ -286,7 +213,7 @@ pub fn combine<T: Send + Sync + 'static, U: Data>(
 pub fn from_scalar<T: Element + Data>(s: &Scalar<T>) -> Delayed<T> {
     Delayed::of(
         "from_scalar",
-        vec![Input::Array(ArrayInput::of(s, 1))],
+        vec![Input::Array(ArrayInput::of(s.as_array()))],
         Deps::All,
         |ins| {
             T::chunk_ref(ins[0])
@@ -301,7 +228,7 @@ pub fn from_array<T: Element + Data>(a: &Array<T>) -> Delayed<ArrayD<T>> {
     let grid = a.grid().clone();
     Delayed::of(
         "from_array",
-        vec![Input::Array(ArrayInput::of(a, grid.num_chunks()))],
+        vec![Input::Array(ArrayInput::of(a))],
         Deps::All,
         move |ins| assemble::<T>(&grid, ins),
     )
@@ -311,7 +238,7 @@ pub fn from_array<T: Element + Data>(a: &Array<T>) -> Delayed<ArrayD<T>> {
 /// `Array.to_delayed()`).
 pub fn chunks<T: Element + Data>(a: &Array<T>) -> Vec<Delayed<ArrayD<T>>> {
     let n = a.num_chunks();
-    let input = Input::Array(ArrayInput::of(a, n));
+    let input = Input::Array(ArrayInput::of(a));
     (0..n)
         .map(|b| {
             Delayed::of(
@@ -434,7 +361,7 @@ impl<T: Element + Data> ChunkReader for DelayedReader<T> {
             let b = self.grid.ravel(&idx);
             let off = self.grid.chunk_offset(&idx);
             let want = self.grid.chunk_shape(&idx);
-            let got = self.parts[b].compute_with(&SyncScheduler)?;
+            let got = self.parts[b].compute_with(&Config::new().scheduler(SyncScheduler))?;
             if got.shape() != want.as_slice() {
                 return Err(Error::Shape(format!(
                     "to_array: delayed part {b} has shape {:?}, its chunk {want:?}",
@@ -470,19 +397,6 @@ impl<T: Element + Data> ChunkReader for DelayedReader<T> {
     }
 }
 
-/// Something computable as delayed values: a [`Delayed`], a bag, a reference to one, a tuple
-/// of up to six, or a `Vec`.
-pub trait Collection {
-    /// What computing it gives.
-    type Output;
-    /// Adds the layers and blocks to compute.
-    #[doc(hidden)]
-    fn add_outputs(&self, out: &mut Outputs);
-    /// Takes the results, in the order `add_outputs` added them.
-    #[doc(hidden)]
-    fn take_results(&self, results: &mut Results) -> Result<Self::Output>;
-}
-
 /// The value of one result chunk: moved out when this is its only holder, copied otherwise.
 pub(crate) fn take_value<T: Send + Sync + Clone + 'static>(
     chunk: Arc<Chunk>,
@@ -497,128 +411,16 @@ pub(crate) fn take_value<T: Send + Sync + Clone + 'static>(
     Ok(Arc::try_unwrap(shared).unwrap_or_else(|s| (*s).clone()))
 }
 
-pub(crate) fn next_result(results: &mut Results) -> Result<Vec<Arc<Chunk>>> {
-    results
-        .0
-        .pop_front()
-        .ok_or_else(|| Error::internal("missing result"))
-}
-
 impl<T: Send + Sync + Clone + 'static> Collection for Delayed<T> {
     type Output = T;
-    fn add_outputs(&self, out: &mut Outputs) {
-        out.0.push((self.layer.clone(), vec![0]));
+    fn add_targets(&self, targets: &mut Targets) {
+        targets.push_layer(self.layer.clone(), vec![0]);
     }
     fn take_results(&self, results: &mut Results) -> Result<T> {
-        let c = next_result(results)?
+        let c = results
+            .take_chunks()?
             .pop()
             .ok_or_else(|| Error::internal("missing result"))?;
         take_value(c, self.decode)
     }
-}
-
-impl<C: Collection + ?Sized> Collection for &C {
-    type Output = C::Output;
-    fn add_outputs(&self, out: &mut Outputs) {
-        (**self).add_outputs(out)
-    }
-    fn take_results(&self, results: &mut Results) -> Result<C::Output> {
-        (**self).take_results(results)
-    }
-}
-
-impl<C: Collection> Collection for Vec<C> {
-    type Output = Vec<C::Output>;
-    fn add_outputs(&self, out: &mut Outputs) {
-        self.iter().for_each(|c| c.add_outputs(out));
-    }
-    fn take_results(&self, results: &mut Results) -> Result<Self::Output> {
-        self.iter().map(|c| c.take_results(results)).collect()
-    }
-}
-
-macro_rules! tuple_collection {
-    ($($name:ident),+) => {
-        impl<$($name: Collection),+> Collection for ($($name,)+) {
-            type Output = ($($name::Output,)+);
-            #[allow(non_snake_case)]
-            fn add_outputs(&self, out: &mut Outputs) {
-                let ($($name,)+) = self;
-                $($name.add_outputs(out);)+
-            }
-            #[allow(non_snake_case)]
-            fn take_results(
-                &self,
-                results: &mut Results,
-            ) -> Result<Self::Output> {
-                let ($($name,)+) = self;
-                Ok(($($name.take_results(results)?,)+))
-            }
-        }
-    };
-}
-tuple_collection!(A);
-tuple_collection!(A, B);
-tuple_collection!(A, B, C);
-tuple_collection!(A, B, C, D);
-tuple_collection!(A, B, C, D, E);
-tuple_collection!(A, B, C, D, E, F);
-
-/// The one task graph that computing `c` runs.
-///
-/// # Errors
-/// An error of an array it reads.
-pub fn task_graph<C: Collection>(c: &C) -> Result<TaskGraph> {
-    let mut outputs = Outputs::default();
-    c.add_outputs(&mut outputs);
-    Ok(build(&outputs.0)?.0)
-}
-
-/// Computes `c` on the default (threaded) scheduler, over one graph.
-///
-/// # Errors
-/// The first failing task's error.
-pub fn compute<C: Collection>(c: C) -> Result<C::Output> {
-    compute_with(c, default_scheduler()?)
-}
-
-/// Computes `c` on `scheduler`, over one graph.
-///
-/// # Errors
-/// As [`compute`]; [`Error::Scheduler`] on an MPI rank that does not receive the results (use
-/// [`compute_local_with`] there).
-pub fn compute_with<C: Collection>(c: C, scheduler: &dyn Scheduler) -> Result<C::Output> {
-    compute_local_in(&c, scheduler, &RunContext::new())?.ok_or_else(|| not_here(scheduler))
-}
-
-/// Computes `c` on `scheduler` under `ctx` (observers, cancellation, memory budget); `None` on
-/// a process that takes part but does not receive the results (an MPI rank other than the
-/// root). Every rank of an MPI run calls it.
-///
-/// # Errors
-/// As [`compute`].
-pub fn compute_local_in<C: Collection>(
-    c: &C,
-    scheduler: &dyn Scheduler,
-    ctx: &RunContext,
-) -> Result<Option<C::Output>> {
-    let mut outputs = Outputs::default();
-    c.add_outputs(&mut outputs);
-    let Some(results) = run(&outputs.0, scheduler, ctx)? else {
-        return Ok(None);
-    };
-    ndtask_core::catch_panic("assembling the results", || {
-        c.take_results(&mut Results(results.into())).map(Some)
-    })
-}
-
-/// As [`compute_local_in`] with an empty context.
-///
-/// # Errors
-/// As [`compute`].
-pub fn compute_local_with<C: Collection>(
-    c: &C,
-    scheduler: &dyn Scheduler,
-) -> Result<Option<C::Output>> {
-    compute_local_in(c, scheduler, &RunContext::new())
 }

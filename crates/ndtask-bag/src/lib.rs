@@ -25,7 +25,7 @@
 //! ], 2)?;
 //! let over_30 = people.filter(|p| p.age > 30).count();
 //! let mean_age = people.map(|p| p.age as f64).mean();
-//! let (n, mean) = ndtask_bag::compute((&over_30, &mean_age))?;
+//! let (n, mean) = ndtask_array::compute((&over_30, &mean_age))?;
 //! assert_eq!((n, mean), (2, (36.0 + 41.0 + 29.0) / 3.0));
 //! # Ok::<(), ndtask_core::Error>(())
 //! ```
@@ -36,12 +36,8 @@ mod layer;
 mod text;
 
 pub use bag::{from_array, Bag, Key, SPLIT_EVERY};
-pub use delayed::{
-    compute, compute_local_in, compute_local_with, compute_with, task_graph, Collection, Delayed,
-};
+pub use delayed::Delayed;
 pub use layer::Data;
-#[doc(hidden)]
-pub use layer::{Outputs, Results};
 
 /// A value through the encoding that carries it between MPI ranks, for tests.
 #[doc(hidden)]

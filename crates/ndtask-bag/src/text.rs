@@ -5,7 +5,7 @@
 
 use crate::bag::Bag;
 use crate::delayed::Delayed;
-use crate::layer::{arg, data_chunk, decode, Data, Deps, Input, Layer, Part, PIECE};
+use crate::layer::{arg, data_chunk, decode, items, pieced, Data, Deps, Input, Layer, Part, PIECE};
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use ndtask_core::{Error, Fingerprint, Result};
@@ -133,7 +133,7 @@ pub fn read_text_with(pattern: &str, options: &ReadText) -> Result<Bag<String>> 
         pieces: pieces.clone(),
         ident: h.finish(),
     };
-    let layer = Layer::pieced("read_text", pieces.len(), move |b, sink| {
+    let layer = pieced("read_text", pieces.len(), move |b, sink| {
         let p = &pieces[b];
         in_pieces(p, sink, |line, n| {
             std::str::from_utf8(line)
@@ -269,7 +269,7 @@ impl Bag<String> {
         };
         // Straight from the files: each line decoded from the read buffer.
         let pieces = text.pieces.clone();
-        let layer = Layer::pieced("read_text+decode_json", pieces.len(), move |b, sink| {
+        let layer = pieced("read_text+decode_json", pieces.len(), move |b, sink| {
             let p = &pieces[b];
             in_pieces(p, sink, |line, n| {
                 // One UTF-8 check of the whole line is faster than serde_json's per string.
@@ -318,7 +318,7 @@ impl Bag<String> {
             "to_textfiles",
             &self.layer,
             move |b: usize, part: Part<'_>| {
-                let lines = part.items::<String>()?;
+                let lines = items::<String>(part)?;
                 let path = pattern.replacen('*', &b.to_string(), 1);
                 write_lines(Path::new(&path), &lines)?;
                 let n = path.len();

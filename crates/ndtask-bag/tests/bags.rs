@@ -3,16 +3,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+use ndtask_array::Config;
 use ndtask_bag::{Bag, ReadText};
-use ndtask_core::{Error, Scheduler};
+use ndtask_core::Error;
 use ndtask_sched::{SyncScheduler, ThreadedScheduler};
 use proptest::prelude::*;
 use std::collections::HashMap;
 
-fn schedulers() -> Vec<Box<dyn Scheduler>> {
-    let mut s: Vec<Box<dyn Scheduler>> = vec![Box::new(SyncScheduler)];
+fn sync() -> Config {
+    Config::new().scheduler(SyncScheduler)
+}
+
+fn schedulers() -> Vec<Config> {
+    let mut s: Vec<Config> = vec![Config::new().scheduler(SyncScheduler)];
     for t in 1..=3 {
-        s.push(Box::new(ThreadedScheduler::with_threads(t).unwrap()));
+        s.push(Config::new().scheduler(ThreadedScheduler::with_threads(t).unwrap()));
     }
     s
 }
@@ -27,7 +32,7 @@ fn items() -> impl Strategy<Value = Vec<i64>> {
 fn on_all<T: ndtask_bag::Data + Clone + PartialEq + std::fmt::Debug>(b: &Bag<T>) -> Vec<T> {
     let all: Vec<Vec<T>> = schedulers()
         .iter()
-        .map(|s| b.compute_with(&**s).unwrap())
+        .map(|s| b.compute_with(s).unwrap())
         .collect();
     all.windows(2).for_each(|w| assert_eq!(w[0], w[1]));
     all.into_iter().next().unwrap()
@@ -38,7 +43,7 @@ fn value_on_all<T: Send + Sync + Clone + PartialEq + std::fmt::Debug + 'static>(
 ) -> T {
     let all: Vec<T> = schedulers()
         .iter()
-        .map(|s| d.compute_with(&**s).unwrap())
+        .map(|s| d.compute_with(s).unwrap())
         .collect();
     all.windows(2).for_each(|w| assert_eq!(w[0], w[1]));
     all.into_iter().next().unwrap()
@@ -103,7 +108,7 @@ proptest! {
         );
         // min / max: an error for an empty bag, as a Vec has none.
         for s in schedulers() {
-            let (min, max) = (b.min().compute_with(&*s), b.max().compute_with(&*s));
+            let (min, max) = (b.min().compute_with(&s), b.max().compute_with(&s));
             match v.is_empty() {
                 true => prop_assert!(min.is_err() && max.is_err()),
                 false => {
@@ -114,7 +119,7 @@ proptest! {
         }
         let mean = b.map(|&x| x as f64).mean();
         match v.is_empty() {
-            true => prop_assert!(mean.compute_with(&SyncScheduler).is_err()),
+            true => prop_assert!(mean.compute_with(&sync()).is_err()),
             false => {
                 let want = v.iter().sum::<i64>() as f64 / v.len() as f64;
                 prop_assert!((value_on_all(&mean) - want).abs() < 1e-12);
@@ -151,7 +156,7 @@ proptest! {
     fn take_reads_the_first_items(v in items(), p in 1usize..12, n in 0usize..250) {
         let b = Bag::from_vec(v.clone(), p).unwrap().map(|x| x + 1);
         for s in schedulers() {
-            let got = b.take_with(n, &*s).unwrap();
+            let got = b.take_with(n, &s).unwrap();
             prop_assert_eq!(got, v.iter().take(n).map(|x| x + 1).collect::<Vec<_>>());
         }
     }
@@ -183,8 +188,8 @@ proptest! {
         let a = b.to_array().unwrap();
         prop_assert_eq!(a.shape(), vec![want.len()]);
         for s in schedulers() {
-            prop_assert_eq!(a.compute_with(&*s).unwrap().iter().copied().collect::<Vec<_>>(), want.clone());
-            prop_assert_eq!(a.sum().compute_with(&*s).unwrap(), want.iter().sum::<i64>());
+            prop_assert_eq!(a.compute_with(&s).unwrap().iter().copied().collect::<Vec<_>>(), want.clone());
+            prop_assert_eq!(a.sum().compute_with(&s).unwrap(), want.iter().sum::<i64>());
         }
         let x = ndtask_array::arange::<i64>(0, v.len().max(1) as i64, 1, [p]).unwrap();
         let back = ndtask_bag::from_array(&(&x * 2));
@@ -236,11 +241,7 @@ fn read_text_orders_files_naturally_and_keeps_lines() {
             },
         )
         .unwrap();
-        assert_eq!(
-            b.compute_with(&SyncScheduler).unwrap(),
-            want,
-            "blocksize {bs}"
-        );
+        assert_eq!(b.compute_with(&sync()).unwrap(), want, "blocksize {bs}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -261,7 +262,7 @@ fn errors_name_what_went_wrong() {
     let from_lines = lines.map(|l| l.clone()).decode_json::<i64>();
     for s in schedulers() {
         for b in [&b, &from_lines] {
-            let e = b.compute_with(&*s).unwrap_err().to_string();
+            let e = b.compute_with(&s).unwrap_err().to_string();
             assert!(e.contains("1.json, line 2"), "{e}");
         }
     }
@@ -279,7 +280,7 @@ fn errors_name_what_went_wrong() {
         .unwrap()
         .map(|&x| if x == 57 { panic!("bad item {x}") } else { x });
     for s in schedulers() {
-        let e = p.count().compute_with(&*s).unwrap_err().to_string();
+        let e = p.count().compute_with(&s).unwrap_err().to_string();
         assert!(e.contains("bad item 57"), "{e}");
     }
     // Bad arguments.
@@ -326,12 +327,14 @@ fn shared_inputs_run_once_in_one_graph() {
     let b = Bag::from_vec((0..50).collect::<Vec<i64>>(), 5)
         .unwrap()
         .map(|x| x * 2);
-    let (n, s, items) = ndtask_bag::compute((&b.count(), &b.sum(), &b)).unwrap();
+    let (n, s, items) = ndtask_array::compute((&b.count(), &b.sum(), &b)).unwrap();
     assert_eq!((n, s), (50, (0..50).map(|x| x * 2).sum::<i64>()));
     assert_eq!(items.len(), 50);
     // One graph: the map's five tasks appear once (with the source fused into them), read by
     // both partial reductions and returned.
-    let g = ndtask_bag::task_graph(&(&b.count(), &b.sum(), &b)).unwrap();
+    let g = ndtask_array::Config::default()
+        .task_graph(&(&b.count(), &b.sum(), &b))
+        .unwrap();
     let names = g.op_names();
     let per_op = g.tasks_per_op();
     let tasks_of = |name: &str| {
@@ -371,11 +374,11 @@ fn take_computes_only_the_partitions_it_needs() {
     });
     for s in schedulers() {
         made.store(0, Ordering::SeqCst);
-        assert_eq!(b.take_with(3, &*s).unwrap(), vec![0, 10, 20]);
+        assert_eq!(b.take_with(3, &s).unwrap(), vec![0, 10, 20]);
         assert_eq!(made.load(Ordering::SeqCst), 10, "only partition 0 was made");
         made.store(0, Ordering::SeqCst);
         // 25 items: partition 0, then 1 and 2 (twice as many at a time).
-        assert_eq!(b.take_with(25, &*s).unwrap().len(), 25);
+        assert_eq!(b.take_with(25, &s).unwrap().len(), 25);
         assert_eq!(made.load(Ordering::SeqCst), 30);
     }
     // The graph of one partition holds that partition's tasks only.
@@ -396,7 +399,7 @@ fn pieces_fold_like_whole_partitions() {
         .map(|&i| ((i * 7919) % 1000) as f64 / 7.0)
         .collect();
     for s in schedulers() {
-        let s = &*s;
+        let s = &s;
         // Fused (piece by piece) and held (the bag is also an output, so it is made whole):
         // the same bits.
         // Alone, each reduction folds the pieces (range+map+...-partial); computed with the
@@ -409,7 +412,7 @@ fn pieces_fold_like_whole_partitions() {
             x.min().compute_with(s).unwrap(),
             x.max().compute_with(s).unwrap(),
         );
-        let (sum2, mean2, items) = ndtask_bag::compute_with((x.sum(), x.mean(), &x), s).unwrap();
+        let (sum2, mean2, items) = s.compute((x.sum(), x.mean(), &x)).unwrap();
         assert_eq!(
             (sum.to_bits(), mean.to_bits()),
             (sum2.to_bits(), mean2.to_bits())
@@ -469,12 +472,12 @@ fn long_files_in_pieces() {
         .decode_json::<V>();
     for s in schedulers() {
         let v = good.map(|r| r.v);
-        assert_eq!(v.sum().compute_with(&*s).unwrap(), (0..5000).sum::<u64>());
+        assert_eq!(v.sum().compute_with(&s).unwrap(), (0..5000).sum::<u64>());
         assert_eq!(
-            v.filter(|x| x % 3 == 0).count().compute_with(&*s).unwrap(),
+            v.filter(|x| x % 3 == 0).count().compute_with(&s).unwrap(),
             1667
         );
-        let e = broken.count().compute_with(&*s).unwrap_err().to_string();
+        let e = broken.count().compute_with(&s).unwrap_err().to_string();
         assert!(e.contains("1.json, line 3334"), "{e}");
     }
     std::fs::remove_dir_all(&dir).unwrap();

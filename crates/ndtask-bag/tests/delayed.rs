@@ -4,17 +4,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use ndarray::{ArrayD, IxDyn};
+use ndtask_array::Config;
 use ndtask_bag::delayed::{self, Delayed};
-use ndtask_core::{Error, Scheduler};
+use ndtask_core::Error;
 use ndtask_sched::{SyncScheduler, ThreadedScheduler};
 use proptest::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-fn schedulers() -> Vec<Box<dyn Scheduler>> {
-    let mut s: Vec<Box<dyn Scheduler>> = vec![Box::new(SyncScheduler)];
+fn schedulers() -> Vec<Config> {
+    let mut s: Vec<Config> = vec![Config::new().scheduler(SyncScheduler)];
     for t in 1..=3 {
-        s.push(Box::new(ThreadedScheduler::with_threads(t).unwrap()));
+        s.push(Config::new().scheduler(ThreadedScheduler::with_threads(t).unwrap()));
     }
     s
 }
@@ -29,10 +30,10 @@ fn calls_compose_and_share_one_graph() {
     });
     let total = a.map(|v| v.iter().sum::<f64>());
     let len = a.map(|v| v.len());
-    let mean = total.zip_with(&len, |s, &n| s / n as f64);
+    let mean = total.zip_map(&len, |s, &n| s / n as f64);
     for s in schedulers() {
         calls.store(0, Ordering::SeqCst);
-        let (t, m, n) = delayed::compute_with((&total, &mean, &len), &*s).unwrap();
+        let (t, m, n) = s.compute((&total, &mean, &len)).unwrap();
         assert_eq!((t, m, n), (7.0, 7.0 / 3.0, 3));
         assert_eq!(calls.load(Ordering::SeqCst), 1, "the shared input ran once");
     }
@@ -40,7 +41,7 @@ fn calls_compose_and_share_one_graph() {
     let sum = delayed::combine(&parts, |xs| xs.iter().copied().sum::<i64>());
     assert_eq!(sum.compute().unwrap(), (0..10).map(|i| i * i).sum::<i64>());
     assert_eq!(
-        delayed::compute(parts.clone()).unwrap(),
+        ndtask_array::compute(parts.clone()).unwrap(),
         (0..10).map(|i| i * i).collect::<Vec<_>>()
     );
     let text = sum.explain().unwrap();
@@ -56,7 +57,7 @@ fn local_values_need_no_serde() {
     let o = delayed::delayed_local(|| Opaque(std::sync::Mutex::new(41)));
     let n = o.map(|o| *o.0.lock().unwrap() + 1);
     for s in schedulers() {
-        assert_eq!(n.compute_with(&*s).unwrap(), 42);
+        assert_eq!(n.compute_with(&s).unwrap(), 42);
     }
 }
 
@@ -65,7 +66,7 @@ fn failures_are_errors() {
     let bad = delayed::delayed(|| -> i64 { panic!("no luck") });
     let twice = bad.map(|x| x * 2);
     for s in schedulers() {
-        let e = twice.compute_with(&*s).unwrap_err();
+        let e = twice.compute_with(&s).unwrap_err();
         assert!(
             matches!(&e, Error::Task { .. }) && e.to_string().contains("no luck"),
             "{e}"
@@ -97,9 +98,9 @@ proptest! {
         let chunks = delayed::chunks(&y);
         prop_assert_eq!(chunks.len(), y.num_chunks());
         for s in schedulers() {
-            prop_assert_eq!(whole.compute_with(&*s).unwrap(), eager.clone());
-            prop_assert_eq!(total.compute_with(&*s).unwrap(), y.sum().compute_with(&*s).unwrap());
-            let got = delayed::compute_with(chunks.clone(), &*s).unwrap();
+            prop_assert_eq!(whole.compute_with(&s).unwrap(), eager.clone());
+            prop_assert_eq!(total.compute_with(&s).unwrap(), y.sum().compute_with(&s).unwrap());
+            let got = s.compute(chunks.clone()).unwrap();
             for (b, c) in got.iter().enumerate() {
                 let idx = y.grid().unravel(b);
                 let off = y.grid().chunk_offset(&idx);
@@ -115,12 +116,12 @@ proptest! {
         ])).unwrap();
         let want = eager.mapv(|v| v - 1.0);
         for s in schedulers() {
-            prop_assert_eq!(z.compute_with(&*s).unwrap(), want.clone());
+            prop_assert_eq!(z.compute_with(&s).unwrap(), want.clone());
             let r = rows / 2;
-            let sl = z.slice(ndarray::s![r..rows, 0..cols]).unwrap().compute_with(&*s).unwrap();
+            let sl = z.slice(ndarray::s![r..rows, 0..cols]).unwrap().compute_with(&s).unwrap();
             prop_assert_eq!(sl, want.slice(ndarray::s![r..rows, 0..cols]).into_owned().into_dyn());
             // Rechunked: a region that spans several delayed parts.
-            let rc = z.rechunk([rows, cols]).unwrap().compute_with(&*s).unwrap();
+            let rc = z.rechunk([rows, cols]).unwrap().compute_with(&s).unwrap();
             prop_assert_eq!(rc, want.clone());
         }
     }

@@ -178,6 +178,11 @@ impl TaskGraph {
         &self.deps[t.dep_start as usize..(t.dep_start + t.dep_len) as usize]
     }
 
+    /// Number of operations.
+    pub fn num_ops(&self) -> usize {
+        self.ops.len()
+    }
+
     /// The operation names, in registration order.
     pub fn op_names(&self) -> Vec<String> {
         self.ops.iter().map(|o| o.name()).collect()

@@ -16,7 +16,7 @@
 //! starts tasks in this order and only when their result fits (the threaded scheduler under a
 //! budget) then never waits for memory that nothing will free.
 
-use crate::{Error, TaskGraph, TaskId};
+use crate::{Error, Result, TaskGraph, TaskId};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
@@ -330,6 +330,57 @@ pub fn human_bytes(n: usize) -> String {
         0 => format!("{n} B"),
         _ => format!("{v:.2} {}", UNITS[u]),
     }
+}
+
+/// Bytes written as people write them: `1048576`, `64MiB`, `64MB`, `1.5GiB`, `512k`, `2TB`
+/// (decimal units are powers of 1000, binary ones of 1024; case does not matter). The one
+/// parser behind every `--memory-budget` flag and the run configuration's budget.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] naming the text for an unknown unit, a number that is not one,
+/// or a size beyond `usize`.
+///
+/// # Examples
+/// ```
+/// use ndtask_core::memory::parse_bytes;
+/// assert_eq!(parse_bytes("64MiB")?, 64 << 20);
+/// assert_eq!(parse_bytes("2GB")?, 2_000_000_000);
+/// assert_eq!(parse_bytes("1048576")?, 1 << 20);
+/// assert!(parse_bytes("12 parsecs").is_err());
+/// # Ok::<(), ndtask_core::Error>(())
+/// ```
+pub fn parse_bytes(text: &str) -> Result<usize> {
+    let t = text.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" => 1e12,
+        "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => {
+            return Err(Error::InvalidArgument(format!(
+                "unknown unit in {text:?} (use B, kB, KiB, MB, MiB, GB, GiB, TB, TiB)"
+            )))
+        }
+    };
+    let v: f64 = num.trim().parse().map_err(|_| {
+        Error::InvalidArgument(format!(
+            "expected bytes like 64MiB or 1048576, got {text:?}"
+        ))
+    })?;
+    let bytes = (v * factor).round();
+    if !(0.0..usize::MAX as f64).contains(&bytes) {
+        return Err(Error::InvalidArgument(format!(
+            "{text:?} is not a number of bytes this machine can address"
+        )));
+    }
+    Ok(bytes as usize)
 }
 
 /// What one op's tasks need, in a [`MemoryReport`].

@@ -1,8 +1,8 @@
 //! Flow control under a memory budget per rank.
 //!
 //! Without a budget a rank sends each result as soon as it is made, and receives whatever
-//! arrives. Under a budget ([`ndtask_core::RunContext::memory_budget`], or
-//! [`crate::MpiSchedulerBuilder::memory_budget`]) every rank instead follows one discipline,
+//! arrives. Under a budget (the run context's, `ndtask::Config::memory_budget`), every rank
+//! instead follows one discipline,
 //! which bounds the bytes of results it holds — its own, those waiting to be sent, and those it
 //! has received or made room for — by the budget at every moment:
 //!

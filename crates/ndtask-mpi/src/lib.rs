@@ -3,14 +3,15 @@
 //!
 //! ## How to use
 //!
-//! Build with the facade's `mpi` feature, create one [`MpiScheduler`] per process, and compute on
-//! every rank with `compute_local_with`: rank 0 gets the result, the others `None`.
+//! Build with the facade's `mpi` feature, create one [`MpiScheduler`] per process, put it in a
+//! run configuration, and compute on every rank with `Config::compute_local`: rank 0 gets the
+//! result, the others `None`.
 //!
 //! ```no_run
 //! use ndtask_mpi::MpiScheduler;
-//! let mpi = MpiScheduler::new()?;
+//! let cfg = ndtask_array::Config::new().scheduler(MpiScheduler::new()?);
 //! let x = ndtask_array::random::uniform::<f64>([100_000_000], [1_000_000], 7)?;
-//! if let Some(s) = ndtask_array::compute_local_with(&x.sum(), &mpi)? {
+//! if let Some(s) = cfg.compute_local(&x.sum())? {
 //!     println!("{s}");
 //! }
 //! # Ok::<(), ndtask_core::Error>(())
@@ -28,7 +29,7 @@
 //! 4. The thread that created the scheduler runs the communication loop: immediate synchronous
 //!    sends, probing for messages while they are in flight, a non-blocking barrier at the end.
 //!    A failed task's rank sends the error to every rank, and every rank returns it.
-//! 5. Under a memory budget ([`MpiSchedulerBuilder::memory_budget`]) each rank starts its steps
+//! 5. Under a memory budget (`ndtask::Config::memory_budget`) each rank starts its steps
 //!    in the global memory order, each when it fits, and a result is sent only to ranks that
 //!    have made room for it (a grant); a plan that cannot fit fails on every rank before it
 //!    runs.

@@ -16,7 +16,7 @@ use ndtask_core::{TaskGraph, TaskId};
 /// # Examples
 /// ```
 /// let x = ndtask_array::random::uniform::<f64>([1000, 1000], [100, 100], 1)?;
-/// let g = ndtask_array::task_graph(&x.sum())?;
+/// let g = x.sum().task_graph()?;
 /// let per_rank = ndtask_mpi::predict(&g, 4, false).unwrap();
 /// assert_eq!(per_rank.iter().map(|r| r.tasks_run).sum::<usize>(), g.len());
 /// // Only partial sums move: a few small messages per rank.
@@ -29,7 +29,7 @@ pub fn predict(graph: &TaskGraph, ranks: usize, gather_to_all: bool) -> Option<V
 
 /// As [`predict`], for a run under a memory budget (that fits): each result a rank receives
 /// costs it one more message, the grant it sends the result's owner
-/// ([`crate::MpiSchedulerBuilder::memory_budget`]).
+/// (`ndtask::Config::memory_budget`).
 pub fn predict_under_budget(
     graph: &TaskGraph,
     ranks: usize,

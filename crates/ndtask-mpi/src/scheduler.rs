@@ -49,10 +49,11 @@ const NONE: i64 = i64::MAX;
 /// ```no_run
 /// use ndtask_mpi::MpiScheduler;
 /// // Run with: mpirun -n 4 target/release/examples/my_program
-/// let mpi = MpiScheduler::builder().threads(2).build()?;
+/// let mpi = std::rc::Rc::new(MpiScheduler::builder().threads(2).build()?);
+/// let cfg = ndtask_array::Config::new().shared_scheduler(mpi.clone());
 /// let x = ndtask_array::random::uniform::<f64>([10_000, 10_000], [1_000, 1_000], 42)?;
-/// if let Some(mean) = ndtask_array::compute_local_with(&x.mean(), &mpi)? {
-///     println!("mean {mean} on {} ranks", ndtask_core::Scheduler::ranks(&mpi)); // rank 0 only
+/// if let Some(mean) = cfg.compute_local(&x.mean())? {
+///     println!("mean {mean} on {} ranks", mpi.ranks()); // rank 0 only
 /// }
 /// # Ok::<(), ndtask_core::Error>(())
 /// ```
@@ -68,7 +69,6 @@ pub struct MpiScheduler {
     rank: Cell<usize>,
     ranks: Cell<usize>,
     gather_to_all: bool,
-    budget: Option<usize>,
     thread: ThreadId,
     runs: Cell<u32>,
     last_run: Cell<RunStats>,
@@ -84,7 +84,6 @@ impl std::fmt::Debug for MpiScheduler {
             .field("ranks", &self.ranks.get())
             .field("threads", &self.threads)
             .field("gather_to_all", &self.gather_to_all)
-            .field("budget", &self.budget)
             .finish()
     }
 }
@@ -100,7 +99,6 @@ impl std::fmt::Debug for MpiScheduler {
 pub struct MpiSchedulerBuilder {
     threads: Option<usize>,
     gather_to_all: bool,
-    budget: Option<usize>,
 }
 
 impl MpiSchedulerBuilder {
@@ -114,16 +112,6 @@ impl MpiSchedulerBuilder {
     /// Whether every rank receives the outputs (default: only rank 0).
     pub fn gather_to_all(mut self, yes: bool) -> Self {
         self.gather_to_all = yes;
-        self
-    }
-
-    /// Bounds the bytes of results each rank holds at once — its own, those waiting to be sent,
-    /// and those received — by `bytes` (default: no bound; see the `flow` module of this crate
-    /// for the discipline). A plan that cannot run within it on some rank fails on every rank
-    /// before anything runs. [`ndtask_core::RunContext::memory_budget`] overrides it for one
-    /// run. Every rank must use the same budget. `usize::MAX` is the same as none.
-    pub fn memory_budget(mut self, bytes: usize) -> Self {
-        self.budget = Some(bytes);
         self
     }
 
@@ -178,7 +166,6 @@ impl MpiSchedulerBuilder {
             pool,
             threads,
             gather_to_all: self.gather_to_all,
-            budget: self.budget,
             thread: std::thread::current().id(),
             runs: Cell::new(0),
             last_run: Cell::new(RunStats::default()),
@@ -207,15 +194,24 @@ impl MpiScheduler {
         &self.universe
     }
 
+    /// This process's rank (also [`Scheduler::rank`], without the trait in scope).
+    pub fn rank(&self) -> usize {
+        self.rank.get()
+    }
+
+    /// The number of ranks taking part.
+    pub fn ranks(&self) -> usize {
+        self.ranks.get()
+    }
+
+    /// Worker threads of this rank.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
     /// Whether every rank receives the outputs.
     pub fn gathers_to_all(&self) -> bool {
         self.gather_to_all
-    }
-
-    /// The memory budget per rank of every run, if one was set
-    /// ([`MpiSchedulerBuilder::memory_budget`]).
-    pub fn memory_budget(&self) -> Option<usize> {
-        self.budget
     }
 
     /// What this rank did in the last run: tasks run, messages and bytes sent and received.
@@ -535,7 +531,7 @@ impl MpiScheduler {
         // A budget of every addressable byte bounds nothing: it runs as none (the agreement
         // also encodes "none" as that value, so every rank must read it the same way).
         // (Nor does one of 2^63 bytes or more, which the agreement could not carry.)
-        let budget = ctx.budget().or(self.budget).filter(|&b| b < NONE as usize);
+        let budget = ctx.budget().filter(|&b| b < NONE as usize);
         let observed = self.agree(Ok(graph), ctx.observer().is_some(), outputs, budget)?;
         // Every rank agreed on the graph, homes included, so every rank refuses alike.
         let ranks = self.ranks.get();

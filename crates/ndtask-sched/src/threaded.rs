@@ -13,7 +13,8 @@ use std::sync::Arc;
 /// became ready itself and hands the others to the pool, and it drains that local work before
 /// it starts another source: depth-first, so memory stays bounded by a few chunks per worker.
 ///
-/// With a memory budget, tasks start in the memory order, each only when its result fits in
+/// With a memory budget (the run context's: `ndtask::Config::memory_budget`), tasks start in
+/// the memory order, each only when its result fits in
 /// the budget beside the results alive and those being made, a later one early only where the
 /// plan-time check leaves room for it ([`crate::InOrder`]), so the live results never exceed
 /// it; a plan that cannot run within the budget at all fails before any task runs, naming the
@@ -22,21 +23,19 @@ use std::sync::Arc;
 /// # Examples
 /// ```
 /// use ndtask_sched::{Scheduler, ThreadedScheduler};
-/// let s = ThreadedScheduler::with_threads(2).unwrap().memory_budget(64 << 20);
+/// let s = ThreadedScheduler::with_threads(2).unwrap();
 /// assert_eq!(s.threads(), 2);
 /// ```
 #[derive(Clone)]
 pub struct ThreadedScheduler {
     pool: Arc<ThreadPool>,
     threads: usize,
-    budget: Option<usize>,
 }
 
 impl std::fmt::Debug for ThreadedScheduler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ThreadedScheduler")
             .field("threads", &self.threads)
-            .field("budget", &self.budget)
             .finish()
     }
 }
@@ -68,15 +67,7 @@ impl ThreadedScheduler {
         Ok(ThreadedScheduler {
             pool: Arc::new(pool),
             threads,
-            budget: None,
         })
-    }
-
-    /// Limits the bytes of live results to `bytes` (see the type's documentation). A
-    /// [`RunContext::memory_budget`] overrides it for one run.
-    pub fn memory_budget(mut self, bytes: usize) -> Self {
-        self.budget = Some(bytes);
-        self
     }
 
     /// Runs `f` inside this scheduler's pool (used by the MPI scheduler for a rank's tasks).
@@ -96,7 +87,7 @@ impl Scheduler for ThreadedScheduler {
 
     fn execute_with(&self, graph: &TaskGraph, ctx: &RunContext) -> Result<Option<Vec<Arc<Chunk>>>> {
         let order = memory_order(graph);
-        let budget = match ctx.budget().or(self.budget) {
+        let budget = match ctx.budget() {
             Some(b) => Some((plan_budget(graph, &order, b)?, b)),
             None => None,
         };

@@ -7,7 +7,7 @@
 //! same bits as the typed path.
 
 use crate::api::array::{node_accessors, Array, Scalar};
-use crate::api::compute::{Computable, Results, Targets};
+use crate::collection::{Collection, Results, Targets};
 use crate::plan::{Node, NodeKind};
 use ndarray::ArrayD;
 use ndtask_core::{ChunkGrid, DType, Element, Error, Result};
@@ -384,7 +384,7 @@ macro_rules! ndarray_from {
 }
 ndarray_from!(f64 => F64, f32 => F32, i64 => I64, bool => Bool);
 
-impl Computable for AnyArray {
+impl Collection for AnyArray {
     type Output = AnyNdArray;
     fn add_targets(&self, targets: &mut Targets) {
         targets.push(self.node.clone());
@@ -399,7 +399,7 @@ impl Computable for AnyArray {
     }
 }
 
-impl Computable for AnyScalar {
+impl Collection for AnyScalar {
     type Output = AnyValue;
     fn add_targets(&self, targets: &mut Targets) {
         self.0.add_targets(targets);

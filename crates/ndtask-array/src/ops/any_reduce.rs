@@ -2,12 +2,13 @@
 //! dispatches on the run-time element type to the typed operation, with NumPy's result types
 //! (the sum of bools is an `i64` count, their minimum is `all`).
 
-use crate::api::any::{with_typed, AnyArray, AnyNdArray, AnyScalar, AnyValue};
-use crate::api::compute::{compute, compute_with};
+use crate::api::any::{with_typed, AnyArray, AnyScalar};
+use crate::collection::Write;
+use crate::config::Config;
 use crate::ops::any_math::with_numeric_as;
 use crate::ops::reduce::ReduceOptions;
 use ndarray::SliceInfoElem;
-use ndtask_core::{Chunks, DType, Result, RunContext, Scheduler};
+use ndtask_core::{Chunks, DType, Result};
 use std::path::Path;
 
 /// Runs `$e` with `$x` bound to `$a` as a numeric array: its own type, or `i64` for bools
@@ -317,22 +318,6 @@ impl AnyArray {
         with_typed!(self, x => Ok(x.broadcast_to(shape, chunks)?.into()))
     }
 
-    /// Computes the array on the default (threaded) scheduler.
-    ///
-    /// # Errors
-    /// The expression's build error, or the first failing task's error.
-    pub fn compute(&self) -> Result<AnyNdArray> {
-        compute(self)
-    }
-
-    /// Computes the array on `scheduler`.
-    ///
-    /// # Errors
-    /// As [`AnyArray::compute`].
-    pub fn compute_with(&self, scheduler: &dyn Scheduler) -> Result<AnyNdArray> {
-        compute_with(self, scheduler)
-    }
-
     /// Computes the chunks once and keeps them (as [`crate::Array::persist`]).
     ///
     /// # Errors
@@ -341,50 +326,20 @@ impl AnyArray {
         with_typed!(self, x => Ok(x.persist()?.into()))
     }
 
-    /// [`AnyArray::persist`] on `scheduler` under `ctx`.
+    /// [`AnyArray::persist`] with `config`.
     ///
     /// # Errors
     /// As [`AnyArray::compute`].
-    pub fn persist_with(&self, scheduler: &dyn Scheduler, ctx: &RunContext) -> Result<AnyArray> {
-        with_typed!(self, x => Ok(x.persist_with(scheduler, ctx)?.into()))
+    pub fn persist_with(&self, config: &Config) -> Result<AnyArray> {
+        with_typed!(self, x => Ok(x.persist_with(config)?.into()))
     }
 
-    /// Writes the array to an `.npy` file of its element type (as [`crate::Array::to_npy`]).
+    /// The lazy write of the array to an `.npy` file of its element type (as
+    /// [`crate::Array::to_npy`]).
     ///
     /// # Errors
     /// As [`crate::Array::to_npy`].
-    pub fn to_npy(&self, path: impl AsRef<Path>) -> Result<()> {
+    pub fn to_npy(&self, path: impl AsRef<Path>) -> Result<Write> {
         with_typed!(self, x => x.to_npy(path))
-    }
-
-    /// [`AnyArray::to_npy`] on `scheduler` under `ctx`.
-    ///
-    /// # Errors
-    /// As [`crate::Array::to_npy`].
-    pub fn to_npy_with(
-        &self,
-        path: impl AsRef<Path>,
-        scheduler: &dyn Scheduler,
-        ctx: &RunContext,
-    ) -> Result<()> {
-        with_typed!(self, x => x.to_npy_with(path, scheduler, ctx))
-    }
-}
-
-impl AnyScalar {
-    /// Computes the value on the default (threaded) scheduler.
-    ///
-    /// # Errors
-    /// As [`AnyArray::compute`].
-    pub fn compute(&self) -> Result<AnyValue> {
-        compute(self)
-    }
-
-    /// Computes the value on `scheduler`.
-    ///
-    /// # Errors
-    /// As [`AnyArray::compute`].
-    pub fn compute_with(&self, scheduler: &dyn Scheduler) -> Result<AnyValue> {
-        compute_with(self, scheduler)
     }
 }

@@ -1,4 +1,4 @@
-//! Element-wise functions of one or two arrays: `map`, `zip_with` and the kernels behind every
+//! Element-wise functions of one or two arrays: `map`, `zip_map` and the kernels behind every
 //! element-wise operation (a function of one value, of two, with broadcasting and chunk
 //! alignment), and `astype`.
 
@@ -95,26 +95,26 @@ impl<T: Element> Array<T> {
     /// use ndtask_array::{full, Array};
     /// let a: Array<f64> = full([4], [2], 3.0)?;
     /// let b: Array<f64> = full([4], [2], 4.0)?;
-    /// let h = a.zip_with(&b, |x, y| (x * x + y * y).sqrt())?;
+    /// let h = a.zip_map(&b, |x, y| (x * x + y * y).sqrt())?;
     /// assert_eq!(h.compute()?[[0]], 5.0);
-    /// assert!(a.zip_with(&full([5], [2], 1.0)?, |x: f64, y: f64| x + y).is_err());
+    /// assert!(a.zip_map(&full([5], [2], 1.0)?, |x: f64, y: f64| x + y).is_err());
     /// let col: Array<f64> = full([4, 1], [2, 1], 1.0)?;
-    /// assert_eq!(a.zip_with(&col, |x, y| x + y)?.shape(), vec![4, 4]); // broadcasting
+    /// assert_eq!(a.zip_map(&col, |x, y| x + y)?.shape(), vec![4, 4]); // broadcasting
     /// # Ok::<(), ndtask_core::Error>(())
     /// ```
-    pub fn zip_with<U: Element, O: Element>(
+    pub fn zip_map<U: Element, O: Element>(
         &self,
         other: &Array<U>,
         f: impl Fn(T, U) -> O + Send + Sync + 'static,
     ) -> Result<Array<O>> {
-        self.zip_named("zip_with", other, f)
+        self.zip_named("zip_map", other, f)
     }
 
-    /// [`Array::zip_with`] with a name, shown in plans and errors and, under MPI, the closure's
+    /// [`Array::zip_map`] with a name, shown in plans and errors and, under MPI, the closure's
     /// identity (as for [`Array::map_named`]).
     ///
     /// # Errors
-    /// As [`Array::zip_with`].
+    /// As [`Array::zip_map`].
     pub fn zip_named<U: Element, O: Element>(
         &self,
         name: &str,
@@ -154,7 +154,7 @@ impl<T: Element> Array<T> {
     }
 
     /// Combines two arrays element by element with a kernel of `O` outputs, lazily (as
-    /// [`zip_with`](Array::zip_with)).
+    /// [`zip_map`](Array::zip_map)).
     pub(crate) fn zip_kernel<U: Element, O: Element>(
         &self,
         name: &str,

@@ -14,6 +14,7 @@
 
 use crate::api::any::AnyArray;
 use crate::api::array::Array;
+use crate::collection::Write;
 use crate::ops::creation::source;
 use crate::ops::sink::{write_all, Sink};
 use crate::plan::chunks::typed;
@@ -22,10 +23,9 @@ use crate::plan::reader::{ChunkReader, Region};
 use ndarray::{ArrayD, IxDyn};
 use ndtask_core::{
     ravel, try_vec, Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Result,
-    RunContext, Scheduler,
 };
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -418,7 +418,7 @@ pub fn npy_shape(path: impl AsRef<Path>) -> Result<(Vec<usize>, DType)> {
 /// ```
 /// use ndtask_core::DType;
 /// let path = std::env::temp_dir().join(format!("ndtask-doc-any-{}.npy", std::process::id()));
-/// ndtask_array::arange(0i64, 10, 1, [4])?.to_npy(&path)?;
+/// ndtask_array::arange(0i64, 10, 1, [4])?.to_npy(&path)?.compute()?;
 /// let x = ndtask_array::open_npy(&path, [5])?;
 /// assert_eq!(x.dtype(), DType::I64);
 /// assert_eq!(x.sum().compute()?, ndtask_array::AnyValue::I64(45));
@@ -442,7 +442,7 @@ pub fn open_npy(path: impl AsRef<Path>, chunks: impl Into<Chunks>) -> Result<Any
 /// ```
 /// let path = std::env::temp_dir().join(format!("ndtask-doc-{}.npy", std::process::id()));
 /// let x = ndtask_array::arange(0.0, 12.0, 1.0, [5])?.reshape([3, 4])?;
-/// x.to_npy(&path)?;
+/// x.to_npy(&path)?.compute()?;
 /// let y = ndtask_array::from_npy::<f64>(&path, [2, 2])?;
 /// assert_eq!(y.compute()?, x.compute()?);
 /// # std::fs::remove_file(&path).unwrap();
@@ -585,29 +585,25 @@ impl<T: Element> Sink for NpySink<T> {
 }
 
 impl<T: Element> Array<T> {
-    /// Writes the array to an `.npy` file at `path` (C order, little-endian), computing it on
-    /// the default scheduler; chunks are written in parallel as they are computed, never
-    /// gathered.
+    /// The lazy write of the array to an `.npy` file at `path` (C order, little-endian): when
+    /// computed, chunks are written in parallel as they are computed, never gathered. On MPI
+    /// each rank writes the chunks it computed (the file must be on a file system every rank
+    /// sees).
     ///
     /// # Errors
-    /// The array's error, or [`Error::Io`] naming the path and the chunk that could not be
-    /// written.
-    pub fn to_npy(&self, path: impl AsRef<Path>) -> Result<()> {
-        let s = crate::api::compute::default_scheduler()?;
-        self.to_npy_with(path, s, &RunContext::new())
-    }
-
-    /// [`Array::to_npy`] on `scheduler`, under `ctx`. On MPI every rank calls it alike; each
-    /// rank writes the chunks it computed (the file must be on a file system every rank sees).
+    /// The array's error; the size of a file beyond 2^64 bytes. Computing the write: an
+    /// [`Error::Io`] naming the path and the chunk that could not be written.
     ///
-    /// # Errors
-    /// As [`Array::to_npy`].
-    pub fn to_npy_with(
-        &self,
-        path: impl AsRef<Path>,
-        scheduler: &dyn Scheduler,
-        ctx: &RunContext,
-    ) -> Result<()> {
+    /// # Examples
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("ndtask-doc-npy-{}.npy", std::process::id()));
+    /// let x = ndtask_array::arange(0.0, 12.0, 1.0, [5])?;
+    /// x.to_npy(&path)?.compute()?;
+    /// assert_eq!(ndtask_array::from_npy::<f64>(&path, [12])?.compute()?, x.compute()?);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), ndtask_core::Error>(())
+    /// ```
+    pub fn to_npy(&self, path: impl AsRef<Path>) -> Result<Write> {
         self.check()?;
         let header = header_bytes(T::DTYPE, &self.shape())?;
         let data_offset = header.len() as u64;
@@ -627,7 +623,7 @@ impl<T: Element> Array<T> {
             grid: self.grid().clone(),
             _t: std::marker::PhantomData,
         };
-        write_all(self, Arc::new(sink), scheduler, ctx)
+        write_all(self, Arc::new(sink))
     }
 }
 

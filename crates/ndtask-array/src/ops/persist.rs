@@ -7,23 +7,22 @@
 //! elsewhere.
 
 use crate::api::array::Array;
-use crate::api::compute::{compute_in, run_lowered, targets_of, Computable, Results, Targets};
+use crate::collection::{Collection, Results, Targets};
+use crate::config::Config;
 use crate::ops::creation::source;
 use crate::ops::layout::{blocks, boxes, copy_overlap, overlapping};
 use crate::plan::chunks::try_array;
 use crate::plan::reader::{ChunkReader, Region};
 use crate::plan::{dispatch_dtype, BlockKernel};
-use ndtask_core::{
-    Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Result, RunContext, Scheduler,
-};
+use ndtask_core::{Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Result};
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// An array's computed chunks, as a [`Computable`].
+/// An array's computed chunks, as a [`Collection`].
 struct ChunksOf<'a, T>(&'a Array<T>);
 
-impl<T: Element> Computable for ChunksOf<'_, T> {
+impl<T: Element> Collection for ChunksOf<'_, T> {
     type Output = Vec<Arc<Chunk>>;
     fn add_targets(&self, targets: &mut Targets) {
         self.0.add_targets(targets);
@@ -127,9 +126,9 @@ impl<T: Element> BlockKernel for KeptChunks<T> {
 }
 
 impl<T: Element> Array<T> {
-    /// Computes the array's chunks on the default scheduler and keeps them in memory: the
+    /// Computes the array's chunks on the default configuration and keeps them in memory: the
     /// returned array reads them, so expressions built on it run none of the tasks that made
-    /// them.
+    /// them (Dask's `persist`).
     ///
     /// # Errors
     /// As [`Array::persist_with`].
@@ -142,18 +141,17 @@ impl<T: Element> Array<T> {
     /// # Ok::<(), ndtask_core::Error>(())
     /// ```
     pub fn persist(&self) -> Result<Array<T>> {
-        let s = crate::api::compute::default_scheduler()?;
-        self.persist_with(s, &RunContext::new())
+        self.persist_with(&Config::default())
     }
 
-    /// [`Array::persist`] on `scheduler`, under `ctx`. On several MPI ranks (call it on every
-    /// rank, as `compute`), each chunk stays on the rank that computed it, and expressions built
-    /// on the result must run on the same scheduler: their tasks that read a chunk run on its
-    /// rank.
+    /// [`Array::persist`] with `config`. On several MPI ranks (call it on every rank, as
+    /// `compute`), each chunk stays on the rank that computed it, and expressions built on the
+    /// result must run on the same scheduler: their tasks that read a chunk run on its rank.
     ///
     /// # Errors
     /// The array's error or a task's.
-    pub fn persist_with(&self, scheduler: &dyn Scheduler, ctx: &RunContext) -> Result<Array<T>> {
+    pub fn persist_with(&self, config: &Config) -> Result<Array<T>> {
+        let scheduler = config.get_scheduler()?;
         static NEXT: AtomicU64 = AtomicU64::new(0);
         // Arrays persisted on several ranks count apart: every rank calls that path alike, so
         // their ids (in the fingerprints the ranks compare) agree even when some rank also
@@ -161,10 +159,10 @@ impl<T: Element> Array<T> {
         static NEXT_ON_RANKS: AtomicU64 = AtomicU64::new(0);
         if scheduler.ranks() > 1 {
             let id = NEXT_ON_RANKS.fetch_add(1, Ordering::Relaxed);
-            return self.persist_on_ranks(scheduler, ctx, id);
+            return self.persist_on_ranks(config, id);
         }
         self.check()?;
-        let chunks = compute_in(ChunksOf(self), scheduler, ctx)?;
+        let chunks = config.compute(ChunksOf(self))?;
         let reader = Persisted {
             grid: self.grid().clone(),
             chunks,
@@ -181,14 +179,10 @@ impl<T: Element> Array<T> {
 
 impl<T: Element> Array<T> {
     /// [`Array::persist_with`] on several MPI ranks: the chunks stay where they were computed.
-    fn persist_on_ranks(
-        &self,
-        scheduler: &dyn Scheduler,
-        ctx: &RunContext,
-        id: u64,
-    ) -> Result<Array<T>> {
-        let targets = targets_of(&ChunksOf(self));
-        let (_, kept) = run_lowered(&targets, scheduler, |g| scheduler.execute_kept(g, ctx))?;
+    fn persist_on_ranks(&self, config: &Config, id: u64) -> Result<Array<T>> {
+        let targets = Targets::of(&ChunksOf(self));
+        let (_, kept) = config.run(&targets, |s, g| s.execute_kept(g, config.context()))?;
+        let scheduler = config.get_scheduler()?;
         if kept.chunks.len() != self.grid().num_chunks() || kept.homes.len() != kept.chunks.len() {
             return Err(Error::internal(format!(
                 "persist kept {} chunks ({} homes) of an array of {}",

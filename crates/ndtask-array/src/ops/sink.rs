@@ -1,19 +1,49 @@
-//! Writing an array to a target chunk by chunk ([`Sink`]): one task prepares the target (a
-//! file's header, a store's metadata), and one task per chunk writes that chunk as soon as it
-//! is computed, by whichever thread or MPI rank computed it. Every write task depends on the
-//! preparing task, so on MPI nothing is written before the target exists, and the target is
-//! prepared once.
+//! Writing an array to a target chunk by chunk ([`Sink`], the extension point beside
+//! `ChunkReader`): one task prepares the target (a file's header, a store's metadata), and one
+//! task per chunk writes that chunk as soon as it is computed, by whichever thread or MPI rank
+//! computed it. Every write task depends on the preparing task, so on MPI nothing is written
+//! before the target exists, and the target is prepared once. A write is a lazy value
+//! ([`Write`]) until it is computed.
 
 use crate::api::array::Array;
-use crate::api::compute::compute_local_in;
+use crate::collection::{Targets, Write};
 use crate::ops::layout::blocks;
 use crate::plan::BlockKernel;
 use ndarray::{ArrayD, IxDyn};
-use ndtask_core::{Chunk, ChunkGrid, Chunks, Element, Fingerprint, Result, RunContext, Scheduler};
+use ndtask_core::{Chunk, ChunkGrid, Chunks, Element, Fingerprint, Result};
 use std::sync::Arc;
 
-/// A target an array is written to, chunk by chunk.
-pub(crate) trait Sink: Send + Sync + 'static {
+/// A target an array is written to, chunk by chunk: `.npy` files, Zarr arrays, and your own
+/// format ([`Array::to_sink`]). Each chunk is written by the one task that computed it (on
+/// whichever thread or MPI rank that ran), so a sink needs no lock for chunks that go to
+/// different places; `create` runs once, before any chunk is written.
+///
+/// # Examples
+/// ```
+/// use ndtask_array::sink::Sink;
+/// use ndtask_core::{Chunk, Fingerprint, Result};
+/// use std::sync::{Arc, Mutex};
+/// /// Keeps each chunk's sum.
+/// struct Sums(Mutex<Vec<f64>>);
+/// impl Sink for Sums {
+///     fn kind(&self) -> &'static str { "sums" }
+///     fn target(&self) -> String { "memory".into() }
+///     fn fingerprint(&self, h: &mut Fingerprint) { h.str("sums"); }
+///     fn create(&self) -> Result<()> { Ok(()) }
+///     fn write(&self, block: usize, chunk: &Chunk) -> Result<()> {
+///         let a = f64::chunk_ref(chunk).expect("f64 chunks");
+///         self.0.lock().unwrap()[block] = a.sum();
+///         Ok(())
+///     }
+/// }
+/// use ndtask_core::Element;
+/// let x = ndtask_array::arange(0.0, 10.0, 1.0, [4])?;
+/// let sums = Arc::new(Sums(Mutex::new(vec![0.0; 3])));
+/// x.to_sink(sums.clone())?.compute()?;
+/// assert_eq!(*sums.0.lock().unwrap(), vec![6.0, 22.0, 17.0]);
+/// # Ok::<(), ndtask_core::Error>(())
+/// ```
+pub trait Sink: Send + Sync + 'static {
     /// The kind of target, for task names ("npy", "zarr").
     fn kind(&self) -> &'static str;
     /// The target, for task names (a path).
@@ -21,8 +51,14 @@ pub(crate) trait Sink: Send + Sync + 'static {
     /// Feeds everything that changes what is written into `h`.
     fn fingerprint(&self, h: &mut Fingerprint);
     /// Prepares the target, once, before any chunk is written.
+    ///
+    /// # Errors
+    /// Whatever stops it (the compute returns it, and nothing is written).
     fn create(&self) -> Result<()>;
-    /// Writes chunk `block` (its number in the written array's grid).
+    /// Writes chunk `block` (its number, in C order, in the written array's grid).
+    ///
+    /// # Errors
+    /// Whatever stops it (the compute returns it, naming the op and the chunk).
     fn write(&self, block: usize, chunk: &Chunk) -> Result<()>;
 }
 
@@ -30,7 +66,7 @@ pub(crate) trait Sink: Send + Sync + 'static {
 struct Create(Arc<dyn Sink>);
 
 /// The tasks that write the chunks: block `b` writes chunk `b`, after the sink is prepared.
-struct Write(Arc<dyn Sink>);
+struct WriteChunk(Arc<dyn Sink>);
 
 /// The result of a sink's task: nothing to speak of.
 fn done() -> Chunk {
@@ -53,7 +89,7 @@ impl BlockKernel for Create {
     }
 }
 
-impl BlockKernel for Write {
+impl BlockKernel for WriteChunk {
     fn name(&self) -> String {
         format!("{}-write:{}", self.0.kind(), self.0.target())
     }
@@ -69,24 +105,36 @@ impl BlockKernel for Write {
     }
 }
 
-/// Writes every chunk of `data` to `sink` on `scheduler`, under `ctx` (an empty array only
-/// prepares the target).
-pub(crate) fn write_all<T: Element>(
-    data: &Array<T>,
-    sink: Arc<dyn Sink>,
-    scheduler: &dyn Scheduler,
-    ctx: &RunContext,
-) -> Result<()> {
+/// The lazy write of every chunk of `data` (block `b` of its grid as block `b`) to `sink` (an
+/// empty array only prepares the target).
+pub(crate) fn write_all<T: Element>(data: &Array<T>, sink: Arc<dyn Sink>) -> Result<Write> {
+    data.check()?;
+    let what = format!("{}:{}", sink.kind(), sink.target());
     let one = ChunkGrid::new(&[1], Chunks::Block(vec![1]))?;
     let created = blocks::<i64>(Vec::new(), one, Create(sink.clone()));
     let n = data.num_chunks();
+    let mut targets = Targets::default();
     if n == 0 {
-        return compute_local_in(&created.sum(), scheduler, ctx).map(|_| ());
+        targets.push(created.sum().into_array().node);
+        return Ok(Write::new(targets, what));
     }
     let written = blocks::<i64>(
         vec![created.node.clone(), data.node.clone()],
         ChunkGrid::new(&[n], Chunks::Block(vec![1]))?,
-        Write(sink),
+        WriteChunk(sink),
     );
-    compute_local_in(&written.sum(), scheduler, ctx).map(|_| ())
+    targets.push(written.sum().into_array().node);
+    Ok(Write::new(targets, what))
+}
+
+impl<T: Element> Array<T> {
+    /// The lazy write of every chunk of the array to `sink`, your own format: block `b` (in C
+    /// order of the array's grid) goes to `sink.write(b, chunk)` from the task that computed
+    /// it, after `sink.create()` ran once. Rechunk first to write in other chunks.
+    ///
+    /// # Errors
+    /// The array's error.
+    pub fn to_sink(&self, sink: Arc<dyn Sink>) -> Result<Write> {
+        write_all(self, sink)
+    }
 }

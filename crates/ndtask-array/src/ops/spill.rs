@@ -11,7 +11,7 @@
 //! intermediate stores. The file goes when the last array reading it is dropped.
 
 use crate::api::array::Array;
-use crate::api::compute::{compute_local_in, default_scheduler};
+use crate::config::Config;
 use crate::ops::creation::source;
 use crate::ops::npy::{decode_le, encode, read_at, runs, write_at};
 use crate::ops::sink::{write_all, Sink};
@@ -19,10 +19,7 @@ use crate::plan::chunks::typed;
 use crate::plan::dispatch_dtype;
 use crate::plan::reader::{ChunkReader, Region};
 use ndarray::{ArrayD, IxDyn, Slice};
-use ndtask_core::{
-    try_vec, Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Result, RunContext,
-    Scheduler,
-};
+use ndtask_core::{try_vec, Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Result};
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -320,12 +317,10 @@ impl<T: Element> Array<T> {
         chunks: impl Into<Chunks>,
         dir: impl AsRef<Path>,
     ) -> Result<Array<T>> {
-        let s = default_scheduler()?;
-        self.rechunk_through_with(chunks, dir, s, &RunContext::new())
+        self.rechunk_through_with(chunks, dir, &Config::default())
     }
 
-    /// [`Array::rechunk_through`] on `scheduler`, under `ctx` (a memory budget bounds the
-    /// writing run). On MPI every rank calls it alike, and `dir` must be on a file system every
+    /// [`Array::rechunk_through`] with `config` (its memory budget bounds the writing run). On MPI every rank calls it alike, and `dir` must be on a file system every
     /// rank sees: each rank writes the chunks it computed, and reads whichever new chunks its
     /// tasks need; the file is named after the launcher's job id (PMIx, Open MPI, Slurm or
     /// Hydra), and rank 0 removes it when its array goes.
@@ -336,10 +331,10 @@ impl<T: Element> Array<T> {
         &self,
         chunks: impl Into<Chunks>,
         dir: impl AsRef<Path>,
-        scheduler: &dyn Scheduler,
-        ctx: &RunContext,
+        config: &Config,
     ) -> Result<Array<T>> {
         self.check()?;
+        let scheduler = config.get_scheduler()?;
         let chunks: Chunks = chunks.into();
         let grid = ChunkGrid::new(&self.shape(), chunks.clone())?;
         let (starts, elements) = chunk_starts(&grid)?;
@@ -382,7 +377,7 @@ impl<T: Element> Array<T> {
         let remove = || {
             let _ = std::fs::remove_file(&file.path);
         };
-        if let Err(e) = write_all(self, Arc::new(sink), scheduler, ctx) {
+        if let Err(e) = write_all(self, Arc::new(sink)).and_then(|w| config.compute_local(&w)) {
             // (Not a file another run made: creating it would have failed first.)
             if !matches!(&e, Error::Io { what, .. } if what.starts_with("creating")) {
                 remove();
@@ -398,11 +393,9 @@ impl<T: Element> Array<T> {
             // the file): a collective run of one task is the barrier. (A directory that is not
             // shared fails before this, in the write: the ranks that did not create the file
             // cannot open it to write their chunks.)
-            compute_local_in(
-                &crate::zeros::<i64>([1], [1])?.sum(),
-                scheduler,
-                &RunContext::new(),
-            )?;
+            config
+                .same_scheduler()
+                .compute_local(&crate::zeros::<i64>([1], [1])?.sum())?;
         }
         let reader = SpillReader {
             file,

@@ -3,7 +3,7 @@
 //! selection of a 1-D array.
 
 use crate::api::array::Array;
-use crate::api::compute::{Computable, Results, Targets};
+use crate::collection::{Collection, Results, Targets};
 use crate::exec::reduce::Kernel;
 use crate::ops::layout::blocks;
 use crate::ops::reduce::ReduceOptions;
@@ -478,7 +478,7 @@ impl<T: Element> Array<T> {
     }
 }
 
-impl<T: Element> Computable for Masked<T> {
+impl<T: Element> Collection for Masked<T> {
     type Output = Array1<T>;
     fn add_targets(&self, targets: &mut Targets) {
         self.0.add_targets(targets);

@@ -11,16 +11,14 @@
 
 use crate::api::any::{with_typed, AnyArray};
 use crate::api::array::Array;
+use crate::collection::Write;
 use crate::ops::creation::source;
 use crate::ops::sink::{write_all, Sink};
 use crate::plan::chunks::typed;
 use crate::plan::dispatch_dtype;
 use crate::plan::reader::{ChunkReader, Region, TileSource};
 use ndarray::ArrayD;
-use ndtask_core::{
-    Buf, Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Result, RunContext,
-    Scheduler,
-};
+use ndtask_core::{Buf, Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Result};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use zarrs::array::codec::api::CodecOptions;
@@ -582,7 +580,7 @@ pub fn from_zarr<T: Element>(store_path: impl AsRef<Path>, array_path: &str) -> 
 /// ```
 /// use ndtask_core::DType;
 /// let dir = std::env::temp_dir().join(format!("ndtask-doc-any-{}.zarr", std::process::id()));
-/// ndtask_array::arange(0.0f32, 6.0, 1.0, [4])?.to_zarr(&dir, "/", &Default::default())?;
+/// ndtask_array::arange(0.0f32, 6.0, 1.0, [4])?.to_zarr(&dir, "/", &Default::default())?.compute()?;
 /// let x = ndtask_array::open_zarr(&dir, "/")?;
 /// assert_eq!((x.dtype(), x.stored_dtype().as_str()), (DType::F32, "f32"));
 /// # std::fs::remove_dir_all(&dir).unwrap();
@@ -597,7 +595,8 @@ pub fn open_zarr(store_path: impl AsRef<Path>, array_path: &str) -> Result<AnyAr
 }
 
 impl AnyArray {
-    /// Writes the array as a Zarr array of its element type (as [`Array::to_zarr`]).
+    /// The lazy write of the array as a Zarr array of its element type (as
+    /// [`Array::to_zarr`]).
     ///
     /// # Errors
     /// As [`Array::to_zarr`].
@@ -606,23 +605,8 @@ impl AnyArray {
         store_path: impl AsRef<Path>,
         array_path: &str,
         options: &ZarrOptions,
-    ) -> Result<()> {
+    ) -> Result<Write> {
         with_typed!(self, x => x.to_zarr(store_path, array_path, options))
-    }
-
-    /// [`AnyArray::to_zarr`] on `scheduler` under `ctx`.
-    ///
-    /// # Errors
-    /// As [`Array::to_zarr`].
-    pub fn to_zarr_with(
-        &self,
-        store_path: impl AsRef<Path>,
-        array_path: &str,
-        options: &ZarrOptions,
-        scheduler: &dyn Scheduler,
-        ctx: &RunContext,
-    ) -> Result<()> {
-        with_typed!(self, x => x.to_zarr_with(store_path, array_path, options, scheduler, ctx))
     }
 }
 
@@ -761,46 +745,24 @@ fn zarr_type(dtype: DType) -> DataType {
 }
 
 impl<T: Element> Array<T> {
-    /// Writes the array as a Zarr array (format 3, or 2 by [`ZarrOptions::format`]) at `array_path` (`"/"` for the root) of the
-    /// directory store at `store_path`, computing it on the default scheduler.
+    /// The lazy write of the array into the region of the existing Zarr array at `array_path`
+    /// of the store at `store_path` that starts at `offset` (Dask's
+    /// `da.store(x, z, regions=...)`); the rest of the stored array is left as it is. The array is
+    /// rechunked along the stored array's chunk (or shard) boundaries, so each stored chunk
+    /// the region touches is written by exactly one task (a chunk the region covers in part
+    /// is read, updated and written back by that task): any offset works, aligned or not.
     ///
     /// # Errors
-    /// As [`Array::to_zarr_with`].
-    ///
-    /// # Examples
-    /// ```
-    /// use ndtask_array::{from_zarr, ZarrOptions};
-    /// let dir = std::env::temp_dir().join(format!("ndtask-doc-{}.zarr", std::process::id()));
-    /// let x = ndtask_array::random::uniform::<f64>([100, 60], [25, 30], 1)?;
-    /// x.to_zarr(&dir, "/", &ZarrOptions::default())?;
-    /// let y = from_zarr::<f64>(&dir, "/")?;
-    /// assert_eq!(y.compute()?, x.compute()?);
-    /// # std::fs::remove_dir_all(&dir).unwrap();
-    /// # Ok::<(), ndtask_core::Error>(())
-    /// ```
-    pub fn to_zarr(
-        &self,
-        store_path: impl AsRef<Path>,
-        array_path: &str,
-        options: &ZarrOptions,
-    ) -> Result<()> {
-        let s = crate::api::compute::default_scheduler()?;
-        self.to_zarr_with(store_path, array_path, options, s, &RunContext::new())
-    }
-
-    /// Writes the array into the region of an existing Zarr array that starts at `offset`
-    /// (Dask's `da.store(x, z, regions=...)`), computing it on the default scheduler. The rest
-    /// of the stored array is left as it is.
-    ///
-    /// # Errors
-    /// As [`Array::store_zarr_with`].
+    /// The array's error; [`Error::Io`] if the stored array cannot be opened or a chunk not
+    /// written; [`Error::InvalidArgument`] if its element type is not the array's, or the
+    /// region (`offset` plus the array's shape) does not fit inside it, naming both.
     ///
     /// # Examples
     /// ```
     /// # let dir = std::env::temp_dir().join(format!("ndtask-doc-store-{}.zarr", std::process::id()));
     /// use ndtask_array::{zeros, arange, from_zarr, ZarrOptions};
-    /// zeros::<f64>([4, 6], [2, 3])?.to_zarr(&dir, "/", &ZarrOptions::default())?;
-    /// arange(1.0, 5.0, 1.0, [3])?.reshape([2, 2])?.store_zarr(&dir, "/", &[1, 2])?;
+    /// zeros::<f64>([4, 6], [2, 3])?.to_zarr(&dir, "/", &ZarrOptions::default())?.compute()?;
+    /// arange(1.0, 5.0, 1.0, [3])?.reshape([2, 2])?.store_zarr(&dir, "/", &[1, 2])?.compute()?;
     /// let got = from_zarr::<f64>(&dir, "/")?.compute()?;
     /// assert_eq!(got.sum(), 10.0);
     /// assert_eq!((got[[1, 2]], got[[1, 3]], got[[2, 2]], got[[2, 3]]), (1.0, 2.0, 3.0, 4.0));
@@ -812,29 +774,7 @@ impl<T: Element> Array<T> {
         store_path: impl AsRef<Path>,
         array_path: &str,
         offset: &[usize],
-    ) -> Result<()> {
-        let s = crate::api::compute::default_scheduler()?;
-        self.store_zarr_with(store_path, array_path, offset, s, &RunContext::new())
-    }
-
-    /// Writes the array into the region of the existing Zarr array at `array_path` of the
-    /// store at `store_path` that starts at `offset`, on `scheduler` under `ctx`. The array is
-    /// rechunked along the stored array's chunk (or shard) boundaries, so each stored chunk
-    /// the region touches is written by exactly one task (a chunk the region covers in part
-    /// is read, updated and written back by that task): any offset works, aligned or not.
-    ///
-    /// # Errors
-    /// The array's error; [`Error::Io`] if the stored array cannot be opened or a chunk not
-    /// written; [`Error::InvalidArgument`] if its element type is not the array's, or the
-    /// region (`offset` plus the array's shape) does not fit inside it, naming both.
-    pub fn store_zarr_with(
-        &self,
-        store_path: impl AsRef<Path>,
-        array_path: &str,
-        offset: &[usize],
-        scheduler: &dyn Scheduler,
-        ctx: &RunContext,
-    ) -> Result<()> {
+    ) -> Result<Write> {
         self.check()?;
         let store_path = store_path.as_ref();
         let (target, name) = open(store_path, array_path)?;
@@ -891,11 +831,11 @@ impl<T: Element> Array<T> {
             array: Mutex::new(None),
             _t: std::marker::PhantomData,
         };
-        write_all(&data, Arc::new(sink), scheduler, ctx)
+        write_all(&data, Arc::new(sink))
     }
 
-    /// Writes the array as a Zarr array (format 3, or 2 by [`ZarrOptions::format`]) on
-    /// `scheduler` under `ctx`: the array is
+    /// The lazy write of the array as a Zarr array (format 3, or 2 by [`ZarrOptions::format`])
+    /// at `array_path` (`"/"` for the root) of the directory store at `store_path`: the array is
     /// rechunked to the stored chunks (or shards) when its own differ, one task writes the
     /// metadata, and each stored chunk (or shard) is written by the task that computed it. On
     /// MPI every rank calls it alike and writes the chunks it computed.
@@ -904,14 +844,24 @@ impl<T: Element> Array<T> {
     /// The array's error; [`Error::InvalidArgument`] for chunks or shards that do not fit the
     /// array (a shard that is not a multiple of the chunks); [`Error::Io`] naming the store,
     /// the array and the chunk that could not be written.
-    pub fn to_zarr_with(
+    ///
+    /// # Examples
+    /// ```
+    /// use ndtask_array::{from_zarr, ZarrOptions};
+    /// let dir = std::env::temp_dir().join(format!("ndtask-doc-{}.zarr", std::process::id()));
+    /// let x = ndtask_array::random::uniform::<f64>([100, 60], [25, 30], 1)?;
+    /// x.to_zarr(&dir, "/", &ZarrOptions::default())?.compute()?;
+    /// let y = from_zarr::<f64>(&dir, "/")?;
+    /// assert_eq!(y.compute()?, x.compute()?);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), ndtask_core::Error>(())
+    /// ```
+    pub fn to_zarr(
         &self,
         store_path: impl AsRef<Path>,
         array_path: &str,
         options: &ZarrOptions,
-        scheduler: &dyn Scheduler,
-        ctx: &RunContext,
-    ) -> Result<()> {
+    ) -> Result<Write> {
         self.check()?;
         let shape = self.shape();
         let nd = shape.len();
@@ -1012,6 +962,6 @@ impl<T: Element> Array<T> {
             array: Mutex::new(None),
             _t: std::marker::PhantomData,
         };
-        write_all(&data, Arc::new(sink), scheduler, ctx)
+        write_all(&data, Arc::new(sink))
     }
 }

@@ -58,10 +58,28 @@ impl Enabled {
         Enabled { disabled }
     }
 
+    /// These passes with `off` switched off and then `on` switched on.
+    pub fn with(
+        mut self,
+        off: &std::collections::BTreeSet<String>,
+        on: &std::collections::BTreeSet<String>,
+    ) -> Self {
+        self.disabled.extend(off.iter().cloned());
+        on.iter().for_each(|n| {
+            self.disabled.remove(n);
+        });
+        self
+    }
+
     /// Whether the pass named `name` runs.
     pub fn runs(&self, name: &str) -> bool {
         !self.disabled.contains(name)
     }
+}
+
+/// The names of the passes, in the order they run.
+pub(crate) fn pass_names() -> Vec<&'static str> {
+    passes().iter().map(|p| p.name()).collect()
 }
 
 /// The passes, in the order they run.
@@ -76,15 +94,10 @@ fn passes() -> Vec<Box<dyn Pass>> {
     ]
 }
 
-/// Optimizes the plans of `outputs` for one run.
+/// Optimizes the plans of `outputs` for one run, with the passes `enabled` allows.
 ///
 /// # Errors
 /// The error of an invalid expression; [`Error::Internal`] if a pass broke the plan.
-pub(crate) fn optimize(outputs: &[Arc<Node>]) -> Result<OptimizedPlan> {
-    optimize_with(outputs, &Enabled::from_env())
-}
-
-/// [`optimize`] with the given passes switched on.
 pub(crate) fn optimize_with(outputs: &[Arc<Node>], enabled: &Enabled) -> Result<OptimizedPlan> {
     if let Some(e) = post_order(outputs).iter().find_map(|n| n.error()) {
         return Err(e.clone());
