@@ -4,15 +4,29 @@
 //! `dask.config.set(scheduler=...)`). Every collection computes with [`Config::default`] or a
 //! given one, through the same calls.
 
-use crate::api::compute::default_scheduler;
 use crate::collection::{build, Built, Collection, Targets};
-use crate::optimize::{pass_names, Enabled};
+use crate::lower::pass_names;
+use crate::plan::passes::Enabled;
 use ndtask_core::{
     catch_panic, CancelToken, Error, Observer, Result, RunContext, Scheduler, TaskGraph,
 };
+use ndtask_sched::ThreadedScheduler;
 use std::collections::BTreeSet;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+/// The scheduler the default configuration uses: a threaded scheduler on all cores, created on
+/// first use.
+///
+/// # Errors
+/// [`Error::Scheduler`] if its thread pool cannot be started.
+pub fn default_scheduler() -> Result<&'static ThreadedScheduler> {
+    static DEFAULT: OnceLock<std::result::Result<ThreadedScheduler, Error>> = OnceLock::new();
+    DEFAULT
+        .get_or_init(ThreadedScheduler::new)
+        .as_ref()
+        .map_err(Clone::clone)
+}
 
 /// How computes run: scheduler, memory budget, observers, cancellation, optimizer passes.
 /// Cheap to clone (the scheduler is shared); it stays on the thread that made it (an MPI

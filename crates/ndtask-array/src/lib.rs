@@ -15,32 +15,35 @@ mod api;
 pub mod collection;
 mod config;
 mod exec;
+mod io;
 mod lower;
 mod ops;
 mod optimize;
 mod plan;
+mod reduce;
 
 pub use api::any::{AnyArray, AnyNdArray, AnyScalar, AnyValue, Typed};
 pub use api::array::{Array, Scalar};
-pub use api::compute::{compute, default_scheduler};
+pub use api::compute::compute;
 pub use collection::{Collection, Write};
+pub use config::default_scheduler;
 pub use config::Config;
+pub use io::npy::{from_npy, npy_shape, open_npy};
+#[cfg(feature = "zarr")]
+pub use io::zarr::{from_zarr, open_zarr, ZarrCodec, ZarrFormat, ZarrOptions};
+pub use lower::explain::{Fused, PlanNode};
 pub use ops::any_math::{promote_types, AnyOperand};
 pub use ops::arith::Operand;
 pub use ops::concat::{concatenate, stack};
 pub use ops::creation::{arange, from_ndarray, full, linspace, ones, zeros};
 pub use ops::math::where_;
-pub use ops::npy::{from_npy, npy_shape, open_npy};
 pub use ops::random;
-pub use ops::reduce::{ReduceOptions, DEFAULT_SPLIT_EVERY};
 pub use ops::stats::Masked;
-#[cfg(feature = "zarr")]
-pub use ops::zarr::{from_zarr, open_zarr, ZarrCodec, ZarrFormat, ZarrOptions};
-pub use optimize::explain::{Fused, PlanNode};
+pub use reduce::options::{ReduceOptions, DEFAULT_SPLIT_EVERY};
 
 /// The sink extension point: [`sink::Sink`], written to by [`Array::to_sink`].
 pub mod sink {
-    pub use crate::ops::sink::Sink;
+    pub use crate::io::sink::Sink;
 }
 
 /// What the `collection_methods!` macro names from other crates.

@@ -5,11 +5,11 @@
 //! thread count and MPI rank count gives the same result, in the same order.
 
 use crate::delayed::{take_value, Delayed};
+use crate::files::{item_name, TextSource};
 use crate::layer::{
     arg, data_chunk, decode, ident_of, items, pieced, ArrayInput, Data, Deps, Folder, Held, Input,
     Layer, Part, PIECE,
 };
-use crate::text::{item_name, TextSource};
 use ndarray::{ArrayD, IxDyn};
 use ndtask_array::collection::layer::PieceSource;
 use ndtask_array::collection::{Collection, Results, Targets};

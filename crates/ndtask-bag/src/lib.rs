@@ -32,6 +32,7 @@
 
 mod bag;
 pub mod delayed;
+mod files;
 mod layer;
 mod text;
 
@@ -45,4 +46,5 @@ pub fn __roundtrip<T: Data>(v: &T) -> ndtask_core::Result<T> {
     let bytes = layer::encode::<T>(v)?;
     layer::decode::<T>(&bytes)
 }
-pub use text::{read_text, read_text_with, ReadText};
+pub use files::ReadText;
+pub use text::{read_text, read_text_with};

@@ -42,7 +42,7 @@
 //! - `flow`: flow control under a memory budget per rank: each rank's steps in the global
 //!   memory order, grants before sends, and the plan-time check.
 //! - `scheduler`: MPI set-up, the agreement check, the `Scheduler` implementation.
-//! - `model`: [`predict`], every rank's tasks, messages and bytes for any rank count, without
+//! - `scaling`: [`predict`], every rank's tasks, messages and bytes for any rank count, without
 //!   running.
 
 #![warn(missing_docs)]
@@ -50,16 +50,16 @@
 mod exchange;
 mod flow;
 mod jitter;
-mod model;
 mod placement;
+mod scaling;
 mod scheduler;
 mod wire;
 
 /// The rsmpi crate this scheduler is built on, for programs that make MPI calls of their own.
 pub use exchange::RunStats;
-pub use model::{predict, predict_under_budget};
 pub use mpi;
 pub use placement::Placement;
+pub use scaling::{predict, predict_under_budget};
 pub use scheduler::{MpiScheduler, MpiSchedulerBuilder};
 
 /// The number of ranks the launcher started, read from its environment variables without

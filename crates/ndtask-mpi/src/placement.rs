@@ -506,7 +506,11 @@ pub(crate) mod tests {
 
     /// Tasks per rank of an expression on `ranks` ranks.
     fn per_rank<C: ndtask_array::Collection>(c: &C, ranks: usize) -> Vec<usize> {
-        Placement::new(&ndtask_array::Config::default().task_graph(c).unwrap(), ranks).tasks_per_rank()
+        Placement::new(
+            &ndtask_array::Config::default().task_graph(c).unwrap(),
+            ranks,
+        )
+        .tasks_per_rank()
     }
 
     /// Whether every rank's task count is within `tol` of the mean.

@@ -7,7 +7,6 @@
 //! same bits as the typed path.
 
 use crate::api::array::{node_accessors, Array, Scalar};
-use crate::collection::{Collection, Results, Targets};
 use crate::plan::{Node, NodeKind};
 use ndarray::ArrayD;
 use ndtask_core::{ChunkGrid, DType, Element, Error, Result};
@@ -341,7 +340,7 @@ impl AnyValue {
         }
     }
 
-    fn of<T: Element>(v: T) -> AnyValue {
+    pub(crate) fn of<T: Element>(v: T) -> AnyValue {
         match T::DTYPE {
             DType::F64 => AnyValue::F64(v.to_f64()),
             DType::F32 => AnyValue::F32(v.to_f64() as f32),
@@ -383,33 +382,3 @@ macro_rules! ndarray_from {
     )*};
 }
 ndarray_from!(f64 => F64, f32 => F32, i64 => I64, bool => Bool);
-
-impl Collection for AnyArray {
-    type Output = AnyNdArray;
-    fn add_targets(&self, targets: &mut Targets) {
-        targets.push(self.node.clone());
-    }
-    fn take_results(&self, results: &mut Results) -> Result<AnyNdArray> {
-        Ok(match self.typed_view() {
-            Typed::F64(x) => AnyNdArray::F64(x.take_results(results)?),
-            Typed::F32(x) => AnyNdArray::F32(x.take_results(results)?),
-            Typed::I64(x) => AnyNdArray::I64(x.take_results(results)?),
-            Typed::Bool(x) => AnyNdArray::Bool(x.take_results(results)?),
-        })
-    }
-}
-
-impl Collection for AnyScalar {
-    type Output = AnyValue;
-    fn add_targets(&self, targets: &mut Targets) {
-        self.0.add_targets(targets);
-    }
-    fn take_results(&self, results: &mut Results) -> Result<AnyValue> {
-        Ok(match self.0.typed_view() {
-            Typed::F64(x) => AnyValue::of(Scalar(x).take_results(results)?),
-            Typed::F32(x) => AnyValue::of(Scalar(x).take_results(results)?),
-            Typed::I64(x) => AnyValue::of(Scalar(x).take_results(results)?),
-            Typed::Bool(x) => AnyValue::of(Scalar(x).take_results(results)?),
-        })
-    }
-}

@@ -3,30 +3,15 @@
 //! a compute would run (`explain`, `visualize`, the memory model). Arrays and scalars take
 //! their values from the results here.
 
-use crate::api::any::{AnyArray, AnyNdArray, AnyScalar, AnyValue};
+use crate::api::any::{AnyArray, AnyNdArray, AnyScalar, AnyValue, Typed};
 use crate::api::array::{Array, Scalar};
 use crate::collection::{build, Collection, Results, Targets};
 use crate::config::Config;
-use crate::optimize::explain::{self, PlanNode};
-use crate::optimize::optimize_with;
+use crate::lower::explain::{self, PlanNode};
+use crate::lower::physical::PhysicalPlan;
 use ndarray::ArrayD;
 use ndtask_core::petgraph::graph::DiGraph;
 use ndtask_core::{catch_panic, Element, Error, MemoryReport, Result};
-use ndtask_sched::ThreadedScheduler;
-use std::sync::OnceLock;
-
-/// The scheduler the default configuration uses: a threaded scheduler on all cores, created on
-/// first use.
-///
-/// # Errors
-/// [`Error::Scheduler`] if its thread pool cannot be started.
-pub fn default_scheduler() -> Result<&'static ThreadedScheduler> {
-    static DEFAULT: OnceLock<std::result::Result<ThreadedScheduler, Error>> = OnceLock::new();
-    DEFAULT
-        .get_or_init(ThreadedScheduler::new)
-        .as_ref()
-        .map_err(Clone::clone)
-}
 
 impl<T: Element> Collection for Array<T> {
     type Output = ArrayD<T>;
@@ -51,6 +36,36 @@ impl<T: Element> Collection for Scalar<T> {
     }
 }
 
+impl Collection for AnyArray {
+    type Output = AnyNdArray;
+    fn add_targets(&self, targets: &mut Targets) {
+        targets.push(self.node.clone());
+    }
+    fn take_results(&self, results: &mut Results) -> Result<AnyNdArray> {
+        Ok(match self.typed_view() {
+            Typed::F64(x) => AnyNdArray::F64(x.take_results(results)?),
+            Typed::F32(x) => AnyNdArray::F32(x.take_results(results)?),
+            Typed::I64(x) => AnyNdArray::I64(x.take_results(results)?),
+            Typed::Bool(x) => AnyNdArray::Bool(x.take_results(results)?),
+        })
+    }
+}
+
+impl Collection for AnyScalar {
+    type Output = AnyValue;
+    fn add_targets(&self, targets: &mut Targets) {
+        self.0.add_targets(targets);
+    }
+    fn take_results(&self, results: &mut Results) -> Result<AnyValue> {
+        Ok(match self.0.typed_view() {
+            Typed::F64(x) => AnyValue::of(Scalar(x).take_results(results)?),
+            Typed::F32(x) => AnyValue::of(Scalar(x).take_results(results)?),
+            Typed::I64(x) => AnyValue::of(Scalar(x).take_results(results)?),
+            Typed::Bool(x) => AnyValue::of(Scalar(x).take_results(results)?),
+        })
+    }
+}
+
 /// Computes `c` — any collection, or a tuple or `Vec` of them, in any mix — over one graph on
 /// the default configuration (the threaded scheduler on all cores): an input they share is
 /// computed once (Dask's `dask.compute(a, b, ...)`).
@@ -71,7 +86,7 @@ pub fn compute<C: Collection>(c: C) -> Result<C::Output> {
 
 /// The array nodes a compute of `targets` plans (those it names and those its layers read),
 /// optimized.
-fn plan_of(targets: &Targets, config: &Config) -> Result<Option<crate::optimize::OptimizedPlan>> {
+fn plan_of(targets: &Targets, config: &Config) -> Result<Option<PhysicalPlan>> {
     let mut layers = crate::collection::layer::Layers::default();
     targets.each_layer(|l| layers.visit(l));
     let mut nodes = targets.array_nodes();
@@ -83,7 +98,7 @@ fn plan_of(targets: &Targets, config: &Config) -> Result<Option<crate::optimize:
     if nodes.is_empty() {
         return Ok(None);
     }
-    optimize_with(&nodes, &config.passes()).map(Some)
+    crate::lower::plan(&nodes, &config.passes()).map(Some)
 }
 
 impl Config {

@@ -10,9 +10,9 @@
 pub mod layer;
 mod write;
 
-use crate::lower::lower;
-use crate::optimize::{optimize_with, Enabled};
+use crate::lower::{lower, plan};
 use crate::plan::chunks::{try_array, typed};
+use crate::plan::passes::Enabled;
 use crate::plan::Node;
 use layer::{add_layers, Layer, Layers};
 use ndarray::{ArrayD, IxDyn, Slice};
@@ -184,7 +184,7 @@ pub(crate) fn build(targets: &Targets, enabled: &Enabled) -> Result<Built> {
     let (mut graph, node_tasks) = if nodes.is_empty() {
         (TaskGraph::new(), Vec::new())
     } else {
-        let lowered = lower(&optimize_with(&nodes, enabled)?)?;
+        let lowered = lower(&plan(&nodes, enabled)?)?;
         let tasks: Vec<Vec<TaskId>> = lowered.outputs.iter().map(|o| o.to_vec()).collect();
         (lowered.graph, tasks)
     };

@@ -1,9 +1,10 @@
 //! What runs: the ops of the task graph ([`ops`]), the fused program interpreter
-//! ([`program`]), the compiled arithmetic trees ([`trees`]), the reduction driver
-//! ([`reduce`]) and the vectorised element-wise kernels ([`kernels`]).
+//! ([`program`]), the compiled arithmetic trees ([`trees`]), the vectorised element-wise
+//! kernels ([`kernels`]) and moving tiles in and out of chunks ([`tiles`]). (How a reduction
+//! runs on chunks is `reduce::kernel`.)
 
 pub(crate) mod kernels;
 pub(crate) mod ops;
 pub(crate) mod program;
-pub(crate) mod reduce;
+pub(crate) mod tiles;
 pub(crate) mod trees;

@@ -2,8 +2,8 @@
 //! partial, combine and finalise steps, a block kernel per chunk, and the reduction of nothing.
 
 use crate::exec::program::Program;
-use crate::plan::reduce::{leading, Place, ReduceKernel, TileFolder};
 use crate::plan::BlockKernel;
+use crate::reduce::reduction::{leading, Place, ReduceKernel, TileFolder};
 use ndtask_core::{unravel, Chunk, ChunkGrid, DType, Error, Fingerprint, Layout, Op, Result};
 use std::sync::Arc;
 

@@ -5,12 +5,11 @@
 //! temporary array per operator. Tiles live in a few registers that are reused once their value is
 //! dead, so they stay in L1 cache.
 
+use crate::exec::tiles::{TileLoad, TransposedRows};
 use crate::plan::reader::TileSource;
 use crate::plan::source::Cursor;
 use crate::plan::{MapKernel, SourceNode};
-use ndtask_core::{
-    tile_len, Buf, Chunk, ChunkGrid, DType, Error, Fingerprint, Result, TransposedRows,
-};
+use ndtask_core::{tile_len, Buf, Chunk, ChunkGrid, DType, Error, Fingerprint, Result};
 use std::sync::Arc;
 
 /// The cursor of each step that reads a source.

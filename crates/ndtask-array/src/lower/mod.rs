@@ -4,13 +4,18 @@
 //! post-order, so every process that builds the same plan gets the same graph (task ids, ops,
 //! edges), which the MPI scheduler checks.
 
-pub(crate) mod input;
-mod reduce;
+pub mod explain;
+pub(crate) mod fusion;
+pub(crate) mod physical;
+pub(crate) mod planner;
+mod reduction_tree;
+pub(crate) mod trees;
 
 use crate::exec::ops::{BlocksOp, FusedOp};
+use crate::plan::passes::Enabled;
 use crate::plan::{Node, NodeKind};
-use input::{OptimizedPlan, Region, Role};
 use ndtask_core::{ravel, unravel, ChunkGrid, Error, Op, Result, TaskGraph, TaskId};
+use physical::{PhysicalPlan, Region, Role};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -20,8 +25,24 @@ pub(crate) struct Lowered {
     pub outputs: Vec<Arc<Vec<TaskId>>>,
 }
 
-/// Lowers an optimized plan into one graph (shared inputs are lowered once).
-pub(crate) fn lower(plan: &OptimizedPlan) -> Result<Lowered> {
+/// The two planning stages for `outputs`: the logical rewrites, then the physical plan, with
+/// the passes `enabled` allows.
+///
+/// # Errors
+/// The error of an invalid expression; [`Error::Internal`] if a pass broke the plan.
+pub(crate) fn plan(outputs: &[Arc<Node>], enabled: &Enabled) -> Result<PhysicalPlan> {
+    planner::plan(crate::optimize::optimize(outputs, enabled)?, enabled)
+}
+
+/// The names of every pass of both stages, in the order they run.
+pub(crate) fn pass_names() -> Vec<&'static str> {
+    let mut names = crate::optimize::pass_names();
+    names.extend(planner::pass_names());
+    names
+}
+
+/// Lowers a physical plan into one graph (shared inputs are lowered once).
+pub(crate) fn lower(plan: &PhysicalPlan) -> Result<Lowered> {
     let mut l = Lowerer {
         graph: TaskGraph::new(),
         tasks: HashMap::new(),
@@ -66,8 +87,8 @@ struct Lowerer<'p> {
     graph: TaskGraph,
     tasks: HashMap<*const Node, Arc<Vec<TaskId>>>,
     /// The partial tasks of each input that several reductions fold in one pass.
-    shared: HashMap<*const Node, reduce::Shared>,
-    plan: &'p OptimizedPlan,
+    shared: HashMap<*const Node, reduction_tree::Shared>,
+    plan: &'p PhysicalPlan,
 }
 
 impl Lowerer<'_> {

@@ -6,7 +6,7 @@ use crate::api::any::{with_typed, AnyArray, AnyScalar};
 use crate::collection::Write;
 use crate::config::Config;
 use crate::ops::any_math::with_numeric_as;
-use crate::ops::reduce::ReduceOptions;
+use crate::reduce::options::ReduceOptions;
 use ndarray::SliceInfoElem;
 use ndtask_core::{Chunks, DType, Result};
 use std::path::Path;

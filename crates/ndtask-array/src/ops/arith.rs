@@ -330,7 +330,7 @@ impl<T: Numeric> MapKernel for Arith<T> {
 
     fn arith(&self) -> Option<ArithView> {
         let one = |s: T| {
-            let mut b = T::DTYPE.new_buf();
+            let mut b = ndtask_core::Buf::with_capacity(T::DTYPE, 1);
             T::buf_mut(&mut b).push(s);
             b
         };

@@ -4,9 +4,9 @@
 
 use crate::api::array::Array;
 use crate::ops::layout::blocks;
-use crate::ops::reduce::ReduceOptions;
 use crate::plan::chunks::typed;
 use crate::plan::BlockKernel;
+use crate::reduce::options::ReduceOptions;
 use ndarray::{Axis, Ix1, Ix2, LinalgScalar};
 use ndtask_core::{Chunk, ChunkGrid, Chunks, Error, Numeric, Result};
 use std::marker::PhantomData;

@@ -12,7 +12,8 @@
 //! rechunk between very different chunk shapes (1000² chunks to full columns) then holds no
 //! old chunk while it gathers a new one.
 
-use super::{rewrite, Enabled, OptimizedPlan, Pass};
+use super::{LogicalPlan, Pass};
+use crate::plan::walk::rewrite;
 use crate::plan::{Node, NodeKind, Pushdown};
 use ndtask_core::Result;
 use std::sync::Arc;
@@ -24,7 +25,7 @@ impl Pass for SourcePushdown {
     fn name(&self) -> &'static str {
         "source-pushdown"
     }
-    fn run(&self, plan: &mut OptimizedPlan, _: &Enabled) -> Result<()> {
+    fn run(&self, plan: &mut LogicalPlan) -> Result<()> {
         plan.outputs = rewrite(&plan.outputs, |n| pushed(&n).unwrap_or(n));
         Ok(())
     }

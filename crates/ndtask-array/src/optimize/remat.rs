@@ -17,7 +17,8 @@
 //! element); and it has more than one chunk (a single chunk is held at no cost in memory). A
 //! copy is marked in the plan, and `explain()` shows it.
 
-use super::{consumers, on_inputs, post_order, rewritten, Enabled, OptimizedPlan, Pass};
+use super::{LogicalPlan, Pass};
+use crate::plan::walk::{consumers, on_inputs, post_order, rewritten};
 use crate::plan::{Node, NodeKind};
 use ndtask_core::Result;
 use std::collections::{HashMap, HashSet};
@@ -34,7 +35,7 @@ impl Pass for Rematerialise {
     fn name(&self) -> &'static str {
         "rematerialise"
     }
-    fn run(&self, plan: &mut OptimizedPlan, _: &Enabled) -> Result<()> {
+    fn run(&self, plan: &mut LogicalPlan) -> Result<()> {
         let order = post_order(&plan.outputs);
         let copies = copies_wanted(&order);
         if copies.is_empty() {

@@ -8,7 +8,8 @@
 //! completely by its fingerprint (a user's closure, known by its name only) is never merged,
 //! nor is a source (a reader's fingerprint may be a sample).
 
-use super::{rewrite, Enabled, OptimizedPlan, Pass};
+use super::{LogicalPlan, Pass};
+use crate::plan::walk::rewrite;
 use crate::plan::Node;
 use ndtask_core::{Fingerprint, Result};
 use std::collections::HashMap;
@@ -21,7 +22,7 @@ impl Pass for Share {
     fn name(&self) -> &'static str {
         "share"
     }
-    fn run(&self, plan: &mut OptimizedPlan, _: &Enabled) -> Result<()> {
+    fn run(&self, plan: &mut LogicalPlan) -> Result<()> {
         let mut seen: HashMap<(Vec<u8>, Vec<*const Node>), Arc<Node>> = HashMap::new();
         plan.outputs = rewrite(&plan.outputs, |n| {
             let mut h = Fingerprint::recording();

@@ -5,14 +5,15 @@
 
 pub(crate) mod arith;
 pub(crate) mod chunks;
+pub(crate) mod passes;
 pub(crate) mod reader;
-pub(crate) mod reduce;
 pub(crate) mod source;
+pub(crate) mod walk;
 
+use crate::reduce::reduction::ReduceKernel;
 use arith::ArithView;
 pub(crate) use chunks::{dispatch_dtype, tile_type_error};
 use ndtask_core::{Buf, Chunk, ChunkGrid, DType, Error, Fingerprint, Result};
-use reduce::ReduceKernel;
 pub(crate) use source::{SourceNode, Window};
 use std::sync::Arc;
 

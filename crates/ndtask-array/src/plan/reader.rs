@@ -7,7 +7,8 @@
 //! them in C order, tile by tile: then a fused kernel that reads it never holds the source's
 //! values, only one tile of them. A reader of stored data implements [`ChunkReader::read`].
 
-use ndtask_core::{Buf, Chunk, DType, Error, Fingerprint, Result, TransposedRows, TILE};
+use crate::exec::tiles::{TileLoad, TransposedRows};
+use ndtask_core::{Buf, Chunk, DType, Error, Fingerprint, Result, TILE};
 
 /// A box of a reader's array: for each axis, the first index and the length.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,8 +1,9 @@
 //! Sources in the plan: a reader ([`ChunkReader`]) and the window of its array that a node is,
 //! after slices with unit steps and transposes.
 
+use crate::exec::tiles::TransposedRows;
 use crate::plan::reader::{ChunkCursor, ChunkReader, PermutedCursor, Region, TileSource};
-use ndtask_core::{Buf, Chunk, ChunkGrid, DType, Error, Fingerprint, Result, TransposedRows};
+use ndtask_core::{Buf, Chunk, ChunkGrid, DType, Error, Fingerprint, Result};
 use std::sync::Arc;
 
 /// A source in the plan: a reader, and the sub-box of its array that this node's array is

@@ -23,11 +23,10 @@ mod ziggurat;
 
 use crate::api::array::Array;
 use crate::exec::kernels::{wide_to, Vectorized, Width};
+use crate::exec::tiles::TransposedRows;
 use crate::ops::creation::source;
 use crate::plan::reader::{ChunkReader, Region, TileSource};
-use ndtask_core::{
-    Buf, Chunks, DType, Element, Error, Fingerprint, Numeric, Result, TransposedRows,
-};
+use ndtask_core::{Buf, Chunks, DType, Element, Error, Fingerprint, Numeric, Result};
 use philox::{philox4x32, philox4x32_lanes, philox4x32_lanes_at, philox4x64, LANES, LANES_WIDE};
 use std::cell::Cell;
 use std::sync::Arc;

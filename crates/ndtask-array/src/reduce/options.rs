@@ -4,8 +4,8 @@
 //! the API that builds reduction nodes; the reductions themselves are in `reductions`.
 
 use crate::api::array::Array;
-use crate::plan::reduce::ReduceKernel;
 use crate::plan::{Node, NodeKind, ReduceSpec};
+use crate::reduce::reduction::ReduceKernel;
 use ndtask_core::{ChunkGrid, Element, Error, Result};
 use std::sync::Arc;
 

@@ -10,9 +10,9 @@
 //! per chunk folds its tiles into all their partial states in one pass. Switched off, every
 //! fusable node is a region of its own (materialised), which is how a plan runs unfused.
 
-use super::{Enabled, OptimizedPlan, Pass, Region};
 use crate::exec::program::{Program, Step};
-use crate::lower::input::Role;
+use crate::lower::physical::{Pass, PhysicalPlan, Region, Role};
+use crate::plan::passes::Enabled;
 use crate::plan::{BlockKernel, Node, NodeKind, Through};
 use ndtask_core::{DType, Result};
 use std::collections::HashMap;
@@ -25,7 +25,10 @@ impl Pass for Fusion {
     fn name(&self) -> &'static str {
         "fusion"
     }
-    fn run(&self, plan: &mut OptimizedPlan, enabled: &Enabled) -> Result<()> {
+    fn always_runs(&self) -> bool {
+        true
+    }
+    fn run(&self, plan: &mut PhysicalPlan, enabled: &Enabled) -> Result<()> {
         let fuse = enabled.runs(self.name());
         plan.role = assign_regions(&plan.order, &plan.consumers, &plan.outputs, fuse);
         for n in &plan.order {

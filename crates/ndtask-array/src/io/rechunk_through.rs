@@ -12,9 +12,9 @@
 
 use crate::api::array::Array;
 use crate::config::Config;
+use crate::io::npy::{decode_le, encode, read_at, runs, write_at};
+use crate::io::sink::{write_all, Sink};
 use crate::ops::creation::source;
-use crate::ops::npy::{decode_le, encode, read_at, runs, write_at};
-use crate::ops::sink::{write_all, Sink};
 use crate::plan::chunks::typed;
 use crate::plan::dispatch_dtype;
 use crate::plan::reader::{ChunkReader, Region};

@@ -5,7 +5,7 @@
 use super::{check_leaves, concat_route, deps_for, Lowerer};
 use crate::exec::ops::{CombineOp, EmptyReduceOp, PartialOp, SharedPartialOp};
 use crate::exec::program::Program;
-use crate::lower::input::{Region, Role};
+use crate::lower::physical::{Region, Role};
 use crate::plan::{Node, NodeKind, ReduceSpec};
 use ndtask_core::{ravel, unravel, ChunkGrid, Error, Result, TaskId};
 use std::sync::Arc;

@@ -3,9 +3,9 @@
 //! finish) that the tree machinery in `reduce.rs` runs.
 
 use crate::api::array::{Array, Scalar};
-use crate::exec::reduce::Kernel;
-use crate::ops::reduce::ReduceOptions;
-use crate::plan::reduce::{ReduceKernel, Reduction};
+use crate::reduce::kernel::Kernel;
+use crate::reduce::options::ReduceOptions;
+use crate::reduce::reduction::{ReduceKernel, Reduction};
 use ndtask_core::{Element, Error, Float, Numeric, Result};
 use std::marker::PhantomData;
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! states, and finishing them.
 
 use crate::plan::chunks::typed;
-use crate::plan::reduce::{leading, Place, ReduceKernel, Reduction, State, TileFolder};
+use crate::reduce::reduction::{leading, Place, ReduceKernel, Reduction, State, TileFolder};
 use ndarray::{ArrayD, IxDyn};
 use ndtask_core::{
     tile_len, try_filled, Buf, Chunk, DType, Element, Error, Fingerprint, Layout, Result, TILE,

@@ -5,10 +5,11 @@
 //! reads twice is one input. The IEEE operations and their order are unchanged, so the bits
 //! are.
 
-use super::{Enabled, OptimizedPlan, Pass};
 use crate::exec::program::{Program, Step};
 use crate::exec::trees::{compile_tree, TreeLeaf, TreeShape};
+use crate::lower::physical::{Pass, PhysicalPlan};
 use crate::plan::arith::{ArithInput, ArithOp};
+use crate::plan::passes::Enabled;
 use crate::plan::MapKernel;
 use ndtask_core::{Buf, DType, Result};
 use std::sync::Arc;
@@ -20,7 +21,7 @@ impl Pass for ArithmeticTrees {
     fn name(&self) -> &'static str {
         "arithmetic-trees"
     }
-    fn run(&self, plan: &mut OptimizedPlan, _: &Enabled) -> Result<()> {
+    fn run(&self, plan: &mut PhysicalPlan, _: &Enabled) -> Result<()> {
         for region in plan.regions.values_mut() {
             let (steps, dtypes) = region.program.clone().into_steps();
             let (steps, dtypes) = compile_trees(steps, dtypes);

@@ -1,8 +1,7 @@
 //! The optimized plan for people and for programs: [`explain`] as indented text (one line per
 //! node), [`plan_graph`] as a [`petgraph`](ndtask_core::petgraph) graph of [`PlanNode`]s.
 
-use super::OptimizedPlan;
-use crate::lower::input::Role;
+use crate::lower::physical::{PhysicalPlan, Role};
 use crate::plan::chunks::human_bytes;
 use crate::plan::{Node, NodeKind};
 use ndtask_core::petgraph::graph::{DiGraph, NodeIndex};
@@ -58,7 +57,7 @@ pub struct PlanNode {
 }
 
 /// The nodes of the plan, numbered in plan order.
-fn nodes(plan: &OptimizedPlan) -> (Vec<PlanNode>, HashMap<*const Node, usize>) {
+fn nodes(plan: &PhysicalPlan) -> (Vec<PlanNode>, HashMap<*const Node, usize>) {
     let ids: HashMap<*const Node, usize> = plan
         .order
         .iter()
@@ -106,7 +105,7 @@ fn nodes(plan: &OptimizedPlan) -> (Vec<PlanNode>, HashMap<*const Node, usize>) {
 
 /// The plan as a graph: node `i` is plan node `i`, an edge runs from each input to its
 /// consumer (weight: the input's position).
-pub(crate) fn plan_graph(plan: &OptimizedPlan) -> DiGraph<PlanNode, usize> {
+pub(crate) fn plan_graph(plan: &PhysicalPlan) -> DiGraph<PlanNode, usize> {
     let (nodes, ids) = nodes(plan);
     let mut g = DiGraph::with_capacity(nodes.len(), 0);
     for n in nodes {
@@ -124,7 +123,7 @@ pub(crate) fn plan_graph(plan: &OptimizedPlan) -> DiGraph<PlanNode, usize> {
 
 /// The plan as indented text: each output, then the nodes it reads below it, one line per
 /// node (a node read twice is shown once, then referred to by its number).
-pub(crate) fn explain(plan: &OptimizedPlan) -> String {
+pub(crate) fn explain(plan: &PhysicalPlan) -> String {
     let (nodes, ids) = nodes(plan);
     let mut out = format!("optimized plan (passes: {})\n", plan.passes.join(", "));
     let mut shown = HashSet::new();

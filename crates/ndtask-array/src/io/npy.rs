@@ -15,8 +15,8 @@
 use crate::api::any::AnyArray;
 use crate::api::array::Array;
 use crate::collection::Write;
+use crate::io::sink::{write_all, Sink};
 use crate::ops::creation::source;
-use crate::ops::sink::{write_all, Sink};
 use crate::plan::chunks::typed;
 use crate::plan::dispatch_dtype;
 use crate::plan::reader::{ChunkReader, Region};

@@ -1,6 +1,10 @@
-//! What lowering reads: the optimized plan ([`OptimizedPlan`]), which the optimizer makes.
+//! What task building reads: the physical plan ([`PhysicalPlan`]: the outputs, the culled
+//! order, the fusion roles and regions with their programs) and the [`Pass`] trait of the
+//! physical planner's passes (`lower::planner`).
 
 use crate::exec::program::Program;
+use crate::plan::passes::Enabled;
+use crate::plan::walk::Consumers;
 use crate::plan::{BlockKernel, Node};
 use ndtask_core::{Error, Result};
 use std::collections::HashMap;
@@ -22,9 +26,6 @@ pub(crate) enum Role {
     Shared,
 }
 
-/// The consumers of every node (each consumer once per node it reads, in post-order).
-pub(crate) type Consumers = HashMap<*const Node, Vec<Arc<Node>>>;
-
 /// A fused region: its kernel and the nodes its leaves read (materialised elsewhere).
 #[derive(Clone)]
 pub(crate) struct Region {
@@ -35,8 +36,8 @@ pub(crate) struct Region {
     pub through: Vec<Option<Arc<dyn BlockKernel>>>,
 }
 
-/// What the optimizer hands to lowering.
-pub(crate) struct OptimizedPlan {
+/// What task building reads: the plan the optimizer rewrote, culled, fused and compiled.
+pub(crate) struct PhysicalPlan {
     /// The outputs, after the rewriting passes (same shapes, element types and chunks).
     pub outputs: Vec<Arc<Node>>,
     /// Every node the outputs reach, inputs before consumers, each once.
@@ -50,11 +51,24 @@ pub(crate) struct OptimizedPlan {
     /// The roots of the copies the rematerialisation pass made (each computed again for its
     /// consumer instead of held).
     pub recomputed: std::collections::HashSet<*const Node>,
-    /// The passes, in order, with "(off)" after one that was switched off.
+    /// The passes of both stages, in order, with "(off)" after one that was switched off.
     pub passes: Vec<String>,
 }
 
-impl OptimizedPlan {
+/// One physical pass.
+pub(crate) trait Pass {
+    /// Its name, as `disable_pass`, `NDTASK_OPTIMIZER_DISABLE` and `explain` show it.
+    fn name(&self) -> &'static str;
+    /// Whether switching it off is allowed (culling is not; fusion switched off still makes a
+    /// region of every fusable node, so it runs either way).
+    fn always_runs(&self) -> bool {
+        false
+    }
+    /// Runs the pass over the plan.
+    fn run(&self, plan: &mut PhysicalPlan, enabled: &Enabled) -> Result<()>;
+}
+
+impl PhysicalPlan {
     /// The region rooted at `n`.
     pub fn region(&self, n: &Arc<Node>) -> Result<&Region> {
         self.regions
