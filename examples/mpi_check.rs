@@ -716,7 +716,7 @@ impl ndtask::engine::reader::ChunkReader for Formula {
     fn dtype(&self) -> ndtask::DType {
         ndtask::DType::F64
     }
-    fn read(&self, r: &ndtask::engine::reader::Region) -> Result<ndtask::engine::Chunk, Error> {
+    fn read(&self, r: &ndtask::engine::reader::Subset) -> Result<ndtask::engine::Chunk, Error> {
         let a = ArrayD::from_shape_fn(ndarray::IxDyn(&r.shape), |i| {
             ((r.start[0] + i[0]) * 7 + r.start[1] + i[1]) as f64
         });

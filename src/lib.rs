@@ -81,7 +81,7 @@ pub use ndtask_bag::delayed;
 
 /// Reading and writing data: `.npy` files, Zarr stores (feature `zarr`), your own format.
 pub mod io {
-    pub use ndtask_array::reader::{from_reader, ChunkReader, Region, TileSource};
+    pub use ndtask_array::reader::{from_reader, ChunkReader, Subset, TileSource};
     pub use ndtask_array::sink::Sink;
     pub use ndtask_array::{from_npy, npy_shape, open_npy};
     #[cfg(feature = "zarr")]

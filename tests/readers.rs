@@ -10,7 +10,7 @@ mod common;
 use common::*;
 use ndarray::{s, ArrayD, IxDyn, Slice};
 use ndtask::engine::{Chunk, Fingerprint};
-use ndtask::io::{from_reader, ChunkReader, Region};
+use ndtask::io::{from_reader, ChunkReader, Subset};
 use ndtask::{DType, Element, Error, Result};
 use proptest::prelude::*;
 use std::sync::{Arc, Mutex};
@@ -18,13 +18,13 @@ use std::sync::{Arc, Mutex};
 /// Reads boxes of an in-memory array and remembers every region it was asked for.
 struct Stored {
     data: ArrayD<f64>,
-    asked: Arc<Mutex<Vec<Region>>>,
+    asked: Arc<Mutex<Vec<Subset>>>,
     /// Fail on regions that contain this index (first axis).
     fail_at: Option<usize>,
 }
 
 impl Stored {
-    fn new(data: ArrayD<f64>) -> (Self, Arc<Mutex<Vec<Region>>>) {
+    fn new(data: ArrayD<f64>) -> (Self, Arc<Mutex<Vec<Subset>>>) {
         let asked = Arc::new(Mutex::new(Vec::new()));
         let r = Stored {
             data,
@@ -46,7 +46,7 @@ impl ChunkReader for Stored {
     fn dtype(&self) -> DType {
         DType::F64
     }
-    fn read(&self, r: &Region) -> Result<Chunk> {
+    fn read(&self, r: &Subset) -> Result<Chunk> {
         self.asked.lock().unwrap().push(r.clone());
         assert_eq!(r.array, self.data.shape());
         if let Some(i) = self.fail_at {
@@ -99,7 +99,7 @@ fn each_chunk_is_read_once_and_a_slice_reads_only_its_region() {
     regions.sort_by(|a, b| a.start.cmp(&b.start));
     assert_eq!(regions[0].shape, vec![10, 7]);
     assert_eq!(regions.last().unwrap().shape, vec![10, 2]);
-    let covered: usize = regions.iter().map(Region::len).sum();
+    let covered: usize = regions.iter().map(Subset::len).sum();
     assert_eq!(covered, 40 * 30);
 
     // A slice asks for the selected box only, cut by the slice's own chunks.
@@ -112,7 +112,7 @@ fn each_chunk_is_read_once_and_a_slice_reads_only_its_region() {
         );
     }
     let regions = asked.lock().unwrap().clone();
-    let per_run: usize = regions.iter().map(Region::len).sum::<usize>() / schedulers().len();
+    let per_run: usize = regions.iter().map(Subset::len).sum::<usize>() / schedulers().len();
     assert_eq!(per_run, 3 * 17, "{regions:?}");
     assert!(regions
         .iter()
@@ -173,7 +173,7 @@ impl ChunkReader for Liar {
     fn dtype(&self) -> DType {
         self.0
     }
-    fn read(&self, r: &Region) -> Result<Chunk> {
+    fn read(&self, r: &Subset) -> Result<Chunk> {
         if r.start[0] == 99 {
             panic!("the reader broke");
         }

@@ -56,5 +56,5 @@ pub mod __private {
 /// array of one.
 pub mod reader {
     pub use crate::ops::creation::from_reader;
-    pub use crate::plan::reader::{ChunkReader, Region, TileSource};
+    pub use crate::plan::reader::{ChunkReader, Subset, TileSource};
 }

@@ -7,7 +7,7 @@
 use crate::layer::{arg, data_chunk, decode, value_chunk, ArrayInput, Data, Deps, Input, Layer};
 use ndarray::{ArrayD, IxDyn, Slice};
 use ndtask_array::collection::{Collection, Results, Targets};
-use ndtask_array::reader::{from_reader, ChunkReader, Region};
+use ndtask_array::reader::{from_reader, ChunkReader, Subset};
 use ndtask_array::{Array, Config, Scalar};
 use ndtask_core::{Chunk, ChunkGrid, Chunks, DType, DecodeFn, Element, Error, Fingerprint, Result};
 use ndtask_sched::SyncScheduler;
@@ -343,7 +343,7 @@ impl<T: Element + Data> ChunkReader for DelayedReader<T> {
     fn dtype(&self) -> DType {
         T::DTYPE
     }
-    fn read(&self, r: &Region) -> Result<Chunk> {
+    fn read(&self, r: &Subset) -> Result<Chunk> {
         let mut out = ndtask_core::try_filled(r.len(), T::default(), "a delayed region")
             .and_then(|v| ArrayD::from_shape_vec(IxDyn(&r.shape), v).map_err(Error::internal))?;
         if r.is_empty() {

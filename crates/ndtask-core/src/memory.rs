@@ -195,6 +195,7 @@ pub fn check_budget(
     plan_budget(graph, order, budget).map(|p| p.bytes)
 }
 
+#[doc(hidden)] // the schedulers' own: not part of the extension API
 /// What [`plan_budget`] found: what a scheduler holding the budget admits tasks by.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BudgetPlan {
@@ -205,6 +206,7 @@ pub struct BudgetPlan {
     pub held: Vec<usize>,
 }
 
+#[doc(hidden)] // the schedulers' own: not part of the extension API
 /// [`check_budget`], returning also the bytes alive at each step of the simulated run, which
 /// let a scheduler start a later task early without losing the bound.
 ///
@@ -242,10 +244,12 @@ pub fn plan_budget(
     Ok(BudgetPlan { bytes, held })
 }
 
+#[doc(hidden)] // the schedulers' own: not part of the extension API
 /// How many steps past the head of its order a scheduler holding a budget may look for one to
 /// start early ([`early_step`]).
 pub const LOOKAHEAD: usize = 4096;
 
+#[doc(hidden)] // the schedulers' own: not part of the extension API
 /// The first step past `head` (within [`LOOKAHEAD`]) that may start before the head does
 /// without losing the budget: its bytes (`need`), with `early` (the bytes of steps started
 /// early that the head has not reached), fit in `budget` on top of what the plan-time check

@@ -259,13 +259,13 @@ pub(crate) struct Admit<'a, 'g, H> {
     flow: &'a Flow,
     plan: &'a RankPlan,
     hooks: H,
-    state: Mutex<Cursor>,
+    state: Mutex<Progress>,
     wake: Condvar,
     /// Workers that have not returned yet.
     working: AtomicUsize,
 }
 
-struct Cursor {
+struct Progress {
     /// The first step not started.
     head: usize,
     /// Steps past the head started early (the head skips them when it gets there).
@@ -287,7 +287,7 @@ impl<'a, 'g, H: Hooks> Admit<'a, 'g, H> {
             flow,
             plan,
             hooks,
-            state: Mutex::new(Cursor {
+            state: Mutex::new(Progress {
                 head: 0,
                 ahead: vec![false; flow.steps.len()],
                 ledger: flow.ledger(),
@@ -377,7 +377,7 @@ impl<'a, 'g, H: Hooks> Admit<'a, 'g, H> {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Cursor> {
+    fn lock(&self) -> MutexGuard<'_, Progress> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -407,7 +407,7 @@ impl<'a, 'g, H: Hooks> Admit<'a, 'g, H> {
 
     /// Starts the first step that may start and returns it: `Some(None)` when none may yet,
     /// `None` when no step is left.
-    fn start_step(&self, c: &mut Cursor) -> Option<Option<Step>> {
+    fn start_step(&self, c: &mut Progress) -> Option<Option<Step>> {
         let (steps, bytes, budget) = (&self.flow.steps, &self.flow.bytes, self.flow.budget);
         let need = |step: Step| bytes[step.task() as usize];
         // The head passes the steps started early: the simulation counts them from here.

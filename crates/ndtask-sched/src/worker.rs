@@ -159,12 +159,12 @@ pub struct InOrder<'a, 'g> {
     /// without a budget (then nothing starts early).
     held: &'a [usize],
     budget: usize,
-    cursor: Mutex<Cursor>,
+    cursor: Mutex<Progress>,
     wake: Condvar,
 }
 
 #[derive(Default)]
-struct Cursor {
+struct Progress {
     /// The position in the order of the next task to start.
     next: usize,
     /// Bytes of the results running tasks are making.
@@ -198,9 +198,9 @@ impl<'a, 'g> InOrder<'a, 'g> {
             bytes,
             held,
             budget,
-            cursor: Mutex::new(Cursor {
+            cursor: Mutex::new(Progress {
                 ahead: vec![false; held.len()],
-                ..Cursor::default()
+                ..Progress::default()
             }),
             wake: Condvar::new(),
         }
@@ -232,7 +232,7 @@ impl<'a, 'g> InOrder<'a, 'g> {
         self.bytes.get(t as usize).copied().unwrap_or(0)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Cursor> {
+    fn lock(&self) -> MutexGuard<'_, Progress> {
         self.cursor.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -291,7 +291,7 @@ impl<'a, 'g> InOrder<'a, 'g> {
     /// The position of a task past the head that may start now
     /// ([`ndtask_core::memory::early_step`]): its inputs are done and its result fits beside
     /// what is alive.
-    fn early_start(&self, c: &Cursor) -> Option<usize> {
+    fn early_start(&self, c: &Progress) -> Option<usize> {
         let live = self.run.live_bytes().saturating_add(c.reserved);
         early_step(
             self.held,

@@ -19,7 +19,7 @@ use crate::io::sink::{write_all, Sink};
 use crate::ops::creation::source;
 use crate::plan::chunks::typed;
 use crate::plan::dispatch_dtype;
-use crate::plan::reader::{ChunkReader, Region};
+use crate::plan::reader::{ChunkReader, Subset};
 use ndarray::{ArrayD, IxDyn};
 use ndtask_core::{
     ravel, try_vec, Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Result,
@@ -376,7 +376,7 @@ impl ChunkReader for NpyReader {
         self.header.stored.name().to_string()
     }
 
-    fn read(&self, r: &Region) -> Result<Chunk> {
+    fn read(&self, r: &Subset) -> Result<Chunk> {
         let what = || format!("reading region {} of {}", r.describe(), self.path.display());
         dispatch_dtype!(self.dtype(), T => {
             let size = self.header.stored.size();

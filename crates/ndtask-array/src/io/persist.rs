@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::ops::creation::source;
 use crate::ops::layout::{blocks, boxes, copy_overlap, overlapping};
 use crate::plan::chunks::try_array;
-use crate::plan::reader::{ChunkReader, Region};
+use crate::plan::reader::{ChunkReader, Subset};
 use crate::plan::{dispatch_dtype, BlockKernel};
 use ndtask_core::{Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Result};
 use std::marker::PhantomData;
@@ -42,7 +42,7 @@ struct Persisted {
 }
 
 impl Persisted {
-    fn read_typed<T: Element>(&self, r: &Region) -> Result<Chunk> {
+    fn read_typed<T: Element>(&self, r: &Subset) -> Result<Chunk> {
         let ranges: Vec<std::ops::Range<usize>> = (0..r.shape.len())
             .map(|a| overlapping(&self.grid, a, r.start[a], r.start[a] + r.shape[a]))
             .collect();
@@ -72,7 +72,7 @@ impl ChunkReader for Persisted {
     fn dtype(&self) -> DType {
         self.dtype
     }
-    fn read(&self, r: &Region) -> Result<Chunk> {
+    fn read(&self, r: &Subset) -> Result<Chunk> {
         dispatch_dtype!(self.dtype, T => self.read_typed::<T>(r))
     }
 }

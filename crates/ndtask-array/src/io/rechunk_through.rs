@@ -17,7 +17,7 @@ use crate::io::sink::{write_all, Sink};
 use crate::ops::creation::source;
 use crate::plan::chunks::typed;
 use crate::plan::dispatch_dtype;
-use crate::plan::reader::{ChunkReader, Region};
+use crate::plan::reader::{ChunkReader, Subset};
 use ndarray::{ArrayD, IxDyn, Slice};
 use ndtask_core::{try_vec, Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Result};
 use std::fs::{File, OpenOptions};
@@ -245,7 +245,7 @@ impl ChunkReader for SpillReader {
     fn dtype(&self) -> DType {
         self.dtype
     }
-    fn read(&self, r: &Region) -> Result<Chunk> {
+    fn read(&self, r: &Subset) -> Result<Chunk> {
         let what = || {
             format!(
                 "reading region {} of {}",

@@ -16,7 +16,7 @@ use crate::io::sink::{write_all, Sink};
 use crate::ops::creation::source;
 use crate::plan::chunks::typed;
 use crate::plan::dispatch_dtype;
-use crate::plan::reader::{ChunkReader, Region, TileSource};
+use crate::plan::reader::{ChunkReader, Subset, TileSource};
 use ndarray::ArrayD;
 use ndtask_core::{Buf, Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Result};
 use std::path::{Path, PathBuf};
@@ -431,7 +431,7 @@ impl ChunkReader for ZarrReader {
         self.dtype
     }
 
-    fn read(&self, r: &Region) -> Result<Chunk> {
+    fn read(&self, r: &Subset) -> Result<Chunk> {
         if let Some(mut whole) = self.stream(r) {
             let n = r.len();
             let what = || format!("region {} of {}", r.describe(), self.name);
@@ -447,7 +447,7 @@ impl ChunkReader for ZarrReader {
     /// A region that is one whole stored chunk of bytes (and at most zstd) streams from its
     /// file; a chunk never written (no file) reads through [`ChunkReader::read`] as the fill
     /// value, and so does a file that cannot be opened, where the read reports why.
-    fn stream<'a>(&'a self, r: &Region) -> Option<Box<dyn TileSource + 'a>> {
+    fn stream<'a>(&'a self, r: &Subset) -> Option<Box<dyn TileSource + 'a>> {
         let (direct, idx) = self.whole_chunk(&subset_of(r).ok()?)?;
         let path = self
             .array
@@ -480,7 +480,7 @@ impl ChunkReader for ZarrReader {
 }
 
 /// The Zarr subset that `r` is.
-fn subset_of(r: &Region) -> std::result::Result<ArraySubset, String> {
+fn subset_of(r: &Subset) -> std::result::Result<ArraySubset, String> {
     let start: Vec<u64> = r.start.iter().map(|&s| s as u64).collect();
     let shape: Vec<u64> = r.shape.iter().map(|&s| s as u64).collect();
     ArraySubset::new_with_start_shape(start, shape).map_err(|e| e.to_string())

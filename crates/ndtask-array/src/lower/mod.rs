@@ -4,12 +4,12 @@
 //! post-order, so every process that builds the same plan gets the same graph (task ids, ops,
 //! edges), which the MPI scheduler checks.
 
+pub(crate) mod arith_trees;
 pub mod explain;
 pub(crate) mod fusion;
 pub(crate) mod physical;
 pub(crate) mod planner;
 mod reduction_tree;
-pub(crate) mod trees;
 
 use crate::exec::ops::{BlocksOp, FusedOp};
 use crate::plan::passes::Enabled;

@@ -6,11 +6,11 @@
 //! 2. [`crate::lower::fusion`] (`fusion`): element-wise chains and the sources they read become
 //!    one kernel ([`Program`]) per chunk; a chain read only by a reduction is streamed into it.
 //!    Switched off, every fusable node is a region of its own.
-//! 3. [`crate::lower::trees`] (`arithmetic-trees`): float arithmetic of depth two inside a
+//! 3. [`crate::lower::arith_trees`] (`arithmetic-trees`): float arithmetic of depth two inside a
 //!    fused kernel becomes one monomorphised step.
 
 use crate::lower::physical::{Pass, PhysicalPlan};
-use crate::lower::{fusion, trees};
+use crate::lower::{arith_trees, fusion};
 use crate::optimize::LogicalPlan;
 use crate::plan::passes::Enabled;
 use crate::plan::walk::{consumers, post_order};
@@ -22,7 +22,7 @@ fn passes() -> Vec<Box<dyn Pass>> {
     vec![
         Box::new(Cull),
         Box::new(fusion::Fusion),
-        Box::new(trees::ArithmeticTrees),
+        Box::new(arith_trees::ArithmeticTrees),
     ]
 }
 

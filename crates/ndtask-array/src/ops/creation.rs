@@ -2,7 +2,7 @@
 //! Each is a tile source, so it fuses into the kernels that read it.
 
 use crate::api::array::Array;
-use crate::plan::reader::{ChunkReader, Region, TileSource};
+use crate::plan::reader::{ChunkReader, Subset, TileSource};
 use crate::plan::{Node, NodeKind, SourceNode};
 use ndarray::{ArrayD, Dimension, Slice};
 use ndtask_core::{Buf, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Numeric, Result};
@@ -59,7 +59,7 @@ impl<T: Element> ChunkReader for Full<T> {
     fn dtype(&self) -> DType {
         T::DTYPE
     }
-    fn stream<'a>(&'a self, _: &Region) -> Option<Box<dyn TileSource + 'a>> {
+    fn stream<'a>(&'a self, _: &Subset) -> Option<Box<dyn TileSource + 'a>> {
         Some(Box::new(FullCursor(self.0)))
     }
 }
@@ -138,7 +138,7 @@ impl<T: Numeric> ChunkReader for Ramp<T> {
     fn dtype(&self) -> DType {
         T::DTYPE
     }
-    fn stream<'a>(&'a self, region: &Region) -> Option<Box<dyn TileSource + 'a>> {
+    fn stream<'a>(&'a self, region: &Subset) -> Option<Box<dyn TileSource + 'a>> {
         Some(Box::new(RampCursor {
             ramp: self,
             next: region.start.first().copied().unwrap_or(0),
@@ -288,7 +288,7 @@ impl<T: Element> ChunkReader for FromNdarray<T> {
     fn dtype(&self) -> DType {
         T::DTYPE
     }
-    fn stream<'a>(&'a self, region: &Region) -> Option<Box<dyn TileSource + 'a>> {
+    fn stream<'a>(&'a self, region: &Subset) -> Option<Box<dyn TileSource + 'a>> {
         let (off, shape) = (&region.start, &region.shape);
         let view = self.0.slice_each_axis(|ax| {
             let i = ax.axis.index();

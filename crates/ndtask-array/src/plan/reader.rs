@@ -12,7 +12,7 @@ use ndtask_core::{Buf, Chunk, DType, Error, Fingerprint, Result, TILE};
 
 /// A box of a reader's array: for each axis, the first index and the length.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Region {
+pub struct Subset {
     /// The shape of the reader's whole array.
     pub array: Vec<usize>,
     /// The first index of the box on each axis.
@@ -21,7 +21,7 @@ pub struct Region {
     pub shape: Vec<usize>,
 }
 
-impl Region {
+impl Subset {
     /// The number of elements in the box.
     pub fn len(&self) -> usize {
         self.shape.iter().product()
@@ -36,7 +36,7 @@ impl Region {
     ///
     /// # Examples
     /// ```
-    /// let r = ndtask_array::reader::Region { array: vec![10, 10], start: vec![2, 0], shape: vec![3, 10] };
+    /// let r = ndtask_array::reader::Subset { array: vec![10, 10], start: vec![2, 0], shape: vec![3, 10] };
     /// assert_eq!(r.describe(), "[2..5, 0..10]");
     /// ```
     pub fn describe(&self) -> String {
@@ -69,7 +69,7 @@ pub trait TileSource {
 /// # Examples
 /// A reader of the values `row * 1000 + column`:
 /// ```
-/// use ndtask_array::reader::{from_reader, ChunkReader, Region};
+/// use ndtask_array::reader::{from_reader, ChunkReader, Subset};
 /// use ndtask_core::{Chunk, DType, Element, Fingerprint, Result};
 /// use ndarray::{ArrayD, IxDyn};
 ///
@@ -78,7 +78,7 @@ pub trait TileSource {
 ///     fn name(&self) -> String { "grid".into() }
 ///     fn fingerprint(&self, h: &mut Fingerprint) { h.str("grid"); }
 ///     fn dtype(&self) -> DType { DType::I64 }
-///     fn read(&self, r: &Region) -> Result<Chunk> {
+///     fn read(&self, r: &Subset) -> Result<Chunk> {
 ///         let a = ArrayD::from_shape_fn(IxDyn(&r.shape), |i| {
 ///             ((r.start[0] + i[0]) * 1000 + r.start[1] + i[1]) as i64
 ///         });
@@ -111,7 +111,7 @@ pub trait ChunkReader: Send + Sync + 'static {
     ///
     /// # Errors
     /// Whatever stops the read.
-    fn read(&self, region: &Region) -> Result<Chunk> {
+    fn read(&self, region: &Subset) -> Result<Chunk> {
         let name = self.name();
         let Some(mut stream) = self.stream(region) else {
             return Err(Error::internal(format!(
@@ -133,7 +133,7 @@ pub trait ChunkReader: Send + Sync + 'static {
     }
     /// The values of `region` in C order, tile by tile, if the reader can make them that way
     /// (the default: no).
-    fn stream<'a>(&'a self, region: &Region) -> Option<Box<dyn TileSource + 'a>> {
+    fn stream<'a>(&'a self, region: &Subset) -> Option<Box<dyn TileSource + 'a>> {
         let _ = region;
         None
     }
@@ -143,7 +143,7 @@ pub trait ChunkReader: Send + Sync + 'static {
     /// streamed in C order, then permuted).
     fn stream_permuted<'a>(
         &'a self,
-        region: &Region,
+        region: &Subset,
         order: &[usize],
     ) -> Option<Box<dyn TileSource + 'a>> {
         let _ = (region, order);

@@ -2,7 +2,7 @@
 //! after slices with unit steps and transposes.
 
 use crate::exec::tiles::TransposedRows;
-use crate::plan::reader::{ChunkCursor, ChunkReader, PermutedCursor, Region, TileSource};
+use crate::plan::reader::{ChunkCursor, ChunkReader, PermutedCursor, Subset, TileSource};
 use ndtask_core::{Buf, Chunk, ChunkGrid, DType, Error, Fingerprint, Result};
 use std::sync::Arc;
 
@@ -54,10 +54,10 @@ impl SourceNode {
     }
 
     /// The region of the reader's array that block `block` of `grid` (this node's grid) is.
-    pub fn region(&self, grid: &ChunkGrid, block: &[usize]) -> Region {
+    pub fn region(&self, grid: &ChunkGrid, block: &[usize]) -> Subset {
         let (offset, chunk) = (grid.chunk_offset(block), grid.chunk_shape(block));
         match &self.window {
-            None => Region {
+            None => Subset {
                 array: self.shape.clone(),
                 start: offset,
                 shape: chunk,
@@ -71,7 +71,7 @@ impl SourceNode {
                         shape[a] = chunk[o];
                     }
                 }
-                Region {
+                Subset {
                     array: self.shape.clone(),
                     start,
                     shape,
@@ -134,7 +134,7 @@ impl SourceNode {
 
     /// The array's axes in the order this node takes them, outermost first (axes it does not
     /// have first), if that is not C order for `region` (axes of length 1 aside).
-    fn order(&self, region: &Region) -> Option<Vec<usize>> {
+    fn order(&self, region: &Subset) -> Option<Vec<usize>> {
         let w = self.window.as_ref()?;
         let taken: Vec<usize> = w.axes.iter().filter_map(|&a| a).collect();
         let mut order: Vec<usize> = (0..self.shape.len())

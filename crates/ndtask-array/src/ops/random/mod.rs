@@ -25,7 +25,7 @@ use crate::api::array::Array;
 use crate::exec::kernels::{wide_to, Vectorized, Width};
 use crate::exec::tiles::TransposedRows;
 use crate::ops::creation::source;
-use crate::plan::reader::{ChunkReader, Region, TileSource};
+use crate::plan::reader::{ChunkReader, Subset, TileSource};
 use ndtask_core::{Buf, Chunks, DType, Element, Error, Fingerprint, Numeric, Result};
 use philox::{philox4x32, philox4x32_lanes, philox4x32_lanes_at, philox4x64, LANES, LANES_WIDE};
 use std::cell::Cell;
@@ -237,7 +237,7 @@ impl<T: Sample> ChunkReader for RandomSource<T> {
     fn dtype(&self) -> DType {
         T::DTYPE
     }
-    fn stream<'a>(&'a self, r: &Region) -> Option<Box<dyn TileSource + 'a>> {
+    fn stream<'a>(&'a self, r: &Subset) -> Option<Box<dyn TileSource + 'a>> {
         Some(Box::new(Cursor {
             runs: Runs::new(&r.array, &r.start, &r.shape),
             source: self,
@@ -245,7 +245,7 @@ impl<T: Sample> ChunkReader for RandomSource<T> {
     }
     fn stream_permuted<'a>(
         &'a self,
-        r: &Region,
+        r: &Subset,
         order: &[usize],
     ) -> Option<Box<dyn TileSource + 'a>> {
         T::permuted(self, r, order)
@@ -260,7 +260,7 @@ trait Sample: Element {
     /// distribution and the order allow it (see [`Transposed`]).
     fn permuted<'a>(
         src: &'a RandomSource<Self>,
-        r: &Region,
+        r: &Subset,
         order: &[usize],
     ) -> Option<Box<dyn TileSource + 'a>> {
         let _ = (src, r, order);
@@ -271,7 +271,7 @@ trait Sample: Element {
 impl<T: RandomFloat> Sample for T {
     fn permuted<'a>(
         src: &'a RandomSource<T>,
-        r: &Region,
+        r: &Subset,
         order: &[usize],
     ) -> Option<Box<dyn TileSource + 'a>> {
         match src.dist {
@@ -574,7 +574,7 @@ struct Transposed<'a, T> {
 }
 
 impl<'a, T: RandomFloat> Transposed<'a, T> {
-    fn new(source: &'a RandomSource<T>, r: &Region, order: &[usize]) -> Option<Self> {
+    fn new(source: &'a RandomSource<T>, r: &Subset, order: &[usize]) -> Option<Self> {
         let n = r.array.len();
         let (&p, rest) = order.split_last()?;
         if n < 2 || rest.last() != Some(&(n - 1)) || p == n - 1 {
@@ -821,7 +821,7 @@ impl ChunkReader for NumpySource {
     fn dtype(&self) -> DType {
         DType::F64
     }
-    fn stream<'a>(&'a self, r: &Region) -> Option<Box<dyn TileSource + 'a>> {
+    fn stream<'a>(&'a self, r: &Subset) -> Option<Box<dyn TileSource + 'a>> {
         Some(Box::new(NumpyCursor {
             runs: Runs::new(&r.array, &r.start, &r.shape),
             philox: self.philox,

@@ -1,12 +1,12 @@
 //! Arithmetic trees: inside every fused kernel, float arithmetic of depth two
 //! (`x * x + y * y`, `(x + 1) * 2`) becomes one step, monomorphised for its operators (see
-//! `exec::trees`). An arithmetic step absorbs each operand that is an arithmetic step read by
+//! `exec::arith_trees`). An arithmetic step absorbs each operand that is an arithmetic step read by
 //! it alone (or, for a square, reads twice); the tree's scalars live in the kernel and a tile it
 //! reads twice is one input. The IEEE operations and their order are unchanged, so the bits
 //! are.
 
+use crate::exec::arith_trees::{compile_tree, TreeLeaf, TreeShape};
 use crate::exec::program::{Program, Step};
-use crate::exec::trees::{compile_tree, TreeLeaf, TreeShape};
 use crate::lower::physical::{Pass, PhysicalPlan};
 use crate::plan::arith::{ArithInput, ArithOp};
 use crate::plan::passes::Enabled;
