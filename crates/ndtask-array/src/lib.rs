@@ -36,8 +36,10 @@ pub use ops::any_math::{promote_types, AnyOperand};
 pub use ops::arith::Operand;
 pub use ops::concat::{concatenate, stack};
 pub use ops::creation::{arange, from_ndarray, full, linspace, ones, zeros};
+pub use ops::grouped::{GroupArith, GroupBy, GroupReduce};
 pub use ops::math::where_;
 pub use ops::random;
+pub use ops::rolling::{Rolling, RollingReduce};
 pub use ops::stats::Masked;
 pub use reduce::options::{ReduceOptions, DEFAULT_SPLIT_EVERY};
 
