@@ -215,6 +215,7 @@ fn write(a: &Args, x: &AnyArray, path: &str, cfg: &Config) -> Result<(), Error> 
         codec: a.codec,
         shard: a.shard.clone(),
         format: a.format,
+        ..ZarrOptions::default()
     };
     x.to_zarr(path, &a.array, &options)?.compute_with(cfg)
 }

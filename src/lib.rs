@@ -78,6 +78,9 @@ pub use ndtask_array as array;
 pub use ndtask_bag as bag;
 /// Delayed tasks: any function call as a lazy task ([`Delayed`]).
 pub use ndtask_bag::delayed;
+/// Labelled arrays and datasets (Xarray's `DataArray` and `Dataset`), NetCDF and Zarr datasets:
+/// the `ndtask-labelled` crate.
+pub use ndtask_labelled as labelled;
 
 /// Reading and writing data: `.npy` files, Zarr stores (feature `zarr`), your own format.
 pub mod io {
@@ -85,7 +88,7 @@ pub mod io {
     pub use ndtask_array::sink::Sink;
     pub use ndtask_array::{from_npy, npy_shape, open_npy};
     #[cfg(feature = "zarr")]
-    pub use ndtask_array::{from_zarr, open_zarr, ZarrCodec, ZarrFormat, ZarrOptions};
+    pub use ndtask_array::{from_zarr, open_zarr, ZarrCodec, ZarrFill, ZarrFormat, ZarrOptions};
 }
 
 /// Watching and stopping runs: the [`observe::Observer`] trait and what it is told, a progress

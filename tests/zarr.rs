@@ -58,7 +58,7 @@ proptest! {
         let codec = [ZarrCodec::None, ZarrCodec::Zstd, ZarrCodec::Blosc][codec as usize];
         let stored: Vec<usize> = stored.into_iter().take(shape.len()).collect();
         let format = if v2 { ZarrFormat::V2 } else { ZarrFormat::V3 };
-        let options = ZarrOptions { chunks: Some(stored), codec, shard: None, format };
+        let options = ZarrOptions { chunks: Some(stored), codec, shard: None, format, ..ZarrOptions::default() };
         round_trip::<f64>(&shape, chunks.clone(), &options);
         round_trip::<f32>(&shape, chunks.clone(), &ZarrOptions { codec, ..ZarrOptions::default() });
         round_trip::<i64>(&shape, chunks, &options);
@@ -199,6 +199,7 @@ fn errors_name_the_store_the_array_and_the_chunk() {
                 codec: ZarrCodec::Blosc,
                 shard: None,
                 format: ZarrFormat::V2,
+                ..ZarrOptions::default()
             },
         )
         .and_then(|w| w.compute())
@@ -278,6 +279,7 @@ fn arrays_zarr_python_writes_read_exactly_and_it_reads_ours() {
         codec,
         shard,
         format: ZarrFormat::V3,
+        ..ZarrOptions::default()
     };
     // Format 2 too, every codec and type.
     let v2 = |codec| ZarrOptions {
@@ -459,6 +461,7 @@ fn a_stored_chunk_of_the_wrong_size_is_an_error_not_a_misread() {
             codec,
             shard: None,
             format,
+            ..ZarrOptions::default()
         };
         let x = ndtask::arange(0.0, 12.0, 1.0, [12]).unwrap();
         // Whole chunks and an edge chunk (stored padded) read back exactly, in every type.

@@ -30,7 +30,10 @@ pub use config::default_scheduler;
 pub use config::Config;
 pub use io::npy::{from_npy, npy_shape, open_npy};
 #[cfg(feature = "zarr")]
-pub use io::zarr::{from_zarr, open_zarr, ZarrCodec, ZarrFormat, ZarrOptions};
+pub use io::zarr::{
+    from_zarr, open_zarr, read_zarr_text, write_zarr_text, ZarrCodec, ZarrFill, ZarrFormat,
+    ZarrOptions,
+};
 pub use lower::explain::{Fused, PlanNode};
 pub use ops::any_math::{promote_types, AnyOperand};
 pub use ops::arith::Operand;
@@ -45,7 +48,7 @@ pub use reduce::options::{ReduceOptions, DEFAULT_SPLIT_EVERY};
 
 /// The sink extension point: [`sink::Sink`], written to by [`Array::to_sink`].
 pub mod sink {
-    pub use crate::io::sink::Sink;
+    pub use crate::io::sink::{write_many, Sink};
 }
 
 /// What the `collection_methods!` macro names from other crates.

@@ -5,10 +5,12 @@
 //! before the target exists, and the target is prepared once. A write is a lazy value
 //! ([`Write`]) until it is computed.
 
+use crate::api::any::AnyArray;
 use crate::api::array::Array;
 use crate::collection::{Targets, Write};
 use crate::ops::layout::blocks;
 use crate::plan::BlockKernel;
+use crate::plan::Node;
 use ndarray::{ArrayD, IxDyn};
 use ndtask_core::{Chunk, ChunkGrid, Chunks, Element, Fingerprint, Result};
 use std::sync::Arc;
@@ -62,8 +64,8 @@ pub trait Sink: Send + Sync + 'static {
     fn write(&self, block: usize, chunk: &Chunk) -> Result<()>;
 }
 
-/// The task that prepares the sink.
-struct Create(Arc<dyn Sink>);
+/// The task that prepares the sink (after the task that prepared another, when `after`).
+struct Create(Arc<dyn Sink>, bool);
 
 /// The tasks that write the chunks: block `b` writes chunk `b`, after the sink is prepared.
 struct WriteChunk(Arc<dyn Sink>);
@@ -78,7 +80,11 @@ impl BlockKernel for Create {
         format!("{}-create:{}", self.0.kind(), self.0.target())
     }
     fn deps(&self, _: &[usize]) -> Vec<(usize, usize)> {
-        Vec::new()
+        if self.1 {
+            vec![(0, 0)]
+        } else {
+            Vec::new()
+        }
     }
     fn run(&self, _: &[usize], _: &[&Chunk]) -> Result<Chunk> {
         self.0.create().map(|_| done())
@@ -111,19 +117,50 @@ pub(crate) fn write_all<T: Element>(data: &Array<T>, sink: Arc<dyn Sink>) -> Res
     data.check()?;
     let what = format!("{}:{}", sink.kind(), sink.target());
     let one = ChunkGrid::new(&[1], Chunks::Block(vec![1]))?;
-    let created = blocks::<i64>(Vec::new(), one, Create(sink.clone()));
-    let n = data.num_chunks();
+    let created = blocks::<i64>(Vec::new(), one, Create(sink.clone(), false));
     let mut targets = Targets::default();
+    targets.push(written(&created, &data.node, sink)?);
+    Ok(Write::new(targets, what))
+}
+
+/// The node that writes every chunk of `data` to `sink` after `created` (summed to one
+/// value, so that computing it runs every write).
+fn written(created: &Array<i64>, data: &Arc<Node>, sink: Arc<dyn Sink>) -> Result<Arc<Node>> {
+    let n = data.grid.num_chunks();
     if n == 0 {
-        targets.push(created.sum().into_array().node);
-        return Ok(Write::new(targets, what));
+        return Ok(created.sum().into_array().node);
     }
     let written = blocks::<i64>(
-        vec![created.node.clone(), data.node.clone()],
+        vec![created.node.clone(), data.clone()],
         ChunkGrid::new(&[n], Chunks::Block(vec![1]))?,
         WriteChunk(sink),
     );
-    targets.push(written.sum().into_array().node);
+    Ok(written.sum().into_array().node)
+}
+
+/// The lazy write of several arrays, each to its own sink, after one preparation:
+/// `first.create()` runs once before anything else (a file's header, a group's metadata;
+/// its `write` is never called), then each sink's `create`, then every chunk of each array
+/// goes to its sink's `write`. One compute writes them all, on every scheduler (a file that
+/// holds several arrays: NetCDF, a Zarr group).
+///
+/// # Errors
+/// The error of an array.
+pub fn write_many(first: Arc<dyn Sink>, parts: Vec<(AnyArray, Arc<dyn Sink>)>) -> Result<Write> {
+    let what = format!("{}:{}", first.kind(), first.target());
+    let one = ChunkGrid::new(&[1], Chunks::Block(vec![1]))?;
+    let prepared = blocks::<i64>(Vec::new(), one.clone(), Create(first, false));
+    let mut targets = Targets::default();
+    targets.push(prepared.node.clone());
+    for (data, sink) in parts {
+        data.check()?;
+        let created = blocks::<i64>(
+            vec![prepared.node.clone()],
+            one.clone(),
+            Create(sink.clone(), true),
+        );
+        targets.push(written(&created, &data.node, sink)?);
+    }
     Ok(Write::new(targets, what))
 }
 

@@ -62,6 +62,26 @@ pub struct ZarrOptions {
     /// The Zarr format written: 3 (the default) or 2 (`.zarray`, numcodecs compressors: what
     /// zarr-python 2 and older tools read).
     pub format: ZarrFormat,
+    /// User attributes stored with the array (`.zattrs` in format 2, `attributes` in
+    /// `zarr.json` in format 3).
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// The names of the dimensions (format 3's `dimension_names`; format 2 has no place for
+    /// them, and Xarray keeps them in the attribute `_ARRAY_DIMENSIONS`).
+    pub dimension_names: Option<Vec<String>>,
+    /// The fill value stored in the metadata.
+    pub fill: ZarrFill,
+}
+
+/// The fill value [`Array::to_zarr`] stores in the metadata (where no chunk was written, a
+/// reader sees it; Xarray reads a format 2 fill value as missing data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ZarrFill {
+    /// Zero (`false` for bool).
+    #[default]
+    Zero,
+    /// Missing: NaN for floats; for other types none (`null`) in format 2, and zero in format 3,
+    /// which needs one (what Xarray writes, so that it masks nothing it should not).
+    Missing,
 }
 
 /// The Zarr format [`Array::to_zarr`] writes.
@@ -87,7 +107,7 @@ fn metadata_v2(
     shape: &[usize],
     chunks: &[usize],
     dtype: DType,
-    codec: ZarrCodec,
+    options: &ZarrOptions,
 ) -> Result<ArrayMetadataV2> {
     let (code, fill) = match dtype {
         DType::F64 => ("<f8", serde_json::json!(0.0)),
@@ -95,6 +115,12 @@ fn metadata_v2(
         DType::I64 => ("<i8", serde_json::json!(0)),
         DType::Bool => ("|b1", serde_json::json!(false)),
     };
+    let fill = match (options.fill, dtype) {
+        (ZarrFill::Zero, _) => fill,
+        (ZarrFill::Missing, DType::F64 | DType::F32) => serde_json::json!("NaN"),
+        (ZarrFill::Missing, _) => serde_json::Value::Null,
+    };
+    let codec = options.codec;
     let compressor = match codec {
         ZarrCodec::None => serde_json::Value::Null,
         ZarrCodec::Zstd => serde_json::json!({"id": "zstd", "level": 3}),
@@ -113,7 +139,10 @@ fn metadata_v2(
         "filters": null,
         "dimension_separator": ".",
     });
-    serde_json::from_value(doc).map_err(|e| Error::io("making Zarr format 2 metadata", e))
+    let mut meta: ArrayMetadataV2 =
+        serde_json::from_value(doc).map_err(|e| Error::io("making Zarr format 2 metadata", e))?;
+    meta.attributes = options.attributes.clone();
+    Ok(meta)
 }
 
 /// The ndtask element type a Zarr data type is read as (`int32`, `uint8` and other integers
@@ -608,6 +637,22 @@ impl AnyArray {
     ) -> Result<Write> {
         with_typed!(self, x => x.to_zarr(store_path, array_path, options))
     }
+
+    /// The parts of [`AnyArray::to_zarr`], as [`Array::zarr_sink`].
+    ///
+    /// # Errors
+    /// As [`Array::to_zarr`].
+    pub fn zarr_sink(
+        &self,
+        store_path: impl AsRef<Path>,
+        array_path: &str,
+        options: &ZarrOptions,
+    ) -> Result<(AnyArray, Arc<dyn Sink>)> {
+        with_typed!(self, x => {
+            let (data, sink) = x.zarr_sink(store_path, array_path, options)?;
+            Ok((data.into(), sink))
+        })
+    }
 }
 
 /// A Zarr array being written: its metadata is stored once, then each chunk of the
@@ -862,6 +907,22 @@ impl<T: Element> Array<T> {
         array_path: &str,
         options: &ZarrOptions,
     ) -> Result<Write> {
+        let (data, sink) = self.zarr_sink(store_path, array_path, options)?;
+        write_all(&data, sink)
+    }
+
+    /// The parts of [`Array::to_zarr`], to write the array with others in one write
+    /// ([`crate::sink::write_many`], as a Zarr group of several arrays is): the array
+    /// rechunked to the stored chunks (or shards), and the sink that stores them.
+    ///
+    /// # Errors
+    /// As [`Array::to_zarr`].
+    pub fn zarr_sink(
+        &self,
+        store_path: impl AsRef<Path>,
+        array_path: &str,
+        options: &ZarrOptions,
+    ) -> Result<(Array<T>, Arc<dyn Sink>)> {
         self.check()?;
         let shape = self.shape();
         let nd = shape.len();
@@ -901,7 +962,10 @@ impl<T: Element> Array<T> {
                 shard.clone()
             }
         };
+        let missing = options.fill == ZarrFill::Missing;
         let fill = match T::DTYPE {
+            DType::F64 if missing => zarrs::array::FillValue::from(f64::NAN),
+            DType::F32 if missing => zarrs::array::FillValue::from(f32::NAN),
             DType::F64 => zarrs::array::FillValue::from(0.0f64),
             DType::F32 => zarrs::array::FillValue::from(0.0f32),
             DType::I64 => zarrs::array::FillValue::from(0i64),
@@ -933,6 +997,16 @@ impl<T: Element> Array<T> {
                 }
             };
         builder.bytes_to_bytes_codecs(codec.into_iter().collect());
+        builder.attributes(options.attributes.clone());
+        if let Some(names) = &options.dimension_names {
+            if names.len() != nd {
+                return Err(Error::InvalidArgument(format!(
+                    "to_zarr: {} dimension names {names:?} for an array of {nd} axes",
+                    names.len()
+                )));
+            }
+            builder.dimension_names(Some(names.clone()));
+        }
         if options.shard.is_some() {
             builder.subchunk_shape(Some(to_u64(&chunks)));
         }
@@ -950,7 +1024,7 @@ impl<T: Element> Array<T> {
                 &shape,
                 &grid_shape,
                 T::DTYPE,
-                options.codec,
+                options,
             )?)),
         };
         let sink = ZarrSink::<T> {
@@ -962,6 +1036,153 @@ impl<T: Element> Array<T> {
             array: Mutex::new(None),
             _t: std::marker::PhantomData,
         };
-        write_all(&data, Arc::new(sink))
+        Ok((data, Arc::new(sink)))
     }
+}
+
+/// The metadata file of the Zarr array at `array_path`: its path and JSON.
+fn metadata_json(store_path: &Path, array_path: &str) -> Result<(PathBuf, serde_json::Value)> {
+    let dir = store_path.join(array_path.trim_start_matches('/'));
+    let file = if dir.join("zarr.json").is_file() {
+        dir.join("zarr.json")
+    } else {
+        dir.join(".zarray")
+    };
+    let what = || format!("reading the Zarr metadata {}", file.display());
+    let text = std::fs::read_to_string(&file).map_err(|e| Error::io(what(), e))?;
+    let json = serde_json::from_str(&text).map_err(|e| Error::io(what(), e))?;
+    Ok((file, json))
+}
+
+/// The text of a one-dimensional Zarr array of fixed-length byte strings (format 2 `"|S<n>"`,
+/// format 3 `null_terminated_bytes`, as Xarray writes string coordinates), one string per
+/// element, the trailing NULs cut and the bytes read as UTF-8.
+///
+/// # Errors
+/// [`Error::Io`] naming the array if it cannot be read; [`Error::InvalidArgument`] if it does
+/// not hold fixed-length byte strings.
+pub fn read_zarr_text(store_path: impl AsRef<Path>, array_path: &str) -> Result<Vec<String>> {
+    let store_path = store_path.as_ref();
+    let name = format!("zarr:{}:{array_path}", store_path.display());
+    let (file, mut meta) = metadata_json(store_path, array_path)?;
+    let not_text = |t: &serde_json::Value| {
+        Error::InvalidArgument(format!(
+            "the Zarr array {name} holds {t}, not fixed-length byte strings"
+        ))
+    };
+    // zarrs reads the bytes as raw bits of the same width.
+    let width = if meta["zarr_format"] == 2 {
+        let t = meta["dtype"].clone();
+        let w: usize = t
+            .as_str()
+            .and_then(|s| s.strip_prefix("|S"))
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| not_text(&t))?;
+        meta["dtype"] = serde_json::json!(format!("|V{w}"));
+        meta["fill_value"] = serde_json::json!(vec![0u8; w]);
+        w
+    } else {
+        let t = meta["data_type"].clone();
+        let w = (t["name"] == "null_terminated_bytes")
+            .then(|| t["configuration"]["length_bytes"].as_u64())
+            .flatten()
+            .ok_or_else(|| not_text(&t))? as usize;
+        meta["data_type"] = serde_json::json!(format!("r{}", w * 8));
+        meta["fill_value"] = serde_json::json!(vec![0u8; w]);
+        w
+    };
+    let what = || format!("reading the Zarr array {name} ({})", file.display());
+    let metadata: ArrayMetadata = serde_json::from_value(meta).map_err(|e| Error::io(what(), e))?;
+    let store = FilesystemStore::new(store_path).map_err(|e| Error::io(what(), e))?;
+    let array = ZArray::new_with_metadata(Arc::new(store), array_path, metadata)
+        .map_err(|e| Error::io(what(), e))?;
+    if array.shape().len() != 1 {
+        return Err(Error::InvalidArgument(format!(
+            "the Zarr array {name} of strings has shape {:?}; ndtask reads strings of one axis",
+            array.shape()
+        )));
+    }
+    let bytes: zarrs::array::ArrayBytes<'static> = array
+        .retrieve_array_subset(&array.subset_all())
+        .map_err(|e| Error::io(what(), e))?;
+    let bytes = bytes.into_fixed().map_err(|e| Error::io(what(), e))?;
+    Ok(bytes
+        .chunks(width.max(1))
+        .map(|c| {
+            String::from_utf8_lossy(c)
+                .trim_end_matches('\0')
+                .to_string()
+        })
+        .collect())
+}
+
+/// Writes `text` as a one-dimensional Zarr array of fixed-length byte strings (as wide as the
+/// longest, UTF-8, NUL-padded; format 2 `"|S<n>"`, format 3 `null_terminated_bytes`),
+/// uncompressed in one chunk, with `attributes` (and, in format 3, `dimension_names`). An
+/// array already at the path is replaced. Xarray reads it as strings when `attributes` has
+/// `"_Encoding": "utf-8"`.
+///
+/// # Errors
+/// [`Error::Io`] naming the array if it cannot be written.
+pub fn write_zarr_text(
+    store_path: impl AsRef<Path>,
+    array_path: &str,
+    text: &[String],
+    options: &ZarrOptions,
+) -> Result<()> {
+    let dir = store_path.as_ref().join(array_path.trim_start_matches('/'));
+    let what = || format!("writing the Zarr array of strings {}", dir.display());
+    let width = text.iter().map(String::len).max().unwrap_or(0).max(1);
+    let n = text.len();
+    let mut bytes: Vec<u8> = Vec::new();
+    bytes
+        .try_reserve_exact(n.saturating_mul(width))
+        .map_err(|e| Error::io(what(), e))?;
+    for s in text {
+        bytes.extend_from_slice(s.as_bytes());
+        bytes.resize(bytes.len() + width - s.len(), 0);
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|e| Error::io(what(), e))?;
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(what(), e))?;
+    let chunk = n.max(1);
+    let json = |v: serde_json::Value| serde_json::to_string_pretty(&v).map_err(Error::internal);
+    let chunk_file = match options.format {
+        ZarrFormat::V2 => {
+            let meta = serde_json::json!({
+                "zarr_format": 2, "shape": [n], "chunks": [chunk], "dtype": format!("|S{width}"),
+                "compressor": null, "fill_value": null, "order": "C", "filters": null,
+                "dimension_separator": "."
+            });
+            std::fs::write(dir.join(".zarray"), json(meta)?).map_err(|e| Error::io(what(), e))?;
+            let mut attrs = options.attributes.clone();
+            if let Some(d) = &options.dimension_names {
+                attrs.insert("_ARRAY_DIMENSIONS".into(), serde_json::json!(d));
+            }
+            std::fs::write(dir.join(".zattrs"), json(serde_json::Value::Object(attrs))?)
+                .map_err(|e| Error::io(what(), e))?;
+            dir.join("0")
+        }
+        ZarrFormat::V3 => {
+            let mut meta = serde_json::json!({
+                "zarr_format": 3, "node_type": "array", "shape": [n],
+                "data_type": {"name": "null_terminated_bytes", "configuration": {"length_bytes": width}},
+                "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [chunk]}},
+                "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+                "fill_value": "", "codecs": [{"name": "bytes"}],
+                "attributes": serde_json::Value::Object(options.attributes.clone())
+            });
+            if let Some(d) = &options.dimension_names {
+                meta["dimension_names"] = serde_json::json!(d);
+            }
+            std::fs::write(dir.join("zarr.json"), json(meta)?).map_err(|e| Error::io(what(), e))?;
+            std::fs::create_dir_all(dir.join("c")).map_err(|e| Error::io(what(), e))?;
+            dir.join("c").join("0")
+        }
+    };
+    if n > 0 {
+        std::fs::write(chunk_file, &bytes).map_err(|e| Error::io(what(), e))?;
+    }
+    Ok(())
 }
