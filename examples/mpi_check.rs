@@ -78,6 +78,15 @@ macro_rules! tuple_bits {
         }
     };
 }
+impl Bits for ndtask::labelled::DataArray {
+    fn bits(&self, out: &mut Vec<u64>) {
+        out.push(self.dims().len() as u64);
+        match self.to_f64() {
+            Ok(v) => v.bits(out),
+            Err(_) => out.push(u64::MAX),
+        }
+    }
+}
 tuple_bits!(A, B);
 tuple_bits!(A, B, C);
 tuple_bits!(A, B, C, D);
@@ -1092,6 +1101,44 @@ fn observers(s: &mut Suite) -> Result<(), Error> {
     s.check("after a cancellation", x.sum())
 }
 
+/// Labelled arrays over uneven time chunks, with missing values: the monthly climatology, the
+/// anomaly and its spread, seasons, daily means, a rolling mean and a selection by label.
+fn labelled(s: &mut Suite) -> Result<(), Error> {
+    use ndtask::labelled::{time, Coordinate, DataArray, GroupArith, Labels};
+    let nt = 700;
+    let rng = random::default_rng(11);
+    let u = rng.uniform::<f64>([nt, 6, 5], vec![97, 4, 5])?;
+    let x = ndtask::where_(&u.greater(0.95)?, f64::NAN, &(&u * 30.0 + 270.0))?;
+    let start = time::parse("2013-01-01")?.0;
+    let t: Vec<i64> = (0..nt as i64)
+        .map(|i| start + i * 6 * 3_600_000_000_000)
+        .collect();
+    let da = DataArray::new(x, &["time", "lat", "lon"])?
+        .with_coord("time", Coordinate::new("time", Labels::Time(t)))?
+        .with_coord(
+            "lat",
+            Coordinate::new("lat", Labels::F64(vec![60.0, 50.0, 40.0, 30.0, 20.0, 10.0])),
+        )?;
+    let months = da.groupby("time.month")?;
+    let clim = months.mean()?;
+    let anomaly = months.arith(GroupArith::Sub, &clim)?;
+    s.check("labelled: monthly climatology", &clim)?;
+    s.check("labelled: anomaly", &anomaly)?;
+    s.check("labelled: anomaly std", anomaly.std(&["time"])?)?;
+    s.check("labelled: seasons", da.groupby("time.season")?.std()?)?;
+    s.check("labelled: daily means", da.resample("time", "1D")?.mean()?)?;
+    s.check(
+        "labelled: rolling mean",
+        da.rolling("time", 4)?.center(true).mean()?,
+    )?;
+    s.check(
+        "labelled: sel and mean",
+        da.sel([("time", "2013-03".into())])?
+            .mean(&["time", "lon"])?,
+    )?;
+    Ok(())
+}
+
 fn run(mpi: &Rc<MpiScheduler>, memory_budget: Option<usize>) -> Result<Suite<'_>, Error> {
     let mut cfg = Config::new().shared_scheduler(mpi.clone());
     if let Some(b) = memory_budget {
@@ -1122,6 +1169,7 @@ fn run(mpi: &Rc<MpiScheduler>, memory_budget: Option<usize>) -> Result<Suite<'_>
     readers(&mut s)?;
     npy(&mut s)?;
     spill(&mut s)?;
+    labelled(&mut s)?;
     // MPI is initialised once per process: a second scheduler is a clear error, not a panic.
     match MpiScheduler::new() {
         Err(Error::Mpi(_)) => s.passed += 1,

@@ -220,6 +220,15 @@ fn ops(ds: &Dataset) -> Vec<(&'static str, DataArray)> {
             "resample_3d_max",
             r(air.resample("time", "3D").unwrap().max()),
         ),
+        (
+            "resample_gap_count",
+            r(
+                r(air.isel([("time", Isel::Positions((0..40).chain(80..120).collect()))]))
+                    .resample("time", "1D")
+                    .unwrap()
+                    .count(),
+            ),
+        ),
         ("rolling4", r(air.rolling("time", 4).unwrap().mean())),
         (
             "rolling_center",

@@ -125,6 +125,7 @@ def ops(ds):
         "resample_ms": air.resample(time="MS").mean(),
         "resample_me_sum": air.resample(time="ME").sum(),
         "resample_3d_max": air.resample(time="3D").max(),
+        "resample_gap_count": air.isel(time=list(range(0, 40)) + list(range(80, 120))).resample(time="1D").count(),
         "rolling4": air.rolling(time=4).mean(),
         "rolling_center": air.rolling(time=5, center=True).mean(),
         "rolling_minp": air.rolling(time=3, min_periods=1).sum(),

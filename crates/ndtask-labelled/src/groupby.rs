@@ -299,10 +299,27 @@ impl GroupBy {
         let x = &self.obj;
         let axis = x.axis(&self.dim)?;
         let n = self.labels.len();
-        let data = match floats(&x.data) {
+        let mut data = match floats(&x.data) {
             Floats::F64(a) => run_group(&a, axis, &self.codes, n, op)?,
             Floats::F32(a) => run_group(&a, axis, &self.codes, n, op)?,
         };
+        if op == Reduce::Count {
+            // A group no position falls in (an empty resample bin) counts NaN, as in Xarray.
+            let mut members = vec![0usize; n];
+            self.codes.iter().flatten().for_each(|&g| members[g] += 1);
+            if members.contains(&0) {
+                let mut shape = vec![1usize; data.ndim()];
+                shape[axis] = n;
+                let nan: Vec<f64> = members
+                    .iter()
+                    .map(|&m| if m == 0 { f64::NAN } else { 0.0 })
+                    .collect();
+                let nan = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), nan)
+                    .map_err(Error::internal)?;
+                let nan: AnyArray = ndtask_array::from_ndarray(nan, shape.clone())?.into();
+                data = data.astype(DType::F64).try_add(&nan)?;
+            }
+        }
         let mut out = x.with_data(data);
         out.dims[axis] = self.out_dim.clone();
         out.coords
