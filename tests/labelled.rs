@@ -256,6 +256,66 @@ fn made(py: &Path) -> PathBuf {
     dir
 }
 
+/// Asserts the file `fname` in `dir` reads as Xarray read it (`dir/read/fname`): dimensions,
+/// variables, attributes, coordinates, types and values to the bit.
+fn reads_as_xarray(dir: &Path, fname: &str) {
+    let ds = open_dataset(dir.join(fname), &[]).unwrap();
+    let read = dir.join("read").join(fname);
+    let m = meta(&read.join("dataset.json"));
+    let dims: Vec<(String, usize)> = ds.dims();
+    for (d, n) in m["dims"].as_object().unwrap() {
+        assert!(
+            dims.contains(&(d.clone(), n.as_u64().unwrap() as usize)),
+            "{fname}: dims {dims:?}"
+        );
+    }
+    let mut vars: Vec<&str> = ds.data_vars();
+    vars.sort_unstable();
+    let mut want: Vec<String> = serde_json::from_value(m["data_vars"].clone()).unwrap();
+    want.sort_unstable();
+    assert_eq!(vars, want);
+    for (k, v) in m["attrs"].as_object().unwrap() {
+        let ours = ds
+            .attrs()
+            .get(k)
+            .unwrap_or_else(|| panic!("{fname}: attribute {k}"));
+        match v {
+            Value::String(s) => assert_eq!(ours.as_text(), Some(s.as_str())),
+            n => assert_eq!(ours.as_f64(), n.as_f64(), "{fname}: attribute {k}"),
+        }
+    }
+    for v in &want {
+        let da = ds.var(v).unwrap();
+        let vm = meta(&read.join(format!("{v}.json")));
+        same_coords(&da, &vm, &format!("{fname}:{v}"));
+        let dt = vm["dtype"].as_str().unwrap();
+        if dt.starts_with("float") {
+            assert_eq!(da.dtype_name(), dt, "{fname}:{v}: dtype");
+        } else {
+            assert_eq!(da.data().stored_dtype(), dt, "{fname}:{v}: stored dtype");
+        }
+        for (k, a) in vm["attrs"].as_object().unwrap() {
+            let ours = da
+                .attrs()
+                .get(k)
+                .unwrap_or_else(|| panic!("{fname}:{v}: attribute {k}"));
+            if let Value::String(s) = a {
+                assert_eq!(ours.as_text(), Some(s.as_str()));
+            }
+        }
+        // Decoded exactly as Xarray decodes: the same bits.
+        let got = da.values().unwrap().to_f64();
+        let want = npy(&read.join(format!("{v}.npy")));
+        assert_eq!(got.shape(), want.shape());
+        for (g, w) in got.iter().zip(want.iter()) {
+            assert!(
+                g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
+                "{fname}:{v}: {g} vs {w}"
+            );
+        }
+    }
+}
+
 #[test]
 fn files_xarray_writes_read_the_same() {
     let Some(py) = python(&["xarray", "scipy"]) else {
@@ -263,61 +323,11 @@ fn files_xarray_writes_read_the_same() {
     };
     let dir = made(&py);
     for fname in ["data.nc", "classic.nc"] {
-        let ds = open_dataset(dir.join(fname), &[]).unwrap();
-        let read = dir.join("read").join(fname);
-        let m = meta(&read.join("dataset.json"));
-        let dims: Vec<(String, usize)> = ds.dims();
-        for (d, n) in m["dims"].as_object().unwrap() {
-            assert!(
-                dims.contains(&(d.clone(), n.as_u64().unwrap() as usize)),
-                "{fname}: dims {dims:?}"
-            );
-        }
-        let mut vars: Vec<&str> = ds.data_vars();
-        vars.sort_unstable();
-        let mut want: Vec<String> = serde_json::from_value(m["data_vars"].clone()).unwrap();
-        want.sort_unstable();
-        assert_eq!(vars, want);
-        for (k, v) in m["attrs"].as_object().unwrap() {
-            let ours = ds
-                .attrs()
-                .get(k)
-                .unwrap_or_else(|| panic!("{fname}: attribute {k}"));
-            match v {
-                Value::String(s) => assert_eq!(ours.as_text(), Some(s.as_str())),
-                n => assert_eq!(ours.as_f64(), n.as_f64(), "{fname}: attribute {k}"),
-            }
-        }
-        for v in &want {
-            let da = ds.var(v).unwrap();
-            let vm = meta(&read.join(format!("{v}.json")));
-            same_coords(&da, &vm, &format!("{fname}:{v}"));
-            let dt = vm["dtype"].as_str().unwrap();
-            if dt.starts_with("float") {
-                assert_eq!(da.dtype_name(), dt, "{fname}:{v}: dtype");
-            } else {
-                assert_eq!(da.data().stored_dtype(), dt, "{fname}:{v}: stored dtype");
-            }
-            for (k, a) in vm["attrs"].as_object().unwrap() {
-                let ours = da
-                    .attrs()
-                    .get(k)
-                    .unwrap_or_else(|| panic!("{fname}:{v}: attribute {k}"));
-                if let Value::String(s) = a {
-                    assert_eq!(ours.as_text(), Some(s.as_str()));
-                }
-            }
-            // Decoded exactly as Xarray decodes: the same bits.
-            let got = da.values().unwrap().to_f64();
-            let want = npy(&read.join(format!("{v}.npy")));
-            assert_eq!(got.shape(), want.shape());
-            for (g, w) in got.iter().zip(want.iter()) {
-                assert!(
-                    g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
-                    "{fname}:{v}: {g} vs {w}"
-                );
-            }
-        }
+        reads_as_xarray(&dir, fname);
+    }
+    // NetCDF-4 (HDF5, compressed and chunked), where the build reads it.
+    if cfg!(feature = "netcdf") && dir.join("data4.nc").exists() {
+        reads_as_xarray(&dir, "data4.nc");
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -363,6 +373,37 @@ fn operations_match_xarray_on_every_chunking_and_scheduler() {
             }
         }
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A real file nobody here wrote: the NCEP air temperature sample shipped in hvsampledata
+/// (NetCDF-4; air as int16 with a float64 scale, time as float32 with a NaN fill value), read
+/// as Xarray reads it, and its climatology as Xarray computes it.
+#[cfg(feature = "netcdf")]
+#[test]
+fn the_ncep_sample_reads_as_xarray_reads_it() {
+    let Some(py) = python(&["xarray", "netCDF4", "hvsampledata"]) else {
+        return;
+    };
+    let dir = temp("real");
+    oracle(&py, &["real", dir.to_str().unwrap()]);
+    reads_as_xarray(&dir, "real.nc");
+    let ds = open_dataset(dir.join("real.nc"), &[("lat", 10), ("lon", 20)]).unwrap();
+    assert!(
+        ds.to_string()
+            .contains("Dimensions:  (time: 20, lat: 25, lon: 53)"),
+        "{ds}"
+    );
+    let air = ds.var("air").unwrap();
+    let got = air.mean(&["time"]).unwrap().to_f64().unwrap();
+    let want = open_dataset(dir.join("real.nc"), &[])
+        .unwrap()
+        .var("air")
+        .unwrap()
+        .to_f64()
+        .unwrap();
+    let want = want.mean_axis(ndarray::Axis(0)).unwrap();
+    close(&got, &want, 1e-12, "real.nc: time mean");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -660,5 +701,19 @@ fn bad_zarr_input_is_a_clear_error() {
         .unwrap();
     assert!(!store.join(".zgroup").exists() && store.join("zarr.json").exists());
     assert_eq!(open_dataset(&store, &[]).unwrap().data_vars(), vec!["v"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A file that starts as HDF5 but is not whole is an error naming it, not an abort.
+#[cfg(feature = "netcdf")]
+#[test]
+fn a_broken_netcdf4_file_is_a_clear_error() {
+    let dir = temp("nc4-errors");
+    let path = dir.join("broken.nc");
+    let mut bytes = b"\x89HDF\r\n\x1a\n".to_vec();
+    bytes.extend(std::iter::repeat_n(7u8, 600));
+    std::fs::write(&path, &bytes).unwrap();
+    let e = open_dataset(&path, &[]).err().unwrap().to_string();
+    assert!(e.contains("broken.nc") && e.contains("NetCDF-4"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

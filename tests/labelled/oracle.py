@@ -1,13 +1,16 @@
 """Xarray as the oracle of ndtask's labelled arrays (tests/labelled.rs runs this).
 
-    oracle.py make DIR SEED   writes DIR/data.nc (NetCDF-3, 64-bit offset) and DIR/classic.nc
-                              (classic, with a record dimension), each variable and coordinate as
+    oracle.py make DIR SEED   writes DIR/data.nc (NetCDF-3, 64-bit offset), DIR/classic.nc
+                              (classic, with a record dimension) and, with netCDF4, DIR/data4.nc
+                              (NetCDF-4, compressed), each variable and coordinate as
                               Xarray decodes it (DIR/read/*), and the result of every operation
                               (DIR/ops/NAME.npy, NAME.json: dims and index coordinates)
     oracle.py check DIR       reads DIR/ours.nc (and DIR/ours_v2.zarr, DIR/ours_v3.zarr when
                               there) written by ndtask and compares them with DIR/data.nc as
                               Xarray reads it
     oracle.py zarr DIR        writes DIR/xr_v2.zarr and DIR/xr_v3.zarr from DIR/data.nc
+    oracle.py real DIR        copies the NCEP air temperature sample of hvsampledata (NetCDF-4) to
+                              DIR/real.nc and describes it as `make` does (DIR/read/real.nc)
 """
 
 import json
@@ -134,6 +137,34 @@ def ops(ds):
     }
 
 
+def describe(path, out):
+    """Each variable of the file as Xarray reads it, and the dataset's metadata, into out."""
+    got = xr.open_dataset(path)
+    os.makedirs(out, exist_ok=True)
+    for v in got.data_vars:
+        save(out, v, got[v])
+    meta = {
+        "dims": dict(got.sizes),
+        "attrs": {k: (v if isinstance(v, str) else np.asarray(v).tolist()) for k, v in got.attrs.items()},
+        "data_vars": list(got.data_vars),
+        "dtypes": {v: str(got[v].dtype) for v in got.data_vars},
+    }
+    with open(os.path.join(out, "dataset.json"), "w") as f:
+        json.dump(meta, f)
+
+
+def real(d):
+    """The NCEP air temperature sample of hvsampledata (NetCDF-4), copied to d/real.nc."""
+    import shutil
+
+    import hvsampledata
+
+    src = os.path.join(os.path.dirname(hvsampledata.__file__), "_data", "air_temperature_small.nc")
+    os.makedirs(d, exist_ok=True)
+    shutil.copy(src, os.path.join(d, "real.nc"))
+    describe(os.path.join(d, "real.nc"), os.path.join(d, "read", "real.nc"))
+
+
 def make(d, seed):
     os.makedirs(os.path.join(d, "ops"), exist_ok=True)
     os.makedirs(os.path.join(d, "read"), exist_ok=True)
@@ -143,20 +174,17 @@ def make(d, seed):
     small = ds.isel(time=slice(0, 30))
     small.to_netcdf(os.path.join(d, "classic.nc"), format="NETCDF3_CLASSIC", engine="scipy",
                     encoding=enc, unlimited_dims=["time"])
-    for fname in ["data.nc", "classic.nc"]:
-        got = xr.open_dataset(os.path.join(d, fname))
-        out = os.path.join(d, "read", fname)
-        os.makedirs(out, exist_ok=True)
-        for v in got.data_vars:
-            save(out, v, got[v])
-        meta = {
-            "dims": dict(got.sizes),
-            "attrs": {k: (v if isinstance(v, str) else np.asarray(v).tolist()) for k, v in got.attrs.items()},
-            "data_vars": list(got.data_vars),
-            "dtypes": {v: str(got[v].dtype) for v in got.data_vars},
-        }
-        with open(os.path.join(out, "dataset.json"), "w") as f:
-            json.dump(meta, f)
+    names = ["data.nc", "classic.nc"]
+    try:
+        import netCDF4  # noqa: F401
+        # NetCDF-4 (HDF5), compressed and chunked.
+        enc4 = dict(enc, air={"zlib": True, "complevel": 4, "chunksizes": (100, 7, 9)})
+        ds.to_netcdf(os.path.join(d, "data4.nc"), format="NETCDF4", engine="netcdf4", encoding=enc4)
+        names.append("data4.nc")
+    except ImportError:
+        pass
+    for fname in names:
+        describe(os.path.join(d, fname), os.path.join(d, "read", fname))
     got = xr.open_dataset(os.path.join(d, "data.nc"))
     for name, da in ops(got).items():
         save(os.path.join(d, "ops"), name, da)
@@ -214,5 +242,7 @@ if __name__ == "__main__":
         check(sys.argv[2])
     elif cmd == "zarr":
         zarr(sys.argv[2])
+    elif cmd == "real":
+        real(sys.argv[2])
     else:
         raise SystemExit(f"unknown command {cmd}")

@@ -1,4 +1,5 @@
-//! Opening datasets (NetCDF-3; Zarr groups with the `zarr` feature) and writing NetCDF-3.
+//! Opening datasets (NetCDF-3; NetCDF-4 with the `netcdf` feature; Zarr groups with the `zarr`
+//! feature) and writing NetCDF-3.
 
 use crate::attrs::{AttrValue, Attrs};
 use crate::cf::{decode_labels, Decode, Encode, Encoding, Stored};
@@ -19,7 +20,8 @@ use std::sync::Arc;
 /// whole dimension; dimensions not named are whole (NetCDF) or keep the store's chunks (Zarr).
 pub type ChunkSpec<'a> = &'a [(&'a str, i64)];
 
-/// Opens a dataset lazily: a NetCDF-3 file or a Zarr group (with the `zarr` feature), decoded as Xarray decodes by default (CF fill values,
+/// Opens a dataset lazily: a NetCDF-3 file, a NetCDF-4 file (with the `netcdf` feature) or a
+/// Zarr group (with the `zarr` feature), decoded as Xarray decodes by default (CF fill values,
 /// scale and offset, time units), chunked by `chunks`. Only the chunks a computation needs are
 /// read, when it runs.
 ///
@@ -51,10 +53,7 @@ pub fn open_dataset(path: impl AsRef<Path>, chunks: ChunkSpec<'_>) -> Result<Dat
         return open_netcdf3(path, chunks);
     }
     if &head == b"\x89HDF\r\n\x1a\n" {
-        return Err(Error::InvalidArgument(format!(
-            "{} is NetCDF-4 (HDF5), which ndtask does not read yet: convert it to NetCDF-3 (`nccopy -k cdf5`) or Zarr",
-            path.display()
-        )));
+        return open_hdf5(path, chunks);
     }
     Err(Error::io(
         format!("opening the dataset {}", path.display()),
@@ -111,12 +110,26 @@ pub(crate) fn coordinates_attr(ds: &Dataset, v: &DataArray) -> Option<String> {
 }
 
 /// The names a data variable's `coordinates` attribute lists.
-fn listed_coords(attrs: &Attrs) -> Vec<String> {
+pub(crate) fn listed_coords(attrs: &Attrs) -> Vec<String> {
     attrs
         .get("coordinates")
         .and_then(AttrValue::as_text)
         .map(|s| s.split_whitespace().map(str::to_string).collect())
         .unwrap_or_default()
+}
+
+#[cfg(feature = "netcdf")]
+fn open_hdf5(path: &Path, chunks: ChunkSpec<'_>) -> Result<Dataset> {
+    crate::netcdf4::open(path, chunks)
+}
+
+#[cfg(not(feature = "netcdf"))]
+fn open_hdf5(path: &Path, _chunks: ChunkSpec<'_>) -> Result<Dataset> {
+    Err(Error::InvalidArgument(format!(
+        "{} is NetCDF-4 (HDF5): reading it needs ndtask's `netcdf` feature (and the system \
+         libnetcdf), or convert it to NetCDF-3 (`nccopy -k cdf5`) or Zarr",
+        path.display()
+    )))
 }
 
 #[cfg(feature = "zarr")]

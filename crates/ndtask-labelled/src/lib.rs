@@ -6,10 +6,10 @@
 //! protocol and schedulers as every ndtask collection (sync, threaded, MPI), and print like
 //! Xarray's repr without computing.
 //!
-//! - Open: [`open_dataset`] reads NetCDF-3 (classic, 64-bit offset, CDF-5; pure Rust) and
-//!   Zarr v2/v3 groups as Xarray writes them (feature `zarr`), decoding CF conventions as
-//!   Xarray does by default (masking, packed integers, time units); only the bytes a chunk
-//!   needs are read. NetCDF-4 (HDF5) files are not read yet: the error says so.
+//! - Open: [`open_dataset`] reads NetCDF-3 (classic, 64-bit offset, CDF-5; pure Rust),
+//!   NetCDF-4 (feature `netcdf`, the system libnetcdf) and Zarr v2/v3 groups as Xarray writes
+//!   them (feature `zarr`), decoding CF conventions as Xarray does by default (masking, packed
+//!   integers, time units); only the bytes a chunk needs are read.
 //! - By name: [`DataArray::isel`], [`DataArray::sel`] (exact, nearest with a tolerance, label
 //!   slices, partial datetime strings such as `"2013-05"`), reductions over named dimensions,
 //!   arithmetic aligned by dimension name (coordinates that disagree are an error naming the
@@ -40,6 +40,8 @@ mod dataset;
 mod groupby;
 mod io;
 mod netcdf3;
+#[cfg(feature = "netcdf")]
+mod netcdf4;
 mod repr;
 pub mod time;
 #[cfg(feature = "zarr")]

@@ -667,32 +667,59 @@ impl ChunkReader for NcReader {
     }
     fn read(&self, region: &Subset) -> Result<Chunk> {
         let stored = self.file.vars[self.var].stored;
-        let n = region.len();
-        let what = || format!("{} values of {}", n, self.name());
-        macro_rules! collect {
-            ($t:ty, $conv:expr) => {{
-                let mut out: Vec<$t> = Vec::new();
-                out.try_reserve_exact(n)
-                    .map_err(|_| Error::Memory(what()))?;
-                let conv = $conv;
+        let what = || format!("{} values of {}", region.len(), self.name());
+        decode_chunk(
+            &region.shape,
+            self.decode.as_ref(),
+            self.dtype,
+            what,
+            &mut |push| {
                 self.file
                     .read_region(self.var, &region.start, &region.shape, &mut |b| {
-                        for_each_value(stored, b, &mut |x, i| out.push(conv(x, i)));
-                    })?;
-                <$t>::into_chunk(
-                    ArrayD::from_shape_vec(IxDyn(&region.shape), out).map_err(Error::internal)?,
-                )
-            }};
-        }
-        Ok(match (&self.decode, self.dtype) {
-            (Some(d), DType::F32) => collect!(f32, |x: f64, _| d.value(x) as f32),
-            (Some(d), _) => collect!(f64, |x: f64, _| d.value(x)),
-            (None, DType::F32) => collect!(f32, |x: f64, _| x as f32),
-            (None, DType::F64) => collect!(f64, |x: f64, _| x),
-            (None, DType::Bool) => collect!(bool, |x: f64, _| x != 0.0),
-            (None, DType::I64) => collect!(i64, |x: f64, i: Option<i64>| i.unwrap_or(x as i64)),
-        })
+                        for_each_value(stored, b, push)
+                    })
+            },
+        )
     }
+}
+
+/// Takes one stored number: as `f64`, and as `i64` for integers.
+pub(crate) type Push<'a> = dyn FnMut(f64, Option<i64>) + 'a;
+
+/// A chunk of `shape` of type `dtype` from the stored numbers `read` gives (as `f64`, and as
+/// `i64` for integers), decoded by `decode`: the values of a NetCDF variable's region.
+pub(crate) fn decode_chunk(
+    shape: &[usize],
+    decode: Option<&Decode>,
+    dtype: DType,
+    what: impl Fn() -> String,
+    read: &mut dyn FnMut(&mut Push<'_>) -> Result<()>,
+) -> Result<Chunk> {
+    let n: usize = shape.iter().product();
+    macro_rules! collect {
+        ($t:ty, $conv:expr) => {{
+            let mut out: Vec<$t> = Vec::new();
+            out.try_reserve_exact(n)
+                .map_err(|_| Error::Memory(what()))?;
+            let conv = $conv;
+            read(&mut |x, i| out.push(conv(x, i)))?;
+            if out.len() != n {
+                return Err(Error::io(
+                    what(),
+                    format!("read {} values, not {n}", out.len()),
+                ));
+            }
+            <$t>::into_chunk(ArrayD::from_shape_vec(IxDyn(shape), out).map_err(Error::internal)?)
+        }};
+    }
+    Ok(match (decode, dtype) {
+        (Some(d), DType::F32) => collect!(f32, |x: f64, _| d.value(x) as f32),
+        (Some(d), _) => collect!(f64, |x: f64, _| d.value(x)),
+        (None, DType::F32) => collect!(f32, |x: f64, _| x as f32),
+        (None, DType::F64) => collect!(f64, |x: f64, _| x),
+        (None, DType::Bool) => collect!(bool, |x: f64, _| x != 0.0),
+        (None, DType::I64) => collect!(i64, |x: f64, i: Option<i64>| i.unwrap_or(x as i64)),
+    })
 }
 
 /// What a NetCDF file being written holds: variables in order, the data of each either known
