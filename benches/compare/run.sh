@@ -6,7 +6,7 @@
 #   WORKLOADS="A D" RUNS=7 benches/compare/run.sh
 #
 # Environment:
-#   WORKLOADS  ids among A B-sum B-std C D E F G H N P I J K L R R-age S Z (default: A to H). H is "2 threads vs 1
+#   WORKLOADS  ids among A B-sum B-std C D E F G H N P I J K L R R-age S Z X (default: A to H). H is "2 threads vs 1
 #              on A and D": it adds 1-thread runs of A and D (and their 2-thread runs if not
 #              selected). N (normal variates) and P (pi with 1e9 throws) are the random-arrays
 #              issue's workloads; N also runs on 1 thread (NumPy's throughput per thread).
@@ -23,7 +23,12 @@
 #              baseline is a plain Python loop with json.loads, and Dask is dask.bag on its
 #              default (processes) scheduler (benches/compare/bag_workloads.py). R-age is R
 #              with ndtask decoding only the field the filter reads.
-#   DATA       where R, S and Z keep their data (default target/compare-data)
+#              X is the labelled-arrays issue's workload: the monthly climatology and anomaly
+#              (Xarray's ds.groupby("time.month") - clim) of a 2920 x 361 x 720 float32 Zarr v3
+#              group in 73 x 181 x 360 chunks (written once under DATA with examples/climatology),
+#              written to a new group; its baseline is ndtask's plain copy of the same store,
+#              and Dask is Xarray + Dask + flox (benches/compare/labelled_workloads.py).
+#   DATA       where R, S, Z and X keep their data (default target/compare-data)
 #   RUNS       timed runs per workload and side (default 5; each process also does one untimed
 #              warm-up run of its workload first)
 #   THREADS    threads of every side (default 2)
@@ -87,6 +92,16 @@ if [[ " $WORKLOADS " == *" S "* || " $WORKLOADS " == *" Z "* ]]; then
     "$ZT" random "$DATA/x.zarr" --shape 20000,20000 --chunks 2000,2000 --seed 7 >/dev/null
   fi
 fi
+CLIM=${CARGO_TARGET_DIR:-target}/release/examples/climatology
+if [[ " $WORKLOADS " == *" X "* ]]; then
+  cargo build --release --quiet --features zarr --example climatology
+  "$PY" -c "import xarray, flox, zarr" 2>/dev/null || "$VENV/bin/pip" install --quiet xarray flox zarr
+  if [ ! -f "$DATA/air.zarr/zarr.json" ]; then
+    echo "== writing the 2920 x 361 x 720 float32 group for X to $DATA/air.zarr" >&2
+    mkdir -p "$DATA"
+    "$CLIM" make "$DATA/air.zarr" --shape 2920,361,720 --chunks 73,181,360 --seed 7 >/dev/null
+  fi
+fi
 echo "== Rust built with RUSTFLAGS='${RUSTFLAGS:-}'" >&2
 
 # Jobs are "workload:threads".
@@ -95,9 +110,9 @@ add_job() { [[ " ${jobs[*]} " == *" $1 "* ]] || jobs+=("$1"); }
 for w in $WORKLOADS; do
   case "$w" in
     H) add_job "A:$THREADS"; add_job "D:$THREADS"; add_job "A:1"; add_job "D:1" ;;
-    A | B-sum | B-std | C | D | E | F | G | P | I | J | K | L | R | R-age | S | Z) add_job "$w:$THREADS" ;;
+    A | B-sum | B-std | C | D | E | F | G | P | I | J | K | L | R | R-age | S | Z | X) add_job "$w:$THREADS" ;;
     N) add_job "N:1"; add_job "N:$THREADS" ;;
-    *) echo "unknown workload $w (known: A B-sum B-std C D E F G H N P I J K L R R-age S Z)" >&2; exit 2 ;;
+    *) echo "unknown workload $w (known: A B-sum B-std C D E F G H N P I J K L R R-age S Z X)" >&2; exit 2 ;;
   esac
 done
 
@@ -107,13 +122,20 @@ trap 'rm -rf "$RAW"' EXIT
 run_one() { # job side round
   local w=${1%%:*} t=${1##*:} side=$2 r=$3 f="$RAW/$1.$2.$3"
   local cmd warmup=1
-  case "$w" in I | J | K | L | R | R-age | S | Z) warmup=0 ;; esac
+  case "$w" in I | J | K | L | R | R-age | S | Z | X) warmup=0 ;; esac
   case "$w:$side" in
     S:* | Z:*)
       local as=$side
       [ "$side" = baseline ] && as=numpy
       cmd=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" benches/compare/zarr_workloads.py
         "$w" "$as" --data "$DATA" --zarr-tool "$ZT" --threads "$t")
+      ;;
+    X:*)
+      local as=$side
+      [ "$side" = baseline ] && as=copy
+      [ "$side" = dask ] && as=xarray
+      cmd=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" benches/compare/labelled_workloads.py
+        "$w" "$as" --data "$DATA" --climatology "$CLIM" --threads "$t")
       ;;
     R:* | R-age:*)
       local as=$side

@@ -42,6 +42,12 @@ ZARR_LEAST = 3.0
 ZARR_RSS_MIB = 256
 # The bags issue: R (read, decode, filter and count JSON records) at least 5x faster than Dask.
 BAG_LEAST = 5.0
+# The labelled-arrays issue: X (monthly climatology and anomaly of a 3 GB float32 Zarr group,
+# written to a new group; its baseline is ndtask's plain copy of the store) at most 1.5x the
+# copy, at least 3x faster than Xarray + Dask (+ flox), peak RSS at most 512 MiB.
+X_MOST = 1.5
+X_LEAST = 3.0
+X_RSS_MIB = 512
 
 
 def load(raw, job, side, runs):
@@ -143,6 +149,15 @@ def main():
         print(f"| {w} ({name}) | peak RSS <= {ZARR_RSS_MIB} MiB | {nd[1]:.0f} MiB (Dask "
               f"{dk[1]:.0f} MiB, NumPy in memory {bl[1]:.0f} MiB) "
               f"| {'yes' if nd[1] <= ZARR_RSS_MIB else 'NO'} |")
+    j = f"X:{threads}"
+    if j in jobs:
+        nd, bl, dk = (m[(j, s)] for s in SIDES)
+        print(f"| X (climatology + anomaly) | <= {X_MOST}x ndtask's plain copy of the store | "
+              f"{nd[0] / bl[0]:.2f}x ({nd[0]:.1f} s vs {bl[0]:.1f} s) | {'yes' if nd[0] / bl[0] <= X_MOST else 'NO'} |")
+        print(f"| X (climatology + anomaly) | >= {X_LEAST}x faster than Xarray + Dask + flox | "
+              f"{dk[0] / nd[0]:.1f}x ({dk[0]:.1f} s) | {'yes' if dk[0] / nd[0] >= X_LEAST else 'NO'} |")
+        print(f"| X (climatology + anomaly) | peak RSS <= {X_RSS_MIB} MiB | {nd[1]:.0f} MiB (Xarray + Dask "
+              f"{dk[1]:.0f} MiB, the copy {bl[1]:.0f} MiB) | {'yes' if nd[1] <= X_RSS_MIB else 'NO'} |")
     for w, name in (("R", "whole records"), ("R-age", "the age field")):
         j = f"{w}:{threads}"
         if j not in jobs:
