@@ -49,9 +49,14 @@ struct Args {
 }
 
 fn list(flag: &str, s: &str) -> Result<Vec<usize>, String> {
-    let v: Vec<usize> = s.split(',').map(|p| cli::parse_count(flag, p.trim())).collect::<Result<_, _>>()?;
+    let v: Vec<usize> = s
+        .split(',')
+        .map(|p| cli::parse_count(flag, p.trim()))
+        .collect::<Result<_, _>>()?;
     if v.len() != 3 || v.contains(&0) {
-        return Err(format!("{flag} expects three positive sizes T,Y,X, got {s:?}"));
+        return Err(format!(
+            "{flag} expects three positive sizes T,Y,X, got {s:?}"
+        ));
     }
     Ok(v)
 }
@@ -102,14 +107,19 @@ fn main() {
 fn dataset(a: &Args) -> Result<Dataset, Error> {
     let (nt, ny, nx) = (a.shape[0], a.shape[1], a.shape[2]);
     let start = time::parse("2013-01-01")?.0;
-    let t: Vec<i64> = (0..nt as i64).map(|i| start + i * 6 * 3_600_000_000_000).collect();
+    let t: Vec<i64> = (0..nt as i64)
+        .map(|i| start + i * 6 * 3_600_000_000_000)
+        .collect();
     let season = ndarray::Array3::from_shape_fn((nt, 1, 1), |(i, _, _)| {
         (10.0 * (2.0 * std::f64::consts::PI * (i as f64 / 4.0 - 105.0) / 365.25).sin()) as f32
     });
     let season = ndtask::from_ndarray(season, [a.chunks[0], 1, 1])?;
-    let noise = ndtask::random::default_rng(a.seed).uniform::<f32>([nt, ny, nx], a.chunks.clone())?;
+    let noise =
+        ndtask::random::default_rng(a.seed).uniform::<f32>([nt, ny, nx], a.chunks.clone())?;
     let air = &(&noise * 6.0f32 + 270.0f32) + &season;
-    let lat: Vec<f32> = (0..ny).map(|i| 90.0 - 180.0 * i as f32 / (ny.max(2) - 1) as f32).collect();
+    let lat: Vec<f32> = (0..ny)
+        .map(|i| 90.0 - 180.0 * i as f32 / (ny.max(2) - 1) as f32)
+        .collect();
     let lon: Vec<f32> = (0..nx).map(|i| 360.0 * i as f32 / nx as f32).collect();
     let air = DataArray::new(air, &["time", "lat", "lon"])?.with_attr("units", "K");
     Dataset::new()
@@ -149,16 +159,44 @@ fn run(a: &Args) -> Result<(), Error> {
     let c = &a.chunks;
     let first = air
         .isel([
-            ("time", ndtask::labelled::Isel::Slice { start: Some(0), stop: Some(c[0] as i64), step: 1 }),
-            ("lat", ndtask::labelled::Isel::Slice { start: Some(0), stop: Some(c[1] as i64), step: 1 }),
-            ("lon", ndtask::labelled::Isel::Slice { start: Some(0), stop: Some(c[2] as i64), step: 1 }),
+            (
+                "time",
+                ndtask::labelled::Isel::Slice {
+                    start: Some(0),
+                    stop: Some(c[0] as i64),
+                    step: 1,
+                },
+            ),
+            (
+                "lat",
+                ndtask::labelled::Isel::Slice {
+                    start: Some(0),
+                    stop: Some(c[1] as i64),
+                    step: 1,
+                },
+            ),
+            (
+                "lon",
+                ndtask::labelled::Isel::Slice {
+                    start: Some(0),
+                    stop: Some(c[2] as i64),
+                    step: 1,
+                },
+            ),
         ])?
         .mean(&[])?
         .to_f64()?;
     let value = first.iter().next().copied().unwrap_or(f64::NAN);
-    println!("{} {}: {seconds:.3} s, {tasks} tasks; mean of the first chunk {value}", a.command, out.display());
+    println!(
+        "{} {}: {seconds:.3} s, {tasks} tasks; mean of the first chunk {value}",
+        a.command,
+        out.display()
+    );
     if a.json {
-        println!("{}", serde_json::json!({"seconds": seconds, "tasks": tasks, "value": value}));
+        println!(
+            "{}",
+            serde_json::json!({"seconds": seconds, "tasks": tasks, "value": value})
+        );
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use crate::dataset::Dataset;
 use crate::netcdf3::{is_netcdf3, NcFile, NcLayout, NcOut, NcReader, NcTarget, NcVarSink};
 use crate::time::{TimeUnits, NAT};
 use ndtask_array::collection::Write;
-use ndtask_array::reader::from_reader;
+use ndtask_array::reader::{from_reader, ChunkReader};
 use ndtask_array::sink::{write_many, Sink};
 use ndtask_array::AnyArray;
 use ndtask_core::{Chunks, DType, Error, Result};
@@ -207,20 +207,43 @@ fn open_netcdf3(path: &Path, chunks: ChunkSpec<'_>) -> Result<Dataset> {
             decode,
             dtype,
         };
-        let data: AnyArray = match dtype {
-            DType::F64 => from_reader::<f64>(reader, &shape, Chunks::Explicit(c))?.into(),
-            DType::F32 => from_reader::<f32>(reader, &shape, Chunks::Explicit(c))?.into(),
-            DType::I64 => from_reader::<i64>(reader, &shape, Chunks::Explicit(c))?.into(),
-            DType::Bool => from_reader::<bool>(reader, &shape, Chunks::Explicit(c))?.into(),
-        };
-        let refs: Vec<&str> = vdims.iter().map(String::as_str).collect();
-        let mut da = DataArray::new(data, &refs)?;
-        da.attrs = attrs;
-        da.encoding = enc;
-        ds.vars.push((v.name.clone(), da.with_name(v.name.clone())));
+        let data = read_lazily(reader, dtype, &shape, c)?;
+        ds.vars.push(data_var(&v.name, &vdims, data, attrs, enc)?);
     }
     ds.coords = coords;
     Ok(ds)
+}
+
+/// The lazy array a reader of element type `dtype` reads, in `chunks`.
+pub(crate) fn read_lazily(
+    reader: impl ChunkReader,
+    dtype: DType,
+    shape: &[usize],
+    chunks: Vec<Vec<usize>>,
+) -> Result<AnyArray> {
+    let c = Chunks::Explicit(chunks);
+    Ok(match dtype {
+        DType::F64 => from_reader::<f64>(reader, shape, c)?.into(),
+        DType::F32 => from_reader::<f32>(reader, shape, c)?.into(),
+        DType::I64 => from_reader::<i64>(reader, shape, c)?.into(),
+        DType::Bool => from_reader::<bool>(reader, shape, c)?.into(),
+    })
+}
+
+/// A data variable read from a file: `data` along `dims`, named, with the attributes and
+/// encoding decoding left.
+pub(crate) fn data_var(
+    name: &str,
+    dims: &[String],
+    data: AnyArray,
+    attrs: Attrs,
+    encoding: Encoding,
+) -> Result<(String, DataArray)> {
+    let refs: Vec<&str> = dims.iter().map(String::as_str).collect();
+    let mut da = DataArray::new(data, &refs)?;
+    da.attrs = attrs;
+    da.encoding = encoding;
+    Ok((name.to_string(), da.with_name(name)))
 }
 
 /// The numbers and stored type of a coordinate's labels, and the attributes their encoding

@@ -5,13 +5,11 @@
 use crate::attrs::{AttrValue, Attrs};
 use crate::cf::{decode_labels, Decode, Encoding, Stored};
 use crate::coords::{Coordinate, Coords, Labels};
-use crate::dataarray::DataArray;
 use crate::dataset::Dataset;
-use crate::io::{check_chunks, listed_coords, var_chunks, ChunkSpec};
+use crate::io::{check_chunks, data_var, listed_coords, read_lazily, var_chunks, ChunkSpec};
 use crate::netcdf3::decode_chunk;
-use ndtask_array::reader::{from_reader, ChunkReader, Subset};
-use ndtask_array::AnyArray;
-use ndtask_core::{Chunk, Chunks, DType, Error, Fingerprint, Result};
+use ndtask_array::reader::{ChunkReader, Subset};
+use ndtask_core::{Chunk, DType, Error, Fingerprint, Result};
 use netcdf::types::{FloatType, IntType, NcVariableType};
 use netcdf::AttributeValue;
 use std::path::{Path, PathBuf};
@@ -305,18 +303,8 @@ pub(crate) fn open(path: &Path, chunks: ChunkSpec<'_>) -> Result<Dataset> {
             decode,
             dtype,
         };
-        let shape = v.shape.clone();
-        let data: AnyArray = match dtype {
-            DType::F64 => from_reader::<f64>(reader, &shape, Chunks::Explicit(c))?.into(),
-            DType::F32 => from_reader::<f32>(reader, &shape, Chunks::Explicit(c))?.into(),
-            DType::I64 => from_reader::<i64>(reader, &shape, Chunks::Explicit(c))?.into(),
-            DType::Bool => from_reader::<bool>(reader, &shape, Chunks::Explicit(c))?.into(),
-        };
-        let refs: Vec<&str> = v.dims.iter().map(String::as_str).collect();
-        let mut da = DataArray::new(data, &refs)?;
-        da.attrs = attrs;
-        da.encoding = enc;
-        ds.vars.push((v.name.clone(), da.with_name(v.name)));
+        let data = read_lazily(reader, dtype, &v.shape, c)?;
+        ds.vars.push(data_var(&v.name, &v.dims, data, attrs, enc)?);
     }
     ds.coords = coords;
     Ok(ds)

@@ -5,9 +5,9 @@
 use crate::attrs::{AttrValue, Attrs};
 use crate::cf::{decode_labels, Decode, Encoding, Stored};
 use crate::coords::{Coordinate, Coords, Labels};
-use crate::dataarray::{chunks_by_name, DataArray};
+use crate::dataarray::chunks_by_name;
 use crate::dataset::Dataset;
-use crate::io::{check_chunks, coordinates_attr, encode_labels, ChunkSpec};
+use crate::io::{check_chunks, coordinates_attr, data_var, encode_labels, ChunkSpec};
 use ndtask_array::collection::Write;
 use ndtask_array::sink::{write_many, Sink};
 use ndtask_array::{
@@ -401,11 +401,7 @@ pub(crate) fn open(path: &Path, chunks: ChunkSpec<'_>) -> Result<Dataset> {
             let c = chunks_by_name(&v.dims, &v.shape, &data.chunks(), &mine)?;
             data.rechunk(Chunks::Explicit(c))?
         };
-        let refs: Vec<&str> = v.dims.iter().map(String::as_str).collect();
-        let mut da = DataArray::new(data, &refs)?;
-        da.attrs = attrs;
-        da.encoding = enc;
-        ds.vars.push((v.name.clone(), da.with_name(v.name)));
+        ds.vars.push(data_var(&v.name, &v.dims, data, attrs, enc)?);
     }
     ds.coords = coords;
     Ok(ds)
