@@ -1139,6 +1139,51 @@ fn labelled(s: &mut Suite) -> Result<(), Error> {
     Ok(())
 }
 
+/// k-means (its passes need every rank to know the centres: a gathering scheduler) and the
+/// scalers, fitted under MPI, against the same fit on the sync scheduler, to the bit.
+#[cfg(feature = "ml")]
+fn ml(s: &mut Suite) -> Result<(), Error> {
+    use ndtask::ml::{KMeans, StandardScaler};
+    let rng = random::default_rng(21);
+    let centres = from_ndarray(
+        ndarray::Array2::from_shape_fn((600, 3), |(i, j)| ((i % 4) * 10 + j) as f64),
+        [97, 3],
+    )?;
+    let x = &rng.normal::<f64>(0.0, 1.5, [600, 3], vec![97, 3])? + &centres;
+    let km = KMeans::new(4).seed(3);
+    let (got, want) = (km.fit_with(&x, &s.cfg)?, km.fit_with(&x, &sync())?);
+    let flat = |m: &ndtask::ml::KMeansModel| {
+        let mut v: Vec<f64> = m.centers.iter().copied().collect();
+        v.extend([m.inertia, m.n_iter as f64]);
+        v
+    };
+    let (a, b) = (
+        StandardScaler::fit_with(&x, &s.cfg)?,
+        StandardScaler::fit_with(&x, &sync())?,
+    );
+    for (name, p, q) in [
+        ("ml: k-means", flat(&got), flat(&want)),
+        (
+            "ml: standard scaler",
+            [a.mean, a.var].concat(),
+            [b.mean, b.var].concat(),
+        ),
+    ] {
+        if p.iter()
+            .map(|v| v.to_bits())
+            .eq(q.iter().map(|v| v.to_bits()))
+        {
+            s.passed += 1;
+        } else {
+            s.failed
+                .push(format!("{name}: MPI result differs from sync"));
+        }
+    }
+    let labels = got.predict(&x)?;
+    s.check("ml: k-means labels", &labels)?;
+    Ok(())
+}
+
 fn run(mpi: &Rc<MpiScheduler>, memory_budget: Option<usize>) -> Result<Suite<'_>, Error> {
     let mut cfg = Config::new().shared_scheduler(mpi.clone());
     if let Some(b) = memory_budget {
@@ -1170,6 +1215,10 @@ fn run(mpi: &Rc<MpiScheduler>, memory_budget: Option<usize>) -> Result<Suite<'_>
     npy(&mut s)?;
     spill(&mut s)?;
     labelled(&mut s)?;
+    #[cfg(feature = "ml")]
+    if mpi.gathers_to_all() {
+        ml(&mut s)?;
+    }
     // MPI is initialised once per process: a second scheduler is a clear error, not a panic.
     match MpiScheduler::new() {
         Err(Error::Mpi(_)) => s.passed += 1,

@@ -51,7 +51,7 @@ EX=${CARGO_TARGET_DIR:-target}/release/examples
 echo "== MPI library: $MPI_IMPL ($launcher; MPICC=${MPICC:-mpicc}; examples in $EX)"
 
 echo "== cargo build --release --features \"mpi zarr\" --examples"
-cargo build --release --features "mpi zarr" --examples || exit 1
+cargo build --release --features "mpi zarr ml" --examples || exit 1
 
 passed=0
 failed=0
@@ -79,7 +79,7 @@ echo "== every op against the sync scheduler, 1..4 ranks"
 for n in 1 2 3 4; do
   check "mpi_check -n $n" "${MPIRUN[@]}" -n "$n" "$EX/mpi_check"
 done
-for n in 2 3; do
+for n in 1 2 3 4; do
   check "mpi_check -n $n --gather-to-all" "${MPIRUN[@]}" -n "$n" "$EX/mpi_check" --gather-to-all
 done
 check "mpi_check -n 2 --threads 3" "${MPIRUN[@]}" -n 2 "${BIND[@]}" "$EX/mpi_check" --threads 3

@@ -82,6 +82,11 @@ pub use ndtask_bag::delayed;
 /// the `ndtask-labelled` crate.
 pub use ndtask_labelled as labelled;
 
+/// Models on chunked arrays (Dask-ML's): scalers and k-means whose results are the same bits
+/// for every chunking, scheduler and rank count; the `ndtask-ml` crate (feature `ml`).
+#[cfg(feature = "ml")]
+pub use ndtask_ml as ml;
+
 /// Reading and writing data: `.npy` files, Zarr stores (feature `zarr`), your own format.
 pub mod io {
     pub use ndtask_array::reader::{from_reader, ChunkReader, Subset, TileSource};

@@ -1,0 +1,102 @@
+//! Sums that do not depend on their order: each value is fixed-point in an `i128` at a scale
+//! chosen from the largest magnitude and the number of terms, so adding in any order, on any
+//! chunking, thread or rank gives the same integer, and the same `f64` back.
+
+use ndtask_core::{Error, Result};
+
+/// A fixed-point scale: values times `2^shift`, truncated toward zero.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Scale {
+    shift: i32,
+}
+
+impl Scale {
+    /// The scale for sums of up to `terms` values of magnitude at most `max_abs`: the largest
+    /// sum fits in 125 bits, so the sum keeps at least 70 bits below the largest value (more
+    /// than an `f64` holds) for a billion terms.
+    pub(crate) fn for_sums(max_abs: f64, terms: usize) -> Result<Scale> {
+        if !max_abs.is_finite() {
+            return Err(Error::InvalidArgument(format!(
+                "the data hold a value of magnitude {max_abs}: sums need finite values"
+            )));
+        }
+        let top = if max_abs > 0.0 {
+            max_abs.log2().ceil() as i32 + 1
+        } else {
+            0
+        };
+        let count = (usize::BITS - terms.max(1).leading_zeros()) as i32;
+        Ok(Scale {
+            shift: 125 - top - count,
+        })
+    }
+
+    /// `v` in fixed point.
+    #[inline]
+    pub(crate) fn fix(self, v: f64) -> i128 {
+        (v * pow2(self.shift)) as i128
+    }
+
+    /// A fixed-point sum back as `f64`.
+    #[inline]
+    pub(crate) fn float(self, s: i128) -> f64 {
+        s as f64 * pow2(-self.shift)
+    }
+}
+
+/// `2^e` for exponents far beyond `f64::powi`'s exact range (applied in steps that stay exact).
+fn pow2(e: i32) -> f64 {
+    let mut v = 1.0;
+    let mut e = e;
+    while e > 1000 {
+        v *= 2f64.powi(1000);
+        e -= 1000;
+    }
+    while e < -1000 {
+        v *= 2f64.powi(-1000);
+        e += 1000;
+    }
+    v * 2f64.powi(e)
+}
+
+/// An `i128` as two `i64` words (high, low), to travel in an `i64` array.
+pub(crate) fn split(v: i128) -> [i64; 2] {
+    [(v >> 64) as i64, v as u64 as i64]
+}
+
+/// Two words back as the `i128`.
+pub(crate) fn join(hi: i64, lo: i64) -> i128 {
+    (i128::from(hi) << 64) | i128::from(lo as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_are_the_same_in_any_order_and_close_to_the_true_sum() {
+        let v: Vec<f64> = (0..1000)
+            .map(|i| ((i * 7919) % 1000) as f64 * 0.37 - 123.456 + 1e-9 * i as f64)
+            .collect();
+        let s = Scale::for_sums(v.iter().fold(0.0f64, |m, x| m.max(x.abs())), v.len()).unwrap();
+        let fwd: i128 = v.iter().map(|&x| s.fix(x)).sum();
+        let back: i128 = v.iter().rev().map(|&x| s.fix(x)).sum();
+        assert_eq!(fwd, back);
+        let exact: f64 = v.iter().sum();
+        assert!((s.float(fwd) - exact).abs() <= 1e-9 * exact.abs());
+        for x in [
+            0i128,
+            1,
+            -1,
+            i128::MAX,
+            i128::MIN,
+            1 << 100,
+            -(1 << 90) + 12345,
+        ] {
+            let [h, l] = split(x);
+            assert_eq!(join(h, l), x);
+        }
+        assert!(Scale::for_sums(f64::NAN, 3).is_err());
+        assert_eq!(Scale::for_sums(0.0, 0).unwrap().fix(0.0), 0);
+    }
+}

@@ -1,0 +1,529 @@
+//! k-means on chunked data (Dask-ML's `KMeans`): k-means|| initialisation (Bahmani et al.) and
+//! Lloyd iterations, each pass one task per row chunk whose partial sums come back to the
+//! caller. The sums are exact in fixed point and every random choice is a hash of the row's
+//! values, so the result does not depend on the chunking, the scheduler or the rank count.
+
+use crate::exact::{join, split, Scale};
+use crate::{check_fit, Samples};
+use ndarray::{Array2, ArrayD, ArrayViewD, IxDyn};
+use ndtask_array::{Array, Config, ReduceOptions};
+use ndtask_core::{Chunks, Error, Result};
+use std::sync::Arc;
+
+/// How the first centres are chosen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KMeansInit {
+    /// k-means|| (the default): a few rounds that each sample rows with probability
+    /// proportional to their squared distance from the centres so far, then weighted
+    /// k-means++ and Lloyd on those candidates.
+    KMeansParallel,
+    /// These centres (k rows of the features).
+    Given(Array2<f64>),
+}
+
+/// k-means clustering (scikit-learn's and Dask-ML's `KMeans`): a builder of its settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KMeans {
+    k: usize,
+    max_iter: usize,
+    tol: f64,
+    seed: u64,
+    init: KMeansInit,
+    oversampling: f64,
+    rounds: usize,
+}
+
+/// A fitted k-means model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KMeansModel {
+    /// The centres, k x features.
+    pub centers: Array2<f64>,
+    /// The sum of squared distances of the samples to their nearest centre.
+    pub inertia: f64,
+    /// Lloyd iterations run.
+    pub n_iter: usize,
+    /// Whether the centres moved less than the tolerance before `max_iter`.
+    pub converged: bool,
+}
+
+/// `splitmix64`'s mixer.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A hash of a row's values for `seed` and `round`: the row's own random number, the same
+/// wherever the row is.
+fn row_hash<'a>(seed: u64, round: u64, row: impl Iterator<Item = &'a f64>) -> u64 {
+    let mut h = mix(seed ^ mix(round));
+    for v in row {
+        h = mix(h ^ v.to_bits());
+    }
+    h
+}
+
+fn unit(h: u64) -> f64 {
+    (h >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// The nearest of `centers` (k rows of `f`) to `row`, and the squared distance; ties go to the
+/// first.
+#[inline]
+fn nearest<'a>(
+    row: impl Iterator<Item = &'a f64> + Clone,
+    centers: &[f64],
+    f: usize,
+) -> (usize, f64) {
+    let mut best = (0, f64::INFINITY);
+    for (j, c) in centers.chunks_exact(f).enumerate() {
+        let d: f64 = row.clone().zip(c).map(|(x, c)| (x - c) * (x - c)).sum();
+        if d < best.1 {
+            best = (j, d);
+        }
+    }
+    best
+}
+
+/// The data, rechunked so each chunk holds whole rows, and what the passes over it share.
+struct Data {
+    x: Array<f64>,
+    f: usize,
+    chunks: usize,
+    /// Fixed point for sums of the values and of squared distances.
+    values: Scale,
+    distances: Scale,
+}
+
+impl Data {
+    /// One task per row chunk: `f(chunk)` gives `width` numbers; the rows of the result are the
+    /// chunks in order.
+    fn pass<O: ndtask_core::Element + Default>(
+        &self,
+        width: usize,
+        config: &Config,
+        f: impl Fn(ArrayViewD<'_, f64>) -> Vec<O> + Send + Sync + 'static,
+    ) -> Result<ArrayD<O>> {
+        let out = self.x.map_blocks_with_chunks(
+            [self.chunks, width],
+            Chunks::Explicit(vec![vec![1; self.chunks], vec![width]]),
+            move |chunk| {
+                let mut v = f(chunk);
+                v.resize(width, O::default());
+                ArrayD::from_shape_vec(IxDyn(&[1, width]), v)
+                    .unwrap_or_else(|_| ArrayD::default(IxDyn(&[1, width])))
+            },
+        )?;
+        config.compute(&out)
+    }
+
+    /// Exact sums of the rows of `(hi, lo)` word pairs a pass gave.
+    fn totals(parts: &ArrayD<i64>, n: usize) -> Vec<i128> {
+        let mut t = vec![0i128; n];
+        for row in parts.rows() {
+            for (i, s) in t.iter_mut().enumerate() {
+                *s += join(row[2 * i], row[2 * i + 1]);
+            }
+        }
+        t
+    }
+
+    /// The sum over rows of the squared distance to the nearest of `centers`.
+    fn cost(&self, centers: &Arc<Vec<f64>>, config: &Config) -> Result<i128> {
+        let (c, f, s) = (centers.clone(), self.f, self.distances);
+        let parts = self.pass(2, config, move |chunk| {
+            let total: i128 = chunk
+                .rows()
+                .into_iter()
+                .map(|r| s.fix(nearest(r.iter(), &c, f).1))
+                .sum();
+            split(total).to_vec()
+        })?;
+        Ok(Self::totals(&parts, 1)[0])
+    }
+
+    /// One Lloyd step: per centre the exact sum of its rows and their count, and the inertia.
+    fn step(
+        &self,
+        centers: &Arc<Vec<f64>>,
+        config: &Config,
+    ) -> Result<(Vec<i128>, Vec<i64>, i128)> {
+        let k = centers.len() / self.f;
+        let (c, f, sv, sd) = (centers.clone(), self.f, self.values, self.distances);
+        let n = k * f + 1;
+        let parts = self.pass(2 * n + k, config, move |chunk| {
+            let mut sums = vec![0i128; n];
+            let mut counts = vec![0i64; k];
+            for r in chunk.rows() {
+                let (j, d) = nearest(r.iter(), &c, f);
+                for (s, &v) in sums[j * f..(j + 1) * f].iter_mut().zip(r.iter()) {
+                    *s += sv.fix(v);
+                }
+                counts[j] += 1;
+                sums[k * f] += sd.fix(d);
+            }
+            let mut out: Vec<i64> = sums.into_iter().flat_map(split).collect();
+            out.extend(counts);
+            out
+        })?;
+        let t = Self::totals(&parts, n);
+        let mut counts = vec![0i64; k];
+        for row in parts.rows() {
+            for (j, c) in counts.iter_mut().enumerate() {
+                *c += row[2 * n + j];
+            }
+        }
+        Ok((t[..k * f].to_vec(), counts, t[k * f]))
+    }
+}
+
+impl KMeans {
+    /// k clusters; max_iter 300, tolerance 1e-4 (relative to the mean variance of the
+    /// features, as scikit-learn's), seed 0, k-means|| with oversampling 2 and 5 rounds.
+    pub fn new(k: usize) -> KMeans {
+        KMeans {
+            k,
+            max_iter: 300,
+            tol: 1e-4,
+            seed: 0,
+            init: KMeansInit::KMeansParallel,
+            oversampling: 2.0,
+            rounds: 5,
+        }
+    }
+
+    /// The seed of the initialisation.
+    pub fn seed(mut self, seed: u64) -> KMeans {
+        self.seed = seed;
+        self
+    }
+
+    /// The most Lloyd iterations.
+    pub fn max_iter(mut self, n: usize) -> KMeans {
+        self.max_iter = n;
+        self
+    }
+
+    /// The tolerance on the squared movement of the centres, relative to the mean variance of
+    /// the features.
+    pub fn tol(mut self, tol: f64) -> KMeans {
+        self.tol = tol;
+        self
+    }
+
+    /// How the first centres are chosen.
+    pub fn init(mut self, init: KMeansInit) -> KMeans {
+        self.init = init;
+        self
+    }
+
+    /// k-means||: rows sampled per round, as a multiple of k (default 2), and rounds (default 5).
+    pub fn kmeans_parallel(mut self, oversampling: f64, rounds: usize) -> KMeans {
+        self.oversampling = oversampling;
+        self.rounds = rounds;
+        self
+    }
+
+    /// Fits on `x` (samples x features) on the default configuration.
+    ///
+    /// # Errors
+    /// As [`KMeans::fit_with`].
+    pub fn fit(&self, x: &Array<f64>) -> Result<KMeansModel> {
+        self.fit_with(x, &Config::default())
+    }
+
+    /// Fits on `x` (samples x features), each pass computed under `config` (one task per row
+    /// chunk; `x` is read once per pass: persist it first if it is expensive to make).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for data that are not 2-D, empty, or hold NaN or infinities;
+    /// k of 0 or larger than the number of samples; given centres of another shape; a
+    /// tolerance or oversampling that is negative or not a number. The computation's error.
+    pub fn fit_with(&self, x: &Array<f64>, config: &Config) -> Result<KMeansModel> {
+        let s = Samples::of(x)?;
+        let k = self.k;
+        if k == 0 || k > s.rows {
+            return Err(Error::InvalidArgument(format!(
+                "KMeans: k = {k} clusters for {} samples: k must be between 1 and the number of samples",
+                s.rows
+            )));
+        }
+        if self.tol.is_nan()
+            || self.tol < 0.0
+            || self.oversampling.is_nan()
+            || self.oversampling <= 0.0
+        {
+            return Err(Error::InvalidArgument(format!(
+                "KMeans: the tolerance {} must be at least 0 and the oversampling {} above 0",
+                self.tol, self.oversampling
+            )));
+        }
+        if let KMeansInit::Given(c) = &self.init {
+            if c.dim() != (k, s.features) || c.iter().any(|v| !v.is_finite()) {
+                return Err(Error::InvalidArgument(format!(
+                    "KMeans: the initial centres have shape {:?}; k = {k} clusters of {} features need {:?}, finite",
+                    c.dim(),
+                    s.features,
+                    (k, s.features)
+                )));
+            }
+        }
+        let rows_chunks = x.chunks()[0].clone();
+        let x = x.rechunk(Chunks::Explicit(vec![
+            rows_chunks.clone(),
+            vec![s.features],
+        ]))?;
+        let axis0 = ReduceOptions::axes([0]);
+        let abs = x.map(f64::abs);
+        let (max_abs, var, bad) =
+            config.compute((&abs.nanmax(), &x.var_with(&axis0, 0.0)?, &check_fit(&x)))?;
+        s.finite(bad)?;
+        let f = s.features;
+        let data = Data {
+            x,
+            f,
+            chunks: rows_chunks.len(),
+            values: Scale::for_sums(max_abs, s.rows)?,
+            distances: Scale::for_sums(f as f64 * 4.0 * max_abs * max_abs, s.rows)?,
+        };
+        let mean_var = var.iter().sum::<f64>() / f as f64;
+        let tol = self.tol * mean_var;
+        let mut centers: Vec<f64> = match &self.init {
+            KMeansInit::Given(c) => c.iter().copied().collect(),
+            KMeansInit::KMeansParallel => self.kmeans_parallel_init(&data, config)?,
+        };
+        let (mut n_iter, mut converged) = (0, false);
+        while n_iter < self.max_iter {
+            let (sums, counts, _) = data.step(&Arc::new(centers.clone()), config)?;
+            n_iter += 1;
+            let mut shift = 0.0;
+            for j in 0..k {
+                if counts[j] == 0 {
+                    // An empty cluster keeps its centre.
+                    continue;
+                }
+                for c in 0..f {
+                    let new = data.values.float(sums[j * f + c]) / counts[j] as f64;
+                    shift += (new - centers[j * f + c]) * (new - centers[j * f + c]);
+                    centers[j * f + c] = new;
+                }
+            }
+            if shift <= tol {
+                converged = true;
+                break;
+            }
+        }
+        // The inertia of the final centres (as scikit-learn's last assignment).
+        let inertia = data
+            .distances
+            .float(data.cost(&Arc::new(centers.clone()), config)?);
+        let centers = Array2::from_shape_vec((k, f), centers).map_err(Error::internal)?;
+        Ok(KMeansModel {
+            centers,
+            inertia,
+            n_iter,
+            converged,
+        })
+    }
+
+    /// k-means||: candidates sampled in rounds, weighted by the rows nearest each, reduced to
+    /// k centres by weighted k-means++ and Lloyd.
+    fn kmeans_parallel_init(&self, data: &Data, config: &Config) -> Result<Vec<f64>> {
+        let (f, seed) = (data.f, self.seed);
+        // The first centre: the row with the smallest hash.
+        let first = data.pass(f + 2, config, move |chunk| {
+            let mut best: Option<(u64, Vec<f64>)> = None;
+            for r in chunk.rows() {
+                let h = row_hash(seed, 0, r.iter());
+                if best.as_ref().is_none_or(|(b, _)| h < *b) {
+                    best = Some((h, r.to_vec()));
+                }
+            }
+            let (h, row) = best.unwrap_or((u64::MAX, vec![0.0; f]));
+            let mut out = vec![(h >> 32) as f64, (h & 0xFFFF_FFFF) as f64];
+            out.extend(row);
+            out
+        })?;
+        let pick = first
+            .rows()
+            .into_iter()
+            .min_by(|a, b| {
+                (a[0], a[1])
+                    .partial_cmp(&(b[0], b[1]))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
+            .map(|r| r.iter().skip(2).copied().collect::<Vec<f64>>())
+            .unwrap_or_default();
+        let mut cand: Vec<f64> = pick;
+        let l = self.oversampling * self.k as f64;
+        for round in 1..=self.rounds as u64 {
+            let phi = data
+                .distances
+                .float(data.cost(&Arc::new(cand.clone()), config)?);
+            if phi <= 0.0 {
+                break;
+            }
+            let c = Arc::new(cand.clone());
+            let chosen = move |r: &ndarray::ArrayView1<'_, f64>, c: &[f64]| {
+                let d = nearest(r.iter(), c, f).1;
+                unit(row_hash(seed, round, r.iter())) < (l * d / phi).min(1.0)
+            };
+            let (c1, ch1) = (c.clone(), chosen);
+            let counts = data.pass(1, config, move |chunk| {
+                vec![chunk.rows().into_iter().filter(|r| ch1(r, &c1)).count() as i64]
+            })?;
+            let most = counts.iter().copied().max().unwrap_or(0).max(0) as usize;
+            if most == 0 {
+                continue;
+            }
+            let gathered = data.pass(most * f, config, move |chunk| {
+                let mut out = vec![f64::NAN; most * f];
+                let mut at = 0;
+                for r in chunk.rows() {
+                    if at < most && chosen(&r, &c) {
+                        for (o, &v) in out[at * f..(at + 1) * f].iter_mut().zip(r.iter()) {
+                            *o = v;
+                        }
+                        at += 1;
+                    }
+                }
+                out
+            })?;
+            for (row, n) in gathered.rows().into_iter().zip(counts.iter()) {
+                let v: Vec<f64> = row.iter().copied().collect();
+                cand.extend_from_slice(&v[..*n as usize * f]);
+            }
+        }
+        // The weight of each candidate: how many rows are nearest to it.
+        let m = cand.len() / f;
+        let c = Arc::new(cand.clone());
+        let w = data.pass(m, config, move |chunk| {
+            let mut w = vec![0i64; m];
+            for r in chunk.rows() {
+                w[nearest(r.iter(), &c, f).0] += 1;
+            }
+            w
+        })?;
+        let mut weights = vec![0f64; m];
+        for row in w.rows() {
+            for (t, &v) in weights.iter_mut().zip(row.iter()) {
+                *t += v as f64;
+            }
+        }
+        Ok(weighted_kmeans(
+            &cand,
+            &weights,
+            f,
+            self.k,
+            self.seed,
+            self.max_iter,
+        ))
+    }
+}
+
+/// Weighted k-means++ then Lloyd on a few weighted points, in memory, in a fixed order.
+fn weighted_kmeans(
+    points: &[f64],
+    w: &[f64],
+    f: usize,
+    k: usize,
+    seed: u64,
+    max_iter: usize,
+) -> Vec<f64> {
+    let m = w.len();
+    let mut draws = 0u64;
+    let mut draw = || {
+        draws += 1;
+        unit(mix(seed ^ mix(0xC0FF_EE00 ^ draws)))
+    };
+    let pick = |scores: &[f64], u: f64| -> usize {
+        let total: f64 = scores.iter().sum();
+        if total <= 0.0 {
+            return 0;
+        }
+        let mut acc = 0.0;
+        for (i, s) in scores.iter().enumerate() {
+            acc += s;
+            if acc >= u * total {
+                return i;
+            }
+        }
+        scores.len() - 1
+    };
+    let mut centers: Vec<f64> = Vec::with_capacity(k * f);
+    let first = pick(w, draw());
+    centers.extend_from_slice(&points[first * f..(first + 1) * f]);
+    while centers.len() < k * f {
+        let scores: Vec<f64> = (0..m)
+            .map(|i| w[i] * nearest(points[i * f..(i + 1) * f].iter(), &centers, f).1)
+            .collect();
+        let i = if scores.iter().sum::<f64>() > 0.0 {
+            pick(&scores, draw())
+        } else {
+            // Fewer distinct candidates than k: repeat one.
+            (centers.len() / f) % m
+        };
+        centers.extend_from_slice(&points[i * f..(i + 1) * f]);
+    }
+    for _ in 0..max_iter {
+        let mut sums = vec![0f64; k * f];
+        let mut tot = vec![0f64; k];
+        for i in 0..m {
+            let p = &points[i * f..(i + 1) * f];
+            let j = nearest(p.iter(), &centers, f).0;
+            for (s, &v) in sums[j * f..(j + 1) * f].iter_mut().zip(p) {
+                *s += w[i] * v;
+            }
+            tot[j] += w[i];
+        }
+        let mut moved = false;
+        for j in 0..k {
+            if tot[j] > 0.0 {
+                for c in 0..f {
+                    let new = sums[j * f + c] / tot[j];
+                    moved |= new != centers[j * f + c];
+                    centers[j * f + c] = new;
+                }
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    centers
+}
+
+impl KMeansModel {
+    /// The nearest centre of each sample, lazily (one task per row chunk).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if `x` is not 2-D with the model's number of features.
+    pub fn predict(&self, x: &Array<f64>) -> Result<Array<i64>> {
+        let f = self.centers.ncols();
+        let shape = x.shape();
+        if shape.len() != 2 || shape[1] != f {
+            return Err(Error::InvalidArgument(format!(
+                "KMeans was fitted on {f} features; the data have shape {shape:?}"
+            )));
+        }
+        let rows = x.chunks()[0].clone();
+        let x = x.rechunk(Chunks::Explicit(vec![rows.clone(), vec![f]]))?;
+        let c: Arc<Vec<f64>> = Arc::new(self.centers.iter().copied().collect());
+        let labels = x.map_blocks_with_chunks(
+            [shape[0], 1],
+            Chunks::Explicit(vec![rows, vec![1]]),
+            move |chunk| {
+                let v: Vec<i64> = chunk
+                    .rows()
+                    .into_iter()
+                    .map(|r| nearest(r.iter(), &c, f).0 as i64)
+                    .collect();
+                let n = v.len();
+                ArrayD::from_shape_vec(IxDyn(&[n, 1]), v)
+                    .unwrap_or_else(|_| ArrayD::zeros(IxDyn(&[n, 1])))
+            },
+        )?;
+        labels.reshape([shape[0]])
+    }
+}

@@ -1,0 +1,91 @@
+//! # ndtask-ml: models on chunked arrays
+//!
+//! Dask-ML's estimators on ndtask arrays of samples x features, chunked along the samples:
+//!
+//! - [`StandardScaler`] and [`MinMaxScaler`]: fitted by one pass of lazy reductions,
+//!   transforms lazy.
+//! - [`KMeans`]: k-means|| initialisation and Lloyd iterations as map-reduce over row chunks.
+//!   Every sum is exact in fixed point (`i128`), so centres, labels and inertia are the same
+//!   bits for every chunking, scheduler, thread and rank count.
+//!
+//! ```
+//! use ndtask_ml::{KMeans, StandardScaler};
+//! let x = ndtask_array::random::default_rng(3).normal::<f64>(0.0, 1.0, [400, 2], [100, 2])?;
+//! let shifted = &x + &ndtask_array::from_ndarray(
+//!     ndarray::Array2::from_shape_fn((400, 2), |(i, _)| if i % 2 == 0 { 10.0 } else { -10.0 }), [100, 2])?;
+//! let scaled = StandardScaler::fit(&shifted)?.transform(&shifted)?;
+//! let model = KMeans::new(2).seed(7).fit(&scaled)?;
+//! let labels = model.predict(&scaled)?.compute()?;
+//! assert_ne!(labels[[0]], labels[[1]]);
+//! assert_eq!(labels[[0]], labels[[2]]);
+//! # Ok::<(), ndtask_core::Error>(())
+//! ```
+
+mod exact;
+mod kmeans;
+mod scale;
+
+pub use kmeans::{KMeans, KMeansInit, KMeansModel};
+pub use scale::{MinMaxScaler, StandardScaler};
+
+use ndtask_array::{from_ndarray, Array, Scalar};
+use ndtask_core::{Error, Result};
+
+/// The shape of a samples x features array, checked.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Samples {
+    pub rows: usize,
+    pub features: usize,
+}
+
+impl Samples {
+    /// `x`'s samples and features: 2-D, at least one of each.
+    pub(crate) fn of(x: &Array<f64>) -> Result<Samples> {
+        let shape = x.shape();
+        if shape.len() != 2 {
+            return Err(Error::InvalidArgument(format!(
+                "the data must be 2-D (samples x features), got shape {shape:?}"
+            )));
+        }
+        if shape[0] == 0 || shape[1] == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "the data of shape {shape:?} are empty: fitting needs at least one sample and one feature"
+            )));
+        }
+        Ok(Samples {
+            rows: shape[0],
+            features: shape[1],
+        })
+    }
+
+    /// An error for data holding `bad` NaN or infinite values (none: fine).
+    pub(crate) fn finite(self, bad: i64) -> Result<()> {
+        if bad > 0 {
+            return Err(Error::InvalidArgument(format!(
+                "the training data hold {bad} NaN or infinite values (of {} x {})",
+                self.rows, self.features
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// How many values of `x` are NaN or infinite, lazily.
+pub(crate) fn check_fit(x: &Array<f64>) -> Scalar<i64> {
+    x.map(|v| !v.is_finite()).count_true()
+}
+
+/// One value per feature as a 1 x features array (to broadcast over the rows of `x`), after
+/// checking that `x` has that many features.
+pub(crate) fn columns(x: &Array<f64>, values: &[f64], who: &str) -> Result<Array<f64>> {
+    let shape = x.shape();
+    if shape.len() != 2 || shape[1] != values.len() {
+        return Err(Error::InvalidArgument(format!(
+            "{who} was fitted on {} features; the data have shape {shape:?}",
+            values.len()
+        )));
+    }
+    let row = ndarray::Array2::from_shape_vec((1, values.len()), values.to_vec())
+        .map_err(Error::internal)?;
+    from_ndarray(row, [1, values.len()])
+}
