@@ -6,7 +6,7 @@
 #   WORKLOADS="A D" RUNS=7 benches/compare/run.sh
 #
 # Environment:
-#   WORKLOADS  ids among A B-sum B-std C D E F G H N P I J K L R R-age S Z X (default: A to H). H is "2 threads vs 1
+#   WORKLOADS  ids among A B-sum B-std C D E F G H N P I J K L R R-age S Z X M (default: A to H). H is "2 threads vs 1
 #              on A and D": it adds 1-thread runs of A and D (and their 2-thread runs if not
 #              selected). N (normal variates) and P (pi with 1e9 throws) are the random-arrays
 #              issue's workloads; N also runs on 1 thread (NumPy's throughput per thread).
@@ -28,7 +28,12 @@
 #              group in 73 x 181 x 360 chunks (written once under DATA with examples/climatology),
 #              written to a new group; its baseline is ndtask's plain copy of the same store,
 #              and Dask is Xarray + Dask + flox (benches/compare/labelled_workloads.py).
-#   DATA       where R, S, Z and X keep their data (default target/compare-data)
+#              M is the machine-learning issue's workload: k-means (k = 8) on 1e7 x 10 float64
+#              samples around 8 centres (make_blobs, written once to DATA/blobs.npy), ndtask
+#              streaming the file in 1e5-row chunks (examples/kmeans); its baseline is
+#              scikit-learn's KMeans in memory, and Dask is dask-ml's KMeans (k-means||) on the
+#              memory-mapped file (benches/compare/ml_workloads.py).
+#   DATA       where R, S, Z, X and M keep their data (default target/compare-data)
 #   RUNS       timed runs per workload and side (default 5; each process also does one untimed
 #              warm-up run of its workload first)
 #   THREADS    threads of every side (default 2)
@@ -102,6 +107,15 @@ if [[ " $WORKLOADS " == *" X "* ]]; then
     "$CLIM" make "$DATA/air.zarr" --shape 2920,361,720 --chunks 73,181,360 --seed 7 >/dev/null
   fi
 fi
+KM=${CARGO_TARGET_DIR:-target}/release/examples/kmeans
+if [[ " $WORKLOADS " == *" M "* ]]; then
+  cargo build --release --quiet --features ml --example kmeans
+  "$PY" -c "import sklearn, dask_ml" 2>/dev/null || "$VENV/bin/pip" install --quiet scikit-learn dask-ml
+  if [ ! -f "$DATA/blobs.npy" ]; then
+    echo "== writing 1e7 x 10 samples (make_blobs) for M to $DATA/blobs.npy" >&2
+    "$PY" benches/compare/ml_workloads.py make --data "$DATA"
+  fi
+fi
 echo "== Rust built with RUSTFLAGS='${RUSTFLAGS:-}'" >&2
 
 # Jobs are "workload:threads".
@@ -110,9 +124,9 @@ add_job() { [[ " ${jobs[*]} " == *" $1 "* ]] || jobs+=("$1"); }
 for w in $WORKLOADS; do
   case "$w" in
     H) add_job "A:$THREADS"; add_job "D:$THREADS"; add_job "A:1"; add_job "D:1" ;;
-    A | B-sum | B-std | C | D | E | F | G | P | I | J | K | L | R | R-age | S | Z | X) add_job "$w:$THREADS" ;;
+    A | B-sum | B-std | C | D | E | F | G | P | I | J | K | L | R | R-age | S | Z | X | M) add_job "$w:$THREADS" ;;
     N) add_job "N:1"; add_job "N:$THREADS" ;;
-    *) echo "unknown workload $w (known: A B-sum B-std C D E F G H N P I J K L R R-age S Z X)" >&2; exit 2 ;;
+    *) echo "unknown workload $w (known: A B-sum B-std C D E F G H N P I J K L R R-age S Z X M)" >&2; exit 2 ;;
   esac
 done
 
@@ -122,13 +136,20 @@ trap 'rm -rf "$RAW"' EXIT
 run_one() { # job side round
   local w=${1%%:*} t=${1##*:} side=$2 r=$3 f="$RAW/$1.$2.$3"
   local cmd warmup=1
-  case "$w" in I | J | K | L | R | R-age | S | Z | X) warmup=0 ;; esac
+  case "$w" in I | J | K | L | R | R-age | S | Z | X | M) warmup=0 ;; esac
   case "$w:$side" in
     S:* | Z:*)
       local as=$side
       [ "$side" = baseline ] && as=numpy
       cmd=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" benches/compare/zarr_workloads.py
         "$w" "$as" --data "$DATA" --zarr-tool "$ZT" --threads "$t")
+      ;;
+    M:*)
+      local as=$side
+      [ "$side" = baseline ] && as=sklearn
+      [ "$side" = dask ] && as=daskml
+      cmd=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" benches/compare/ml_workloads.py
+        "$w" "$as" --data "$DATA" --kmeans "$KM" --threads "$t")
       ;;
     X:*)
       local as=$side

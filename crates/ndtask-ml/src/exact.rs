@@ -1,20 +1,21 @@
-//! Sums that do not depend on their order: each value is fixed-point in an `i128` at a scale
-//! chosen from the largest magnitude and the number of terms, so adding in any order, on any
-//! chunking, thread or rank gives the same integer, and the same `f64` back.
+//! Sums that do not depend on their order: each value is a fixed-point `i64` at a scale chosen
+//! from the largest magnitude, added in an `i128`, so adding in any order, on any chunking,
+//! thread or rank gives the same integer, and the same `f64` back.
 
 use ndtask_core::{Error, Result};
 
-/// A fixed-point scale: values times `2^shift`, truncated toward zero.
+/// A fixed-point scale: values times `2^shift`, truncated toward zero to an `i64` term, terms
+/// added in an `i128`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Scale {
     shift: i32,
 }
 
 impl Scale {
-    /// The scale for sums of up to `terms` values of magnitude at most `max_abs`: the largest
-    /// sum fits in 125 bits, so the sum keeps at least 70 bits below the largest value (more
-    /// than an `f64` holds) for a billion terms.
-    pub(crate) fn for_sums(max_abs: f64, terms: usize) -> Result<Scale> {
+    /// The scale for values of magnitude at most `max_abs`: each term fits in 62 bits, so a term
+    /// is off by less than `max_abs * 2^-61` (finer than an `f64` at `max_abs`), and a sum of
+    /// any number of terms up to 2^64 fits.
+    pub(crate) fn for_values(max_abs: f64) -> Result<Scale> {
         if !max_abs.is_finite() {
             return Err(Error::InvalidArgument(format!(
                 "the data hold a value of magnitude {max_abs}: sums need finite values"
@@ -25,16 +26,18 @@ impl Scale {
         } else {
             0
         };
-        let count = (usize::BITS - terms.max(1).leading_zeros()) as i32;
-        Ok(Scale {
-            shift: 125 - top - count,
-        })
+        Ok(Scale { shift: 61 - top })
     }
 
-    /// `v` in fixed point.
+    /// `v` in fixed point (one conversion instruction).
     #[inline]
-    pub(crate) fn fix(self, v: f64) -> i128 {
-        (v * pow2(self.shift)) as i128
+    pub(crate) fn fix(self, v: f64) -> i64 {
+        (v * self.factor()) as i64
+    }
+
+    #[inline]
+    fn factor(self) -> f64 {
+        pow2(self.shift)
     }
 
     /// A fixed-point sum back as `f64`.
@@ -78,9 +81,9 @@ mod tests {
         let v: Vec<f64> = (0..1000)
             .map(|i| ((i * 7919) % 1000) as f64 * 0.37 - 123.456 + 1e-9 * i as f64)
             .collect();
-        let s = Scale::for_sums(v.iter().fold(0.0f64, |m, x| m.max(x.abs())), v.len()).unwrap();
-        let fwd: i128 = v.iter().map(|&x| s.fix(x)).sum();
-        let back: i128 = v.iter().rev().map(|&x| s.fix(x)).sum();
+        let s = Scale::for_values(v.iter().fold(0.0f64, |m, x| m.max(x.abs()))).unwrap();
+        let fwd: i128 = v.iter().map(|&x| i128::from(s.fix(x))).sum();
+        let back: i128 = v.iter().rev().map(|&x| i128::from(s.fix(x))).sum();
         assert_eq!(fwd, back);
         let exact: f64 = v.iter().sum();
         assert!((s.float(fwd) - exact).abs() <= 1e-9 * exact.abs());
@@ -96,7 +99,10 @@ mod tests {
             let [h, l] = split(x);
             assert_eq!(join(h, l), x);
         }
-        assert!(Scale::for_sums(f64::NAN, 3).is_err());
-        assert_eq!(Scale::for_sums(0.0, 0).unwrap().fix(0.0), 0);
+        assert!(Scale::for_values(f64::NAN).is_err());
+        assert_eq!(Scale::for_values(0.0).unwrap().fix(0.0), 0);
+        // The largest value fits.
+        let big = Scale::for_values(1e300).unwrap();
+        assert!(big.fix(1e300) > 0 && big.fix(-1e300) < 0);
     }
 }

@@ -69,21 +69,54 @@ fn unit(h: u64) -> f64 {
 }
 
 /// The nearest of `centers` (k rows of `f`) to `row`, and the squared distance; ties go to the
-/// first.
+/// first. Each distance adds the features in order; four centres at a time, for the
+/// processor's sake (the same sums as one at a time).
 #[inline]
-fn nearest<'a>(
-    row: impl Iterator<Item = &'a f64> + Clone,
-    centers: &[f64],
-    f: usize,
-) -> (usize, f64) {
+fn nearest(row: &[f64], centers: &[f64], f: usize) -> (usize, f64) {
     let mut best = (0, f64::INFINITY);
-    for (j, c) in centers.chunks_exact(f).enumerate() {
-        let d: f64 = row.clone().zip(c).map(|(x, c)| (x - c) * (x - c)).sum();
+    let mut take = |j: usize, d: f64| {
         if d < best.1 {
             best = (j, d);
         }
+    };
+    let four = centers.chunks_exact(4 * f);
+    let rest = four.remainder();
+    let mut j = 0;
+    for c in four {
+        let (c0, c1, c2, c3) = (&c[..f], &c[f..2 * f], &c[2 * f..3 * f], &c[3 * f..]);
+        let mut d = [0.0f64; 4];
+        for (i, &x) in row.iter().enumerate() {
+            d[0] += (x - c0[i]) * (x - c0[i]);
+            d[1] += (x - c1[i]) * (x - c1[i]);
+            d[2] += (x - c2[i]) * (x - c2[i]);
+            d[3] += (x - c3[i]) * (x - c3[i]);
+        }
+        for (t, &v) in d.iter().enumerate() {
+            take(j + t, v);
+        }
+        j += 4;
+    }
+    for c in rest.chunks_exact(f) {
+        let d: f64 = row.iter().zip(c).map(|(x, c)| (x - c) * (x - c)).sum();
+        take(j, d);
+        j += 1;
     }
     best
+}
+
+/// The rows of a chunk: `f` values each, one after another.
+type Rows<'a> = std::slice::ChunksExact<'a, f64>;
+
+/// `f` on the rows of a chunk (its values in row-major order, copied only if the chunk's view
+/// is not contiguous).
+fn with_rows<R>(chunk: &ArrayViewD<'_, f64>, features: usize, f: impl Fn(Rows<'_>) -> R) -> R {
+    match chunk.as_slice() {
+        Some(v) => f(v.chunks_exact(features.max(1))),
+        None => {
+            let v: Vec<f64> = chunk.iter().copied().collect();
+            f(v.chunks_exact(features.max(1)))
+        }
+    }
 }
 
 /// The data, rechunked so each chunk holds whole rows, and what the passes over it share.
@@ -103,13 +136,14 @@ impl Data {
         &self,
         width: usize,
         config: &Config,
-        f: impl Fn(ArrayViewD<'_, f64>) -> Vec<O> + Send + Sync + 'static,
+        f: impl Fn(Rows<'_>) -> Vec<O> + Send + Sync + 'static,
     ) -> Result<ArrayD<O>> {
+        let features = self.f;
         let out = self.x.map_blocks_with_chunks(
             [self.chunks, width],
             Chunks::Explicit(vec![vec![1; self.chunks], vec![width]]),
             move |chunk| {
-                let mut v = f(chunk);
+                let mut v = with_rows(&chunk, features, &f);
                 v.resize(width, O::default());
                 ArrayD::from_shape_vec(IxDyn(&[1, width]), v)
                     .unwrap_or_else(|_| ArrayD::default(IxDyn(&[1, width])))
@@ -133,11 +167,7 @@ impl Data {
     fn cost(&self, centers: &Arc<Vec<f64>>, config: &Config) -> Result<i128> {
         let (c, f, s) = (centers.clone(), self.f, self.distances);
         let parts = self.pass(2, config, move |chunk| {
-            let total: i128 = chunk
-                .rows()
-                .into_iter()
-                .map(|r| s.fix(nearest(r.iter(), &c, f).1))
-                .sum();
+            let total: i128 = chunk.map(|r| i128::from(s.fix(nearest(r, &c, f).1))).sum();
             split(total).to_vec()
         })?;
         Ok(Self::totals(&parts, 1)[0])
@@ -155,13 +185,13 @@ impl Data {
         let parts = self.pass(2 * n + k, config, move |chunk| {
             let mut sums = vec![0i128; n];
             let mut counts = vec![0i64; k];
-            for r in chunk.rows() {
-                let (j, d) = nearest(r.iter(), &c, f);
+            for r in chunk {
+                let (j, d) = nearest(r, &c, f);
                 for (s, &v) in sums[j * f..(j + 1) * f].iter_mut().zip(r.iter()) {
-                    *s += sv.fix(v);
+                    *s += i128::from(sv.fix(v));
                 }
                 counts[j] += 1;
-                sums[k * f] += sd.fix(d);
+                sums[k * f] += i128::from(sd.fix(d));
             }
             let mut out: Vec<i64> = sums.into_iter().flat_map(split).collect();
             out.extend(counts);
@@ -180,7 +210,7 @@ impl Data {
 
 impl KMeans {
     /// k clusters; max_iter 300, tolerance 1e-4 (relative to the mean variance of the
-    /// features, as scikit-learn's), seed 0, k-means|| with oversampling 2 and 5 rounds.
+    /// features, as scikit-learn's), seed 0, k-means|| with oversampling 2 and 2 rounds (as Spark's).
     pub fn new(k: usize) -> KMeans {
         KMeans {
             k,
@@ -189,7 +219,7 @@ impl KMeans {
             seed: 0,
             init: KMeansInit::KMeansParallel,
             oversampling: 2.0,
-            rounds: 5,
+            rounds: 2,
         }
     }
 
@@ -218,7 +248,7 @@ impl KMeans {
         self
     }
 
-    /// k-means||: rows sampled per round, as a multiple of k (default 2), and rounds (default 5).
+    /// k-means||: rows sampled per round, as a multiple of k (default 2), and rounds (default 2, as Spark's `initializationSteps`).
     pub fn kmeans_parallel(mut self, oversampling: f64, rounds: usize) -> KMeans {
         self.oversampling = oversampling;
         self.rounds = rounds;
@@ -284,8 +314,8 @@ impl KMeans {
             x,
             f,
             chunks: rows_chunks.len(),
-            values: Scale::for_sums(max_abs, s.rows)?,
-            distances: Scale::for_sums(f as f64 * 4.0 * max_abs * max_abs, s.rows)?,
+            values: Scale::for_values(max_abs)?,
+            distances: Scale::for_values(f as f64 * 4.0 * max_abs * max_abs)?,
         };
         let mean_var = var.iter().sum::<f64>() / f as f64;
         let tol = self.tol * mean_var;
@@ -334,7 +364,7 @@ impl KMeans {
         // The first centre: the row with the smallest hash.
         let first = data.pass(f + 2, config, move |chunk| {
             let mut best: Option<(u64, Vec<f64>)> = None;
-            for r in chunk.rows() {
+            for r in chunk {
                 let h = row_hash(seed, 0, r.iter());
                 if best.as_ref().is_none_or(|(b, _)| h < *b) {
                     best = Some((h, r.to_vec()));
@@ -365,34 +395,43 @@ impl KMeans {
                 break;
             }
             let c = Arc::new(cand.clone());
-            let chosen = move |r: &ndarray::ArrayView1<'_, f64>, c: &[f64]| {
-                let d = nearest(r.iter(), c, f).1;
+            let chosen = move |r: &[f64], c: &[f64]| {
+                let d = nearest(r, c, f).1;
                 unit(row_hash(seed, round, r.iter())) < (l * d / phi).min(1.0)
             };
-            let (c1, ch1) = (c.clone(), chosen);
-            let counts = data.pass(1, config, move |chunk| {
-                vec![chunk.rows().into_iter().filter(|r| ch1(r, &c1)).count() as i64]
-            })?;
-            let most = counts.iter().copied().max().unwrap_or(0).max(0) as usize;
-            if most == 0 {
-                continue;
-            }
-            let gathered = data.pass(most * f, config, move |chunk| {
-                let mut out = vec![f64::NAN; most * f];
-                let mut at = 0;
-                for r in chunk.rows() {
-                    if at < most && chosen(&r, &c) {
-                        for (o, &v) in out[at * f..(at + 1) * f].iter_mut().zip(r.iter()) {
-                            *o = v;
+            // One pass returns each chunk's count and its chosen rows, room for `most` of
+            // them (about four times what a chunk can expect); a chunk that chose more is
+            // gathered again with room for all (the same rows, in the same order).
+            let gather = |most: usize, c: Arc<Vec<f64>>| {
+                data.pass(1 + most * f, config, move |chunk| {
+                    let mut out = vec![f64::NAN; 1 + most * f];
+                    let mut n = 0;
+                    for r in chunk {
+                        if chosen(r, &c) {
+                            if n < most {
+                                out[1 + n * f..1 + (n + 1) * f].copy_from_slice(r);
+                            }
+                            n += 1;
                         }
-                        at += 1;
                     }
-                }
-                out
-            })?;
-            for (row, n) in gathered.rows().into_iter().zip(counts.iter()) {
-                let v: Vec<f64> = row.iter().copied().collect();
-                cand.extend_from_slice(&v[..*n as usize * f]);
+                    out[0] = n as f64;
+                    out
+                })
+            };
+            let room = 4 * (l.ceil() as usize).div_ceil(data.chunks).max(1);
+            let mut got = gather(room, c.clone())?;
+            let most = got
+                .rows()
+                .into_iter()
+                .map(|r| r[0] as usize)
+                .max()
+                .unwrap_or(0);
+            if most > room {
+                got = gather(most, c)?;
+            }
+            for row in got.rows() {
+                let n = row[0] as usize;
+                cand.extend(row.iter().skip(1).take(n * f));
             }
         }
         // The weight of each candidate: how many rows are nearest to it.
@@ -400,8 +439,8 @@ impl KMeans {
         let c = Arc::new(cand.clone());
         let w = data.pass(m, config, move |chunk| {
             let mut w = vec![0i64; m];
-            for r in chunk.rows() {
-                w[nearest(r.iter(), &c, f).0] += 1;
+            for r in chunk {
+                w[nearest(r, &c, f).0] += 1;
             }
             w
         })?;
@@ -422,7 +461,9 @@ impl KMeans {
     }
 }
 
-/// Weighted k-means++ then Lloyd on a few weighted points, in memory, in a fixed order.
+/// The best of ten runs of greedy weighted k-means++ (each new centre the best of
+/// `2 + ln k` draws, as scikit-learn's) then weighted Lloyd, on a few weighted points in memory,
+/// in a fixed order: the least weighted inertia wins (the first among equals).
 fn weighted_kmeans(
     points: &[f64],
     w: &[f64],
@@ -439,9 +480,6 @@ fn weighted_kmeans(
     };
     let pick = |scores: &[f64], u: f64| -> usize {
         let total: f64 = scores.iter().sum();
-        if total <= 0.0 {
-            return 0;
-        }
         let mut acc = 0.0;
         for (i, s) in scores.iter().enumerate() {
             acc += s;
@@ -451,47 +489,67 @@ fn weighted_kmeans(
         }
         scores.len() - 1
     };
-    let mut centers: Vec<f64> = Vec::with_capacity(k * f);
-    let first = pick(w, draw());
-    centers.extend_from_slice(&points[first * f..(first + 1) * f]);
-    while centers.len() < k * f {
-        let scores: Vec<f64> = (0..m)
-            .map(|i| w[i] * nearest(points[i * f..(i + 1) * f].iter(), &centers, f).1)
-            .collect();
-        let i = if scores.iter().sum::<f64>() > 0.0 {
-            pick(&scores, draw())
-        } else {
-            // Fewer distinct candidates than k: repeat one.
-            (centers.len() / f) % m
-        };
-        centers.extend_from_slice(&points[i * f..(i + 1) * f]);
-    }
-    for _ in 0..max_iter {
-        let mut sums = vec![0f64; k * f];
-        let mut tot = vec![0f64; k];
-        for i in 0..m {
-            let p = &points[i * f..(i + 1) * f];
-            let j = nearest(p.iter(), &centers, f).0;
-            for (s, &v) in sums[j * f..(j + 1) * f].iter_mut().zip(p) {
-                *s += w[i] * v;
-            }
-            tot[j] += w[i];
+    let point = |i: usize| &points[i * f..(i + 1) * f];
+    let potential =
+        |centers: &[f64]| -> f64 { (0..m).map(|i| w[i] * nearest(point(i), centers, f).1).sum() };
+    let trials = 2 + (k as f64).ln() as usize;
+    let mut best: Option<(f64, Vec<f64>)> = None;
+    for _ in 0..10 {
+        let mut centers: Vec<f64> = Vec::with_capacity(k * f);
+        let first = pick(w, draw());
+        centers.extend_from_slice(point(first));
+        while centers.len() < k * f {
+            let scores: Vec<f64> = (0..m)
+                .map(|i| w[i] * nearest(point(i), &centers, f).1)
+                .collect();
+            let i = if scores.iter().sum::<f64>() > 0.0 {
+                let mut chosen = (usize::MAX, f64::INFINITY);
+                for _ in 0..trials {
+                    let c = pick(&scores, draw());
+                    let mut with = centers.clone();
+                    with.extend_from_slice(point(c));
+                    let p = potential(&with);
+                    if p < chosen.1 {
+                        chosen = (c, p);
+                    }
+                }
+                chosen.0
+            } else {
+                // Fewer distinct candidates than k: repeat one.
+                (centers.len() / f) % m
+            };
+            centers.extend_from_slice(point(i));
         }
-        let mut moved = false;
-        for j in 0..k {
-            if tot[j] > 0.0 {
-                for c in 0..f {
-                    let new = sums[j * f + c] / tot[j];
-                    moved |= new != centers[j * f + c];
-                    centers[j * f + c] = new;
+        for _ in 0..max_iter {
+            let mut sums = vec![0f64; k * f];
+            let mut tot = vec![0f64; k];
+            for (i, &wi) in w.iter().enumerate() {
+                let j = nearest(point(i), &centers, f).0;
+                for (s, &v) in sums[j * f..(j + 1) * f].iter_mut().zip(point(i)) {
+                    *s += wi * v;
+                }
+                tot[j] += wi;
+            }
+            let mut moved = false;
+            for j in 0..k {
+                if tot[j] > 0.0 {
+                    for c in 0..f {
+                        let new = sums[j * f + c] / tot[j];
+                        moved |= new != centers[j * f + c];
+                        centers[j * f + c] = new;
+                    }
                 }
             }
+            if !moved {
+                break;
+            }
         }
-        if !moved {
-            break;
+        let p = potential(&centers);
+        if best.as_ref().is_none_or(|(b, _)| p < *b) {
+            best = Some((p, centers));
         }
     }
-    centers
+    best.map(|(_, c)| c).unwrap_or_default()
 }
 
 impl KMeansModel {
@@ -514,11 +572,9 @@ impl KMeansModel {
             [shape[0], 1],
             Chunks::Explicit(vec![rows, vec![1]]),
             move |chunk| {
-                let v: Vec<i64> = chunk
-                    .rows()
-                    .into_iter()
-                    .map(|r| nearest(r.iter(), &c, f).0 as i64)
-                    .collect();
+                let v: Vec<i64> = with_rows(&chunk, f, |rows| {
+                    rows.map(|r| nearest(r, &c, f).0 as i64).collect()
+                });
                 let n = v.len();
                 ArrayD::from_shape_vec(IxDyn(&[n, 1]), v)
                     .unwrap_or_else(|_| ArrayD::zeros(IxDyn(&[n, 1])))
