@@ -267,6 +267,48 @@ fn bad_input_is_a_clear_error() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("(1, 1)"), "{e}");
+    for (km, what) in [
+        (
+            KMeans::new(2).kmeans_parallel(f64::INFINITY, 2),
+            "oversampling inf",
+        ),
+        (KMeans::new(2).kmeans_parallel(2.0, 0), "got 0"),
+        (KMeans::new(2).tol(f64::NAN), "tolerance NaN"),
+    ] {
+        let e = km.fit(&x).unwrap_err().to_string();
+        assert!(e.contains(what), "{e}");
+    }
+    // Values whose squared distances would overflow float64 sums are refused, not wrong.
+    let huge = ndtask::from_ndarray(
+        Array2::from_shape_fn((6, 2), |(i, _)| i as f64 * 1e160),
+        [3, 2],
+    )
+    .unwrap();
+    let e = KMeans::new(2).fit(&huge).unwrap_err().to_string();
+    assert!(e.contains("overflow"), "{e}");
+    // Tiny values keep their precision; given centres far outside the data still give the
+    // right inertia.
+    let tiny = ndtask::from_ndarray(
+        Array2::from_shape_fn((6, 1), |(i, _)| (i % 2) as f64 * 1e-150),
+        [4, 1],
+    )
+    .unwrap();
+    let m = KMeans::new(2).fit(&tiny).unwrap();
+    assert_eq!(m.inertia, 0.0);
+    let mut c = m.centers.iter().copied().collect::<Vec<f64>>();
+    c.sort_by(f64::total_cmp);
+    assert_eq!(c, vec![0.0, 1e-150]);
+    let far = KMeans::new(1)
+        .init(KMeansInit::Given(Array2::from_elem((1, 3), 1e6)))
+        .max_iter(0)
+        .fit(&x)
+        .unwrap();
+    let want: f64 = (0..30).map(|v| (v as f64 - 1e6) * (v as f64 - 1e6)).sum();
+    assert!(
+        (far.inertia - want).abs() <= 1e-12 * want,
+        "{} vs {want}",
+        far.inertia
+    );
     // A constant feature: scaled by 1, as scikit-learn.
     let c = ndtask::from_ndarray(Array2::from_elem((5, 1), 4.0), [2, 1]).unwrap();
     assert_eq!(StandardScaler::fit(&c).unwrap().scale, vec![1.0]);

@@ -25,10 +25,48 @@ const NAN_BASE64: &str = "AAAAAAAA+H8=";
 fn read_json(path: &Path) -> Result<Value> {
     let what = || format!("reading the Zarr metadata {}", path.display());
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(what(), e))?;
-    serde_json::from_str(&text).map_err(|e| Error::io(what(), e))
+    serde_json::from_str(&quote_specials(&text)).map_err(|e| Error::io(what(), e))
 }
 
-/// Bytes of standard base64 (`=` padded), or `None` if it is not.
+/// Python's `json` writes `NaN`, `Infinity` and `-Infinity` bare (zarr-python 2 does, in
+/// `.zattrs`); JSON has no such numbers: they are quoted, as Zarr's metadata spells them.
+fn quote_specials(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if in_string {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            rest = &rest[c.len_utf8()..];
+            continue;
+        }
+        if c == '"' {
+            in_string = true;
+        }
+        let special = ["-Infinity", "Infinity", "NaN"]
+            .into_iter()
+            .find(|w| rest.starts_with(w));
+        if let Some(w) = special {
+            out.push('"');
+            out.push_str(w);
+            out.push('"');
+            rest = &rest[w.len()..];
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// Bytes of standard base64, or `None` for a character outside its alphabet (lenient: padding
+/// is optional and leftover bits are dropped).
 fn base64(s: &str) -> Option<Vec<u8>> {
     let val = |c: u8| -> Option<u32> {
         Some(match c {
@@ -60,6 +98,10 @@ fn attr_of(v: &Value) -> AttrValue {
     let ints = |a: &[Value]| a.iter().map(Value::as_i64).collect::<Option<Vec<i64>>>();
     let floats = |a: &[Value]| a.iter().map(Value::as_f64).collect::<Option<Vec<f64>>>();
     match v {
+        // Zarr spells the float specials as strings.
+        Value::String(s) if s == "NaN" => AttrValue::F64(vec![f64::NAN]),
+        Value::String(s) if s == "Infinity" => AttrValue::F64(vec![f64::INFINITY]),
+        Value::String(s) if s == "-Infinity" => AttrValue::F64(vec![f64::NEG_INFINITY]),
         Value::String(s) => AttrValue::Text(s.clone()),
         Value::Bool(b) => AttrValue::I8(vec![i8::from(*b)]),
         Value::Number(n) => match n.as_i64() {
@@ -95,6 +137,9 @@ fn json_of(v: &AttrValue) -> Value {
         AttrValue::Text(s) => Value::String(s.clone()),
         AttrValue::I64(x) if x.len() == 1 => Value::from(x[0]),
         AttrValue::U64(x) if x.len() == 1 => Value::from(x[0]),
+        // Integers as themselves (beyond 2^53 a float would round them).
+        AttrValue::I64(x) => Value::from(x.clone()),
+        AttrValue::U64(x) => Value::from(x.clone()),
         _ => {
             let nums: Vec<Value> = v.to_f64s().into_iter().map(num).collect();
             if nums.len() == 1 {
@@ -274,6 +319,8 @@ fn list(path: &Path) -> Result<(Attrs, Vec<ZVar>)> {
             let fill = match &meta["fill_value"] {
                 Value::Number(n) => n.as_f64(),
                 Value::String(t) if t == "NaN" => Some(f64::NAN),
+                Value::String(t) if t == "Infinity" => Some(f64::INFINITY),
+                Value::String(t) if t == "-Infinity" => Some(f64::NEG_INFINITY),
                 _ => None,
             };
             if let (Some(f), None) = (fill, attrs.get("_FillValue")) {
@@ -440,9 +487,14 @@ impl Sink for GroupSink {
     fn create(&self) -> Result<()> {
         let what = || format!("creating the Zarr group {}", self.path.display());
         if self.path.exists() {
+            // A store's root metadata must say it is one (a stray file of that name is not).
+            let marker = |name: &str, format: u64| {
+                let p = self.path.join(name);
+                p.is_file() && read_json(&p).is_ok_and(|v| v["zarr_format"] == format)
+            };
             let store = self.path.is_dir()
-                && (self.path.join("zarr.json").is_file()
-                    || self.path.join(".zgroup").is_file()
+                && (marker("zarr.json", 3)
+                    || marker(".zgroup", 2)
                     || std::fs::read_dir(&self.path)
                         .map_err(|e| Error::io(what(), e))?
                         .next()
@@ -628,6 +680,22 @@ mod tests {
         assert_eq!(base64("AQID").unwrap(), vec![1, 2, 3]);
         assert_eq!(base64("AQ==").unwrap(), vec![1]);
         assert!(base64("A*").is_none());
+    }
+
+    #[test]
+    fn bare_nan_and_infinity_are_read_as_zarr_spells_them() {
+        let v: Value = serde_json::from_str(&quote_specials(
+            r#"{"a": NaN, "b": [1.5, -Infinity], "c": "NaN \" Infinity", "d": Infinity}"#,
+        ))
+        .unwrap();
+        assert!(matches!(attr_of(&v["a"]), AttrValue::F64(x) if x[0].is_nan()));
+        assert_eq!(v["b"][1], "-Infinity");
+        assert_eq!(v["c"], "NaN \" Infinity");
+        assert_eq!(attr_of(&v["d"]), AttrValue::F64(vec![f64::INFINITY]));
+        assert_eq!(
+            json_of(&AttrValue::I64(vec![1 << 60, 3])),
+            serde_json::json!([1i64 << 60, 3])
+        );
     }
 
     #[test]

@@ -5,15 +5,17 @@
 use ndtask_core::{Error, Result};
 
 /// A fixed-point scale: values times `2^shift`, truncated toward zero to an `i64` term, terms
-/// added in an `i128`.
+/// added in an `i128`. The factor is applied in two halves, so that neither overflows nor
+/// underflows for any finite magnitude (2^shift itself does beyond 2^1023).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Scale {
-    shift: i32,
+    up: [f64; 2],
+    down: [f64; 2],
 }
 
 impl Scale {
-    /// The scale for values of magnitude at most `max_abs`: each term fits in 62 bits, so a term
-    /// is off by less than `max_abs * 2^-61` (finer than an `f64` at `max_abs`), and a sum of
+    /// The scale for values of magnitude at most `max_abs`: each term fits in 61 bits, so a term
+    /// is off by less than `max_abs * 2^-59` (finer than an `f64` at `max_abs`), and a sum of
     /// any number of terms up to 2^64 fits.
     pub(crate) fn for_values(max_abs: f64) -> Result<Scale> {
         if !max_abs.is_finite() {
@@ -26,24 +28,24 @@ impl Scale {
         } else {
             0
         };
-        Ok(Scale { shift: 61 - top })
+        let shift = 61 - top;
+        let (a, b) = (shift / 2, shift - shift / 2);
+        Ok(Scale {
+            up: [pow2(a), pow2(b)],
+            down: [pow2(-a), pow2(-b)],
+        })
     }
 
-    /// `v` in fixed point (one conversion instruction).
+    /// `v` in fixed point (two exact multiplications, one conversion instruction).
     #[inline]
     pub(crate) fn fix(self, v: f64) -> i64 {
-        (v * self.factor()) as i64
-    }
-
-    #[inline]
-    fn factor(self) -> f64 {
-        pow2(self.shift)
+        (v * self.up[0] * self.up[1]) as i64
     }
 
     /// A fixed-point sum back as `f64`.
     #[inline]
     pub(crate) fn float(self, s: i128) -> f64 {
-        s as f64 * pow2(-self.shift)
+        s as f64 * self.down[0] * self.down[1]
     }
 }
 
@@ -101,8 +103,14 @@ mod tests {
         }
         assert!(Scale::for_values(f64::NAN).is_err());
         assert_eq!(Scale::for_values(0.0).unwrap().fix(0.0), 0);
-        // The largest value fits.
-        let big = Scale::for_values(1e300).unwrap();
-        assert!(big.fix(1e300) > 0 && big.fix(-1e300) < 0);
+        // The largest and the smallest magnitudes keep their precision.
+        for m in [1e300, f64::MAX, 1e-300, 5e-324, 1e-150] {
+            let s = Scale::for_values(m).unwrap();
+            let t = s.fix(m);
+            assert!(t > 1 << 58 && t < i64::MAX, "{m}: {t}");
+            assert_eq!(s.fix(-m), -t);
+            let back = s.float(i128::from(t));
+            assert!((back - m).abs() <= m * 1e-15, "{m}: {back}");
+        }
     }
 }

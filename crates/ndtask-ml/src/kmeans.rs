@@ -123,6 +123,8 @@ fn with_rows<R>(chunk: &ArrayViewD<'_, f64>, features: usize, f: impl Fn(Rows<'_
 struct Data {
     x: Array<f64>,
     f: usize,
+    /// The rows of the longest chunk.
+    longest: usize,
     chunks: usize,
     /// Fixed point for sums of the values and of squared distances.
     values: Scale,
@@ -281,12 +283,14 @@ impl KMeans {
         }
         if self.tol.is_nan()
             || self.tol < 0.0
-            || self.oversampling.is_nan()
+            || !self.oversampling.is_finite()
             || self.oversampling <= 0.0
+            || self.rounds == 0
         {
             return Err(Error::InvalidArgument(format!(
-                "KMeans: the tolerance {} must be at least 0 and the oversampling {} above 0",
-                self.tol, self.oversampling
+                "KMeans: the tolerance {} must be at least 0, the oversampling {} finite and above 0, \
+                 and k-means|| needs at least one round (got {})",
+                self.tol, self.oversampling, self.rounds
             )));
         }
         if let KMeansInit::Given(c) = &self.init {
@@ -310,12 +314,26 @@ impl KMeans {
             config.compute((&abs.nanmax(), &x.var_with(&axis0, 0.0)?, &check_fit(&x)))?;
         s.finite(bad)?;
         let f = s.features;
+        // Given centres may lie outside the data; the distances are bounded from both.
+        let max_abs = match &self.init {
+            KMeansInit::Given(c) => c.iter().fold(max_abs, |m, v| m.max(v.abs())),
+            KMeansInit::KMeansParallel => max_abs,
+        };
+        let bound = f as f64 * 4.0 * max_abs * max_abs;
+        if !(bound * s.rows as f64).is_finite() {
+            return Err(Error::InvalidArgument(format!(
+                "KMeans: the data hold values up to {max_abs:e} in magnitude: sums of squared distances \
+                 over {} samples of {f} features would overflow float64 (scale the data first)",
+                s.rows
+            )));
+        }
         let data = Data {
             x,
             f,
+            longest: rows_chunks.iter().copied().max().unwrap_or(0),
             chunks: rows_chunks.len(),
             values: Scale::for_values(max_abs)?,
-            distances: Scale::for_values(f as f64 * 4.0 * max_abs * max_abs)?,
+            distances: Scale::for_values(bound)?,
         };
         let mean_var = var.iter().sum::<f64>() / f as f64;
         let tol = self.tol * mean_var;
@@ -418,7 +436,8 @@ impl KMeans {
                     out
                 })
             };
-            let room = 4 * (l.ceil() as usize).div_ceil(data.chunks).max(1);
+            // No more than a chunk's rows (the largest chunk's).
+            let room = (4 * (l.ceil() as usize).div_ceil(data.chunks).max(1)).min(data.longest);
             let mut got = gather(room, c.clone())?;
             let most = got
                 .rows()
@@ -503,17 +522,18 @@ fn weighted_kmeans(
                 .map(|i| w[i] * nearest(point(i), &centers, f).1)
                 .collect();
             let i = if scores.iter().sum::<f64>() > 0.0 {
-                let mut chosen = (usize::MAX, f64::INFINITY);
+                let mut chosen: Option<(usize, f64)> = None;
                 for _ in 0..trials {
                     let c = pick(&scores, draw());
                     let mut with = centers.clone();
                     with.extend_from_slice(point(c));
                     let p = potential(&with);
-                    if p < chosen.1 {
-                        chosen = (c, p);
+                    // The first draw stands until a later one is better (NaN never is).
+                    if chosen.is_none_or(|(_, q)| p < q) {
+                        chosen = Some((c, p));
                     }
                 }
-                chosen.0
+                chosen.map_or(0, |(c, _)| c)
             } else {
                 // Fewer distinct candidates than k: repeat one.
                 (centers.len() / f) % m
