@@ -312,4 +312,10 @@ fn bad_input_is_a_clear_error() {
     // A constant feature: scaled by 1, as scikit-learn.
     let c = ndtask::from_ndarray(Array2::from_elem((5, 1), 4.0), [2, 1]).unwrap();
     assert_eq!(StandardScaler::fit(&c).unwrap().scale, vec![1.0]);
+    // Also one whose variance is only rounding (0.1 is not exact in binary).
+    let c = ndtask::from_ndarray(Array2::from_elem((1000, 1), 0.1), [7, 1]).unwrap();
+    let s = StandardScaler::fit(&c).unwrap();
+    assert_eq!(s.scale, vec![1.0]);
+    let t = s.transform(&c).unwrap().compute().unwrap();
+    assert!(t.iter().all(|v| v.abs() < 1e-15), "{t}");
 }

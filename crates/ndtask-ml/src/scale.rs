@@ -7,14 +7,15 @@ use ndtask_array::{Array, Config, ReduceOptions};
 use ndtask_core::{Error, Result};
 
 /// Removes each feature's mean and divides by its standard deviation (population, `ddof` 0),
-/// as scikit-learn's `StandardScaler`; a feature of zero variance is divided by 1.
+/// as scikit-learn's `StandardScaler`; a constant feature (a variance no more than rounding
+/// makes of one value) is divided by 1.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StandardScaler {
     /// The mean of each feature.
     pub mean: Vec<f64>,
     /// The variance of each feature.
     pub var: Vec<f64>,
-    /// What each feature is divided by: its standard deviation, or 1 where that is 0.
+    /// What each feature is divided by: its standard deviation, or 1 for a constant feature.
     pub scale: Vec<f64>,
     /// The number of samples seen.
     pub n_samples: usize,
@@ -42,12 +43,18 @@ impl StandardScaler {
             config.compute((&x.mean_axis(0)?, &x.var_with(&axis0, 0.0)?, &check_fit(x)))?;
         s.finite(bad)?;
         let var: Vec<f64> = var.iter().copied().collect();
+        let mean: Vec<f64> = mean.iter().copied().collect();
+        // A feature is constant when its variance is no more than rounding could make of one
+        // value (scikit-learn's `_is_constant_feature`).
+        let n = s.rows as f64;
+        let constant = |v: f64, m: f64| v <= n * f64::EPSILON * v + (n * m * f64::EPSILON).powi(2);
         let scale = var
             .iter()
-            .map(|&v| if v == 0.0 { 1.0 } else { v.sqrt() })
+            .zip(&mean)
+            .map(|(&v, &m)| if constant(v, m) { 1.0 } else { v.sqrt() })
             .collect();
         Ok(StandardScaler {
-            mean: mean.iter().copied().collect(),
+            mean,
             var,
             scale,
             n_samples: s.rows,
