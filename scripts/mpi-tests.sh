@@ -50,7 +50,7 @@ fi
 EX=${CARGO_TARGET_DIR:-target}/release/examples
 echo "== MPI library: $MPI_IMPL ($launcher; MPICC=${MPICC:-mpicc}; examples in $EX)"
 
-echo "== cargo build --release --features \"mpi zarr\" --examples"
+echo "== cargo build --release --features \"mpi zarr ml\" --examples"
 cargo build --release --features "mpi zarr ml" --examples || exit 1
 
 passed=0
