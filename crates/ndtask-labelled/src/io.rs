@@ -182,15 +182,7 @@ fn open_netcdf3(path: &Path, chunks: ChunkSpec<'_>) -> Result<Dataset> {
         }
         if is_index || is_listed {
             let (nums, ints) = file.read_all(i)?;
-            let mut attrs = v.attrs.clone();
-            let mut enc = Encoding::default();
-            let labels = decode_labels(nums, ints, v.stored, &mut attrs, &mut enc);
-            let c = Coordinate {
-                dim: vdims.first().cloned(),
-                labels,
-                attrs,
-                encoding: enc,
-            };
+            let c = number_coord(&vdims, nums, ints, v.stored, v.attrs.clone());
             coords.set(v.name.clone(), c);
             continue;
         }
@@ -212,6 +204,25 @@ fn open_netcdf3(path: &Path, chunks: ChunkSpec<'_>) -> Result<Dataset> {
     }
     ds.coords = coords;
     Ok(ds)
+}
+
+/// A coordinate of numbers read from a file (`ints` as well for integers), decoded (time units
+/// to datetimes) with the attributes decoding leaves.
+pub(crate) fn number_coord(
+    dims: &[String],
+    nums: Vec<f64>,
+    ints: Option<Vec<i64>>,
+    stored: Stored,
+    mut attrs: Attrs,
+) -> Coordinate {
+    let mut encoding = Encoding::default();
+    let labels = decode_labels(nums, ints, stored, &mut attrs, &mut encoding);
+    Coordinate {
+        dim: dims.first().cloned(),
+        labels,
+        attrs,
+        encoding,
+    }
 }
 
 /// The lazy array a reader of element type `dtype` reads, in `chunks`.

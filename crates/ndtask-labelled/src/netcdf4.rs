@@ -3,10 +3,12 @@
 //! reads its own hyperslab (libnetcdf serialises the calls).
 
 use crate::attrs::{AttrValue, Attrs};
-use crate::cf::{decode_labels, Decode, Encoding, Stored};
+use crate::cf::{Decode, Encoding, Stored};
 use crate::coords::{Coordinate, Coords, Labels};
 use crate::dataset::Dataset;
-use crate::io::{check_chunks, data_var, listed_coords, read_lazily, var_chunks, ChunkSpec};
+use crate::io::{
+    check_chunks, data_var, listed_coords, number_coord, read_lazily, var_chunks, ChunkSpec,
+};
 use crate::netcdf3::decode_chunk;
 use ndtask_array::reader::{ChunkReader, Subset};
 use ndtask_core::{Chunk, DType, Error, Fingerprint, Result};
@@ -280,15 +282,7 @@ pub(crate) fn open(path: &Path, chunks: ChunkSpec<'_>) -> Result<Dataset> {
                     }
                 })?;
             }
-            let mut enc = Encoding::default();
-            let labels = decode_labels(nums, ints, stored, &mut attrs, &mut enc);
-            let c = Coordinate {
-                dim: v.dims.first().cloned(),
-                labels,
-                attrs,
-                encoding: enc,
-            };
-            coords.set(v.name, c);
+            coords.set(v.name, number_coord(&v.dims, nums, ints, stored, attrs));
             continue;
         }
         attrs.remove("coordinates");

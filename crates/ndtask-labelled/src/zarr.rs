@@ -3,11 +3,11 @@
 //! attributes decoded as for NetCDF.
 
 use crate::attrs::{AttrValue, Attrs};
-use crate::cf::{decode_labels, Decode, Encoding, Stored};
+use crate::cf::{Decode, Encoding, Stored};
 use crate::coords::{Coordinate, Coords, Labels};
 use crate::dataarray::chunks_by_name;
 use crate::dataset::Dataset;
-use crate::io::{check_chunks, coordinates_attr, data_var, encode_labels, ChunkSpec};
+use crate::io::{check_chunks, coordinates_attr, data_var, encode_labels, number_coord, ChunkSpec};
 use ndtask_array::collection::Write;
 use ndtask_array::sink::{write_many, Sink};
 use ndtask_array::{
@@ -420,15 +420,7 @@ pub(crate) fn open(path: &Path, chunks: ChunkSpec<'_>) -> Result<Dataset> {
         let data = open_zarr(path, &array_path)?;
         if is_coord {
             let (nums, ints) = numbers(data.compute()?);
-            let mut enc = Encoding::default();
-            let labels = decode_labels(nums, ints, stored, &mut attrs, &mut enc);
-            let c = Coordinate {
-                dim: v.dims.first().cloned(),
-                labels,
-                attrs,
-                encoding: enc,
-            };
-            coords.set(v.name, c);
+            coords.set(v.name, number_coord(&v.dims, nums, ints, stored, attrs));
             continue;
         }
         attrs.remove("coordinates");
