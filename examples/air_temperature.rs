@@ -96,8 +96,7 @@ fn main() {
 fn tutorial_clone() -> Result<Dataset, Error> {
     let (nt, ny, nx) = (2920usize, 25usize, 53usize);
     let start = time::parse("2013-01-01")?.0;
-    let hour = 3_600_000_000_000i64;
-    let times: Vec<i64> = (0..nt as i64).map(|i| start + i * 6 * hour).collect();
+    let times: Vec<i64> = (0..nt as i64).map(|i| start + i * 6 * time::HOUR).collect();
     let lat: Vec<f32> = (0..ny).map(|i| 75.0 - 2.5 * i as f32).collect();
     let lon: Vec<f32> = (0..nx).map(|i| 200.0 + 2.5 * i as f32).collect();
     // Warmer to the south, a seasonal cycle stronger to the north, a daily cycle, and weather:

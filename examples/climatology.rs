@@ -107,9 +107,7 @@ fn main() {
 fn dataset(a: &Args) -> Result<Dataset, Error> {
     let (nt, ny, nx) = (a.shape[0], a.shape[1], a.shape[2]);
     let start = time::parse("2013-01-01")?.0;
-    let t: Vec<i64> = (0..nt as i64)
-        .map(|i| start + i * 6 * 3_600_000_000_000)
-        .collect();
+    let t: Vec<i64> = (0..nt as i64).map(|i| start + i * 6 * time::HOUR).collect();
     let season = ndarray::Array3::from_shape_fn((nt, 1, 1), |(i, _, _)| {
         (10.0 * (2.0 * std::f64::consts::PI * (i as f64 / 4.0 - 105.0) / 365.25).sin()) as f32
     });

@@ -1110,9 +1110,7 @@ fn labelled(s: &mut Suite) -> Result<(), Error> {
     let u = rng.uniform::<f64>([nt, 6, 5], vec![97, 4, 5])?;
     let x = ndtask::where_(&u.greater(0.95)?, f64::NAN, &(&u * 30.0 + 270.0))?;
     let start = time::parse("2013-01-01")?.0;
-    let t: Vec<i64> = (0..nt as i64)
-        .map(|i| start + i * 6 * 3_600_000_000_000)
-        .collect();
+    let t: Vec<i64> = (0..nt as i64).map(|i| start + i * 6 * time::HOUR).collect();
     let da = DataArray::new(x, &["time", "lat", "lon"])?
         .with_coord("time", Coordinate::new("time", Labels::Time(t)))?
         .with_coord(

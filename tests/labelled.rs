@@ -531,7 +531,10 @@ fn files_ndtask_writes_read_back_in_xarray_the_same() {
 fn the_repr_shows_dims_coords_variables_and_attrs_without_computing() {
     let x = ndtask::random::uniform::<f32>([2920, 25, 53], [2920, 25, 25], 1).unwrap();
     let t: Vec<i64> = (0..2920)
-        .map(|i| ndtask::labelled::time::parse("2013-01-01").unwrap().0 + i * 6 * 3_600_000_000_000)
+        .map(|i| {
+            ndtask::labelled::time::parse("2013-01-01").unwrap().0
+                + i * 6 * ndtask::labelled::time::HOUR
+        })
         .collect();
     let lat: Vec<f32> = (0..25).map(|i| 75.0 - 2.5 * i as f32).collect();
     let da = DataArray::new(x, &["time", "lat", "lon"])

@@ -61,5 +61,5 @@ pub mod __private {
 /// array of one.
 pub mod reader {
     pub use crate::ops::creation::from_reader;
-    pub use crate::plan::reader::{ChunkReader, Subset, TileSource};
+    pub use crate::plan::reader::{ChunkReader, FileStamp, Subset, TileSource};
 }

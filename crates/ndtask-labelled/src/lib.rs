@@ -23,7 +23,7 @@
 //!
 //! ```
 //! use ndtask_labelled::{Coordinate, DataArray, Labels};
-//! let t: Vec<i64> = (0..8).map(|d| ndtask_labelled::time::parse("2013-01-30").unwrap().0 + d * 86_400_000_000_000).collect();
+//! let t: Vec<i64> = (0..8).map(|d| ndtask_labelled::time::parse("2013-01-30").unwrap().0 + d * ndtask_labelled::time::DAY).collect();
 //! let x = ndtask_array::arange(0.0, 8.0, 1.0, [3])?;
 //! let da = DataArray::new(x, &["time"])?.with_coord("time", Coordinate::new("time", Labels::Time(t)))?;
 //! let monthly = da.groupby("time.month")?.mean()?;

@@ -13,7 +13,7 @@
 use crate::attrs::{AttrValue, Attrs};
 use crate::cf::{Decode, Encode, Stored};
 use ndarray::{ArrayD, IxDyn};
-use ndtask_array::reader::{ChunkReader, Subset};
+use ndtask_array::reader::{ChunkReader, FileStamp, Subset};
 use ndtask_array::sink::Sink;
 use ndtask_core::{Chunk, DType, Element, Error, Fingerprint, Result};
 use std::os::unix::fs::FileExt;
@@ -48,8 +48,8 @@ pub(crate) struct NcFile {
     pub vars: Vec<NcVar>,
     pub numrecs: usize,
     recsize: u64,
-    len: u64,
-    modified: u128,
+    /// The length and last change of the file when it was opened.
+    stamp: FileStamp,
 }
 
 const NC_DIMENSION: u32 = 0x0A;
@@ -214,12 +214,8 @@ impl NcFile {
         let what = || format!("opening the NetCDF file {}", path.display());
         let file = std::fs::File::open(path).map_err(|e| Error::io(what(), e))?;
         let meta = file.metadata().map_err(|e| Error::io(what(), e))?;
-        let len = meta.len();
-        let modified = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos());
+        let stamp = FileStamp::of(&meta);
+        let len = stamp.len;
         // Read more of the file until the header parses (headers are small).
         let mut want: u64 = 64 * 1024;
         loop {
@@ -243,8 +239,7 @@ impl NcFile {
                         vars,
                         numrecs: 0,
                         recsize: 0,
-                        len,
-                        modified,
+                        stamp,
                     };
                     f.finish(numrecs)?;
                     return Ok(f);
@@ -278,7 +273,7 @@ impl NcFile {
             }
             // Streaming: as many records as the file holds.
             (None, Some(b)) if self.recsize > 0 => {
-                (self.len.saturating_sub(b) / self.recsize) as usize
+                (self.stamp.len.saturating_sub(b) / self.recsize) as usize
             }
             _ => 0,
         };
@@ -293,7 +288,7 @@ impl NcFile {
                 self.slab(i)
             };
             let end = v.begin.checked_add(bytes);
-            if end.is_none_or(|e| e > self.len) {
+            if end.is_none_or(|e| e > self.stamp.len) {
                 return Err(Error::io(
                     format!("reading the NetCDF file {}", self.path.display()),
                     format!(
@@ -302,7 +297,7 @@ impl NcFile {
                         v.name,
                         v.begin,
                         end.map_or("overflow".into(), |e| e.to_string()),
-                        self.len
+                        self.stamp.len
                     ),
                 ));
             }
@@ -654,8 +649,7 @@ impl ChunkReader for NcReader {
     fn fingerprint(&self, h: &mut Fingerprint) {
         h.str("netcdf3");
         h.str(&self.file.path.to_string_lossy());
-        h.u64(self.file.len);
-        h.u64(self.file.modified as u64);
+        self.file.stamp.fingerprint(h);
         h.str(&self.file.vars[self.var].name);
         h.str(&format!("{:?}", self.decode));
     }

@@ -10,7 +10,7 @@ use crate::io::{
     check_chunks, data_var, listed_coords, number_coord, read_lazily, var_chunks, ChunkSpec,
 };
 use crate::netcdf3::decode_chunk;
-use ndtask_array::reader::{ChunkReader, Subset};
+use ndtask_array::reader::{ChunkReader, FileStamp, Subset};
 use ndtask_core::{Chunk, DType, Error, Fingerprint, Result};
 use netcdf::types::{FloatType, IntType, NcVariableType};
 use netcdf::AttributeValue;
@@ -89,8 +89,7 @@ fn stored(t: &NcVariableType) -> Option<Stored> {
 struct Nc4File {
     file: netcdf::File,
     path: PathBuf,
-    len: u64,
-    modified: u128,
+    stamp: FileStamp,
 }
 
 impl Nc4File {
@@ -148,8 +147,7 @@ impl ChunkReader for Nc4Reader {
     fn fingerprint(&self, h: &mut Fingerprint) {
         h.str("netcdf4");
         h.str(&self.file.path.to_string_lossy());
-        h.u64(self.file.len);
-        h.u64(self.file.modified as u64);
+        self.file.stamp.fingerprint(h);
         h.str(&self.var);
         h.str(&format!("{:?}", self.decode));
     }
@@ -180,18 +178,12 @@ impl ChunkReader for Nc4Reader {
 /// Opens a NetCDF-4 file as a dataset (see [`crate::open_dataset`]): the root group.
 pub(crate) fn open(path: &Path, chunks: ChunkSpec<'_>) -> Result<Dataset> {
     let what = || format!("opening the NetCDF-4 file {}", path.display());
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(what(), e))?;
-    let modified = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
+    let stamp = FileStamp::of(&std::fs::metadata(path).map_err(|e| Error::io(what(), e))?);
     let file = netcdf::open(path).map_err(nc_err(what()))?;
     let file = Arc::new(Nc4File {
         file,
         path: path.to_path_buf(),
-        len: meta.len(),
-        modified,
+        stamp,
     });
     let dims: Vec<String> = file.file.dimensions().map(|d| d.name()).collect();
     check_chunks(chunks, &dims, path)?;

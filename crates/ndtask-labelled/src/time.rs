@@ -9,10 +9,14 @@ use ndtask_core::{Error, Result};
 pub const NAT: i64 = i64::MIN;
 
 /// Nanoseconds in a second, minute, hour and day.
-pub(crate) const SECOND: i64 = 1_000_000_000;
-pub(crate) const MINUTE: i64 = 60 * SECOND;
-pub(crate) const HOUR: i64 = 60 * MINUTE;
-pub(crate) const DAY: i64 = 24 * HOUR;
+/// A second in nanoseconds (datetimes are nanoseconds since 1970-01-01).
+pub const SECOND: i64 = 1_000_000_000;
+/// A minute in nanoseconds.
+pub const MINUTE: i64 = 60 * SECOND;
+/// An hour in nanoseconds.
+pub const HOUR: i64 = 60 * MINUTE;
+/// A day in nanoseconds.
+pub const DAY: i64 = 24 * HOUR;
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
 pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {

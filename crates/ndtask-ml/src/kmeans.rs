@@ -175,38 +175,32 @@ impl Data {
         Ok(Self::totals(&parts, 1)[0])
     }
 
-    /// One Lloyd step: per centre the exact sum of its rows and their count, and the inertia.
-    fn step(
-        &self,
-        centers: &Arc<Vec<f64>>,
-        config: &Config,
-    ) -> Result<(Vec<i128>, Vec<i64>, i128)> {
+    /// One Lloyd step: per centre the exact sum of its rows and their count.
+    fn step(&self, centers: &Arc<Vec<f64>>, config: &Config) -> Result<(Vec<i128>, Vec<i64>)> {
         let k = centers.len() / self.f;
-        let (c, f, sv, sd) = (centers.clone(), self.f, self.values, self.distances);
-        let n = k * f + 1;
+        let (c, f, sv) = (centers.clone(), self.f, self.values);
+        let n = k * f;
         let parts = self.pass(2 * n + k, config, move |chunk| {
             let mut sums = vec![0i128; n];
             let mut counts = vec![0i64; k];
             for r in chunk {
-                let (j, d) = nearest(r, &c, f);
+                let j = nearest(r, &c, f).0;
                 for (s, &v) in sums[j * f..(j + 1) * f].iter_mut().zip(r.iter()) {
                     *s += i128::from(sv.fix(v));
                 }
                 counts[j] += 1;
-                sums[k * f] += i128::from(sd.fix(d));
             }
             let mut out: Vec<i64> = sums.into_iter().flat_map(split).collect();
             out.extend(counts);
             out
         })?;
-        let t = Self::totals(&parts, n);
         let mut counts = vec![0i64; k];
         for row in parts.rows() {
             for (j, c) in counts.iter_mut().enumerate() {
                 *c += row[2 * n + j];
             }
         }
-        Ok((t[..k * f].to_vec(), counts, t[k * f]))
+        Ok((Self::totals(&parts, n), counts))
     }
 }
 
@@ -343,7 +337,7 @@ impl KMeans {
         };
         let (mut n_iter, mut converged) = (0, false);
         while n_iter < self.max_iter {
-            let (sums, counts, _) = data.step(&Arc::new(centers.clone()), config)?;
+            let (sums, counts) = data.step(&Arc::new(centers.clone()), config)?;
             n_iter += 1;
             let mut shift = 0.0;
             for j in 0..k {

@@ -19,7 +19,7 @@ use crate::io::sink::{write_all, Sink};
 use crate::ops::creation::source;
 use crate::plan::chunks::typed;
 use crate::plan::dispatch_dtype;
-use crate::plan::reader::{ChunkReader, Subset};
+use crate::plan::reader::{ChunkReader, FileStamp, Subset};
 use ndarray::{ArrayD, IxDyn};
 use ndtask_core::{
     ravel, try_vec, Chunk, ChunkGrid, Chunks, DType, Element, Error, Fingerprint, Result,
@@ -350,7 +350,7 @@ struct NpyReader {
     file: File,
     header: Header,
     /// The file's length and modification time: part of its identity.
-    stamp: (u64, u128),
+    stamp: FileStamp,
 }
 
 impl ChunkReader for NpyReader {
@@ -361,9 +361,7 @@ impl ChunkReader for NpyReader {
     fn fingerprint(&self, h: &mut Fingerprint) {
         h.str("npy");
         h.str(&self.path.to_string_lossy());
-        h.u64(self.stamp.0);
-        h.u64(self.stamp.1 as u64);
-        h.u64((self.stamp.1 >> 64) as u64);
+        self.stamp.fingerprint(h);
         h.str(self.header.stored.descr());
         h.u8(self.header.big_endian as u8);
     }
@@ -456,11 +454,6 @@ pub fn from_npy<T: Element>(path: impl AsRef<Path>, chunks: impl Into<Chunks>) -
     let meta = file
         .metadata()
         .map_err(|e| Error::io(format!("reading the size of {}", path.display()), e))?;
-    let modified = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
     let elements = header
         .shape
         .iter()
@@ -492,7 +485,7 @@ pub fn from_npy<T: Element>(path: impl AsRef<Path>, chunks: impl Into<Chunks>) -
         path,
         file,
         header,
-        stamp: (meta.len(), modified),
+        stamp: FileStamp::of(&meta),
     };
     source(&shape, chunks.into(), Arc::new(reader))
 }

@@ -205,3 +205,36 @@ impl TileSource for PermutedCursor {
         Ok(())
     }
 }
+
+/// What a file was when a reader opened it: its length and when it last changed (nanoseconds
+/// since the epoch, 0 where the system does not say), for a reader's fingerprint: a file
+/// rewritten since is a new source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    /// The length in bytes.
+    pub len: u64,
+    /// The last change, in nanoseconds since the epoch.
+    pub modified: u128,
+}
+
+impl FileStamp {
+    /// The stamp of a file's metadata.
+    pub fn of(meta: &std::fs::Metadata) -> FileStamp {
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        FileStamp {
+            len: meta.len(),
+            modified,
+        }
+    }
+
+    /// Adds the stamp to a fingerprint.
+    pub fn fingerprint(&self, h: &mut Fingerprint) {
+        h.u64(self.len);
+        h.u64(self.modified as u64);
+        h.u64((self.modified >> 64) as u64);
+    }
+}
