@@ -593,12 +593,7 @@ impl DataArray {
         let mut isel = Vec::new();
         for (dim, s) in sel {
             self.axis(dim)?;
-            let labels = self.coords.index(dim).ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "the dimension {dim:?} has no coordinate labels to select by (use isel)"
-                ))
-            })?;
-            isel.push((dim, label_positions(labels, &s, method, dim)?));
+            isel.push((dim, sel_positions(&self.coords, dim, &s, method)?));
         }
         self.isel(isel)
     }
@@ -912,8 +907,19 @@ impl Collection for DataArray {
     }
 }
 
+/// The positions of a label selection along the dimension `dim`, by its index coordinate in
+/// `coords`.
+pub(crate) fn sel_positions(coords: &Coords, dim: &str, s: &Sel, method: Method) -> Result<Isel> {
+    let labels = coords.index(dim).ok_or_else(|| {
+        Error::InvalidArgument(format!(
+            "the dimension {dim:?} has no coordinate labels to select by (use isel)"
+        ))
+    })?;
+    label_positions(labels, s, method, dim)
+}
+
 /// The positions of a label selection along a coordinate.
-pub(crate) fn label_positions(labels: &Labels, s: &Sel, method: Method, dim: &str) -> Result<Isel> {
+fn label_positions(labels: &Labels, s: &Sel, method: Method, dim: &str) -> Result<Isel> {
     let one = |l: &Label| -> Result<usize> {
         match method {
             Method::Exact => labels.position(l, dim),

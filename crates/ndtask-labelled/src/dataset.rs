@@ -256,19 +256,14 @@ impl Dataset {
         method: Method,
     ) -> Result<Dataset> {
         let mut isel = Vec::new();
+        let all: Vec<String> = self.dims().into_iter().map(|(d, _)| d).collect();
         for (dim, s) in sel {
-            let all: Vec<String> = self.dims().into_iter().map(|(d, _)| d).collect();
             if !all.iter().any(|d| d == dim) {
                 return Err(unknown_dim(dim, &all));
             }
-            let labels = self.coords.index(dim).ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "the dimension {dim:?} has no coordinate labels to select by (use isel)"
-                ))
-            })?;
             isel.push((
                 dim,
-                crate::dataarray::label_positions(labels, &s, method, dim)?,
+                crate::dataarray::sel_positions(&self.coords, dim, &s, method)?,
             ));
         }
         self.isel(isel)
