@@ -105,6 +105,21 @@ impl<T: Element> Scalar<T> {
     pub fn as_array(&self) -> &Array<T> {
         &self.0
     }
+
+    /// A 0-dimensional array (a combination of scalars, say) as a scalar.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if `a` has dimensions.
+    pub fn from_array(a: Array<T>) -> Result<Scalar<T>> {
+        a.check()?;
+        if !a.shape().is_empty() {
+            return Err(Error::Shape(format!(
+                "a scalar is a 0-dimensional array, got shape {:?}",
+                a.shape()
+            )));
+        }
+        Ok(Scalar(a))
+    }
 }
 
 impl<T: Element> Array<T> {

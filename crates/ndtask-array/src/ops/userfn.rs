@@ -16,8 +16,8 @@ struct MapBlocks<T, O, F> {
     _t: PhantomData<fn(T) -> O>,
 }
 
-impl<T: Element, O: Element, F: Fn(ArrayViewD<'_, T>) -> ArrayD<O> + Send + Sync> BlockKernel
-    for MapBlocks<T, O, F>
+impl<T: Element, O: Element, F: Fn(ArrayViewD<'_, T>) -> Result<ArrayD<O>> + Send + Sync>
+    BlockKernel for MapBlocks<T, O, F>
 {
     fn name(&self) -> String {
         "map_blocks".into()
@@ -28,7 +28,7 @@ impl<T: Element, O: Element, F: Fn(ArrayViewD<'_, T>) -> ArrayD<O> + Send + Sync
     fn run(&self, _: &[usize], inputs: &[&Chunk]) -> Result<Chunk> {
         Ok(O::into_chunk((self.f)(
             typed::<T>(inputs[0], "map_blocks")?.view(),
-        )))
+        )?))
     }
 }
 
@@ -82,7 +82,7 @@ impl<T: Element> Array<T> {
             grid.clone(),
             MapBlocks {
                 from: grid,
-                f,
+                f: move |chunk: ArrayViewD<'_, T>| Ok(f(chunk)),
                 _t: PhantomData,
             },
         )
@@ -99,6 +99,20 @@ impl<T: Element> Array<T> {
         shape: impl AsRef<[usize]>,
         chunks: impl Into<Chunks>,
         f: impl Fn(ArrayViewD<'_, T>) -> ArrayD<O> + Send + Sync + 'static,
+    ) -> Result<Array<O>> {
+        self.try_map_blocks_with_chunks(shape, chunks, move |chunk| Ok(f(chunk)))
+    }
+
+    /// [`Array::map_blocks_with_chunks`] with a function that may fail: its error fails
+    /// `compute()` as it is (a fitted model that cannot predict on a chunk, say).
+    ///
+    /// # Errors
+    /// As [`Array::map_blocks_with_chunks`].
+    pub fn try_map_blocks_with_chunks<O: Element>(
+        &self,
+        shape: impl AsRef<[usize]>,
+        chunks: impl Into<Chunks>,
+        f: impl Fn(ArrayViewD<'_, T>) -> Result<ArrayD<O>> + Send + Sync + 'static,
     ) -> Result<Array<O>> {
         self.check()?;
         let grid = ChunkGrid::new(shape.as_ref(), chunks.into())?;
