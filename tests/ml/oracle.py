@@ -4,16 +4,26 @@
                                and what scikit-learn fits on it: the scalers' statistics and
                                transforms, k-means (Lloyd) from the first 5 rows as centres, and
                                k-means with its own k-means++ (best of 10)
+    oracle.py classify DIR     writes the seed's data (make_classification as in Dask-ML's
+                               ParallelPostFit example, 2000 samples: the first 1000 train, the
+                               rest test) and a 3-class problem, with what scikit-learn's
+                               LogisticRegressionCV(cv=3) and LogisticRegression(C=1) give
 """
 
 import json
 import os
 import sys
 
+import warnings
+
 import numpy as np
 from sklearn.cluster import KMeans
-from sklearn.datasets import make_blobs
+from sklearn.datasets import make_blobs, make_classification
+from sklearn.linear_model import LinearRegression, LogisticRegression, LogisticRegressionCV
+from sklearn.metrics import log_loss, r2_score
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+warnings.simplefilter("ignore", FutureWarning)
 
 
 def blobs(d, seed):
@@ -42,8 +52,47 @@ def blobs(d, seed):
                    "best_inertia": float(best.inertia_)}, f)
 
 
+def classify(d):
+    os.makedirs(d, exist_ok=True)
+    save = lambda name, a: np.save(os.path.join(d, name + ".npy"), np.array(a, dtype="float64", order="C"))
+    out = {}
+    problems = {
+        "two": make_classification(n_features=2, n_redundant=0, n_informative=2, random_state=1,
+                                   n_clusters_per_class=1, n_samples=2000),
+        "three": make_classification(n_samples=2000, n_features=6, n_informative=4, n_redundant=1,
+                                     n_classes=3, random_state=5),
+    }
+    for name, (x, y) in problems.items():
+        xt, yt, xs, ys = x[:1000], y[:1000], x[1000:], y[1000:]
+        for part, a in [("x", xt), ("y", yt), ("x_test", xs), ("y_test", ys)]:
+            save(f"{name}_{part}", a)
+        cv = LogisticRegressionCV(cv=3).fit(xt, yt)
+        one = LogisticRegression(C=1.0).fit(xt, yt)
+        proba = one.predict_proba(xs)
+        save(f"{name}_proba", proba)
+        save(f"{name}_pred", one.predict(xs))
+        out[name] = {"cv_accuracy": float(cv.score(xs, ys)), "best_c": float(cv.C_[0]),
+                     "log_loss": float(log_loss(ys, proba)),
+                     "r2": float(r2_score(ys, one.predict(xs)))}
+        save(f"{name}_coef", one.coef_)
+        save(f"{name}_intercept", one.intercept_)
+    # Linear regression: a noisy linear target of six normal features.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1000, 6)) * [1.0, 10.0, 0.1, 1.0, 3.0, 1.0] + 4.0
+    t = x @ np.arange(1.0, 7.0) + 0.5 + rng.normal(size=len(x))
+    save("lin_x", x)
+    save("lin_t", t)
+    lin = LinearRegression().fit(x, t)
+    save("lin_coef", lin.coef_)
+    out["lin_intercept"] = float(lin.intercept_)
+    with open(os.path.join(d, "classify.json"), "w") as f:
+        json.dump(out, f)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "blobs":
         blobs(sys.argv[2], int(sys.argv[3]))
+    elif sys.argv[1] == "classify":  # (the seed argument is not used)
+        classify(sys.argv[2])
     else:
         raise SystemExit(f"unknown command {sys.argv[1]}")

@@ -3,11 +3,13 @@
 //! caller. The sums are exact in fixed point and every random choice is a hash of the row's
 //! values, so the result does not depend on the chunking, the scheduler or the rank count.
 
-use crate::exact::{join, split, Scale};
+use crate::exact::{split, Scale};
+use crate::postfit::BlockModel;
+use crate::rows::{each_row, map_rows, totals, RowChunks};
 use crate::{check_fit, Samples};
-use ndarray::{Array2, ArrayD, ArrayViewD, IxDyn};
+use ndarray::{Array1, Array2, ArrayView2};
 use ndtask_array::{Array, Config, ReduceOptions};
-use ndtask_core::{Chunks, Error, Result};
+use ndtask_core::{Error, Result};
 use std::sync::Arc;
 
 /// How the first centres are chosen.
@@ -47,7 +49,7 @@ pub struct KMeansModel {
 }
 
 /// `splitmix64`'s mixer.
-fn mix(mut z: u64) -> u64 {
+pub(crate) fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -104,83 +106,31 @@ fn nearest(row: &[f64], centers: &[f64], f: usize) -> (usize, f64) {
     best
 }
 
-/// The rows of a chunk: `f` values each, one after another.
-type Rows<'a> = std::slice::ChunksExact<'a, f64>;
-
-/// `f` on the rows of a chunk (its values in row-major order, copied only if the chunk's view
-/// is not contiguous).
-fn with_rows<R>(chunk: &ArrayViewD<'_, f64>, features: usize, f: impl Fn(Rows<'_>) -> R) -> R {
-    match chunk.as_slice() {
-        Some(v) => f(v.chunks_exact(features.max(1))),
-        None => {
-            let v: Vec<f64> = chunk.iter().copied().collect();
-            f(v.chunks_exact(features.max(1)))
-        }
-    }
-}
-
-/// The data, rechunked so each chunk holds whole rows, and what the passes over it share.
+/// The data in chunks of whole rows, and the fixed point of the passes over it.
 struct Data {
-    x: Array<f64>,
-    f: usize,
-    /// The rows of the longest chunk.
-    longest: usize,
-    chunks: usize,
+    rows: RowChunks,
     /// Fixed point for sums of the values and of squared distances.
     values: Scale,
     distances: Scale,
 }
 
 impl Data {
-    /// One task per row chunk: `f(chunk)` gives `width` numbers; the rows of the result are the
-    /// chunks in order.
-    fn pass<O: ndtask_core::Element + Default>(
-        &self,
-        width: usize,
-        config: &Config,
-        f: impl Fn(Rows<'_>) -> Vec<O> + Send + Sync + 'static,
-    ) -> Result<ArrayD<O>> {
-        let features = self.f;
-        let out = self.x.map_blocks_with_chunks(
-            [self.chunks, width],
-            Chunks::Explicit(vec![vec![1; self.chunks], vec![width]]),
-            move |chunk| {
-                let mut v = with_rows(&chunk, features, &f);
-                v.resize(width, O::default());
-                ArrayD::from_shape_vec(IxDyn(&[1, width]), v)
-                    .unwrap_or_else(|_| ArrayD::default(IxDyn(&[1, width])))
-            },
-        )?;
-        config.compute(&out)
-    }
-
-    /// Exact sums of the rows of `(hi, lo)` word pairs a pass gave.
-    fn totals(parts: &ArrayD<i64>, n: usize) -> Vec<i128> {
-        let mut t = vec![0i128; n];
-        for row in parts.rows() {
-            for (i, s) in t.iter_mut().enumerate() {
-                *s += join(row[2 * i], row[2 * i + 1]);
-            }
-        }
-        t
-    }
-
     /// The sum over rows of the squared distance to the nearest of `centers`.
     fn cost(&self, centers: &Arc<Vec<f64>>, config: &Config) -> Result<i128> {
-        let (c, f, s) = (centers.clone(), self.f, self.distances);
-        let parts = self.pass(2, config, move |chunk| {
+        let (c, f, s) = (centers.clone(), self.rows.f, self.distances);
+        let parts = self.rows.pass(2, config, move |chunk| {
             let total: i128 = chunk.map(|r| i128::from(s.fix(nearest(r, &c, f).1))).sum();
             split(total).to_vec()
         })?;
-        Ok(Self::totals(&parts, 1)[0])
+        Ok(totals(&parts, 1)[0])
     }
 
     /// One Lloyd step: per centre the exact sum of its rows and their count.
     fn step(&self, centers: &Arc<Vec<f64>>, config: &Config) -> Result<(Vec<i128>, Vec<i64>)> {
-        let k = centers.len() / self.f;
-        let (c, f, sv) = (centers.clone(), self.f, self.values);
+        let k = centers.len() / self.rows.f;
+        let (c, f, sv) = (centers.clone(), self.rows.f, self.values);
         let n = k * f;
-        let parts = self.pass(2 * n + k, config, move |chunk| {
+        let parts = self.rows.pass(2 * n + k, config, move |chunk| {
             let mut sums = vec![0i128; n];
             let mut counts = vec![0i64; k];
             for r in chunk {
@@ -200,7 +150,7 @@ impl Data {
                 *c += row[2 * n + j];
             }
         }
-        Ok((Self::totals(&parts, n), counts))
+        Ok((totals(&parts, n), counts))
     }
 }
 
@@ -297,15 +247,12 @@ impl KMeans {
                 )));
             }
         }
-        let rows_chunks = x.chunks()[0].clone();
-        let x = x.rechunk(Chunks::Explicit(vec![
-            rows_chunks.clone(),
-            vec![s.features],
-        ]))?;
+        let rows = RowChunks::new(x)?;
+        let x = &rows.x;
         let axis0 = ReduceOptions::axes([0]);
         let abs = x.map(f64::abs);
         let (max_abs, var, bad) =
-            config.compute((&abs.nanmax(), &x.var_with(&axis0, 0.0)?, &check_fit(&x)))?;
+            config.compute((&abs.nanmax(), &x.var_with(&axis0, 0.0)?, &check_fit(x)))?;
         s.finite(bad)?;
         let f = s.features;
         // Given centres may lie outside the data; the distances are bounded from both.
@@ -322,10 +269,7 @@ impl KMeans {
             )));
         }
         let data = Data {
-            x,
-            f,
-            longest: rows_chunks.iter().copied().max().unwrap_or(0),
-            chunks: rows_chunks.len(),
+            rows,
             values: Scale::for_values(max_abs)?,
             distances: Scale::for_values(bound)?,
         };
@@ -372,9 +316,9 @@ impl KMeans {
     /// k-means||: candidates sampled in rounds, weighted by the rows nearest each, reduced to
     /// k centres by weighted k-means++ and Lloyd.
     fn kmeans_parallel_init(&self, data: &Data, config: &Config) -> Result<Vec<f64>> {
-        let (f, seed) = (data.f, self.seed);
+        let (f, seed) = (data.rows.f, self.seed);
         // The first centre: the row with the smallest hash.
-        let first = data.pass(f + 2, config, move |chunk| {
+        let first = data.rows.pass(f + 2, config, move |chunk| {
             let mut best: Option<(u64, Vec<f64>)> = None;
             for r in chunk {
                 let h = row_hash(seed, 0, r.iter());
@@ -415,7 +359,7 @@ impl KMeans {
             // them (about four times what a chunk can expect); a chunk that chose more is
             // gathered again with room for all (the same rows, in the same order).
             let gather = |most: usize, c: Arc<Vec<f64>>| {
-                data.pass(1 + most * f, config, move |chunk| {
+                data.rows.pass(1 + most * f, config, move |chunk| {
                     let mut out = vec![f64::NAN; 1 + most * f];
                     let mut n = 0;
                     for r in chunk {
@@ -431,7 +375,8 @@ impl KMeans {
                 })
             };
             // No more than a chunk's rows (the largest chunk's).
-            let room = (4 * (l.ceil() as usize).div_ceil(data.chunks).max(1)).min(data.longest);
+            let room =
+                (4 * (l.ceil() as usize).div_ceil(data.rows.chunks).max(1)).min(data.rows.longest);
             let mut got = gather(room, c.clone())?;
             let most = got
                 .rows()
@@ -450,7 +395,7 @@ impl KMeans {
         // The weight of each candidate: how many rows are nearest to it.
         let m = cand.len() / f;
         let c = Arc::new(cand.clone());
-        let w = data.pass(m, config, move |chunk| {
+        let w = data.rows.pass(m, config, move |chunk| {
             let mut w = vec![0i64; m];
             for r in chunk {
                 w[nearest(r, &c, f).0] += 1;
@@ -573,27 +518,47 @@ impl KMeansModel {
     /// [`Error::InvalidArgument`] if `x` is not 2-D with the model's number of features.
     pub fn predict(&self, x: &Array<f64>) -> Result<Array<i64>> {
         let f = self.centers.ncols();
-        let shape = x.shape();
-        if shape.len() != 2 || shape[1] != f {
-            return Err(Error::InvalidArgument(format!(
-                "KMeans was fitted on {f} features; the data have shape {shape:?}"
-            )));
-        }
-        let rows = x.chunks()[0].clone();
-        let x = x.rechunk(Chunks::Explicit(vec![rows.clone(), vec![f]]))?;
         let c: Arc<Vec<f64>> = Arc::new(self.centers.iter().copied().collect());
-        let labels = x.map_blocks_with_chunks(
-            [shape[0], 1],
-            Chunks::Explicit(vec![rows, vec![1]]),
-            move |chunk| {
-                let v: Vec<i64> = with_rows(&chunk, f, |rows| {
-                    rows.map(|r| nearest(r, &c, f).0 as i64).collect()
-                });
-                let n = v.len();
-                ArrayD::from_shape_vec(IxDyn(&[n, 1]), v)
-                    .unwrap_or_else(|_| ArrayD::zeros(IxDyn(&[n, 1])))
-            },
-        )?;
-        labels.reshape([shape[0]])
+        map_rows(x, f, None, "KMeans", move |block| {
+            let labels = each_row(block, |r| nearest(r, &c, f).0 as i64);
+            let n = labels.len();
+            Array2::from_shape_vec((n, 1), labels).map_err(Error::internal)
+        })
+    }
+}
+
+impl BlockModel for KMeansModel {
+    fn name(&self) -> String {
+        "KMeans".into()
+    }
+    fn features(&self) -> Option<usize> {
+        Some(self.centers.ncols())
+    }
+    fn predict_block(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>> {
+        let (f, c) = (self.centers.ncols(), self.centers.as_slice());
+        let c = c.map_or_else(|| self.centers.iter().copied().collect(), <[f64]>::to_vec);
+        Ok(Array1::from(each_row(x, |r| nearest(r, &c, f).0 as f64)))
+    }
+    fn transform_width(&self) -> Option<usize> {
+        Some(self.centers.nrows())
+    }
+    /// The Euclidean distance of each row to each centre (scikit-learn's `KMeans.transform`).
+    fn transform_block(&self, x: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
+        let k = self.centers.nrows();
+        let rows = each_row(x, |r| {
+            self.centers
+                .rows()
+                .into_iter()
+                .map(|c| {
+                    c.iter()
+                        .zip(r)
+                        .map(|(a, b)| (a - b) * (a - b))
+                        .sum::<f64>()
+                        .sqrt()
+                })
+                .collect::<Vec<f64>>()
+        });
+        let n = rows.len();
+        Array2::from_shape_vec((n, k), rows.concat()).map_err(Error::internal)
     }
 }

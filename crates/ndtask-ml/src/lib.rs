@@ -21,12 +21,29 @@
 //! # Ok::<(), ndtask_core::Error>(())
 //! ```
 
+mod datasets;
 mod exact;
 mod kmeans;
+mod linear;
+mod logistic;
+mod metrics;
+mod optimize;
+mod postfit;
+mod rows;
 mod scale;
+mod split;
 
+pub use datasets::{MakeBlobs, MakeClassification};
 pub use kmeans::{KMeans, KMeansInit, KMeansModel};
+pub use linear::{LinearModel, LinearRegression};
+pub use logistic::{
+    LogisticCvModel, LogisticModel, LogisticRegression, LogisticRegressionCV, MAX_CLASSES,
+};
+pub use metrics::{accuracy_score, log_loss, r2_score};
+pub use postfit::{BlockModel, ParallelPostFit, Scoring};
 pub use scale::{MinMaxScaler, StandardScaler};
+pub use smartcore;
+pub use split::{train_test_split, TrainTest};
 
 use ndtask_array::{from_ndarray, Array, Scalar};
 use ndtask_core::{Error, Result};

@@ -1,0 +1,180 @@
+//! Least-squares linear regression fitted on chunked data (scikit-learn's and Dask-ML's
+//! `LinearRegression`): the normal equations `[X 1]^T [X 1] w = [X 1]^T y`, their sums one pass
+//! over the row chunks, exact in fixed point, so the coefficients are the same bits for every
+//! chunking, scheduler and rank count; the small system solved in memory (with an optional
+//! ridge penalty).
+
+use crate::exact::{split, Scale};
+use crate::postfit::{BlockModel, ParallelPostFit};
+use crate::rows::{each_row, totals, RowChunks};
+use ndarray::{Array1, ArrayView2};
+use ndtask_array::{concatenate, Array, Config};
+use ndtask_core::{Error, Result};
+
+/// Linear regression by least squares, optionally with an L2 penalty `alpha` on the
+/// coefficients (scikit-learn's `Ridge`; 0, the default, is `LinearRegression`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LinearRegression {
+    alpha: f64,
+}
+
+/// A fitted linear regression.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinearModel {
+    /// One coefficient per feature.
+    pub coef: Vec<f64>,
+    /// The intercept.
+    pub intercept: f64,
+}
+
+impl LinearRegression {
+    /// Least squares with an intercept and no penalty.
+    pub fn new() -> LinearRegression {
+        LinearRegression { alpha: 0.0 }
+    }
+
+    /// The L2 penalty on the coefficients (not the intercept).
+    pub fn alpha(mut self, alpha: f64) -> LinearRegression {
+        self.alpha = alpha;
+        self
+    }
+
+    /// Fits on `x` (samples x features) and the targets `y`.
+    ///
+    /// # Errors
+    /// As [`LinearRegression::fit_with`].
+    pub fn fit(&self, x: &Array<f64>, y: &Array<f64>) -> Result<LinearModel> {
+        self.fit_with(x, y, &Config::default())
+    }
+
+    /// Fits on `x` and `y`, the sums in one pass computed under `config` (after one pass for
+    /// the largest magnitudes).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for data that are not 2-D, empty, or hold NaN or
+    /// infinities; targets of another length; a negative or non-finite `alpha`; features
+    /// that are linear combinations of each other (and no penalty). The computation's error.
+    pub fn fit_with(&self, x: &Array<f64>, y: &Array<f64>, config: &Config) -> Result<LinearModel> {
+        let s = crate::Samples::of(x)?;
+        let (n, f) = (s.rows, s.features);
+        if y.shape() != [n] {
+            return Err(Error::InvalidArgument(format!(
+                "LinearRegression: {n} samples need {n} targets, got targets of shape {:?}",
+                y.shape()
+            )));
+        }
+        if !self.alpha.is_finite() || self.alpha < 0.0 {
+            return Err(Error::InvalidArgument(format!(
+                "LinearRegression: alpha = {} must be at least 0 and finite",
+                self.alpha
+            )));
+        }
+        let table = concatenate(&[x, &y.reshape([n, 1])?], 1)?;
+        let abs = table.map(f64::abs);
+        let (top, bad) = config.compute((
+            &abs.max_with(&ndtask_array::ReduceOptions::axes([0]))?,
+            &crate::check_fit(&table),
+        ))?;
+        s.finite(bad)?;
+        let m = top.iter().take(f).fold(1.0f64, |m, v| m.max(*v));
+        let t = top[[f]].max(1.0);
+        // The unknowns: the coefficients then the intercept (a column of ones).
+        let p = f + 1;
+        let (sxx, sxy) = (Scale::for_values(m * m)?, Scale::for_values(m * t)?);
+        let rows = RowChunks::new(&table)?;
+        let parts = rows.pass(2 * (p * p + p), config, move |chunk| {
+            let mut sums = vec![0i128; p * p + p];
+            let mut z = vec![1.0; p];
+            for r in chunk {
+                z[..f].copy_from_slice(&r[..f]);
+                for i in 0..p {
+                    for j in i..p {
+                        sums[i * p + j] += i128::from(sxx.fix(z[i] * z[j]));
+                    }
+                    sums[p * p + i] += i128::from(sxy.fix(z[i] * r[f]));
+                }
+            }
+            sums.into_iter().flat_map(split).collect()
+        })?;
+        let sums = totals(&parts, p * p + p);
+        let mut a = vec![0.0; p * p];
+        for i in 0..p {
+            for j in i..p {
+                let v = sxx.float(sums[i * p + j]);
+                a[i * p + j] = v;
+                a[j * p + i] = v;
+            }
+            if i < f {
+                a[i * p + i] += self.alpha;
+            }
+        }
+        let b: Vec<f64> = (0..p).map(|i| sxy.float(sums[p * p + i])).collect();
+        let w = solve(a, b, p).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "LinearRegression: the {f} features (and the intercept) are linearly dependent on these {n} samples; \
+                 drop a feature or give a penalty (alpha)"
+            ))
+        })?;
+        Ok(LinearModel {
+            coef: w[..f].to_vec(),
+            intercept: w[f],
+        })
+    }
+}
+
+/// Solves the symmetric system `a w = b` (`p` x `p`, row-major) by Gaussian elimination with
+/// partial pivoting; `None` when it is singular to rounding.
+fn solve(mut a: Vec<f64>, mut b: Vec<f64>, p: usize) -> Option<Vec<f64>> {
+    let scale = (0..p).fold(0.0f64, |m, i| m.max(a[i * p + i].abs()));
+    for col in 0..p {
+        let pivot =
+            (col..p).max_by(|&i, &j| a[i * p + col].abs().total_cmp(&a[j * p + col].abs()))?;
+        if a[pivot * p + col].abs() <= scale * 1e-12 {
+            return None;
+        }
+        if pivot != col {
+            for k in 0..p {
+                a.swap(col * p + k, pivot * p + k);
+            }
+            b.swap(col, pivot);
+        }
+        for row in col + 1..p {
+            let factor = a[row * p + col] / a[col * p + col];
+            for k in col..p {
+                a[row * p + k] -= factor * a[col * p + k];
+            }
+            b[row] -= factor * b[col];
+        }
+    }
+    let mut w = vec![0.0; p];
+    for row in (0..p).rev() {
+        let rest: f64 = (row + 1..p).map(|k| a[row * p + k] * w[k]).sum();
+        w[row] = (b[row] - rest) / a[row * p + row];
+    }
+    Some(w)
+}
+
+impl LinearModel {
+    /// The predictions for each sample, lazily (one task per row chunk).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if `x` is not 2-D with the model's number of features.
+    pub fn predict(&self, x: &Array<f64>) -> Result<Array<f64>> {
+        ParallelPostFit::new(self.clone())?.predict(x)
+    }
+}
+
+impl BlockModel for LinearModel {
+    fn name(&self) -> String {
+        "LinearRegression".into()
+    }
+    fn features(&self) -> Option<usize> {
+        Some(self.coef.len())
+    }
+    fn predict_block(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>> {
+        let (w, b) = (&self.coef, self.intercept);
+        Ok(Array1::from(each_row(x, |r| {
+            b + r.iter().zip(w).map(|(x, w)| x * w).sum::<f64>()
+        })))
+    }
+}
