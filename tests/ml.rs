@@ -12,9 +12,9 @@ mod common;
 use common::{python, schedulers};
 use ndarray::{Array2, ArrayD};
 use ndtask::ml::{
-    accuracy_score, log_loss, r2_score, train_test_split, KMeans, KMeansInit, KMeansModel,
-    LinearRegression, LogisticRegression, LogisticRegressionCV, MakeBlobs, MakeClassification,
-    MinMaxScaler, ParallelPostFit, StandardScaler,
+    accuracy_score, log_loss, r2_score, train_test_split, Incremental, KMeans, KMeansInit,
+    KMeansModel, LinearRegression, LogisticRegression, LogisticRegressionCV, MakeBlobs,
+    MakeClassification, MinMaxScaler, ParallelPostFit, Sgd, SgdLoss, StandardScaler,
 };
 use ndtask::{Array, Chunks, Config};
 use std::path::{Path, PathBuf};
@@ -825,4 +825,99 @@ fn bad_input_to_models_is_a_clear_error() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("3 informative, 1 redundant"), "{e}");
+}
+
+#[test]
+fn incremental_sgd_matches_scikit_learn_partial_fit_and_averaging_is_the_same_bits_everywhere() {
+    let Some(py) = python(&["sklearn"]) else {
+        return;
+    };
+    let dir = temp("sgd");
+    oracle(&py, "classify", &dir);
+    let blocks = [250; 4];
+    let first_rows =
+        |a: ArrayD<f64>, n: usize| a.slice_axis(ndarray::Axis(0), (0..n).into()).to_owned();
+    // The regressor, and the hinge and log-loss classifiers, fed the same four blocks twice:
+    // scikit-learn's partial_fit coefficients.
+    let cases: Vec<(&str, ArrayD<f64>, ArrayD<f64>, Sgd)> = vec![
+        (
+            "sgd_reg",
+            npy(&dir, "sgd_x"),
+            npy(&dir, "lin_t"),
+            Sgd::regressor(),
+        ),
+        (
+            "sgd_two",
+            npy(&dir, "two_x"),
+            npy(&dir, "two_y"),
+            Sgd::classifier(SgdLoss::Hinge, vec![0.0, 1.0]).unwrap(),
+        ),
+        (
+            "sgd_three",
+            first_rows(npy(&dir, "three_x"), 200),
+            first_rows(npy(&dir, "three_y"), 200),
+            Sgd::classifier(SgdLoss::Log, vec![0.0, 1.0, 2.0]).unwrap(),
+        ),
+    ];
+    for (name, x, y, sgd) in cases {
+        let want = npy(&dir, name);
+        let inc = Incremental::new(sgd).epochs(2);
+        let blocks = vec![x.shape()[0] / 4; 4];
+        let xc = chunked(&x, &blocks);
+        let yc = labels(&y, &blocks);
+        let mut first = None;
+        for cfg in schedulers() {
+            let m = inc.fit(&xc, &yc, &cfg).unwrap();
+            let got: Vec<f64> = m
+                .coef
+                .rows()
+                .into_iter()
+                .zip(&m.intercept)
+                .flat_map(|(r, b)| r.iter().copied().chain([*b]).collect::<Vec<_>>())
+                .collect();
+            match &first {
+                None => {
+                    // The three-class log-loss fit amplifies rounding (see oracle.py).
+                    let tol = if name == "sgd_three" { 1e-7 } else { 1e-9 };
+                    close(&got, &want, tol, name);
+                    first = Some(to_bits(got));
+                }
+                Some(b) => assert_eq!(&to_bits(got), b, "{name} differs on {}", cfg.name()),
+            }
+        }
+        // Averaging: the same bits on every scheduler; a useful model.
+        let mut first = None;
+        for cfg in schedulers() {
+            let m = inc.fit_averaged(&xc, &yc, &cfg).unwrap();
+            let bits = to_bits(m.coef.iter().copied().chain(m.intercept.clone()));
+            match &first {
+                None => first = Some(bits),
+                Some(b) => assert_eq!(&bits, b, "{name} averaged differs on {}", cfg.name()),
+            }
+            if name == "sgd_two" {
+                let acc = accuracy_score(&yc, &m.predict(&xc).unwrap())
+                    .unwrap()
+                    .compute_with(&cfg)
+                    .unwrap();
+                assert!(acc > 0.9, "averaged SGD accuracy {acc}");
+            }
+        }
+    }
+    let e = Sgd::classifier(SgdLoss::Hinge, vec![1.0, 1.0])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("[1.0, 1.0]"), "{e}");
+    let e = Incremental::new(Sgd::classifier(SgdLoss::Log, vec![0.0, 1.0]).unwrap())
+        .fit(
+            &chunked(&npy(&dir, "three_x"), &blocks),
+            &labels(&npy(&dir, "three_y"), &blocks),
+            &Config::default(),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("label 2 is not one of the classes [0.0, 1.0]"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

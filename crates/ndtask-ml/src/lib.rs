@@ -31,6 +31,7 @@ mod optimize;
 mod postfit;
 mod rows;
 mod scale;
+mod sgd;
 mod split;
 
 pub use datasets::{MakeBlobs, MakeClassification};
@@ -42,6 +43,7 @@ pub use logistic::{
 pub use metrics::{accuracy_score, log_loss, r2_score};
 pub use postfit::{BlockModel, ParallelPostFit, Scoring};
 pub use scale::{MinMaxScaler, StandardScaler};
+pub use sgd::{Incremental, LearningRate, Sgd, SgdLoss, SgdModel};
 pub use smartcore;
 pub use split::{train_test_split, TrainTest};
 
