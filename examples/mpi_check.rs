@@ -1137,11 +1137,17 @@ fn labelled(s: &mut Suite) -> Result<(), Error> {
     Ok(())
 }
 
-/// k-means (its passes need every rank to know the centres: a gathering scheduler) and the
-/// scalers, fitted under MPI, against the same fit on the sync scheduler, to the bit.
+/// k-means (its passes need every rank to know the centres: a gathering scheduler), the
+/// scalers, logistic regression (plain and cross-validated), linear regression, averaged SGD,
+/// the generators and the split, fitted under MPI, against the same on the sync scheduler, to
+/// the bit; parallel predictions and scores.
 #[cfg(feature = "ml")]
 fn ml(s: &mut Suite) -> Result<(), Error> {
-    use ndtask::ml::{KMeans, StandardScaler};
+    use ndtask::ml::{
+        accuracy_score, r2_score, train_test_split, Incremental, KMeans, LinearRegression,
+        LogisticRegression, LogisticRegressionCV, MakeClassification, ParallelPostFit, Sgd,
+        SgdLoss, StandardScaler,
+    };
     let rng = random::default_rng(21);
     let centres = from_ndarray(
         ndarray::Array2::from_shape_fn((600, 3), |(i, j)| ((i % 4) * 10 + j) as f64),
@@ -1167,6 +1173,71 @@ fn ml(s: &mut Suite) -> Result<(), Error> {
             [b.mean, b.var].concat(),
         ),
     ] {
+        same(s, name, &p, &q);
+    }
+    let labels = got.predict(&x)?;
+    s.check("ml: k-means labels", &labels)?;
+    // The seed's models: data made on every rank, fits whose passes run on all of them.
+    let (xc, yc) = MakeClassification::new(600, 4)
+        .features(3, 1, 0)
+        .classes(3, 1)
+        .seed(5)
+        .generate(83)?;
+    s.check("ml: make_classification", &xc)?;
+    let split = train_test_split(&xc, &yc, 0.3, 2, &s.cfg)?;
+    let again = train_test_split(&xc, &yc, 0.3, 2, &sync())?;
+    s.compare("ml: train_test_split", &split.x_test, &again.x_test)?;
+    let lr = LogisticRegression::new();
+    let (p, q) = (
+        lr.fit_with(&xc, &yc, &s.cfg)?,
+        lr.fit_with(&xc, &yc, &sync())?,
+    );
+    let flat = |m: &ndtask::ml::LogisticModel| {
+        [m.coef.iter().copied().collect(), m.intercept.clone()].concat()
+    };
+    same(s, "ml: logistic regression", &flat(&p), &flat(&q));
+    let cv = LogisticRegressionCV::new().cs(vec![0.01, 1.0, 100.0]);
+    let (p, q) = (
+        cv.fit_with(&xc, &yc, &s.cfg)?,
+        cv.fit_with(&xc, &yc, &sync())?,
+    );
+    same(
+        s,
+        "ml: cross-validated",
+        &[flat(&p.model), vec![p.best_c]].concat(),
+        &[flat(&q.model), vec![q.best_c]].concat(),
+    );
+    let post = ParallelPostFit::new(p.model)?;
+    let pred = post.predict(&xc)?;
+    s.check("ml: parallel predictions", &pred)?;
+    s.check("ml: probabilities", &post.predict_proba(&xc)?)?;
+    s.check("ml: accuracy", &accuracy_score(&yc, &pred)?)?;
+    s.check("ml: r2", &r2_score(&yc, &pred)?)?;
+    let (p, q) = (
+        LinearRegression::new().alpha(1.0).fit_with(&xc, &yc, &s.cfg)?,
+        LinearRegression::new().alpha(1.0).fit_with(&xc, &yc, &sync())?,
+    );
+    same(
+        s,
+        "ml: linear regression",
+        &[p.coef, vec![p.intercept]].concat(),
+        &[q.coef, vec![q.intercept]].concat(),
+    );
+    let sgd = Incremental::new(Sgd::classifier(SgdLoss::Log, vec![0.0, 1.0, 2.0])?).epochs(2);
+    let (p, q) = (
+        sgd.fit_averaged(&xc, &yc, &s.cfg)?,
+        sgd.fit_averaged(&xc, &yc, &sync())?,
+    );
+    let flat =
+        |m: &ndtask::ml::SgdModel| [m.coef.iter().copied().collect(), m.intercept.clone()].concat();
+    same(s, "ml: averaged SGD", &flat(&p), &flat(&q));
+    Ok(())
+}
+
+/// Counts a pass if `p` and `q` are the same bits.
+#[cfg(feature = "ml")]
+fn same(s: &mut Suite, name: &str, p: &[f64], q: &[f64]) {
+    {
         if p.iter()
             .map(|v| v.to_bits())
             .eq(q.iter().map(|v| v.to_bits()))
@@ -1177,9 +1248,6 @@ fn ml(s: &mut Suite) -> Result<(), Error> {
                 .push(format!("{name}: MPI result differs from sync"));
         }
     }
-    let labels = got.predict(&x)?;
-    s.check("ml: k-means labels", &labels)?;
-    Ok(())
 }
 
 fn run(mpi: &Rc<MpiScheduler>, memory_budget: Option<usize>) -> Result<Suite<'_>, Error> {
