@@ -6,7 +6,7 @@
 #   WORKLOADS="A D" RUNS=7 benches/compare/run.sh
 #
 # Environment:
-#   WORKLOADS  ids among A B-sum B-std C D E F G H N P I J K L R R-age S Z X M (default: A to H). H is "2 threads vs 1
+#   WORKLOADS  ids among A B-sum B-std C D E F G H N P I J K L R R-age S Z X M MP (default: A to H). H is "2 threads vs 1
 #              on A and D": it adds 1-thread runs of A and D (and their 2-thread runs if not
 #              selected). N (normal variates) and P (pi with 1e9 throws) are the random-arrays
 #              issue's workloads; N also runs on 1 thread (NumPy's throughput per thread).
@@ -32,7 +32,10 @@
 #              samples around 8 centres (make_blobs, written once to DATA/blobs.npy), ndtask
 #              streaming the file in 1e5-row chunks (examples/kmeans); its baseline is
 #              scikit-learn's KMeans in memory, and Dask is dask-ml's KMeans (k-means||) on the
-#              memory-mapped file (benches/compare/ml_workloads.py).
+#              memory-mapped file (benches/compare/ml_workloads.py). MP is its Dask-ML seed:
+#              predictions, accuracy and r2 of a LogisticRegressionCV(cv=3) on 100 chunks of
+#              1000 x 2 (examples/ml_predict; baseline scikit-learn in memory, Dask dask-ml's
+#              ParallelPostFit).
 #   DATA       where R, S, Z, X and M keep their data (default target/compare-data)
 #   RUNS       timed runs per workload and side (default 5; each process also does one untimed
 #              warm-up run of its workload first)
@@ -107,6 +110,11 @@ if [[ " $WORKLOADS " == *" X "* ]]; then
     "$CLIM" make "$DATA/air.zarr" --shape 2920,361,720 --chunks 73,181,360 --seed 7 >/dev/null
   fi
 fi
+MLP=${CARGO_TARGET_DIR:-target}/release/examples/ml_predict
+if [[ " $WORKLOADS " == *" MP "* ]]; then
+  cargo build --release --quiet --features ml --example ml_predict
+  "$PY" -c "import sklearn, dask_ml" 2>/dev/null || "$VENV/bin/pip" install --quiet scikit-learn dask-ml
+fi
 KM=${CARGO_TARGET_DIR:-target}/release/examples/kmeans
 if [[ " $WORKLOADS " == *" M "* ]]; then
   cargo build --release --quiet --features ml --example kmeans
@@ -124,9 +132,9 @@ add_job() { [[ " ${jobs[*]} " == *" $1 "* ]] || jobs+=("$1"); }
 for w in $WORKLOADS; do
   case "$w" in
     H) add_job "A:$THREADS"; add_job "D:$THREADS"; add_job "A:1"; add_job "D:1" ;;
-    A | B-sum | B-std | C | D | E | F | G | P | I | J | K | L | R | R-age | S | Z | X | M) add_job "$w:$THREADS" ;;
+    A | B-sum | B-std | C | D | E | F | G | P | I | J | K | L | R | R-age | S | Z | X | M | MP) add_job "$w:$THREADS" ;;
     N) add_job "N:1"; add_job "N:$THREADS" ;;
-    *) echo "unknown workload $w (known: A B-sum B-std C D E F G H N P I J K L R R-age S Z X M)" >&2; exit 2 ;;
+    *) echo "unknown workload $w (known: A B-sum B-std C D E F G H N P I J K L R R-age S Z X M MP)" >&2; exit 2 ;;
   esac
 done
 
@@ -143,6 +151,13 @@ run_one() { # job side round
       [ "$side" = baseline ] && as=numpy
       cmd=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" benches/compare/zarr_workloads.py
         "$w" "$as" --data "$DATA" --zarr-tool "$ZT" --threads "$t")
+      ;;
+    MP:*)
+      local as=$side
+      [ "$side" = baseline ] && as=sklearn
+      [ "$side" = dask ] && as=daskml
+      cmd=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" benches/compare/ml_workloads.py
+        "$w" "$as" --predict "$MLP" --threads "$t")
       ;;
     M:*)
       local as=$side
