@@ -1214,8 +1214,12 @@ fn ml(s: &mut Suite) -> Result<(), Error> {
     s.check("ml: accuracy", &accuracy_score(&yc, &pred)?)?;
     s.check("ml: r2", &r2_score(&yc, &pred)?)?;
     let (p, q) = (
-        LinearRegression::new().alpha(1.0).fit_with(&xc, &yc, &s.cfg)?,
-        LinearRegression::new().alpha(1.0).fit_with(&xc, &yc, &sync())?,
+        LinearRegression::new()
+            .alpha(1.0)
+            .fit_with(&xc, &yc, &s.cfg)?,
+        LinearRegression::new()
+            .alpha(1.0)
+            .fit_with(&xc, &yc, &sync())?,
     );
     same(
         s,
@@ -1231,6 +1235,11 @@ fn ml(s: &mut Suite) -> Result<(), Error> {
     let flat =
         |m: &ndtask::ml::SgdModel| [m.coef.iter().copied().collect(), m.intercept.clone()].concat();
     same(s, "ml: averaged SGD", &flat(&p), &flat(&q));
+    let (p, q) = (
+        sgd.fit_synchronous(&xc, &yc, 7, &s.cfg)?,
+        sgd.fit_synchronous(&xc, &yc, 7, &sync())?,
+    );
+    same(s, "ml: synchronous SGD", &flat(&p), &flat(&q));
     Ok(())
 }
 

@@ -903,6 +903,38 @@ fn incremental_sgd_matches_scikit_learn_partial_fit_and_averaging_is_the_same_bi
             }
         }
     }
+    // Synchronous SGD, gradients averaged over every chunk at each step: the same bits on every
+    // chunking (x and y chunked apart) and scheduler, and a useful model.
+    let (x, y) = (npy(&dir, "two_x"), npy(&dir, "two_y"));
+    let inc = Incremental::new(Sgd::classifier(SgdLoss::Log, vec![0.0, 1.0]).unwrap()).epochs(3);
+    let mut first = None;
+    for (xc, yc) in chunkings_1000(&x, &y) {
+        for cfg in schedulers() {
+            let m = inc.fit_synchronous(&xc, &yc, 20, &cfg).unwrap();
+            let bits = to_bits(m.coef.iter().copied().chain(m.intercept.clone()));
+            match &first {
+                None => {
+                    let acc = accuracy_score(&yc, &m.predict(&xc).unwrap())
+                        .unwrap()
+                        .compute_with(&cfg)
+                        .unwrap();
+                    assert!(acc > 0.9, "synchronous SGD accuracy {acc}");
+                    first = Some(bits);
+                }
+                Some(b) => assert_eq!(&bits, b, "synchronous SGD differs on {}", cfg.name()),
+            }
+        }
+    }
+    let e = inc
+        .fit_synchronous(
+            &chunked(&x, &[1000]),
+            &labels(&y, &[1000]),
+            0,
+            &Config::default(),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("0 batches"), "{e}");
     let e = Sgd::classifier(SgdLoss::Hinge, vec![1.0, 1.0])
         .unwrap_err()
         .to_string();

@@ -8,12 +8,15 @@
 //! same weights at once and the epoch's model is the average of theirs weighted by their rows
 //! (summed in chunk order, so the same bits on every scheduler and rank count: on the MPI
 //! scheduler the averaging is the reduction across ranks, an allreduce with `gather_to_all`).
+//! And [`Incremental::fit_synchronous`], synchronous SGD whose every step averages the gradients
+//! of a batch spread over all chunks, added exactly: the same bits for every chunking too.
 
+use crate::exact::{split, Scale};
 use crate::postfit::{probabilities, BlockModel, ParallelPostFit};
-use crate::rows::{each_row, RowChunks};
+use crate::rows::{each_row, totals, RowChunks};
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Ix2};
-use ndtask_array::{concatenate, Array, Config};
-use ndtask_core::{Error, Result};
+use ndtask_array::{arange, concatenate, Array, Config, ReduceOptions};
+use ndtask_core::{Chunks, Error, Result};
 use std::sync::Arc;
 
 /// The loss SGD minimises.
@@ -222,41 +225,28 @@ impl SgdModel {
                 "SGD: the training data hold {v}; they must be finite"
             )));
         }
-        let heads = self.coef.nrows();
-        let targets: Vec<Vec<f64>> = match &self.settings.classes {
-            None => vec![y.to_vec()],
-            Some(classes) => {
-                let index = y
-                    .iter()
-                    .map(|v| {
-                        classes.iter().position(|c| c == v).ok_or_else(|| {
-                            Error::InvalidArgument(format!(
-                                "SGD: the label {v} is not one of the classes {classes:?}"
-                            ))
-                        })
-                    })
-                    .collect::<Result<Vec<usize>>>()?;
-                // One-vs-rest: head j's target is +1 for class j (the second class for one head).
-                (0..heads)
-                    .map(|j| {
-                        let positive = if heads == 1 { 1 } else { j };
-                        index
-                            .iter()
-                            .map(|&c| if c == positive { 1.0 } else { -1.0 })
-                            .collect()
-                    })
-                    .collect()
-            }
-        };
+        let classes = self.settings.classes.clone();
+        // Per row, each head's target.
+        let targets = y
+            .iter()
+            .map(|&v| {
+                self.targets(v, classes.as_deref()).ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "SGD: the label {v} is not one of the classes {:?}",
+                        classes.as_deref().unwrap_or(&[])
+                    ))
+                })
+            })
+            .collect::<Result<Vec<Vec<f64>>>>()?;
         let alpha = self.settings.alpha;
         let mut t = self.seen as f64;
         for (i, row) in x.rows().into_iter().enumerate() {
             t += 1.0;
             let eta = self.settings.eta(t);
-            for (j, target) in targets.iter().enumerate() {
+            for (j, &target) in targets[i].iter().enumerate() {
                 let mut w = self.coef.row_mut(j);
                 let z = w.dot(&row) + self.intercept[j];
-                let d = self.settings.dloss(z, target[i]);
+                let d = self.settings.dloss(z, target);
                 w.mapv_inplace(|v| v * (1.0 - eta * alpha).max(0.0));
                 if d != 0.0 {
                     w.scaled_add(-eta * d, &row);
@@ -266,6 +256,29 @@ impl SgdModel {
         }
         self.seen += x.nrows() as u64;
         Ok(())
+    }
+
+    /// Each head's target for a label: the label itself for a regressor, +1 or -1 per head for
+    /// a classifier (one-vs-rest; the second class for one head); `None` for a label outside the
+    /// classes.
+    fn targets(&self, label: f64, classes: Option<&[f64]>) -> Option<Vec<f64>> {
+        let Some(classes) = classes else {
+            return Some(vec![label]);
+        };
+        let c = classes.iter().position(|&k| k == label)?;
+        let heads = self.coef.nrows();
+        Some(
+            (0..heads)
+                .map(|j| {
+                    let positive = if heads == 1 { 1 } else { j };
+                    if c == positive {
+                        1.0
+                    } else {
+                        -1.0
+                    }
+                })
+                .collect(),
+        )
     }
 
     /// Each head's score for each row.
@@ -451,6 +464,128 @@ impl Incremental {
                 }
             }
             model.seen += total as u64;
+        }
+        Ok(model)
+    }
+
+    /// Synchronous SGD with averaged gradients (data-parallel SGD): each epoch takes `batches`
+    /// steps, and step `s` moves along the mean gradient of the samples whose position is `s`
+    /// modulo `batches` (plus the penalty's), each chunk computing its share for its own rows at
+    /// once. The gradients are added exactly in fixed point (on the MPI scheduler, the reduction
+    /// across ranks: an allreduce with `gather_to_all`), so the model is the same bits for every
+    /// chunking, scheduler and rank count. The learning rate counts steps, not samples.
+    ///
+    /// # Errors
+    /// As [`Incremental::fit`]; `batches` of 0 or more than the samples.
+    pub fn fit_synchronous(
+        &self,
+        x: &Array<f64>,
+        y: &Array<f64>,
+        batches: usize,
+        config: &Config,
+    ) -> Result<SgdModel> {
+        let (table, f) = Self::table(x, y)?;
+        let n = table.shape()[0];
+        if batches == 0 || batches > n {
+            return Err(Error::InvalidArgument(format!(
+                "Incremental: {batches} batches of {n} samples; between 1 and the number of samples"
+            )));
+        }
+        let index = arange(
+            0.0,
+            n as f64,
+            1.0,
+            Chunks::Explicit(vec![table.chunks()[0].clone()]),
+        )?;
+        let table = concatenate(&[&table, &index.reshape([n, 1])?], 1)?;
+        let abs = table.map(f64::abs);
+        let (top, bad) = config.compute((
+            &abs.max_with(&ReduceOptions::axes([0]))?,
+            &crate::check_fit(&table),
+        ))?;
+        crate::Samples::of(x)?.finite(bad)?;
+        let m = top.iter().take(f).fold(1.0f64, |a, v| a.max(*v));
+        let y_top = top[[f]];
+        let rows = RowChunks::new(&table)?;
+        let mut model = self.sgd.model(f)?;
+        let heads = model.coef.nrows();
+        let p = heads * (f + 1);
+        let classes = Arc::new(self.sgd.classes.clone());
+        let mut step = 0u64;
+        for _ in 0..self.epochs {
+            for s in 0..batches {
+                let w = Arc::new(model.clone());
+                // Each term is a derivative (at most 1 for the classifiers' losses; for least
+                // squares at most the largest score plus the largest target) times a feature.
+                let slope = match self.sgd.loss {
+                    SgdLoss::Squared => {
+                        let score = (0..heads)
+                            .map(|j| {
+                                model.intercept[j].abs()
+                                    + model.coef.row(j).iter().map(|v| v.abs() * m).sum::<f64>()
+                            })
+                            .fold(0.0f64, f64::max);
+                        score + y_top
+                    }
+                    _ => 1.0,
+                };
+                let scale = Scale::for_values(slope * m)?;
+                let classes = classes.clone();
+                let parts = rows.pass(2 * p + 2, config, move |chunk| {
+                    let mut sums = vec![0i128; p];
+                    let (mut used, mut strange) = (0i64, 0i64);
+                    for r in chunk {
+                        if (r[f + 1] as u64) % batches as u64 != s as u64 {
+                            continue;
+                        }
+                        let Some(targets) = w.targets(r[f], classes.as_deref()) else {
+                            strange += 1;
+                            continue;
+                        };
+                        used += 1;
+                        for (j, t) in targets.into_iter().enumerate() {
+                            let row = &r[..f];
+                            let z = w.intercept[j]
+                                + w.coef
+                                    .row(j)
+                                    .iter()
+                                    .zip(row)
+                                    .map(|(a, b)| a * b)
+                                    .sum::<f64>();
+                            let d = w.settings.dloss(z, t);
+                            let g = &mut sums[j * (f + 1)..(j + 1) * (f + 1)];
+                            for (acc, v) in g.iter_mut().zip(row) {
+                                *acc += i128::from(scale.fix(d * v));
+                            }
+                            g[f] += i128::from(scale.fix(d));
+                        }
+                    }
+                    let mut out: Vec<i64> = sums.into_iter().flat_map(split).collect();
+                    out.extend([used, strange]);
+                    out
+                })?;
+                let strange: i64 = parts.column(2 * p + 1).sum();
+                if strange > 0 {
+                    return Err(Error::InvalidArgument(format!(
+                        "SGD: {strange} labels are not among the classes {:?}",
+                        self.sgd.classes.as_deref().unwrap_or(&[])
+                    )));
+                }
+                let used = parts.column(2 * p).sum().max(1) as f64;
+                let sums = totals(&parts, p);
+                step += 1;
+                let eta = self.sgd.eta(step as f64);
+                let alpha = self.sgd.alpha;
+                for j in 0..heads {
+                    for i in 0..f {
+                        let g =
+                            scale.float(sums[j * (f + 1) + i]) / used + alpha * model.coef[[j, i]];
+                        model.coef[[j, i]] -= eta * g;
+                    }
+                    model.intercept[j] -= eta * scale.float(sums[j * (f + 1) + f]) / used;
+                }
+            }
+            model.seen += n as u64;
         }
         Ok(model)
     }
