@@ -561,6 +561,7 @@ fn parallel_post_fit_predicts_as_smartcore_does_in_memory_on_every_chunking() {
         )
         .unwrap();
     let want = as_f64(rf.predict(&x_new).unwrap());
+    let want_forest = want.clone();
     let e = ParallelPostFit::new(rf).err().unwrap().to_string();
     assert!(e.contains("with_features"), "{e}");
     let rf: RandomForestClassifier<f64, i64, Array2<f64>, ndarray::Array1<i64>> =
@@ -572,6 +573,14 @@ fn parallel_post_fit_predicts_as_smartcore_does_in_memory_on_every_chunking() {
         .unwrap();
     let forest = ParallelPostFit::with_features(rf, 3);
     check("random forest", want, &|a| forest.predict(a).unwrap());
+    // A classifier without probabilities is still scored by accuracy by default.
+    let y_new = ndtask::from_ndarray(ndarray::Array1::from(want_forest.clone()), [500]).unwrap();
+    let acc = forest
+        .score(&chunked(&x_dyn, &[250, 250]), &y_new)
+        .unwrap()
+        .compute()
+        .unwrap();
+    assert_eq!(acc, 1.0);
     let e = forest
         .predict_proba(&chunked(&x_dyn, &[500]))
         .err()
@@ -782,6 +791,15 @@ fn bad_input_to_models_is_a_clear_error() {
             .to_string();
         assert!(e.contains(what), "{e}");
     }
+    // More folds than the members of every class.
+    let few =
+        ndtask::from_ndarray(ndarray::Array1::from_shape_fn(30, |i| (i % 2) as f64), [30]).unwrap();
+    let e = LogisticRegressionCV::new()
+        .cv(16)
+        .fit(&xa, &few)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cv = 16") && e.contains("[15, 15]"), "{e}");
     let e = LogisticRegressionCV::new()
         .cv(31)
         .fit(&xa, &ya)
@@ -794,6 +812,34 @@ fn bad_input_to_models_is_a_clear_error() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("cv = 1"), "{e}");
+    // Features of very different sizes (1e5, 0.05, 1e-10) are solved, each to its precision.
+    let wide = Array2::from_shape_fn((40, 3), |(i, j)| {
+        let v = ((i * 37 + j * 11) % 17) as f64 + (i as f64).sqrt();
+        [1e5, 0.05, 1e-10][j] * v
+    });
+    let target = wide.column(0).mapv(|v| 2.0 * v)
+        + wide.column(1).mapv(|v| 300.0 * v)
+        + wide.column(2).mapv(|v| 4e9 * v)
+        + 1.0;
+    let lin = LinearRegression::new()
+        .fit(
+            &ndtask::from_ndarray(wide, [7, 3]).unwrap(),
+            &ndtask::from_ndarray(target, [40]).unwrap(),
+        )
+        .unwrap();
+    for (got, want) in lin
+        .coef
+        .iter()
+        .chain([&lin.intercept])
+        .zip([2.0, 300.0, 4e9, 1.0])
+    {
+        assert!(
+            (got - want).abs() <= 1e-6 * want,
+            "{:?} {}",
+            lin.coef,
+            lin.intercept
+        );
+    }
     // Collinear features have no least-squares solution of their own.
     let twice = Array2::from_shape_fn((30, 2), |(i, j)| (i as f64) * (j + 1) as f64);
     let twice = ndtask::from_ndarray(twice, [30, 2]).unwrap();

@@ -122,7 +122,8 @@ impl MakeClassification {
         self
     }
 
-    /// The probability of each class (`n_classes` values, or one fewer: the last takes the rest).
+    /// The weight of each class (`n_classes` values, normalised to sum to 1; or one fewer, the
+    /// last taking the rest of 1).
     pub fn weights(mut self, weights: Vec<f64>) -> Self {
         self.weights = Some(weights);
         self
@@ -171,9 +172,9 @@ impl MakeClassification {
     /// # Errors
     /// [`Error::InvalidArgument`] for more informative, redundant and repeated features than
     /// features; no informative feature, fewer than 2 classes, no clusters, or more clusters
-    /// than the hypercube has vertices; weights of the wrong number or not summing to at most
-    /// 1; `flip_y` outside [0, 1]; a shift, scale or separation that is not finite; a chunk of
-    /// 0 rows.
+    /// than the hypercube has vertices; weights of the wrong number, negative, not finite or all
+    /// 0 (they are normalised to sum to 1); `flip_y` outside [0, 1]; a shift, scale or
+    /// separation that is not finite; a chunk of 0 rows.
     pub fn generate(&self, chunk_rows: usize) -> Result<(Array<f64>, Array<f64>)> {
         let shared = Arc::new(self.shared()?);
         let (n, f) = (self.n_samples, self.n_features);

@@ -2,11 +2,21 @@
 //!
 //! Dask-ML's estimators on ndtask arrays of samples x features, chunked along the samples:
 //!
+//! - [`ParallelPostFit`]: any fitted [`BlockModel`] (smartcore's models, this crate's) predicts,
+//!   gives probabilities and transforms lazily, one task per row chunk; [`accuracy_score`],
+//!   [`r2_score`] and [`log_loss`] are lazy reductions.
 //! - [`StandardScaler`] and [`MinMaxScaler`]: fitted by one pass of lazy reductions,
 //!   transforms lazy.
 //! - [`KMeans`]: k-means|| initialisation and Lloyd iterations as map-reduce over row chunks.
-//!   Every sum is exact in fixed point (`i128`), so centres, labels and inertia are the same
-//!   bits for every chunking, scheduler, thread and rank count.
+//! - [`LogisticRegression`] (L-BFGS, each evaluation one pass), [`LogisticRegressionCV`]
+//!   (stratified k-fold over a grid of strengths) and [`LinearRegression`] (normal equations).
+//! - [`Incremental`] SGD: blocks to `partial_fit` in order, model averaging, or synchronous
+//!   gradient averaging across chunks and ranks.
+//! - [`MakeClassification`], [`MakeBlobs`] and [`train_test_split`]: the same rows for every
+//!   chunking.
+//!
+//! Every sum a fit makes is exact in fixed point (`i128`), so centres, coefficients, labels and
+//! inertia are the same bits for every chunking, scheduler, thread and rank count.
 //!
 //! ```
 //! use ndtask_ml::{KMeans, StandardScaler};

@@ -76,31 +76,51 @@ impl LinearRegression {
             &crate::check_fit(&table),
         ))?;
         s.finite(bad)?;
-        let m = top.iter().take(f).fold(1.0f64, |m, v| m.max(*v));
-        let t = top[[f]].max(1.0);
-        // The unknowns: the coefficients then the intercept (a column of ones).
+        // The unknowns: the coefficients then the intercept (a column of ones). Each sum has
+        // its own fixed point, from its terms' bound: features of very different sizes keep
+        // their precision.
         let p = f + 1;
-        let (sxx, sxy) = (Scale::for_values(m * m)?, Scale::for_values(m * t)?);
+        // The largest magnitude of each column: the features, the intercept's ones, the target.
+        let mut size: Vec<f64> = top.iter().take(f).copied().collect();
+        size.extend([1.0, top[[f]]]);
+        let scales = (0..p)
+            .flat_map(|i| (0..=p).map(move |j| (i, j)))
+            .map(|(i, j)| {
+                let bound = size[i] * size[j];
+                if !bound.is_finite() {
+                    return Err(Error::InvalidArgument(format!(
+                        "LinearRegression: values up to {:e} and {:e}: their products overflow float64 (scale the data first)",
+                        size[i], size[j]
+                    )));
+                }
+                Scale::for_values(bound)
+            })
+            .collect::<Result<Vec<Scale>>>()?;
+        let scales = std::sync::Arc::new(scales);
+        let sc = scales.clone();
         let rows = RowChunks::new(&table)?;
-        let parts = rows.pass(2 * (p * p + p), config, move |chunk| {
-            let mut sums = vec![0i128; p * p + p];
-            let mut z = vec![1.0; p];
+        // Sums (i, j) for j in i..=p, row i of the upper triangle then the target's column.
+        let parts = rows.pass(2 * p * (p + 1), config, move |chunk| {
+            let mut sums = vec![0i128; p * (p + 1)];
+            let mut z = vec![1.0; p + 1];
             for r in chunk {
                 z[..f].copy_from_slice(&r[..f]);
+                z[p] = r[f];
                 for i in 0..p {
-                    for j in i..p {
-                        sums[i * p + j] += i128::from(sxx.fix(z[i] * z[j]));
+                    for j in i..=p {
+                        let k = i * (p + 1) + j;
+                        sums[k] += i128::from(sc[k].fix(z[i] * z[j]));
                     }
-                    sums[p * p + i] += i128::from(sxy.fix(z[i] * r[f]));
                 }
             }
             sums.into_iter().flat_map(split).collect()
         })?;
-        let sums = totals(&parts, p * p + p);
+        let sums = totals(&parts, p * (p + 1));
+        let at = |i: usize, j: usize| scales[i * (p + 1) + j].float(sums[i * (p + 1) + j]);
         let mut a = vec![0.0; p * p];
         for i in 0..p {
             for j in i..p {
-                let v = sxx.float(sums[i * p + j]);
+                let v = at(i, j);
                 a[i * p + j] = v;
                 a[j * p + i] = v;
             }
@@ -108,11 +128,11 @@ impl LinearRegression {
                 a[i * p + i] += self.alpha;
             }
         }
-        let b: Vec<f64> = (0..p).map(|i| sxy.float(sums[p * p + i])).collect();
+        let b: Vec<f64> = (0..p).map(|i| at(i, p)).collect();
         let w = solve(a, b, p).ok_or_else(|| {
             Error::InvalidArgument(format!(
-                "LinearRegression: the {f} features (and the intercept) are linearly dependent on these {n} samples; \
-                 drop a feature or give a penalty (alpha)"
+                "LinearRegression: the {f} features (and the intercept) are linearly dependent on these {n} samples \
+                 (or a feature is all zeros); drop a feature or give a penalty (alpha)"
             ))
         })?;
         Ok(LinearModel {
@@ -122,14 +142,25 @@ impl LinearRegression {
     }
 }
 
-/// Solves the symmetric system `a w = b` (`p` x `p`, row-major) by Gaussian elimination with
-/// partial pivoting; `None` when it is singular to rounding.
+/// Solves the symmetric system `a w = b` (`p` x `p`, row-major, its diagonal the sums of
+/// squares) by Gaussian elimination with partial pivoting, after scaling rows and columns to a
+/// unit diagonal (so the test for a singular pivot does not depend on the features' sizes);
+/// `None` when it is singular to rounding.
 fn solve(mut a: Vec<f64>, mut b: Vec<f64>, p: usize) -> Option<Vec<f64>> {
-    let scale = (0..p).fold(0.0f64, |m, i| m.max(a[i * p + i].abs()));
+    let d: Vec<f64> = (0..p).map(|i| a[i * p + i].sqrt()).collect();
+    if d.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+        return None;
+    }
+    for i in 0..p {
+        for j in 0..p {
+            a[i * p + j] /= d[i] * d[j];
+        }
+        b[i] /= d[i];
+    }
     for col in 0..p {
         let pivot =
             (col..p).max_by(|&i, &j| a[i * p + col].abs().total_cmp(&a[j * p + col].abs()))?;
-        if a[pivot * p + col].abs() <= scale * 1e-12 {
+        if a[pivot * p + col].abs() <= 1e-12 {
             return None;
         }
         if pivot != col {
@@ -151,7 +182,7 @@ fn solve(mut a: Vec<f64>, mut b: Vec<f64>, p: usize) -> Option<Vec<f64>> {
         let rest: f64 = (row + 1..p).map(|k| a[row * p + k] * w[k]).sum();
         w[row] = (b[row] - rest) / a[row * p + row];
     }
-    Some(w)
+    Some(w.iter().zip(&d).map(|(w, d)| w / d).collect())
 }
 
 impl LinearModel {

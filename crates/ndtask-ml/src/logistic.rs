@@ -120,8 +120,8 @@ impl LogisticRegression {
         y: &Array<f64>,
         config: &Config,
     ) -> Result<LogisticModel> {
-        check_settings(&[self.c], self.tol)?;
-        let design = Design::new(x, y, 1, config)?;
+        check_settings("LogisticRegression", &[self.c], self.tol)?;
+        let design = Design::new("LogisticRegression", x, y, 1, config)?;
         let (w, n_iter) = design.fit(self.c, None, None, self.max_iter, self.tol, config)?;
         Ok(design.model(&w, self.c, n_iter))
     }
@@ -165,6 +165,12 @@ impl LogisticRegressionCV {
         self
     }
 
+    /// Each fit stops when no component of the gradient exceeds this.
+    pub fn tol(mut self, tol: f64) -> LogisticRegressionCV {
+        self.tol = tol;
+        self
+    }
+
     /// Fits on `x` (samples x features) and the labels `y`.
     ///
     /// # Errors
@@ -175,9 +181,10 @@ impl LogisticRegressionCV {
 
     /// Fits each strength on all folds but one and scores its accuracy on that one (folds
     /// stratified as scikit-learn's `StratifiedKFold` without shuffling: each class's samples,
-    /// in order, dealt out in contiguous runs), picks the strength of the best total accuracy
-    /// (the first among equals), and refits on all the data with it. Each fold's strengths are
-    /// fitted in order, each starting from the last one's solution.
+    /// in order, dealt out in contiguous runs, the classes in the order they first appear),
+    /// picks the strength of the best total accuracy (the first among equals), and refits on all
+    /// the data with it, starting from the folds' mean solution. Each fold's strengths are fitted
+    /// in order, each starting from the last one's solution.
     ///
     /// # Errors
     /// As [`LogisticRegression::fit_with`]; fewer than 2 folds, more folds than samples, no
@@ -188,17 +195,20 @@ impl LogisticRegressionCV {
         y: &Array<f64>,
         config: &Config,
     ) -> Result<LogisticCvModel> {
-        check_settings(&self.cs, self.tol)?;
+        check_settings("LogisticRegressionCV", &self.cs, self.tol)?;
         if self.folds < 2 {
             return Err(Error::InvalidArgument(format!(
                 "LogisticRegressionCV: cv = {} folds; cross-validation needs at least 2",
                 self.folds
             )));
         }
-        let design = Design::new(x, y, self.folds, config)?;
+        let design = Design::new("LogisticRegressionCV", x, y, self.folds, config)?;
         let mut scores = Array2::zeros((self.folds, self.cs.len()));
+        // Each fold's solution for each strength, to start the refit from their mean.
+        let mut solutions: Vec<Vec<Vec<f64>>> = Vec::with_capacity(self.folds);
         for fold in 0..self.folds {
-            let mut start = None;
+            let mut start: Option<Vec<f64>> = None;
+            let mut mine = Vec::with_capacity(self.cs.len());
             for (j, &c) in self.cs.iter().enumerate() {
                 let (w, _) = design.fit(
                     c,
@@ -209,13 +219,22 @@ impl LogisticRegressionCV {
                     config,
                 )?;
                 scores[[fold, j]] = design.accuracy(&w, fold, config)?;
+                mine.push(w.clone());
                 start = Some(w);
             }
+            solutions.push(mine);
         }
         let totals: Vec<f64> = scores.columns().into_iter().map(|c| c.sum()).collect();
         let best = (0..totals.len()).fold(0, |b, j| if totals[j] > totals[b] { j } else { b });
         let best_c = self.cs[best];
-        let (w, n_iter) = design.fit(best_c, None, None, self.max_iter, self.tol, config)?;
+        // The refit starts from the folds' mean solution for that strength (scikit-learn's).
+        let mut mean = vec![0.0; solutions[0][best].len()];
+        for s in &solutions {
+            for (m, v) in mean.iter_mut().zip(&s[best]) {
+                *m += v / self.folds as f64;
+            }
+        }
+        let (w, n_iter) = design.fit(best_c, None, Some(&mean), self.max_iter, self.tol, config)?;
         Ok(LogisticCvModel {
             model: design.model(&w, best_c, n_iter),
             best_c,
@@ -225,11 +244,11 @@ impl LogisticRegressionCV {
     }
 }
 
-fn check_settings(cs: &[f64], tol: f64) -> Result<()> {
+fn check_settings(who: &str, cs: &[f64], tol: f64) -> Result<()> {
     if cs.is_empty() || cs.iter().any(|c| !c.is_finite() || *c <= 0.0) || tol.is_nan() || tol < 0.0
     {
         return Err(Error::InvalidArgument(format!(
-            "LogisticRegression: C = {cs:?} must be positive and finite (at least one), the tolerance {tol} at least 0"
+            "{who}: C = {cs:?} must be positive and finite (at least one), the tolerance {tol} at least 0"
         )));
     }
     Ok(())
@@ -249,18 +268,24 @@ struct Design {
 
 impl Design {
     /// The table of `x`, `y`'s class indices and folds (all 0 for one fold).
-    fn new(x: &Array<f64>, y: &Array<f64>, folds: usize, config: &Config) -> Result<Design> {
+    fn new(
+        who: &str,
+        x: &Array<f64>,
+        y: &Array<f64>,
+        folds: usize,
+        config: &Config,
+    ) -> Result<Design> {
         let s = crate::Samples::of(x)?;
         let (n, f) = (s.rows, s.features);
         if y.shape() != [n] {
             return Err(Error::InvalidArgument(format!(
-                "LogisticRegression: {n} samples of {f} features need {n} labels, got labels of shape {:?}",
+                "{who}: {n} samples of {f} features need {n} labels, got labels of shape {:?}",
                 y.shape()
             )));
         }
         if folds > n {
             return Err(Error::InvalidArgument(format!(
-                "LogisticRegressionCV: cv = {folds} folds for {n} samples: each fold needs a sample"
+                "{who}: cv = {folds} folds for {n} samples: each fold needs a sample"
             )));
         }
         let index = arange(
@@ -273,10 +298,12 @@ impl Design {
         let table = RowChunks::new(&concatenate(&[x, &y.reshape([n, 1])?, &index], 1)?)?;
         // One pass: NaN, each feature's largest magnitude, the labels seen, and per chunk its
         // first row and its count of each label.
-        let width = f + 3 + 2 * MAX_CLASSES;
+        // One pass: NaN, each feature's largest magnitude, the labels seen with their count and
+        // first row, and per chunk its first row.
+        let width = f + 3 + 3 * MAX_CLASSES;
         let parts = table.pass(width, config, move |chunk| {
             let mut out = vec![0.0; width];
-            let mut labels: BTreeMap<u64, f64> = BTreeMap::new();
+            let mut labels: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
             let (mut first, mut bad) = (f64::INFINITY, 0.0);
             for r in chunk {
                 for (m, v) in out[1..=f].iter_mut().zip(&r[..f]) {
@@ -285,15 +312,15 @@ impl Design {
                 bad += r[..=f].iter().filter(|v| !v.is_finite()).count() as f64;
                 first = first.min(r[f + 1]);
                 if labels.len() <= MAX_CLASSES {
-                    *labels.entry(order_key(r[f])).or_insert(0.0) += 1.0;
+                    let e = labels.entry(order_key(r[f])).or_insert((0.0, r[f + 1]));
+                    e.0 += 1.0;
                 }
             }
             out[0] = bad;
             out[f + 1] = first;
             out[f + 2] = labels.len() as f64;
-            for (i, (k, c)) in labels.into_iter().take(MAX_CLASSES).enumerate() {
-                out[f + 3 + 2 * i] = from_order_key(k);
-                out[f + 4 + 2 * i] = c;
+            for (i, (k, (c, at))) in labels.into_iter().take(MAX_CLASSES).enumerate() {
+                out[f + 3 + 3 * i..f + 6 + 3 * i].copy_from_slice(&[from_order_key(k), c, at]);
             }
             out
         })?;
@@ -301,37 +328,46 @@ impl Design {
         s.finite(bad as i64)?;
         let mut max_abs = vec![0.0f64; f];
         let mut counts: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut appear: BTreeMap<u64, f64> = BTreeMap::new();
         let mut chunk_counts = Vec::new();
+        let too_many = |counts: &BTreeMap<u64, u64>| {
+            let some: Vec<f64> = counts.keys().take(5).map(|&k| from_order_key(k)).collect();
+            Error::InvalidArgument(format!(
+                "{who}: the labels take more than {MAX_CLASSES} values ({some:?}, ...); a classifier needs class labels"
+            ))
+        };
         for row in parts.rows() {
             for (m, v) in max_abs.iter_mut().zip(row.iter().skip(1)) {
                 *m = m.max(*v);
             }
             let seen = row[f + 2] as usize;
-            if seen > MAX_CLASSES {
-                return Err(Error::InvalidArgument(format!(
-                    "LogisticRegression: the labels take more than {MAX_CLASSES} values; a classifier needs class labels"
-                )));
-            }
             let mut mine = BTreeMap::new();
-            for i in 0..seen {
-                let (k, c) = (order_key(row[f + 3 + 2 * i]), row[f + 4 + 2 * i] as u64);
+            for i in 0..seen.min(MAX_CLASSES) {
+                let at = f + 3 + 3 * i;
+                let (k, c) = (order_key(row[at]), row[at + 1] as u64);
                 *counts.entry(k).or_insert(0) += c;
+                let first = appear.entry(k).or_insert(row[at + 2]);
+                *first = first.min(row[at + 2]);
                 mine.insert(k, c);
             }
             chunk_counts.push((row[f + 1], mine));
-            if counts.len() > MAX_CLASSES {
-                return Err(Error::InvalidArgument(format!(
-                    "LogisticRegression: the labels take more than {MAX_CLASSES} values; a classifier needs class labels"
-                )));
+            if seen > MAX_CLASSES || counts.len() > MAX_CLASSES {
+                return Err(too_many(&counts));
             }
         }
         let classes: Vec<f64> = counts.keys().map(|&k| from_order_key(k)).collect();
         if classes.len() < 2 {
             return Err(Error::InvalidArgument(format!(
-                "LogisticRegression: the labels are all of one class ({classes:?}); a classifier needs at least two"
+                "{who}: the labels are all of one class ({classes:?}); a classifier needs at least two"
             )));
         }
-        let folds_of = Arc::new(Folds::new(&classes, &counts, &chunk_counts, folds));
+        if folds > 1 && counts.values().all(|&c| c < folds as u64) {
+            return Err(Error::InvalidArgument(format!(
+                "{who}: cv = {folds} folds, more than the members of every class ({:?} of the classes {classes:?})",
+                counts.values().collect::<Vec<_>>()
+            )));
+        }
+        let folds_of = Arc::new(Folds::new(&counts, &appear, &chunk_counts, folds));
         let keys: Arc<Vec<u64>> = Arc::new(counts.keys().copied().collect());
         let coded = map_rows(
             &table.x,
@@ -382,7 +418,11 @@ impl Design {
                         .sum::<f64>()
             })
             .fold(0.0f64, f64::max);
-        let losses = Scale::for_values(2.0 * logit + (self.classes.len() as f64).ln() + 1.0)?;
+        let Ok(losses) = Scale::for_values(2.0 * logit + (self.classes.len() as f64).ln() + 1.0)
+        else {
+            // Logits beyond any float: a step too far, which the line search halves.
+            return Ok((f64::INFINITY, vec![0.0; p]));
+        };
         let grads = self.gradient;
         let weights = Arc::new(w.to_vec());
         let skip = skip.map_or(-1.0, |s| s as f64);
@@ -548,33 +588,34 @@ struct Folds {
 }
 
 impl Folds {
+    /// `counts` of each label (by its order key), the row where each `first` appears, and each
+    /// chunk's first row with its counts.
     fn new(
-        classes: &[f64],
         counts: &BTreeMap<u64, u64>,
+        first: &BTreeMap<u64, f64>,
         chunks: &[(f64, BTreeMap<u64, u64>)],
         folds: usize,
     ) -> Folds {
         let folds = folds as u64;
-        let mut bounds = Vec::with_capacity(classes.len());
+        let keys: Vec<u64> = counts.keys().copied().collect();
+        // scikit-learn sorts the classes by where each first appears, not by value.
+        let mut appearance: Vec<usize> = (0..keys.len()).collect();
+        appearance.sort_by(|&a, &b| first[&keys[a]].total_cmp(&first[&keys[b]]));
+        let mut bounds = vec![Vec::new(); keys.len()];
         let mut start = 0u64;
-        for &n in counts.values() {
+        for j in appearance {
+            let n = counts[&keys[j]];
             // Positions start..start+n of the sorted labels, dealt to fold (position % folds).
             let mut at = 0;
-            let mut b = Vec::new();
             for i in 0..folds {
                 let first = start + (i + folds - start % folds) % folds;
-                let share = if first < start + n {
-                    (start + n - first).div_ceil(folds)
-                } else {
-                    0
-                };
-                at += share;
-                b.push(at);
+                if first < start + n {
+                    at += (start + n - first).div_ceil(folds);
+                }
+                bounds[j].push(at);
             }
-            bounds.push(b);
             start += n;
         }
-        let keys: Vec<u64> = counts.keys().copied().collect();
         let mut sorted: Vec<&(f64, BTreeMap<u64, u64>)> = chunks.iter().collect();
         sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
         let mut running = vec![0u64; keys.len()];
@@ -668,5 +709,71 @@ impl BlockModel for LogisticModel {
     }
     fn predict_proba_block(&self, x: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
         Ok(probabilities(self.scores(x)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The folds of `y` cut into chunks at `cuts`, row by row.
+    fn folds_of(y: &[f64], cuts: &[usize], folds: usize) -> Vec<usize> {
+        let mut counts: BTreeMap<u64, u64> = BTreeMap::new();
+        for &v in y {
+            *counts.entry(order_key(v)).or_insert(0) += 1;
+        }
+        let mut bounds = vec![0];
+        bounds.extend_from_slice(cuts);
+        bounds.push(y.len());
+        let chunks: Vec<(f64, BTreeMap<u64, u64>)> = bounds
+            .windows(2)
+            .map(|w| {
+                let mut mine = BTreeMap::new();
+                for &v in &y[w[0]..w[1]] {
+                    *mine.entry(order_key(v)).or_insert(0) += 1;
+                }
+                (w[0] as f64, mine)
+            })
+            .rev() // in any order
+            .collect();
+        let mut first = BTreeMap::new();
+        for (i, &v) in y.iter().enumerate().rev() {
+            first.insert(order_key(v), i as f64);
+        }
+        let f = Folds::new(&counts, &first, &chunks, folds);
+        let keys: Vec<u64> = counts.keys().copied().collect();
+        let mut out = Vec::new();
+        for w in bounds.windows(2) {
+            let mut seen = f.offsets[&(w[0] as u64)].clone();
+            for &v in &y[w[0]..w[1]] {
+                let j = keys.binary_search(&order_key(v)).unwrap();
+                out.push(f.fold(j, seen[j]));
+                seen[j] += 1;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn folds_are_scikit_learns_stratified_k_fold_on_any_chunking() {
+        // StratifiedKFold(3).split(X, y) of scikit-learn 1.8, as each row's test fold.
+        let y = [
+            0., 0., 1., 1., 1., 0., 2., 2., 0., 1., 0., 0., 2., 1., 1., 2., 0., 1.,
+        ];
+        let want = [0, 0, 0, 0, 1, 0, 0, 1, 1, 1, 1, 2, 2, 1, 2, 2, 2, 2];
+        for cuts in [vec![], vec![7], vec![1, 2, 9, 17]] {
+            assert_eq!(folds_of(&y, &cuts, 3), want, "cuts {cuts:?}");
+        }
+        let y = [5., 5., 5., 5., 5., 5., 5., 9., 9., 9., 9.];
+        assert_eq!(folds_of(&y, &[4], 3), [0, 0, 0, 1, 1, 2, 2, 0, 1, 1, 2]);
+        // Classes in the order they first appear, not by value.
+        let y = [1., 1., 0., 0., 0., 0., 0.];
+        for cuts in [vec![], vec![3]] {
+            assert_eq!(folds_of(&y, &cuts, 3), [0, 1, 0, 0, 1, 2, 2]);
+        }
+        for v in [-3.5, -0.0, 0.0, 1e-300, 7.0, f64::MAX, f64::MIN] {
+            assert_eq!(from_order_key(order_key(v)), v + 0.0);
+        }
+        assert!(order_key(-1.0) < order_key(0.0) && order_key(0.0) < order_key(0.5));
     }
 }

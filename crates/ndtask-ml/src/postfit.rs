@@ -35,6 +35,12 @@ pub trait BlockModel: Send + Sync + 'static {
         None
     }
 
+    /// Whether the model predicts classes (then [`ParallelPostFit::score`] gives accuracy by
+    /// default); by default, whether it gives class probabilities.
+    fn is_classifier(&self) -> bool {
+        self.classes().is_some()
+    }
+
     /// The probability of each class (columns in [`BlockModel::classes`]'s order) for each row.
     ///
     /// # Errors
@@ -198,9 +204,10 @@ impl<M: BlockModel> ParallelPostFit<M> {
     /// [`Error::InvalidArgument`] for data of the wrong shape, or `y` of another length;
     /// [`Error::InvalidArgument`] for log-loss with a model that gives no probabilities.
     pub fn score(&self, x: &Array<f64>, y: &Array<f64>) -> Result<Scalar<f64>> {
-        let scoring = self.scoring.unwrap_or(match self.model.classes() {
-            Some(_) => Scoring::Accuracy,
-            None => Scoring::R2,
+        let scoring = self.scoring.unwrap_or(if self.model.is_classifier() {
+            Scoring::Accuracy
+        } else {
+            Scoring::R2
         });
         match scoring {
             Scoring::Accuracy => accuracy_score(y, &self.predict(x)?),
@@ -316,6 +323,9 @@ impl BlockModel for RandomForestClassifier<f64, i64, Matrix, Array1<i64>> {
     }
     fn features(&self) -> Option<usize> {
         None
+    }
+    fn is_classifier(&self) -> bool {
+        true
     }
     fn predict_block(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>> {
         self.predict(&x.to_owned())

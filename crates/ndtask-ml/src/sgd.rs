@@ -194,7 +194,7 @@ impl Sgd {
             LearningRate::Optimal => {
                 // Bottou's heuristic for t0, as scikit-learn's.
                 let typw = (1.0 / self.alpha.sqrt()).sqrt();
-                let eta0 = typw / self.dloss(-typw, 1.0).abs().max(1.0);
+                let eta0 = typw / self.dloss(-typw, 1.0).max(1.0);
                 let t0 = 1.0 / (eta0 * self.alpha);
                 1.0 / (self.alpha * (t0 + t - 1.0))
             }
@@ -213,6 +213,13 @@ impl SgdModel {
     /// a value that is not finite, or a label that is not one of the classes.
     pub fn partial_fit(&mut self, x: ArrayView2<'_, f64>, y: ArrayView1<'_, f64>) -> Result<()> {
         let f = self.coef.ncols();
+        if self.coef.nrows() != self.intercept.len() {
+            return Err(Error::InvalidArgument(format!(
+                "SGD: the model has {} rows of coefficients but {} intercepts",
+                self.coef.nrows(),
+                self.intercept.len()
+            )));
+        }
         if x.ncols() != f || y.len() != x.nrows() {
             return Err(Error::InvalidArgument(format!(
                 "SGD: a model of {f} features got a block of {:?} with {} targets",
@@ -304,6 +311,9 @@ impl BlockModel for SgdModel {
     }
     fn features(&self) -> Option<usize> {
         Some(self.coef.ncols())
+    }
+    fn is_classifier(&self) -> bool {
+        self.settings.classes.is_some()
     }
     fn predict_block(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>> {
         let scores = self.scores(x);
@@ -511,6 +521,32 @@ impl Incremental {
         let heads = model.coef.nrows();
         let p = heads * (f + 1);
         let classes = Arc::new(self.sgd.classes.clone());
+        if let Some(known) = self.sgd.classes.clone() {
+            // How many labels are outside the classes, and the first of them.
+            let parts = rows.pass(2, config, move |chunk| {
+                let mut out = vec![0.0, f64::NAN];
+                for r in chunk.filter(|r| !known.contains(&r[f])) {
+                    if out[0] == 0.0 {
+                        out[1] = r[f];
+                    }
+                    out[0] += 1.0;
+                }
+                out
+            })?;
+            let strange: f64 = parts.column(0).sum();
+            if strange > 0.0 {
+                let first = parts
+                    .rows()
+                    .into_iter()
+                    .find(|r| r[0] > 0.0)
+                    .map_or(f64::NAN, |r| r[1]);
+                return Err(Error::InvalidArgument(format!(
+                    "SGD: the label {first} (and {} more) is not one of the classes {:?}",
+                    strange - 1.0,
+                    self.sgd.classes.as_deref().unwrap_or(&[])
+                )));
+            }
+        }
         let mut step = 0u64;
         for _ in 0..self.epochs {
             for s in 0..batches {
@@ -529,17 +565,21 @@ impl Incremental {
                     }
                     _ => 1.0,
                 };
-                let scale = Scale::for_values(slope * m)?;
+                let scale = Scale::for_values(slope * m).map_err(|_| {
+                    Error::InvalidArgument(format!(
+                        "SGD diverged at step {step}: the scores reach {slope:e}; lower the learning rate"
+                    ))
+                })?;
                 let classes = classes.clone();
-                let parts = rows.pass(2 * p + 2, config, move |chunk| {
+                let parts = rows.pass(2 * p + 1, config, move |chunk| {
                     let mut sums = vec![0i128; p];
-                    let (mut used, mut strange) = (0i64, 0i64);
+                    let mut used = 0i64;
                     for r in chunk {
                         if (r[f + 1] as u64) % batches as u64 != s as u64 {
                             continue;
                         }
+                        // (Labels outside the classes were refused before the first step.)
                         let Some(targets) = w.targets(r[f], classes.as_deref()) else {
-                            strange += 1;
                             continue;
                         };
                         used += 1;
@@ -561,16 +601,9 @@ impl Incremental {
                         }
                     }
                     let mut out: Vec<i64> = sums.into_iter().flat_map(split).collect();
-                    out.extend([used, strange]);
+                    out.push(used);
                     out
                 })?;
-                let strange: i64 = parts.column(2 * p + 1).sum();
-                if strange > 0 {
-                    return Err(Error::InvalidArgument(format!(
-                        "SGD: {strange} labels are not among the classes {:?}",
-                        self.sgd.classes.as_deref().unwrap_or(&[])
-                    )));
-                }
                 let used = parts.column(2 * p).sum().max(1) as f64;
                 let sums = totals(&parts, p);
                 step += 1;

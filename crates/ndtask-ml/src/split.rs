@@ -67,9 +67,13 @@ pub fn train_test_split(
         &[x, &y.reshape([n, 1])?, &index.reshape([n, 1])?],
         1,
     )?)?;
-    // The table's row chunks: x's and y's boundaries together.
+    // The table's row chunks: x's and y's boundaries together. The counting passes read only
+    // the positions, in the same chunks.
     let rows = table.x.chunks()[0].clone();
-    let key = move |r: &[f64]| mix(seed ^ mix(r[f + 1] as u64));
+    let positions = RowChunks::new(
+        &arange(0.0, n as f64, 1.0, Chunks::Explicit(vec![rows.clone()]))?.reshape([n, 1])?,
+    )?;
+    let key = move |position: f64| mix(seed ^ mix(position as u64));
     // The n_test-th smallest key, a byte at a time from the top: each pass counts the keys
     // under the prefix found so far by their next byte.
     let (mut prefix, mut below) = (0u64, 0u64);
@@ -80,10 +84,10 @@ pub fn train_test_split(
         } else {
             u64::MAX << (shift + 8)
         };
-        let parts = table.pass(256, config, move |chunk| {
+        let parts = positions.pass(256, config, move |chunk| {
             let mut counts = vec![0i64; 256];
             for r in chunk {
-                let k = key(r);
+                let k = key(r[0]);
                 if k & high == prefix {
                     counts[((k >> shift) & 0xFF) as usize] += 1;
                 }
@@ -106,8 +110,8 @@ pub fn train_test_split(
     // The keys are distinct (the hash is a bijection of the position): the test rows are
     // those with a key up to `prefix`.
     let last = prefix;
-    let parts = table.pass(1, config, move |chunk| {
-        vec![chunk.filter(|r| key(r) <= last).count() as i64]
+    let parts = positions.pass(1, config, move |chunk| {
+        vec![chunk.filter(|r| key(r[0]) <= last).count() as i64]
     })?;
     let tests: Vec<usize> = parts.column(0).iter().map(|&c| c as usize).collect();
     let trains: Vec<usize> = rows.iter().zip(&tests).map(|(&r, &t)| r - t).collect();
@@ -124,7 +128,7 @@ pub fn train_test_split(
                     .map_err(Error::internal)?;
                 let kept: Vec<Vec<f64>> = each_row(block, |r| r.to_vec())
                     .into_iter()
-                    .filter(|r| (key(r) <= last) == test)
+                    .filter(|r| (key(r[f + 1]) <= last) == test)
                     .collect();
                 let m = kept.len();
                 Ok(Array2::from_shape_vec((m, f + 2), kept.concat())
