@@ -57,7 +57,7 @@ pub use sgd::{Incremental, LearningRate, Sgd, SgdLoss, SgdModel};
 pub use smartcore;
 pub use split::{train_test_split, TrainTest};
 
-use ndtask_array::{from_ndarray, Array, Scalar};
+use ndtask_array::{concatenate, from_ndarray, Array, Config, ReduceOptions, Scalar};
 use ndtask_core::{Error, Result};
 
 /// The shape of a samples x features array, checked.
@@ -97,6 +97,55 @@ impl Samples {
         }
         Ok(())
     }
+}
+
+/// `x` (samples x features) and its labels or targets `y` (one per sample) as one table: the
+/// features, `y` as the next column, then (with `positions`) each row's position, 0 to n - 1.
+/// `noun` names what `y` holds, for `who`'s error.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for `x` not 2-D or empty, or `y` of another length.
+pub(crate) fn joined(
+    who: &str,
+    noun: &str,
+    x: &Array<f64>,
+    y: &Array<f64>,
+    positions: bool,
+) -> Result<(Samples, Array<f64>)> {
+    let s = Samples::of(x)?;
+    let n = s.rows;
+    y.check()?;
+    if y.shape() != [n] {
+        return Err(Error::InvalidArgument(format!(
+            "{who}: {n} samples of {} features need {n} {noun}, got {noun} of shape {:?}",
+            s.features,
+            y.shape()
+        )));
+    }
+    let y = y.reshape([n, 1])?;
+    let table = if positions {
+        concatenate(&[x, &y, &rows::positions(x.chunks()[0].clone())?], 1)?
+    } else {
+        concatenate(&[x, &y], 1)?
+    };
+    Ok((s, table))
+}
+
+/// The largest magnitude of each column of `table` (samples of `s`), after checking that every
+/// value is finite (an error naming how many are not): one compute.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for NaN or infinities; the computation's error.
+pub(crate) fn largest_magnitudes(
+    table: &Array<f64>,
+    s: Samples,
+    config: &Config,
+) -> Result<Vec<f64>> {
+    let abs = table.map(f64::abs);
+    let (top, bad) =
+        config.compute((&abs.max_with(&ReduceOptions::axes([0]))?, &check_fit(table)))?;
+    s.finite(bad)?;
+    Ok(top.iter().copied().collect())
 }
 
 /// How many values of `x` are NaN or infinite, lazily.

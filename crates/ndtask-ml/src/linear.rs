@@ -8,7 +8,7 @@ use crate::exact::{split, Scale};
 use crate::postfit::{BlockModel, ParallelPostFit};
 use crate::rows::{each_row, totals, RowChunks};
 use ndarray::{Array1, ArrayView2};
-use ndtask_array::{concatenate, Array, Config};
+use ndtask_array::{Array, Config};
 use ndtask_core::{Error, Result};
 
 /// Linear regression by least squares, optionally with an L2 penalty `alpha` on the
@@ -55,34 +55,22 @@ impl LinearRegression {
     /// infinities; targets of another length; a negative or non-finite `alpha`; features
     /// that are linear combinations of each other (and no penalty). The computation's error.
     pub fn fit_with(&self, x: &Array<f64>, y: &Array<f64>, config: &Config) -> Result<LinearModel> {
-        let s = crate::Samples::of(x)?;
-        let (n, f) = (s.rows, s.features);
-        if y.shape() != [n] {
-            return Err(Error::InvalidArgument(format!(
-                "LinearRegression: {n} samples need {n} targets, got targets of shape {:?}",
-                y.shape()
-            )));
-        }
         if !self.alpha.is_finite() || self.alpha < 0.0 {
             return Err(Error::InvalidArgument(format!(
                 "LinearRegression: alpha = {} must be at least 0 and finite",
                 self.alpha
             )));
         }
-        let table = concatenate(&[x, &y.reshape([n, 1])?], 1)?;
-        let abs = table.map(f64::abs);
-        let (top, bad) = config.compute((
-            &abs.max_with(&ndtask_array::ReduceOptions::axes([0]))?,
-            &crate::check_fit(&table),
-        ))?;
-        s.finite(bad)?;
+        let (s, table) = crate::joined("LinearRegression", "targets", x, y, false)?;
+        let (n, f) = (s.rows, s.features);
+        let top = crate::largest_magnitudes(&table, s, config)?;
         // The unknowns: the coefficients then the intercept (a column of ones). Each sum has
         // its own fixed point, from its terms' bound: features of very different sizes keep
         // their precision.
         let p = f + 1;
         // The largest magnitude of each column: the features, the intercept's ones, the target.
-        let mut size: Vec<f64> = top.iter().take(f).copied().collect();
-        size.extend([1.0, top[[f]]]);
+        let mut size: Vec<f64> = top[..f].to_vec();
+        size.extend([1.0, top[f]]);
         let scales = (0..p)
             .flat_map(|i| (0..=p).map(move |j| (i, j)))
             .map(|(i, j)| {

@@ -10,8 +10,8 @@ use crate::optimize::lbfgs;
 use crate::postfit::{probabilities, BlockModel, ParallelPostFit};
 use crate::rows::{each_row, map_rows, totals, RowChunks};
 use ndarray::{Array1, Array2, ArrayView2};
-use ndtask_array::{arange, concatenate, Array, Config};
-use ndtask_core::{Chunks, Error, Result};
+use ndtask_array::{Array, Config};
+use ndtask_core::{Error, Result};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -49,8 +49,8 @@ pub struct LogisticModel {
 pub struct LogisticRegressionCV {
     cs: Vec<f64>,
     folds: usize,
-    max_iter: usize,
-    tol: f64,
+    /// The iterations and tolerance of each fit (its C is each of `cs` in turn).
+    solver: LogisticRegression,
 }
 
 /// A model fitted by [`LogisticRegressionCV`].
@@ -122,7 +122,7 @@ impl LogisticRegression {
     ) -> Result<LogisticModel> {
         check_settings("LogisticRegression", &[self.c], self.tol)?;
         let design = Design::new("LogisticRegression", x, y, 1, config)?;
-        let (w, n_iter) = design.fit(self.c, None, None, self.max_iter, self.tol, config)?;
+        let (w, n_iter) = design.fit(self, None, None, config)?;
         Ok(design.model(&w, self.c, n_iter))
     }
 }
@@ -142,8 +142,7 @@ impl LogisticRegressionCV {
                 .map(|i| 10f64.powf(-4.0 + 8.0 * i as f64 / 9.0))
                 .collect(),
             folds: 3,
-            max_iter: 100,
-            tol: 1e-4,
+            solver: LogisticRegression::new(),
         }
     }
 
@@ -161,13 +160,13 @@ impl LogisticRegressionCV {
 
     /// The most L-BFGS iterations of each fit.
     pub fn max_iter(mut self, n: usize) -> LogisticRegressionCV {
-        self.max_iter = n;
+        self.solver = self.solver.max_iter(n);
         self
     }
 
     /// Each fit stops when no component of the gradient exceeds this.
     pub fn tol(mut self, tol: f64) -> LogisticRegressionCV {
-        self.tol = tol;
+        self.solver = self.solver.tol(tol);
         self
     }
 
@@ -195,7 +194,7 @@ impl LogisticRegressionCV {
         y: &Array<f64>,
         config: &Config,
     ) -> Result<LogisticCvModel> {
-        check_settings("LogisticRegressionCV", &self.cs, self.tol)?;
+        check_settings("LogisticRegressionCV", &self.cs, self.solver.tol)?;
         if self.folds < 2 {
             return Err(Error::InvalidArgument(format!(
                 "LogisticRegressionCV: cv = {} folds; cross-validation needs at least 2",
@@ -210,14 +209,8 @@ impl LogisticRegressionCV {
             let mut start: Option<Vec<f64>> = None;
             let mut mine = Vec::with_capacity(self.cs.len());
             for (j, &c) in self.cs.iter().enumerate() {
-                let (w, _) = design.fit(
-                    c,
-                    Some(fold),
-                    start.as_deref(),
-                    self.max_iter,
-                    self.tol,
-                    config,
-                )?;
+                let solver = self.solver.clone().c(c);
+                let (w, _) = design.fit(&solver, Some(fold), start.as_deref(), config)?;
                 scores[[fold, j]] = design.accuracy(&w, fold, config)?;
                 mine.push(w.clone());
                 start = Some(w);
@@ -234,7 +227,8 @@ impl LogisticRegressionCV {
                 *m += v / self.folds as f64;
             }
         }
-        let (w, n_iter) = design.fit(best_c, None, Some(&mean), self.max_iter, self.tol, config)?;
+        let solver = self.solver.clone().c(best_c);
+        let (w, n_iter) = design.fit(&solver, None, Some(&mean), config)?;
         Ok(LogisticCvModel {
             model: design.model(&w, best_c, n_iter),
             best_c,
@@ -275,27 +269,14 @@ impl Design {
         folds: usize,
         config: &Config,
     ) -> Result<Design> {
-        let s = crate::Samples::of(x)?;
+        let (s, table) = crate::joined(who, "labels", x, y, true)?;
         let (n, f) = (s.rows, s.features);
-        if y.shape() != [n] {
-            return Err(Error::InvalidArgument(format!(
-                "{who}: {n} samples of {f} features need {n} labels, got labels of shape {:?}",
-                y.shape()
-            )));
-        }
         if folds > n {
             return Err(Error::InvalidArgument(format!(
                 "{who}: cv = {folds} folds for {n} samples: each fold needs a sample"
             )));
         }
-        let index = arange(
-            0.0,
-            n as f64,
-            1.0,
-            Chunks::Explicit(vec![x.chunks()[0].clone()]),
-        )?
-        .reshape([n, 1])?;
-        let table = RowChunks::new(&concatenate(&[x, &y.reshape([n, 1])?, &index], 1)?)?;
+        let table = RowChunks::new(&table)?;
         // One pass: NaN, each feature's largest magnitude, the labels seen, and per chunk its
         // first row and its count of each label.
         // One pass: NaN, each feature's largest magnitude, the labels seen with their count and
@@ -467,19 +448,20 @@ impl Design {
         Ok((loss, grad))
     }
 
-    /// Fits for `c` on the rows not in `skip`, from `start` (or zeros).
+    /// Fits with `solver`'s C, iterations and tolerance on the rows not in `skip`, from `start`
+    /// (or zeros).
     fn fit(
         &self,
-        c: f64,
+        solver: &LogisticRegression,
         skip: Option<usize>,
         start: Option<&[f64]>,
-        max_iter: usize,
-        tol: f64,
         config: &Config,
     ) -> Result<(Vec<f64>, usize)> {
         let p = self.heads() * (self.f + 1);
         let x0 = start.map_or_else(|| vec![0.0; p], <[f64]>::to_vec);
-        lbfgs(x0, max_iter, tol, |w| self.loss(w, c, skip, config))
+        lbfgs(x0, solver.max_iter, solver.tol, |w| {
+            self.loss(w, solver.c, skip, config)
+        })
     }
 
     /// The accuracy of `w` on the rows of `fold`.

@@ -4,7 +4,7 @@
 
 use crate::exact::join;
 use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD, Ix2, IxDyn};
-use ndtask_array::{Array, Config};
+use ndtask_array::{arange, Array, Config};
 use ndtask_core::{Chunks, Element, Error, Result};
 
 /// The rows of a chunk: `f` values each, one after another.
@@ -33,6 +33,12 @@ pub(crate) fn each_row<R>(block: ArrayView2<'_, f64>, mut f: impl FnMut(&[f64]) 
         Some(v) => v.chunks_exact(width).map(f).collect(),
         None => block.rows().into_iter().map(|r| f(&r.to_vec())).collect(),
     }
+}
+
+/// Each row's position (0, 1, ...) as a column (rows x 1) in these row chunks.
+pub(crate) fn positions(rows: Vec<usize>) -> Result<Array<f64>> {
+    let n: usize = rows.iter().sum();
+    arange(0.0, n as f64, 1.0, Chunks::Explicit(vec![rows]))?.reshape([n, 1])
 }
 
 /// `x` (2-D) rechunked so each chunk holds whole rows, keeping its row chunks.

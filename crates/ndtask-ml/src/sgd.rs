@@ -15,8 +15,8 @@ use crate::exact::{split, Scale};
 use crate::postfit::{probabilities, BlockModel, ParallelPostFit};
 use crate::rows::{each_row, totals, RowChunks};
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Ix2};
-use ndtask_array::{arange, concatenate, Array, Config, ReduceOptions};
-use ndtask_core::{Chunks, Error, Result};
+use ndtask_array::{Array, Config};
+use ndtask_core::{Error, Result};
 use std::sync::Arc;
 
 /// The loss SGD minimises.
@@ -371,17 +371,46 @@ impl Incremental {
         self
     }
 
-    fn table(x: &Array<f64>, y: &Array<f64>) -> Result<(Array<f64>, usize)> {
-        let s = crate::Samples::of(x)?;
-        if y.shape() != [s.rows] {
-            return Err(Error::InvalidArgument(format!(
-                "Incremental: {} samples need {} targets, got targets of shape {:?}",
-                s.rows,
-                s.rows,
-                y.shape()
-            )));
+    /// The data as whole rows of `[features, target, position]` for the passes that run on every
+    /// chunk at once, checked first: every value finite, every label one of the classes. Also
+    /// the largest magnitude of each column.
+    fn checked(
+        &self,
+        x: &Array<f64>,
+        y: &Array<f64>,
+        config: &Config,
+    ) -> Result<(RowChunks, Vec<f64>)> {
+        let (s, table) = crate::joined("Incremental", "targets", x, y, true)?;
+        let f = s.features;
+        let top = crate::largest_magnitudes(&table, s, config)?;
+        let rows = RowChunks::new(&table)?;
+        if let Some(known) = self.sgd.classes.clone() {
+            // How many labels are outside the classes, and the first of them.
+            let parts = rows.pass(2, config, move |chunk| {
+                let mut out = vec![0.0, f64::NAN];
+                for r in chunk.filter(|r| !known.contains(&r[f])) {
+                    if out[0] == 0.0 {
+                        out[1] = r[f];
+                    }
+                    out[0] += 1.0;
+                }
+                out
+            })?;
+            let strange: f64 = parts.column(0).sum();
+            if strange > 0.0 {
+                let first = parts
+                    .rows()
+                    .into_iter()
+                    .find(|r| r[0] > 0.0)
+                    .map_or(f64::NAN, |r| r[1]);
+                return Err(Error::InvalidArgument(format!(
+                    "SGD: the label {first} (and {} more) is not one of the classes {:?}",
+                    strange - 1.0,
+                    self.sgd.classes.as_deref().unwrap_or(&[])
+                )));
+            }
         }
-        Ok((concatenate(&[x, &y.reshape([s.rows, 1])?], 1)?, s.features))
+        Ok((rows, top))
     }
 
     /// Feeds the row chunks of `x` (samples x features) and `y` to `partial_fit` in order, each
@@ -391,7 +420,8 @@ impl Incremental {
     /// [`Error::InvalidArgument`] for data that are not 2-D or are empty, targets of another
     /// length, and as [`SgdModel::partial_fit`]; the computation's error.
     pub fn fit(&self, x: &Array<f64>, y: &Array<f64>, config: &Config) -> Result<SgdModel> {
-        let (table, f) = Self::table(x, y)?;
+        let (s, table) = crate::joined("Incremental", "targets", x, y, false)?;
+        let f = s.features;
         let mut model = self.sgd.model(f)?;
         let rows = table.chunks()[0].clone();
         for _ in 0..self.epochs {
@@ -421,8 +451,9 @@ impl Incremental {
         y: &Array<f64>,
         config: &Config,
     ) -> Result<SgdModel> {
-        let (table, f) = Self::table(x, y)?;
-        let rows = RowChunks::new(&table)?;
+        let (rows, _) = self.checked(x, y, config)?;
+        // The columns: the features, the target, the position.
+        let f = rows.f - 2;
         let mut model = self.sgd.model(f)?;
         let heads = model.coef.nrows();
         let width = heads * (f + 1) + 2;
@@ -431,9 +462,9 @@ impl Incremental {
             let parts = rows.pass(width, config, move |chunk| {
                 let mut local = (*start).clone();
                 let data: Vec<f64> = chunk.flatten().copied().collect();
-                let n = data.len() / (f + 1);
+                let n = data.len() / (f + 2);
                 let mut out = vec![0.0; width];
-                let Ok(block) = ndarray::ArrayView2::from_shape((n, f + 1), &data) else {
+                let Ok(block) = ndarray::ArrayView2::from_shape((n, f + 2), &data) else {
                     out[width - 1] = 1.0;
                     return out;
                 };
@@ -455,11 +486,10 @@ impl Incremental {
                 out
             })?;
             if parts.column(width - 1).sum() > 0.0 {
-                // Say which: the in-order fit names the first bad block's problem.
-                let block = Self::new(self.sgd.clone()).fit(x, y, config);
-                return Err(block.err().unwrap_or_else(|| {
-                    Error::internal("a chunk failed its SGD pass but the in-order fit did not")
-                }));
+                // The data were checked: a chunk cannot fail.
+                return Err(Error::internal(
+                    "a chunk failed its SGD pass on checked data",
+                ));
             }
             // Chunk order: the same sums on every scheduler.
             let total: f64 = parts.column(width - 2).iter().sum();
@@ -494,59 +524,19 @@ impl Incremental {
         batches: usize,
         config: &Config,
     ) -> Result<SgdModel> {
-        let (table, f) = Self::table(x, y)?;
-        let n = table.shape()[0];
+        let (rows, top) = self.checked(x, y, config)?;
+        let (n, f) = (rows.x.shape()[0], rows.f - 2);
         if batches == 0 || batches > n {
             return Err(Error::InvalidArgument(format!(
                 "Incremental: {batches} batches of {n} samples; between 1 and the number of samples"
             )));
         }
-        let index = arange(
-            0.0,
-            n as f64,
-            1.0,
-            Chunks::Explicit(vec![table.chunks()[0].clone()]),
-        )?;
-        let table = concatenate(&[&table, &index.reshape([n, 1])?], 1)?;
-        let abs = table.map(f64::abs);
-        let (top, bad) = config.compute((
-            &abs.max_with(&ReduceOptions::axes([0]))?,
-            &crate::check_fit(&table),
-        ))?;
-        crate::Samples::of(x)?.finite(bad)?;
-        let m = top.iter().take(f).fold(1.0f64, |a, v| a.max(*v));
-        let y_top = top[[f]];
-        let rows = RowChunks::new(&table)?;
+        let m = top[..f].iter().fold(1.0f64, |a, v| a.max(*v));
+        let y_top = top[f];
         let mut model = self.sgd.model(f)?;
         let heads = model.coef.nrows();
         let p = heads * (f + 1);
         let classes = Arc::new(self.sgd.classes.clone());
-        if let Some(known) = self.sgd.classes.clone() {
-            // How many labels are outside the classes, and the first of them.
-            let parts = rows.pass(2, config, move |chunk| {
-                let mut out = vec![0.0, f64::NAN];
-                for r in chunk.filter(|r| !known.contains(&r[f])) {
-                    if out[0] == 0.0 {
-                        out[1] = r[f];
-                    }
-                    out[0] += 1.0;
-                }
-                out
-            })?;
-            let strange: f64 = parts.column(0).sum();
-            if strange > 0.0 {
-                let first = parts
-                    .rows()
-                    .into_iter()
-                    .find(|r| r[0] > 0.0)
-                    .map_or(f64::NAN, |r| r[1]);
-                return Err(Error::InvalidArgument(format!(
-                    "SGD: the label {first} (and {} more) is not one of the classes {:?}",
-                    strange - 1.0,
-                    self.sgd.classes.as_deref().unwrap_or(&[])
-                )));
-            }
-        }
         let mut step = 0u64;
         for _ in 0..self.epochs {
             for s in 0..batches {
@@ -578,7 +568,7 @@ impl Incremental {
                         if (r[f + 1] as u64) % batches as u64 != s as u64 {
                             continue;
                         }
-                        // (Labels outside the classes were refused before the first step.)
+                        // (Labels outside the classes were refused by `checked`.)
                         let Some(targets) = w.targets(r[f], classes.as_deref()) else {
                             continue;
                         };

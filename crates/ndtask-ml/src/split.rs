@@ -3,9 +3,9 @@
 //! depend on the chunking, scheduler or rank count.
 
 use crate::kmeans::mix;
-use crate::rows::{each_row, RowChunks};
+use crate::rows::{each_row, positions, RowChunks};
 use ndarray::{s, Array2, Ix2};
-use ndtask_array::{arange, concatenate, Array, Config};
+use ndtask_array::{Array, Config};
 use ndtask_core::{Chunks, Error, Result};
 
 /// The four arrays of a split.
@@ -39,16 +39,8 @@ pub fn train_test_split(
     seed: u64,
     config: &Config,
 ) -> Result<TrainTest> {
-    x.check()?;
-    y.check()?;
-    let shape = x.shape();
-    if shape.len() != 2 || y.shape() != [shape[0]] {
-        return Err(Error::InvalidArgument(format!(
-            "train_test_split: samples of shape {shape:?} need labels of one per sample, got shape {:?}",
-            y.shape()
-        )));
-    }
-    let (n, f) = (shape[0], shape[1]);
+    let (s, table) = crate::joined("train_test_split", "labels", x, y, true)?;
+    let (n, f) = (s.rows, s.features);
     let n_test = (test_size * n as f64).ceil();
     if !(test_size > 0.0 && test_size < 1.0) || n_test < 1.0 || n_test >= n as f64 {
         return Err(Error::InvalidArgument(format!(
@@ -57,22 +49,11 @@ pub fn train_test_split(
         )));
     }
     let n_test = n_test as u64;
-    let index = arange(
-        0.0,
-        n as f64,
-        1.0,
-        Chunks::Explicit(vec![x.chunks()[0].clone()]),
-    )?;
-    let table = RowChunks::new(&concatenate(
-        &[x, &y.reshape([n, 1])?, &index.reshape([n, 1])?],
-        1,
-    )?)?;
+    let table = RowChunks::new(&table)?;
     // The table's row chunks: x's and y's boundaries together. The counting passes read only
     // the positions, in the same chunks.
     let rows = table.x.chunks()[0].clone();
-    let positions = RowChunks::new(
-        &arange(0.0, n as f64, 1.0, Chunks::Explicit(vec![rows.clone()]))?.reshape([n, 1])?,
-    )?;
+    let positions = RowChunks::new(&positions(rows.clone())?)?;
     let key = move |position: f64| mix(seed ^ mix(position as u64));
     // The n_test-th smallest key, a byte at a time from the top: each pass counts the keys
     // under the prefix found so far by their next byte.
