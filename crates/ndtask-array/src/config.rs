@@ -10,8 +10,10 @@ use crate::plan::passes::Enabled;
 use ndtask_core::{
     catch_panic, CancelToken, Error, Observer, Result, RunContext, Scheduler, TaskGraph,
 };
+use ndtask_sched::observe::Report;
 use ndtask_sched::ThreadedScheduler;
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
 
@@ -56,6 +58,8 @@ pub struct Config {
     disabled: BTreeSet<String>,
     /// Passes switched back on, overriding `NDTASK_OPTIMIZER_DISABLE`.
     enabled: BTreeSet<String>,
+    /// The performance report that every run adds to, and the file it is written to.
+    report: Option<(Arc<Report>, PathBuf)>,
 }
 
 impl std::fmt::Debug for Config {
@@ -64,6 +68,7 @@ impl std::fmt::Debug for Config {
             .field("scheduler", &self.name())
             .field("context", &self.context)
             .field("disabled", &self.disabled)
+            .field("report", &self.report.as_ref().map(|(_, p)| p))
             .finish()
     }
 }
@@ -117,6 +122,45 @@ impl Config {
     pub fn observe(mut self, observer: Arc<dyn Observer>) -> Self {
         self.context = self.context.observe(observer);
         self
+    }
+
+    /// Writes a performance report of every run with this configuration to `path` (an HTML
+    /// page that needs no network: the task stream, progress, time per operation, memory held
+    /// against the budget, bytes sent between ranks, the configuration; see
+    /// [`Report`]). The page is rewritten after each run, on rank 0 under MPI, and shows all
+    /// the runs so far; a failure to write it is the compute's error (after a run that
+    /// succeeded).
+    ///
+    /// # Examples
+    /// ```
+    /// use ndtask_array::Config;
+    /// let dir = std::env::temp_dir().join(format!("ndtask-config-report-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).map_err(|e| ndtask_core::Error::io("temp dir", e))?;
+    /// let path = dir.join("report.html");
+    /// let cfg = Config::new().report(&path);
+    /// let x = ndtask_array::random::uniform::<f64>([1000], [100], 1)?;
+    /// x.sum().compute_with(&cfg)?;
+    /// let page = std::fs::read_to_string(&path).map_err(|e| ndtask_core::Error::io("read", e))?;
+    /// assert!(page.contains("ndtask performance report"));
+    /// assert_eq!(cfg.report_of().map(|r| r.tasks() > 0), Some(true));
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), ndtask_core::Error>(())
+    /// ```
+    pub fn report(self, path: impl Into<PathBuf>) -> Self {
+        self.report_to(Arc::new(Report::new()), path)
+    }
+
+    /// As [`Config::report`], with a report of the caller's (one with a title, or one shared
+    /// with another configuration).
+    pub fn report_to(mut self, report: Arc<Report>, path: impl Into<PathBuf>) -> Self {
+        self.context = self.context.observe(report.clone());
+        self.report = Some((report, path.into()));
+        self
+    }
+
+    /// The report [`Config::report`] set, if any.
+    pub fn report_of(&self) -> Option<&Arc<Report>> {
+        self.report.as_ref().map(|(r, _)| r)
     }
 
     /// Lets `token` cancel the runs (from another thread).
@@ -255,8 +299,14 @@ impl Config {
         };
         let got = catch_panic(&format!("the {} scheduler", s.name()), || {
             run(s, &built.graph)
-        })?;
-        Ok((built, got))
+        });
+        if let (Some((report, path)), 0) = (&self.report, s.rank()) {
+            let written = report.write(path);
+            if got.is_ok() {
+                written?;
+            }
+        }
+        Ok((built, got?))
     }
 
     /// The task graph computing `c` runs.

@@ -59,6 +59,8 @@ pub struct RunInfo<'a> {
     pub rank: usize,
     /// Processes taking part (1 without MPI).
     pub ranks: usize,
+    /// The memory budget of each process, if any ([`RunContext::budget`]).
+    pub budget: Option<usize>,
 }
 
 impl<'a> RunInfo<'a> {
@@ -72,6 +74,7 @@ impl<'a> RunInfo<'a> {
             threads,
             rank: 0,
             ranks: 1,
+            budget: None,
         }
     }
 
@@ -95,6 +98,9 @@ pub struct TaskEvent<'a> {
     pub block: usize,
     /// The bytes of its result (0 at the start, and when it failed).
     pub bytes: usize,
+    /// The bytes of results this process holds alive: at the start, before the task runs; at
+    /// the end, its inputs released and its result counted.
+    pub held: usize,
     /// Whether it succeeded (always true at the start).
     pub ok: bool,
     /// The worker thread running it (0..threads).

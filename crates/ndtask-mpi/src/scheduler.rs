@@ -564,6 +564,7 @@ impl MpiScheduler {
             threads: self.threads,
             rank: self.rank.get(),
             ranks: self.ranks.get(),
+            budget,
         });
         let observer = ctx.observer().unwrap_or(&*stats);
         let comm = self.comm.borrow();

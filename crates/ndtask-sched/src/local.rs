@@ -105,7 +105,9 @@ impl<'g> LocalRun<'g> {
     /// one).
     pub fn start<'a>(&self, info: impl FnOnce() -> RunInfo<'a>) {
         if let Some(w) = &self.watch {
-            w.observer.run_started(&info());
+            let mut info = info();
+            info.budget = info.budget.or(self.ctx.budget());
+            w.observer.run_started(&info);
         }
     }
 
@@ -247,7 +249,7 @@ impl<'g> LocalRun<'g> {
         let start = self.watch.as_ref().map(|w| {
             let now = w.now();
             w.observer
-                .task_started(&self.event(w, t, 0, true, now, now));
+                .task_started(&self.event(w, t, (0, self.live_bytes()), true, now, now));
             now
         });
         let inputs: Option<Vec<Arc<Chunk>>> = self
@@ -273,7 +275,8 @@ impl<'g> LocalRun<'g> {
         }
         if let (Some(w), Some(start)) = (&self.watch, start) {
             let (bytes, ok) = result.as_ref().map_or((0, false), |c| (c.nbytes(), true));
-            let event = self.event(w, t, bytes, ok, start, w.now());
+            let held = self.live_bytes() + bytes;
+            let event = self.event(w, t, (bytes, held), ok, start, w.now());
             w.observer.task_finished(&event);
         }
         match result {
@@ -377,7 +380,7 @@ impl<'g> LocalRun<'g> {
         &'a self,
         w: &'a Watch<'g>,
         task: TaskId,
-        bytes: usize,
+        (bytes, held): (usize, usize),
         ok: bool,
         start: Instant,
         end: Instant,
@@ -389,6 +392,7 @@ impl<'g> LocalRun<'g> {
             op: w.op_names.get(op).map_or("", String::as_str),
             block: self.graph.block_of(task),
             bytes,
+            held,
             ok,
             thread: rayon::current_thread_index().unwrap_or(0),
             rank: self.rank,

@@ -1,13 +1,20 @@
-//! Observers of runs ([`ndtask_core::Observer`]): a progress bar on stderr ([`ProgressBar`]) and
+//! Observers of runs ([`ndtask_core::Observer`]): a progress bar on stderr ([`ProgressBar`]),
 //! a profile in Chrome's trace-event format ([`ChromeTrace`]), which Perfetto and
-//! `chrome://tracing` open. Give them to a run through a [`ndtask_core::RunContext`].
+//! `chrome://tracing` open, and a performance report as one self-contained HTML page
+//! ([`Report`]). Give them to a run through a [`ndtask_core::RunContext`].
 
-use ndtask_core::{Error, Observer, Result, RunInfo, RunSummary, TaskEvent};
-use std::fmt::Write as _;
+mod report;
+mod spans;
+mod trace;
+
+pub use report::{Report, DRAW_LIMIT};
+pub use trace::ChromeTrace;
+
+use ndtask_core::{Observer, RunInfo, RunSummary, TaskEvent};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -271,189 +278,5 @@ impl Observer for ProgressBar {
         lock(&s.phase).running = false;
         s.wake.notify_all();
         drop(s.wait_while(Duration::MAX, |p| p.drawing && !p.shutdown));
-    }
-}
-
-/// One task as the trace records it.
-struct Span {
-    name: String,
-    chunk: String,
-    task: u32,
-    ts: f64,
-    dur: f64,
-    rank: usize,
-    thread: usize,
-    bytes: usize,
-    ok: bool,
-}
-
-/// A profile of runs in Chrome's trace-event format: one complete event (`"ph": "X"`) per task,
-/// named after its op, with `pid` = MPI rank (0 without MPI), `tid` = worker thread, and the
-/// chunk, the task id and the result's bytes in `args`. Times are microseconds since the first
-/// run this trace watched started (on each rank, by its own clock).
-///
-/// Under MPI, after each run every rank's events are sent to rank 0's trace, so the file rank 0
-/// writes holds the events of all ranks (and the other ranks' traces are empty).
-///
-/// # Examples
-/// ```
-/// use ndtask_core::{RunContext, Scheduler, TaskGraph};
-/// use ndtask_sched::{observe::ChromeTrace, SyncScheduler};
-/// use std::sync::Arc;
-/// let trace = Arc::new(ChromeTrace::new());
-/// SyncScheduler.execute_with(&TaskGraph::new(), &RunContext::new().observe(trace.clone()))?;
-/// assert_eq!(trace.events(), 0);
-/// assert!(trace.to_json().starts_with("{\"traceEvents\":["));
-/// # Ok::<(), ndtask_core::Error>(())
-/// ```
-#[derive(Default)]
-pub struct ChromeTrace {
-    origin: Mutex<Option<Instant>>,
-    /// Per worker thread, the spans it recorded (one lock per thread: no contention).
-    spans: Mutex<Vec<Arc<Mutex<Vec<Span>>>>>,
-    /// Events of other ranks, as JSON objects, absorbed after MPI runs.
-    absorbed: Mutex<Vec<String>>,
-}
-
-impl std::fmt::Debug for ChromeTrace {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChromeTrace")
-            .field("events", &self.events())
-            .finish()
-    }
-}
-
-impl ChromeTrace {
-    /// An empty trace.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The complete events recorded (this rank's and those absorbed from other ranks).
-    pub fn events(&self) -> usize {
-        let own: usize = lock(&self.spans).iter().map(|s| lock(s).len()).sum();
-        own + lock(&self.absorbed).len()
-    }
-
-    /// The trace as Chrome trace-event JSON.
-    pub fn to_json(&self) -> String {
-        self.flush();
-        let events = lock(&self.absorbed);
-        let mut out = String::from("{\"traceEvents\":[\n");
-        out.push_str(&events.join(",\n"));
-        out.push_str("\n],\"displayTimeUnit\":\"ms\"}\n");
-        out
-    }
-
-    /// Writes the trace to `path` as Chrome trace-event JSON.
-    ///
-    /// # Errors
-    /// [`Error::Io`] naming the path if the file cannot be written.
-    pub fn write(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
-        let path = path.as_ref();
-        std::fs::write(path, self.to_json())
-            .map_err(|e| Error::io(format!("writing the trace {}", path.display()), e))
-    }
-
-    /// Moves this rank's spans out of the per-thread buffers into `absorbed`, as JSON.
-    fn flush(&self) {
-        let buffers = lock(&self.spans).clone();
-        let mut absorbed = lock(&self.absorbed);
-        for b in buffers {
-            absorbed.extend(std::mem::take(&mut *lock(&b)).iter().map(span_json));
-        }
-    }
-
-    fn buffer(&self, thread: usize) -> Arc<Mutex<Vec<Span>>> {
-        let mut spans = lock(&self.spans);
-        while spans.len() <= thread {
-            spans.push(Arc::default());
-        }
-        spans[thread].clone()
-    }
-}
-
-/// `text` as a JSON string literal.
-fn quote(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-fn span_json(s: &Span) -> String {
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "{{\"name\":{},\"cat\":\"task\",\"ph\":\"X\",\"ts\":{:.3},\"dur\":{:.3},\"pid\":{},\"tid\":{},\
-         \"args\":{{\"chunk\":{},\"task\":{},\"bytes\":{},\"ok\":{}}}}}",
-        quote(&s.name),
-        s.ts,
-        s.dur,
-        s.rank,
-        s.thread,
-        quote(&s.chunk),
-        s.task,
-        s.bytes,
-        s.ok
-    );
-    out
-}
-
-impl Observer for ChromeTrace {
-    fn run_started(&self, info: &RunInfo<'_>) {
-        lock(&self.origin).get_or_insert_with(Instant::now);
-        let mut spans = lock(&self.spans);
-        while spans.len() < info.threads {
-            spans.push(Arc::default());
-        }
-    }
-
-    fn task_finished(&self, e: &TaskEvent<'_>) {
-        let origin = lock(&self.origin).unwrap_or(e.start);
-        let micros = |t: Instant| t.saturating_duration_since(origin).as_secs_f64() * 1e6;
-        let span = Span {
-            name: e.op.to_string(),
-            chunk: e.graph.describe_task(e.task),
-            task: e.task,
-            ts: micros(e.start),
-            dur: e.end.saturating_duration_since(e.start).as_secs_f64() * 1e6,
-            rank: e.rank,
-            thread: e.thread,
-            bytes: e.bytes,
-            ok: e.ok,
-        };
-        lock(&self.buffer(e.thread)).push(span);
-    }
-
-    fn timed(&self) -> bool {
-        true
-    }
-
-    fn payload(&self) -> Option<Vec<u8>> {
-        self.flush();
-        Some(
-            std::mem::take(&mut *lock(&self.absorbed))
-                .join("\n")
-                .into_bytes(),
-        )
-    }
-
-    fn absorb(&self, _rank: usize, payload: &[u8]) {
-        let text = String::from_utf8_lossy(payload);
-        lock(&self.absorbed).extend(text.lines().filter(|l| !l.is_empty()).map(String::from));
     }
 }
