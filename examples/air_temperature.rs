@@ -26,6 +26,7 @@ use std::time::Instant;
 const USAGE: &str =
     "usage: air_temperature [--input PATH] [--write PATH.nc] [--chunks lat=25,lon=25,time=-1]
                        [--scheduler sync|threaded|mpi|auto] [--threads N] [--plot FILE.svg] [--json]
+                       [--report FILE.html]
   --input PATH       a NetCDF-3 file or Zarr group with air(time, lat, lon) (default: a clone of
                      Xarray's air_temperature tutorial file, written to the temporary directory)
   --write PATH.nc    write the time mean and the monthly climatology there (NetCDF-3)
@@ -33,6 +34,7 @@ const USAGE: &str =
   --scheduler S      sync, threaded (default), mpi (needs --features mpi and mpirun), or auto
   --threads N        threads of the threaded scheduler (default: all cores)
   --plot FILE.svg    draw the time mean as a heat map
+  --report FILE     write a performance report of the runs (one HTML page)
   --json             end with one JSON line: dims, chunks, time_mean_min, time_mean_max,
                      clim_months, anomaly_std, daily_len, seconds";
 
@@ -44,6 +46,7 @@ struct Args {
     threads: Option<usize>,
     plot: Option<PathBuf>,
     json: bool,
+    report: Option<String>,
 }
 
 /// `lat=25,lon=25,time=-1`.
@@ -71,6 +74,7 @@ fn parse_args() -> Result<Args, String> {
         threads: None,
         plot: None,
         json: false,
+        report: None,
     };
     cli::each_arg(USAGE, |flag, value| {
         match flag {
@@ -81,6 +85,7 @@ fn parse_args() -> Result<Args, String> {
             "--threads" => a.threads = Some(cli::parse_count("--threads", &value()?)?),
             "--plot" => a.plot = Some(PathBuf::from(value()?)),
             "--json" => a.json = true,
+            "--report" => a.report = Some(value()?),
             _ => return Ok(false),
         }
         Ok(true)
@@ -179,7 +184,7 @@ fn tutorial_clone() -> Result<Dataset, Error> {
 fn run(a: &Args) -> Result<(), Error> {
     let chosen = cli::Chosen::new(a.scheduler, a.threads, false)?;
     let s = chosen.get();
-    let cfg = chosen.config();
+    let cfg = cli::reporting(chosen.config(), a.report.as_deref());
     let root = s.rank() == 0;
     let input = match &a.input {
         Some(p) => p.clone(),

@@ -37,6 +37,7 @@ const USAGE: &str =
     "usage: anomaly [--pattern center|anomaly|transpose|rechunk|mean] [--shape N] [--chunk C]
                [--seed S] [--memory-budget BYTES] [--scheduler sync|threaded|mpi|auto]
                [--threads N] [--computed] [--through DIR] [--json] [--explain]
+               [--report FILE.html]
   --pattern P          center:    ((x - x.mean())^2).mean()
                        anomaly:   ((x - x.mean_axis(0))^2).mean()
                        transpose: (x.T * x).mean()
@@ -56,7 +57,9 @@ const USAGE: &str =
   --json               end with one JSON line (under MPI with tasks_per_rank,
                        bytes_sent_per_rank and, with a budget, peak_held_bytes_per_rank,
                        indexed by rank)
-  --explain            print the optimized plan first";
+  --explain            print the optimized plan first
+  --report FILE        write a performance report (one HTML page: task stream, progress,
+                       memory held against the budget; rank 0 under MPI)";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Pattern {
@@ -90,6 +93,7 @@ struct Args {
     computed: bool,
     through: Option<std::path::PathBuf>,
     json: bool,
+    report: Option<String>,
     explain: bool,
 }
 
@@ -105,6 +109,7 @@ fn parse_args() -> Result<Args, String> {
         computed: false,
         through: None,
         json: false,
+        report: None,
         explain: false,
     };
     cli::each_arg(USAGE, |flag, value| {
@@ -132,6 +137,7 @@ fn parse_args() -> Result<Args, String> {
             "--computed" => a.computed = true,
             "--through" => a.through = Some(value()?.into()),
             "--json" => a.json = true,
+            "--report" => a.report = Some(value()?),
             "--explain" => a.explain = true,
             _ => return Ok(false),
         }
@@ -190,7 +196,7 @@ fn run(a: &Args) -> Result<(), Error> {
     let chosen = cli::Chosen::new(a.scheduler, a.threads, false)?;
     let s = chosen.get();
     let peak = Arc::new(Peak::default());
-    let mut cfg = chosen.config().observe(peak.clone());
+    let mut cfg = cli::reporting(chosen.config(), a.report.as_deref()).observe(peak.clone());
     if let Some(b) = a.budget {
         cfg = cfg.memory_budget(b);
     }

@@ -19,17 +19,19 @@
 mod common;
 
 use common::Workload;
-use ndtask::observe::ProgressBar;
+use ndtask::observe::{ProgressBar, Report};
 use ndtask::prelude::*;
 use std::sync::Arc;
 use std::time::Instant;
 
 const USAGE: &str = "usage: bench_workloads <A|B-sum|B-std|C|D|E|F|G|N|P|I|J|K|L> \
-<ndtask|baseline> [--threads N] [--warmup N] [--progress]
+<ndtask|baseline> [--threads N] [--warmup N] [--progress] [--report FILE.html]
   the baseline of I to L (the bounded-memory patterns) is ndtask's plain mean of their array
   --threads N   threads of the scheduler or rayon pool (default 2)
   --warmup N    untimed runs before the timed one, in this process (default 1)
-  --progress    run the ndtask side with a progress bar observing it (its cost)";
+  --progress    run the ndtask side with a progress bar observing it (its cost)
+  --report FILE run the ndtask side with a performance report observing it (its cost), and
+                write the page to FILE after the timed run";
 
 struct Args {
     workload: Workload,
@@ -37,11 +39,12 @@ struct Args {
     threads: usize,
     warmup: usize,
     progress: bool,
+    report: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut pos = Vec::new();
-    let (mut threads, mut warmup, mut progress) = (2, 1, false);
+    let (mut threads, mut warmup, mut progress, mut report) = (2, 1, false, None);
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut number = |flag: &str| -> Result<usize, String> {
@@ -53,6 +56,12 @@ fn parse_args() -> Result<Args, String> {
             "--threads" => threads = number("--threads")?,
             "--warmup" => warmup = number("--warmup")?,
             "--progress" => progress = true,
+            "--report" => {
+                report = Some(
+                    it.next()
+                        .ok_or(format!("--report needs a value\n{USAGE}"))?,
+                )
+            }
             "-h" | "--help" => return Err(USAGE.into()),
             _ if a.starts_with("--") => return Err(format!("unknown flag {a:?}\n{USAGE}")),
             _ => pos.push(a),
@@ -76,6 +85,7 @@ fn parse_args() -> Result<Args, String> {
         threads,
         warmup,
         progress,
+        report,
     })
 }
 
@@ -87,6 +97,7 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let report = a.report.as_ref().map(|_| Arc::new(Report::new()));
     let run: Box<dyn Fn() -> Result<f64, Error>> =
         if a.ndtask || a.workload.baseline_is_plain_mean() {
             let s = match Config::new().threads(a.threads) {
@@ -99,6 +110,10 @@ fn main() {
             let s = match a.progress {
                 true => s.observe(Arc::new(ProgressBar::new())),
                 false => s,
+            };
+            let s = match &report {
+                Some(r) => s.observe(r.clone()),
+                None => s,
             };
             match a.ndtask {
                 true => Box::new(move || a.workload.ndtask(&s)),
@@ -114,7 +129,11 @@ fn main() {
         }
         let t = Instant::now();
         let v = run()?;
-        Ok((t.elapsed().as_secs_f64(), v))
+        let secs = t.elapsed().as_secs_f64();
+        if let (Some(r), Some(path)) = (&report, &a.report) {
+            r.write(path)?;
+        }
+        Ok((secs, v))
     };
     match timed() {
         Ok((secs, v)) => println!("{secs:.6} {v:?}"),

@@ -33,7 +33,8 @@ const USAGE: &str = "usage:
   climatology make OUT [--shape T,Y,X] [--chunks T,Y,X] [--seed S]
   climatology anomaly IN OUT [--json]
   climatology copy IN OUT [--json]
-options: --scheduler sync|threaded|mpi|auto, --threads N
+options: --scheduler sync|threaded|mpi|auto, --threads N, --report FILE.html (a performance
+  report of the runs: one HTML page)
   --shape    default 2920,361,720 (3 GB of float32)
   --chunks   default 73,181,360";
 
@@ -44,6 +45,7 @@ struct Args {
     chunks: Vec<usize>,
     seed: u64,
     json: bool,
+    report: Option<String>,
     scheduler: Option<Kind>,
     threads: Option<usize>,
 }
@@ -69,6 +71,7 @@ fn parse_args() -> Result<Args, String> {
         chunks: vec![73, 181, 360],
         seed: 7,
         json: false,
+        report: None,
         scheduler: None,
         threads: None,
     };
@@ -79,6 +82,7 @@ fn parse_args() -> Result<Args, String> {
             "--chunks" => a.chunks = list("--chunks", &value()?)?,
             "--seed" => a.seed = cli::parse_count("--seed", &value()?)? as u64,
             "--json" => a.json = true,
+            "--report" => a.report = Some(value()?),
             "--scheduler" => a.scheduler = cli::parse_scheduler(&value()?)?,
             "--threads" => a.threads = Some(cli::parse_count("--threads", &value()?)?),
             w if !w.starts_with("--") => words.push(w.to_string()),
@@ -129,7 +133,7 @@ fn dataset(a: &Args) -> Result<Dataset, Error> {
 
 fn run(a: &Args) -> Result<(), Error> {
     let chosen = cli::Chosen::new(a.scheduler, a.threads, false)?;
-    let cfg = chosen.config();
+    let cfg = cli::reporting(chosen.config(), a.report.as_deref());
     let write = match a.command.as_str() {
         "make" => dataset(a)?.to_zarr(&a.paths[0], ZarrFormat::V3)?,
         cmd => {

@@ -19,13 +19,14 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 const USAGE: &str = "usage: kmeans --input X.npy [--k 8] [--chunk 100000] [--seed 0] [--persist]
-              [--scheduler sync|threaded|mpi|auto] [--threads N] [--json]
+              [--scheduler sync|threaded|mpi|auto] [--threads N] [--json] [--report FILE.html]
   --input X.npy   samples x features, float64
   --k K           clusters (default 8)
   --chunk ROWS    rows per chunk (default 100000)
   --seed S        the seed of k-means|| (default 0)
   --persist       read the file into memory once before fitting (timed)
-  --json          end with one JSON line: inertia, iterations, seconds";
+  --json          end with one JSON line: inertia, iterations, seconds
+  --report FILE   write a performance report of the runs (one HTML page)";
 
 struct Args {
     input: PathBuf,
@@ -34,6 +35,7 @@ struct Args {
     seed: u64,
     persist: bool,
     json: bool,
+    report: Option<String>,
     scheduler: Option<Kind>,
     threads: Option<usize>,
 }
@@ -46,6 +48,7 @@ fn parse_args() -> Result<Args, String> {
         seed: 0,
         persist: false,
         json: false,
+        report: None,
         scheduler: None,
         threads: None,
     };
@@ -57,6 +60,7 @@ fn parse_args() -> Result<Args, String> {
             "--seed" => a.seed = cli::parse_count("--seed", &value()?)? as u64,
             "--persist" => a.persist = true,
             "--json" => a.json = true,
+            "--report" => a.report = Some(value()?),
             "--scheduler" => a.scheduler = cli::parse_scheduler(&value()?)?,
             "--threads" => a.threads = Some(cli::parse_count("--threads", &value()?)?),
             _ => return Ok(false),
@@ -75,7 +79,7 @@ fn main() {
 
 fn run(a: &Args) -> Result<(), Error> {
     let chosen = cli::Chosen::new(a.scheduler, a.threads, true)?;
-    let cfg = chosen.config();
+    let cfg = cli::reporting(chosen.config(), a.report.as_deref());
     let (shape, _) = ndtask::io::npy_shape(&a.input)?;
     let features = shape.get(1).copied().unwrap_or(1);
     let t = Instant::now();

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 const USAGE: &str = "usage: ml_predict [--samples 1000] [--copies 100] [--seed 1]
               [--kmeans K --rows N --features F [--chunk ROWS]]
-              [--scheduler sync|threaded|mpi|auto] [--threads N] [--json]
+              [--scheduler sync|threaded|mpi|auto] [--threads N] [--json] [--report FILE.html]
   --samples N     training samples (make_classification: 2 informative features, 2 classes,
                   one cluster each; default 1000)
   --copies C      copies of the training set in the large array, one chunk each (default 100)
@@ -31,7 +31,8 @@ const USAGE: &str = "usage: ml_predict [--samples 1000] [--copies 100] [--seed 1
   --features F    the blobs' features (default 10)
   --chunk ROWS    the blobs' rows per chunk (default 100000)
   --json          end with one JSON line: best_c, accuracy, r2, chunks, tasks, seconds
-                  (with --kmeans: inertia, iterations, seconds)";
+                  (with --kmeans: inertia, iterations, seconds)
+  --report FILE   write a performance report of the runs (one HTML page)";
 
 struct Args {
     samples: usize,
@@ -42,6 +43,7 @@ struct Args {
     features: usize,
     chunk: usize,
     json: bool,
+    report: Option<String>,
     scheduler: Option<Kind>,
     threads: Option<usize>,
 }
@@ -56,6 +58,7 @@ fn parse_args() -> Result<Args, String> {
         features: 10,
         chunk: 100_000,
         json: false,
+        report: None,
         scheduler: None,
         threads: None,
     };
@@ -69,6 +72,7 @@ fn parse_args() -> Result<Args, String> {
             "--features" => a.features = cli::parse_count("--features", &value()?)?,
             "--chunk" => a.chunk = cli::parse_count("--chunk", &value()?)?.max(1),
             "--json" => a.json = true,
+            "--report" => a.report = Some(value()?),
             "--scheduler" => a.scheduler = cli::parse_scheduler(&value()?)?,
             "--threads" => a.threads = Some(cli::parse_count("--threads", &value()?)?),
             _ => return Ok(false),
@@ -89,7 +93,7 @@ fn main() {
 
 fn run(a: &Args) -> Result<(), Error> {
     let chosen = cli::Chosen::new(a.scheduler, a.threads, true)?;
-    let cfg = chosen.config();
+    let cfg = cli::reporting(chosen.config(), a.report.as_deref());
     let root = chosen.get().rank() == 0;
     if let Some(k) = a.kmeans {
         let (_, x, _) = MakeBlobs::new(a.rows, a.features)

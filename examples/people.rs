@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 const USAGE: &str = "usage: people --dir DIR [--records N] [--partitions P] [--seed S] \
-[--scheduler sync|threaded|mpi|auto] [--threads N] [--read-only] [--json]
+[--scheduler sync|threaded|mpi|auto] [--threads N] [--read-only] [--json] [--report FILE.html]
   --dir DIR       where the JSON files go: DIR/0.json .. DIR/<P-1>.json (required)
   --records N     number of people (default 10000; 1e7 notation accepted)
   --partitions P  partitions, one file each (default 10)
@@ -31,7 +31,8 @@ const USAGE: &str = "usage: people --dir DIR [--records N] [--partitions P] [--s
                   read_text().decode_json().filter().count(), the Dask comparison's workload
   --decode WHAT   with --read-only, decode each record as a whole `person` (default) or only
                   its `age` (serde skips the other fields: no strings are made)
-  --json          end the output with one JSON line";
+  --json          end the output with one JSON line
+  --report FILE   write a performance report of the runs (one HTML page)";
 
 struct Args {
     dir: String,
@@ -43,6 +44,7 @@ struct Args {
     read_only: bool,
     age_only: bool,
     json: bool,
+    report: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -56,6 +58,7 @@ fn parse_args() -> Result<Args, String> {
         read_only: false,
         age_only: false,
         json: false,
+        report: None,
     };
     cli::each_arg(USAGE, |flag, value| {
         match flag {
@@ -72,6 +75,7 @@ fn parse_args() -> Result<Args, String> {
                 v => return Err(format!("--decode takes person or age, got {v:?}")),
             },
             "--json" => a.json = true,
+            "--report" => a.report = Some(value()?),
             _ => return Ok(false),
         }
         Ok(true)
@@ -187,7 +191,7 @@ fn run(a: &Args) -> Result<(), Error> {
     // Under MPI every rank gets the results: `take` decides on every rank whether to read on.
     let chosen = cli::Chosen::new(a.scheduler, a.threads, true)?;
     let s = chosen.get();
-    let cfg = chosen.config();
+    let cfg = cli::reporting(chosen.config(), a.report.as_deref());
     let say = s.rank() == 0;
     let start = Instant::now();
     let pattern = format!("{}/*.json", a.dir.trim_end_matches('/'));

@@ -29,7 +29,7 @@ use std::time::Instant;
 const USAGE: &str =
     "usage: pi_chunked [--throws N] [--chunk N] [--scheduler sync|threaded|mpi|auto] \
 [--threads N] [--seed S] [--dtype f32|f64] [--scaling] [--progress] [--trace FILE] [--dot FILE] \
-[--json]
+[--report FILE.html] [--json]
   --throws N     number of throws (default 1e8; 1e9 notation accepted)
   --chunk N      throws per chunk (default 1e6)
   --dtype T      the coordinates' type: f32 (default: 24-bit coordinates, twice as fast) or f64
@@ -41,6 +41,9 @@ const USAGE: &str =
   --progress     draw a progress bar on stderr (runs longer than 0.5 s; rank 0 under MPI)
   --trace FILE   write a Chrome trace (Perfetto, chrome://tracing): one event per task; under
                  MPI rank 0 writes one file holding every rank's events
+  --report FILE  write a performance report: one HTML page that needs no network (task stream
+                 per rank and thread, progress, time per operation, memory, bytes sent between
+                 ranks, the configuration); under MPI rank 0 writes it with every rank's lanes
   --dot FILE     write the task graph as Graphviz DOT (one node per op beyond 200 tasks)
   --json         end the output with one JSON line";
 
@@ -56,6 +59,7 @@ struct Args {
     trace: Option<String>,
     dot: Option<String>,
     json: bool,
+    report: Option<String>,
 }
 
 impl Args {
@@ -83,6 +87,7 @@ fn parse_args() -> Result<Args, String> {
         trace: None,
         dot: None,
         json: false,
+        report: None,
     };
     cli::each_arg(USAGE, |flag, value| {
         match flag {
@@ -103,6 +108,7 @@ fn parse_args() -> Result<Args, String> {
             "--trace" => a.trace = Some(value()?),
             "--dot" => a.dot = Some(value()?),
             "--json" => a.json = true,
+            "--report" => a.report = Some(value()?),
             _ => return Ok(false),
         }
         Ok(true)
@@ -177,7 +183,7 @@ fn run(a: &Args) -> Result<(), Error> {
     let chosen = cli::Chosen::new(a.scheduler, a.threads, false)?;
     let startup = started.elapsed().as_secs_f64();
     let s = chosen.get();
-    let mut cfg = chosen.config();
+    let mut cfg = cli::reporting(chosen.config(), a.report.as_deref());
     if a.progress {
         cfg = cfg.observe(Arc::new(ProgressBar::new()));
     }

@@ -195,6 +195,34 @@ for k in 1 2; do
 done
 rm -f "$trace"
 
+echo "== pi --report: rank 0's page holds every rank's tasks, lanes, runs and messages"
+report=$(mktemp --suffix=.html)
+for k in 1 3; do
+  line=$(timeout 120 "${MPIRUN[@]}" -n "$k" "$EX/pi_chunked" --scheduler mpi --throws 2e7 --chunk 1e6 \
+    --threads 1 --report "$report" --json 2>&1 | tail -n 1)
+  tasks=$(printf '%s' "$line" | field tasks)
+  # The page's data: its one JSON script, read back with Python's json.
+  got=$(python3 - "$report" "$k" <<'PY'
+import json, re, sys
+html = open(sys.argv[1]).read()
+k = int(sys.argv[2])
+d = json.loads(re.search(r'<script id="data" type="application/json">(.*?)</script>', html, re.S).group(1))
+ranks = sorted({lane[0] for lane in d["lanes"]})
+runs = sorted(r["rank"] for r in d["runs"])
+ok = ranks == list(range(k)) and runs == list(range(k)) and (k == 1) == (len(d["sent"]) == 0)
+print(len(d["spans"]["op"]), ranks, runs, len(d["sent"]), "ok" if ok else "bad")
+PY
+)
+  spans=${got%% *}
+  if [ -n "$tasks" ] && [ "$spans" = "$tasks" ] && [ "${got##* }" = ok ]; then
+    pass "pi_chunked -n $k --report: $spans tasks = the graph's; lanes' ranks, runs, messages: ${got#* }"
+  else
+    fail "pi_chunked -n $k --report: '$got', tasks '$tasks'"
+    printf '%s\n' "$line"
+  fi
+done
+rm -f "$report"
+
 echo "== anomaly: the bounded-memory patterns give the threaded bits on 2 and 3 ranks"
 for pattern in center anomaly transpose rechunk; do
   args=(--pattern "$pattern" --shape 2000 --chunk 250 --json)

@@ -5,9 +5,11 @@
 #![allow(dead_code)]
 
 use ndtask::engine::Scheduler;
+use ndtask::observe::Report;
 use ndtask::scheduler::{self, Kind};
 use ndtask::{Config, Error};
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// A whole number, written plainly, with `_` separators, or as `1e8`.
 pub fn parse_count(flag: &str, s: &str) -> Result<usize, String> {
@@ -145,4 +147,21 @@ pub fn main_with<A>(
         eprintln!("{name}: {e}");
         std::process::exit(1);
     }
+}
+
+/// `cfg`, writing a performance report of its runs to `path` when one is given (`--report
+/// FILE.html`: one HTML page, rewritten after each run, by rank 0 under MPI), titled with the
+/// command line.
+pub fn reporting(cfg: Config, path: Option<&str>) -> Config {
+    let Some(path) = path else { return cfg };
+    let mut args = std::env::args();
+    let program = args.next().unwrap_or_default();
+    let name = std::path::Path::new(&program)
+        .file_name()
+        .map_or(program.clone(), |n| n.to_string_lossy().into_owned());
+    let title = std::iter::once(name)
+        .chain(args)
+        .collect::<Vec<_>>()
+        .join(" ");
+    cfg.report_to(Arc::new(Report::new().title(title)), path)
 }
