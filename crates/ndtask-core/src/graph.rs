@@ -183,6 +183,11 @@ impl TaskGraph {
         self.ops.len()
     }
 
+    /// The operations, in registration order (task `t`'s is `ops()[op_of(t)]`).
+    pub fn ops(&self) -> &[Arc<dyn Op>] {
+        &self.ops
+    }
+
     /// The operation names, in registration order.
     pub fn op_names(&self) -> Vec<String> {
         self.ops.iter().map(|o| o.name()).collect()

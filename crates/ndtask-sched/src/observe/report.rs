@@ -241,7 +241,7 @@ impl Report {
 
 impl Observer for Report {
     fn run_started(&self, info: &RunInfo<'_>) {
-        let start = self.spans.started(info.threads);
+        let start = self.spans.started(info);
         self.rank.store(info.rank, Ordering::Relaxed);
         lock(&self.records).runs.push(Run {
             scheduler: info.scheduler.to_string(),

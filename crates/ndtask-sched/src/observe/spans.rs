@@ -3,9 +3,10 @@
 //! after an MPI run in a small byte encoding.
 
 use super::lock;
-use ndtask_core::TaskEvent;
+use ndtask_core::{Op, RunInfo, TaskEvent};
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 /// One task as the observers record it.
@@ -29,72 +30,140 @@ pub(crate) struct Span {
     pub(crate) ok: bool,
 }
 
+/// A task as a worker records it while the run goes on: numbers only (no name or description
+/// is made then; [`SpanLog::flush`] makes them from the run's ops).
+#[derive(Debug, Clone, Copy)]
+struct Raw {
+    /// Index of the run in [`SpanLog::runs`].
+    run: u32,
+    op: u32,
+    task: u32,
+    ok: bool,
+    rank: u32,
+    thread: u32,
+    block: usize,
+    start_ns: u64,
+    dur_ns: u64,
+    bytes: usize,
+    held: usize,
+}
+
+/// Worker threads beyond this many share buffers (thread modulo this).
+const BUFFERS: usize = 64;
+
+/// A buffer on cache lines of its own, so that threads recording side by side do not slow each
+/// other down.
+#[repr(align(128))]
+#[derive(Default)]
+struct Buffer(Mutex<Vec<Raw>>);
+
 /// The spans of this process (per worker thread until flushed) and those gathered from other
 /// ranks.
-#[derive(Default)]
 pub(crate) struct SpanLog {
-    origin: Mutex<Option<Instant>>,
-    threads: Mutex<Vec<Arc<Mutex<Vec<Span>>>>>,
+    origin: OnceLock<Instant>,
+    buffers: Box<[Buffer]>,
+    /// The ops of each run this log watched (what names and describes its tasks).
+    runs: Mutex<Vec<Vec<Arc<dyn Op>>>>,
+    /// The index of the current run in `runs`.
+    run: AtomicU32,
     gathered: Mutex<Vec<Span>>,
 }
 
+impl Default for SpanLog {
+    fn default() -> Self {
+        SpanLog {
+            origin: OnceLock::new(),
+            buffers: (0..BUFFERS).map(|_| Buffer::default()).collect(),
+            runs: Mutex::new(Vec::new()),
+            run: AtomicU32::new(0),
+            gathered: Mutex::new(Vec::new()),
+        }
+    }
+}
+
 impl SpanLog {
-    /// A run with `threads` workers starts: returns its start in microseconds since the origin
-    /// (which the first run sets).
-    pub(crate) fn started(&self, threads: usize) -> f64 {
+    /// A run of `info` starts: returns its start in microseconds since the origin (which the
+    /// first run sets).
+    pub(crate) fn started(&self, info: &RunInfo<'_>) -> f64 {
         let now = Instant::now();
-        let origin = *lock(&self.origin).get_or_insert(now);
-        let mut buffers = lock(&self.threads);
-        while buffers.len() < threads {
-            buffers.push(Arc::default());
+        let origin = *self.origin.get_or_init(|| now);
+        let mut runs = lock(&self.runs);
+        self.run.store(runs.len() as u32, Ordering::Relaxed);
+        runs.push(info.graph.ops().to_vec());
+        // Room for this run's tasks, spread over its threads (best effort: a push grows it).
+        let each = info.local_tasks / info.threads.clamp(1, BUFFERS) + 1;
+        for b in self.buffers.iter().take(info.threads.max(1)) {
+            let _ = lock(&b.0).try_reserve(each);
         }
         micros(origin, now)
     }
 
     /// Microseconds from the origin to now.
     pub(crate) fn now(&self) -> f64 {
-        let now = Instant::now();
-        lock(&self.origin).map_or(0.0, |o| micros(o, now))
+        self.origin
+            .get()
+            .map_or(0.0, |&o| micros(o, Instant::now()))
     }
 
-    /// Records the task that `e` reports finished.
+    /// Records the task that `e` reports finished: a push to its thread's buffer.
     pub(crate) fn record(&self, e: &TaskEvent<'_>) {
-        let origin = lock(&self.origin).unwrap_or(e.start);
-        let span = Span {
-            op: e.op.to_string(),
-            chunk: e.graph.describe_task(e.task),
+        let origin = *self.origin.get_or_init(|| e.start);
+        let nanos = |d: std::time::Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let raw = Raw {
+            run: self.run.load(Ordering::Relaxed),
+            op: e.graph.op_of(e.task),
             task: e.task,
-            ts: micros(origin, e.start),
-            dur: e.end.saturating_duration_since(e.start).as_secs_f64() * 1e6,
-            rank: e.rank,
-            thread: e.thread,
+            ok: e.ok,
+            rank: e.rank as u32,
+            thread: e.thread as u32,
+            block: e.block,
+            start_ns: nanos(e.start.saturating_duration_since(origin)),
+            dur_ns: nanos(e.end.saturating_duration_since(e.start)),
             bytes: e.bytes,
             held: e.held,
-            ok: e.ok,
         };
-        lock(&self.buffer(e.thread)).push(span);
-    }
-
-    fn buffer(&self, thread: usize) -> Arc<Mutex<Vec<Span>>> {
-        let mut buffers = lock(&self.threads);
-        while buffers.len() <= thread {
-            buffers.push(Arc::default());
-        }
-        buffers[thread].clone()
+        lock(&self.buffers[e.thread % BUFFERS].0).push(raw);
     }
 
     /// Spans recorded (this rank's and those gathered from other ranks).
     pub(crate) fn len(&self) -> usize {
-        let own: usize = lock(&self.threads).iter().map(|b| lock(b).len()).sum();
+        let own: usize = self.buffers.iter().map(|b| lock(&b.0).len()).sum();
         own + lock(&self.gathered).len()
     }
 
-    /// Moves the per-thread buffers into the gathered spans.
+    /// Moves the per-thread buffers into the gathered spans, naming and describing each task
+    /// from its run's ops.
     fn flush(&self) -> std::sync::MutexGuard<'_, Vec<Span>> {
-        let buffers = lock(&self.threads).clone();
+        let runs = lock(&self.runs);
         let mut gathered = lock(&self.gathered);
-        for b in buffers {
-            gathered.append(&mut lock(&b));
+        let mut names: Vec<Vec<Option<String>>> =
+            runs.iter().map(|r| vec![None; r.len()]).collect();
+        for b in self.buffers.iter() {
+            for r in std::mem::take(&mut *lock(&b.0)) {
+                let op = runs
+                    .get(r.run as usize)
+                    .and_then(|ops| ops.get(r.op as usize));
+                let name = names
+                    .get_mut(r.run as usize)
+                    .and_then(|n| n.get_mut(r.op as usize))
+                    .map(|slot| {
+                        slot.get_or_insert_with(|| op.map_or_else(String::new, |o| o.name()))
+                            .clone()
+                    })
+                    .unwrap_or_default();
+                gathered.push(Span {
+                    op: name,
+                    chunk: op.map_or_else(String::new, |o| o.describe_block(r.block)),
+                    task: r.task,
+                    ts: r.start_ns as f64 / 1e3,
+                    dur: r.dur_ns as f64 / 1e3,
+                    rank: r.rank as usize,
+                    thread: r.thread as usize,
+                    bytes: r.bytes,
+                    held: r.held,
+                    ok: r.ok,
+                });
+            }
         }
         gathered
     }

@@ -93,7 +93,7 @@ fn span_json(out: &mut String, s: &Span) {
 
 impl Observer for ChromeTrace {
     fn run_started(&self, info: &RunInfo<'_>) {
-        self.spans.started(info.threads);
+        self.spans.started(info);
     }
 
     fn task_finished(&self, e: &TaskEvent<'_>) {
