@@ -50,6 +50,7 @@
 //! - `ndtask-mpi` (feature `mpi`): the SPMD MPI scheduler.
 //!
 //! [`for_dask_users`] maps Dask's calls to ndtask's.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// The ndarray crate ndtask is built on, so that a downstream crate uses the same version
 /// (`ndtask::ndarray::array!`, `ndtask::ndarray::s!`) without a second, possibly mismatched,
@@ -130,3 +131,8 @@ pub mod prelude {
         Element, Error, Float, Numeric, ReduceOptions, Scalar,
     };
 }
+
+/// The README's Rust snippets, compiled and run as doc tests (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -10,6 +10,7 @@
 //! them but each other and the crate's root.
 //!
 //! Most users want the `ndtask` crate, which re-exports this one.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod api;
 pub mod collection;

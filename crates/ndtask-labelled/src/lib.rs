@@ -31,6 +31,7 @@
 //! assert_eq!(monthly.to_f64()?.into_raw_vec_and_offset().0, vec![0.5, 4.5]);
 //! # Ok::<(), ndtask_core::Error>(())
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod attrs;
 pub mod cf;

@@ -2,7 +2,7 @@
 //! block: a delayed value is a layer of one block, a bag a layer of one block per partition),
 //! each computed by a kernel from blocks of earlier layers or from the chunks of arrays. This
 //! is the extension point for collections (bags, delayed values, dataframes, models): a
-//! collection is a layer, and [`crate::collection::build`] turns the layers a compute asks for
+//! collection is a layer, and `collection::build` turns the layers a compute asks for
 //! into tasks after the arrays they read.
 //!
 //! Building visits the layers in a deterministic post-order, then adds one op per layer, or per

@@ -4,7 +4,7 @@
 //! labelled arrays and models built on them) all implement it, so one `compute` over any mix
 //! of them runs one graph, in which an input they share runs once.
 //!
-//! [`build`] makes that graph: the arrays the targets name or read are optimized and lowered
+//! `build` makes that graph: the arrays the targets name or read are optimized and lowered
 //! together, then the layers' tasks are added after theirs.
 
 pub mod layer;
