@@ -42,8 +42,8 @@ struct Raw {
     rank: u32,
     thread: u32,
     block: usize,
-    start_ns: u64,
-    dur_ns: u64,
+    start: Instant,
+    end: Instant,
     bytes: usize,
     held: usize,
 }
@@ -105,10 +105,10 @@ impl SpanLog {
             .map_or(0.0, |&o| micros(o, Instant::now()))
     }
 
-    /// Records the task that `e` reports finished: a push to its thread's buffer.
+    /// Records the task that `e` reports finished: a push to its thread's buffer (times are
+    /// made relative to the origin later, by [`SpanLog::flush`]).
     pub(crate) fn record(&self, e: &TaskEvent<'_>) {
-        let origin = *self.origin.get_or_init(|| e.start);
-        let nanos = |d: std::time::Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        self.origin.get_or_init(|| e.start);
         let raw = Raw {
             run: self.run.load(Ordering::Relaxed),
             op: e.graph.op_of(e.task),
@@ -117,8 +117,8 @@ impl SpanLog {
             rank: e.rank as u32,
             thread: e.thread as u32,
             block: e.block,
-            start_ns: nanos(e.start.saturating_duration_since(origin)),
-            dur_ns: nanos(e.end.saturating_duration_since(e.start)),
+            start: e.start,
+            end: e.end,
             bytes: e.bytes,
             held: e.held,
         };
@@ -136,6 +136,9 @@ impl SpanLog {
     fn flush(&self) -> std::sync::MutexGuard<'_, Vec<Span>> {
         let runs = lock(&self.runs);
         let mut gathered = lock(&self.gathered);
+        let Some(&origin) = self.origin.get() else {
+            return gathered;
+        };
         let mut names: Vec<Vec<Option<String>>> =
             runs.iter().map(|r| vec![None; r.len()]).collect();
         for b in self.buffers.iter() {
@@ -155,8 +158,8 @@ impl SpanLog {
                     op: name,
                     chunk: op.map_or_else(String::new, |o| o.describe_block(r.block)),
                     task: r.task,
-                    ts: r.start_ns as f64 / 1e3,
-                    dur: r.dur_ns as f64 / 1e3,
+                    ts: micros(origin, r.start),
+                    dur: micros(r.start, r.end),
                     rank: r.rank as usize,
                     thread: r.thread as usize,
                     bytes: r.bytes,
