@@ -34,6 +34,9 @@ pub const DRAW_LIMIT: usize = 20_000;
 /// Under MPI every rank records its own tasks and messages, and after each run they are sent
 /// to rank 0, whose page shows every rank's lanes (the other ranks' reports are empty).
 ///
+/// A report watches one run at a time: two computes running at once on different threads
+/// should each have their own.
+///
 /// # Examples
 /// ```
 /// use ndtask_core::{RunContext, Scheduler, TaskGraph};
