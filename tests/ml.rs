@@ -553,25 +553,17 @@ fn parallel_post_fit_predicts_as_smartcore_does_in_memory_on_every_chunking() {
         .unwrap();
     assert_eq!(acc, 1.0);
     // Random forest and k-means do not say their features: with_features.
-    let rf: RandomForestClassifier<f64, i64, Array2<f64>, ndarray::Array1<i64>> =
-        RandomForestClassifier::fit(
-            &x,
-            &y,
-            RandomForestClassifierParameters::default().with_n_trees(10),
-        )
-        .unwrap();
+    // Fitted twice: `new` takes the model, and smartcore's forest is not Clone.
+    let fit_forest = || -> RandomForestClassifier<f64, i64, Array2<f64>, ndarray::Array1<i64>> {
+        let params = RandomForestClassifierParameters::default().with_n_trees(10);
+        RandomForestClassifier::fit(&x, &y, params).unwrap()
+    };
+    let rf = fit_forest();
     let want = as_f64(rf.predict(&x_new).unwrap());
     let want_forest = want.clone();
     let e = ParallelPostFit::new(rf).err().unwrap().to_string();
     assert!(e.contains("with_features"), "{e}");
-    let rf: RandomForestClassifier<f64, i64, Array2<f64>, ndarray::Array1<i64>> =
-        RandomForestClassifier::fit(
-            &x,
-            &y,
-            RandomForestClassifierParameters::default().with_n_trees(10),
-        )
-        .unwrap();
-    let forest = ParallelPostFit::with_features(rf, 3);
+    let forest = ParallelPostFit::with_features(fit_forest(), 3);
     check("random forest", want, &|a| forest.predict(a).unwrap());
     // A classifier without probabilities is still scored by accuracy by default.
     let y_new = ndtask::from_ndarray(ndarray::Array1::from(want_forest.clone()), [500]).unwrap();

@@ -9,6 +9,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+mod common;
+
 use ndtask::observe::{Report, DRAW_LIMIT};
 use ndtask::scheduler::SyncScheduler;
 use ndtask::{random, Config};
@@ -28,26 +30,16 @@ fn scratch(name: &str) -> PathBuf {
 
 /// Headless Chromium, or `None` (skip) where there is none and CI is not set.
 fn chromium() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("NDTASK_CHROMIUM") {
-        return Some(PathBuf::from(p));
-    }
-    let found = ["chromium", "chromium-browser", "google-chrome"]
+    let candidates = std::env::var_os("NDTASK_CHROMIUM")
+        .map(PathBuf::from)
         .into_iter()
-        .find(|b| {
-            Command::new(b)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .map(PathBuf::from);
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI needs Chromium (NDTASK_CHROMIUM) for the report's browser tests"
-        );
-        eprintln!("skipped: no Chromium (set NDTASK_CHROMIUM)");
-    }
-    found
+        .chain(["chromium", "chromium-browser", "google-chrome"].map(PathBuf::from));
+    common::first_working(
+        "Chromium",
+        "set NDTASK_CHROMIUM",
+        candidates,
+        &["--version"],
+    )
 }
 
 /// What the browser made of a page: the `data-` attributes the page's script set on `<body>`,

@@ -106,6 +106,28 @@ pub fn same_bits(a: &ArrayD<f64>, b: &ArrayD<f64>) -> bool {
             .all(|(x, y)| x.to_bits() == y.to_bits())
 }
 
+/// The first of `candidates` that runs `args` successfully; `None` without one (the caller
+/// skips, with a message naming `what` and `hint`), except under CI (`CI` set), where the test
+/// fails.
+pub fn first_working(
+    what: &str,
+    hint: &str,
+    candidates: impl IntoIterator<Item = std::path::PathBuf>,
+    args: &[&str],
+) -> Option<std::path::PathBuf> {
+    let found = candidates.into_iter().find(|p| {
+        std::process::Command::new(p)
+            .args(args)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if found.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "CI needs {what}");
+        eprintln!("skipped: no {what} ({hint})");
+    }
+    found
+}
+
 /// A Python that imports `modules`: `NDTASK_PYTHON`, else `.venv/bin/python` at the workspace
 /// root, else `python3`; `None` without one (the caller skips, with a message), except under CI
 /// (`CI` set), where the test fails.
@@ -118,20 +140,12 @@ pub fn python(modules: &[&str]) -> Option<std::path::PathBuf> {
         Some(root.join(".venv/bin/python")),
         Some(PathBuf::from("python3")),
     ];
-    let found = candidates.into_iter().flatten().find(|p| {
-        std::process::Command::new(p)
-            .args(["-c", &import])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI needs a Python with {modules:?} for the interop tests"
-        );
-        eprintln!("skipped: no Python with {modules:?} (set NDTASK_PYTHON)");
-    }
-    found
+    first_working(
+        &format!("a Python with {modules:?}"),
+        "set NDTASK_PYTHON",
+        candidates.into_iter().flatten(),
+        &["-c", &import],
+    )
 }
 
 /// Runs `code` with `py`; fails the test with Python's output if it fails.

@@ -13,6 +13,11 @@ use std::sync::Mutex;
 /// The page: its style and script, with `/*DATA*/` where the run's data goes.
 const TEMPLATE: &str = include_str!("report.html");
 
+/// The spans' columns in the page's data (`op` and `lane` are indices into `ops` and `lanes`).
+const COLUMNS: [&str; 9] = [
+    "op", "lane", "ts", "dur", "task", "bytes", "held", "ok", "chunk",
+];
+
 /// Beyond this many tasks the page draws the task stream aggregated: per lane, the busy share
 /// of each of a few hundred time bins, coloured by the operation that took most of it.
 pub const DRAW_LIMIT: usize = 20_000;
@@ -160,48 +165,29 @@ impl Report {
             let lane_list: Vec<String> = lanes.keys().map(|(r, t)| format!("[{r},{t}]")).collect();
             out.push_str(&lane_list.join(","));
             out.push_str("],\"spans\":{");
-            let column =
-                |out: &mut String, name: &str, f: &dyn Fn(&super::spans::Span, &mut String)| {
-                    let _ = write!(out, "\"{name}\":[");
-                    for (i, s) in spans.iter().enumerate() {
-                        if i > 0 {
-                            out.push(',');
-                        }
-                        f(s, out);
+            for (k, name) in COLUMNS.iter().enumerate() {
+                let _ = write!(out, "{}\"{name}\":[", if k > 0 { "," } else { "" });
+                for (i, sp) in spans.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
                     }
-                    out.push(']');
-                };
-            column(&mut out, "op", &|s, o| {
-                let _ = write!(o, "{}", ops[s.op.as_str()]);
-            });
-            out.push(',');
-            column(&mut out, "lane", &|s, o| {
-                let _ = write!(o, "{}", lanes[&(s.rank, s.thread)]);
-            });
-            out.push(',');
-            column(&mut out, "ts", &|s, o| {
-                let _ = write!(o, "{:.1}", s.ts);
-            });
-            out.push(',');
-            column(&mut out, "dur", &|s, o| {
-                let _ = write!(o, "{:.1}", s.dur);
-            });
-            out.push(',');
-            column(&mut out, "task", &|s, o| {
-                let _ = write!(o, "{}", s.task);
-            });
-            out.push(',');
-            column(&mut out, "bytes", &|s, o| {
-                let _ = write!(o, "{}", s.bytes);
-            });
-            out.push(',');
-            column(&mut out, "held", &|s, o| {
-                let _ = write!(o, "{}", s.held);
-            });
-            out.push(',');
-            column(&mut out, "ok", &|s, o| o.push(if s.ok { '1' } else { '0' }));
-            out.push(',');
-            column(&mut out, "chunk", &|s, o| quote_into(o, &s.chunk));
+                    let _ = match *name {
+                        "op" => write!(out, "{}", ops[sp.op.as_str()]),
+                        "lane" => write!(out, "{}", lanes[&(sp.rank, sp.thread)]),
+                        "ts" => write!(out, "{:.1}", sp.ts),
+                        "dur" => write!(out, "{:.1}", sp.dur),
+                        "task" => write!(out, "{}", sp.task),
+                        "bytes" => write!(out, "{}", sp.bytes),
+                        "held" => write!(out, "{}", sp.held),
+                        "ok" => write!(out, "{}", u8::from(sp.ok)),
+                        _ => {
+                            quote_into(&mut out, &sp.chunk);
+                            Ok(())
+                        }
+                    };
+                }
+                out.push(']');
+            }
             out.push('}');
         });
         let records = lock(&self.records);
@@ -281,11 +267,10 @@ impl Observer for Report {
     }
 
     fn run_finished(&self, summary: &RunSummary) {
-        let now = self.spans.now();
         let mut records = lock(&self.records);
         // The run that started last on this rank (runs on one observer do not overlap).
         if let Some(run) = records.runs.iter_mut().rev().find(|r| r.ok.is_none()) {
-            run.seconds = summary.seconds.max((now - run.start) / 1e6);
+            run.seconds = summary.seconds;
             run.tasks_run = summary.tasks_run;
             run.peak = summary.peak_bytes;
             run.ok = Some(summary.ok);

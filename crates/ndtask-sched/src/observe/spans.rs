@@ -98,13 +98,6 @@ impl SpanLog {
         micros(origin, now)
     }
 
-    /// Microseconds from the origin to now.
-    pub(crate) fn now(&self) -> f64 {
-        self.origin
-            .get()
-            .map_or(0.0, |&o| micros(o, Instant::now()))
-    }
-
     /// Records the task that `e` reports finished: a push to its thread's buffer (times are
     /// made relative to the origin later, by [`SpanLog::flush`]).
     pub(crate) fn record(&self, e: &TaskEvent<'_>) {
