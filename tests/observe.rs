@@ -114,6 +114,53 @@ fn an_observer_sees_every_task_once_on_every_scheduler() {
     }
 }
 
+/// Wants finished tasks only, and their times.
+#[derive(Default)]
+struct Ends {
+    starts: Mutex<usize>,
+    spans: Mutex<Vec<(Instant, Instant)>>,
+}
+
+impl Observer for Ends {
+    fn timed(&self) -> bool {
+        true
+    }
+    fn wants_task_starts(&self) -> bool {
+        false
+    }
+    fn task_started(&self, _: &TaskEvent<'_>) {
+        *self.starts.lock().unwrap() += 1;
+    }
+    fn task_finished(&self, e: &TaskEvent<'_>) {
+        self.spans.lock().unwrap().push((e.start, e.end));
+    }
+}
+
+#[test]
+fn an_observer_of_ends_hears_no_starts_and_its_times_fall_within_the_run() {
+    let x = random::uniform::<f64>([300, 200], [70, 45], 3).unwrap();
+    let expr = (&x * 2.0).sum_axis(1).unwrap();
+    let tasks = expr.task_graph().unwrap().len();
+    for s in schedulers() {
+        // Beside an observer that wants starts: each is told what it asked for.
+        let (ends, all) = (Arc::new(Ends::default()), Arc::new(Recorder::default()));
+        let ctx = s.clone().observe(ends.clone()).observe(all.clone());
+        let before = Instant::now();
+        ctx.compute(&expr).unwrap();
+        let after = Instant::now();
+        assert_eq!(*ends.starts.lock().unwrap(), 0, "{}", s.name());
+        assert_eq!(all.started.lock().unwrap().len(), tasks, "{}", s.name());
+        let spans = ends.spans.lock().unwrap().clone();
+        assert_eq!(spans.len(), tasks, "{}", s.name());
+        // The clock is the processor's counter, calibrated: its times are the system's.
+        let slack = Duration::from_millis(1);
+        for (start, end) in spans {
+            assert!(start <= end, "{}", s.name());
+            assert!(before <= start + slack && end <= after + slack, "{}", s.name());
+        }
+    }
+}
+
 #[test]
 fn a_failed_run_is_reported_as_failed() {
     let x = random::uniform::<f64>([100], [10], 1).unwrap();

@@ -155,12 +155,18 @@ pub trait Observer: Send + Sync {
     fn run_started(&self, info: &RunInfo<'_>) {
         let _ = info;
     }
-    /// Whether task events must carry their start and end times (two clock reads per task;
+    /// Whether task events must carry their start and end times (two reads of the processor's
+    /// time-stamp counter per task where it is invariant, of the system clock otherwise;
     /// default: no).
     fn timed(&self) -> bool {
         false
     }
-    /// A task is starting.
+    /// Whether [`Observer::task_started`] must be called (default: yes). An observer that only
+    /// looks at finished tasks says no, and spares every task an event.
+    fn wants_task_starts(&self) -> bool {
+        true
+    }
+    /// A task is starting (called only when [`Observer::wants_task_starts`]).
     fn task_started(&self, event: &TaskEvent<'_>) {
         let _ = event;
     }
@@ -204,8 +210,13 @@ impl Observer for Vec<Arc<dyn Observer>> {
     fn timed(&self) -> bool {
         self.iter().any(|o| o.timed())
     }
+    fn wants_task_starts(&self) -> bool {
+        self.iter().any(|o| o.wants_task_starts())
+    }
     fn task_started(&self, event: &TaskEvent<'_>) {
-        self.iter().for_each(|o| o.task_started(event));
+        self.iter()
+            .filter(|o| o.wants_task_starts())
+            .for_each(|o| o.task_started(event));
     }
     fn task_finished(&self, event: &TaskEvent<'_>) {
         self.iter().for_each(|o| o.task_finished(event));

@@ -16,6 +16,7 @@
 mod local;
 pub mod observe;
 mod sync;
+mod tally;
 mod threaded;
 mod worker;
 

@@ -2,21 +2,38 @@
 //! freed at last use, the first error, the live-bytes counter used for memory back-pressure, and
 //! the run's context (observer and cancellation).
 
+use crate::tally::Tally;
 use ndtask_core::{
     Chunk, Error, Observer, Result, RunContext, RunInfo, RunSummary, TaskEvent, TaskGraph, TaskId,
 };
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
 impl Watch<'_> {
-    /// The time, for timed observers; the run's start otherwise (no clock read).
-    fn now(&self) -> Instant {
+    /// The time, for timed observers, as a reading of [`clock`]; the run's start otherwise (no
+    /// clock read).
+    fn now(&self) -> u64 {
         match self.timed {
-            true => Instant::now(),
-            false => self.start,
+            true => clock().raw(),
+            false => self.start.1,
         }
     }
+
+    /// A reading of [`Watch::now`] as an [`Instant`].
+    fn instant(&self, raw: u64) -> Instant {
+        self.start.0 + clock().delta(self.start.1, raw)
+    }
+}
+
+/// The clock of timed runs: the processor's time-stamp counter where it is invariant (a read
+/// costs a few nanoseconds and does not stall the pipeline, where the system clock costs about
+/// 20), calibrated against the system clock once per process; the system clock elsewhere. The
+/// first call calibrates (under a millisecond): observers that time tasks call it when they
+/// are made, so that no run pays for it.
+pub(crate) fn clock() -> &'static quanta::Clock {
+    static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
+    CLOCK.get_or_init(quanta::Clock::new)
 }
 
 /// The context of a run that has none.
@@ -39,7 +56,8 @@ pub struct LocalRun<'g> {
     error: Mutex<Option<(TaskId, Error)>>,
     live_bytes: AtomicUsize,
     peak_bytes: AtomicUsize,
-    tasks_run: AtomicUsize,
+    /// Tasks run to completion, counted per worker thread (counted when the run is observed).
+    tasks_run: Tally,
     ended: AtomicBool,
     ctx: &'g RunContext,
     watch: Option<Watch<'g>>,
@@ -50,8 +68,11 @@ pub struct LocalRun<'g> {
 struct Watch<'g> {
     observer: &'g dyn Observer,
     op_names: Vec<String>,
-    start: Instant,
+    /// The run's start, and the [`clock`]'s reading then (when timed).
+    start: (Instant, u64),
     timed: bool,
+    /// Whether the observer wants [`Observer::task_started`].
+    starts: bool,
 }
 
 impl<'g> LocalRun<'g> {
@@ -83,14 +104,18 @@ impl<'g> LocalRun<'g> {
             error: Mutex::new(None),
             live_bytes: AtomicUsize::new(0),
             peak_bytes: AtomicUsize::new(0),
-            tasks_run: AtomicUsize::new(0),
+            tasks_run: Tally::default(),
             ended: AtomicBool::new(false),
             ctx,
-            watch: ctx.observer().map(|observer| Watch {
-                observer,
-                op_names: graph.op_names(),
-                start: Instant::now(),
-                timed: observer.timed(),
+            watch: ctx.observer().map(|observer| {
+                let timed = observer.timed();
+                Watch {
+                    observer,
+                    op_names: graph.op_names(),
+                    start: (Instant::now(), if timed { clock().raw() } else { 0 }),
+                    timed,
+                    starts: observer.wants_task_starts(),
+                }
             }),
             rank,
         }
@@ -113,7 +138,7 @@ impl<'g> LocalRun<'g> {
 
     /// Tasks run to completion so far (counted when the run is observed; 0 otherwise).
     pub fn tasks_run(&self) -> usize {
-        self.tasks_run.load(Ordering::Relaxed)
+        self.tasks_run.total()
     }
 
     /// Whether the run was stopped by its cancellation token.
@@ -208,17 +233,27 @@ impl<'g> LocalRun<'g> {
     /// Stores a result that was computed elsewhere (e.g. received from another rank) and returns
     /// the consumers that became ready.
     pub fn provide(&self, t: TaskId, chunk: Arc<Chunk>, ready: &mut Vec<TaskId>) {
-        if self.uses[t as usize].load(Ordering::Acquire) > 0 {
-            let b = chunk.nbytes();
-            let now = self.live_bytes.fetch_add(b, Ordering::Relaxed) + b;
-            self.peak_bytes.fetch_max(now, Ordering::Relaxed);
-            *self.slot(t) = Some(chunk);
-        }
+        self.store(t, chunk, ready);
+    }
+
+    /// [`LocalRun::provide`], returning the bytes live results held once it was stored.
+    fn store(&self, t: TaskId, chunk: Arc<Chunk>, ready: &mut Vec<TaskId>) -> usize {
+        let held = match self.uses[t as usize].load(Ordering::Acquire) > 0 {
+            true => {
+                let b = chunk.nbytes();
+                let now = self.live_bytes.fetch_add(b, Ordering::Relaxed) + b;
+                self.peak_bytes.fetch_max(now, Ordering::Relaxed);
+                *self.slot(t) = Some(chunk);
+                now
+            }
+            false => self.live_bytes(),
+        };
         for &c in self.consumers(t) {
             if self.pending[c as usize].fetch_sub(1, Ordering::AcqRel) == 1 {
                 ready.push(c);
             }
         }
+        held
     }
 
     /// Marks one dependency of `t` as satisfied without a value (used for dependencies that
@@ -246,11 +281,13 @@ impl<'g> LocalRun<'g> {
         if self.skips(t) {
             return None;
         }
-        let start = self.watch.as_ref().map(|w| {
-            let now = w.now();
-            w.observer
-                .task_started(&self.event(w, t, (0, self.live_bytes()), true, now, now));
-            now
+        let watched = self.watch.as_ref().map(|w| {
+            let (start, thread) = (w.now(), rayon::current_thread_index().unwrap_or(0));
+            if w.starts {
+                let event = self.event(w, t, thread, (0, self.live_bytes()), true, (start, start));
+                w.observer.task_started(&event);
+            }
+            (w, start, thread)
         });
         let inputs: Option<Vec<Arc<Chunk>>> = self
             .graph
@@ -270,27 +307,30 @@ impl<'g> LocalRun<'g> {
                 "task {t} started before its inputs were ready"
             ))),
         };
+        let watched = watched.map(|(w, start, thread)| (w, (start, w.now()), thread));
         for &d in self.graph.deps(t) {
             self.release(d);
         }
-        if let (Some(w), Some(start)) = (&self.watch, start) {
-            let (bytes, ok) = result.as_ref().map_or((0, false), |c| (c.nbytes(), true));
-            let held = self.live_bytes() + bytes;
-            let event = self.event(w, t, (bytes, held), ok, start, w.now());
-            w.observer.task_finished(&event);
-        }
+        // The observer hears of the task once its result is stored, with what is held then.
         match result {
             Ok(chunk) => {
-                // Counted for observers only: a counter every worker bumps costs a contended
-                // cache line per task.
-                if self.watch.is_some() {
-                    self.tasks_run.fetch_add(1, Ordering::Relaxed);
-                }
                 let chunk = Arc::new(chunk);
-                self.provide(t, chunk.clone(), ready);
+                let bytes = chunk.nbytes();
+                let held = self.store(t, chunk.clone(), ready);
+                if let Some((w, times, thread)) = watched {
+                    // Counted for observers only, per thread: one counter that every worker
+                    // bumps costs a contended cache line per task.
+                    self.tasks_run.add(thread);
+                    let event = self.event(w, t, thread, (bytes, held), true, times);
+                    w.observer.task_finished(&event);
+                }
                 Some(chunk)
             }
             Err(e) => {
+                if let Some((w, times, thread)) = watched {
+                    let event = self.event(w, t, thread, (0, self.live_bytes()), false, times);
+                    w.observer.task_finished(&event);
+                }
                 self.fail(t, e);
                 None
             }
@@ -306,7 +346,7 @@ impl<'g> LocalRun<'g> {
             w.observer.run_finished(&RunSummary {
                 tasks_run: self.tasks_run(),
                 ok,
-                seconds: w.start.elapsed().as_secs_f64(),
+                seconds: w.start.0.elapsed().as_secs_f64(),
                 peak_bytes: self.peak_bytes(),
             });
         }
@@ -380,12 +420,13 @@ impl<'g> LocalRun<'g> {
         &'a self,
         w: &'a Watch<'g>,
         task: TaskId,
+        thread: usize,
         (bytes, held): (usize, usize),
         ok: bool,
-        start: Instant,
-        end: Instant,
+        (start, end): (u64, u64),
     ) -> TaskEvent<'a> {
         let op = self.graph.op_of(task) as usize;
+        let start = w.instant(start);
         TaskEvent {
             graph: self.graph,
             task,
@@ -394,10 +435,10 @@ impl<'g> LocalRun<'g> {
             bytes,
             held,
             ok,
-            thread: rayon::current_thread_index().unwrap_or(0),
+            thread,
             rank: self.rank,
             start,
-            end,
+            end: w.instant(end),
         }
     }
 

@@ -10,6 +10,7 @@ mod trace;
 pub use report::{Report, DRAW_LIMIT};
 pub use trace::ChromeTrace;
 
+use crate::tally::Tally;
 use ndtask_core::{Observer, RunInfo, RunSummary, TaskEvent};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -47,18 +48,9 @@ pub struct ProgressBar {
     hidden: bool,
 }
 
-/// A counter on a cache line of its own, so that threads counting side by side do not slow
-/// each other down.
-#[repr(align(128))]
-#[derive(Default)]
-struct Padded(AtomicUsize);
-
-/// Threads beyond this many share counters (a counter per thread modulo this).
-const COUNTERS: usize = 32;
-
 struct BarState {
     /// Tasks done on this rank, counted per worker thread.
-    done: [Padded; COUNTERS],
+    done: Tally,
     /// Per rank, the tasks it reported done (rank 0's own count is `done`).
     remote: Mutex<Vec<usize>>,
     total: AtomicUsize,
@@ -82,7 +74,7 @@ struct Phase {
 
 impl BarState {
     fn position(&self) -> usize {
-        let own: usize = self.done.iter().map(|c| c.0.load(Ordering::Relaxed)).sum();
+        let own = self.done.total();
         own + lock(&self.remote).iter().sum::<usize>()
     }
 
@@ -229,7 +221,7 @@ fn draw(state: &BarState, run: u64, hidden: bool) {
 impl Observer for ProgressBar {
     fn run_started(&self, info: &RunInfo<'_>) {
         let s = &self.state;
-        s.done.iter().for_each(|c| c.0.store(0, Ordering::Relaxed));
+        s.done.reset();
         *lock(&s.remote) = vec![0; info.ranks];
         s.total.store(info.tasks, Ordering::Relaxed);
         s.drew.store(false, Ordering::Relaxed);
@@ -254,10 +246,13 @@ impl Observer for ProgressBar {
         s.wake.notify_all();
     }
 
+    fn wants_task_starts(&self) -> bool {
+        false
+    }
+
     fn task_finished(&self, event: &TaskEvent<'_>) {
         if event.ok {
-            let counter = &self.state.done[event.thread % COUNTERS].0;
-            counter.fetch_add(1, Ordering::Relaxed);
+            self.state.done.add(event.thread);
         }
     }
 

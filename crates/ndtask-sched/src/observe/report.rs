@@ -252,6 +252,10 @@ impl Observer for Report {
         true
     }
 
+    fn wants_task_starts(&self) -> bool {
+        false
+    }
+
     fn task_finished(&self, e: &TaskEvent<'_>) {
         self.spans.record(e);
     }

@@ -71,6 +71,8 @@ pub(crate) struct SpanLog {
 
 impl Default for SpanLog {
     fn default() -> Self {
+        // The log's tasks are timed: calibrate the clock now rather than in a run.
+        crate::local::clock();
         SpanLog {
             origin: OnceLock::new(),
             buffers: (0..BUFFERS).map(|_| Buffer::default()).collect(),

@@ -104,6 +104,10 @@ impl Observer for ChromeTrace {
         true
     }
 
+    fn wants_task_starts(&self) -> bool {
+        false
+    }
+
     fn payload(&self) -> Option<Vec<u8>> {
         let mut out = Vec::new();
         self.spans.encode(&mut out);
