@@ -156,7 +156,11 @@ fn an_observer_of_ends_hears_no_starts_and_its_times_fall_within_the_run() {
         let slack = Duration::from_millis(1);
         for (start, end) in spans {
             assert!(start <= end, "{}", s.name());
-            assert!(before <= start + slack && end <= after + slack, "{}", s.name());
+            assert!(
+                before <= start + slack && end <= after + slack,
+                "{}",
+                s.name()
+            );
         }
     }
 }

@@ -192,103 +192,303 @@ pub fn check_budget(
     order: &[TaskId],
     budget: usize,
 ) -> crate::Result<Vec<usize>> {
-    plan_budget(graph, order, budget).map(|p| p.bytes)
+    BudgetPlan::local(graph, order, budget).map(|p| p.bytes)
 }
 
 #[doc(hidden)] // the schedulers' own: not part of the extension API
-/// What [`plan_budget`] found: what a scheduler holding the budget admits tasks by.
+/// One step of a process's share of a run, in the memory order of the whole graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Run a task.
+    Run(TaskId),
+    /// Make room for the result of a task another process runs (an MPI rank's grant).
+    Take(TaskId),
+}
+
+impl Step {
+    /// The task of the step.
+    pub fn task(self) -> TaskId {
+        match self {
+            Step::Run(t) | Step::Take(t) => t,
+        }
+    }
+}
+
+#[doc(hidden)] // the schedulers' own: not part of the extension API
+/// The steps a process starts in order under a memory budget, and what the one plan-time
+/// simulation of them held: the threaded scheduler and every MPI rank admit their steps by it
+/// (the admission loop of `ndtask-sched`).
+///
+/// The simulation starts the steps one at a time, each holding its result's projected bytes
+/// ([`result_bytes`]) until every reason to hold it has ended ([`Ledger`]), every send
+/// completing at once. Starting the real steps in the same order, each only when it fits
+/// beside what is held, can then never wait for memory that nothing will free.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BudgetPlan {
-    /// The result bytes of every task ([`result_bytes`]).
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// The result bytes of every task ([`result_bytes`]); empty without a budget.
     pub bytes: Vec<usize>,
-    /// The bytes alive at each step of the order, when its task starts (its own result
-    /// included), in the one-at-a-time run the check simulates.
+    /// Why each result is held when it is made or taken ([`Ledger`]); empty without a budget.
+    pub holds: Vec<u32>,
+    /// Whether each task's result is sent to other processes; empty without a budget.
+    pub sends: Vec<bool>,
+    /// The bytes held at each step, when it starts (its own result included), in the
+    /// simulation; empty without a budget (then nothing starts early).
     pub held: Vec<usize>,
+    /// The budget.
+    pub budget: usize,
 }
 
 #[doc(hidden)] // the schedulers' own: not part of the extension API
-/// [`check_budget`], returning also the bytes alive at each step of the simulated run, which
-/// let a scheduler start a later task early without losing the bound.
-///
-/// # Errors
-/// As [`check_budget`].
-pub fn plan_budget(
-    graph: &TaskGraph,
-    order: &[TaskId],
-    budget: usize,
-) -> crate::Result<BudgetPlan> {
-    let (bytes, _) = result_bytes(graph);
-    let mut held = Vec::with_capacity(order.len());
-    let mut alive = Alive::new(graph, &bytes);
-    for (i, &t) in order.iter().enumerate() {
-        let need = bytes[t as usize];
-        if alive.now.saturating_add(need) > budget {
+/// The step of a [`BudgetPlan`] that did not fit, and what was held when it would have
+/// started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Misfit {
+    /// Its position in the steps.
+    pub at: usize,
+    /// The step.
+    pub step: Step,
+    /// The bytes held then.
+    pub held: usize,
+}
+
+impl BudgetPlan {
+    /// Every task of a graph in `order`, with no budget: nothing is counted.
+    pub fn unbounded(order: &[TaskId]) -> Self {
+        BudgetPlan {
+            steps: order.iter().map(|&t| Step::Run(t)).collect(),
+            bytes: Vec::new(),
+            holds: Vec::new(),
+            sends: Vec::new(),
+            held: Vec::new(),
+            budget: usize::MAX,
+        }
+    }
+
+    /// One process running every task of `graph` in `order` within `budget`.
+    ///
+    /// # Errors
+    /// As [`check_budget`].
+    pub fn local(graph: &TaskGraph, order: &[TaskId], budget: usize) -> crate::Result<Self> {
+        let steps = order.iter().map(|&t| Step::Run(t)).collect();
+        // A result is held for each of its readers (and output copy), and while its task runs.
+        let holds = graph.use_counts().into_iter().map(|u| u + 1).collect();
+        let sends = vec![false; graph.len()];
+        Self::simulate(graph, steps, holds, sends, budget).map_err(|m| {
+            let t = order[m.at];
+            let bytes = result_bytes(graph).0;
             let op = graph.op_names().get(graph.op_of(t) as usize).cloned();
-            return Err(Error::Memory(format!(
+            Error::Memory(format!(
                 "the plan cannot run within the memory budget of {}: task {} on chunk {} needs \
                  {} for its result while {} of other results must stay alive (the largest \
                  result of one task is {}){}",
                 human_bytes(budget),
                 op.unwrap_or_default(),
                 graph.describe_task(t),
-                human_bytes(need),
-                human_bytes(alive.now),
+                human_bytes(bytes[t as usize]),
+                human_bytes(m.held),
                 human_bytes(bytes.iter().copied().max().unwrap_or(0)),
-                held_for(graph, &bytes, &alive.uses, order, i),
-            )));
-        }
-        alive.start(t);
-        held.push(alive.now);
-        alive.finish(t);
+                held_for(graph, &bytes, order, m.at),
+            ))
+        })
     }
-    Ok(BudgetPlan { bytes, held })
+
+    /// Simulates `steps` of `graph` on one thread within `budget`, every send completing at
+    /// once; `holds` and `sends` as the fields of the same name.
+    ///
+    /// # Errors
+    /// The first step that does not fit.
+    pub fn simulate(
+        graph: &TaskGraph,
+        steps: Vec<Step>,
+        holds: Vec<u32>,
+        sends: Vec<bool>,
+        budget: usize,
+    ) -> std::result::Result<Self, Misfit> {
+        let (bytes, _) = result_bytes(graph);
+        let mut plan = BudgetPlan {
+            steps,
+            bytes,
+            holds,
+            sends,
+            held: Vec::new(),
+            budget,
+        };
+        let mut ledger = plan.ledger();
+        let mut held = Vec::with_capacity(plan.steps.len());
+        for (at, &step) in plan.steps.iter().enumerate() {
+            let t = step.task();
+            if !ledger.fits(plan.need(t), budget) {
+                return Err(Misfit {
+                    at,
+                    step,
+                    held: ledger.held,
+                });
+            }
+            ledger.hold(plan.need(t));
+            held.push(ledger.held);
+            if let Step::Run(t) = step {
+                ledger.finished(graph, &plan, t);
+                if plan.sends_result(t) {
+                    ledger.sent(&plan, t);
+                }
+            }
+        }
+        plan.held = held;
+        Ok(plan)
+    }
+
+    /// The projected bytes of the result of `t` (0 without a budget).
+    pub fn need(&self, t: TaskId) -> usize {
+        self.bytes.get(t as usize).copied().unwrap_or(0)
+    }
+
+    /// Whether the result of `t` goes to other processes.
+    pub fn sends_result(&self, t: TaskId) -> bool {
+        self.sends.get(t as usize).copied().unwrap_or(false)
+    }
+
+    /// A ledger at the start of a run of the plan: nothing held.
+    pub fn ledger(&self) -> Ledger {
+        Ledger {
+            held: 0,
+            peak: 0,
+            holds: self.holds.clone(),
+            early: vec![false; self.holds.len()],
+            early_held: 0,
+        }
+    }
+
+    /// The first step past `head` (within [`LOOKAHEAD`]) that may start before the head does
+    /// without losing the budget: its bytes, with `early` (the bytes of steps started early
+    /// that the head has not reached), fit on top of what the simulation held at every step
+    /// from the head up to it, and `may` (given the step's position and bytes) says it can
+    /// start now (inputs done, not started yet, room for it beside what is held).
+    ///
+    /// What is held then stays at most what the simulation held at the head plus the early
+    /// bytes (plus what is being made), so the head still fits once nothing else runs.
+    pub fn early_step(
+        &self,
+        head: usize,
+        early: usize,
+        mut may: impl FnMut(usize, usize) -> bool,
+    ) -> Option<usize> {
+        let mut most = *self.held.get(head)?;
+        for (q, &h) in self.held.iter().enumerate().skip(head + 1).take(LOOKAHEAD) {
+            let n = self.need(self.steps[q].task());
+            if most.saturating_add(early).saturating_add(n) <= self.budget && may(q, n) {
+                return Some(q);
+            }
+            most = most.max(h);
+        }
+        None
+    }
 }
 
 #[doc(hidden)] // the schedulers' own: not part of the extension API
 /// How many steps past the head of its order a scheduler holding a budget may look for one to
-/// start early ([`early_step`]).
+/// start early ([`BudgetPlan::early_step`]).
 pub const LOOKAHEAD: usize = 4096;
 
 #[doc(hidden)] // the schedulers' own: not part of the extension API
-/// The first step past `head` (within [`LOOKAHEAD`]) that may start before the head does
-/// without losing the budget: its bytes (`need`), with `early` (the bytes of steps started
-/// early that the head has not reached), fit in `budget` on top of what the plan-time check
-/// held (`held`, [`BudgetPlan::held`]) at every step from the head up to it, and `may` (given
-/// the step and its bytes) says it can start now (inputs done, not started yet, room for it
-/// beside what is alive).
-///
-/// What is alive then stays at most what the check held at the head plus the early bytes (plus
-/// what is being made), so the head still fits once nothing else runs: the threaded scheduler
-/// and each MPI rank under a budget start later work this way while their head waits.
-pub fn early_step(
-    held: &[usize],
-    head: usize,
-    early: usize,
-    budget: usize,
-    need: impl Fn(usize) -> usize,
-    mut may: impl FnMut(usize, usize) -> bool,
-) -> Option<usize> {
-    let mut most = *held.get(head)?;
-    for (q, &h) in held.iter().enumerate().skip(head + 1).take(LOOKAHEAD) {
-        let n = need(q);
-        if most.saturating_add(early).saturating_add(n) <= budget && may(q, n) {
-            return Some(q);
-        }
-        most = most.max(h);
+/// The bytes a process holds, by the projected sizes of a [`BudgetPlan`]: in its simulation,
+/// and while the plan runs.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    held: usize,
+    peak: usize,
+    /// Why each result is still held: one for each use left in this process, one while its
+    /// task runs here, and one until every process it goes to has it. The result is freed when
+    /// none is left, in whatever order the three kinds end (a send can complete, and a reader
+    /// here can finish, before the worker that ran the task has reported back).
+    holds: Vec<u32>,
+    /// Results of steps started early, still held, that the head has not reached.
+    early: Vec<bool>,
+    /// Their bytes.
+    early_held: usize,
+}
+
+impl Ledger {
+    /// The bytes held now.
+    pub fn held(&self) -> usize {
+        self.held
     }
-    None
+
+    /// The most bytes held at once so far.
+    pub fn peak(&self) -> usize {
+        self.peak
+    }
+
+    /// The bytes of results of steps started early that the head has not reached.
+    pub fn early_held(&self) -> usize {
+        self.early_held
+    }
+
+    /// Whether `need` more bytes fit in `budget`.
+    pub fn fits(&self, need: usize, budget: usize) -> bool {
+        self.held.saturating_add(need) <= budget
+    }
+
+    /// Holds `need` more bytes (a step starts).
+    pub fn hold(&mut self, need: usize) {
+        self.held = self.held.saturating_add(need);
+        self.peak = self.peak.max(self.held);
+    }
+
+    /// Holds the result of `t`, a step started before the head reached it.
+    pub fn hold_early(&mut self, plan: &BudgetPlan, t: TaskId) {
+        self.hold(plan.need(t));
+        if let Some(e) = self.early.get_mut(t as usize) {
+            *e = true;
+            self.early_held += plan.need(t);
+        }
+    }
+
+    /// The head has reached the step of `t`: from here the simulation counts its result.
+    pub fn reached(&mut self, plan: &BudgetPlan, t: TaskId) {
+        if self.early.get_mut(t as usize).is_some_and(std::mem::take) {
+            self.early_held -= plan.need(t);
+        }
+    }
+
+    /// Task `t` has run (or failed): its inputs lose a use, and its result the hold of its
+    /// run.
+    pub fn finished(&mut self, graph: &TaskGraph, plan: &BudgetPlan, t: TaskId) {
+        if self.holds.is_empty() {
+            return;
+        }
+        for &d in graph.deps(t) {
+            self.let_go(plan, d);
+        }
+        self.let_go(plan, t);
+    }
+
+    /// Every process that needs the result of `t` has it, or it will never be sent.
+    pub fn sent(&mut self, plan: &BudgetPlan, t: TaskId) {
+        self.let_go(plan, t);
+    }
+
+    /// One reason to hold the result of `t` has ended.
+    fn let_go(&mut self, plan: &BudgetPlan, t: TaskId) {
+        let Some(h) = self.holds.get_mut(t as usize) else {
+            return;
+        };
+        if *h > 0 {
+            *h -= 1;
+            if *h == 0 {
+                self.held = self.held.saturating_sub(plan.need(t));
+                self.reached(plan, t);
+            }
+        }
+    }
 }
 
 /// What the results alive before step `at` of `order` wait for: the ops of the tasks still to
 /// run that read them, with how many results each waits on (and a hint where a rechunk is
 /// among them).
-fn held_for(
-    graph: &TaskGraph,
-    bytes: &[usize],
-    uses: &[u32],
-    order: &[TaskId],
-    at: usize,
-) -> String {
+fn held_for(graph: &TaskGraph, bytes: &[usize], order: &[TaskId], at: usize) -> String {
+    let uses = graph.use_counts();
     let mut held = vec![false; graph.len()];
     for &d in &order[..at] {
         held[d as usize] = uses[d as usize] > 0 && bytes[d as usize] > 0;

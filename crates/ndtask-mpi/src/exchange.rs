@@ -28,7 +28,6 @@
 //! above. The error of the lowest failed task id wins everywhere, so all ranks return the same
 //! `Err`.
 
-use crate::flow::{Admit, Flow, Hooks};
 use crate::jitter::{maybe_delay, Jitter};
 use crate::placement::RankPlan;
 use crate::wire::{self, Msg, Part};
@@ -38,11 +37,12 @@ use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator, CommunicatorCollectives, Destination, Source};
 use mpi::Tag;
 use ndarray::{ArrayD, IxDyn};
+use ndtask_core::memory::BudgetPlan;
 use ndtask_core::{
     panic_message, try_filled, Chunk, DType, Element, Error, MessageEvent, Observer, Result,
     TaskEvent, TaskId, Value,
 };
-use ndtask_sched::{AfterTask, LocalRun, Workers};
+use ndtask_sched::{Admit, AfterTask, Hooks, LocalRun, Workers};
 use rayon::{Scope, ThreadPool};
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -130,6 +130,10 @@ impl AfterTask for Reporter<'_, '_> {
 }
 
 impl Hooks for Reporter<'_, '_> {
+    fn remote_inputs(&self) -> bool {
+        true
+    }
+
     fn take(&self, t: TaskId) {
         maybe_delay(self.jitter);
         let _ = self.done.send(Report::Take(t));
@@ -442,7 +446,7 @@ pub(crate) fn run_rank(
     pool: &ThreadPool,
     run: &LocalRun<'_>,
     plan: &RankPlan,
-    flow: Option<&Flow>,
+    flow: Option<&BudgetPlan>,
     observer: &dyn Observer,
 ) -> (Result<()>, Option<usize>) {
     let Peers { comm, tag, jitter } = peers;
@@ -464,7 +468,7 @@ pub(crate) fn run_rank(
             Drive::Chains(&workers)
         }
         Some(flow) => {
-            admit = Admit::new(run, flow, plan, threads, reporter);
+            admit = Admit::new(run, flow, threads, reporter);
             Drive::Admit(&admit)
         }
     };

@@ -16,12 +16,13 @@
 //!    producer a *grant*; the producer sends a result to a rank only once that rank has granted
 //!    it, so nothing arrives that was not made room for.
 //! 3. **A plan-time check.** Before anything runs, every rank simulates its own steps on one
-//!    thread, with every send completing at once ([`Flow::new`]), and records what it holds at
-//!    each step. When some step does not fit, every rank fails the run with the same
+//!    thread, with every send completing at once ([`budget_plan`], through the one simulation
+//!    every scheduler uses, [`ndtask_core::memory::BudgetPlan::simulate`]), and records what it
+//!    holds at each step. When some step does not fit, every rank fails the run with the same
 //!    [`Error::Memory`], naming the rank and the step.
 //! 4. **Looking ahead.** A rank whose first unstarted step (its *head*) waits for a result from
-//!    another rank may start a later step early ([`ndtask_core::memory::early_step`], the
-//!    threaded scheduler's rule too), if its bytes, with those still held of the other steps
+//!    another rank may start a later step early ([`ndtask_core::memory::BudgetPlan::early_step`],
+//!    the threaded scheduler's rule too), if its bytes, with those still held of the other steps
 //!    started early and not yet reached by the head, fit on top of what the simulation holds at
 //!    every step from the head up to it. Once the head passes the step, the simulation counts
 //!    it itself.
@@ -42,407 +43,68 @@
 //! made to send it, and the bytes of an encoded value, live only while their message is in
 //! flight.
 
+//!
+//! The steps run through the admission loop every scheduler shares ([`ndtask_sched::Admit`]),
+//! the rank's [`ndtask_sched::Hooks`] granting each take and reporting each result.
+
 use crate::placement::RankPlan;
-use ndtask_core::memory::{early_step, human_bytes, memory_order, result_bytes};
-use ndtask_core::{panic_message, Error, Result, TaskGraph, TaskId};
-use ndtask_sched::{AfterTask, LocalRun};
-use std::cell::Cell;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use ndtask_core::memory::{human_bytes, memory_order, result_bytes, BudgetPlan, Misfit, Step};
+use ndtask_core::{Error, Result, TaskGraph, TaskId};
 
-/// How long a worker waiting for a step sleeps before it looks again (a safety net: whatever
-/// can let a step start wakes the workers at once).
-const RECHECK: Duration = Duration::from_millis(5);
-
-/// One step of a rank's share of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Step {
-    /// Run a task this rank owns.
-    Run(TaskId),
-    /// Make room for the result of a task another rank runs, and grant it.
-    Take(TaskId),
-}
-
-impl Step {
-    fn task(self) -> TaskId {
-        match self {
-            Step::Run(t) | Step::Take(t) => t,
-        }
-    }
-}
-
-/// A rank's steps under a budget, checked to fit before the run.
-#[derive(Debug)]
-pub(crate) struct Flow {
-    steps: Vec<Step>,
-    /// Projected result bytes of every task.
-    bytes: Vec<usize>,
-    /// Why every result is held when it is made or taken (see [`Ledger::holds`]): its uses on
-    /// this rank (its consumers here, and this rank's copy of an output), and for a task this
-    /// rank runs, its run and its sends.
-    holds: Vec<u32>,
-    /// What the check held at each step, the step's own bytes included.
-    simulated: Vec<usize>,
-    budget: usize,
-}
-
-/// The bytes a rank holds, by the projected sizes.
-#[derive(Debug, Clone)]
-struct Ledger {
-    held: usize,
-    peak: usize,
-    /// Why each result is still held: one for each use left on this rank, one while its task
-    /// runs here, and one until every rank it goes to has it. The result is freed when none is
-    /// left, in whatever order the three kinds end (a send can complete, and a reader here can
-    /// finish, before the worker that ran the task has reported back).
-    holds: Vec<u32>,
-    /// Results of steps started early, still held, that the head has not reached.
-    early: Vec<bool>,
-    /// Their bytes.
-    early_held: usize,
-}
-
-impl Ledger {
-    fn fits(&self, need: usize, budget: usize) -> bool {
-        self.held.saturating_add(need) <= budget
-    }
-
-    fn hold(&mut self, need: usize) {
-        self.held = self.held.saturating_add(need);
-        self.peak = self.peak.max(self.held);
-    }
-
-    /// Holds the result of `t`, a step started before the head reached it.
-    fn hold_early(&mut self, bytes: &[usize], t: TaskId) {
-        self.hold(bytes[t as usize]);
-        self.early[t as usize] = true;
-        self.early_held += bytes[t as usize];
-    }
-
-    /// The head has reached the step of `t`: from here the simulation counts its result.
-    fn reached(&mut self, bytes: &[usize], t: TaskId) {
-        if std::mem::take(&mut self.early[t as usize]) {
-            self.early_held -= bytes[t as usize];
-        }
-    }
-
-    /// Task `t` has run (or failed): its inputs lose a use, and its result the hold of its
-    /// run.
-    fn finished(&mut self, graph: &TaskGraph, bytes: &[usize], t: TaskId) {
-        for &d in graph.deps(t) {
-            self.let_go(bytes, d);
-        }
-        self.let_go(bytes, t);
-    }
-
-    /// Every rank that needs the result of `t` has it, or it will never be sent.
-    fn sent(&mut self, bytes: &[usize], t: TaskId) {
-        self.let_go(bytes, t);
-    }
-
-    /// One reason to hold the result of `t` has ended.
-    fn let_go(&mut self, bytes: &[usize], t: TaskId) {
-        let h = &mut self.holds[t as usize];
-        if *h > 0 {
-            *h -= 1;
-            if *h == 0 {
-                self.held = self.held.saturating_sub(bytes[t as usize]);
-                self.reached(bytes, t);
-            }
-        }
-    }
-}
-
-impl Flow {
-    /// The steps of `plan`'s rank in `graph` under `budget` bytes, after checking that they fit.
-    ///
-    /// # Errors
-    /// [`Error::Memory`] naming the first step that does not fit on this rank.
-    pub(crate) fn new(graph: &TaskGraph, plan: &RankPlan, budget: usize) -> Result<Self> {
-        let (bytes, _) = result_bytes(graph);
-        let holds = graph
-            .use_counts()
-            .iter()
-            .zip(&plan.remote_uses)
-            .enumerate()
-            .map(|(t, (&all, &remote))| {
-                let t = t as TaskId;
-                let (runs, sends) = (plan.owns(t), !plan.dests(t).is_empty());
-                all.saturating_sub(remote) + u32::from(runs) + u32::from(runs && sends)
-            })
-            .collect();
-        let steps = memory_order(graph)
-            .into_iter()
-            .filter_map(|t| match (plan.owns(t), plan.expects(t)) {
-                (true, _) => Some(Step::Run(t)),
-                (false, true) => Some(Step::Take(t)),
-                (false, false) => None,
-            })
-            .collect();
-        let mut flow = Flow {
-            steps,
-            bytes,
-            holds,
-            simulated: Vec::new(),
-            budget,
+/// The steps of `plan`'s rank in `graph` under `budget` bytes, after checking that they fit.
+///
+/// # Errors
+/// [`Error::Memory`] naming the first step that does not fit on this rank.
+pub(crate) fn budget_plan(graph: &TaskGraph, plan: &RankPlan, budget: usize) -> Result<BudgetPlan> {
+    // A result is held for its uses on this rank (its consumers here, and this rank's copy
+    // of an output), and for a task this rank runs, for its run and its sends.
+    let holds = graph
+        .use_counts()
+        .iter()
+        .zip(&plan.remote_uses)
+        .enumerate()
+        .map(|(t, (&all, &remote))| {
+            let t = t as TaskId;
+            let (runs, sends) = (plan.owns(t), !plan.dests(t).is_empty());
+            all.saturating_sub(remote) + u32::from(runs) + u32::from(runs && sends)
+        })
+        .collect();
+    let sends = (0..graph.len() as TaskId)
+        .map(|t| plan.owns(t) && !plan.dests(t).is_empty())
+        .collect();
+    let steps: Vec<Step> = memory_order(graph)
+        .into_iter()
+        .filter_map(|t| match (plan.owns(t), plan.expects(t)) {
+            (true, _) => Some(Step::Run(t)),
+            (false, true) => Some(Step::Take(t)),
+            (false, false) => None,
+        })
+        .collect();
+    let misfit = |m: Misfit| {
+        let t = m.step.task();
+        let bytes = result_bytes(graph).0;
+        let op = &graph.op_names()[graph.op_of(t) as usize];
+        let what = match m.step {
+            Step::Run(_) => format!("task {op} on chunk {}", graph.describe_task(t)),
+            Step::Take(_) => format!(
+                "the result of task {op} on chunk {} from rank {}",
+                graph.describe_task(t),
+                plan.owner(t)
+            ),
         };
-        flow.simulated = flow.check(graph, plan)?;
-        Ok(flow)
-    }
-
-    fn ledger(&self) -> Ledger {
-        Ledger {
-            held: 0,
-            peak: 0,
-            holds: self.holds.clone(),
-            early: vec![false; self.holds.len()],
-            early_held: 0,
-        }
-    }
-
-    /// Runs the steps on one thread, every send completing at once; returns what it held at
-    /// each step.
-    fn check(&self, graph: &TaskGraph, plan: &RankPlan) -> Result<Vec<usize>> {
-        let mut ledger = self.ledger();
-        let mut simulated = Vec::with_capacity(self.steps.len());
-        for &step in &self.steps {
-            let t = step.task();
-            let need = self.bytes[t as usize];
-            if !ledger.fits(need, self.budget) {
-                let op = &graph.op_names()[graph.op_of(t) as usize];
-                let what = match step {
-                    Step::Run(_) => format!("task {op} on chunk {}", graph.describe_task(t)),
-                    Step::Take(_) => format!(
-                        "the result of task {op} on chunk {} from rank {}",
-                        graph.describe_task(t),
-                        plan.owner(t)
-                    ),
-                };
-                return Err(Error::Memory(format!(
-                    "the plan cannot run within the memory budget of {} per rank: on MPI rank {} \
-                     of {}, {what} needs {} while {} of other results must stay on that rank \
-                     (the largest result of one task is {})",
-                    human_bytes(self.budget),
-                    plan.rank(),
-                    plan.ranks(),
-                    human_bytes(need),
-                    human_bytes(ledger.held),
-                    human_bytes(self.bytes.iter().copied().max().unwrap_or(0)),
-                )));
-            }
-            ledger.hold(need);
-            simulated.push(ledger.held);
-            if let Step::Run(t) = step {
-                ledger.finished(graph, &self.bytes, t);
-                if !plan.dests(t).is_empty() {
-                    ledger.sent(&self.bytes, t);
-                }
-            }
-        }
-        Ok(simulated)
-    }
-}
-
-/// What the workers under a budget tell the MPI thread: each task's result (as
-/// [`AfterTask`]), and each result this rank has made room for.
-pub(crate) trait Hooks: AfterTask {
-    /// This rank has made room for the result of `t`: grant it to its owner.
-    fn take(&self, t: TaskId);
-}
-
-/// The workers of a rank under a budget: they start the rank's steps in order, each when it
-/// fits (see the module doc), and tell the MPI thread through `hooks`.
-pub(crate) struct Admit<'a, 'g, H> {
-    run: &'a LocalRun<'g>,
-    flow: &'a Flow,
-    plan: &'a RankPlan,
-    hooks: H,
-    state: Mutex<Progress>,
-    wake: Condvar,
-    /// Workers that have not returned yet.
-    working: AtomicUsize,
-}
-
-struct Progress {
-    /// The first step not started.
-    head: usize,
-    /// Steps past the head started early (the head skips them when it gets there).
-    ahead: Vec<bool>,
-    ledger: Ledger,
-}
-
-impl<'a, 'g, H: Hooks> Admit<'a, 'g, H> {
-    /// Workers for `run` following `flow`, `threads` of them.
-    pub(crate) fn new(
-        run: &'a LocalRun<'g>,
-        flow: &'a Flow,
-        plan: &'a RankPlan,
-        threads: usize,
-        hooks: H,
-    ) -> Self {
-        Admit {
-            run,
-            flow,
-            plan,
-            hooks,
-            state: Mutex::new(Progress {
-                head: 0,
-                ahead: vec![false; flow.steps.len()],
-                ledger: flow.ledger(),
-            }),
-            wake: Condvar::new(),
-            working: AtomicUsize::new(threads),
-        }
-    }
-
-    /// Workers that have not returned: zero means no task is running or about to run.
-    pub(crate) fn outstanding(&self) -> usize {
-        self.working.load(Ordering::Acquire)
-    }
-
-    /// The most bytes this rank has held at once so far.
-    pub(crate) fn peak(&self) -> usize {
-        self.lock().ledger.peak
-    }
-
-    /// Something happened that may let a step start (a result arrived, a send completed, the
-    /// run failed).
-    pub(crate) fn notify(&self) {
-        // Under the lock, so that a worker between its look at the step and its wait cannot
-        // miss the news.
-        let c = self.lock();
-        self.wake.notify_all();
-        drop(c);
-    }
-
-    /// Every rank that needs the result of `t` has it: its bytes no longer count here.
-    pub(crate) fn sent(&self, t: TaskId) {
-        self.lock().ledger.sent(&self.flow.bytes, t);
-        self.wake.notify_all();
-    }
-
-    /// One worker's share: starts steps until none is left, or the run stops. A panic in this
-    /// book-keeping (not in a task: those are caught around the task) fails the run like a task
-    /// failure, blamed on the task being handled or, between tasks, on none.
-    pub(crate) fn work(&self) {
-        /// Counts the worker out however it leaves (even by a panic in the panic handler).
-        struct Leave<'w>(&'w AtomicUsize);
-        impl Drop for Leave<'_> {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::AcqRel);
-            }
-        }
-        let _leave = Leave(&self.working);
-        let current = Cell::new(TaskId::MAX);
-        if let Err(p) = catch_unwind(AssertUnwindSafe(|| self.steps(&current))) {
-            let message = format!("a worker panicked: {}", panic_message(p.as_ref()));
-            let t = current.get();
-            self.run.fail(t, Error::internal(message));
-            self.hooks.after_panic(t);
-            self.notify();
-        }
-    }
-
-    /// Runs the steps of [`Admit::work`]; `current` is the task being handled.
-    fn steps(&self, current: &Cell<TaskId>) {
-        let mut ready = Vec::new();
-        loop {
-            current.set(TaskId::MAX);
-            let Some(t) = self.next_task() else {
-                return;
-            };
-            current.set(t);
-            ready.clear();
-            let ran = catch_unwind(AssertUnwindSafe(|| {
-                let result = self.run.run(t, &mut ready);
-                self.hooks.after_task(t, result.as_ref(), &mut ready);
-                result.is_some()
-            }));
-            let made = ran.unwrap_or_else(|p| {
-                let message = format!("a worker panicked: {}", panic_message(p.as_ref()));
-                self.run.fail(t, Error::internal(message));
-                self.hooks.after_panic(t);
-                false
-            });
-            let mut c = self.lock();
-            c.ledger.finished(self.run.graph(), &self.flow.bytes, t);
-            if !made && !self.plan.dests(t).is_empty() {
-                // Nothing will be sent: the hold of the sends ends too.
-                c.ledger.sent(&self.flow.bytes, t);
-            }
-            drop(c);
-            self.wake.notify_all();
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Progress> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Waits until a step may start (the head, or a later one under rule 4 of the module doc);
-    /// takes every grant step on the way and returns the next task to run (`None` when no step
-    /// is left or the run is stopping).
-    fn next_task(&self) -> Option<TaskId> {
-        let mut c = self.lock();
-        loop {
-            if self.run.failed() {
-                c.head = self.flow.steps.len();
-                return None;
-            }
-            match self.start_step(&mut c)? {
-                Some(Step::Take(t)) => self.hooks.take(t),
-                Some(Step::Run(t)) => return Some(t),
-                None => {
-                    c = self
-                        .wake
-                        .wait_timeout(c, RECHECK)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
-                }
-            }
-        }
-    }
-
-    /// Starts the first step that may start and returns it: `Some(None)` when none may yet,
-    /// `None` when no step is left.
-    fn start_step(&self, c: &mut Progress) -> Option<Option<Step>> {
-        let (steps, bytes, budget) = (&self.flow.steps, &self.flow.bytes, self.flow.budget);
-        let need = |step: Step| bytes[step.task() as usize];
-        // The head passes the steps started early: the simulation counts them from here.
-        while c.head < steps.len() && c.ahead[c.head] {
-            c.ahead[c.head] = false;
-            c.ledger.reached(bytes, steps[c.head].task());
-            c.head += 1;
-        }
-        let head = c.head;
-        let startable = |step: Step| match step {
-            Step::Take(_) => true,
-            Step::Run(t) => self.run.is_ready(t),
-        };
-        // The head by the simulation's own rule; then a later step, only if it fits on top of
-        // what the simulation holds at every step before it from the head on.
-        let &step = steps.get(head)?;
-        if startable(step) && c.ledger.fits(need(step), budget) {
-            c.ledger.hold(need(step));
-            c.head += 1;
-            return Some(Some(step));
-        }
-        let early = early_step(
-            &self.flow.simulated,
-            head,
-            c.ledger.early_held,
-            budget,
-            |q| need(steps[q]),
-            |q, n| !c.ahead[q] && startable(steps[q]) && c.ledger.fits(n, budget),
-        );
-        Some(early.map(|q| {
-            c.ledger.hold_early(bytes, steps[q].task());
-            c.ahead[q] = true;
-            steps[q]
-        }))
-    }
+        Error::Memory(format!(
+            "the plan cannot run within the memory budget of {} per rank: on MPI rank {} \
+             of {}, {what} needs {} while {} of other results must stay on that rank \
+             (the largest result of one task is {})",
+            human_bytes(budget),
+            plan.rank(),
+            plan.ranks(),
+            human_bytes(bytes[t as usize]),
+            human_bytes(m.held),
+            human_bytes(bytes.iter().copied().max().unwrap_or(0)),
+        ))
+    };
+    BudgetPlan::simulate(graph, steps, holds, sends, budget).map_err(misfit)
 }
 
 #[cfg(test)]
@@ -450,7 +112,9 @@ mod tests {
     use super::*;
     use crate::placement::Outputs;
     use ndtask_core::{Chunk, DType, Layout, Op};
+    use ndtask_sched::{Admit, AfterTask, Hooks, LocalRun};
     use std::sync::Arc;
+    use std::time::Duration;
 
     /// An op whose every block is a vector of `len` f64.
     struct Vector(&'static str, usize);
@@ -487,9 +151,9 @@ mod tests {
         crate::placement::tests::combine_to_one(g, comb, level)
     }
 
-    fn flows(g: &TaskGraph, ranks: usize, budget: usize) -> Vec<Result<Flow>> {
+    fn flows(g: &TaskGraph, ranks: usize, budget: usize) -> Vec<Result<BudgetPlan>> {
         (0..ranks)
-            .map(|r| Flow::new(g, &RankPlan::new(g, r, ranks, Outputs::ToRoot), budget))
+            .map(|r| budget_plan(g, &RankPlan::new(g, r, ranks, Outputs::ToRoot), budget))
             .collect()
     }
 
@@ -522,7 +186,7 @@ mod tests {
         let mut crossing = 0;
         for r in 0..3 {
             let plan = RankPlan::new(&g, r, 3, Outputs::ToRoot);
-            let flow = Flow::new(&g, &plan, usize::MAX).unwrap();
+            let flow = budget_plan(&g, &plan, usize::MAX).unwrap();
             for t in 0..output {
                 let readers = &ids[off[t as usize] as usize..off[t as usize + 1] as usize];
                 let here = readers.iter().filter(|&&c| plan.owns(c)).count() as u32;
@@ -573,11 +237,13 @@ mod tests {
         let plan = |r| RankPlan::new(&g, r, 2, Outputs::ToRoot);
         let owner = plan(0).owner(s);
         let (here, there) = (owner, 1 - owner);
-        assert!(Flow::new(&g, &plan(here), 24_000).is_ok());
-        let e = Flow::new(&g, &plan(here), 23_999).unwrap_err().to_string();
+        assert!(budget_plan(&g, &plan(here), 24_000).is_ok());
+        let e = budget_plan(&g, &plan(here), 23_999)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("task add"), "{e}");
         // The other rank holds only its chunk (sent at once, in the check).
-        let other = Flow::new(&g, &plan(there), 8000).unwrap();
+        let other = budget_plan(&g, &plan(there), 8000).unwrap();
         assert_eq!(other.steps, [Step::Run(if there == 0 { a } else { b })]);
         // A take that does not fit is named as one: rank 0 holds its chunk `a` (for `pair`)
         // when it takes rank 1's reduced `f` of 8 bytes.
@@ -591,10 +257,10 @@ mod tests {
         g2.set_outputs(vec![pair]);
         let p0 = RankPlan::new(&g2, 0, 2, Outputs::ToRoot);
         assert!(p0.owns(a) && p0.owns(pair) && p0.expects(f));
-        let e = Flow::new(&g2, &p0, 8000).unwrap_err().to_string();
+        let e = budget_plan(&g2, &p0, 8000).unwrap_err().to_string();
         assert!(e.contains("the result of task first on chunk"), "{e}");
         assert!(e.contains("from rank 1"), "{e}");
-        assert!(Flow::new(&g2, &p0, 8016).is_ok());
+        assert!(budget_plan(&g2, &p0, 8016).is_ok());
     }
 
     /// An op that makes a vector of 1000 zeros per block, each block on the rank `homes` says
@@ -627,6 +293,9 @@ mod tests {
         }
     }
     impl Hooks for Record {
+        fn remote_inputs(&self) -> bool {
+            true
+        }
         fn take(&self, t: TaskId) {
             let _ = self.0.send(Seen::Took(t));
         }
@@ -655,7 +324,7 @@ mod tests {
         assert_eq!(plan.owner(first), 0);
         // Ran before rank 1's result came, and the most held.
         let case = |budget: usize| {
-            let flow = Flow::new(&g, &plan, budget).unwrap();
+            let flow = budget_plan(&g, &plan, budget).unwrap();
             assert_eq!(
                 flow.steps[..3],
                 [Step::Run(here), Step::Take(there), Step::Run(first)]
@@ -665,7 +334,7 @@ mod tests {
                 run.drop_uses(t as TaskId, n);
             }
             let (tx, rx) = std::sync::mpsc::channel();
-            let admit = Admit::new(&run, &flow, &plan, 1, Record(tx));
+            let admit = Admit::new(&run, &flow, 1, Record(tx));
             let (mut took, mut ran, mut before, mut sent) = (Vec::new(), 0, 0, false);
             std::thread::scope(|s| {
                 s.spawn(|| admit.work());
@@ -710,7 +379,7 @@ mod tests {
     fn the_ledger_keeps_a_result_until_it_is_sent_used_and_reported_in_any_order() {
         let g = mapped_sum(2);
         let plan = RankPlan::new(&g, 0, 1, Outputs::ToRoot);
-        let flow = Flow::new(&g, &plan, usize::MAX).unwrap();
+        let flow = budget_plan(&g, &plan, usize::MAX).unwrap();
         // Task 0 (the source) is read here by task 1 (its map) and also goes to another rank:
         // three holds (the read, its run, its send), ending in any order.
         #[derive(Clone, Copy, Debug)]
@@ -729,16 +398,16 @@ mod tests {
             [Sent, SourceDone, ReaderDone],
         ];
         for order in orders {
+            let mut flow = flow.clone();
+            (flow.holds[0], flow.holds[1]) = (3, 1);
             let mut l = flow.ledger();
-            l.holds[0] = 3;
-            l.holds[1] = 1;
             l.hold(8000); // the source
             l.hold(8000); // the map, started once the source was provided
             for (i, &event) in order.iter().enumerate() {
                 match event {
-                    ReaderDone => l.finished(&g, &flow.bytes, 1),
-                    SourceDone => l.finished(&g, &flow.bytes, 0),
-                    Sent => l.sent(&flow.bytes, 0),
+                    ReaderDone => l.finished(&g, &flow, 1),
+                    SourceDone => l.finished(&g, &flow, 0),
+                    Sent => l.sent(&flow, 0),
                 }
                 let map = if i >= order.iter().position(|e| matches!(e, ReaderDone)).unwrap() {
                     0
@@ -746,10 +415,10 @@ mod tests {
                     8000
                 };
                 let source = if i < 2 { 8000 } else { 0 };
-                assert_eq!(l.held, source + map, "{order:?} after {event:?}");
+                assert_eq!(l.held(), source + map, "{order:?} after {event:?}");
             }
-            l.sent(&flow.bytes, 0); // a late notice changes nothing
-            assert_eq!((l.held, l.peak), (0, 16_000), "{order:?}");
+            l.sent(&flow, 0); // a late notice changes nothing
+            assert_eq!((l.held(), l.peak()), (0, 16_000), "{order:?}");
         }
     }
 }

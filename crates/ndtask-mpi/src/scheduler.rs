@@ -1,7 +1,7 @@
 //! The [`MpiScheduler`]: MPI set-up, the agreement check, and the [`Scheduler`] entry point.
 
 use crate::exchange::{self, Peers, RunStats, StatsObserver};
-use crate::flow::Flow;
+use crate::flow;
 use crate::jitter::Jitter;
 use crate::placement::{Outputs, RankPlan};
 use crate::wire;
@@ -550,7 +550,7 @@ impl MpiScheduler {
         // Every rank agreed on the budget, so every rank checks its steps and agrees on the
         // outcome (before anything runs).
         let flow = match budget {
-            Some(b) => Some(self.agree_on(Flow::new(graph, &plan, b))?),
+            Some(b) => Some(self.agree_on(flow::budget_plan(graph, &plan, b))?),
             None => None,
         };
         let stats = Arc::new(StatsObserver::default());

@@ -6,13 +6,14 @@
 //!   inputs are done, and a worker runs one newly ready consumer itself (depth-first), so
 //!   intermediates are freed soon after they are made.
 //!
-//! Both start tasks in the memory order of [`ndtask_core::memory`] ([`Workers`], [`InOrder`]),
+//! Both start tasks in the memory order of [`ndtask_core::memory`] ([`Workers`], [`Admit`]),
 //! hold a memory budget as a real bound, free each intermediate chunk when its last consumer
 //! has read it, and stop starting tasks after the first failure or a cancellation. The MPI
 //! scheduler (crate `ndtask-mpi`) runs the same loop and [`LocalRun`] for the tasks a rank owns.
 //!
 //! Observers of runs live in [`observe`]: a progress bar and a Chrome trace writer.
 
+mod admit;
 mod local;
 pub mod observe;
 mod sync;
@@ -20,8 +21,9 @@ mod tally;
 mod threaded;
 mod worker;
 
+pub use admit::{Admit, Hooks};
 pub use local::LocalRun;
 pub use ndtask_core::{Scheduler, TaskGraph};
 pub use sync::SyncScheduler;
 pub use threaded::ThreadedScheduler;
-pub use worker::{AfterTask, InOrder, Workers};
+pub use worker::{AfterTask, Workers};

@@ -1,7 +1,7 @@
 //! The reference scheduler: one thread, in the memory order.
 
-use crate::{InOrder, LocalRun};
-use ndtask_core::memory::{check_budget, memory_order};
+use crate::{Admit, LocalRun};
+use ndtask_core::memory::{memory_order, BudgetPlan};
 use ndtask_core::{Chunk, Result, RunContext, RunInfo, Scheduler, TaskGraph};
 use std::sync::Arc;
 
@@ -33,11 +33,12 @@ impl Scheduler for SyncScheduler {
         let order = memory_order(graph);
         // One thread in the order is the run the check simulates: it needs no admission.
         if let Some(budget) = ctx.budget() {
-            check_budget(graph, &order, budget)?;
+            BudgetPlan::local(graph, &order, budget)?;
         }
+        let plan = BudgetPlan::unbounded(&order);
         let run = LocalRun::with_context(graph, ctx, 0);
         run.start(|| RunInfo::local(self.name(), graph, 1));
-        InOrder::new(&run, &order).work();
+        Admit::new(&run, &plan, 1, ()).work();
         run.finish().map(Some)
     }
 }

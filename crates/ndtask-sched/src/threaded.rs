@@ -1,7 +1,7 @@
 //! The threaded scheduler: a rayon pool of its own, dependency counters, depth-first chains.
 
-use crate::{InOrder, LocalRun, Workers};
-use ndtask_core::memory::{memory_order, plan_budget};
+use crate::{Admit, LocalRun, Workers};
+use ndtask_core::memory::{memory_order, BudgetPlan};
 use ndtask_core::{Chunk, Error, Result, RunContext, RunInfo, Scheduler, TaskGraph};
 use rayon::ThreadPool;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use std::sync::Arc;
 /// With a memory budget (the run context's: `ndtask::Config::memory_budget`), tasks start in
 /// the memory order, each only when its result fits in
 /// the budget beside the results alive and those being made, a later one early only where the
-/// plan-time check leaves room for it ([`crate::InOrder`]), so the live results never exceed
+/// plan-time check leaves room for it ([`crate::Admit`]), so the live results never exceed
 /// it; a plan that cannot run within the budget at all fails before any task runs, naming the
 /// task that does not fit ([`ndtask_core::memory::check_budget`]).
 ///
@@ -88,14 +88,14 @@ impl Scheduler for ThreadedScheduler {
     fn execute_with(&self, graph: &TaskGraph, ctx: &RunContext) -> Result<Option<Vec<Arc<Chunk>>>> {
         let order = memory_order(graph);
         let budget = match ctx.budget() {
-            Some(b) => Some((plan_budget(graph, &order, b)?, b)),
+            Some(b) => Some(BudgetPlan::local(graph, &order, b)?),
             None => None,
         };
         let run = LocalRun::with_context(graph, ctx, 0);
         run.start(|| RunInfo::local(self.name(), graph, self.threads));
         match &budget {
-            Some((plan, b)) => {
-                let in_order = InOrder::with_budget(&run, &order, &plan.bytes, &plan.held, *b);
+            Some(plan) => {
+                let in_order = Admit::new(&run, plan, self.threads, ());
                 self.pool.broadcast(|_| in_order.work());
             }
             None => {
