@@ -13,6 +13,7 @@
 
 use crate::api::any::AnyArray;
 use crate::plan::Node;
+use crate::plan::NodeId;
 use ndtask_core::{
     Chunk, DecodeFn, EncodeFn, Error, Fingerprint, Op, Result, TaskGraph, TaskId, Value,
 };
@@ -461,7 +462,7 @@ impl Layers {
 pub(crate) fn add_layers(
     graph: &mut TaskGraph,
     layers: &Layers,
-    array_tasks: &HashMap<*const Node, Vec<TaskId>>,
+    array_tasks: &HashMap<NodeId, Vec<TaskId>>,
     outputs: &[(Arc<Layer>, Vec<usize>)],
 ) -> Result<Vec<Vec<TaskId>>> {
     let Layers { order, seen, .. } = layers;
@@ -560,7 +561,7 @@ pub(crate) fn add_layers(
         let input_task = |i: usize, b: usize| -> Option<TaskId> {
             match root.inputs.get(i)? {
                 Input::Layer(l) => *tasks[seen[&Arc::as_ptr(l)]].get(b)?,
-                Input::Array(a) => array_tasks.get(&Arc::as_ptr(&a.node))?.get(b).copied(),
+                Input::Array(a) => array_tasks.get(&a.node.key())?.get(b).copied(),
             }
         };
         let mut mine = vec![None; layer.blocks];

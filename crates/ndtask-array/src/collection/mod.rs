@@ -14,6 +14,7 @@ use crate::lower::{lower, plan};
 use crate::plan::chunks::{try_array, typed};
 use crate::plan::passes::Enabled;
 use crate::plan::Node;
+use crate::plan::NodeId;
 use layer::{add_layers, Layer, Layers};
 use ndarray::{ArrayD, IxDyn, Slice};
 use ndtask_core::{Chunk, ChunkGrid, Element, Error, Result, TaskGraph, TaskId};
@@ -188,10 +189,10 @@ pub(crate) fn build(targets: &Targets, enabled: &Enabled) -> Result<Built> {
         let tasks: Vec<Vec<TaskId>> = lowered.outputs.iter().map(|o| o.to_vec()).collect();
         (lowered.graph, tasks)
     };
-    let by_node: HashMap<*const Node, Vec<TaskId>> = nodes
+    let by_node: HashMap<NodeId, Vec<TaskId>> = nodes
         .iter()
         .zip(&node_tasks)
-        .map(|(n, t)| (Arc::as_ptr(n), t.clone()))
+        .map(|(n, t)| (n.key(), t.clone()))
         .collect();
     let wanted: Vec<(Arc<Layer>, Vec<usize>)> = targets
         .targets

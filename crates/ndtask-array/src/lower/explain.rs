@@ -3,6 +3,7 @@
 
 use crate::lower::physical::{PhysicalPlan, Role};
 use crate::plan::chunks::human_bytes;
+use crate::plan::NodeId;
 use crate::plan::{Node, NodeKind};
 use ndtask_core::petgraph::graph::{DiGraph, NodeIndex};
 use ndtask_core::DType;
@@ -57,14 +58,14 @@ pub struct PlanNode {
 }
 
 /// The nodes of the plan, numbered in plan order.
-fn nodes(plan: &PhysicalPlan) -> (Vec<PlanNode>, HashMap<*const Node, usize>) {
-    let ids: HashMap<*const Node, usize> = plan
+fn nodes(plan: &PhysicalPlan) -> (Vec<PlanNode>, HashMap<NodeId, usize>) {
+    let ids: HashMap<NodeId, usize> = plan
         .order
         .iter()
         .enumerate()
         .map(|(i, n)| (n.key(), i))
         .collect();
-    let outputs: HashSet<*const Node> = plan.outputs.iter().map(|o| o.key()).collect();
+    let outputs: HashSet<NodeId> = plan.outputs.iter().map(|o| o.key()).collect();
     let nodes = plan
         .order
         .iter()

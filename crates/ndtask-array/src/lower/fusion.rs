@@ -13,6 +13,7 @@
 use crate::exec::program::{Program, Step};
 use crate::lower::physical::{Pass, PhysicalPlan, Region, Role};
 use crate::plan::passes::Enabled;
+use crate::plan::NodeId;
 use crate::plan::{BlockKernel, Node, NodeKind, Through};
 use ndtask_core::{DType, Result};
 use std::collections::HashMap;
@@ -48,12 +49,12 @@ impl Pass for Fusion {
 /// Without `fuse`, every fusable node is materialised on its own.
 pub(crate) fn assign_regions(
     order: &[Arc<Node>],
-    consumers: &HashMap<*const Node, Vec<Arc<Node>>>,
+    consumers: &HashMap<NodeId, Vec<Arc<Node>>>,
     outputs: &[Arc<Node>],
     fuse: bool,
-) -> HashMap<*const Node, Role> {
-    let mut role: HashMap<*const Node, Role> = HashMap::new();
-    let root_of = |role: &HashMap<*const Node, Role>, n: &Arc<Node>| match role.get(&n.key()) {
+) -> HashMap<NodeId, Role> {
+    let mut role: HashMap<NodeId, Role> = HashMap::new();
+    let root_of = |role: &HashMap<NodeId, Role>, n: &Arc<Node>| match role.get(&n.key()) {
         Some(Role::Member(r)) => Some(*r),
         Some(_) => Some(n.key()),
         None => None,
@@ -94,7 +95,7 @@ pub(crate) fn assign_regions(
 
 /// Builds the region rooted at `root`: its program, the nodes its leaves read, and what it
 /// reads them through.
-pub(crate) fn build_program(root: &Arc<Node>, role: &HashMap<*const Node, Role>) -> Region {
+pub(crate) fn build_program(root: &Arc<Node>, role: &HashMap<NodeId, Role>) -> Region {
     let mut b = Builder {
         root: root.key(),
         role,
@@ -113,11 +114,11 @@ pub(crate) fn build_program(root: &Arc<Node>, role: &HashMap<*const Node, Role>)
 }
 
 struct Builder<'a> {
-    root: *const Node,
-    role: &'a HashMap<*const Node, Role>,
+    root: NodeId,
+    role: &'a HashMap<NodeId, Role>,
     steps: Vec<Step>,
     dtypes: Vec<DType>,
-    memo: HashMap<*const Node, usize>,
+    memo: HashMap<NodeId, usize>,
     leaves: Vec<Arc<Node>>,
     through: Vec<Option<Arc<dyn BlockKernel>>>,
 }

@@ -13,6 +13,7 @@ mod reduction_tree;
 
 use crate::exec::ops::{BlocksOp, FusedOp};
 use crate::plan::passes::Enabled;
+use crate::plan::NodeId;
 use crate::plan::{Node, NodeKind};
 use ndtask_core::{ravel, unravel, ChunkGrid, Error, Op, Result, TaskGraph, TaskId};
 use physical::{PhysicalPlan, Region, Role};
@@ -85,9 +86,9 @@ pub(crate) fn lower(plan: &PhysicalPlan) -> Result<Lowered> {
 
 struct Lowerer<'p> {
     graph: TaskGraph,
-    tasks: HashMap<*const Node, Arc<Vec<TaskId>>>,
+    tasks: HashMap<NodeId, Arc<Vec<TaskId>>>,
     /// The partial tasks of each input that several reductions fold in one pass.
-    shared: HashMap<*const Node, reduction_tree::Shared>,
+    shared: HashMap<NodeId, reduction_tree::Shared>,
     plan: &'p PhysicalPlan,
 }
 

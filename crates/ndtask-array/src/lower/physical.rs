@@ -5,6 +5,7 @@
 use crate::exec::program::Program;
 use crate::plan::passes::Enabled;
 use crate::plan::walk::Consumers;
+use crate::plan::NodeId;
 use crate::plan::{BlockKernel, Node};
 use ndtask_core::{Error, Result};
 use std::collections::HashMap;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Role {
     /// Evaluated inside the region rooted at the given node.
-    Member(*const Node),
+    Member(NodeId),
     /// Roots a region whose chunks are materialised as tasks.
     Materialized,
     /// Roots a region that its one consumer, a reduction (directly or through a concatenation
@@ -45,12 +46,12 @@ pub(crate) struct PhysicalPlan {
     /// Who reads each node.
     pub consumers: Consumers,
     /// The role of every fusable node (member of a region, or a region's root).
-    pub role: HashMap<*const Node, Role>,
+    pub role: HashMap<NodeId, Role>,
     /// The kernel of every region root (materialised or streamed).
-    pub regions: HashMap<*const Node, Region>,
+    pub regions: HashMap<NodeId, Region>,
     /// The roots of the copies the rematerialisation pass made (each computed again for its
     /// consumer instead of held).
-    pub recomputed: std::collections::HashSet<*const Node>,
+    pub recomputed: std::collections::HashSet<NodeId>,
     /// The passes of both stages, in order, with "(off)" after one that was switched off.
     pub passes: Vec<String>,
 }

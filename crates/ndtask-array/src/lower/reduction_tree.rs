@@ -6,6 +6,7 @@ use super::{check_leaves, concat_route, deps_for, Lowerer};
 use crate::exec::ops::{CombineOp, EmptyReduceOp, PartialOp, SharedPartialOp};
 use crate::exec::program::Program;
 use crate::lower::physical::{Region, Role};
+use crate::plan::NodeId;
 use crate::plan::{Node, NodeKind, ReduceSpec};
 use ndtask_core::{ravel, unravel, ChunkGrid, Error, Result, TaskId};
 use std::sync::Arc;
@@ -268,7 +269,7 @@ impl Lowerer<'_> {
 pub(super) struct Shared {
     tasks: Vec<TaskId>,
     /// The reductions, in the order of their states in the tasks' results.
-    readers: Vec<*const Node>,
+    readers: Vec<NodeId>,
     /// Per reduction, its first part in the results and how many parts its state has.
     parts: Vec<(usize, usize)>,
 }

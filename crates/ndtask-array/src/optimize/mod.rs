@@ -25,6 +25,7 @@ pub(crate) mod share;
 use crate::plan::passes::Enabled;
 use crate::plan::walk::post_order;
 use crate::plan::Node;
+use crate::plan::NodeId;
 use ndtask_core::{Error, Result};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -35,7 +36,7 @@ pub(crate) struct LogicalPlan {
     pub outputs: Vec<Arc<Node>>,
     /// The roots of the copies the rematerialisation pass made (each computed again for its
     /// consumer instead of held).
-    pub recomputed: HashSet<*const Node>,
+    pub recomputed: HashSet<NodeId>,
     /// The passes, in order, with "(off)" after one that was switched off.
     pub passes: Vec<String>,
 }

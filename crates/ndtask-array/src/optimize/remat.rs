@@ -19,6 +19,7 @@
 
 use super::{LogicalPlan, Pass};
 use crate::plan::walk::{consumers, on_inputs, post_order, rewritten};
+use crate::plan::NodeId;
 use crate::plan::{Node, NodeKind};
 use ndtask_core::Result;
 use std::collections::{HashMap, HashSet};
@@ -49,9 +50,9 @@ impl Pass for Rematerialise {
 }
 
 /// The (consumer, input) edges along which the input is recomputed, as node keys of `order`.
-fn copies_wanted(order: &[Arc<Node>]) -> HashSet<(*const Node, *const Node)> {
+fn copies_wanted(order: &[Arc<Node>]) -> HashSet<(NodeId, NodeId)> {
     let cons = consumers(order);
-    let mut size: HashMap<*const Node, usize> = HashMap::new();
+    let mut size: HashMap<NodeId, usize> = HashMap::new();
     let mut wanted = HashSet::new();
     for (i, n) in order.iter().enumerate() {
         let Some(nodes) = cheap_size(n, &size) else {
@@ -91,7 +92,7 @@ pub(crate) fn cheap(n: &Arc<Node>) -> bool {
 
 /// The nodes of `n`'s sub-plan when it has only sources and maps (counting each node once per
 /// path, an upper bound of the recomputation), or `None`.
-fn cheap_size(n: &Arc<Node>, size: &HashMap<*const Node, usize>) -> Option<usize> {
+fn cheap_size(n: &Arc<Node>, size: &HashMap<NodeId, usize>) -> Option<usize> {
     match &n.kind {
         NodeKind::Source(_) => Some(1),
         NodeKind::Map { inputs, .. } => inputs.iter().try_fold(1usize, |acc, i| {
@@ -103,9 +104,9 @@ fn cheap_size(n: &Arc<Node>, size: &HashMap<*const Node, usize>) -> Option<usize
 
 /// The nodes after `order[start]` that depend on it through something other than element-wise
 /// maps (which read its chunks one for one, so they never hold it back).
-fn behind_barrier(order: &[Arc<Node>], start: usize) -> HashSet<*const Node> {
+fn behind_barrier(order: &[Arc<Node>], start: usize) -> HashSet<NodeId> {
     // 1: depends on the node through maps only; 2: through a barrier.
-    let mut state: HashMap<*const Node, u8> = HashMap::from([(order[start].key(), 1)]);
+    let mut state: HashMap<NodeId, u8> = HashMap::from([(order[start].key(), 1)]);
     for m in &order[start + 1..] {
         let reached = m
             .inputs()
@@ -129,9 +130,9 @@ fn behind_barrier(order: &[Arc<Node>], start: usize) -> HashSet<*const Node> {
 fn rebuild(
     outputs: &[Arc<Node>],
     order: &[Arc<Node>],
-    copies: &HashSet<(*const Node, *const Node)>,
-) -> (Vec<Arc<Node>>, HashSet<*const Node>) {
-    let mut done: HashMap<*const Node, Arc<Node>> = HashMap::new();
+    copies: &HashSet<(NodeId, NodeId)>,
+) -> (Vec<Arc<Node>>, HashSet<NodeId>) {
+    let mut done: HashMap<NodeId, Arc<Node>> = HashMap::new();
     let mut recomputed = HashSet::new();
     for n in order {
         // One copy per consumer, even where it reads the node twice.
@@ -158,7 +159,7 @@ fn rebuild(
 
 /// A copy of the sources and maps of `n`'s sub-plan that shares no node with it (a node read
 /// twice inside the sub-plan is copied once).
-fn deep_copy(n: &Arc<Node>, memo: &mut HashMap<*const Node, Arc<Node>>) -> Arc<Node> {
+fn deep_copy(n: &Arc<Node>, memo: &mut HashMap<NodeId, Arc<Node>>) -> Arc<Node> {
     if let Some(c) = memo.get(&n.key()) {
         return c.clone();
     }

@@ -11,6 +11,7 @@
 use super::{LogicalPlan, Pass};
 use crate::plan::walk::rewrite;
 use crate::plan::Node;
+use crate::plan::NodeId;
 use ndtask_core::{Fingerprint, Result};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,7 +24,7 @@ impl Pass for Share {
         "share"
     }
     fn run(&self, plan: &mut LogicalPlan) -> Result<()> {
-        let mut seen: HashMap<(Vec<u8>, Vec<*const Node>), Arc<Node>> = HashMap::new();
+        let mut seen: HashMap<(Vec<u8>, Vec<NodeId>), Arc<Node>> = HashMap::new();
         plan.outputs = rewrite(&plan.outputs, |n| {
             let mut h = Fingerprint::recording();
             if !n.identity(&mut h) {

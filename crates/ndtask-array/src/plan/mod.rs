@@ -15,13 +15,29 @@ use arith::ArithView;
 pub(crate) use chunks::{dispatch_dtype, tile_type_error};
 use ndtask_core::{Buf, Chunk, ChunkGrid, DType, Error, Fingerprint, Result};
 pub(crate) use source::{SourceNode, Window};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// A node of the logical plan.
 pub(crate) struct Node {
+    /// Its identity: unique in the process, never reused (the key of every table a pass or the
+    /// lowering keeps per node).
+    pub id: NodeId,
     pub kind: NodeKind,
     pub grid: ChunkGrid,
     pub dtype: DType,
+}
+
+/// A plan node's identity ([`Node::key`]): a number given when the node is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct NodeId(u64);
+
+impl NodeId {
+    /// The next identity (from a process-wide counter: 2^64 nodes are never made).
+    fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        NodeId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
 }
 
 /// What a node computes.
@@ -58,7 +74,12 @@ pub(crate) struct ReduceSpec {
 
 impl Node {
     pub fn new(kind: NodeKind, grid: ChunkGrid, dtype: DType) -> Arc<Node> {
-        Arc::new(Node { kind, grid, dtype })
+        Arc::new(Node {
+            id: NodeId::next(),
+            kind,
+            grid,
+            dtype,
+        })
     }
 
     pub fn invalid(e: Error, dtype: DType) -> Arc<Node> {
@@ -93,9 +114,9 @@ impl Node {
         self.grid.shape()
     }
 
-    /// Stable identity for memo tables during one lowering.
-    pub fn key(self: &Arc<Self>) -> *const Node {
-        Arc::as_ptr(self)
+    /// The node's identity, the key of memo tables.
+    pub fn key(&self) -> NodeId {
+        self.id
     }
 
     /// The same node reading `inputs` instead of its own (in the same order and number).

@@ -1,12 +1,13 @@
 //! Walking and rewriting the logical plan, as every stage does: the nodes the outputs reach in
 //! a post-order, who reads each node, and rebuilding a plan bottom-up.
 
+use super::NodeId;
 use crate::plan::Node;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// The consumers of every node (each consumer once per node it reads, in post-order).
-pub(crate) type Consumers = HashMap<*const Node, Vec<Arc<Node>>>;
+pub(crate) type Consumers = HashMap<NodeId, Vec<Arc<Node>>>;
 
 /// Who reads each node of `order` (a post-order).
 pub(crate) fn consumers(order: &[Arc<Node>]) -> Consumers {
@@ -55,7 +56,7 @@ pub(crate) fn rewrite(
     outputs: &[Arc<Node>],
     mut f: impl FnMut(Arc<Node>) -> Arc<Node>,
 ) -> Vec<Arc<Node>> {
-    let mut done: HashMap<*const Node, Arc<Node>> = HashMap::new();
+    let mut done: HashMap<NodeId, Arc<Node>> = HashMap::new();
     for n in post_order(outputs) {
         let inputs: Vec<Arc<Node>> = n
             .inputs()
@@ -83,7 +84,7 @@ pub(crate) fn on_inputs(n: &Arc<Node>, inputs: Vec<Arc<Node>>) -> Arc<Node> {
 /// The outputs after a rewrite that maps old nodes to new ones in `done`.
 pub(crate) fn rewritten(
     outputs: &[Arc<Node>],
-    done: &HashMap<*const Node, Arc<Node>>,
+    done: &HashMap<NodeId, Arc<Node>>,
 ) -> Vec<Arc<Node>> {
     outputs
         .iter()
