@@ -3,9 +3,10 @@
 //! left by a selection. Coordinates are small and held in memory; lookups by label happen
 //! when an expression is built, never in a task.
 
-use crate::attrs::Attrs;
-use crate::time::{self, NAT};
-use ndtask_core::{Error, Result};
+use crate::attrs::{AttrValue, Attrs};
+use crate::cf::{Decode, Encoding, Stored};
+use crate::time::{self, TimeUnits, NAT};
+use ndtask_core::{DType, Error, Result};
 use std::fmt;
 
 /// The labels of a coordinate.
@@ -424,7 +425,7 @@ pub struct Coordinate {
     /// Attributes.
     pub attrs: Attrs,
     /// How the labels were stored (for writing them back the same way).
-    pub encoding: crate::cf::Encoding,
+    pub encoding: Encoding,
 }
 
 impl Coordinate {
@@ -504,5 +505,66 @@ impl Coords {
         self.get(dim)
             .filter(|c| c.dim.as_deref() == Some(dim))
             .map(|c| &c.labels)
+    }
+}
+
+/// Decodes the labels of a coordinate read as numbers: datetimes where `attrs` has time units
+/// of the standard calendar (the units move into `encoding`), the numbers otherwise.
+pub fn decode_labels(
+    nums: Vec<f64>,
+    ints: Option<Vec<i64>>,
+    stored: Stored,
+    attrs: &mut Attrs,
+    encoding: &mut Encoding,
+) -> Labels {
+    let decode = Decode::plan(stored, attrs, encoding);
+    let units = attrs
+        .get("units")
+        .and_then(AttrValue::as_text)
+        .map(str::to_string);
+    let calendar = attrs
+        .get("calendar")
+        .and_then(AttrValue::as_text)
+        .map(str::to_string);
+    let standard = calendar.as_deref().is_none_or(|c| {
+        matches!(
+            c.to_ascii_lowercase().as_str(),
+            "standard" | "gregorian" | "proleptic_gregorian"
+        )
+    });
+    if let Some(u) = units
+        .as_deref()
+        .and_then(TimeUnits::parse)
+        .filter(|_| standard)
+    {
+        attrs.remove("units");
+        attrs.remove("calendar");
+        encoding.units = units;
+        encoding.calendar = calendar;
+        let times = match (&ints, &decode) {
+            (Some(ints), None) => ints.iter().map(|&v| u.decode_i64(v)).collect(),
+            _ => nums
+                .iter()
+                .map(|&v| match &decode {
+                    Some(d) => d.value(v),
+                    None => v,
+                })
+                .map(|v| if v.is_nan() { NAT } else { u.decode_f64(v) })
+                .collect(),
+        };
+        return Labels::Time(times);
+    }
+    match (decode, stored) {
+        (Some(d), _) => {
+            let v: Vec<f64> = nums.iter().map(|&x| d.value(x)).collect();
+            if d.target == DType::F32 {
+                Labels::F32(v.iter().map(|&x| x as f32).collect())
+            } else {
+                Labels::F64(v)
+            }
+        }
+        (None, Stored::F32) => Labels::F32(nums.iter().map(|&x| x as f32).collect()),
+        (None, Stored::F64) => Labels::F64(nums),
+        (None, _) => Labels::I64(ints.unwrap_or_else(|| nums.iter().map(|&x| x as i64).collect())),
     }
 }

@@ -1,12 +1,14 @@
-//! Opening datasets (NetCDF-3; NetCDF-4 with the `netcdf` feature; Zarr groups with the `zarr`
-//! feature) and writing NetCDF-3.
+//! What reading and writing datasets share (chunking by dimension name, coordinates and data
+//! variables from stored numbers, CF encoding), NetCDF-3 read and written; which format a path
+//! holds is decided in `open.rs`.
 
 use crate::attrs::{AttrValue, Attrs};
-use crate::cf::{decode_labels, Decode, Encode, Encoding, Stored};
+use crate::cf::{Decode, Encode, Encoding, Stored};
+use crate::coords::decode_labels;
 use crate::coords::{Coordinate, Coords, Labels};
 use crate::dataarray::{chunks_by_name, DataArray};
 use crate::dataset::Dataset;
-use crate::netcdf3::{is_netcdf3, NcFile, NcLayout, NcOut, NcReader, NcTarget, NcVarSink};
+use crate::netcdf3::{NcFile, NcLayout, NcOut, NcReader, NcTarget, NcVarSink};
 use crate::time::{TimeUnits, NAT};
 use ndtask_array::collection::Write;
 use ndtask_array::reader::{from_reader, ChunkReader};
@@ -19,47 +21,6 @@ use std::sync::Arc;
 /// Chunk sizes by dimension name, as Xarray's `chunks={"lat": 25, "time": -1}`: `-1` for the
 /// whole dimension; dimensions not named are whole (NetCDF) or keep the store's chunks (Zarr).
 pub type ChunkSpec<'a> = &'a [(&'a str, i64)];
-
-/// Opens a dataset lazily: a NetCDF-3 file, a NetCDF-4 file (with the `netcdf` feature) or a
-/// Zarr group (with the `zarr` feature), decoded as Xarray decodes by default (CF fill values,
-/// scale and offset, time units), chunked by `chunks`. Only the chunks a computation needs are
-/// read, when it runs.
-///
-/// # Errors
-/// [`Error::Io`] naming the path for a file that is missing, not a dataset, truncated or
-/// corrupt (naming the variable); [`Error::InvalidArgument`] for a `chunks` entry naming a
-/// dimension the dataset does not have.
-pub fn open_dataset(path: impl AsRef<Path>, chunks: ChunkSpec<'_>) -> Result<Dataset> {
-    let path = path.as_ref();
-    if path.is_dir() {
-        return open_dir(path, chunks);
-    }
-    let mut head = [0u8; 8];
-    {
-        use std::io::Read;
-        let mut f = std::fs::File::open(path)
-            .map_err(|e| Error::io(format!("opening the dataset {}", path.display()), e))?;
-        let n = f
-            .read(&mut head)
-            .map_err(|e| Error::io(format!("reading the dataset {}", path.display()), e))?;
-        if n < 4 {
-            return Err(Error::io(
-                format!("opening the dataset {}", path.display()),
-                format!("the file has {n} bytes: it is not NetCDF"),
-            ));
-        }
-    }
-    if is_netcdf3(&head) {
-        return open_netcdf3(path, chunks);
-    }
-    if &head == b"\x89HDF\r\n\x1a\n" {
-        return open_hdf5(path, chunks);
-    }
-    Err(Error::io(
-        format!("opening the dataset {}", path.display()),
-        "the file is neither NetCDF-3 (CDF) nor NetCDF-4 (HDF5)",
-    ))
-}
 
 /// Checks that every dimension `chunks` names is one of `dims`.
 pub(crate) fn check_chunks(chunks: ChunkSpec<'_>, dims: &[String], path: &Path) -> Result<()> {
@@ -118,34 +79,8 @@ pub(crate) fn listed_coords(attrs: &Attrs) -> Vec<String> {
         .unwrap_or_default()
 }
 
-#[cfg(feature = "netcdf")]
-fn open_hdf5(path: &Path, chunks: ChunkSpec<'_>) -> Result<Dataset> {
-    crate::netcdf4::open(path, chunks)
-}
-
-#[cfg(not(feature = "netcdf"))]
-fn open_hdf5(path: &Path, _chunks: ChunkSpec<'_>) -> Result<Dataset> {
-    Err(Error::InvalidArgument(format!(
-        "{} is NetCDF-4 (HDF5): reading it needs ndtask's `netcdf` feature (and the system \
-         libnetcdf), or convert it to NetCDF-3 (`nccopy -k cdf5`) or Zarr",
-        path.display()
-    )))
-}
-
-#[cfg(feature = "zarr")]
-fn open_dir(path: &Path, chunks: ChunkSpec<'_>) -> Result<Dataset> {
-    crate::zarr::open(path, chunks)
-}
-
-#[cfg(not(feature = "zarr"))]
-fn open_dir(path: &Path, _chunks: ChunkSpec<'_>) -> Result<Dataset> {
-    Err(Error::InvalidArgument(format!(
-        "{} is a directory: Zarr stores need ndtask's `zarr` feature",
-        path.display()
-    )))
-}
-
-fn open_netcdf3(path: &Path, chunks: ChunkSpec<'_>) -> Result<Dataset> {
+/// Opens a NetCDF-3 file ([`crate::open_dataset`]).
+pub(crate) fn open_netcdf3(path: &Path, chunks: ChunkSpec<'_>) -> Result<Dataset> {
     let file = Arc::new(NcFile::open(path)?);
     let dims: Vec<String> = file.dims.iter().map(|d| d.name.clone()).collect();
     check_chunks(chunks, &dims, path)?;

@@ -43,6 +43,7 @@ mod io;
 mod netcdf3;
 #[cfg(feature = "netcdf")]
 mod netcdf4;
+mod open;
 mod repr;
 pub mod time;
 #[cfg(feature = "zarr")]
@@ -53,5 +54,6 @@ pub use coords::{Coordinate, Coords, Label, Labels};
 pub use dataarray::{Arith, DataArray, Isel, Method, Operand, Reduce, Sel};
 pub use dataset::{Dataset, DatasetGroupBy, DatasetOperand};
 pub use groupby::{GroupBy, Rolling};
-pub use io::{open_dataset, ChunkSpec};
+pub use io::ChunkSpec;
 pub use ndtask_array::{GroupArith, RollingReduce};
+pub use open::open_dataset;
