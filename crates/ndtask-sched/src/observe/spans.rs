@@ -55,7 +55,52 @@ const BUFFERS: usize = 64;
 /// other down.
 #[repr(align(128))]
 #[derive(Default)]
-struct Buffer(Mutex<Vec<Raw>>);
+struct Buffer(Mutex<Segments>);
+
+/// Spans in segments: a full segment is set aside and a new one started, so that a push never
+/// moves what was recorded before (a growing vector would copy every span of the earlier runs,
+/// in the run that makes it grow).
+#[derive(Default)]
+struct Segments {
+    full: Vec<Vec<Raw>>,
+    current: Vec<Raw>,
+}
+
+/// The smallest segment.
+const SEGMENT: usize = 1024;
+
+impl Segments {
+    fn push(&mut self, raw: Raw) {
+        if self.current.len() == self.current.capacity() {
+            self.start(SEGMENT.max(self.current.capacity()));
+        }
+        self.current.push(raw);
+    }
+
+    /// Sets the current segment aside (if it holds anything) and starts one with room for
+    /// `room` spans (best effort: a push finds room anyway).
+    fn start(&mut self, room: usize) {
+        let mut next = Vec::new();
+        let _ = next.try_reserve_exact(room);
+        let current = std::mem::replace(&mut self.current, next);
+        if !current.is_empty() {
+            self.full.push(current);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.full.iter().map(Vec::len).sum::<usize>() + self.current.len()
+    }
+
+    /// Every span, oldest first; the segments are emptied.
+    fn take(&mut self) -> impl Iterator<Item = Raw> {
+        let current = std::mem::take(&mut self.current);
+        std::mem::take(&mut self.full)
+            .into_iter()
+            .chain(std::iter::once(current))
+            .flatten()
+    }
+}
 
 /// The spans of this process (per worker thread until flushed) and those gathered from other
 /// ranks.
@@ -92,10 +137,11 @@ impl SpanLog {
         let mut runs = lock(&self.runs);
         self.run.store(runs.len() as u32, Ordering::Relaxed);
         runs.push(info.graph.ops().to_vec());
-        // Room for this run's tasks, spread over its threads (best effort: a push grows it).
+        // Room for this run's tasks, spread over its threads, in a new segment of each thread's
+        // buffer (best effort: a push finds room anyway).
         let each = info.local_tasks / info.threads.clamp(1, BUFFERS) + 1;
         for b in self.buffers.iter().take(info.threads.max(1)) {
-            let _ = lock(&b.0).try_reserve(each);
+            lock(&b.0).start(each);
         }
         micros(origin, now)
     }
@@ -137,7 +183,7 @@ impl SpanLog {
         let mut names: Vec<Vec<Option<String>>> =
             runs.iter().map(|r| vec![None; r.len()]).collect();
         for b in self.buffers.iter() {
-            for r in std::mem::take(&mut *lock(&b.0)) {
+            for r in lock(&b.0).take() {
                 let op = runs
                     .get(r.run as usize)
                     .and_then(|ops| ops.get(r.op as usize));
@@ -298,6 +344,38 @@ mod tests {
         assert!(log.decode(&mut rest).is_some());
         assert!(rest.is_empty());
         log.with(|s| assert_eq!(s, [span]));
+    }
+
+    #[test]
+    fn segments_keep_every_span_in_order_across_runs_and_overflows() {
+        let now = Instant::now();
+        let raw = |task| Raw {
+            run: 0,
+            op: 0,
+            task,
+            ok: true,
+            rank: 0,
+            thread: 0,
+            block: 0,
+            start: now,
+            end: now,
+            bytes: 0,
+            held: 0,
+        };
+        let mut s = Segments::default();
+        let mut want = Vec::new();
+        // Runs that reserve too little, nothing, and enough; the first run overflows twice.
+        for (room, n) in [(10, 2500), (0, 3), (5000, 4000)] {
+            s.start(room);
+            for _ in 0..n {
+                s.push(raw(want.len() as u32));
+                want.push(want.len() as u32);
+            }
+            assert_eq!(s.len(), want.len());
+        }
+        let got: Vec<u32> = s.take().map(|r| r.task).collect();
+        assert_eq!(got, want);
+        assert_eq!(s.len(), 0);
     }
 
     #[test]
