@@ -283,3 +283,27 @@ fn broadcasts_over_many_tiles_match_ndarray() {
         }
     }
 }
+
+#[test]
+fn a_failure_under_a_tight_budget_is_the_same_error_on_every_scheduler() {
+    // Several chunks fail; the error reported is the lowest failing task's on every scheduler,
+    // and the tasks below it still run within the budget (no hang, no other error).
+    let x = random::uniform::<f64>([300, 300], [30, 30], 5).unwrap();
+    let bad = x.map(|v| -> f64 {
+        if v > 0.995 {
+            panic!("value {v} is cursed")
+        }
+        v
+    });
+    let e = (&bad.t() + &bad).sum_axis(0).unwrap();
+    let g = e.task_graph().unwrap();
+    let need = MemoryProfile::of(&g, &memory_order(&g), 1).peak_bytes;
+    let want = e.compute_with(&sync()).unwrap_err().to_string();
+    assert!(want.contains("is cursed"), "{want}");
+    for s in schedulers() {
+        for budget in [need, need * 2] {
+            let got = s.clone().memory_budget(budget).compute(&e).unwrap_err();
+            assert_eq!(got.to_string(), want, "{} under {budget}", s.name());
+        }
+    }
+}

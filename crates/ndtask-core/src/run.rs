@@ -99,7 +99,8 @@ pub struct TaskEvent<'a> {
     /// The bytes of its result (0 at the start, and when it failed).
     pub bytes: usize,
     /// The bytes of results this process holds alive: at the start, before the task runs; at
-    /// the end, its inputs released and its result counted.
+    /// the end, its inputs released and its result stored (counted when this process keeps it
+    /// for a reader or as an output).
     pub held: usize,
     /// Whether it succeeded (always true at the start).
     pub ok: bool,
@@ -170,7 +171,9 @@ pub trait Observer: Send + Sync {
     fn task_started(&self, event: &TaskEvent<'_>) {
         let _ = event;
     }
-    /// A task has finished (or failed: `event.ok`).
+    /// A task has finished (or failed: `event.ok`). It is told once the result is stored, so
+    /// on several threads a consumer's event can come before its producer's; the times keep
+    /// the order (a producer's `end` is read before its result is stored).
     fn task_finished(&self, event: &TaskEvent<'_>) {
         let _ = event;
     }

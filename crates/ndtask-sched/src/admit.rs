@@ -72,6 +72,8 @@ struct Progress {
     ahead: Vec<bool>,
     /// Tasks running.
     running: usize,
+    /// The projected bytes of the results running tasks are making.
+    making: usize,
     ledger: Ledger,
 }
 
@@ -90,6 +92,7 @@ impl<'a, 'g, H: Hooks> Admit<'a, 'g, H> {
                 head: 0,
                 ahead: vec![false; early],
                 running: 0,
+                making: 0,
                 ledger: plan.ledger(),
             }),
             wake: Condvar::new(),
@@ -168,6 +171,7 @@ impl<'a, 'g, H: Hooks> Admit<'a, 'g, H> {
             });
             let mut c = self.lock();
             c.running -= 1;
+            c.making = c.making.saturating_sub(self.plan.need(t));
             c.ledger.finished(self.run.graph(), self.plan, t);
             if !made && self.plan.sends_result(t) {
                 // Nothing will be sent: the hold of the sends ends too.
@@ -215,8 +219,19 @@ impl<'a, 'g, H: Hooks> Admit<'a, 'g, H> {
                 Step::Take(_) => true,
                 Step::Run(t) => self.run.is_ready(t),
             };
+            // Fits by the ledger (the projected sizes); in one process also by the bytes
+            // really alive, which count the results whose size was only known when they ran,
+            // as long as anything runs (when nothing does, the ledger's word is enough: the
+            // simulation fitted the head there).
+            let live = self.run.live_bytes().saturating_add(p.making);
+            let fits = |p: &Progress, need: usize| {
+                p.ledger.fits(need, plan.budget)
+                    && (remote || p.running == 0 || live.saturating_add(need) <= plan.budget)
+            };
             let need = plan.need(head.task());
-            let start = match startable(head) && (stopping || p.ledger.fits(need, plan.budget)) {
+            // One process stopping runs what is left below the lowest failure as it fits, or
+            // one at a time: what skipped tasks would have freed stays held.
+            let start = match startable(head) && (fits(p, need) || stopping && p.running == 0) {
                 true => {
                     p.ledger.hold(need);
                     p.head += 1;
@@ -226,9 +241,9 @@ impl<'a, 'g, H: Hooks> Admit<'a, 'g, H> {
                 // step before it from the head on.
                 false if stopping => None,
                 false => {
-                    let (ahead, ledger) = (&p.ahead, &p.ledger);
-                    plan.early_step(p.head, ledger.early_held(), |q, n| {
-                        !ahead[q] && startable(steps[q]) && ledger.fits(n, plan.budget)
+                    let ahead = &p.ahead;
+                    plan.early_step(p.head, p.ledger.early_held(), |q, n| {
+                        !ahead[q] && startable(steps[q]) && fits(p, n)
                     })
                 }
                 .map(|q| {
@@ -241,11 +256,16 @@ impl<'a, 'g, H: Hooks> Admit<'a, 'g, H> {
                 Some(Step::Take(t)) => self.hooks.take(t),
                 Some(Step::Run(t)) => {
                     p.running += 1;
+                    p.making = p.making.saturating_add(plan.need(t));
                     return Some(t);
                 }
+                None if p.running == 0 && stopping => {
+                    // Its inputs were skipped (a cancellation): it cannot run either.
+                    p.head += 1;
+                }
                 None if p.running == 0 && !remote => {
-                    // Every earlier step is done, yet an input of the head is missing: it
-                    // cannot come.
+                    // Every earlier step is done (a ready head would have started), yet an
+                    // input of the head is missing: it cannot come.
                     let t = head.task();
                     self.run.fail(
                         t,
