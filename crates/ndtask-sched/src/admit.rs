@@ -5,7 +5,9 @@
 //! 1. **In order.** The first step not started (the *head*) starts when it fits: a task when
 //!    its inputs are done, a take (an MPI rank making room for a result another rank sends it)
 //!    at once; either only when its projected bytes fit in the budget beside what the process
-//!    holds ([`Ledger`]). The plan-time simulation ([`BudgetPlan::simulate`]) started the same
+//!    holds ([`Ledger`]) and, in one process while anything runs, beside the bytes really alive
+//!    ([`LocalRun::live_bytes`], which count results whose size was only known when they ran)
+//!    and those being made. The plan-time simulation ([`BudgetPlan::simulate`]) started the same
 //!    steps one at a time, so when nothing else is in flight the head fits.
 //! 2. **Looking ahead.** While the head waits (for inputs another thread or rank is making), a
 //!    later step may start early ([`BudgetPlan::early_step`]) if its bytes, with those still
