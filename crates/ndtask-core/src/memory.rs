@@ -97,43 +97,6 @@ pub fn result_bytes(graph: &TaskGraph) -> (Vec<usize>, usize) {
     (bytes, unknown)
 }
 
-/// Bytes alive during a simulated run: results are counted from their task's start, freed
-/// when the last reader finishes (at once when nothing reads them).
-struct Alive<'g> {
-    graph: &'g TaskGraph,
-    bytes: &'g [usize],
-    uses: Vec<u32>,
-    now: usize,
-}
-
-impl<'g> Alive<'g> {
-    fn new(graph: &'g TaskGraph, bytes: &'g [usize]) -> Self {
-        Alive {
-            graph,
-            bytes,
-            uses: graph.use_counts(),
-            now: 0,
-        }
-    }
-
-    fn start(&mut self, t: TaskId) {
-        self.now = self.now.saturating_add(self.bytes[t as usize]);
-    }
-
-    fn finish(&mut self, t: TaskId) {
-        for &d in self.graph.deps(t) {
-            let u = &mut self.uses[d as usize];
-            *u = u.saturating_sub(1);
-            if *u == 0 {
-                self.now = self.now.saturating_sub(self.bytes[d as usize]);
-            }
-        }
-        if self.uses[t as usize] == 0 {
-            self.now = self.now.saturating_sub(self.bytes[t as usize]);
-        }
-    }
-}
-
 impl MemoryProfile {
     /// Simulates a run of `graph` whose tasks start in `order` (a topological order, such as
     /// [`memory_order`]) on `threads` threads: the head of the order starts on the first free
@@ -141,7 +104,15 @@ impl MemoryProfile {
     /// processes ([`TaskGraph::work_of`]).
     pub fn of(graph: &TaskGraph, order: &[TaskId], threads: usize) -> Self {
         let (bytes, unknown) = result_bytes(graph);
-        let mut alive = Alive::new(graph, &bytes);
+        // The bytes alive, counted as a budget plan counts them (with no budget to check).
+        let plan = BudgetPlan::new(
+            bytes,
+            Vec::new(),
+            local_holds(graph),
+            Vec::new(),
+            usize::MAX,
+        );
+        let mut alive = plan.ledger();
         let mut done = vec![false; graph.len()];
         let mut running: BinaryHeap<Reverse<(u64, TaskId)>> = BinaryHeap::new();
         let (mut clock, mut peak, mut peak_task) = (0u64, 0usize, None);
@@ -155,9 +126,9 @@ impl MemoryProfile {
                     break;
                 }
                 next.next();
-                alive.start(t);
-                if alive.now > peak {
-                    (peak, peak_task) = (alive.now, Some(t));
+                alive.hold(plan.need(t));
+                if alive.held() > peak {
+                    (peak, peak_task) = (alive.held(), Some(t));
                 }
                 let cost = graph.work_of(t).max(1) as u64;
                 running.push(Reverse((clock.saturating_add(cost), t)));
@@ -167,16 +138,22 @@ impl MemoryProfile {
             };
             clock = end;
             done[t as usize] = true;
-            alive.finish(t);
+            alive.finished(graph, &plan, t);
         }
         MemoryProfile {
             threads,
             peak_bytes: peak,
             peak_task,
-            largest_result: bytes.iter().copied().max().unwrap_or(0),
+            largest_result: plan.largest(),
             unknown,
         }
     }
+}
+
+/// Why each result is held when one process runs all of `graph` ([`BudgetPlan::holds`]): for
+/// each of its readers (and output copy), and while its task runs.
+fn local_holds(graph: &TaskGraph) -> Vec<u32> {
+    graph.use_counts().into_iter().map(|u| u + 1).collect()
 }
 
 /// Checks, before anything runs, that `graph` can run within `budget` bytes of live results
@@ -266,77 +243,92 @@ impl BudgetPlan {
         }
     }
 
-    /// One process running every task of `graph` in `order` within `budget`.
-    ///
-    /// # Errors
-    /// As [`check_budget`].
-    pub fn local(graph: &TaskGraph, order: &[TaskId], budget: usize) -> crate::Result<Self> {
-        let steps = order.iter().map(|&t| Step::Run(t)).collect();
-        // A result is held for each of its readers (and output copy), and while its task runs.
-        let holds = graph.use_counts().into_iter().map(|u| u + 1).collect();
-        let sends = vec![false; graph.len()];
-        Self::simulate(graph, steps, holds, sends, budget).map_err(|m| {
-            let t = order[m.at];
-            let bytes = result_bytes(graph).0;
-            let op = graph.op_names().get(graph.op_of(t) as usize).cloned();
-            Error::Memory(format!(
-                "the plan cannot run within the memory budget of {}: task {} on chunk {} needs \
-                 {} for its result while {} of other results must stay alive (the largest \
-                 result of one task is {}){}",
-                human_bytes(budget),
-                op.unwrap_or_default(),
-                graph.describe_task(t),
-                human_bytes(bytes[t as usize]),
-                human_bytes(m.held),
-                human_bytes(bytes.iter().copied().max().unwrap_or(0)),
-                held_for(graph, &bytes, order, m.at),
-            ))
-        })
-    }
-
-    /// Simulates `steps` of `graph` on one thread within `budget`, every send completing at
-    /// once; `holds` and `sends` as the fields of the same name.
-    ///
-    /// # Errors
-    /// The first step that does not fit.
-    pub fn simulate(
-        graph: &TaskGraph,
+    /// A plan of `steps` whose results have the projected sizes `bytes` ([`result_bytes`]),
+    /// held and sent as `holds` and `sends` say (the fields of the same name), before its
+    /// simulation ([`BudgetPlan::simulate`]).
+    pub fn new(
+        bytes: Vec<usize>,
         steps: Vec<Step>,
         holds: Vec<u32>,
         sends: Vec<bool>,
         budget: usize,
-    ) -> std::result::Result<Self, Misfit> {
-        let (bytes, _) = result_bytes(graph);
-        let mut plan = BudgetPlan {
+    ) -> Self {
+        BudgetPlan {
             steps,
             bytes,
             holds,
             sends,
             held: Vec::new(),
             budget,
+        }
+    }
+
+    /// One process running every task of `graph` in `order` within `budget`.
+    ///
+    /// # Errors
+    /// As [`check_budget`].
+    pub fn local(graph: &TaskGraph, order: &[TaskId], budget: usize) -> crate::Result<Self> {
+        let steps = order.iter().map(|&t| Step::Run(t)).collect();
+        let sends = vec![false; graph.len()];
+        let mut plan = Self::new(
+            result_bytes(graph).0,
+            steps,
+            local_holds(graph),
+            sends,
+            budget,
+        );
+        let Err(m) = plan.simulate(graph) else {
+            return Ok(plan);
         };
-        let mut ledger = plan.ledger();
-        let mut held = Vec::with_capacity(plan.steps.len());
-        for (at, &step) in plan.steps.iter().enumerate() {
+        let (t, bytes) = (order[m.at], &plan.bytes);
+        let op = graph.op_names().get(graph.op_of(t) as usize).cloned();
+        Err(Error::Memory(format!(
+            "the plan cannot run within the memory budget of {}: task {} on chunk {} needs {} \
+             for its result while {} of other results must stay alive (the largest result of \
+             one task is {}){}",
+            human_bytes(budget),
+            op.unwrap_or_default(),
+            graph.describe_task(t),
+            human_bytes(bytes[t as usize]),
+            human_bytes(m.held),
+            human_bytes(plan.largest()),
+            held_for(graph, bytes, order, m.at),
+        )))
+    }
+
+    /// Simulates the steps of the plan on one thread within its budget, every send completing
+    /// at once, and records what was held at each step ([`BudgetPlan::held`]).
+    ///
+    /// # Errors
+    /// The first step that does not fit.
+    pub fn simulate(&mut self, graph: &TaskGraph) -> std::result::Result<(), Misfit> {
+        let mut ledger = self.ledger();
+        let mut held = Vec::with_capacity(self.steps.len());
+        for (at, &step) in self.steps.iter().enumerate() {
             let t = step.task();
-            if !ledger.fits(plan.need(t), budget) {
+            if !ledger.fits(self.need(t), self.budget) {
                 return Err(Misfit {
                     at,
                     step,
                     held: ledger.held,
                 });
             }
-            ledger.hold(plan.need(t));
+            ledger.hold(self.need(t));
             held.push(ledger.held);
             if let Step::Run(t) = step {
-                ledger.finished(graph, &plan, t);
-                if plan.sends_result(t) {
-                    ledger.sent(&plan, t);
+                ledger.finished(graph, self, t);
+                if self.sends_result(t) {
+                    ledger.sent(self, t);
                 }
             }
         }
-        plan.held = held;
-        Ok(plan)
+        self.held = held;
+        Ok(())
+    }
+
+    /// The largest projected result of one task.
+    pub fn largest(&self) -> usize {
+        self.bytes.iter().copied().max().unwrap_or(0)
     }
 
     /// The projected bytes of the result of `t` (0 without a budget).

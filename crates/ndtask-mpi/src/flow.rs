@@ -38,17 +38,17 @@
 //! result of its own that they need has been granted, so its sends complete. Its head therefore
 //! fits once what is in flight has finished, its inputs come, and it starts: the run moves on.
 //! The bound is kept on the projected sizes ([`ndtask_core::Op::block_layout`]); results whose
-//! size is only known when they run (a boolean selection) count as 0, as for the threaded
-//! scheduler. Transient copies are not counted either: the contiguous copy of a strided result
+//! size is only known when they run (a boolean selection) count as 0 (in one process the
+//! threaded scheduler checks the bytes really alive as well; a rank checks the projected sizes
+//! only). Transient copies are not counted either: the contiguous copy of a strided result
 //! made to send it, and the bytes of an encoded value, live only while their message is in
 //! flight.
-
 //!
 //! The steps run through the admission loop every scheduler shares ([`ndtask_sched::Admit`]),
 //! the rank's [`ndtask_sched::Hooks`] granting each take and reporting each result.
 
 use crate::placement::RankPlan;
-use ndtask_core::memory::{human_bytes, memory_order, result_bytes, BudgetPlan, Misfit, Step};
+use ndtask_core::memory::{human_bytes, memory_order, result_bytes, BudgetPlan, Step};
 use ndtask_core::{Error, Result, TaskGraph, TaskId};
 
 /// The steps of `plan`'s rank in `graph` under `budget` bytes, after checking that they fit.
@@ -58,19 +58,18 @@ use ndtask_core::{Error, Result, TaskGraph, TaskId};
 pub(crate) fn budget_plan(graph: &TaskGraph, plan: &RankPlan, budget: usize) -> Result<BudgetPlan> {
     // A result is held for its uses on this rank (its consumers here, and this rank's copy
     // of an output), and for a task this rank runs, for its run and its sends.
+    let sends: Vec<bool> = (0..graph.len() as TaskId)
+        .map(|t| plan.owns(t) && !plan.dests(t).is_empty())
+        .collect();
     let holds = graph
         .use_counts()
         .iter()
         .zip(&plan.remote_uses)
         .enumerate()
         .map(|(t, (&all, &remote))| {
-            let t = t as TaskId;
-            let (runs, sends) = (plan.owns(t), !plan.dests(t).is_empty());
-            all.saturating_sub(remote) + u32::from(runs) + u32::from(runs && sends)
+            let runs = plan.owns(t as TaskId);
+            all.saturating_sub(remote) + u32::from(runs) + u32::from(sends[t])
         })
-        .collect();
-    let sends = (0..graph.len() as TaskId)
-        .map(|t| plan.owns(t) && !plan.dests(t).is_empty())
         .collect();
     let steps: Vec<Step> = memory_order(graph)
         .into_iter()
@@ -80,31 +79,31 @@ pub(crate) fn budget_plan(graph: &TaskGraph, plan: &RankPlan, budget: usize) -> 
             (false, false) => None,
         })
         .collect();
-    let misfit = |m: Misfit| {
-        let t = m.step.task();
-        let bytes = result_bytes(graph).0;
-        let op = &graph.op_names()[graph.op_of(t) as usize];
-        let what = match m.step {
-            Step::Run(_) => format!("task {op} on chunk {}", graph.describe_task(t)),
-            Step::Take(_) => format!(
-                "the result of task {op} on chunk {} from rank {}",
-                graph.describe_task(t),
-                plan.owner(t)
-            ),
-        };
-        Error::Memory(format!(
-            "the plan cannot run within the memory budget of {} per rank: on MPI rank {} \
-             of {}, {what} needs {} while {} of other results must stay on that rank \
-             (the largest result of one task is {})",
-            human_bytes(budget),
-            plan.rank(),
-            plan.ranks(),
-            human_bytes(bytes[t as usize]),
-            human_bytes(m.held),
-            human_bytes(bytes.iter().copied().max().unwrap_or(0)),
-        ))
+    let mut rank = BudgetPlan::new(result_bytes(graph).0, steps, holds, sends, budget);
+    let Err(m) = rank.simulate(graph) else {
+        return Ok(rank);
     };
-    BudgetPlan::simulate(graph, steps, holds, sends, budget).map_err(misfit)
+    let t = m.step.task();
+    let op = &graph.op_names()[graph.op_of(t) as usize];
+    let what = match m.step {
+        Step::Run(_) => format!("task {op} on chunk {}", graph.describe_task(t)),
+        Step::Take(_) => format!(
+            "the result of task {op} on chunk {} from rank {}",
+            graph.describe_task(t),
+            plan.owner(t)
+        ),
+    };
+    Err(Error::Memory(format!(
+        "the plan cannot run within the memory budget of {} per rank: on MPI rank {} of {}, \
+         {what} needs {} while {} of other results must stay on that rank (the largest \
+         result of one task is {})",
+        human_bytes(budget),
+        plan.rank(),
+        plan.ranks(),
+        human_bytes(rank.need(t)),
+        human_bytes(m.held),
+        human_bytes(rank.largest()),
+    )))
 }
 
 #[cfg(test)]

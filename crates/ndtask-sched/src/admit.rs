@@ -212,7 +212,7 @@ impl<'a, 'g, H: Hooks> Admit<'a, 'g, H> {
             let &head = steps.get(p.head)?;
             // One process stopping still runs the tasks below the lowest failure (so the
             // lowest failing task always runs and the reported error does not depend on
-            // timing), whatever the budget: the run fails anyway.
+            // timing), and skips the others.
             if stopping && self.run.skips(head.task()) {
                 p.head += 1;
                 continue;
